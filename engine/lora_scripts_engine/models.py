@@ -1,0 +1,426 @@
+"""Loads the base model (single-file .safetensors, diffusers folder or hub id) into one BaseModel.
+
+Every input goes through diffusers' own loaders: `from_single_file(config=<local folder>)` for
+original-layout checkpoints (SD 1.x, SD 2.x, SDXL) and `from_pretrained` for diffusers folders
+and hub ids. A local file never touches the network: its configs come from the folders shipped
+in model_configs/ (see model_configs/README.md), or from the `lora_scripts.architecture`
+metadata that single_file.py writes, and the tokenizers are the shipped files.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import diffusers
+import torch
+from diffusers import (
+    AutoencoderKL,
+    DDPMScheduler,
+    DiffusionPipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from diffusers.loaders.single_file_utils import SingleFileComponentError
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+from safetensors import SafetensorError, safe_open
+from transformers import CLIPTokenizer
+
+from .protocol import EngineFailure
+from .single_file import ARCHITECTURE_METADATA_KEY
+
+MODEL_CONFIGS_DIR = Path(__file__).parent / "model_configs"
+CULPRIT = "base_model"
+PIPELINE_CLASSES = {"sd1": StableDiffusionPipeline, "sd2": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
+# OpenCLIP (SD 2.x, SDXL's second encoder) pads with "!" (id 0); OpenAI CLIP pads with <|endoftext|>.
+TOKENIZER_FOLDERS = {"sd1": ["tokenizer-clip"], "sd2": ["tokenizer-clip-pad0"], "sdxl": ["tokenizer-clip", "tokenizer-clip-pad0"]}
+PREDICTION_TYPES = ("epsilon", "v_prediction")
+UNET_PREFIX = "model.diffusion_model."
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
+
+
+@dataclass
+class BaseModel:
+    family: str  # "sd1" | "sd2" | "sdxl"
+    prediction_type: str  # "epsilon" | "v_prediction"
+    unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    text_encoders: list  # [CLIPTextModel] or [CLIPTextModel, CLIPTextModelWithProjection] (sdxl)
+    tokenizers: list  # matching CLIPTokenizers
+    sampling_scheduler: SchedulerMixin  # the model's own scheduler (PNDM/DDIM/Euler), used by pipeline()
+    source: str  # "single_file" | "diffusers_folder" | "hub" | "random" (tiny_models.py)
+    noise_scheduler: DDPMScheduler = field(init=False)  # training: derived, so it can never disagree
+
+    def __post_init__(self) -> None:
+        self.noise_scheduler = training_noise_scheduler(dict(self.sampling_scheduler.config), self.prediction_type)
+
+    def pipeline(self, scheduler: SchedulerMixin | None = None) -> DiffusionPipeline:
+        """A sampling pipeline sharing these modules (no safety checker, no feature extractor)."""
+        scheduler = scheduler or self.sampling_scheduler
+        if self.family == "sdxl":
+            return StableDiffusionXLPipeline(
+                vae=self.vae, text_encoder=self.text_encoders[0], text_encoder_2=self.text_encoders[1],
+                tokenizer=self.tokenizers[0], tokenizer_2=self.tokenizers[1], unet=self.unet,
+                scheduler=scheduler, add_watermarker=False,
+            )
+        return StableDiffusionPipeline(
+            vae=self.vae, text_encoder=self.text_encoders[0], tokenizer=self.tokenizers[0], unet=self.unet,
+            scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        )
+
+    def to(self, device: str | torch.device) -> "BaseModel":
+        for module in [self.unet, self.vae, *self.text_encoders]:
+            module.to(device)
+        return self
+
+
+def training_noise_scheduler(scheduler_config: dict, prediction_type: str) -> DDPMScheduler:
+    """The DDPM scheduler training adds noise with (sd-scripts `get_noise_scheduler`)."""
+    # Every value is explicit: DDPMScheduler's defaults (linear 1e-4..0.02, clip_sample=True) are not SD's.
+    return DDPMScheduler(
+        num_train_timesteps=scheduler_config.get("num_train_timesteps", 1000),
+        beta_start=scheduler_config.get("beta_start", 0.00085),
+        beta_end=scheduler_config.get("beta_end", 0.012),
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        prediction_type=prediction_type,
+    )
+
+
+def load_base_model(
+    spec: str,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    prediction_type: str | None = None,
+    configs_dir: Path = MODEL_CONFIGS_DIR,
+) -> BaseModel:
+    """Loads `spec`: a .safetensors checkpoint, a diffusers folder or a hub id (`owner/name`).
+
+    `prediction_type` overrides what the model says or what is detected. `configs_dir` holds the
+    shipped config folders (sd15/, sd2-v/, sd2-base/, sdxl/, tokenizer-clip*/).
+    """
+    if prediction_type not in (None, *PREDICTION_TYPES):
+        raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        model = load_diffusers_folder(path, dtype, prediction_type)
+    elif path.is_file():
+        model = load_single_file(path, dtype, prediction_type, configs_dir)
+    elif HUB_ID.match(spec) and path.suffix.lower() not in {".safetensors", *PICKLE_SUFFIXES}:
+        model = load_from_hub(spec, dtype, prediction_type)
+    else:
+        raise EngineFailure(
+            "base_model_missing", f"`{spec}` does not exist", culprit=CULPRIT,
+            hint="check `base_model`: a .safetensors file, a diffusers folder or a hub id like `owner/name`",
+        )
+    return model.to(device)
+
+
+# ---- single-file checkpoints -------------------------------------------------------------------
+
+
+def load_single_file(path: Path, dtype: torch.dtype, prediction_type: str | None, configs_dir: Path) -> BaseModel:
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise EngineFailure(
+            "unsupported_model_format", f"`{path.name}` is a pickle checkpoint ({path.suffix}), which can run code when loaded",
+            culprit=CULPRIT, hint="convert it to .safetensors (e.g. with the A1111 or ComfyUI model converter) and point `base_model` at that",
+        )
+    shapes, metadata = read_checkpoint_header(path)
+    family = detect_family(shapes, path.name)
+    architecture = read_architecture(metadata, family, path.name)
+    preloaded: dict = {}
+    if architecture is not None:
+        prediction_type = prediction_type or architecture["prediction_type"]
+    elif prediction_type is None:
+        prediction_type, preloaded = guess_prediction_type(path, family, shapes, configs_dir, dtype)
+    tokenizers = shipped_tokenizers(family, configs_dir)
+    with tempfile.TemporaryDirectory(prefix="lora-scripts-config-") as scratch:
+        if architecture is not None:
+            config_dir = write_config_folder(Path(scratch), architecture, configs_dir)
+        else:
+            config_dir = configs_dir / shipped_config_folder(family, prediction_type)
+        scheduler = sampling_scheduler_from_folder(config_dir, prediction_type, path.name)
+        pipe = pipeline_from_single_file(path, family, config_dir, dtype, scheduler, tokenizers, preloaded)
+    model = base_model_from_pipeline(pipe, family, prediction_type, source="single_file")
+    check_all_weights_loaded(model, path.name)
+    return model
+
+
+def read_checkpoint_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Tensor shapes and `__metadata__`, read without loading any tensor."""
+    try:
+        with safe_open(str(path), framework="pt") as checkpoint:
+            shapes = {key: tuple(checkpoint.get_slice(key).get_shape()) for key in checkpoint.keys()}
+            return shapes, checkpoint.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise EngineFailure(
+            "base_model_corrupt", f"`{path.name}` is not a readable .safetensors file ({first_line(err)})",
+            culprit=CULPRIT, hint="the file may be truncated: download it again and compare its size or hash",
+        ) from err
+
+
+def detect_family(shapes: dict[str, tuple[int, ...]], file_name: str) -> str:
+    """"sd1", "sd2" or "sdxl" from the key layout (offline-loading.md §5); anything else is an error."""
+    keys = list(shapes)
+    if not any(key.startswith(UNET_PREFIX) for key in keys):
+        raise unrecognized(file_name, describe_non_checkpoint(keys))
+    input_conv = shapes.get(UNET_PREFIX + "input_blocks.0.0.weight")
+    if input_conv is not None and input_conv[1] != 4:
+        raise unrecognized(file_name, f"has a UNet with {input_conv[1]} input channels (an inpainting or "
+                                      "instruct-pix2pix model), not a text-to-image base model")
+    text_encoder_prefixes = {
+        "sdxl": ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."),
+        "sd2": ("cond_stage_model.model.",),
+        "sd1": ("cond_stage_model.transformer.",),
+    }
+    for family, prefixes in text_encoder_prefixes.items():
+        if any(key.startswith(prefixes[-1]) for key in keys):
+            require_weights(keys, [*prefixes, "first_stage_model."], file_name)
+            return family
+    if any(key.startswith("conditioner.embedders.0.model.") for key in keys):
+        raise unrecognized(file_name, "is an SDXL refiner, which cannot be trained on as a base model")
+    raise EngineFailure(
+        "base_model_incomplete", f"`{file_name}` has UNet weights but no text encoder weights", culprit=CULPRIT,
+        hint="use a full checkpoint (UNet, VAE and text encoder in one file) or a diffusers folder",
+    )
+
+
+def describe_non_checkpoint(keys: list[str]) -> str:
+    """What a file without an original-layout UNet most likely is, for the error message."""
+    if all(key.startswith("lora_") for key in keys):
+        return "is a LoRA file, not a base model (all its keys start with `lora_`)"
+    if any(marker in key for key in keys for marker in ("lora_A", "lora_down", "lora.down", "lora_up")):
+        return "is a LoRA file, not a base model"
+    if any(key in ("emb_params", "clip_l", "clip_g") or key.startswith("string_to_param") for key in keys):
+        return "is a textual-inversion embedding, not a base model"
+    vae_roots = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.", "first_stage_model.")
+    if all(key.startswith(vae_roots) for key in keys):
+        return "is a VAE, not a base model"
+    if any(key.startswith(("down_blocks.", "unet.down_blocks.")) for key in keys):
+        return "holds diffusers-layout weights, not a single-file checkpoint"
+    return "does not look like a Stable Diffusion checkpoint (no `model.diffusion_model.*` weights)"
+
+
+def require_weights(keys: list[str], prefixes: list[str], file_name: str) -> None:
+    for prefix in prefixes:
+        if not any(key.startswith(prefix) for key in keys):
+            raise EngineFailure(
+                "base_model_incomplete", f"`{file_name}` has no `{prefix}*` weights", culprit=CULPRIT,
+                hint="use a full checkpoint (UNet, VAE and text encoders in one file) or a diffusers folder",
+            )
+
+
+def unrecognized(file_name: str, what: str) -> EngineFailure:
+    return EngineFailure(
+        "base_model_unrecognized", f"`{file_name}` {what}", culprit=CULPRIT,
+        hint="set `base_model` to a full Stable Diffusion checkpoint (SD 1.x, SD 2.x or SDXL .safetensors), "
+             "a diffusers folder or a hub id",
+    )
+
+
+def read_architecture(metadata: dict[str, str], family: str, file_name: str) -> dict | None:
+    """The configs single_file.py stored in the header, or None for a checkpoint from elsewhere."""
+    raw = metadata.get(ARCHITECTURE_METADATA_KEY)
+    if raw is None:
+        return None
+    try:
+        architecture = json.loads(raw)
+        missing = {"family", "prediction_type", "unet", "vae", "text_encoder", "scheduler"} - set(architecture)
+    except (json.JSONDecodeError, TypeError) as err:
+        raise corrupt_metadata(file_name, "is not valid JSON") from err
+    if missing:
+        raise corrupt_metadata(file_name, f"lacks {sorted(missing)}")
+    if architecture["family"] != family or architecture["prediction_type"] not in PREDICTION_TYPES:
+        raise corrupt_metadata(file_name, f"says {architecture['family']}/{architecture['prediction_type']} "
+                                          f"but the weights have the {family} layout")
+    return architecture
+
+
+def corrupt_metadata(file_name: str, problem: str) -> EngineFailure:
+    return EngineFailure(
+        "base_model_corrupt", f"`{file_name}`: its `{ARCHITECTURE_METADATA_KEY}` metadata {problem}", culprit=CULPRIT,
+        hint="the file was edited or damaged: rewrite it with lora-scripts or use the original checkpoint",
+    )
+
+
+def shipped_config_folder(family: str, prediction_type: str) -> str:
+    if family == "sd2":
+        return "sd2-v" if prediction_type == "v_prediction" else "sd2-base"
+    return {"sd1": "sd15", "sdxl": "sdxl"}[family]
+
+
+def write_config_folder(folder: Path, architecture: dict, configs_dir: Path) -> Path:
+    """A diffusers-layout config folder built from the metadata, for `from_single_file(config=...)`."""
+    family, scheduler = architecture["family"], architecture["scheduler"]
+    template = configs_dir / shipped_config_folder(family, architecture["prediction_type"])
+    model_index = json.loads((template / "model_index.json").read_text())
+    model_index["scheduler"] = ["diffusers", scheduler["_class_name"]]
+    files = {
+        "model_index.json": model_index,
+        "scheduler/scheduler_config.json": scheduler,
+        "unet/config.json": {"_class_name": "UNet2DConditionModel", **architecture["unet"]},
+        "vae/config.json": {"_class_name": "AutoencoderKL", **architecture["vae"]},
+        "text_encoder/config.json": architecture["text_encoder"],
+    }
+    if family == "sdxl":
+        files["text_encoder_2/config.json"] = architecture["text_encoder_2"]
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(content, indent=2))
+    return folder
+
+
+def sampling_scheduler_from_folder(config_dir: Path, prediction_type: str, file_name: str) -> SchedulerMixin:
+    config = json.loads((config_dir / "scheduler" / "scheduler_config.json").read_text())
+    scheduler_class = getattr(diffusers, str(config.get("_class_name")), None)
+    if not (isinstance(scheduler_class, type) and issubclass(scheduler_class, SchedulerMixin)):
+        raise corrupt_metadata(file_name, f"names an unknown scheduler `{config.get('_class_name')}`")
+    return scheduler_class.from_config(config, prediction_type=prediction_type)
+
+
+def shipped_tokenizers(family: str, configs_dir: Path) -> list[CLIPTokenizer]:
+    return [CLIPTokenizer.from_pretrained(configs_dir / folder) for folder in TOKENIZER_FOLDERS[family]]
+
+
+def guess_prediction_type(
+    path: Path, family: str, shapes: dict, configs_dir: Path, dtype: torch.dtype
+) -> tuple[str, dict]:
+    """Original checkpoints do not record their prediction type; returns it and any UNet built to find it.
+
+    ComfyUI marks v-models with an empty `v_pred` tensor. SD 2.x comes as 2.x-768 (v) or 2.x-base
+    (epsilon) with identical keys, so it gets A1111's test (modules/sd_models_config.py,
+    `is_using_v_parameterization_for_sd2`); everything else is epsilon.
+    """
+    if "v_pred" in shapes:
+        return "v_prediction", {}
+    if family != "sd2":
+        return "epsilon", {}
+    with loader_errors_as_failures(path.name, family):
+        unet = UNet2DConditionModel.from_single_file(
+            str(path), config=str(configs_dir / "sd2-v"), subfolder="unet", local_files_only=True, torch_dtype=torch.float32
+        )
+    if is_v_prediction_unet(unet):
+        return "v_prediction", {"unet": unet.to(dtype)}
+    return "epsilon", {}  # this UNet has the sd2-v config; from_single_file builds the sd2-base one
+
+
+def is_v_prediction_unet(unet: torch.nn.Module) -> bool:
+    """At t=999 on a constant input a v-model predicts roughly -x, an epsilon model roughly noise."""
+    cross_attention_dim = unet.config.cross_attention_dim
+    with torch.no_grad():
+        sample = torch.full((1, 4, 8, 8), 0.5)
+        context = torch.full((1, 2, cross_attention_dim), 0.5)
+        output = unet(sample, torch.tensor([999]), encoder_hidden_states=context).sample
+    return (output - sample).mean().item() < -1
+
+
+def pipeline_from_single_file(
+    path: Path, family: str, config_dir: Path, dtype: torch.dtype, scheduler: SchedulerMixin,
+    tokenizers: list[CLIPTokenizer], preloaded: dict,
+) -> DiffusionPipeline:
+    # Tokenizers and the scheduler are passed in, so from_single_file reads only model configs
+    # from config_dir, and the shipped config folders need no tokenizer copies.
+    passed = {"scheduler": scheduler, "tokenizer": tokenizers[0], **preloaded}
+    if family == "sdxl":
+        passed["tokenizer_2"] = tokenizers[1]
+    with loader_errors_as_failures(path.name, family):
+        return PIPELINE_CLASSES[family].from_single_file(
+            str(path), config=str(config_dir), local_files_only=True, torch_dtype=dtype, **passed
+        )
+
+
+@contextmanager
+def loader_errors_as_failures(name: str, family: str) -> Iterator[None]:
+    """diffusers reports weights that do not fit the config as ValueError/RuntimeError: say it in one line."""
+    try:
+        yield
+    except (ValueError, RuntimeError, KeyError, SingleFileComponentError) as err:
+        raise unrecognized(name, f"does not match the {family} architecture ({first_line(err)})") from err
+
+
+def check_all_weights_loaded(model: BaseModel, file_name: str) -> None:
+    """diffusers builds modules on the meta device and fills them; a weight missing from the file stays on meta."""
+    modules = {"unet": model.unet, "vae": model.vae, **{f"text encoder {i + 1}": te for i, te in enumerate(model.text_encoders)}}
+    for name, module in modules.items():
+        missing = [param_name for param_name, param in module.named_parameters() if param.is_meta]
+        if missing:
+            raise EngineFailure(
+                "base_model_incomplete", f"`{file_name}` lacks {len(missing)} {name} weights (e.g. `{missing[0]}`)",
+                culprit=CULPRIT, hint="the checkpoint is pruned or damaged: use a full checkpoint or a diffusers folder",
+            )
+
+
+# ---- diffusers folders and hub ids ----------------------------------------------------------
+
+
+def load_diffusers_folder(folder: Path, dtype: torch.dtype, prediction_type: str | None) -> BaseModel:
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        raise unrecognized(folder.name + "/", "is a folder without `model_index.json`, so not a diffusers model")
+    pipe = load_pretrained_pipeline(str(folder), index_file, dtype, local_files_only=True)
+    return base_model_from_pretrained(pipe, prediction_type, source="diffusers_folder")
+
+
+def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None) -> BaseModel:
+    try:
+        index_file = Path(hf_hub_download(repo_id, "model_index.json"))
+        pipe = load_pretrained_pipeline(repo_id, index_file, dtype, local_files_only=False)
+    except RepositoryNotFoundError as err:
+        raise EngineFailure(
+            "base_model_missing", f"hub model `{repo_id}` does not exist or is private", culprit=CULPRIT,
+            hint="check `base_model`; a local path must exist, a private repo needs `hf auth login`",
+        ) from err
+    except (LocalEntryNotFoundError, ConnectionError, TimeoutError) as err:
+        raise EngineFailure(
+            "base_model_offline", f"cannot download hub model `{repo_id}`: no network and it is not in the local cache",
+            culprit=CULPRIT, hint="connect once to download it, or set `base_model` to a local .safetensors file or diffusers folder",
+        ) from err
+    return base_model_from_pretrained(pipe, prediction_type, source="hub")
+
+
+def load_pretrained_pipeline(name: str, index_file: Path, dtype: torch.dtype, *, local_files_only: bool) -> DiffusionPipeline:
+    class_name = json.loads(index_file.read_text()).get("_class_name")
+    pipeline_class = {"StableDiffusionPipeline": StableDiffusionPipeline, "StableDiffusionXLPipeline": StableDiffusionXLPipeline}.get(class_name)
+    if pipeline_class is None:
+        raise unrecognized(name, f"is a `{class_name}`; only StableDiffusionPipeline and StableDiffusionXLPipeline models are supported")
+    # The safety checker (1.2 GB in SD 1.5) has no part in training or sampling previews.
+    skipped = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+    extra = skipped if pipeline_class is StableDiffusionPipeline else {}
+    return pipeline_class.from_pretrained(name, torch_dtype=dtype, local_files_only=local_files_only, **extra)
+
+
+def base_model_from_pretrained(pipe: DiffusionPipeline, prediction_type: str | None, source: str) -> BaseModel:
+    # SD 2.x's OpenCLIP-H uses gelu; the OpenAI CLIP of SD 1.x uses quick_gelu (also true of tiny models).
+    is_sdxl = isinstance(pipe, StableDiffusionXLPipeline)
+    family = "sdxl" if is_sdxl else "sd2" if pipe.text_encoder.config.hidden_act == "gelu" else "sd1"
+    prediction_type = prediction_type or pipe.scheduler.config.get("prediction_type", "epsilon")
+    pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type=prediction_type)
+    return base_model_from_pipeline(pipe, family, prediction_type, source)
+
+
+def base_model_from_pipeline(pipe: DiffusionPipeline, family: str, prediction_type: str, source: str) -> BaseModel:
+    is_sdxl = family == "sdxl"
+    return BaseModel(
+        family=family,
+        prediction_type=prediction_type,
+        unet=pipe.unet,
+        vae=pipe.vae,
+        text_encoders=[pipe.text_encoder, pipe.text_encoder_2] if is_sdxl else [pipe.text_encoder],
+        tokenizers=[pipe.tokenizer, pipe.tokenizer_2] if is_sdxl else [pipe.tokenizer],
+        sampling_scheduler=pipe.scheduler,
+        source=source,
+    )
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,269 @@
+"""The LoRA training loop, readable top to bottom: load, freeze, inject, optimise, save.
+
+Follows the order of diffusers' examples/text_to_image/train_text_to_image_lora.py; every setting comes from
+the config TypeScript validated (src/config/schema.ts), so nothing here re-checks ranges.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import cast_training_params
+from peft import LoraConfig
+
+from .data import CaptionRules, apply_caption_rules, batches, epoch_order, load_pixels, read_manifest
+from .device import pick_compute
+from .lora_files import WEIGHT_NAME, save_lora
+from .models import load_base_model
+from .protocol import EngineFailure, emit, log
+from .samples import render_samples
+from .targets import resolve_targets
+
+
+@dataclass
+class TrainRequest:
+    """The train request's `config`: the keys of src/config/schema.ts (a test checks the names match)."""
+
+    train_data_dir: str
+    metadata_path: str | None
+    resolution: int | None
+    crop: str
+    random_flip: bool
+    base_model: str
+    prediction_type: str
+    lora_rank: int
+    lora_alpha: float
+    target_modules: list
+    lora_dropout: float
+    train_text_encoder: bool
+    batch_size: int
+    epochs: int
+    max_train_steps: int | None
+    learning_rate: float
+    text_encoder_lr: float
+    lr_scheduler: str
+    lr_warmup_steps: int
+    gradient_accumulation_steps: int
+    mixed_precision: str
+    max_grad_norm: float
+    adam_weight_decay: float
+    noise_offset: float
+    seed: int
+    trigger_word: str | None
+    caption_extension: str
+    shuffle_caption: bool
+    keep_tokens: int
+    caption_dropout_rate: float
+    sample_prompts: list = field(default_factory=list)
+    sample_every_n_steps: int | None = None
+    sample_inference_steps: int = 20
+    output_dir: str = ""
+    output_name: str = ""
+    save_steps: int = 0
+    save_precision: str = "fp16"
+    logging_steps: int = 1
+
+
+class StopFlag:
+    """Set by Ctrl-C (SIGINT/SIGTERM): the loop finishes its step, saves, and reports `done` with interrupted=true."""
+
+    def __init__(self):
+        self.is_set = False
+        signal.signal(signal.SIGINT, self._set)
+        signal.signal(signal.SIGTERM, self._set)
+
+    def _set(self, *_):
+        self.is_set = True
+
+
+def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
+    stop = StopFlag()
+    compute = pick_compute(config.mixed_precision)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+
+    # 1. Load the frozen base model in the compute dtype.
+    emit("stage", name="load_model", message=f"loading base model {config.base_model}")
+    prediction_override = None if config.prediction_type == "auto" else config.prediction_type
+    base = load_base_model(config.base_model, dtype=compute.dtype, device=compute.device, prediction_type=prediction_override)
+    for model in [base.unet, base.vae, *base.text_encoders]:
+        model.requires_grad_(False)
+    resolution = config.resolution or base.unet.config.sample_size * (2 ** (len(base.vae.config.block_out_channels) - 1))
+
+    # 2. Inject the LoRA layers with peft on the resolved target modules; keep their weights in fp32.
+    unet_names, te_names, counts = resolve_targets(targets, base.unet, base.text_encoders, config.train_text_encoder)
+    lora = dict(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
+    trained = []
+    if unet_names:
+        base.unet.add_adapter(LoraConfig(target_modules=unet_names, **lora))
+        trained.append(base.unet)
+    te_trained = []
+    for encoder, names in zip(base.text_encoders, te_names):
+        if names:
+            encoder.add_adapter(LoraConfig(target_modules=names, **lora))
+            te_trained.append(encoder)
+    # LoRA params stay fp32: at lr 1e-4 fp16/bf16 updates round to zero.
+    cast_training_params(trained + te_trained, dtype=torch.float32)
+
+    # 3. Optimizer over the LoRA parameters only, with the UNet and text-encoder learning rates.
+    groups = [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
+    for encoder in te_trained:
+        groups.append({"params": [p for p in encoder.parameters() if p.requires_grad], "lr": config.text_encoder_lr})
+    groups = [g for g in groups if g["params"]]
+    trainable = sum(p.numel() for g in groups for p in g["params"])
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.adam_weight_decay)
+
+    # 4. Data: the manifest TypeScript wrote, `repeats` per image, seeded order per epoch.
+    examples = read_manifest(manifest)
+    images_per_epoch = sum(e.repeats for e in examples)
+    steps_per_epoch = math.ceil(math.ceil(images_per_epoch / config.batch_size) / config.gradient_accumulation_steps)
+    total_steps = config.max_train_steps or steps_per_epoch * config.epochs
+    epochs = math.ceil(total_steps / steps_per_epoch)
+    lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=total_steps)
+    caption_rules = CaptionRules(config.trigger_word, config.shuffle_caption, config.keep_tokens, config.caption_dropout_rate)
+    emit(
+        "started", family=base.family, prediction_type=base.prediction_type, resolution=resolution, num_images=len(examples),
+        epochs=epochs, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+        layers={"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, targets=counts, trainable_params=trainable,
+    )
+
+    logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
+    started_at = time.time()
+    step, epoch = 0, 0
+    scaler = torch.amp.GradScaler("cuda") if compute.dtype == torch.float16 else None
+    for model in trained + te_trained:
+        model.train()
+
+    # 5. The loop: one optimizer step per `gradient_accumulation_steps` batches.
+    while step < total_steps and not stop.is_set:
+        epoch += 1
+        micro_batches = list(batches(epoch_order(examples, epoch, config.seed), config.batch_size))
+        for index, batch in enumerate(micro_batches):
+            step_start = time.perf_counter()
+            captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
+            loaded = [load_pixels(e.image, resolution, random_crop=config.crop == "random", flip=config.random_flip, rng=rng) for e in batch]
+            loss = diffusion_loss(base, compute, config, loaded, captions)
+            if not math.isfinite(float(loss.detach())):
+                raise EngineFailure("loss_not_finite", f"the loss became {float(loss.detach())} at step {step + 1}", culprit="learning_rate", hint="lower `learning_rate` (e.g. to 1e-4) or use `mixed_precision: no`")
+            backward(loss / config.gradient_accumulation_steps, scaler)
+            is_last_micro = index == len(micro_batches) - 1
+            if (index + 1) % config.gradient_accumulation_steps != 0 and not is_last_micro:
+                continue
+            optimizer_step(optimizer, groups, config.max_grad_norm, scaler)
+            lr_scheduler.step()
+            step += 1
+            loss_value = float(loss.detach())
+            step_ms = (time.perf_counter() - step_start) * 1000
+            smoothed = logs.record(step, loss_value, lr_scheduler.get_last_lr()[0], step_ms)
+            emit("progress", step=step, total_steps=total_steps, epoch=epoch, loss=loss_value, loss_smoothed=smoothed, lr=lr_scheduler.get_last_lr()[0], step_ms=round(step_ms, 2))
+            is_final = step >= total_steps or stop.is_set
+            if config.save_steps and step % config.save_steps == 0 and not is_final:
+                path = os.path.join(config.output_dir, "checkpoints", f"step-{step:08d}", WEIGHT_NAME)
+                save_lora(base, path, config.save_precision, bool(te_trained))
+                emit("checkpoint", step=step, epoch=epoch, path=path, is_final=False)
+            if config.sample_prompts and config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and not is_final:
+                render_samples(base, config, resolution, step, logs)
+            if is_final:
+                break
+
+    # 6. Save the final LoRA (also after Ctrl-C: nothing trained is lost).
+    if step == 0:
+        raise EngineFailure("interrupted", "stopped before the first training step; nothing was saved", culprit="train")
+    final_path = os.path.join(config.output_dir, WEIGHT_NAME)
+    save_lora(base, final_path, config.save_precision, bool(te_trained))
+    emit("checkpoint", step=step, epoch=epoch, path=final_path, is_final=True)
+    if config.sample_prompts:
+        render_samples(base, config, resolution, step, logs)
+    logs.close()
+    emit("done", files=[final_path], steps=step, epoch=epoch, interrupted=stop.is_set, started_at=started_at, finished_at=time.time())
+
+
+def encode_prompts(base, captions: list[str], device: str):
+    """Text-encoder outputs as the UNet expects them: SD 1/2 last hidden state; SDXL both encoders' penultimate layers + pooled."""
+    hidden, pooled = [], None
+    for tokenizer, encoder in zip(base.tokenizers, base.text_encoders):
+        ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids.to(device)
+        if base.family != "sdxl":
+            return encoder(ids)[0], None
+        out = encoder(ids, output_hidden_states=True)
+        hidden.append(out.hidden_states[-2])
+        pooled = out[0]  # the last encoder (with projection) gives the pooled text embedding
+    return torch.cat(hidden, dim=-1), pooled
+
+
+def diffusion_loss(base, compute, config: TrainRequest, loaded, captions: list[str]) -> torch.Tensor:
+    """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction."""
+    device = compute.device
+    pixels = torch.stack([p for p, _, _ in loaded]).to(device, compute.dtype)
+    with torch.autocast(device, dtype=compute.dtype, enabled=compute.dtype != torch.float32):
+        with torch.no_grad():
+            latents = base.vae.encode(pixels).latent_dist.sample() * base.vae.config.scaling_factor
+        noise = torch.randn_like(latents)
+        if config.noise_offset:
+            # Offset noise (crosslabs.org/blog/diffusion-with-offset-noise) lets the LoRA learn very dark/bright images.
+            noise += config.noise_offset * torch.randn(latents.shape[0], latents.shape[1], 1, 1, device=device, dtype=latents.dtype)
+        scheduler = base.noise_scheduler
+        timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), device=device).long()
+        noisy = scheduler.add_noise(latents, noise, timesteps)
+        hidden, pooled = encode_prompts(base, captions, device)
+        added = None
+        if base.family == "sdxl":
+            resolution = pixels.shape[-1]
+            time_ids = torch.tensor([[*orig, *crop, resolution, resolution] for _, orig, crop in loaded], device=device, dtype=hidden.dtype)
+            added = {"text_embeds": pooled, "time_ids": time_ids}
+        prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
+        target = noise if base.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)
+    return F.mse_loss(prediction.float(), target.float(), reduction="mean")
+
+
+def backward(loss: torch.Tensor, scaler) -> None:
+    (scaler.scale(loss) if scaler else loss).backward()
+
+
+def optimizer_step(optimizer, groups, max_grad_norm: float, scaler) -> None:
+    if scaler:
+        scaler.unscale_(optimizer)
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], max_grad_norm)
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+class TrainingLog:
+    """TensorBoard scalars every `logging_steps`: loss, smoothed loss, learning rate, it/s."""
+
+    SMOOTHING = 0.9  # EMA weight: about the last 10 steps, enough to see a trend through the timestep noise
+
+    def __init__(self, folder: str, every: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(folder)
+        self.every = every
+        self.smoothed: float | None = None
+
+    def record(self, step: int, loss: float, lr: float, step_ms: float) -> float:
+        self.smoothed = loss if self.smoothed is None else self.SMOOTHING * self.smoothed + (1 - self.SMOOTHING) * loss
+        if step % self.every == 0:
+            self.writer.add_scalar("train/loss", loss, step)
+            self.writer.add_scalar("train/loss_smoothed", self.smoothed, step)
+            self.writer.add_scalar("train/learning_rate", lr, step)
+            self.writer.add_scalar("train/it_per_s", 1000.0 / max(step_ms, 1e-6), step)
+        return self.smoothed
+
+    def add_image(self, tag: str, image_hwc, step: int) -> None:
+        self.writer.add_image(tag, image_hwc, step, dataformats="HWC")
+
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()

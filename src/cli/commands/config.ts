@@ -1,0 +1,24 @@
+// `lora-scripts config keys|reference|schema`: the schema as a list, as the README table, as JSON Schema.
+import { readFileSync } from 'node:fs';
+import { CONFIG_KEYS, configJsonSchema, describeAllowed, flagName, metaOf, renderConfigReference, spliceConfigReference } from '../../config/index.js';
+import { UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
+
+export function configCommand(what: string | undefined, flags: Record<string, unknown>): number {
+  switch (what ?? 'keys') {
+    case 'keys':
+      for (const key of CONFIG_KEYS) process.stdout.write(`${key.padEnd(28)} --${flagName(key).padEnd(30)} ${describeAllowed(key)}\n    ${metaOf(key).description}\n`);
+      return 0;
+    case 'reference':
+      if (typeof flags.write === 'string') {
+        writeFileAtomic(flags.write, spliceConfigReference(readFileSync(flags.write, 'utf8')));
+        process.stderr.write(`updated the config reference in ${flags.write}\n`);
+      } else process.stdout.write(renderConfigReference() + '\n');
+      return 0;
+    case 'schema':
+      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+      return 0;
+    default:
+      throw new UsageError(`unknown \`config\` action \`${what}\``, { code: 'usage', culprit: 'lora-scripts config', hint: 'use `config keys`, `config reference` or `config schema`' });
+  }
+}

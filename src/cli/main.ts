@@ -1,0 +1,99 @@
+// The CLI: cac wiring and the single place where errors are printed. Commands load only when they run.
+import { cac } from 'cac';
+import { CONFIG_KEYS, describeAllowed, flagName, metaOf } from '../config/index.js';
+import { EXIT_CODES, LoraScriptsError } from '../errors.js';
+import { TOOL_VERSION } from '../version.js';
+import type { CommandContext } from './context.js';
+
+function printError(error: unknown, verbose: boolean): number {
+  if (error instanceof LoraScriptsError) {
+    process.stderr.write(`error: ${error.line}\n`);
+    if (error.hint) process.stderr.write(`\nhint: ${error.hint}\n`);
+    if (verbose && error.cause) process.stderr.write(`\n${String(error.cause)}\n`);
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`internal error: ${message.split('\n')[0]} (please report it; --verbose shows the traceback)\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`\n${error.stack}\n`);
+  return EXIT_CODES.internal;
+}
+
+function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | number) => void) {
+  const cli = cac('lora-scripts');
+  cli.option('--verbose', 'Show engine logs and tracebacks');
+
+  const train = cli.command('train', 'Train a LoRA from a YAML config (every config key is also a flag)').option('--config <file>', 'YAML config file').option('--set <key=value>', 'Override any config key (repeatable)');
+  for (const key of CONFIG_KEYS) {
+    const isBoolean = describeAllowed(key).startsWith('`true`');
+    train.option(isBoolean ? `--${flagName(key)}` : `--${flagName(key)} <value>`, `${metaOf(key).description} (${describeAllowed(key)})`);
+  }
+  train.action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/train.js')).trainCommand(flags, ctx)));
+
+  cli
+    .command('setup', "Create or update the engine's Python environment (run automatically on first use)")
+    .option('--force', 'Reinstall even if up to date')
+    .option('--with-tests', "Also install the engine's test dependencies")
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/setup.js')).setupCommand(flags, ctx)));
+
+  cli.command('doctor', 'Print Python, torch, diffusers and peft versions and the device; say what is wrong').action((flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/setup.js')).doctorCommand(flags, ctx)),
+  );
+
+  cli
+    .command('config [action]', 'Config keys: `config keys`, `config reference [--write README.md]`, `config schema`')
+    .option('--write <file>', 'Update the generated reference inside this file')
+    .action((action: string | undefined, flags: Record<string, unknown>) => run(async () => (await import('./commands/config.js')).configCommand(action, flags)));
+
+  cli
+    .command('make-checkpoint', 'Write a random-weight base model in the single-file SD layout (for tests and smoke runs)')
+    .option('--family <family>', 'sd1, sd2 or sdxl', { default: 'sd1' })
+    .option('--out <file>', 'Output .safetensors')
+    .option('--full-size', 'Real SD 1.5 shapes (~2 GB in fp16) instead of a tiny model')
+    .option('--seed <n>', 'Random seed', { default: 0 })
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/make-checkpoint.js')).makeCheckpointCommand(flags, ctx)));
+
+  cli
+    .command('demo-data', 'Write a small sample style dataset (images + metadata.csv)')
+    .option('--out <dir>', 'Output folder', { default: 'data/demo' })
+    .option('--style <name>', 'Style to draw', { default: 'jiangnan' })
+    .option('--count <n>', 'Number of images', { default: 12 })
+    .option('--seed <n>', 'Random seed', { default: 0 })
+    .option('--size <px>', 'Image size', { default: 64 })
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoDataCommand(flags, ctx)));
+
+  cli
+    .command('demo', 'Train the demo end to end: sample data + a tiny base model, no download, CPU is fine')
+    .option('--out <dir>', 'Working folder', { default: 'output/demo' })
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(flags, ctx)));
+
+  cli.help();
+  cli.version(TOOL_VERSION);
+  return cli;
+}
+
+export function main(argv: string[]): void {
+  const isVerbose = argv.includes('--verbose');
+  const ctx: CommandContext = { cwd: process.cwd(), env: process.env, verbose: isVerbose };
+  const run = (action: (ctx: CommandContext) => Promise<number> | number) => {
+    Promise.resolve()
+      .then(() => action(ctx))
+      .then((code) => process.exit(code))
+      .catch((error: unknown) => process.exit(printError(error, isVerbose)));
+  };
+  const cli = buildCli(run);
+  try {
+    cli.parse(argv, { run: false });
+    if (!cli.matchedCommand && cli.args.length > 0) {
+      process.stderr.write(`error: unknown command \`${cli.args[0]}\`\n\nhint: \`lora-scripts --help\` lists the commands\n`);
+      process.exit(EXIT_CODES.usage);
+    }
+    if (!cli.matchedCommand && !argv.slice(2).some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-v')) {
+      cli.outputHelp();
+      return;
+    }
+    void cli.runMatchedCommand();
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n\nhint: \`lora-scripts --help\` lists the commands and flags\n`);
+    process.exit(EXIT_CODES.usage);
+  }
+}

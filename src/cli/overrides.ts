@@ -1,0 +1,44 @@
+// CLI flags and `--set key=value` → config overrides. Every schema key is a flag; values are read as YAML scalars.
+import { parse as parseYaml } from 'yaml';
+import { CONFIG_KEYS, flagName, suggestKey, type ConfigOverride } from '../config/index.js';
+import { UsageError } from '../errors.js';
+
+function camel(key: string): string {
+  return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `"8"` → 8, `"[to_q, to_v]"` → array, `"q_proj,v_proj"` → array for list keys, anything else stays text. */
+export function parseFlagValue(key: string, raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  const isListKey = key === 'target_modules' || key === 'sample_prompts';
+  if (isListKey && !raw.trim().startsWith('[')) return key === 'target_modules' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [raw];
+  try {
+    return parseYaml(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+export function collectOverrides(flags: Record<string, unknown>): ConfigOverride[] {
+  const overrides: ConfigOverride[] = [];
+  for (const key of CONFIG_KEYS) {
+    const value = flags[camel(key)];
+    if (value !== undefined) overrides.push({ key, value: parseFlagValue(key, value), source: `--${flagName(key)}` });
+  }
+  const sets = flags.set === undefined ? [] : Array.isArray(flags.set) ? flags.set : [flags.set];
+  for (const entry of sets.map(String)) {
+    const eq = entry.indexOf('=');
+    const key = eq > 0 ? entry.slice(0, eq).trim() : '';
+    if (!key) throw new UsageError(`\`--set ${entry}\` must look like \`--set key=value\``, { code: 'usage', culprit: '--set' });
+    if (!(CONFIG_KEYS as string[]).includes(key)) {
+      const suggestion = suggestKey(key);
+      throw new UsageError(`\`${key}\` is not a config key`, {
+        code: 'unknown_key',
+        culprit: `--set ${entry}`,
+        hint: suggestion ? `did you mean \`${suggestion}\`? \`lora-scripts config keys\` lists every key` : '`lora-scripts config keys` lists every key',
+      });
+    }
+    overrides.push({ key, value: parseFlagValue(key, entry.slice(eq + 1)), source: `--set ${key}` });
+  }
+  return overrides;
+}

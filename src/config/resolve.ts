@@ -1,0 +1,46 @@
+// Fills the derived defaults ("auto" values that depend on other keys or on the file system) and makes paths absolute.
+// Pure: the caller passes the working directory and a file-existence check.
+import { basename, resolve } from 'node:path';
+import type { ParsedConfig } from './schema.js';
+
+/** The config the rest of the program receives: every path absolute, every derived default filled. */
+export interface ResolvedConfig extends Omit<ParsedConfig, 'lora_alpha' | 'target_modules' | 'output_dir' | 'output_name' | 'text_encoder_lr'> {
+  lora_alpha: number;
+  target_modules: string[];
+  output_dir: string;
+  output_name: string;
+  text_encoder_lr: number;
+  sample_every_n_steps: number | null;
+}
+
+export interface ResolveContext {
+  cwd: string;
+  isFile: (path: string) => boolean;
+}
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+
+/** A hub id is `owner/name` that is not an existing local path. */
+export function looksLikeHubId(value: string, ctx: ResolveContext): boolean {
+  return HUB_ID.test(value) && !value.startsWith('.') && !ctx.isFile(resolve(ctx.cwd, value)) && !/\.(safetensors|ckpt|pt|bin)$/i.test(value);
+}
+
+export function resolveConfig(config: ParsedConfig, ctx: ResolveContext): ResolvedConfig {
+  const abs = (p: string) => resolve(ctx.cwd, p);
+  const trainDataDir = abs(config.train_data_dir);
+  const outputDir = abs(config.output_dir ?? `output/${basename(trainDataDir)}`);
+  const defaultMetadata = resolve(trainDataDir, 'metadata.csv');
+  const metadataPath = config.metadata_path !== null ? abs(config.metadata_path) : ctx.isFile(defaultMetadata) ? defaultMetadata : null;
+  return {
+    ...config,
+    train_data_dir: trainDataDir,
+    metadata_path: metadataPath,
+    base_model: looksLikeHubId(config.base_model, ctx) ? config.base_model : abs(config.base_model),
+    lora_alpha: config.lora_alpha ?? 2 * config.lora_rank,
+    target_modules: typeof config.target_modules === 'string' ? [config.target_modules] : config.target_modules,
+    output_dir: outputDir,
+    output_name: config.output_name ?? basename(outputDir),
+    text_encoder_lr: config.text_encoder_lr ?? config.learning_rate,
+    sample_every_n_steps: config.sample_every_n_steps ?? (config.save_steps > 0 ? config.save_steps : null),
+  };
+}

@@ -1,0 +1,247 @@
+// The only list of config keys: type, range, default and the reason to change each one.
+// YAML validation, CLI flags, the README reference and the engine request all derive from this file.
+import { z } from 'zod';
+
+export type KeyGroup = 'data' | 'model' | 'lora' | 'training' | 'captions' | 'samples' | 'output';
+
+export interface KeyMeta {
+  group: KeyGroup;
+  /** When and why to change the value; printed in the README table and `--help`. */
+  description: string;
+  /** A value as it would appear in YAML. */
+  example?: string;
+  /** How the default is derived when the schema default is `null` ("auto"). */
+  derivedDefault?: string;
+  /** Whether a relative value is a path resolved against the working directory. */
+  isPath?: boolean;
+}
+
+/** Our own metadata registry (never zod's global one, so results don't depend on import order). */
+export const keyMeta = z.registry<KeyMeta>();
+
+// A new schema per key: the registry is keyed by schema instance.
+const path = () => z.string().min(1, 'must be a non-empty path');
+
+/** Presets and module names that `target_modules` accepts; resolved in train/target-modules.ts. */
+export const TARGET_PRESETS = ['attention', 'attention+ff', 'attention+ff+conv', 'all'] as const;
+
+export const LR_SCHEDULERS = [
+  'constant',
+  'constant_with_warmup',
+  'linear',
+  'cosine',
+  'cosine_with_restarts',
+  'polynomial',
+] as const;
+
+export const configSchema = z.strictObject({
+  // -- data
+  train_data_dir: path().register(keyMeta, {
+    group: 'data',
+    isPath: true,
+    description: 'Folder with the training images (sub-folders are scanned; kohya `N_name` folders repeat their images N times).',
+    example: './data/jiangnan_village',
+  }),
+  metadata_path: path().nullable().default(null).register(keyMeta, {
+    group: 'data',
+    isPath: true,
+    description: 'CSV of `file_name,caption` rows (header optional). Without it, captions come from `.txt` files beside the images.',
+    example: './data/jiangnan_village/metadata.csv',
+    derivedDefault: '`metadata.csv` in `train_data_dir` if it exists, else `.txt` captions',
+  }),
+  resolution: z.int().min(64).max(4096).multipleOf(8).nullable().default(null).register(keyMeta, {
+    group: 'data',
+    description: 'Training size in px (images are resized and cropped to a square). Lower it to train faster or save memory.',
+    example: '512',
+    derivedDefault: "the base model's native size (512 SD 1.x, 768 SD 2.x-v, 1024 SDXL)",
+  }),
+  crop: z.enum(['center', 'random']).default('center').register(keyMeta, {
+    group: 'data',
+    description: '`random` crops differently each epoch: a mild augmentation for small datasets.',
+  }),
+  random_flip: z.boolean().default(false).register(keyMeta, {
+    group: 'data',
+    description: 'Mirror images at random. Doubles variety, but teaches a mirrored style: leave off for text or asymmetric motifs.',
+  }),
+
+  // -- model
+  base_model: path().register(keyMeta, {
+    group: 'model',
+    isPath: true,
+    description: 'Base model: a single-file `.safetensors` (SD 1.x, 2.x or SDXL, detected from its keys), a diffusers folder, or a hub id (needs network).',
+    example: './models/sd-v1-5-pruned.safetensors',
+  }),
+  prediction_type: z.enum(['auto', 'epsilon', 'v_prediction']).default('auto').register(keyMeta, {
+    group: 'model',
+    description: 'Set only when the base model is a v-prediction model the detector gets wrong (SD 2.x 768-v is detected).',
+  }),
+
+  // -- lora
+  lora_rank: z.int().min(1).max(1024).default(16).register(keyMeta, {
+    group: 'lora',
+    description: 'LoRA size. 4–8 suits simple motifs, 12–16 a detailed style; higher ranks start memorising pictures and grow the file.',
+    example: '16',
+  }),
+  lora_alpha: z.number().positive().max(65536).nullable().default(null).register(keyMeta, {
+    group: 'lora',
+    description: 'Scales the LoRA update by `lora_alpha / lora_rank`. Keep the default unless you copy settings from another trainer.',
+    example: '32',
+    derivedDefault: '2 × `lora_rank`',
+  }),
+  target_modules: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1, 'must list at least one module')])
+    .default(['attention'])
+    .register(keyMeta, {
+      group: 'lora',
+      description:
+        'Layers that get a LoRA: presets `attention`, `attention+ff`, `attention+ff+conv`, `all`, or names (`q_proj, k_proj, v_proj, out_proj`, `to_q, to_k, to_v, to_out.0`, `ff`, `proj_in`, `conv1`…). Wider targets learn more style and cost more.',
+      example: '[q_proj, v_proj]',
+    }),
+  lora_dropout: z.number().min(0).max(0.9).default(0).register(keyMeta, {
+    group: 'lora',
+    description: 'Dropout inside the LoRA layers; 0.05–0.1 can reduce copying of training pictures on tiny datasets.',
+  }),
+  train_text_encoder: z.boolean().default(false).register(keyMeta, {
+    group: 'lora',
+    description: 'Also train a LoRA on the text encoder(s). Helps a trigger word take hold; costs memory and can overfit quickly.',
+  }),
+
+  // -- training
+  batch_size: z.int().min(1).max(512).default(1).register(keyMeta, {
+    group: 'training',
+    description: 'Images per step. Raise it while memory allows; with a larger batch, raise `learning_rate` a little.',
+    example: '4',
+  }),
+  epochs: z.int().min(1).max(100000).default(10).register(keyMeta, {
+    group: 'training',
+    description: 'Passes over the dataset. 15–20 suits under 200 images; fewer if samples start copying training pictures.',
+    example: '15',
+  }),
+  max_train_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
+    group: 'training',
+    description: 'Stop after this many optimizer steps, whatever `epochs` says.',
+    derivedDefault: '`epochs` × steps per epoch',
+  }),
+  learning_rate: z.number().positive().max(1).default(1e-4).register(keyMeta, {
+    group: 'training',
+    description: 'UNet LoRA learning rate. 1e-4 is safe; 2e-4–5e-4 learns faster but can burn the style in.',
+    example: '2e-4',
+  }),
+  text_encoder_lr: z.number().positive().max(1).nullable().default(null).register(keyMeta, {
+    group: 'training',
+    description: 'Learning rate of the text-encoder LoRA (with `train_text_encoder`). Usually half of `learning_rate` or less.',
+    derivedDefault: '`learning_rate`',
+  }),
+  lr_scheduler: z.enum(LR_SCHEDULERS).default('constant').register(keyMeta, {
+    group: 'training',
+    description: 'How the learning rate changes over the run; `cosine` ends gently and often gives a cleaner last epoch.',
+  }),
+  lr_warmup_steps: z.int().min(0).default(0).register(keyMeta, {
+    group: 'training',
+    description: 'Steps over which the learning rate ramps up from 0; a few % of the run steadies the start.',
+  }),
+  gradient_accumulation_steps: z.int().min(1).max(1024).default(1).register(keyMeta, {
+    group: 'training',
+    description: 'Add up gradients over N batches before a step: a larger effective batch without more memory.',
+  }),
+  mixed_precision: z.enum(['auto', 'no', 'fp16', 'bf16']).default('auto').register(keyMeta, {
+    group: 'training',
+    description: '`auto` picks bf16 on GPUs that support it, else fp16 on CUDA, and fp32 (`no`) on CPU; the choice is printed with its reason.',
+  }),
+  max_grad_norm: z.number().min(0).default(1).register(keyMeta, {
+    group: 'training',
+    description: 'Gradient clipping; 0 turns it off.',
+  }),
+  adam_weight_decay: z.number().min(0).max(1).default(1e-2).register(keyMeta, {
+    group: 'training',
+    description: 'AdamW weight decay on the LoRA weights.',
+  }),
+  noise_offset: z.number().min(0).max(1).default(0).register(keyMeta, {
+    group: 'training',
+    description: 'Adds a per-image brightness offset to the noise (0.05–0.1) so the LoRA can learn very dark or very bright pictures.',
+  }),
+  seed: z.int().min(0).max(2 ** 32 - 1).default(42).register(keyMeta, {
+    group: 'training',
+    description: 'Same seed, data and settings give the same LoRA (on the same device).',
+  }),
+
+  // -- captions
+  trigger_word: z.string().min(1).nullable().default(null).register(keyMeta, {
+    group: 'captions',
+    description: 'Word put at the start of every caption that lacks it, so the prompt can switch the style on (e.g. `jiangnan_style`).',
+    example: 'jiangnan_style',
+  }),
+  caption_extension: z.string().regex(/^\.\w+$/, 'must look like `.txt`').default('.txt').register(keyMeta, {
+    group: 'captions',
+    description: 'Extension of per-image caption files (used when there is no `metadata_path`).',
+  }),
+  shuffle_caption: z.boolean().default(false).register(keyMeta, {
+    group: 'captions',
+    description: 'Shuffle comma-separated caption parts each step (tag-style captions); the trigger word and `keep_tokens` stay first.',
+  }),
+  keep_tokens: z.int().min(0).default(0).register(keyMeta, {
+    group: 'captions',
+    description: 'With `shuffle_caption`, this many leading comma-separated parts stay in place.',
+  }),
+  caption_dropout_rate: z.number().min(0).max(1).default(0).register(keyMeta, {
+    group: 'captions',
+    description: 'Share of steps trained with an empty caption (0.05–0.1): the style then also shows without the trigger word.',
+  }),
+
+  // -- samples
+  sample_prompts: z.array(z.string().min(1)).default([]).register(keyMeta, {
+    group: 'samples',
+    description: 'Prompts rendered with the LoRA during training (to `samples/` and TensorBoard) so you can watch the style arrive.',
+    example: '["jiangnan_style, stone bridge over a canal, misty morning"]',
+  }),
+  sample_every_n_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
+    group: 'samples',
+    description: 'How often to render `sample_prompts`.',
+    derivedDefault: '`save_steps` (or only at the end when that is 0)',
+  }),
+  sample_inference_steps: z.int().min(1).max(200).default(20).register(keyMeta, {
+    group: 'samples',
+    description: 'Denoising steps per sample image.',
+  }),
+
+  // -- output
+  output_dir: path().nullable().default(null).register(keyMeta, {
+    group: 'output',
+    isPath: true,
+    description: 'Where the LoRA files, checkpoints, samples and TensorBoard logs (`logs/`) go.',
+    example: './output/jiangnan_style',
+    derivedDefault: '`./output/<name of train_data_dir>`',
+  }),
+  output_name: z.string().regex(/^[^/\\:<>"|?*]+$/, 'must be a file name without `/ \\ : < > " | ? *`').nullable().default(null).register(keyMeta, {
+    group: 'output',
+    description: 'Name of the WebUI/ComfyUI LoRA file `<output_name>.safetensors`, used in prompts as `<lora:output_name:0.7>`.',
+    derivedDefault: 'the last folder of `output_dir`',
+  }),
+  save_steps: z.int().min(0).default(0).register(keyMeta, {
+    group: 'output',
+    description: 'Also save an intermediate LoRA every N steps (`<output_name>-step00000100.safetensors`), to pick the best one later; 0 saves only the final one.',
+    example: '100',
+  }),
+  save_precision: z.enum(['fp16', 'bf16', 'fp32']).default('fp16').register(keyMeta, {
+    group: 'output',
+    description: 'Number format of the saved LoRA. fp16 halves the file and loads everywhere.',
+  }),
+  logging_steps: z.int().min(1).default(1).register(keyMeta, {
+    group: 'output',
+    description: 'Write TensorBoard scalars (loss, smoothed loss, learning rate, it/s) every N steps.',
+  }),
+});
+
+/** What a YAML file may contain: defaulted keys are optional. */
+export type ConfigInput = z.input<typeof configSchema>;
+/** What validation returns: every key present, derived defaults still `null`. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** Every config key, in schema order. */
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof ParsedConfig)[];
+
+export function metaOf(key: keyof ParsedConfig): KeyMeta {
+  const meta = keyMeta.get(configSchema.shape[key]);
+  if (!meta) throw new Error(`config key ${key} has no metadata`);
+  return meta;
+}

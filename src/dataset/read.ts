@@ -1,0 +1,90 @@
+// The dataset shell: lists images, reads captions and checks every image decodes (sharp), then calls the pure core.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import sharp from 'sharp';
+import { DatasetError } from '../errors.js';
+import { captionFileFor, CsvSyntaxError, parseMetadataCsv } from './captions.js';
+import { assembleDataset, isImageFile, repeatsOfFolder, type DatasetItem, type ImageFile } from './scan.js';
+
+export interface ReadDatasetOptions {
+  dataDir: string;
+  /** `null`: captions come from files beside the images. */
+  metadataPath: string | null;
+  captionExtension: string;
+}
+
+export interface MeasuredItem extends DatasetItem {
+  /** Absolute path. */
+  path: string;
+  width: number;
+  height: number;
+}
+
+function listImages(dataDir: string): ImageFile[] {
+  const found: ImageFile[] = [];
+  const walk = (dir: string, repeats: number) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.name.startsWith('.')) continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) walk(full, dir === dataDir ? repeatsOfFolder(entry.name) : repeats);
+      else if (isImageFile(entry.name)) found.push({ relPath: relative(dataDir, full).split('\\').join('/'), repeats });
+    }
+  };
+  walk(dataDir, 1);
+  return found;
+}
+
+function readMetadata(metadataPath: string) {
+  try {
+    return parseMetadataCsv(readFileSync(metadataPath, 'utf8'));
+  } catch (error) {
+    if (error instanceof CsvSyntaxError) {
+      throw new DatasetError(error.message, { code: 'metadata_syntax', culprit: `${metadataPath}:${error.line}`, hint: 'each row is `file_name,caption`' });
+    }
+    throw error;
+  }
+}
+
+function readCaptionFiles(dataDir: string, images: ImageFile[], extension: string): Map<string, string> {
+  const captions = new Map<string, string>();
+  for (const image of images) {
+    try {
+      captions.set(image.relPath, readFileSync(join(dataDir, captionFileFor(image.relPath, extension)), 'utf8'));
+    } catch {
+      // no caption file: the core names the image
+    }
+  }
+  return captions;
+}
+
+/** Decodes the whole image: truncated and corrupt files fail here, not an hour into training. */
+async function measureImage(path: string): Promise<{ width: number; height: number }> {
+  try {
+    const image = sharp(path, { failOn: 'truncated' }).rotate();
+    const { info } = await image.raw().toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height };
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    throw new DatasetError(`cannot be read as an image (${reason})`, {
+      code: 'image_unreadable',
+      culprit: path,
+      hint: 're-export the picture as PNG or JPEG, or move it out of `train_data_dir`',
+    });
+  }
+}
+
+export async function readDataset(options: ReadDatasetOptions): Promise<MeasuredItem[]> {
+  if (!statSync(options.dataDir).isDirectory()) {
+    throw new DatasetError('is not a folder', { code: 'dataset_missing', culprit: options.dataDir });
+  }
+  const images = listImages(options.dataDir);
+  const items = options.metadataPath
+    ? assembleDataset(options.dataDir, images, { kind: 'metadata', file: options.metadataPath, rows: readMetadata(options.metadataPath) })
+    : assembleDataset(options.dataDir, images, { kind: 'files', extension: options.captionExtension, captions: readCaptionFiles(options.dataDir, images, options.captionExtension) });
+  const measured: MeasuredItem[] = [];
+  for (const item of items) {
+    const path = join(options.dataDir, item.relPath);
+    measured.push({ ...item, path, ...(await measureImage(path)) });
+  }
+  return measured;
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { parseMetadataCsv } from './captions.js';
+import { assembleDataset, datasetDirs, repeatsOfFolder, tagFrequency } from './scan.js';
+
+describe('parseMetadataCsv', () => {
+  it('reads rows with and without a header, quoted commas and CRLF', () => {
+    const withHeader = parseMetadataCsv('file_name,caption\r\na.png,"bridge, canal, mist"\r\nb.png,plain caption\r\n');
+    expect(withHeader).toEqual([
+      { fileName: 'a.png', caption: 'bridge, canal, mist', line: 2 },
+      { fileName: 'b.png', caption: 'plain caption', line: 3 },
+    ]);
+    expect(parseMetadataCsv('a.png,x\n')).toEqual([{ fileName: 'a.png', caption: 'x', line: 1 }]);
+  });
+
+  it('keeps unquoted commas in the caption', () => {
+    expect(parseMetadataCsv('a.png,bridge, canal\n')[0]?.caption).toBe('bridge, canal');
+  });
+});
+
+describe('assembleDataset', () => {
+  const images = [
+    { relPath: 'a.png', repeats: 1 },
+    { relPath: '10_town/b.png', repeats: 10 },
+  ];
+
+  it('pairs images with metadata rows', () => {
+    const items = assembleDataset('/d', images, {
+      kind: 'metadata',
+      file: 'm.csv',
+      rows: [
+        { fileName: 'a.png', caption: 'x, y', line: 2 },
+        { fileName: '10_town/b.png', caption: 'Y', line: 3 },
+      ],
+    });
+    expect(items.map((i) => i.caption)).toEqual(['x, y', 'Y']);
+    expect(tagFrequency(items)).toEqual({ '.': { x: 1, y: 1 }, '10_town': { y: 1 } });
+    expect(datasetDirs(items)).toEqual({ '.': { n_repeats: 1, img_count: 1 }, '10_town': { n_repeats: 10, img_count: 1 } });
+  });
+
+  it('names an image without a caption, a row without an image and an empty dataset', () => {
+    expect(() => assembleDataset('/d', images, { kind: 'metadata', file: 'm.csv', rows: [{ fileName: 'a.png', caption: 'x', line: 2 }] })).toThrow(
+      expect.objectContaining({ line: '/d/10_town/b.png: image has no caption in m.csv' }),
+    );
+    expect(() => assembleDataset('/d', images, { kind: 'metadata', file: 'm.csv', rows: [{ fileName: 'c.png', caption: 'x', line: 4 }] })).toThrow(
+      expect.objectContaining({ line: 'm.csv:4: `c.png` is not an image in /d' }),
+    );
+    expect(() => assembleDataset('/d', [], { kind: 'files', extension: '.txt', captions: new Map() })).toThrow(expect.objectContaining({ code: 'dataset_empty' }));
+    expect(() => assembleDataset('/d', images, { kind: 'files', extension: '.txt', captions: new Map([['a.png', 'x']]) })).toThrow(
+      expect.objectContaining({ line: '/d/10_town/b.png: image has no `.txt` caption file and there is no metadata.csv' }),
+    );
+  });
+
+  it('reads kohya repeat folders', () => {
+    expect(repeatsOfFolder('10_jiangnan')).toBe(10);
+    expect(repeatsOfFolder('jiangnan')).toBe(1);
+  });
+});

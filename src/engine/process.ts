@@ -1,0 +1,107 @@
+// Runs the engine: spawns Python with one JSON request, reads typed events line by line, kills it when we exit.
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { EngineError, InterruptedError, LoraScriptsError } from '../errors.js';
+import { ENGINE_SOURCE_DIR, engineVenvDir, venvPython, type Env } from './paths.js';
+import { parseEngineLine, PROTOCOL_VERSION, type EngineEvent, type EngineRequest, type EventOf } from './protocol.js';
+
+export interface RunEngineOptions {
+  env: Env;
+  onEvent?: (event: EngineEvent) => void;
+  /** Engine stderr is appended here (e.g. `<output_dir>/logs/engine.log`). */
+  logFile?: string;
+  /** Also echo engine stderr to our stderr. */
+  verbose?: boolean;
+  /** Forward Ctrl-C to the engine, which then saves what it has and finishes with `done`. */
+  forwardInterrupt?: boolean;
+}
+
+export interface EngineRunResult {
+  events: EngineEvent[];
+  done: EventOf<'done'>;
+}
+
+function engineEnv(env: Env): NodeJS.ProcessEnv {
+  const pythonPath = [ENGINE_SOURCE_DIR, env.PYTHONPATH].filter(Boolean).join(':');
+  return { ...env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' };
+}
+
+/** Spawns `python -m lora_scripts_engine`, writes the request, resolves with the `done` event or rejects with one clear error. */
+export function runEngine(command: Omit<EngineRequest, 'protocol'>, options: RunEngineOptions): Promise<EngineRunResult> {
+  const python = venvPython(engineVenvDir(options.env));
+  const request: EngineRequest = { protocol: PROTOCOL_VERSION, ...command };
+  if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true });
+  const child = spawn(python, ['-m', 'lora_scripts_engine'], { env: engineEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    child.kill('SIGINT');
+  };
+  if (options.forwardInterrupt) process.on('SIGINT', onSigint);
+
+  const events: EngineEvent[] = [];
+  let failure: LoraScriptsError | undefined;
+  let stderrTail = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-4000);
+    if (options.logFile) appendFileSync(options.logFile, chunk);
+    if (options.verbose) process.stderr.write(chunk);
+  });
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', (line) => {
+    if (failure || line.trim() === '') return;
+    try {
+      const event = parseEngineLine(line);
+      events.push(event);
+      if (event.type === 'error') failure = errorFromEvent(event);
+      options.onEvent?.(event);
+    } catch (error) {
+      failure = error as LoraScriptsError;
+      child.kill('SIGKILL');
+    }
+  });
+  child.stdin.on('error', () => undefined); // an engine that dies at once closes stdin; the exit handler reports it
+  child.stdin.end(JSON.stringify(request) + '\n');
+
+  return new Promise((resolve, reject) => {
+    child.on('error', (error) =>
+      reject(
+        new EngineError(`cannot start the engine (${error.message})`, {
+          code: 'engine_missing',
+          culprit: python,
+          hint: 'run `lora-scripts setup`',
+        }),
+      ),
+    );
+    child.on('close', (code, signal) => {
+      process.removeListener('exit', killChild);
+      process.removeListener('SIGINT', onSigint);
+      const done = events.find((e): e is EventOf<'done'> => e.type === 'done');
+      if (failure) return reject(failure);
+      if (done) return resolve({ events, done });
+      if (interrupted) return reject(new InterruptedError('interrupted before anything was saved', { code: 'interrupted' }));
+      const lastLine = stderrTail.trim().split('\n').pop() ?? '';
+      reject(
+        new EngineError(`the engine stopped unexpectedly (${signal ?? `exit ${code}`})${lastLine ? `: ${lastLine}` : ''}`, {
+          code: 'engine_crashed',
+          culprit: 'engine',
+          hint: options.logFile ? `the full log is in ${options.logFile}` : 'run again with `--verbose`',
+        }),
+      );
+    });
+  });
+}
+
+function errorFromEvent(event: EventOf<'error'>): EngineError {
+  return new EngineError(event.message, {
+    code: event.code,
+    culprit: event.culprit ?? undefined,
+    hint: event.hint ?? undefined,
+    cause: event.traceback ?? undefined,
+  });
+}

@@ -1,0 +1,32 @@
+// config + dataset → the engine's train request and the facts the kohya metadata needs. Pure.
+import type { ResolvedConfig } from '../config/index.js';
+import { CONFIG_KEYS } from '../config/index.js';
+import type { EngineRequest } from '../engine/index.js';
+import { resolveTargetModules, type TargetEntry } from './target-modules.js';
+
+export interface TrainPlan {
+  request: Omit<EngineRequest, 'protocol'>;
+  targets: TargetEntry[];
+  manifestPath: string;
+  logsDir: string;
+  engineLogPath: string;
+}
+
+export function planTraining(config: ResolvedConfig, outputDir = config.output_dir): TrainPlan {
+  const targets = resolveTargetModules(config.target_modules);
+  const manifestPath = `${outputDir}/manifest.jsonl`;
+  // The engine receives exactly the schema's keys (engine/tests checks the dataclass has the same names).
+  const engineConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config[key]]));
+  return {
+    request: { command: 'train', config: engineConfig, manifest: manifestPath, options: { targets } },
+    targets,
+    manifestPath,
+    logsDir: `${outputDir}/logs`,
+    engineLogPath: `${outputDir}/logs/engine.log`,
+  };
+}
+
+/** `<output_name>-step00000100.safetensors`, kohya's naming for intermediate saves. */
+export function intermediateLoraName(outputName: string, step: number): string {
+  return `${outputName}-step${String(step).padStart(8, '0')}.safetensors`;
+}
