@@ -2,13 +2,13 @@
 // engine saves into the kohya/WebUI file with its `ss_*` metadata.
 import { createHash, randomInt } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
 import { datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { buildKohyaMetadata, convertPeftFileToKohya, type BaseFamily } from '../lora/index.js';
+import { buildKohyaMetadata, convertPeftFileToKohya } from '../lora/index.js';
 import { intermediateLoraName, planTraining } from './plan.js';
 import { TOOL_VERSION } from '../version.js';
 
@@ -51,6 +51,13 @@ function hashBaseModel(path: string): BaseModelHashes {
   return { legacy, full };
 }
 
+/** The outermost folder of `path` that does not exist yet (what a failed run must remove), or null. */
+function firstMissingFolder(path: string): string | null {
+  let missing: string | null = null;
+  for (let current = path; !existsSync(current); current = dirname(current)) missing = current;
+  return missing;
+}
+
 export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
   // Everything that can be wrong with the data is found before the output folder is touched.
@@ -58,7 +65,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const plan = planTraining(config);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
 
-  const isNewOutputDir = !existsSync(config.output_dir);
+  const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
   writeManifest(plan.manifestPath, items);
   const hashes = hashBaseModel(config.base_model);
@@ -97,16 +104,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     return { loraFile, diffusersFile: final.path, intermediateFiles, steps: result.done.steps ?? final.step, isInterrupted: Boolean(result.done.interrupted) };
   } catch (error) {
     // A run that failed before training began leaves nothing behind it created.
-    if (!started && isNewOutputDir) rmSync(config.output_dir, { recursive: true, force: true });
+    if (!started && createdRoot) rmSync(createdRoot, { recursive: true, force: true });
     throw error;
   }
 }
-
-const BASE_MODEL_VERSION: Record<BaseFamily, { epsilon: string; v_prediction: string }> = {
-  sd1: { epsilon: 'sd_v1', v_prediction: 'sd_v1_v' },
-  sd2: { epsilon: 'sd_v2', v_prediction: 'sd_v2_v' },
-  sdxl: { epsilon: 'sdxl_base_v1-0', v_prediction: 'sdxl_base_v1-0' },
-};
 
 interface KohyaFileInput {
   config: ResolvedConfig;
@@ -133,7 +134,6 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
     learningRate: config.learning_rate,
     unetLr: config.learning_rate,
     textEncoderLr: config.train_text_encoder ? config.text_encoder_lr : null,
-    numTrainImages: input.items.reduce((n, item) => n + item.repeats, 0),
     numBatchesPerEpoch: started.steps_per_epoch * config.gradient_accumulation_steps,
     numEpochs: started.epochs,
     epoch: checkpoint.epoch,
@@ -146,8 +146,8 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
     mixedPrecision: config.mixed_precision === 'auto' ? 'no' : config.mixed_precision,
     seed: config.seed,
     resolution: started.resolution,
-    baseModelVersion: BASE_MODEL_VERSION[started.family][started.prediction_type],
-    isV2: started.family === 'sd2',
+    utcOffsetMinutes: -new Date().getTimezoneOffset(),
+    toolVersion: TOOL_VERSION,
     predictionType: started.prediction_type,
     family: started.family,
     baseModelName: basename(config.base_model),
