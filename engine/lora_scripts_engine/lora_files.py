@@ -20,6 +20,12 @@ def adapter_state(model: torch.nn.Module, dtype: torch.dtype) -> dict[str, torch
     return {k: v.detach().to("cpu", dtype).contiguous() for k, v in get_peft_model_state_dict(model).items()}
 
 
+def with_text_model_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # transformers >= 5 flattens CLIPTextModel (no `text_model.`); files from transformers 4, ComfyUI and kohya
+    # tools all spell it, and diffusers loads either, so we write the portable spelling.
+    return {k if k.startswith("text_model.") else "text_model." + k: v for k, v in state.items()}
+
+
 def adapter_metadata(model: torch.nn.Module) -> dict:
     # Without it diffusers assumes alpha = rank; our alpha defaults to 2 x rank, so the scale would halve.
     return model.peft_config["default"].to_dict()
@@ -35,7 +41,7 @@ def save_lora(base, path: str, save_precision: str, train_text_encoder: bool) ->
     if train_text_encoder:
         names = ["text_encoder", "text_encoder_2"][: len(base.text_encoders)]
         for name, encoder in zip(names, base.text_encoders):
-            kwargs[f"{name}_lora_layers"] = adapter_state(encoder, dtype)
+            kwargs[f"{name}_lora_layers"] = with_text_model_prefix(adapter_state(encoder, dtype))
             kwargs[f"{name}_lora_adapter_metadata"] = adapter_metadata(encoder)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

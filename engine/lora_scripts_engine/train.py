@@ -132,6 +132,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
         "started", family=base.family, prediction_type=base.prediction_type, resolution=resolution, num_images=len(examples),
         epochs=epochs, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
         layers={"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, targets=counts, trainable_params=trainable,
+        layers_per_block=int(base.unet.config.layers_per_block if isinstance(base.unet.config.layers_per_block, int) else base.unet.config.layers_per_block[0]),
     )
 
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)

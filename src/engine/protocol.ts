@@ -41,6 +41,8 @@ const started = z.object({
   layers: z.object({ unet: z.number().int(), text_encoder: z.number().int() }),
   targets: z.array(targetCount),
   trainable_params: z.number().int(),
+  /** The UNet's ResNet layers per block: SDXL's kohya names (LDM layout) are numbered by it. */
+  layers_per_block: z.number().int().optional(),
 });
 
 const progress = z.object({

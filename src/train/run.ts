@@ -169,7 +169,7 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
       'lora_scripts.target_modules': JSON.stringify(config.target_modules),
     },
   });
-  await convertPeftFileToKohya({ input: checkpoint.path, output, family: started.family, metadata });
+  await convertPeftFileToKohya({ input: checkpoint.path, output, family: started.family, metadata, layersPerBlock: started.layers_per_block });
   return output;
 }
 

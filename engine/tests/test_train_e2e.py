@@ -1,0 +1,213 @@
+"""End to end: `lora-scripts train --config` on tiny SD 1.x / SDXL checkpoints, results read back by diffusers."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from lora_scripts_engine.models import load_base_model
+from lora_scripts_engine.tiny_models import write_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The article's YAML, verbatim but for the paths.
+ARTICLE_YAML = """train_data_dir: {data}
+metadata_path: {data}/metadata.csv
+base_model: {model}
+lora_rank: 16
+lora_alpha: 32
+target_modules: [q_proj, v_proj]
+batch_size: 4
+epochs: 15
+learning_rate: 2e-4
+output_dir: {out}
+save_steps: 100
+"""
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    # The engine under test is this very virtualenv, so no second install happens.
+    env = {**os.environ, "LORA_SCRIPTS_ENGINE_VENV": sys.prefix, "CI": "1"}
+    return subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+
+
+def write_dataset(folder: Path, count: int = 8, size: int = 64) -> Path:
+    """Two learnable motifs: a red disc on white ("red sun") and a blue bar on black ("blue bar")."""
+    folder.mkdir(parents=True)
+    rows = ["file_name,caption"]
+    for i in range(count):
+        is_sun = i % 2 == 0
+        image = Image.new("RGB", (size, size), "white" if is_sun else "black")
+        draw = ImageDraw.Draw(image)
+        offset = (i * 3) % 16
+        if is_sun:
+            draw.ellipse((8 + offset, 8, 40 + offset, 40), fill=(220, 30, 30))
+        else:
+            draw.rectangle((offset, 24, 48 + offset, 40), fill=(30, 60, 220))
+        image.save(folder / f"img_{i:02d}.png")
+        rows.append(f'img_{i:02d}.png,"{"red sun, white sky" if is_sun else "blue bar, night"}, test style"')
+    (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def read_header(path: Path) -> tuple[dict, bytes]:
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
+
+
+def kohya_name(prefix: str, module: str) -> str:
+    return prefix + "_" + module.replace(".", "_")
+
+
+def kohya_delta(tensors: dict, name: str) -> torch.Tensor:
+    down, up = tensors[f"{name}.lora_down.weight"].float(), tensors[f"{name}.lora_up.weight"].float()
+    scale = float(tensors[f"{name}.alpha"]) / down.shape[0]
+    if down.dim() == 4:  # 1x1 conv (proj_in/out in SD 1.x)
+        return (scale * (up[:, :, 0, 0] @ down[:, :, 0, 0]))[:, :, None, None]
+    return scale * (up @ down)
+
+
+@pytest.fixture(scope="module")
+def sd1_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sd1")
+    model = write_checkpoint("sd1", str(root / "base.safetensors"), seed=0)
+    data = write_dataset(root / "data")
+    config = root / "jiangnan_lora.yaml"
+    config.write_text(ARTICLE_YAML.format(data=data, model=model, out=root / "output" / "jiangnan_style"))
+    result = run_cli("train", "--config", str(config), "--save-steps", "10", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root, Path(model), root / "output" / "jiangnan_style", result
+
+
+def test_sd1_writes_the_expected_files(sd1_run):
+    _, _, out, result = sd1_run
+    assert result.stdout.strip() == str(out / "jiangnan_style.safetensors")
+    names = {p.name for p in out.iterdir()}
+    # 15 epochs x 2 steps = 30 steps; save_steps 10 → steps 10 and 20 (30 is the final file).
+    assert {"jiangnan_style.safetensors", "pytorch_lora_weights.safetensors", "jiangnan_style-step00000010.safetensors",
+            "jiangnan_style-step00000020.safetensors", "logs", "checkpoints", "manifest.jsonl", "lora_scripts.json", "config.resolved.yaml"} <= names
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000010", "step-00000020"]
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".saving")]
+    record = json.loads((out / "lora_scripts.json").read_text())
+    assert record["training"]["steps"] == 30 and record["config"]["lora_alpha"] == 32
+
+
+def test_sd1_kohya_file_has_exactly_the_matched_layers(sd1_run):
+    _, model, out, _ = sd1_run
+    base = load_base_model(str(model))
+    expected_modules = [n for n, m in base.unet.named_modules() if isinstance(m, torch.nn.Linear) and (n.endswith(".to_q") or n.endswith(".to_v"))]
+    assert expected_modules
+    expected = {f"{kohya_name('lora_unet', n)}.{part}" for n in expected_modules for part in ("lora_down.weight", "lora_up.weight", "alpha")}
+    tensors = load_file(out / "jiangnan_style.safetensors")
+    assert set(tensors) == expected
+    assert all(float(tensors[k]) == 32.0 for k in tensors if k.endswith(".alpha"))
+    assert all(tensors[k].shape[0] == 16 for k in tensors if k.endswith("lora_down.weight"))
+
+
+def test_sd1_kohya_metadata_is_what_webui_reads(sd1_run):
+    _, model, out, _ = sd1_run
+    header, data = read_header(out / "jiangnan_style.safetensors")
+    meta = header["__metadata__"]
+    assert meta["ss_network_module"] == "networks.lora"
+    assert meta["ss_network_dim"] == "16" and meta["ss_network_alpha"] == "32.0"
+    assert meta["ss_output_name"] == "jiangnan_style"
+    assert meta["ss_base_model_version"] == "sd_v1" and meta["ss_v2"] == "False"
+    assert meta["ss_steps"] == "30" and meta["ss_epoch"] == "15" and meta["ss_num_epochs"] == "15"
+    assert meta["ss_learning_rate"] == "0.0002"
+    assert meta["ss_new_sd_model_hash"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert meta["sshs_model_hash"] == hashlib.sha256(data).hexdigest()
+    assert json.loads(meta["ss_tag_frequency"])["."]["test style"] == 8
+    assert float(meta["ss_training_finished_at"]) >= float(meta["ss_training_started_at"])
+
+
+def test_sd1_diffusers_file_changes_the_pipeline_output(sd1_run):
+    _, model, out, _ = sd1_run
+    pipe = load_base_model(str(model)).pipeline()
+    pipe.set_progress_bar_config(disable=True)
+
+    def render():
+        return pipe("red sun, test style", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt").images
+
+    before = render()
+    pipe.load_lora_weights(str(out))
+    after = render()
+    assert (after - before).abs().max() > 1e-3
+
+
+def test_sd1_kohya_formula_reproduces_the_trained_weights(sd1_run):
+    _, model, out, _ = sd1_run
+    trained = load_base_model(str(model)).pipeline()
+    trained.load_lora_weights(str(out / "pytorch_lora_weights.safetensors"))
+    trained.fuse_lora()
+    merged = load_base_model(str(model)).unet
+    tensors = load_file(out / "jiangnan_style.safetensors")
+    modules = dict(merged.named_modules())
+    for key in [k for k in tensors if k.endswith(".alpha")]:
+        name = key.removesuffix(".alpha")
+        module = next(m for n, m in modules.items() if kohya_name("lora_unet", n) == name)
+        module.weight.data += kohya_delta(tensors, name).to(module.weight.dtype)
+    trained_state = {n: p for n, p in trained.unet.named_parameters() if "lora_" not in n}
+    for n, p in merged.named_parameters():
+        torch.testing.assert_close(trained_state[n.replace(".weight", ".base_layer.weight") if n not in trained_state else n], p, rtol=1e-4, atol=1e-5)
+
+
+def test_sd1_tensorboard_has_one_scalar_per_step_and_loss_falls(sd1_run):
+    _, _, out, _ = sd1_run
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "logs")).Reload()
+    for tag in ("train/loss", "train/loss_smoothed", "train/learning_rate", "train/it_per_s"):
+        assert [e.step for e in events.Scalars(tag)] == list(range(1, 31)), tag
+    losses = [e.value for e in events.Scalars("train/loss")]
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10
+
+
+@pytest.fixture(scope="module")
+def sdxl_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sdxl")
+    model = write_checkpoint("sdxl", str(root / "base.safetensors"), seed=0)
+    data = write_dataset(root / "data", count=4)
+    config = root / "sdxl.yaml"
+    config.write_text(f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention\ntrain_text_encoder: true\nbatch_size: 2\nepochs: 2\nlearning_rate: 1e-3\noutput_dir: {root / 'out' / 'xl_style'}\nsave_precision: fp32\n")
+    result = run_cli("train", "--config", str(config), cwd=root)
+    assert result.returncode == 0, result.stderr
+    return Path(model), root / "out" / "xl_style"
+
+
+def test_sdxl_kohya_file_uses_sd_scripts_names_and_loads_in_diffusers(sdxl_run):
+    model, out = sdxl_run
+    tensors = load_file(out / "xl_style.safetensors")
+    prefixes = {k.split("_")[0] + "_" + k.split("_")[1] for k in tensors}
+    assert prefixes == {"lora_unet", "lora_te1", "lora_te2"}
+    assert any(k.startswith("lora_unet_input_blocks_") for k in tensors) and not any("down_blocks" in k for k in tensors)
+    assert any(k.startswith("lora_te1_text_model_encoder_layers_0_self_attn_q_proj") for k in tensors)
+    assert any(k.startswith("lora_te2_text_model_encoder_layers_0_self_attn_out_proj") for k in tensors)
+
+    def fused(path: Path):
+        pipe = load_base_model(str(model)).pipeline()
+        pipe.load_lora_weights(str(path))
+        pipe.fuse_lora(components=["unet", "text_encoder", "text_encoder_2"])
+        return pipe
+
+    from_kohya, from_diffusers = fused(out / "xl_style.safetensors"), fused(out / "pytorch_lora_weights.safetensors")
+    for component in ("unet", "text_encoder", "text_encoder_2"):
+        a, b = getattr(from_kohya, component).state_dict(), getattr(from_diffusers, component).state_dict()
+        compared = [key for key in b if "lora_" not in key and ".base_layer." in key]
+        assert compared, component
+        for key in compared:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+    base_unet = load_base_model(str(model)).unet.state_dict()
+    fused_unet = {k.replace(".base_layer.", "."): v for k, v in from_kohya.unet.state_dict().items() if "lora_" not in k}
+    moved = [k for k, v in fused_unet.items() if not torch.equal(v, base_unet[k])]
+    assert moved, "the kohya file changed no UNet weight in diffusers"
