@@ -1,5 +1,8 @@
 """Loads the base model (single-file .safetensors, diffusers folder or hub id) into one BaseModel.
 
+Past the ~400-line mark on purpose: every path ends in the same BaseModel and shares its errors,
+and most of the file is the single-file path (detection, metadata, prediction type).
+
 Every input goes through diffusers' own loaders: `from_single_file(config=<local folder>)` for
 original-layout checkpoints (SD 1.x, SD 2.x, SDXL) and `from_pretrained` for diffusers folders
 and hub ids. A local file never touches the network: its configs come from the folders shipped
@@ -29,7 +32,7 @@ from diffusers import (
 from diffusers.loaders.single_file_utils import SingleFileComponentError
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
 from safetensors import SafetensorError, safe_open
 from transformers import CLIPTokenizer
 
@@ -40,7 +43,9 @@ MODEL_CONFIGS_DIR = Path(__file__).parent / "model_configs"
 CULPRIT = "base_model"
 PIPELINE_CLASSES = {"sd1": StableDiffusionPipeline, "sd2": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
 # OpenCLIP (SD 2.x, SDXL's second encoder) pads with "!" (id 0); OpenAI CLIP pads with <|endoftext|>.
-TOKENIZER_FOLDERS = {"sd1": ["tokenizer-clip"], "sd2": ["tokenizer-clip-pad0"], "sdxl": ["tokenizer-clip", "tokenizer-clip-pad0"]}
+TOKENIZER_FOLDERS = {
+    "sd1": ["tokenizer-clip"], "sd2": ["tokenizer-clip-pad0"], "sdxl": ["tokenizer-clip", "tokenizer-clip-pad0"],
+}
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 UNET_PREFIX = "model.diffusion_model."
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -49,6 +54,8 @@ PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
 
 @dataclass
 class BaseModel:
+    """Everything training and sampling need from a base model, however it was stored."""
+
     family: str  # "sd1" | "sd2" | "sdxl"
     prediction_type: str  # "epsilon" | "v_prediction"
     unet: UNet2DConditionModel
@@ -131,8 +138,10 @@ def load_base_model(
 def load_single_file(path: Path, dtype: torch.dtype, prediction_type: str | None, configs_dir: Path) -> BaseModel:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise EngineFailure(
-            "unsupported_model_format", f"`{path.name}` is a pickle checkpoint ({path.suffix}), which can run code when loaded",
-            culprit=CULPRIT, hint="convert it to .safetensors (e.g. with the A1111 or ComfyUI model converter) and point `base_model` at that",
+            "unsupported_model_format",
+            f"`{path.name}` is a pickle checkpoint ({path.suffix}), which can run code when loaded",
+            culprit=CULPRIT,
+            hint="convert it to .safetensors (e.g. with the A1111 or ComfyUI checkpoint merger) and use that file",
         )
     shapes, metadata = read_checkpoint_header(path)
     family = detect_family(shapes, path.name)
@@ -150,9 +159,7 @@ def load_single_file(path: Path, dtype: torch.dtype, prediction_type: str | None
             config_dir = configs_dir / shipped_config_folder(family, prediction_type)
         scheduler = sampling_scheduler_from_folder(config_dir, prediction_type, path.name)
         pipe = pipeline_from_single_file(path, family, config_dir, dtype, scheduler, tokenizers, preloaded)
-    model = base_model_from_pipeline(pipe, family, prediction_type, source="single_file")
-    check_all_weights_loaded(model, path.name)
-    return model
+    return base_model_from_pipeline(pipe, family, prediction_type, source="single_file")
 
 
 def read_checkpoint_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
@@ -169,7 +176,11 @@ def read_checkpoint_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict
 
 
 def detect_family(shapes: dict[str, tuple[int, ...]], file_name: str) -> str:
-    """"sd1", "sd2" or "sdxl" from the key layout (offline-loading.md §5); anything else is an error."""
+    """"sd1", "sd2" or "sdxl" from the text-encoder key layout; anything else is an error.
+
+    The same tests as diffusers `infer_diffusers_model_type` and A1111 `guess_model_config_from_state_dict`,
+    but by layout (OpenCLIP vs OpenAI CLIP names) rather than by width, so tiny models are detected too.
+    """
     keys = list(shapes)
     if not any(key.startswith(UNET_PREFIX) for key in keys):
         raise unrecognized(file_name, describe_non_checkpoint(keys))
@@ -306,7 +317,7 @@ def guess_prediction_type(
         return "epsilon", {}
     with loader_errors_as_failures(path.name, family):
         unet = UNet2DConditionModel.from_single_file(
-            str(path), config=str(configs_dir / "sd2-v"), subfolder="unet", local_files_only=True, torch_dtype=torch.float32
+            str(path), config=str(configs_dir / "sd2-v"), subfolder="unet", local_files_only=True, dtype=torch.float32
         )
     if is_v_prediction_unet(unet):
         return "v_prediction", {"unet": unet.to(dtype)}
@@ -334,7 +345,7 @@ def pipeline_from_single_file(
         passed["tokenizer_2"] = tokenizers[1]
     with loader_errors_as_failures(path.name, family):
         return PIPELINE_CLASSES[family].from_single_file(
-            str(path), config=str(config_dir), local_files_only=True, torch_dtype=dtype, **passed
+            str(path), config=str(config_dir), local_files_only=True, dtype=dtype, **passed
         )
 
 
@@ -343,30 +354,28 @@ def loader_errors_as_failures(name: str, family: str) -> Iterator[None]:
     """diffusers reports weights that do not fit the config as ValueError/RuntimeError: say it in one line."""
     try:
         yield
+    except NotImplementedError as err:
+        # diffusers builds modules on the meta device and fills them from the file; casting one
+        # with a weight left unfilled fails with "Cannot copy out of meta tensor".
+        raise EngineFailure(
+            "base_model_incomplete", f"`{name}` lacks some weights of the {family} architecture", culprit=CULPRIT,
+            hint="the checkpoint is pruned or damaged: use a full checkpoint or a diffusers folder",
+        ) from err
     except (ValueError, RuntimeError, KeyError, SingleFileComponentError) as err:
         raise unrecognized(name, f"does not match the {family} architecture ({first_line(err)})") from err
-
-
-def check_all_weights_loaded(model: BaseModel, file_name: str) -> None:
-    """diffusers builds modules on the meta device and fills them; a weight missing from the file stays on meta."""
-    modules = {"unet": model.unet, "vae": model.vae, **{f"text encoder {i + 1}": te for i, te in enumerate(model.text_encoders)}}
-    for name, module in modules.items():
-        missing = [param_name for param_name, param in module.named_parameters() if param.is_meta]
-        if missing:
-            raise EngineFailure(
-                "base_model_incomplete", f"`{file_name}` lacks {len(missing)} {name} weights (e.g. `{missing[0]}`)",
-                culprit=CULPRIT, hint="the checkpoint is pruned or damaged: use a full checkpoint or a diffusers folder",
-            )
 
 
 # ---- diffusers folders and hub ids ----------------------------------------------------------
 
 
 def load_diffusers_folder(folder: Path, dtype: torch.dtype, prediction_type: str | None) -> BaseModel:
-    index_file = folder / "model_index.json"
-    if not index_file.is_file():
-        raise unrecognized(folder.name + "/", "is a folder without `model_index.json`, so not a diffusers model")
-    pipe = load_pretrained_pipeline(str(folder), index_file, dtype, local_files_only=True)
+    name = f"{folder.name}/"
+    if not (folder / "model_index.json").is_file():
+        raise unrecognized(name, "has no `model_index.json`, so it is not a diffusers model folder")
+    try:
+        pipe = load_pretrained_pipeline(str(folder), folder / "model_index.json", dtype, local_files_only=True)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise unrecognized(name, f"is not a loadable diffusers folder ({first_line(err)})") from err
     return base_model_from_pretrained(pipe, prediction_type, source="diffusers_folder")
 
 
@@ -374,28 +383,35 @@ def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None)
     try:
         index_file = Path(hf_hub_download(repo_id, "model_index.json"))
         pipe = load_pretrained_pipeline(repo_id, index_file, dtype, local_files_only=False)
-    except RepositoryNotFoundError as err:
+    except RepositoryNotFoundError as err:  # before OSError: it is one
         raise EngineFailure(
-            "base_model_missing", f"hub model `{repo_id}` does not exist or is private", culprit=CULPRIT,
-            hint="check `base_model`; a local path must exist, a private repo needs `hf auth login`",
+            "base_model_missing", f"`{repo_id}` is neither a local path nor a hub model you can access",
+            culprit=CULPRIT,
+            hint="check `base_model`; a private hub model needs `hf auth login`",
         ) from err
-    except (LocalEntryNotFoundError, ConnectionError, TimeoutError) as err:
+    except RemoteEntryNotFoundError as err:
+        raise unrecognized(repo_id, "is a hub repo without `model_index.json`, so not a diffusers model") from err
+    except OSError as err:  # LocalEntryNotFoundError, OfflineModeIsEnabled, connection failures
         raise EngineFailure(
             "base_model_offline", f"cannot download hub model `{repo_id}`: no network and it is not in the local cache",
-            culprit=CULPRIT, hint="connect once to download it, or set `base_model` to a local .safetensors file or diffusers folder",
+            culprit=CULPRIT, hint="connect once so it is cached, or set `base_model` to a local .safetensors file "
+                                  "or diffusers folder (if `base_model` is a local path, it does not exist)",
         ) from err
     return base_model_from_pretrained(pipe, prediction_type, source="hub")
 
 
-def load_pretrained_pipeline(name: str, index_file: Path, dtype: torch.dtype, *, local_files_only: bool) -> DiffusionPipeline:
+def load_pretrained_pipeline(
+    name: str, index_file: Path, dtype: torch.dtype, *, local_files_only: bool
+) -> DiffusionPipeline:
     class_name = json.loads(index_file.read_text()).get("_class_name")
-    pipeline_class = {"StableDiffusionPipeline": StableDiffusionPipeline, "StableDiffusionXLPipeline": StableDiffusionXLPipeline}.get(class_name)
+    pipeline_class = {cls.__name__: cls for cls in (StableDiffusionPipeline, StableDiffusionXLPipeline)}.get(class_name)
     if pipeline_class is None:
-        raise unrecognized(name, f"is a `{class_name}`; only StableDiffusionPipeline and StableDiffusionXLPipeline models are supported")
+        raise unrecognized(name, f"is a `{class_name}`; only StableDiffusionPipeline and StableDiffusionXLPipeline "
+                                 "models are supported")
     # The safety checker (1.2 GB in SD 1.5) has no part in training or sampling previews.
     skipped = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     extra = skipped if pipeline_class is StableDiffusionPipeline else {}
-    return pipeline_class.from_pretrained(name, torch_dtype=dtype, local_files_only=local_files_only, **extra)
+    return pipeline_class.from_pretrained(name, dtype=dtype, local_files_only=local_files_only, **extra)
 
 
 def base_model_from_pretrained(pipe: DiffusionPipeline, prediction_type: str | None, source: str) -> BaseModel:

@@ -1,0 +1,299 @@
+"""load_base_model: shipped configs and tokenizers, family detection, diffusers folders, and its one-line errors."""
+import dataclasses
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from accelerate import init_empty_weights
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+from lora_scripts_engine.models import (
+    MODEL_CONFIGS_DIR,
+    detect_family,
+    is_v_prediction_unet,
+    load_base_model,
+    write_config_folder,
+)
+from lora_scripts_engine.protocol import EngineFailure
+from lora_scripts_engine.single_file import (
+    ARCHITECTURE_METADATA_KEY,
+    architecture_record,
+    save_single_file,
+    vae_to_original,
+)
+from lora_scripts_engine.tiny_models import build_tiny_components
+
+FAMILIES = ["sd1", "sd2", "sdxl"]
+SHIPPED_FOLDERS = {"sd1": ["sd15"], "sd2": ["sd2-v", "sd2-base"], "sdxl": ["sdxl"]}
+
+
+def failure(spec, **kwargs) -> EngineFailure:
+    with pytest.raises(EngineFailure) as caught:
+        load_base_model(str(spec), **kwargs)
+    return caught.value
+
+
+def tiny_configs_dir(root: Path, model) -> Path:
+    """A stand-in for model_configs/ whose family folders describe `model` instead of the real sizes."""
+    for folder in SHIPPED_FOLDERS[model.family]:
+        (root / folder).mkdir(parents=True)
+        write_config_folder(root / folder, architecture_record(model), MODEL_CONFIGS_DIR)
+    for tokenizer in ("tokenizer-clip", "tokenizer-clip-pad0"):
+        (root / tokenizer).symlink_to(MODEL_CONFIGS_DIR / tokenizer)
+    return root
+
+
+# ---- shipped files ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("folder", "unet", "text_encoders"),
+    [
+        ("sd15", 859_520_964, [123_060_480]),
+        ("sd2-v", 865_910_724, [340_387_840]),
+        ("sd2-base", 865_910_724, [340_387_840]),
+        ("sdxl", 2_567_463_684, [123_060_480, 694_659_840]),
+    ],
+)
+def test_shipped_configs_describe_the_real_models(folder, unet, text_encoders):
+    config_dir = MODEL_CONFIGS_DIR / folder
+    with init_empty_weights():  # meta device: counts parameters without allocating them
+        built_unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(config_dir / "unet"))
+        built_vae = AutoencoderKL.from_config(AutoencoderKL.load_config(config_dir / "vae"))
+        encoder_classes = [CLIPTextModel, CLIPTextModelWithProjection][: len(text_encoders)]
+        encoders = [
+            encoder_class(CLIPTextConfig.from_pretrained(config_dir / name))
+            for encoder_class, name in zip(encoder_classes, ["text_encoder", "text_encoder_2"])
+        ]
+    count = lambda module: sum(param.numel() for param in module.parameters())  # noqa: E731
+    assert count(built_unet) == unet
+    assert count(built_vae) == 83_653_863
+    assert [count(encoder) for encoder in encoders] == text_encoders
+
+
+@pytest.mark.parametrize(("folder", "pad_id"), [("tokenizer-clip", 49407), ("tokenizer-clip-pad0", 0)])
+def test_shipped_tokenizers_encode_like_openai_clip(folder, pad_id):
+    tokenizer = CLIPTokenizer.from_pretrained(MODEL_CONFIGS_DIR / folder)
+    ids = tokenizer("a photo of a cat", padding="max_length", max_length=77).input_ids
+    assert ids == [49406, 320, 1125, 539, 320, 2368, 49407] + [pad_id] * 70
+    assert len(tokenizer) == 49408
+
+
+# ---- family and prediction type --------------------------------------------------------------
+
+UNET_KEY = "model.diffusion_model.input_blocks.0.0.weight"
+VAE_KEY = "first_stage_model.encoder.conv_in.weight"
+SD1_TE_KEY = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
+SD2_TE_KEY = "cond_stage_model.model.token_embedding.weight"
+SDXL_TE_KEYS = ["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
+                "conditioner.embedders.1.model.ln_final.weight"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "family"),
+    [
+        ([UNET_KEY, VAE_KEY, SD1_TE_KEY], "sd1"),
+        ([UNET_KEY, VAE_KEY, SD2_TE_KEY], "sd2"),
+        ([UNET_KEY, VAE_KEY, *SDXL_TE_KEYS], "sdxl"),
+    ],
+)
+def test_family_comes_from_the_text_encoder_layout(keys, family):
+    assert detect_family({key: (320, 4, 3, 3) for key in keys}, "model.safetensors") == family
+
+
+@pytest.mark.parametrize(
+    ("shapes", "code", "message"),
+    [
+        ({UNET_KEY: (320, 9, 3, 3), VAE_KEY: (1,), SD1_TE_KEY: (1,)}, "base_model_unrecognized",
+         "`m.safetensors` has a UNet with 9 input channels (an inpainting or instruct-pix2pix model), "
+         "not a text-to-image base model"),
+        ({UNET_KEY: (320, 4, 3, 3), VAE_KEY: (1,), "conditioner.embedders.0.model.ln_final.weight": (1,)},
+         "base_model_unrecognized", "`m.safetensors` is an SDXL refiner, which cannot be trained on as a base model"),
+        ({UNET_KEY: (320, 4, 3, 3), SD1_TE_KEY: (1,)},
+         "base_model_incomplete", "`m.safetensors` has no `first_stage_model.*` weights"),
+        ({UNET_KEY: (320, 4, 3, 3), VAE_KEY: (1,)},
+         "base_model_incomplete", "`m.safetensors` has UNet weights but no text encoder weights"),
+        ({"emb_params": (1, 768)},
+         "base_model_unrecognized", "`m.safetensors` is a textual-inversion embedding, not a base model"),
+    ],
+)
+def test_files_that_are_not_trainable_base_models_are_named(shapes, code, message):
+    with pytest.raises(EngineFailure) as caught:
+        detect_family(shapes, "m.safetensors")
+    assert_failure(caught.value, code, message)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_checkpoint_without_metadata_loads_through_the_config_folders(family, tmp_path, model_outputs, copy_checkpoint):
+    built = build_tiny_components(family, seed=3)
+    saved = save_single_file(built, tmp_path / "with-metadata.safetensors")
+    # What a checkpoint from elsewhere looks like: no metadata, and no ComfyUI `v_pred` marker.
+    plain = copy_checkpoint(saved, tmp_path / "plain.safetensors", keep=lambda key: key != "v_pred")
+    loaded = load_base_model(str(plain), configs_dir=tiny_configs_dir(tmp_path / "configs", built))
+
+    if family == "sd2":  # decided by A1111's test forward, as real SD 2.x files carry no marker
+        expected_prediction = "v_prediction" if is_v_prediction_unet(built.unet) else "epsilon"
+    else:
+        expected_prediction = "epsilon"
+    assert (loaded.family, loaded.prediction_type) == (family, expected_prediction)
+    torch.testing.assert_close(model_outputs(loaded), model_outputs(built))
+
+
+def test_checkpoint_without_metadata_is_read_with_the_shipped_sd15_configs(tmp_path, copy_checkpoint):
+    saved = save_single_file(build_tiny_components("sd1"), tmp_path / "with-metadata.safetensors")
+    plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")
+
+    error = failure(plain)  # the shipped configs have SD 1.5's sizes, which a tiny model does not fit
+    assert error.code == "base_model_unrecognized"
+    assert error.message.startswith("`plain.safetensors` does not match the sd1 architecture (")
+
+
+def test_v_pred_marker_means_v_prediction(tmp_path, copy_checkpoint):
+    built = dataclasses.replace(build_tiny_components("sd1"), prediction_type="v_prediction")
+    saved = save_single_file(built, tmp_path / "with-metadata.safetensors")
+    plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")  # keeps `v_pred`, drops the metadata
+
+    loaded = load_base_model(str(plain), configs_dir=tiny_configs_dir(tmp_path / "configs", built))
+    assert loaded.prediction_type == "v_prediction"
+
+
+class ScaledInputUNet(torch.nn.Module):
+    """Stands in for a UNet whose output is `scale` × its input."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+        self.config = SimpleNamespace(cross_attention_dim=8)
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        return SimpleNamespace(sample=self.scale * sample)
+
+
+def test_v_prediction_test_reads_a_strongly_negative_residual_as_v():
+    assert is_v_prediction_unet(ScaledInputUNet(-2.0))  # mean(out - x) = -3 × 0.5 < -1
+    assert not is_v_prediction_unet(ScaledInputUNet(1.0))
+
+
+def test_prediction_type_argument_overrides_the_file_and_reaches_both_schedulers(tmp_path):
+    path = save_single_file(build_tiny_components("sd1"), tmp_path / "sd1.safetensors")
+    loaded = load_base_model(str(path), prediction_type="v_prediction")
+
+    assert loaded.prediction_type == "v_prediction"
+    assert loaded.sampling_scheduler.config.prediction_type == "v_prediction"
+    assert loaded.noise_scheduler.config.prediction_type == "v_prediction"
+
+
+def test_noise_scheduler_is_the_sd_training_schedule(tmp_path):
+    loaded = load_base_model(str(save_single_file(build_tiny_components("sdxl"), tmp_path / "sdxl.safetensors")))
+    scheduler = loaded.noise_scheduler
+
+    assert type(scheduler).__name__ == "DDPMScheduler"
+    assert (scheduler.config.beta_schedule, scheduler.config.clip_sample) == ("scaled_linear", False)
+    torch.testing.assert_close(scheduler.betas[[0, -1]], torch.tensor([0.00085, 0.012]))
+    assert len(scheduler.betas) == 1000
+
+
+# ---- diffusers folders -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_diffusers_folder_loads_with_family_and_prediction_type(family, tmp_path, model_outputs):
+    built = build_tiny_components(family, seed=4)
+    built.pipeline().save_pretrained(tmp_path / "pipeline")
+    loaded = load_base_model(str(tmp_path / "pipeline"))
+
+    assert (loaded.family, loaded.prediction_type, loaded.source) == (family, built.prediction_type, "diffusers_folder")
+    torch.testing.assert_close(model_outputs(loaded), model_outputs(built))
+
+
+# ---- errors: one line naming the file, culprit `base_model` -----------------------------------
+
+
+def assert_failure(error: EngineFailure, code: str, message: str) -> None:
+    assert (error.code, error.culprit, error.message) == (code, "base_model", message)
+    assert error.hint
+
+
+def read_metadata(path: Path) -> dict:
+    with safe_open(str(path), framework="pt") as checkpoint:
+        return checkpoint.metadata()
+
+
+def test_missing_path_is_named(tmp_path):
+    error = failure(tmp_path / "nope.safetensors")
+    assert_failure(error, "base_model_missing", f"`{tmp_path / 'nope.safetensors'}` does not exist")
+    assert "`base_model`" in error.hint
+
+
+def test_lora_file_given_as_base_model_says_so(tmp_path):
+    # bmaltais/kohya_ss#1965: a LoRA picked as the base model ended in a traceback.
+    module = "lora_unet_down_blocks_0_attentions_0_proj_in"
+    lora = {f"{module}.lora_down.weight": torch.zeros(4, 32), f"{module}.lora_up.weight": torch.zeros(32, 4),
+            f"{module}.alpha": torch.tensor(4.0)}
+    save_file(lora, str(tmp_path / "style.safetensors"))
+
+    assert_failure(failure(tmp_path / "style.safetensors"), "base_model_unrecognized",
+                   "`style.safetensors` is a LoRA file, not a base model (all its keys start with `lora_`)")
+
+
+def test_standalone_vae_given_as_base_model_says_so(tmp_path):
+    vae = build_tiny_components("sd1").vae
+    save_file(vae_to_original(vae.state_dict(), vae.config), str(tmp_path / "vae.safetensors"))
+
+    assert_failure(failure(tmp_path / "vae.safetensors"), "base_model_unrecognized",
+                   "`vae.safetensors` is a VAE, not a base model")
+
+
+def test_truncated_file_is_reported_as_corrupt(tmp_path):
+    saved = save_single_file(build_tiny_components("sd1"), tmp_path / "full.safetensors")
+    (tmp_path / "cut.safetensors").write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+
+    assert_failure(failure(tmp_path / "cut.safetensors"), "base_model_corrupt",
+                   "`cut.safetensors` is not a readable .safetensors file "
+                   "(Error while deserializing header: incomplete metadata, file not fully covered)")
+
+
+def test_checkpoint_missing_some_weights_is_incomplete(tmp_path, copy_checkpoint):
+    saved = save_single_file(build_tiny_components("sd1"), tmp_path / "full.safetensors")
+    pruned = copy_checkpoint(saved, tmp_path / "pruned.safetensors", metadata=read_metadata(saved),
+                             keep=lambda key: key != "model.diffusion_model.out.2.bias")
+
+    assert_failure(failure(pruned), "base_model_incomplete",
+                   "`pruned.safetensors` lacks some weights of the sd1 architecture")
+
+
+def test_metadata_that_contradicts_the_weights_is_reported_as_corrupt(tmp_path, copy_checkpoint):
+    saved = save_single_file(build_tiny_components("sd1"), tmp_path / "sd1.safetensors")
+    architecture = json.loads(read_metadata(saved)[ARCHITECTURE_METADATA_KEY])
+    edited = copy_checkpoint(saved, tmp_path / "edited.safetensors",
+                             metadata={ARCHITECTURE_METADATA_KEY: json.dumps({**architecture, "family": "sdxl"})})
+
+    assert_failure(failure(edited), "base_model_corrupt",
+                   "`edited.safetensors`: its `lora_scripts.architecture` metadata says sdxl/epsilon "
+                   "but the weights have the sd1 layout")
+
+
+def test_pickle_checkpoint_is_refused_with_a_conversion_hint(tmp_path):
+    (tmp_path / "model.ckpt").write_bytes(b"not loaded")
+
+    error = failure(tmp_path / "model.ckpt")
+    assert_failure(error, "unsupported_model_format",
+                   "`model.ckpt` is a pickle checkpoint (.ckpt), which can run code when loaded")
+    assert ".safetensors" in error.hint
+
+
+def test_hub_id_without_network_fails_fast_and_clearly():
+    error = failure("someone/some-sd-model")  # conftest sets HF_HUB_OFFLINE=1
+    assert_failure(error, "base_model_offline",
+                   "cannot download hub model `someone/some-sd-model`: no network and it is not in the local cache")
+
+
+def test_folder_without_model_index_is_not_a_diffusers_model(tmp_path):
+    (tmp_path / "weights").mkdir()
+    assert_failure(failure(tmp_path / "weights"), "base_model_unrecognized",
+                   "`weights/` has no `model_index.json`, so it is not a diffusers model folder")
