@@ -15,6 +15,7 @@ def main() -> int:
     sys.stdout = sys.stderr
     try:
         request = Request.parse(sys.stdin.readline())
+        guard_offline(request)
         run(request)
         return 0
     except EngineFailure as failure:
@@ -26,6 +27,15 @@ def main() -> int:
         code, hint = classify(error)
         emit("error", code=code, message=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": "), culprit=None, hint=hint, traceback=detail)
         return 1
+
+
+def guard_offline(request: Request) -> None:
+    """Only a hub-id base model may use the network; everything else loads offline, and an accidental hub call
+    then fails at once instead of retrying for ~20 s. Must run before huggingface_hub is imported."""
+    base_model = str(request.config.get("base_model") or "")
+    is_hub_id = request.command == "train" and not os.path.exists(base_model)
+    if not is_hub_id:
+        os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 def classify(error: Exception) -> tuple[str, str]:

@@ -211,3 +211,25 @@ def test_sdxl_kohya_file_uses_sd_scripts_names_and_loads_in_diffusers(sdxl_run):
     fused_unet = {k.replace(".base_layer.", "."): v for k, v in from_kohya.unet.state_dict().items() if "lora_" not in k}
     moved = [k for k, v in fused_unet.items() if not torch.equal(v, base_unet[k])]
     assert moved, "the kohya file changed no UNet weight in diffusers"
+
+
+def test_full_size_sd15_checkpoint_trains_through_the_same_path(tmp_path):
+    """Real SD 1.5 layer names, shapes and memory: random fp16 weights (~2 GB), 2 steps at 64 px."""
+    model = write_checkpoint("sd1", str(tmp_path / "sd15.safetensors"), full_size=True, seed=0)
+    data = write_dataset(tmp_path / "data", count=2)
+    out = tmp_path / "out" / "sd15_style"
+    config = tmp_path / "sd15.yaml"
+    config.write_text(f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention+ff\nresolution: 64\nbatch_size: 1\nepochs: 1\noutput_dir: {out}\n")
+    result = run_cli("train", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    tensors = load_file(out / "sd15_style.safetensors")
+    modules = {k.rsplit(".", 2)[0] if k.endswith(".weight") else k.removesuffix(".alpha") for k in tensors}
+    # kohya's default network on SD 1.5: 16 Transformer2D blocks x (8 attention + 2 ff + proj_in + proj_out).
+    assert len(modules) == 192 and len(tensors) == 3 * 192
+    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"].shape == (4, 768)
+    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight"].shape == (320, 4)
+    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_0_proj.lora_up.weight"].shape == (2560, 4)
+    assert tensors["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"].shape == (4, 320, 1, 1)
+    assert tensors["lora_unet_up_blocks_3_attentions_2_transformer_blocks_0_attn2_to_out_0.alpha"].item() == 8.0
+    header, _ = read_header(out / "sd15_style.safetensors")
+    assert header["__metadata__"]["ss_steps"] == "2"
