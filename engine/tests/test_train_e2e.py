@@ -233,3 +233,53 @@ def test_full_size_sd15_checkpoint_trains_through_the_same_path(tmp_path):
     assert tensors["lora_unet_up_blocks_3_attentions_2_transformer_blocks_0_attn2_to_out_0.alpha"].item() == 8.0
     header, _ = read_header(out / "sd15_style.safetensors")
     assert header["__metadata__"]["ss_steps"] == "2"
+
+
+def tiny_config(root: Path, model, data: Path, name: str, extra: str = "") -> Path:
+    config = root / f"{name}.yaml"
+    config.write_text(f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\nbatch_size: 2\nlearning_rate: 1e-3\noutput_dir: {root / name}\n{extra}")
+    return config
+
+
+def test_same_seed_gives_the_same_lora(tmp_path):
+    model = write_checkpoint("sd1", str(tmp_path / "base.safetensors"), seed=0)
+    data = write_dataset(tmp_path / "data", count=4)
+    runs = []
+    for name in ("first", "second"):
+        result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\nshuffle_caption: true\ncrop: random\nrandom_flip: true\n")), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        runs.append(load_file(tmp_path / name / "pytorch_lora_weights.safetensors"))
+    assert runs[0].keys() == runs[1].keys()
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    other = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, "third", "epochs: 2\nseed: 7\n")), cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    third = load_file(tmp_path / "third" / "pytorch_lora_weights.safetensors")
+    assert not all(torch.equal(runs[0][k], third[k]) for k in runs[0])
+
+
+def test_ctrl_c_saves_the_lora_trained_so_far_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+
+    model = write_checkpoint("sd1", str(tmp_path / "base.safetensors"), seed=0)
+    data = write_dataset(tmp_path / "data", count=4)
+    config = tiny_config(tmp_path, model, data, "stopped", "epochs: 5000\n")
+    env = {**os.environ, "LORA_SCRIPTS_ENGINE_VENV": sys.prefix, "CI": "1"}
+    process = subprocess.Popen(["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(config)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events_dir = tmp_path / "stopped" / "logs"
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.startswith("events.out") for p in events_dir.glob("*")):
+        time.sleep(0.2)
+    time.sleep(2)  # some steps
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "the LoRA trained so far was saved" in stderr
+    record = json.loads((tmp_path / "stopped" / "lora_scripts.json").read_text())
+    assert record["training"]["interrupted"] is True
+    steps = record["training"]["steps"]
+    assert 0 < steps < 10000
+    header, _ = read_header(tmp_path / "stopped" / "stopped.safetensors")
+    assert header["__metadata__"]["ss_steps"] == str(steps)
+    assert load_file(tmp_path / "stopped" / "pytorch_lora_weights.safetensors")

@@ -53,6 +53,18 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/make-checkpoint.js')).makeCheckpointCommand(flags, ctx)));
 
   cli
+    .command('auto-label', 'Draft `file_name,caption` rows in metadata.csv (keeps captions that already exist)')
+    .option('--input <dir>', 'Image folder')
+    .option('--output <file>', 'CSV to write (default: <input>/metadata.csv)')
+    .option('--trigger-word <word>', 'Put first in every caption')
+    .option('--prefix <text>', 'Text after the trigger word')
+    .option('--suffix <text>', 'Text at the end')
+    .option('--overwrite', 'Replace existing captions too')
+    .option('--dry-run', 'Print the captions, write nothing')
+    .option('--model <id>', 'Captioning model (not available yet; the rule-based captioner is used without it)')
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/auto-label.js')).autoLabelCommand(flags, ctx)));
+
+  cli
     .command('demo-data', 'Write a small sample style dataset (images + metadata.csv)')
     .option('--out <dir>', 'Output folder', { default: 'data/demo' })
     .option('--style <name>', 'Style to draw', { default: 'jiangnan' })
