@@ -20,19 +20,12 @@ from lora_scripts_engine.tiny_models import write_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The article's YAML, verbatim but for the paths.
-ARTICLE_YAML = """train_data_dir: {data}
-metadata_path: {data}/metadata.csv
-base_model: {model}
-lora_rank: 16
-lora_alpha: 32
-target_modules: [q_proj, v_proj]
-batch_size: 4
-epochs: 15
-learning_rate: 2e-4
-output_dir: {out}
-save_steps: 100
-"""
+
+
+def article_yaml(data: Path, model, out: Path) -> str:
+    """The article's YAML (configs/jiangnan_lora.yaml), verbatim but for the three paths."""
+    text = (REPO / "configs" / "jiangnan_lora.yaml").read_text()
+    return text.replace("./data/jiangnan_village", str(data)).replace("./models/sd-v1-5-pruned.safetensors", str(model)).replace("./output/jiangnan_style", str(out))
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -84,7 +77,7 @@ def sd1_run(tmp_path_factory):
     model = write_checkpoint("sd1", str(root / "base.safetensors"), seed=0)
     data = write_dataset(root / "data")
     config = root / "jiangnan_lora.yaml"
-    config.write_text(ARTICLE_YAML.format(data=data, model=model, out=root / "output" / "jiangnan_style"))
+    config.write_text(article_yaml(data, model, root / "output" / "jiangnan_style"))
     result = run_cli("train", "--config", str(config), "--save-steps", "10", cwd=root)
     assert result.returncode == 0, result.stderr
     return root, Path(model), root / "output" / "jiangnan_style", result

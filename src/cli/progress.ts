@@ -18,11 +18,11 @@ function formatDuration(seconds: number): string {
 }
 
 /** One status line: `epoch 2/10 step 40/600 [=====>    ] loss 0.1130 1.23 it/s ETA 7:35`. */
-export function progressLine(event: Extract<EngineEvent, { type: 'progress' }>, epochs: number, width = 24): string {
+export function progressLine(event: Extract<EngineEvent, { type: 'progress' }>, epochs: number, meanStepMs = event.step_ms, width = 24): string {
   const fraction = event.step / Math.max(1, event.total_steps);
   const filled = Math.round(fraction * width);
   const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
-  const itPerS = 1000 / Math.max(event.step_ms, 1e-6);
+  const itPerS = 1000 / Math.max(meanStepMs, 1e-6);
   const eta = (event.total_steps - event.step) / itPerS;
   return `epoch ${event.epoch}/${epochs} step ${event.step}/${event.total_steps} [${bar}] loss ${event.loss_smoothed.toFixed(4)} ${itPerS.toFixed(2)} it/s ETA ${formatDuration(eta)}`;
 }
@@ -32,6 +32,8 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
   let epochs = 0;
   let barShown = false;
   let lastPlainPercent = -1;
+  // Step time averaged over the last ~20 steps: the first steps are slow (warm-up) and single steps are noisy.
+  let meanStepMs: number | undefined;
   const clearBar = () => {
     if (barShown) stream.write('\r\x1b[2K');
     barShown = false;
@@ -58,16 +60,18 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
           return say(`training ${event.total_steps} steps over ${event.epochs} epochs (${event.steps_per_epoch} steps each)`);
         }
         case 'progress': {
+          meanStepMs = meanStepMs === undefined || event.step <= 2 ? event.step_ms : 0.95 * meanStepMs + 0.05 * event.step_ms;
           if (isQuiet) return;
           if (isTty) {
-            stream.write('\r\x1b[2K' + progressLine(event, epochs));
-            barShown = true;
+            stream.write('\r\x1b[2K' + progressLine(event, epochs, meanStepMs));
+            barShown = event.step !== event.total_steps;
+            if (!barShown) stream.write('\n'); // the last bar stays on screen as the run's summary
             return;
           }
           const percent = Math.floor((event.step / event.total_steps) * 10) * 10;
           if (percent !== lastPlainPercent || event.step === event.total_steps) {
             lastPlainPercent = percent;
-            say(progressLine(event, epochs));
+            say(progressLine(event, epochs, meanStepMs));
           }
           return;
         }

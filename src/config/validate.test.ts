@@ -1,20 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../engine/paths.js';
 import { ConfigError } from '../errors.js';
 import { validateConfig } from './validate.js';
 
-// The YAML from the article our users follow, verbatim.
-const ARTICLE_YAML = `train_data_dir: ./data/jiangnan_village
-metadata_path: ./data/jiangnan_village/metadata.csv
-base_model: ./models/sd-v1-5-pruned.safetensors
-lora_rank: 16
-lora_alpha: 32
-target_modules: [q_proj, v_proj]
-batch_size: 4
-epochs: 15
-learning_rate: 2e-4
-output_dir: ./output/jiangnan_style
-save_steps: 100
-`;
+// The YAML from the article our users follow, verbatim (shipped as configs/jiangnan_lora.yaml).
+const ARTICLE_YAML = readFileSync(join(PACKAGE_ROOT, 'configs', 'jiangnan_lora.yaml'), 'utf8').replace(/^#.*\n/, '');
 
 function errorOf(text: string, overrides?: Parameters<typeof validateConfig>[0]['overrides']): ConfigError {
   try {

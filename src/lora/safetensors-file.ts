@@ -1,8 +1,7 @@
 // Reads and writes .safetensors files on disk; the format itself lives in safetensors.ts.
-import { randomBytes } from 'node:crypto';
 import { fstatSync, readSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { LoraFileError } from './lora-file-error.js';
 import {
   parseSafetensors,
@@ -58,25 +57,7 @@ export async function writeSafetensorsAtomic(path: string, content: SafetensorsC
   return bytes;
 }
 
-/**
- * Writes to a temp file in the same folder, fsyncs, then renames over `path`, so readers see the old file or the
- * new one, never half of one. The temp file is removed if anything fails.
- * (src/fs/atomic-write.ts does the same synchronously; this one is async and gives each call its own temp name.)
- */
+/** Atomic write (temp file + fsync + rename, see src/fs/atomic-write.ts); async for the callers' convenience. */
 export async function writeBytesAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(path, bytes);
 }
