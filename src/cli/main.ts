@@ -67,7 +67,7 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
   cli
     .command('demo-data', 'Write a small sample style dataset (images + metadata.csv)')
     .option('--out <dir>', 'Output folder', { default: 'data/demo' })
-    .option('--style <name>', 'Style to draw', { default: 'jiangnan' })
+    .option('--style <name>', 'jiangnan, lingnan, northern_snow, desert_town, neon_night, generic, or all (every style in one folder)', { default: 'jiangnan' })
     .option('--count <n>', 'Number of images', { default: 12 })
     .option('--seed <n>', 'Random seed', { default: 0 })
     .option('--size <px>', 'Image size', { default: 64 })

@@ -1,32 +1,21 @@
 // `lora-scripts demo-data` writes sample pictures; `lora-scripts demo` trains on them end to end.
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
-import { UsageError } from '../../errors.js';
 import { PACKAGE_ROOT } from '../../engine/index.js';
-import { writeFileAtomic } from '../../fs/atomic-write.js';
-import { drawScene, STYLES } from '../../demo/scenes.js';
+import { parseStyleNames, writeSampleDataset } from '../../demo/index.js';
 import { makeCheckpointCommand } from './make-checkpoint.js';
 import { trainCommand } from './train.js';
 import type { CommandContext } from '../context.js';
 
-export async function writeDemoData(dir: string, style: string, count: number, seed: number, sizePx: number): Promise<void> {
-  const chosen = STYLES[style];
-  if (!chosen) throw new UsageError(`unknown style \`${style}\``, { code: 'usage', culprit: '--style', hint: `choose one of ${Object.keys(STYLES).join(', ')}` });
-  mkdirSync(dir, { recursive: true });
-  const rows = ['file_name,caption'];
-  for (let i = 0; i < count; i++) {
-    const scene = drawScene(chosen, seed * 1000 + i, sizePx);
-    const name = `${style}_${String(i).padStart(3, '0')}.png`;
-    writeFileAtomic(join(dir, name), await sharp(Buffer.from(scene.svg)).resize(sizePx, sizePx).png().toBuffer());
-    rows.push(`${name},"${scene.caption}"`);
-  }
-  writeFileAtomic(join(dir, 'metadata.csv'), rows.join('\n') + '\n');
+/** Writes `count` sample scenes per style (`style` may be `all`) into one folder with a `metadata.csv`. */
+export async function writeDemoData(dir: string, style: string, count: number, seed: number, sizePx: number): Promise<string[]> {
+  const { files } = await writeSampleDataset({ dir, styles: parseStyleNames(style), count, seed, sizePx });
+  return files;
 }
 
 export async function demoDataCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const dir = resolve(ctx.cwd, String(flags.out));
-  await writeDemoData(dir, String(flags.style), Number(flags.count), Number(flags.seed), Number(flags.size));
+  const files = await writeDemoData(dir, String(flags.style), Number(flags.count), Number(flags.seed), Number(flags.size));
+  process.stderr.write(`demo-data: ${files.length} images (${String(flags.style)}, ${Number(flags.size)} px, seed ${Number(flags.seed)}) and metadata.csv\n`);
   process.stdout.write(dir + '\n');
   return 0;
 }
