@@ -45,7 +45,7 @@ function standardise(classifier: Pick<StyleClassifier, 'mean' | 'scale'>, featur
  * Full-batch gradient descent from zero weights: the same data always gives the same classifier.
  * The L2 penalty keeps probabilities soft, so images part-way to a style score part-way.
  */
-export function trainStyleClassifier(examples: LabelledFeatures[], options = { epochs: 300, learningRate: 0.5, l2: 0.01 }): StyleClassifier {
+export function trainStyleClassifier(examples: LabelledFeatures[], options = { epochs: 300, learningRate: 0.5, l2: 0.05 }): StyleClassifier {
   const styles = [...new Set(examples.map((e) => e.style))].sort();
   const { mean, scale } = standardiser(examples.map((e) => e.features));
   const dims = mean.length;

@@ -1,4 +1,4 @@
-// Image features for the style score, pure: RGB pixels → a fixed-length vector (colour histogram, light, texture).
+// Image features for the style score, pure: RGB pixels → a fixed-length vector (regional colour, light, texture).
 
 export interface RgbImage {
   width: number;
@@ -7,28 +7,40 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-const BINS = 4; // per channel: 4×4×4 = 64 colour bins, coarse enough to be stable under small shifts
+const GRID = 4; // 4×4 regions: where the sky, walls, roofs and water sit, without the exact layout
 
-/** 64 colour-histogram shares + mean/std brightness + mean saturation + edge density = 68 numbers, each ~0–1. */
+/**
+ * Mean RGB of each of 4×4 regions (48 numbers) + brightness spread + mean saturation + edge density = 51 numbers,
+ * each ~0–1. Region means are linear in the pixels, so a picture part-way between two styles lands part-way
+ * between them in feature space (a colour histogram would not: blended colours fall into other bins).
+ */
 export function styleFeatures(image: RgbImage): number[] {
   const { width, height, data } = image;
   const pixels = width * height;
-  const histogram = new Array<number>(BINS ** 3).fill(0);
+  const regions = new Array<number>(GRID * GRID * 3).fill(0);
+  const regionCounts = new Array<number>(GRID * GRID).fill(0);
+  const light = new Float32Array(pixels);
   let sumLight = 0;
   let sumLight2 = 0;
   let sumSaturation = 0;
-  const light = new Float32Array(pixels);
-  for (let i = 0; i < pixels; i++) {
-    const r = data[3 * i]!;
-    const g = data[3 * i + 1]!;
-    const b = data[3 * i + 2]!;
-    histogram[((r * BINS) >> 8) * BINS * BINS + ((g * BINS) >> 8) * BINS + ((b * BINS) >> 8)]! += 1 / pixels;
-    const l = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
-    light[i] = l;
-    sumLight += l;
-    sumLight2 += l * l;
-    const max = Math.max(r, g, b);
-    sumSaturation += max === 0 ? 0 : (max - Math.min(r, g, b)) / max;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const r = data[3 * i]! / 255;
+      const g = data[3 * i + 1]! / 255;
+      const b = data[3 * i + 2]! / 255;
+      const region = Math.floor((y * GRID) / height) * GRID + Math.floor((x * GRID) / width);
+      regions[3 * region]! += r;
+      regions[3 * region + 1]! += g;
+      regions[3 * region + 2]! += b;
+      regionCounts[region]! += 1;
+      const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      light[i] = l;
+      sumLight += l;
+      sumLight2 += l * l;
+      const max = Math.max(r, g, b);
+      sumSaturation += max === 0 ? 0 : (max - Math.min(r, g, b)) / max;
+    }
   }
   const meanLight = sumLight / pixels;
   let edges = 0;
@@ -39,8 +51,7 @@ export function styleFeatures(image: RgbImage): number[] {
     }
   }
   return [
-    ...histogram,
-    meanLight,
+    ...regions.map((sum, k) => sum / Math.max(1, regionCounts[Math.floor(k / 3)]!)),
     Math.sqrt(Math.max(0, sumLight2 / pixels - meanLight * meanLight)),
     sumSaturation / pixels,
     (4 * edges) / ((width - 1) * (height - 1)),
