@@ -60,6 +60,10 @@ def run(request: Request) -> None:
         from .doctor import doctor
 
         doctor()
+    elif request.command == "render-strengths":
+        from .generate import render_strengths
+
+        render_strengths(request.options)
     elif request.command == "make-checkpoint":
         from .tiny_models import write_checkpoint
 

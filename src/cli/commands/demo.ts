@@ -1,31 +1,79 @@
-// `lora-scripts demo-data` writes sample pictures; `lora-scripts demo` trains on them end to end.
+// `lora-scripts demo-data` writes sample pictures; `lora-scripts demo` trains the jiangnan style end to end on the
+// shipped demo base model, renders a strength grid and prints a style score per strength.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PACKAGE_ROOT } from '../../engine/index.js';
+import { loadConfig } from '../../config/index.js';
 import { parseStyleNames, writeSampleDataset } from '../../demo/index.js';
-import { makeCheckpointCommand } from './make-checkpoint.js';
-import { trainCommand } from './train.js';
+import { PACKAGE_ROOT } from '../../engine/index.js';
+import { UsageError } from '../../errors.js';
+import { renderStrengths, writeStrengthGrid } from '../../generate/index.js';
+import { buildReferenceClassifier, featuresOfImage, styleScore } from '../../style/index.js';
+import { runTraining } from '../../train/index.js';
+import { createProgressView } from '../progress.js';
 import type { CommandContext } from '../context.js';
 
-/** Writes `count` sample scenes per style (`style` may be `all`) into one folder with a `metadata.csv`. */
-export async function writeDemoData(dir: string, style: string, count: number, seed: number, sizePx: number): Promise<string[]> {
-  const { files } = await writeSampleDataset({ dir, styles: parseStyleNames(style), count, seed, sizePx });
-  return files;
+export async function writeDemoData(dir: string, style: string, count: number, seed: number, sizePx: number): Promise<void> {
+  await writeSampleDataset({ dir, styles: parseStyleNames(style), count, seed, sizePx });
 }
 
 export async function demoDataCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const dir = resolve(ctx.cwd, String(flags.out));
-  const files = await writeDemoData(dir, String(flags.style), Number(flags.count), Number(flags.seed), Number(flags.size));
-  process.stderr.write(`demo-data: ${files.length} images (${String(flags.style)}, ${Number(flags.size)} px, seed ${Number(flags.seed)}) and metadata.csv\n`);
+  await writeDemoData(dir, String(flags.style), Number(flags.count), Number(flags.seed), Number(flags.size));
   process.stdout.write(dir + '\n');
   return 0;
 }
 
+export const DEMO_BASE_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
+const DEMO_CONFIG = join(PACKAGE_ROOT, 'examples', 'jiangnan_demo.yaml');
+const DEMO_STRENGTHS = [0, 0.5, 0.7, 1];
+const DEMO_PROMPTS = [
+  'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning',
+  'two houses and a boat, canal town scene, jiangnan style with white walls and black tiles, overcast noon',
+];
+
 export async function demoCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  if (!existsSync(DEMO_BASE_MODEL)) {
+    throw new UsageError(`the demo base model is missing: ${DEMO_BASE_MODEL}`, { code: 'demo_model_missing', culprit: 'lora-scripts demo', hint: 'it ships with the repository; restore it with `git checkout models/`' });
+  }
   const out = resolve(ctx.cwd, String(flags.out));
+  const view = createProgressView(process.stderr);
   const dataDir = join(out, 'data');
-  const model = join(out, 'tiny-sd1.safetensors');
-  process.stderr.write(`demo: sample data in ${dataDir}, tiny random-weight SD 1.x base model ${model}\n`);
-  await writeDemoData(dataDir, 'jiangnan', 12, 0, 64);
-  await makeCheckpointCommand({ family: 'sd1', out: model, seed: 0 }, ctx);
-  return trainCommand({ config: join(PACKAGE_ROOT, 'configs', 'demo.yaml'), set: [`train_data_dir=${dataDir}`, `base_model=${model}`, `output_dir=${join(out, 'jiangnan_style')}`] }, ctx);
+  view.note(`demo: 40 sample jiangnan pictures in ${dataDir}`);
+  await writeDemoData(dataDir, 'jiangnan', 40, 0, 64);
+  const config = loadConfig({
+    file: DEMO_CONFIG,
+    cwd: ctx.cwd,
+    overrides: [
+      { key: 'train_data_dir', value: dataDir, source: 'demo' },
+      { key: 'base_model', value: DEMO_BASE_MODEL, source: 'demo' },
+      { key: 'output_dir', value: join(out, 'jiangnan_style'), source: 'demo' },
+    ],
+  });
+  const trained = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });
+  view.finish();
+  view.note(`rendering ${DEMO_PROMPTS.length} prompts × 2 seeds at LoRA strengths ${DEMO_STRENGTHS.join(', ')}`);
+  const images = await renderStrengths({
+    baseModel: DEMO_BASE_MODEL,
+    lora: trained.diffusersFile,
+    prompts: DEMO_PROMPTS,
+    seeds: [1, 2],
+    strengths: DEMO_STRENGTHS,
+    sizePx: 64,
+    steps: 25,
+    guidanceScale: 5,
+    outDir: join(out, 'grid'),
+    env: ctx.env,
+    verbose: ctx.verbose,
+  });
+  const gridPath = join(out, 'jiangnan_grid.png');
+  await writeStrengthGrid(images, gridPath, 128);
+  const classifier = await buildReferenceClassifier({ target: 'jiangnan' });
+  view.note(`LoRA:        ${trained.loraFile}`);
+  view.note(`TensorBoard: tensorboard --logdir ${config.output_dir}/logs`);
+  view.note(`grid:        ${gridPath} (columns: strength ${DEMO_STRENGTHS.join(', ')})`);
+  for (const strength of DEMO_STRENGTHS) {
+    const features = await Promise.all(images.filter((i) => i.strength === strength).map((i) => featuresOfImage(i.path)));
+    process.stdout.write(`strength ${strength.toFixed(1)}  style score ${styleScore(classifier, 'jiangnan', features).toFixed(2)}\n`);
+  }
+  return 0;
 }

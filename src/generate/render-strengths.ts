@@ -1,0 +1,45 @@
+// Renders the same prompts and seeds at several LoRA strengths through the engine (one base-model load for all).
+import { runEngine, type Env } from '../engine/index.js';
+
+export interface RenderStrengthsOptions {
+  baseModel: string;
+  /** The diffusers LoRA file (`pytorch_lora_weights.safetensors`). */
+  lora: string;
+  prompts: string[];
+  negativePrompt?: string;
+  seeds: number[];
+  strengths: number[];
+  sizePx: number;
+  steps: number;
+  guidanceScale: number;
+  outDir: string;
+  env: Env;
+  verbose: boolean;
+  logFile?: string;
+}
+
+export interface RenderedImage {
+  strength: number;
+  promptIndex: number;
+  seed: number;
+  path: string;
+}
+
+export async function renderStrengths(options: RenderStrengthsOptions): Promise<RenderedImage[]> {
+  const request = {
+    base_model: options.baseModel,
+    lora: options.lora,
+    prompts: options.prompts,
+    negative_prompt: options.negativePrompt ?? null,
+    seeds: options.seeds,
+    strengths: options.strengths,
+    size: options.sizePx,
+    steps: options.steps,
+    guidance_scale: options.guidanceScale,
+    out_dir: options.outDir,
+  };
+  const result = await runEngine({ command: 'render-strengths', options: request }, { env: options.env, verbose: options.verbose, logFile: options.logFile });
+  // The engine renders strength by strength, prompt by prompt, seed by seed: the files come back in that order.
+  const order = options.strengths.flatMap((strength) => options.prompts.flatMap((_, promptIndex) => options.seeds.map((seed) => ({ strength, promptIndex, seed }))));
+  return result.done.files.map((path, i) => ({ ...order[i]!, path }));
+}
