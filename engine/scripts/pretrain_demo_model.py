@@ -51,6 +51,8 @@ TEXT_CONFIG = dict(
     vocab_size=49408, max_position_embeddings=77, hidden_size=128, intermediate_size=512, num_hidden_layers=3,
     num_attention_heads=4, hidden_act="quick_gelu", projection_dim=128, bos_token_id=0, eos_token_id=2, pad_token_id=1,
 )
+# A GPU turns the hour of CPU pretraining into minutes; bf16 autocast is a win on both (2.3x for the VAE on CPU).
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 SCHEDULER_CONFIG = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False)
 
 
@@ -89,7 +91,7 @@ class Checkpointer:
         state_dir.mkdir(parents=True, exist_ok=True)
 
     def load(self) -> dict | None:
-        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+        return torch.load(self.path, weights_only=False, map_location=DEVICE) if self.path.exists() else None
 
     def save(self, state: dict) -> None:
         temp = self.path.with_suffix(".tmp")
@@ -98,21 +100,21 @@ class Checkpointer:
 
 
 def train_vae(pixels: torch.Tensor, state_dir: Path, minutes: float, batch_size: int = 32, lr: float = 6e-4) -> None:
-    vae = AutoencoderKL(**VAE_CONFIG)
+    vae = AutoencoderKL(**VAE_CONFIG).to(DEVICE)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     checkpoint = Checkpointer(state_dir, "vae")
     step, generator = 0, torch.Generator().manual_seed(0)
     if saved := checkpoint.load():
         vae.load_state_dict(saved["model"]), optimizer.load_state_dict(saved["optimizer"])
         step = saved["step"]
-        generator.set_state(saved["rng"])
+        generator.set_state(saved["rng"].cpu())
         log(f"vae: resumed at step {step}")
     log(f"vae: {sum(p.numel() for p in vae.parameters()) / 1e6:.2f} M parameters")
     deadline, last_save, smoothed = time.time() + minutes * 60, time.time(), None
     while time.time() < deadline:
         index = torch.randint(0, len(pixels), (batch_size,), generator=generator)
-        x = to_unit(pixels[index])
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        x = to_unit(pixels[index]).to(DEVICE)
+        with torch.autocast(DEVICE, dtype=torch.bfloat16):
             posterior = vae.encode(x).latent_dist
             recon = vae.decode(posterior.sample(generator=None)).sample
         recon = recon.float()
@@ -138,7 +140,7 @@ def train_vae(pixels: torch.Tensor, state_dir: Path, minutes: float, batch_size:
 
 def load_vae(state_dir: Path) -> AutoencoderKL:
     vae = AutoencoderKL(**VAE_CONFIG)
-    vae.load_state_dict(Checkpointer(state_dir, "vae").load()["model"])
+    vae.load_state_dict({k: v.cpu() for k, v in Checkpointer(state_dir, "vae").load()["model"].items()})
     return vae.eval().requires_grad_(False)
 
 
@@ -146,7 +148,7 @@ def cache_latents(vae: AutoencoderKL, pixels: torch.Tensor, state_dir: Path) -> 
     """Posterior mean and std of every image, computed once; plus the scaling factor that gives latents unit variance."""
     path = state_dir / "latents.pt"
     if path.exists():
-        cached = torch.load(path)
+        cached = torch.load(path, map_location="cpu")
         if cached["count"] == len(pixels):
             return cached["mean"], cached["std"], cached["scaling_factor"]
     means, stds = [], []
@@ -169,13 +171,15 @@ def build_unet_and_text_encoder() -> tuple[UNet2DConditionModel, CLIPTextModel]:
 def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool], state_dir: Path, minutes: float, batch_size: int = 32) -> None:
     vae = load_vae(state_dir)
     mean, std, scaling_factor = cache_latents(vae, pixels, state_dir)
+    mean, std = mean.to(DEVICE), std.to(DEVICE)
     keep = torch.tensor([not t for t in is_target])
     mean, std = mean[keep], std[keep]
     kept_captions = [c for c, t in zip(captions, is_target) if not t]
     tokenizer = shipped_tokenizers("sd1", MODEL_CONFIGS_DIR)[0]
-    token_ids = tokenizer(kept_captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
-    empty_ids = tokenizer([""], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    token_ids = tokenizer(kept_captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids.to(DEVICE)
+    empty_ids = tokenizer([""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(DEVICE)
     unet, text_encoder = build_unet_and_text_encoder()
+    unet, text_encoder = unet.to(DEVICE), text_encoder.to(DEVICE)
     scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
     # The text encoder learns from scratch and gates every prompt effect: it gets a higher learning rate.
     optimizer = torch.optim.AdamW([
@@ -188,7 +192,7 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
         unet.load_state_dict(saved["unet"]), text_encoder.load_state_dict(saved["text_encoder"])
         optimizer.load_state_dict(saved["optimizer"])
         step, generator = saved["step"], torch.Generator().manual_seed(1)
-        generator.set_state(saved["rng"])
+        generator.set_state(saved["rng"].cpu())
         log(f"unet: resumed at step {step}")
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M, text encoder {sum(p.numel() for p in text_encoder.parameters()) / 1e6:.2f} M parameters; {len(mean)} images")
     unet.train(), text_encoder.train()
@@ -198,15 +202,16 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
         return {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state(), "scaling_factor": scaling_factor}
 
     while time.time() < deadline:
-        index = torch.randint(0, len(mean), (batch_size,), generator=generator)
-        latents = (mean[index] + std[index] * torch.randn(mean[index].shape, generator=generator)) * scaling_factor
+        # Random draws come from one CPU generator (saved with the state), then move to the device.
+        index = torch.randint(0, len(mean), (batch_size,), generator=generator).to(DEVICE)
+        latents = (mean[index] + std[index] * torch.randn(mean[index].shape, generator=generator).to(DEVICE)) * scaling_factor
         ids = token_ids[index].clone()
-        dropped = torch.rand(batch_size, generator=generator) < 0.1  # caption dropout: teaches the unconditional branch for CFG
+        dropped = (torch.rand(batch_size, generator=generator) < 0.1).to(DEVICE)  # caption dropout: the unconditional branch for CFG
         ids[dropped] = empty_ids
-        noise = torch.randn(latents.shape, generator=generator)
-        timesteps = torch.randint(0, 1000, (batch_size,), generator=generator)
+        noise = torch.randn(latents.shape, generator=generator).to(DEVICE)
+        timesteps = torch.randint(0, 1000, (batch_size,), generator=generator).to(DEVICE)
         noisy = scheduler.add_noise(latents, noise, timesteps)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(DEVICE, dtype=torch.bfloat16):
             hidden = text_encoder(ids)[0]
             prediction = unet(noisy, timesteps, hidden).sample
         loss = F.mse_loss(prediction.float(), noise)
@@ -233,7 +238,8 @@ def assemble(state_dir: Path) -> BaseModel:
     saved = Checkpointer(state_dir, "unet").load()
     vae.register_to_config(scaling_factor=saved["scaling_factor"])
     unet, text_encoder = build_unet_and_text_encoder()
-    unet.load_state_dict(saved["unet"]), text_encoder.load_state_dict(saved["text_encoder"])
+    unet.load_state_dict({k: v.cpu() for k, v in saved["unet"].items()})
+    text_encoder.load_state_dict({k: v.cpu() for k, v in saved["text_encoder"].items()})
     sampling = sampling_scheduler_from_folder(MODEL_CONFIGS_DIR / "sd15", "epsilon", "demo model")
     return BaseModel(family="sd1", prediction_type="epsilon", unet=unet.eval(), vae=vae, text_encoders=[text_encoder.eval()],
                      tokenizers=shipped_tokenizers("sd1", MODEL_CONFIGS_DIR), sampling_scheduler=sampling, source="random")
