@@ -74,7 +74,7 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoDataCommand(flags, ctx)));
 
   cli
-    .command('demo', 'Train the demo end to end: sample data + a tiny base model, no download, CPU is fine')
+    .command('demo', 'Train a jiangnan style LoRA end to end on the shipped demo base model; prints a strength grid and style scores (CPU is fine, no download)')
     .option('--out <dir>', 'Working folder', { default: 'output/demo' })
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(flags, ctx)));
 
