@@ -78,7 +78,7 @@ def sd1_run(tmp_path_factory):
     data = write_dataset(root / "data")
     config = root / "jiangnan_lora.yaml"
     config.write_text(article_yaml(data, model, root / "output" / "jiangnan_style"))
-    result = run_cli("train", "--config", str(config), "--save-steps", "10", cwd=root)
+    result = run_cli("train", "--config", str(config), "--save-steps", "10", "--set", 'sample_prompts=["red sun, test style"]', "--sample-inference-steps", "2", cwd=root)
     assert result.returncode == 0, result.stderr
     return root, Path(model), root / "output" / "jiangnan_style", result
 
@@ -94,6 +94,18 @@ def test_sd1_writes_the_expected_files(sd1_run):
     assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".saving")]
     record = json.loads((out / "lora_scripts.json").read_text())
     assert record["training"]["steps"] == 30 and record["config"]["lora_alpha"] == 32
+
+
+def test_sd1_renders_sample_prompts_at_each_save_and_at_the_end(sd1_run):
+    _, _, out, result = sd1_run
+    samples = sorted(p.name for p in (out / "samples").iterdir())
+    assert samples == ["step-00000010-0.png", "step-00000020-0.png", "step-00000030-0.png"]
+    with Image.open(out / "samples" / samples[-1]) as image:
+        assert image.size == (64, 64)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "logs"), size_guidance={"images": 0}).Reload()
+    assert [e.step for e in events.Images("samples/0")] == [10, 20, 30]
 
 
 def test_sd1_kohya_file_has_exactly_the_matched_layers(sd1_run):
