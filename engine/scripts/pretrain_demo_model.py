@@ -86,9 +86,17 @@ def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class Checkpointer:
     """Saves and restores a phase's modules, optimizer, step and RNG in --state, so a killed run loses minutes at most."""
 
+    EVERY_SECONDS = 300
+
     def __init__(self, state_dir: Path, phase: str):
         self.path = state_dir / f"{phase}.pt"
+        self.last_save = time.time()
         state_dir.mkdir(parents=True, exist_ok=True)
+
+    def save_if_due(self, state) -> None:
+        """`state` is a function: the state dict is only built when a save is due."""
+        if time.time() - self.last_save > self.EVERY_SECONDS:
+            self.save(state())
 
     def load(self) -> dict | None:
         return torch.load(self.path, weights_only=False, map_location=DEVICE) if self.path.exists() else None
@@ -97,6 +105,7 @@ class Checkpointer:
         temp = self.path.with_suffix(".tmp")
         torch.save(state, temp)
         os.replace(temp, self.path)
+        self.last_save = time.time()
 
 
 def train_vae(pixels: torch.Tensor, state_dir: Path, minutes: float, batch_size: int = 32, lr: float = 6e-4) -> None:
@@ -110,7 +119,11 @@ def train_vae(pixels: torch.Tensor, state_dir: Path, minutes: float, batch_size:
         generator.set_state(saved["rng"].cpu())
         log(f"vae: resumed at step {step}")
     log(f"vae: {sum(p.numel() for p in vae.parameters()) / 1e6:.2f} M parameters")
-    deadline, last_save, smoothed = time.time() + minutes * 60, time.time(), None
+    deadline, smoothed = time.time() + minutes * 60, None
+
+    def state() -> dict:
+        return {"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state()}
+
     while time.time() < deadline:
         index = torch.randint(0, len(pixels), (batch_size,), generator=generator)
         x = to_unit(pixels[index]).to(DEVICE)
@@ -131,10 +144,8 @@ def train_vae(pixels: torch.Tensor, state_dir: Path, minutes: float, batch_size:
         smoothed = float(l1) if smoothed is None else 0.98 * smoothed + 0.02 * float(l1)
         if step % 50 == 0:
             log(f"vae step {step}: L1 {smoothed:.4f}")
-        if time.time() - last_save > 300:
-            checkpoint.save({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state()})
-            last_save = time.time()
-    checkpoint.save({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state()})
+        checkpoint.save_if_due(state)
+    checkpoint.save(state())
     log(f"vae: saved at step {step}")
 
 
@@ -196,7 +207,7 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
         log(f"unet: resumed at step {step}")
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M, text encoder {sum(p.numel() for p in text_encoder.parameters()) / 1e6:.2f} M parameters; {len(mean)} images")
     unet.train(), text_encoder.train()
-    deadline, last_save, smoothed = time.time() + minutes * 60, time.time(), None
+    deadline, smoothed = time.time() + minutes * 60, None
 
     def state() -> dict:
         return {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state(), "scaling_factor": scaling_factor}
@@ -226,9 +237,7 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
         smoothed = float(loss) if smoothed is None else 0.99 * smoothed + 0.01 * float(loss)
         if step % 50 == 0:
             log(f"unet step {step}: loss {smoothed:.4f}")
-        if time.time() - last_save > 300:
-            checkpoint.save(state())
-            last_save = time.time()
+        checkpoint.save_if_due(state)
     checkpoint.save(state())
     log(f"unet: saved at step {step}")
 
