@@ -85,6 +85,15 @@ export function parseMetadataCsv(text: string): MetadataRow[] {
   });
 }
 
+function csvCell(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The inverse of `parseMetadataCsv`: a header row, then one `file_name,caption` row per image, quoted where needed. */
+export function metadataCsvText(rows: readonly { fileName: string; caption: string }[]): string {
+  return ['file_name,caption', ...rows.map((row) => `${csvCell(row.fileName)},${csvCell(row.caption)}`)].join('\n') + '\n';
+}
+
 /** `img/017.jpg` → `img/017.txt` */
 export function captionFileFor(imagePath: string, extension: string): string {
   const dot = imagePath.lastIndexOf('.');

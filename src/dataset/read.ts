@@ -20,7 +20,8 @@ export interface MeasuredItem extends DatasetItem {
   height: number;
 }
 
-function listImages(dataDir: string): ImageFile[] {
+/** Every image below `dataDir` (hidden entries skipped), sorted, with kohya `N_name` folder repeats. */
+export function listImageFiles(dataDir: string): ImageFile[] {
   const found: ImageFile[] = [];
   const walk = (dir: string, repeats: number) => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -77,7 +78,7 @@ export async function readDataset(options: ReadDatasetOptions): Promise<Measured
   if (!statSync(options.dataDir).isDirectory()) {
     throw new DatasetError('is not a folder', { code: 'dataset_missing', culprit: options.dataDir });
   }
-  const images = listImages(options.dataDir);
+  const images = listImageFiles(options.dataDir);
   const items = options.metadataPath
     ? assembleDataset(options.dataDir, images, { kind: 'metadata', file: options.metadataPath, rows: readMetadata(options.metadataPath) })
     : assembleDataset(options.dataDir, images, { kind: 'files', extension: options.captionExtension, captions: readCaptionFiles(options.dataDir, images, options.captionExtension) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMetadataCsv } from './captions.js';
+import { metadataCsvText, parseMetadataCsv } from './captions.js';
 import { assembleDataset, datasetDirs, repeatsOfFolder, tagFrequency } from './scan.js';
 
 describe('parseMetadataCsv', () => {
@@ -10,6 +10,15 @@ describe('parseMetadataCsv', () => {
       { fileName: 'b.png', caption: 'plain caption', line: 3 },
     ]);
     expect(parseMetadataCsv('a.png,x\n')).toEqual([{ fileName: 'a.png', caption: 'x', line: 1 }]);
+  });
+
+  it('reads back what metadataCsvText writes, quotes included', () => {
+    const rows = [
+      { fileName: 'a.png', caption: 'bridge, canal, "misty" morning' },
+      { fileName: 'b b.png', caption: 'plain' },
+    ];
+    expect(metadataCsvText(rows)).toBe('file_name,caption\na.png,"bridge, canal, ""misty"" morning"\nb b.png,plain\n');
+    expect(parseMetadataCsv(metadataCsvText(rows)).map(({ fileName, caption }) => ({ fileName, caption }))).toEqual(rows);
   });
 
   it('keeps unquoted commas in the caption', () => {

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { parseMetadataCsv } from '../dataset/index.js';
+import { metadataCsvText, parseMetadataCsv } from '../dataset/index.js';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { drawScene } from './scenes.js';
@@ -75,18 +75,18 @@ export async function writeSampleDataset(options: SampleDatasetOptions): Promise
   checkSampleOptions(options);
   checkOutputFolder(options.dir);
   const files: string[] = [];
-  const rows = ['file_name,caption'];
+  const rows: { fileName: string; caption: string }[] = [];
   for (const style of options.styles) {
     for (let i = 0; i < options.count; i++) {
       const scene = drawScene(style, sceneSeed(options.seed, style, i), options.sizePx);
       const name = sampleFileName(style, i);
       writeFileAtomic(join(options.dir, name), await sharp(Buffer.from(scene.svg)).png().toBuffer());
       files.push(name);
-      rows.push(`${name},"${scene.caption.replaceAll('"', '""')}"`);
+      rows.push({ fileName: name, caption: scene.caption });
     }
   }
   const metadataPath = join(options.dir, 'metadata.csv');
-  writeFileAtomic(metadataPath, rows.join('\n') + '\n');
+  writeFileAtomic(metadataPath, metadataCsvText(rows));
   // A smaller re-run leaves older samples behind; train would reject them as images without captions.
   const written = new Set(files);
   for (const name of readdirSync(options.dir)) if (SAMPLE_FILE.test(name) && !written.has(name)) rmSync(join(options.dir, name));

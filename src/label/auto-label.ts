@@ -1,10 +1,8 @@
 // `auto-label`: drafts captions for the images of a folder into metadata.csv, never replacing a caption a person wrote.
 import { existsSync, readFileSync } from 'node:fs';
-import { readdirSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { parseMetadataCsv } from '../dataset/index.js';
-import { isImageFile } from '../dataset/scan.js';
+import { listImageFiles, metadataCsvText, parseMetadataCsv } from '../dataset/index.js';
 import { DatasetError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { ruleCaption, type CaptionStyle } from './rule-caption.js';
@@ -22,28 +20,11 @@ export interface AutoLabelResult {
   rows: { fileName: string; caption: string; isNew: boolean }[];
 }
 
-function listImages(dir: string): string[] {
-  const found: string[] = [];
-  const walk = (folder: string) => {
-    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (entry.name.startsWith('.')) continue;
-      if (entry.isDirectory()) walk(join(folder, entry.name));
-      else if (isImageFile(entry.name)) found.push(relative(dir, join(folder, entry.name)).split('\\').join('/'));
-    }
-  };
-  walk(dir);
-  return found;
-}
-
-function csvCell(text: string): string {
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelResult> {
   if (!existsSync(options.inputDir)) throw new DatasetError('folder not found', { code: 'dataset_missing', culprit: options.inputDir });
   const existing = new Map(existsSync(options.outputCsv) ? parseMetadataCsv(readFileSync(options.outputCsv, 'utf8')).map((r) => [r.fileName, r.caption]) : []);
   const rows: AutoLabelResult['rows'] = [];
-  for (const relPath of listImages(options.inputDir)) {
+  for (const { relPath } of listImageFiles(options.inputDir)) {
     const kept = existing.get(relPath);
     if (kept && !options.shouldOverwrite) {
       rows.push({ fileName: relPath, caption: kept, isNew: false });
@@ -55,7 +36,7 @@ export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelRes
     rows.push({ fileName: relPath, caption: ruleCaption({ folder: basename(dirname(join(options.inputDir, relPath))), width, height, meanRgb: [r, g ?? r, b ?? r] }, options), isNew: true });
   }
   if (rows.length === 0) throw new DatasetError('no images found', { code: 'dataset_empty', culprit: options.inputDir });
-  if (!options.isDryRun) writeFileAtomic(options.outputCsv, ['file_name,caption', ...rows.map((r) => `${csvCell(r.fileName)},${csvCell(r.caption)}`)].join('\n') + '\n');
+  if (!options.isDryRun) writeFileAtomic(options.outputCsv, metadataCsvText(rows));
   const written = rows.filter((r) => r.isNew).length;
   return { written, kept: rows.length - written, rows };
 }
