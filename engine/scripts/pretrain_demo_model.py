@@ -193,9 +193,10 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
     unet, text_encoder = unet.to(DEVICE), text_encoder.to(DEVICE)
     scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
     # The text encoder learns from scratch and gates every prompt effect: it gets a higher learning rate.
+    learning_rates = (8e-4, 2e-3)  # UNet, text encoder
     optimizer = torch.optim.AdamW([
-        {"params": unet.parameters(), "lr": 8e-4},
-        {"params": text_encoder.parameters(), "lr": 2e-3},
+        {"params": unet.parameters(), "lr": learning_rates[0]},
+        {"params": text_encoder.parameters(), "lr": learning_rates[1]},
     ], weight_decay=0.01)
     checkpoint = Checkpointer(state_dir, "unet")
     step, generator = 0, torch.Generator().manual_seed(1)
@@ -230,7 +231,7 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(unet.parameters()) + list(text_encoder.parameters()), 1.0)
         warmup = min(1.0, (step + 1) / 200)
-        for group, base_lr in zip(optimizer.param_groups, (8e-4, 2e-3)):
+        for group, base_lr in zip(optimizer.param_groups, learning_rates):
             group["lr"] = base_lr * warmup
         optimizer.step()
         step += 1
