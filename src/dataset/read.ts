@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { DatasetError } from '../errors.js';
 import { captionFileFor, CsvSyntaxError, parseMetadataCsv } from './captions.js';
+import { HASH_INPUT_SIZE, perceptualHash } from './perceptual-hash.js';
 import { assembleDataset, isImageFile, repeatsOfFolder, type DatasetItem, type ImageFile } from './scan.js';
 
 export interface ReadDatasetOptions {
@@ -88,4 +89,10 @@ export async function readDataset(options: ReadDatasetOptions): Promise<Measured
     measured.push({ ...item, path, ...(await measureImage(path)) });
   }
   return measured;
+}
+
+/** pHash of an image file (EXIF orientation applied): see `perceptualHash`. */
+export async function readPerceptualHash(path: string): Promise<string> {
+  const grey = await sharp(path).rotate().greyscale().resize(HASH_INPUT_SIZE, HASH_INPUT_SIZE, { fit: 'fill' }).raw().toBuffer();
+  return perceptualHash(grey);
 }

@@ -1,0 +1,42 @@
+// Perceptual hash (pHash), pure: a 32×32 greyscale thumbnail → 64 bits that survive resizing, re-encoding and small
+// colour changes. Near-duplicate pictures differ in only a few bits; unrelated ones in about half of them.
+
+export const HASH_INPUT_SIZE = 32;
+const KEPT = 8; // the 8×8 lowest frequencies: the picture's layout, without its fine detail
+
+/** Cosine table: COS[u][x] = cos((2x + 1)uπ / 64), computed once. */
+const COS = Array.from({ length: KEPT }, (_, u) => Float64Array.from({ length: HASH_INPUT_SIZE }, (_, x) => Math.cos(((2 * x + 1) * u * Math.PI) / (2 * HASH_INPUT_SIZE))));
+
+/**
+ * `grey` is 32×32 row-major brightness (0–255). Returns the 64-bit hash as a 16-digit hex string (JSON-friendly).
+ * Bit i is set when DCT coefficient i (of the 8×8 low block, DC excluded from the median) is above the median.
+ */
+export function perceptualHash(grey: ArrayLike<number>): string {
+  if (grey.length !== HASH_INPUT_SIZE * HASH_INPUT_SIZE) throw new RangeError(`perceptualHash needs ${HASH_INPUT_SIZE}×${HASH_INPUT_SIZE} pixels, got ${grey.length}`);
+  const coefficients = new Float64Array(KEPT * KEPT);
+  for (let u = 0; u < KEPT; u++) {
+    for (let v = 0; v < KEPT; v++) {
+      let sum = 0;
+      for (let y = 0; y < HASH_INPUT_SIZE; y++) {
+        const cosY = COS[u]![y]!;
+        for (let x = 0; x < HASH_INPUT_SIZE; x++) sum += grey[y * HASH_INPUT_SIZE + x]! * cosY * COS[v]![x]!;
+      }
+      coefficients[u * KEPT + v] = sum;
+    }
+  }
+  const median = [...coefficients.subarray(1)].sort((a, b) => a - b)[(KEPT * KEPT - 1) >> 1]!;
+  let bits = 0n;
+  for (let i = 0; i < KEPT * KEPT; i++) if (coefficients[i]! > median) bits |= 1n << BigInt(i);
+  return bits.toString(16).padStart(16, '0');
+}
+
+/** Number of differing bits between two hashes from `perceptualHash` (0 = same layout, ~32 = unrelated). */
+export function hashDistance(a: string, b: string): number {
+  let diff = BigInt(`0x${a}`) ^ BigInt(`0x${b}`);
+  let count = 0;
+  while (diff) {
+    diff &= diff - 1n;
+    count++;
+  }
+  return count;
+}
