@@ -1,6 +1,6 @@
 // Alpha encodings checked against torch's own bits (torch.tensor(v, dtype=…).view(torch.int16)).
 import { describe, expect, it } from 'vitest';
-import { alphaTensor, exactBf16Bits, exactF16Bits } from './alpha-tensor.js';
+import { alphaTensor, alphaValue, exactBf16Bits, exactF16Bits } from './alpha-tensor.js';
 
 describe('alphaTensor', () => {
   it('stores F32 as torch.tensor(alpha) does, 0-dim', () => {
@@ -38,5 +38,18 @@ describe('exactBf16Bits', () => {
   it('takes the top half of the float32 when the bottom half is zero', () => {
     expect([16, 0.5, 256, -3].map(exactBf16Bits)).toEqual([0x4180, 0x3f00, 0x4380, 0xc040]);
     expect([257, 0.1].map(exactBf16Bits)).toEqual([undefined, undefined]);
+  });
+});
+
+describe('alphaValue', () => {
+  it('reads back what alphaTensor writes, in each float dtype', () => {
+    for (const [alpha, dtype] of [[0.1, 'F32'], [16, 'F16'], [0.5, 'F16'], [256, 'BF16'], [2 ** -24, 'F16']] as const) {
+      expect(alphaValue(alphaTensor(alpha, dtype, 'x'))).toBe(dtype === 'F32' ? Math.fround(alpha) : alpha);
+    }
+  });
+
+  it("reads diffusers' I64 alphas and refuses tensors with more than one element", () => {
+    expect(alphaValue({ dtype: 'I64', shape: [], data: new Uint8Array(new BigInt64Array([8n]).buffer) })).toBe(8);
+    expect(alphaValue({ dtype: 'F32', shape: [2], data: new Uint8Array(8) })).toBeUndefined();
   });
 });

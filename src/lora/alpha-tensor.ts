@@ -50,3 +50,37 @@ export function exactBf16Bits(x: number): number | undefined {
   const bits = view.getUint32(0);
   return (bits & 0xffff) === 0 ? bits >>> 16 : undefined;
 }
+
+/**
+ * The number a 0-dim (or one-element) alpha tensor holds, as `alpha.item()` reads it: F32, F16, BF16, F64, or an
+ * integer dtype (diffusers' convert_state_dict_to_kohya writes alpha as I64). Undefined for any other tensor.
+ */
+export function alphaValue(tensor: Tensor): number | undefined {
+  if (tensor.shape.reduce((n, d) => n * d, 1) !== 1) return undefined;
+  const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  switch (tensor.dtype) {
+    case 'F32': return view.getFloat32(0, true);
+    case 'F64': return view.getFloat64(0, true);
+    case 'F16': return f16Value(view.getUint16(0, true));
+    case 'BF16': return bf16Value(view.getUint16(0, true));
+    case 'I64': return Number(view.getBigInt64(0, true));
+    case 'I32': return view.getInt32(0, true);
+    case 'I16': return view.getInt16(0, true);
+    default: return undefined;
+  }
+}
+
+function f16Value(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+function bf16Value(bits: number): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setUint32(0, bits << 16);
+  return view.getFloat32(0);
+}

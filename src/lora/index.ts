@@ -100,3 +100,47 @@ export type { AlphaSource } from './peft-to-kohya.js';
  * addnetHash(readFileSync('out/jiangnan.safetensors')) === metadata.sshs_model_hash // true for our files
  */
 export { addnetHash } from './sshs-hashes.js';
+
+/**
+ * Merges LoRAs (kohya or PEFT files, each with a weight) into a single-file checkpoint, streamed tensor by tensor:
+ * same layout and dtypes, untouched tensors copied byte for byte, a `lora_scripts.merged_loras` record added.
+ * @example
+ * await mergeLorasIntoCheckpoint({ base: 'sd15.safetensors', loras: [{ path: 'jiangnan.safetensors', weight: 0.8 }], output: 'merged.safetensors' });
+ */
+export { mergeLorasIntoCheckpoint, type MergeOptions, type MergeSummary } from './merge-checkpoint.js';
+
+/**
+ * Lowers a LoRA's rank by SVD (`rank`, and/or the smallest rank keeping `energy` of each layer's ‖ΔW‖²), or combines
+ * LoRAs into one (exact rank concatenation, or SVD to `rank`). Both write kohya files and report energy per layer.
+ * @example
+ * const { report } = await resizeLoraFile({ input: 'a.safetensors', output: 'a-r8.safetensors', rank: 8 });
+ * await combineLoraFiles({ inputs: [{ path: 'a.safetensors', weight: 0.5 }, { path: 'b.safetensors', weight: 0.5 }], output: 'ab.safetensors' });
+ */
+export { combineLoraFiles, resizeLoraFile, type CombineOptions, type RankFileResult, type ResizeOptions } from './rank-files.js';
+export type { RankReport } from './rank-edit.js';
+
+/**
+ * Any LoRA file (kohya, diffusers/PEFT incl. the older `lora.down` / attn-processor spellings) as one module list:
+ * diffusers path, kohya name, down/up tensors (the file's bytes), rank and alpha. Use it to read LoRAs for
+ * merging, combining, resizing; it refuses LyCORIS LoHa/LoKr/DoRA and unknown keys with an error naming the key.
+ * @example
+ * const { family, modules } = readLoraModules(await readSafetensors(path), { fileName: path });
+ * modules[0] // { component: 'unet', path: 'down_blocks.0.attentions.0.proj_in', kohyaName: 'lora_unet_down_blocks_0_attentions_0_proj_in', rank: 16, alpha: 8, down, up, … }
+ */
+export { readLoraModules, type LoraModule, type LoraModuleSet, type ReadLoraModulesOptions } from './lora-modules.js';
+
+/**
+ * Key format, LyCORIS variant, modules and base family from tensor names and shapes alone (a header is enough).
+ * @example
+ * const { modules } = groupModules(header.tensors);
+ * detectFormat([...header.tensors.keys()], modules) // { name: 'kohya', variant: 'LoCon', isConvertible: true }
+ * detectFamily(modules, header.tensors, header.metadata) // { family: 'sdxl', basis: 'second text encoder (…)' }
+ */
+export { detectFamily, detectFormat, groupModules, type FamilyGuess, type HeaderModule, type LoraFormat, type ModuleKind } from './lora-format.js';
+
+/**
+ * kohya module name → the diffusers module it adapts (SDXL LDM names included); unknown names are refused.
+ * @example
+ * kohyaModulePath('lora_unet_input_blocks_4_1_proj_in') // { component: 'unet', path: 'down_blocks.1.attentions.0.proj_in', unetLayout: 'ldm' }
+ */
+export { kohyaModulePath } from './kohya-module-path.js';
