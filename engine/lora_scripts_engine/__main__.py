@@ -30,10 +30,11 @@ def main() -> int:
 
 
 def guard_offline(request: Request) -> None:
-    """Only a hub-id base model may use the network; everything else loads offline, and an accidental hub call
-    then fails at once instead of retrying for ~20 s. Must run before huggingface_hub is imported."""
-    base_model = str(request.config.get("base_model") or "")
-    is_hub_id = request.command == "train" and not os.path.exists(base_model)
+    """Only a hub-id base model (train) or captioning model (caption) may use the network; everything else loads
+    offline, and an accidental hub call then fails at once instead of retrying for ~20 s. Must run before
+    huggingface_hub is imported."""
+    model = {"train": request.config.get("base_model"), "caption": request.options.get("model")}.get(request.command)
+    is_hub_id = bool(model) and not os.path.exists(os.path.expanduser(str(model)))
     if not is_hub_id:
         os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -69,6 +70,10 @@ def run(request: Request) -> None:
 
         path = write_checkpoint(request.options["family"], request.options["path"], full_size=bool(request.options.get("full_size")), seed=int(request.options.get("seed", 0)))
         emit("done", files=[str(path)])
+    elif request.command == "caption":
+        from .caption import caption_images
+
+        caption_images(request.options, compute)
     else:
         raise EngineFailure("unknown_command", f"unknown engine command `{request.command}`", hint="run `lora-scripts setup`")
 

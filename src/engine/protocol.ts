@@ -6,7 +6,7 @@ import { ProtocolError } from '../errors.js';
 /** Bump when a field is renamed or removed; adding an optional field keeps it. */
 export const PROTOCOL_VERSION = 1;
 
-export type EngineCommand = 'train' | 'doctor' | 'make-checkpoint' | 'render-strengths';
+export type EngineCommand = 'train' | 'doctor' | 'make-checkpoint' | 'render-strengths' | 'caption';
 
 export interface EngineRequest {
   protocol: number;
@@ -66,6 +66,9 @@ const checkpoint = z.object({
 
 const sample = z.object({ type: z.literal('sample'), step: z.number().int(), prompt: z.string(), path: z.string() });
 
+/** One drafted caption (`caption` command); `index` of `total` gives the progress. */
+const caption = z.object({ type: z.literal('caption'), image: z.string(), caption: z.string(), index: z.number().int(), total: z.number().int() });
+
 const warning = z.object({ type: z.literal('warning'), code: z.string(), message: z.string(), hint: z.string().nullish() });
 
 const info = z.object({ type: z.literal('info'), data: z.record(z.string(), z.unknown()) });
@@ -89,7 +92,7 @@ const error = z.object({
   traceback: z.string().nullish(),
 });
 
-export const engineEventSchema = z.discriminatedUnion('type', [hello, stage, started, progress, checkpoint, sample, warning, info, done, error]);
+export const engineEventSchema = z.discriminatedUnion('type', [hello, stage, started, progress, checkpoint, sample, caption, warning, info, done, error]);
 
 export type EngineEvent = z.infer<typeof engineEventSchema>;
 export type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
