@@ -78,6 +78,20 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .option('--out <dir>', 'Working folder', { default: 'output/demo' })
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(flags, ctx)));
 
+  cli
+    .command('inspect [file]', 'Show what a LoRA file is: format (kohya, diffusers, LyCORIS), base family, ranks, alphas, layers, training metadata, hashes')
+    .option('--layers', 'List every layer with its rank and alpha')
+    .option('--json', 'Print the report as JSON')
+    .option('--no-hash', 'Skip hashing (which reads the whole file once)')
+    .action((file: string | undefined, flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/inspect.js')).inspectCommand(file, flags, ctx)));
+
+  cli
+    .command('convert [file]', 'Rewrite a LoRA in kohya/WebUI or diffusers/PEFT key format (weights copied byte for byte)')
+    .option('--to <format>', 'kohya or diffusers')
+    .option('--out <file>', 'The converted .safetensors (never the input)')
+    .option('--family <family>', 'sd1, sd2 or sdxl (default: detected from the layers and metadata)')
+    .action((file: string | undefined, flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/convert.js')).convertCommand(file, flags, ctx)));
+
   cli.help();
   cli.version(TOOL_VERSION);
   return cli;

@@ -1,0 +1,14 @@
+// `lora-scripts inspect FILE`: what a LoRA file is (format, family, ranks, alphas, layers, training metadata, hashes).
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { formatInspectReport, inspectLoraFile } from '../../lora/index.js';
+import type { CommandContext } from '../context.js';
+
+export function inspectCommand(file: string | undefined, flags: Record<string, unknown>, ctx: CommandContext): number {
+  if (!file) throw new UsageError('`lora-scripts inspect FILE.safetensors` needs a file', { code: 'usage', culprit: 'inspect', hint: 'e.g. `lora-scripts inspect output/jiangnan.safetensors --layers`' });
+  // cac turns `--no-hash` into `hash: false`.
+  const report = inspectLoraFile(resolve(ctx.cwd, file), { shouldHash: flags.hash !== false });
+  const shown = { ...report, file };
+  process.stdout.write(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatInspectReport(shown, { showLayers: Boolean(flags.layers) })}\n`);
+  return 0;
+}

@@ -1,0 +1,75 @@
+// `convert`: a LoRA file in one key format → the other (kohya ⇄ diffusers/PEFT), weights copied byte for byte,
+// metadata carried over, hashes recomputed, written atomically; the input is never modified.
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AlphaDtype } from './alpha-tensor.js';
+import type { BaseFamily } from './kohya-keys.js';
+import { KOHYA_ALPHA_DTYPE_KEY, peftContent } from './kohya-to-peft.js';
+import { LoraFileError } from './lora-file-error.js';
+import { readLoraModules, type LoraModuleSet } from './lora-modules.js';
+import { kohyaContent } from './modules-to-kohya.js';
+import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
+import { serializeWithSshsHashes } from './sshs-hashes.js';
+
+export type LoraKeyFormat = 'kohya' | 'diffusers';
+
+export interface ConvertLoraOptions {
+  input: string;
+  output: string;
+  to: LoraKeyFormat;
+  /** Skips family detection. */
+  family?: BaseFamily;
+}
+
+export interface ConvertLoraSummary {
+  /** What the input was, e.g. `kohya LoCon`, `diffusers peft`. */
+  from: string;
+  to: LoraKeyFormat;
+  family: BaseFamily;
+  familyBasis: string;
+  modules: number;
+  tensors: number;
+  sizeBytes: number;
+  /** `sshs_model_hash` of the output; A1111 shows its first 12 digits. */
+  modelHash: string;
+}
+
+// Keys that describe one file's layout, not the training run: rewritten for the output, never carried.
+const LAYOUT_KEYS = new Set(['format', 'lora_adapter_metadata', 'sshs_model_hash', 'sshs_legacy_hash', KOHYA_ALPHA_DTYPE_KEY]);
+
+export async function convertLoraFile(options: ConvertLoraOptions): Promise<ConvertLoraSummary> {
+  refuseSameFile(options.input, options.output);
+  const file = await readSafetensors(options.input);
+  const set = readLoraModules(file, { fileName: options.input, family: options.family });
+  const carried = Object.fromEntries(Object.entries(file.metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
+  const content = options.to === 'diffusers'
+    ? peftContent(set.modules, carried)
+    : kohyaContent(set.modules, { metadata: carried, alphaDtype: recordedAlphaDtype(file.metadata), culprit: options.output });
+  const { bytes, modelHash } = serializeWithSshsHashes(content);
+  await writeBytesAtomic(options.output, bytes);
+  return summary(set, options.to, { tensors: content.tensors.size, sizeBytes: bytes.length, modelHash });
+}
+
+function summary(set: LoraModuleSet, to: LoraKeyFormat, written: { tensors: number; sizeBytes: number; modelHash: string }): ConvertLoraSummary {
+  const from = `${set.format.name} ${set.format.variant}`;
+  return { from, to, family: set.family, familyBasis: set.familyBasis, modules: set.modules.length, ...written };
+}
+
+/** A diffusers file we wrote from a kohya one says which dtype its alphas had; anything else gets F32. */
+function recordedAlphaDtype(metadata: Readonly<Record<string, string>>): AlphaDtype | undefined {
+  const dtype = metadata[KOHYA_ALPHA_DTYPE_KEY];
+  return dtype === 'F16' || dtype === 'BF16' || dtype === 'F32' ? dtype : undefined;
+}
+
+function refuseSameFile(input: string, output: string): void {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path);
+    }
+  };
+  if (real(input) === real(output)) {
+    throw new LoraFileError('is both the input and the output', { code: 'output_is_input', culprit: output, hint: 'write the converted file under another name; the input is never modified' });
+  }
+}

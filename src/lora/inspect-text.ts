@@ -1,0 +1,96 @@
+// The human-readable form of an inspect report (the CLI prints it; `--json` prints the report itself). Pure.
+import type { FamilyName, InspectReport, ModuleReport } from './inspect.js';
+import type { TrainingSummary } from './training-summary.js';
+
+const FAMILY_NAMES: Readonly<Record<FamilyName, string>> = { sd1: 'SD 1.x', sd2: 'SD 2.x', sdxl: 'SDXL', 'sd1-or-sd2': 'SD 1.x or 2.x' };
+const COMPONENT_NAMES = { unet: 'unet', text_encoder: 'te', text_encoder_2: 'te2' } as const;
+
+export function formatInspectReport(report: InspectReport, options: { showLayers?: boolean } = {}): string {
+  const lines: Array<[string, string]> = [
+    ['file', `${report.file} (${formatBytes(report.sizeBytes)}, ${report.tensorCount} tensors: ${Object.entries(report.dtypes).map(([d, n]) => `${d} ${n}`).join(', ')})`],
+    ['format', `${report.format.name} ${report.format.variant}${report.format.isConvertible ? '' : ' (convert cannot rewrite it)'}`],
+    ['family', familyLine(report)],
+    ['layers', layersLine(report)],
+    ['rank', valuesLine(report.ranks)],
+    ['alpha', `${valuesLine(report.alphas)}${alphaSources(report.modules)}`],
+  ];
+  if (report.hashes) lines.push(...hashLines(report));
+  if (report.training) lines.push(...trainingLines(report.training));
+  if (Object.keys(report.loraScripts).length > 0) {
+    lines.push(['lora-scripts', Object.entries(report.loraScripts).map(([k, v]) => `${k.slice('lora_scripts.'.length)} ${v}`).join(', ')]);
+  }
+  for (const problem of report.problems) lines.push(['warning', problem]);
+  const text = lines.map(([label, value]) => `${label.padEnd(13)}${value}`).join('\n');
+  return options.showLayers ? `${text}\n\n${layerTable(report.modules)}` : text;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+function familyLine({ family }: InspectReport): string {
+  const name = family.name ? FAMILY_NAMES[family.name] : 'unknown';
+  const claim = family.metadataSays && family.metadataSays !== family.name ? `; metadata says ${FAMILY_NAMES[family.metadataSays]}` : '';
+  return `${name} (${family.basis}${claim})`;
+}
+
+function layersLine({ layers }: InspectReport): string {
+  const parts = [`unet ${layers.unet}`, `text encoder ${layers.textEncoder}`, ...(layers.textEncoder2 > 0 ? [`text encoder 2 ${layers.textEncoder2}`] : [])];
+  return `${layers.total} (${parts.join(', ')})`;
+}
+
+function valuesLine(values: InspectReport['ranks']): string {
+  if (values.length === 0) return '-';
+  return values.map(({ value, count }) => `${value ?? 'n/a'} ×${count}`).join(', ');
+}
+
+function alphaSources(modules: readonly ModuleReport[]): string {
+  const sources = new Set(modules.map((m) => m.alphaSource).filter((s) => s !== null && s !== 'tensor'));
+  if (sources.has('rank')) return ' (no alpha stored: alpha = rank, scale 1)';
+  return sources.has('lora_adapter_metadata') ? ' (from lora_adapter_metadata)' : '';
+}
+
+function hashLines({ hashes }: InspectReport): Array<[string, string]> {
+  if (!hashes) return [];
+  const stored = hashes.storedModelHash === null ? 'computed: no sshs_model_hash stored'
+    : hashes.storedModelHashMatches ? 'sshs_model_hash, matches the data' : 'sshs_model_hash, DOES NOT match the data';
+  return [
+    ['hash', `${hashes.webuiLoraHash} (A1111 LoRA hash; ${stored})`],
+    ['', `addnet sha256 ${hashes.addnetSha256}`],
+    ['', `file sha256 ${hashes.fileSha256} (A1111 model hash ${hashes.webuiModelHash}, legacy ${hashes.legacyHash})`],
+  ];
+}
+
+function trainingLines(t: TrainingSummary): Array<[string, string]> {
+  const lines: Array<[string, string]> = [];
+  const base = [t.baseModel.name, t.baseModel.version, t.baseModel.hash].filter(Boolean).join(', ');
+  const run = [
+    t.outputName ?? t.title,
+    base && `base ${base}`,
+    t.steps !== null ? `${t.steps}${t.maxSteps !== null && t.maxSteps !== t.steps ? `/${t.maxSteps}` : ''} steps` : t.maxSteps !== null ? `${t.maxSteps} steps planned` : null,
+    t.epoch !== null ? `epoch ${t.epoch}${t.epochs !== null ? `/${t.epochs}` : ''}` : t.epochs !== null ? `${t.epochs} epochs` : null,
+    t.resolution && `resolution ${t.resolution}`,
+  ].filter(Boolean);
+  if (run.length > 0) lines.push(['training', run.join(', ')]);
+  const network = [t.network.module, t.network.dim && `dim ${t.network.dim}`, t.network.alpha && `alpha ${t.network.alpha}`, t.network.args && `args ${JSON.stringify(t.network.args)}`].filter(Boolean);
+  if (network.length > 0) lines.push(['network', network.join(', ')]);
+  const lr = [t.learningRate.base && `lr ${t.learningRate.base}`, t.learningRate.unet && `unet ${t.learningRate.unet}`, t.learningRate.textEncoder && `text encoder ${t.learningRate.textEncoder}`, t.optimizer, t.scheduler].filter(Boolean);
+  if (lr.length > 0) lines.push(['optimizer', lr.join(', ')]);
+  if (t.trainImages !== null || t.datasets.length > 0) {
+    const folders = t.datasets.map((d) => `${d.name} (${d.images ?? '?'} images × ${d.repeats ?? '?'})`).join(', ');
+    lines.push(['dataset', [t.trainImages !== null ? `${t.trainImages} images × repeats` : null, folders].filter(Boolean).join(': ')]);
+  }
+  if (t.topTags.length > 0) lines.push(['tags', `${t.topTags.slice(0, 10).map(({ tag, count }) => `${tag} ${count}`).join(', ')} (${t.distinctTags} distinct)`]);
+  if (t.startedAt || t.finishedAt) lines.push(['trained', [t.startedAt, t.finishedAt].filter(Boolean).join(' → ')]);
+  return lines;
+}
+
+function layerTable(modules: readonly ModuleReport[]): string {
+  const rows = modules.map((m) => [m.name, m.component ? COMPONENT_NAMES[m.component] : '?', m.kind + (m.isConv ? ' conv' : ''), String(m.rank ?? '-'), String(m.alpha ?? '-'), m.dtype]);
+  const header = ['layer', 'part', 'kind', 'rank', 'alpha', 'dtype'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
