@@ -144,3 +144,21 @@ export { detectFamily, detectFormat, groupModules, type FamilyGuess, type Header
  * kohyaModulePath('lora_unet_input_blocks_4_1_proj_in') // { component: 'unet', path: 'down_blocks.1.attentions.0.proj_in', unetLayout: 'ldm' }
  */
 export { kohyaModulePath } from './kohya-module-path.js';
+
+/**
+ * `inspect`: reads a LoRA file's header, alphas and (streamed) hashes into a report; `formatInspectReport` prints it.
+ * @example
+ * const report = inspectLoraFile('out/jiangnan.safetensors');
+ * report.format // { name: 'kohya', variant: 'LoRA', isConvertible: true }; report.hashes?.webuiLoraHash // '0477f3960759'
+ */
+export { inspectLoraFile, type InspectFileOptions } from './inspect-file.js';
+export { inspectLora, type InspectReport, type ModuleReport, type HashReport, type FileHashes } from './inspect.js';
+export { formatInspectReport } from './inspect-text.js';
+
+/**
+ * `convert`: kohya ⇄ diffusers/PEFT, weights byte for byte, alphas kept (kohya → diffusers → kohya is lossless),
+ * metadata carried over, written atomically; refuses to overwrite its input.
+ * @example
+ * await convertLoraFile({ input: 'a.safetensors', output: 'a-diffusers.safetensors', to: 'diffusers' })
+ */
+export { convertLoraFile, type ConvertLoraOptions, type ConvertLoraSummary, type LoraKeyFormat } from './convert-lora-file.js';
