@@ -1,5 +1,6 @@
 // PEFT/diffusers LoRA keys → kohya/WebUI module names (kohya-lora-format.md §1, §3). Pure.
 import { LoraFileError } from './lora-file-error.js';
+import { ldmUnetPath, sdxlUnetLayout } from './unet-ldm-layout.js';
 
 export type BaseFamily = 'sd1' | 'sd2' | 'sdxl';
 export type LoraComponent = 'unet' | 'text_encoder' | 'text_encoder_2';
@@ -81,72 +82,11 @@ function checkedUnetPath({ key, modulePath }: PeftKey): string {
   return modulePath;
 }
 
-// SDXL: which down/up blocks hold attentions (format.md §4 "Block layout"); it decides the upsampler's slot.
-const SDXL_DOWN_HAS_ATTENTION = [false, true, true];
-const SDXL_UP_HAS_ATTENTION = [true, true, false];
-
-const RESNET_LDM_NAMES: Readonly<Record<string, string>> = {
-  conv1: 'in_layers.2',
-  conv2: 'out_layers.3',
-  time_emb_proj: 'emb_layers.1',
-  conv_shortcut: 'skip_connection',
-};
-
-const SDXL_FIXED_LDM_NAMES: Readonly<Record<string, string>> = {
-  conv_in: 'input_blocks.0.0',
-  conv_out: 'out.2',
-  'time_embedding.linear_1': 'time_embed.0',
-  'time_embedding.linear_2': 'time_embed.2',
-  'add_embedding.linear_1': 'label_emb.0.0',
-  'add_embedding.linear_2': 'label_emb.0.2',
-};
-
 /** diffusers SDXL UNet module path → sd-scripts' LDM path (diffusers-peft-lora-format.md §4, stride L + 1). */
 export function sdxlLdmPath(path: string, layersPerBlock = 2, culprit = path): string {
-  const stride = layersPerBlock + 1;
-  const fixed = SDXL_FIXED_LDM_NAMES[path];
-  if (fixed !== undefined) return fixed;
-  const block = /^(down_blocks|up_blocks)\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)$/.exec(path);
-  if (block) {
-    const [, side, i = '', kind, j = '', rest = ''] = block;
-    const isDown = side === 'down_blocks';
-    checkBlock(culprit, isDown, Number(i), kind === 'attentions', Number(j), layersPerBlock);
-    const index = isDown ? stride * Number(i) + Number(j) + 1 : stride * Number(i) + Number(j);
-    const inner = kind === 'attentions' ? `1.${rest}` : `0.${resnetLdmName(culprit, rest)}`;
-    return `${isDown ? 'input_blocks' : 'output_blocks'}.${index}.${inner}`;
-  }
-  const sampler = /^(down_blocks|up_blocks)\.(\d+)\.(downsamplers|upsamplers)\.0\.conv$/.exec(path);
-  if (sampler) return samplerLdmPath(culprit, sampler[1] === 'down_blocks', Number(sampler[2]), stride);
-  const mid = /^mid_block\.(resnets\.([01])|attentions\.0)\.(.+)$/.exec(path);
-  if (mid) {
-    const rest = mid[3] ?? '';
-    return mid[2] === undefined ? `middle_block.1.${rest}` : `middle_block.${2 * Number(mid[2])}.${resnetLdmName(culprit, rest)}`;
-  }
-  throw keyError(culprit, 'not a module of an SDXL UNet');
-}
-
-function checkBlock(culprit: string, isDown: boolean, block: number, isAttention: boolean, layer: number, layersPerBlock: number): void {
-  const hasAttention = (isDown ? SDXL_DOWN_HAS_ATTENTION : SDXL_UP_HAS_ATTENTION)[block];
-  // Up blocks have one layer more than down blocks: the extra one takes the skip connection.
-  const layers = isDown ? layersPerBlock : layersPerBlock + 1;
-  if (hasAttention === undefined || (isAttention && !hasAttention) || layer >= layers) {
-    throw keyError(culprit, 'not a module of an SDXL UNet');
-  }
-}
-
-function samplerLdmPath(culprit: string, isDown: boolean, block: number, stride: number): string {
-  // The last down block has no downsampler and the last up block no upsampler.
-  if (block >= SDXL_DOWN_HAS_ATTENTION.length - 1) throw keyError(culprit, 'not a module of an SDXL UNet');
-  if (isDown) return `input_blocks.${stride * (block + 1)}.0.op`;
-  // Both SDXL up blocks with an upsampler hold attentions, so it follows resnet (slot 0) and attention (slot 1).
-  // (SD1's plain up block 0 would put it in slot 1; SD1 keeps diffusers names, so that case never comes here.)
-  return `output_blocks.${stride * block + stride - 1}.2.conv`;
-}
-
-function resnetLdmName(culprit: string, name: string): string {
-  const ldm = RESNET_LDM_NAMES[name];
-  if (ldm === undefined) throw keyError(culprit, 'not a LoRA-adaptable layer of a ResNet block (conv1, conv2, time_emb_proj, conv_shortcut)');
-  return ldm;
+  const result = ldmUnetPath(path, sdxlUnetLayout(layersPerBlock));
+  if ('problem' in result) throw keyError(culprit, result.problem);
+  return result.ldm;
 }
 
 function keyError(culprit: string, message: string): LoraFileError {

@@ -282,6 +282,27 @@ export function serializeSafetensors({ metadata, tensors }: SafetensorsContent):
   return out;
 }
 
+/**
+ * The 8-byte length and padded JSON header for tensors whose offsets are already decided (a file rewritten in
+ * place order, like a merged checkpoint); the caller writes the data buffer after it.
+ */
+export function serializeSafetensorsHeader(metadata: Readonly<Record<string, string>>, tensors: Iterable<readonly [string, TensorInfo]>): Buffer {
+  const parts: string[] = [];
+  if (Object.keys(metadata).length > 0) parts.push(`"__metadata__":${metadataJson(metadata)}`);
+  for (const [name, { dtype, shape, dataOffsets }] of tensors) {
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[${dataOffsets[0]},${dataOffsets[1]}]}`);
+  }
+  const header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  const headerSizeBytes = Math.ceil(header.length / 8) * 8;
+  if (headerSizeBytes > MAX_HEADER_BYTES) {
+    throw new LoraFileError(`header would be ${headerSizeBytes} bytes; the limit is ${MAX_HEADER_BYTES}`, { code: 'header_too_large', culprit: '<new file>', hint: 'shrink the metadata' });
+  }
+  const out = Buffer.alloc(8 + headerSizeBytes, 0x20);
+  out.writeBigUInt64LE(BigInt(headerSizeBytes), 0);
+  header.copy(out, 8);
+  return out;
+}
+
 function writerOrder([nameA, a]: [string, Tensor], [nameB, b]: [string, Tensor]): number {
   // Rust compares names as UTF-8 bytes; JS `<` compares UTF-16 units, which differs above U+FFFF.
   return DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) || Buffer.compare(Buffer.from(nameA), Buffer.from(nameB));

@@ -1,0 +1,19 @@
+// `lora-scripts merge BASE LORA[:WEIGHT]… --out FILE`: bakes LoRAs into a single-file checkpoint (streamed).
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { mergeLorasIntoCheckpoint } from '../../lora/index.js';
+import type { CommandContext } from '../context.js';
+import { parseWeightedPath } from '../weighted-path.js';
+
+export async function mergeCommand(base: string, loras: string[], flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  if (typeof flags.out !== 'string') throw new UsageError('`--out MERGED.safetensors` is required', { code: 'usage', culprit: 'merge' });
+  if (loras.length === 0) throw new UsageError('give at least one LoRA after the base model', { code: 'usage', culprit: 'merge', hint: '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`' });
+  const weighted = loras.map(parseWeightedPath).map(({ path, weight }) => ({ path: resolve(ctx.cwd, path), weight }));
+  const output = resolve(ctx.cwd, flags.out);
+  const started = Date.now();
+  const summary = await mergeLorasIntoCheckpoint({ base: resolve(ctx.cwd, base), loras: weighted, output });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  process.stderr.write(`merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of an ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged) in ${seconds} s\n`);
+  process.stdout.write(output + '\n');
+  return 0;
+}

@@ -1,0 +1,148 @@
+// `merge`: LoRAs into a single-file checkpoint, streamed. One tensor at a time is read with a positioned read,
+// changed in float32 and written back in its own dtype; the rest is copied byte for byte. Memory stays near the
+// largest changed tensor (as float32), never the checkpoint.
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { writeThroughTempFile } from '../fs/atomic-write.js';
+import { checkpointTargets, familyName } from './checkpoint-targets.js';
+import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
+import { guessPeftFamily, isKohyaLora, readLoraFactors } from './lora-factors.js';
+import { LoraFileError } from './lora-file-error.js';
+import { addProduct } from './low-rank.js';
+import { familyMismatch, planMerge, type Contribution, type LoraToMerge } from './merge-plan.js';
+import { serializeSafetensorsHeader, type TensorInfo } from './safetensors.js';
+import { readSafetensors, readSafetensorsHeader } from './safetensors-file.js';
+
+export interface MergeOptions {
+  /** The base model: a single-file .safetensors checkpoint (never modified). */
+  base: string;
+  loras: ReadonlyArray<{ path: string; weight: number }>;
+  output: string;
+}
+
+export interface MergeSummary {
+  family: string;
+  /** Checkpoint tensors a LoRA changed, and the ones copied untouched. */
+  changedTensors: number;
+  copiedTensors: number;
+  modules: number;
+  outputBytes: number;
+}
+
+/** Metadata key holding the list of LoRAs merged into a checkpoint (appended to on each merge). */
+export const MERGED_LORAS_KEY = 'lora_scripts.merged_loras';
+
+const COPY_CHUNK_BYTES = 16 * 1024 * 1024;
+
+export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<MergeSummary> {
+  checkPaths(options);
+  const fd = openFile(options.base);
+  const source = { fd, path: options.base };
+  try {
+    const header = readSafetensorsHeader(fd, options.base);
+    const checkpoint = checkpointTargets(header.tensors, options.base);
+    const loras: LoraToMerge[] = [];
+    for (const { path, weight } of options.loras) {
+      const content = await readSafetensors(path);
+      const peftFamily = isKohyaLora(content) ? undefined : guessPeftFamily(content);
+      if (peftFamily !== undefined && peftFamily !== checkpoint.family) throw familyMismatch(path, peftFamily, checkpoint.family, options.base);
+      const modules = readLoraFactors(content, { fileName: path, family: checkpoint.family, layersPerBlock: checkpoint.unetLayout.layersPerBlock });
+      const modelHash = content.metadata.sshs_model_hash;
+      loras.push({ fileName: path, weight, modules, ...(modelHash ? { modelHash } : {}) });
+    }
+    const plan = planMerge(checkpoint, header.tensors, loras, options.base);
+    const metadata = { ...header.metadata, [MERGED_LORAS_KEY]: mergedRecord(header.metadata[MERGED_LORAS_KEY], loras) };
+    // Same tensors at the same offsets: only the header's metadata differs, so sizes never change.
+    const ordered = [...header.tensors].sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
+    const outputBytes = writeThroughTempFile(options.output, (out) => {
+      let written = writeAll(out, serializeSafetensorsHeader(metadata, ordered));
+      for (const [key, info] of ordered) {
+        const position = header.dataStartBytes + info.dataOffsets[0];
+        const contributions = plan.get(key);
+        written += contributions ? writeAll(out, mergedTensor(source, position, info, contributions)) : copyBytes(source, out, position, info.dataOffsets[1] - info.dataOffsets[0]);
+      }
+      return written;
+    });
+    return { family: familyName(checkpoint.family), changedTensors: plan.size, copiedTensors: ordered.length - plan.size, modules: loras.reduce((n, l) => n + l.modules.length, 0), outputBytes };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkPaths({ base, loras, output }: MergeOptions): void {
+  const inputs = [base, ...loras.map((l) => l.path)].map((p) => resolve(p));
+  if (inputs.includes(resolve(output))) {
+    throw new LoraFileError('is also an input; the output must be a new file (originals are never modified)', { code: 'output_is_input', culprit: output, hint: 'choose another `--out` path' });
+  }
+}
+
+function openFile(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new LoraFileError('no such file', { code: 'file_not_found', culprit: path, hint: 'check the path' });
+  }
+}
+
+/** Reads one tensor, adds every contribution in float32, and returns its bytes in the tensor's own dtype. */
+interface Source {
+  fd: number;
+  path: string;
+}
+
+function mergedTensor(source: Source, position: number, info: TensorInfo, contributions: readonly Contribution[]): Uint8Array {
+  const dtype = info.dtype as FloatDtype; // planMerge refused any other
+  const weights = decodeFloats(dtype, readAt(source, info.dataOffsets[1] - info.dataOffsets[0], position));
+  const cols = info.shape.slice(1).reduce((n, d) => n * d, 1);
+  for (const { up, down, scale, rowOffset } of contributions) addProduct(weights, cols, up, down, scale, rowOffset);
+  return encodeFloats(dtype, weights);
+}
+
+function readAt(source: Source, length: number, position: number): Uint8Array {
+  const buffer = Buffer.allocUnsafe(length);
+  for (let done = 0; done < length; ) {
+    const read = readSync(source.fd, buffer, done, length - done, position + done);
+    if (read === 0) throw truncated(source, position + done);
+    done += read;
+  }
+  return buffer;
+}
+
+let copyBuffer: Buffer | undefined;
+
+function copyBytes(source: Source, to: number, position: number, length: number): number {
+  copyBuffer ??= Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+  for (let done = 0; done < length; ) {
+    const size = Math.min(COPY_CHUNK_BYTES, length - done);
+    const read = readSync(source.fd, copyBuffer, 0, size, position + done);
+    if (read === 0) throw truncated(source, position + done);
+    writeAll(to, copyBuffer.subarray(0, read));
+    done += read;
+  }
+  return length;
+}
+
+function truncated(source: Source, position: number): LoraFileError {
+  return new LoraFileError(`ended at byte ${position}, inside a tensor`, { code: 'file_truncated', culprit: source.path, hint: 'the file changed while merging or is damaged; copy or download it again' });
+}
+
+function writeAll(fd: number, bytes: Uint8Array): number {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  return bytes.length;
+}
+
+/** JSON list of every LoRA merged so far: earlier merges' records, then these. */
+function mergedRecord(earlier: string | undefined, loras: readonly LoraToMerge[]): string {
+  let records: unknown[] = [];
+  try {
+    const parsed: unknown = earlier === undefined ? [] : JSON.parse(earlier);
+    records = Array.isArray(parsed) ? parsed : [];
+  } catch {
+    records = []; // someone else's value under our key: replaced by a valid list
+  }
+  for (const lora of loras) {
+    records.push({ file: basename(lora.fileName), weight: lora.weight, modules: lora.modules.length, ...(lora.modelHash ? { sshs_model_hash: lora.modelHash } : {}) });
+  }
+  return JSON.stringify(records);
+}
