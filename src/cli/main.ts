@@ -79,6 +79,28 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(flags, ctx)));
 
   cli
+    .command('merge <base> [...loras]', 'Bake LoRAs into a single-file checkpoint: `merge base.safetensors style.safetensors:0.8 … --out merged.safetensors`')
+    .option('--out <file>', 'The merged checkpoint (same layout and dtypes as the base)')
+    .action((base: string, loras: string[], flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/merge.js')).mergeCommand(base, loras, flags, ctx)));
+
+  cli
+    .command('combine [...loras]', 'Combine LoRAs into one: `combine a.safetensors:0.6 b.safetensors:0.4 --out ab.safetensors` (exact; --rank cuts by SVD)')
+    .option('--out <file>', 'The combined LoRA (kohya format)')
+    .option('--rank <r>', 'Cut each module to at most this rank by SVD (default: ranks add up, the sum is exact)')
+    .option('--family <family>', 'sd1, sd2 or sdxl: needed only for diffusers/PEFT inputs')
+    .option('--layers', 'Print the rank and kept energy of every layer')
+    .action((loras: string[], flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/combine.js')).combineCommand(loras, flags, ctx)));
+
+  cli
+    .command('resize <lora>', "Lower a LoRA's rank by SVD: `--rank R` and/or `--energy 0.95` (smallest rank keeping that share per layer)")
+    .option('--out <file>', 'The resized LoRA (kohya format)')
+    .option('--rank <r>', 'At most this rank per layer')
+    .option('--energy <e>', "Smallest rank keeping this share (0–1] of each layer's ‖ΔW‖²")
+    .option('--family <family>', 'sd1, sd2 or sdxl: needed only for diffusers/PEFT inputs')
+    .option('--layers', 'Print the rank and kept energy of every layer')
+    .action((lora: string, flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/resize.js')).resizeCommand(lora, flags, ctx)));
+
+  cli
     .command('inspect [file]', 'Show what a LoRA file is: format (kohya, diffusers, LyCORIS), base family, ranks, alphas, layers, training metadata, hashes')
     .option('--layers', 'List every layer with its rank and alpha')
     .option('--json', 'Print the report as JSON')
