@@ -61,7 +61,11 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .option('--suffix <text>', 'Text at the end')
     .option('--overwrite', 'Replace existing captions too')
     .option('--dry-run', 'Print the captions, write nothing')
-    .option('--model <id>', 'Captioning model (not available yet; the rule-based captioner is used without it)')
+    .option('--model <dir|id>', 'Captioning model: a BLIP, Florence-2 or WD14 tagger folder, or a hub id (default: the rule-based captioner)')
+    .option('--batch-size <n>', 'Images per model batch', { default: 8 })
+    .option('--task <prompt>', 'Florence-2 task: <CAPTION>, <DETAILED_CAPTION> or <MORE_DETAILED_CAPTION>', { default: '<DETAILED_CAPTION>' })
+    .option('--threshold <p>', 'WD14 tagger: keep general tags above this probability', { default: 0.35 })
+    .option('--max-tokens <n>', 'BLIP and Florence-2: longest caption in tokens', { default: 75 })
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/auto-label.js')).autoLabelCommand(flags, ctx)));
 
   cli

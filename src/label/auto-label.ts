@@ -5,13 +5,25 @@ import sharp from 'sharp';
 import { listImageFiles, metadataCsvText, parseMetadataCsv } from '../dataset/index.js';
 import { DatasetError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { ruleCaption, type CaptionStyle } from './rule-caption.js';
+import { styledCaption, type CaptionStyle } from './caption-style.js';
+import { ruleCaption } from './rule-caption.js';
+
+export interface ImageToCaption {
+  /** Path inside the input folder, as written in metadata.csv. */
+  relPath: string;
+  path: string;
+}
+
+/** Drafts one caption body per image, in order (the trigger word, prefix and suffix are added afterwards). */
+export type Captioner = (images: readonly ImageToCaption[]) => Promise<string[]>;
 
 export interface AutoLabelOptions extends CaptionStyle {
   inputDir: string;
   outputCsv: string;
   shouldOverwrite: boolean;
   isDryRun: boolean;
+  /** Default: the rule-based captioner. `modelCaptioner(…)` runs BLIP, Florence-2 or a WD14 tagger in the engine. */
+  captioner?: Captioner;
 }
 
 export interface AutoLabelResult {
@@ -23,20 +35,28 @@ export interface AutoLabelResult {
 export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelResult> {
   if (!existsSync(options.inputDir)) throw new DatasetError('folder not found', { code: 'dataset_missing', culprit: options.inputDir });
   const existing = new Map(existsSync(options.outputCsv) ? parseMetadataCsv(readFileSync(options.outputCsv, 'utf8')).map((r) => [r.fileName, r.caption]) : []);
-  const rows: AutoLabelResult['rows'] = [];
-  for (const { relPath } of listImageFiles(options.inputDir)) {
-    const kept = existing.get(relPath);
-    if (kept && !options.shouldOverwrite) {
-      rows.push({ fileName: relPath, caption: kept, isNew: false });
-      continue;
-    }
-    const image = sharp(join(options.inputDir, relPath)).rotate();
+  const images = listImageFiles(options.inputDir).map(({ relPath }) => ({ relPath, path: join(options.inputDir, relPath) }));
+  if (images.length === 0) throw new DatasetError('no images found', { code: 'dataset_empty', culprit: options.inputDir });
+  // Only images without a caption are drafted (all of them with --overwrite): the model never even sees the rest.
+  const toCaption = images.filter((image) => options.shouldOverwrite || !existing.get(image.relPath));
+  const bodies = toCaption.length > 0 ? await (options.captioner ?? ruleCaptioner)(toCaption) : [];
+  const drafted = new Map(toCaption.map((image, i) => [image.relPath, styledCaption(bodies[i] ?? '', options)]));
+  const rows = images.map(({ relPath }) => {
+    const draft = drafted.get(relPath);
+    return draft === undefined ? { fileName: relPath, caption: existing.get(relPath) ?? '', isNew: false } : { fileName: relPath, caption: draft, isNew: true };
+  });
+  if (!options.isDryRun) writeFileAtomic(options.outputCsv, metadataCsvText(rows));
+  return { written: drafted.size, kept: rows.length - drafted.size, rows };
+}
+
+/** The fallback captioner: folder name, shape, light and main colour, measured with sharp. */
+export const ruleCaptioner: Captioner = async (images) => {
+  const bodies: string[] = [];
+  for (const { path } of images) {
+    const image = sharp(path).rotate();
     const [{ width = 0, height = 0 }, stats] = await Promise.all([image.metadata(), image.stats()]);
     const [r, g, b] = stats.channels.map((c) => c.mean) as [number, number, number];
-    rows.push({ fileName: relPath, caption: ruleCaption({ folder: basename(dirname(join(options.inputDir, relPath))), width, height, meanRgb: [r, g ?? r, b ?? r] }, options), isNew: true });
+    bodies.push(ruleCaption({ folder: basename(dirname(path)), width, height, meanRgb: [r, g ?? r, b ?? r] }, {}));
   }
-  if (rows.length === 0) throw new DatasetError('no images found', { code: 'dataset_empty', culprit: options.inputDir });
-  if (!options.isDryRun) writeFileAtomic(options.outputCsv, metadataCsvText(rows));
-  const written = rows.filter((r) => r.isNew).length;
-  return { written, kept: rows.length - written, rows };
-}
+  return bodies;
+};

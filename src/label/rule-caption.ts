@@ -1,5 +1,6 @@
 // The rule-based captioner, pure: image facts → a draft caption (trigger word, folder words, shape, light, colour).
 // Used when no captioning model is given; a person is expected to edit the drafts.
+import { styledCaption, type CaptionStyle } from './caption-style.js';
 
 export interface ImageFacts {
   /** Name of the folder that holds the image (the folder name is a subject hint, kohya-style). */
@@ -10,11 +11,6 @@ export interface ImageFacts {
   meanRgb: [number, number, number];
 }
 
-export interface CaptionStyle {
-  triggerWord?: string;
-  prefix?: string;
-  suffix?: string;
-}
 
 const COLOUR_NAMES: [string, [number, number, number]][] = [
   ['red', [200, 40, 40]],
@@ -53,6 +49,6 @@ export function ruleCaption(facts: ImageFacts, style: CaptionStyle): string {
   const shape = ratio > 1.2 ? 'landscape picture' : ratio < 0.83 ? 'portrait picture' : 'square picture';
   const luminance = 0.2126 * facts.meanRgb[0] + 0.7152 * facts.meanRgb[1] + 0.0722 * facts.meanRgb[2];
   const light = luminance < 70 ? 'dark' : luminance > 180 ? 'bright' : 'soft light';
-  const parts = [style.triggerWord, style.prefix, folderWords(facts.folder), shape, light, `${colourName(facts.meanRgb)} tones`, style.suffix];
-  return parts.filter((p): p is string => Boolean(p && p.trim())).join(', ');
+  const parts = [folderWords(facts.folder), shape, light, `${colourName(facts.meanRgb)} tones`];
+  return styledCaption(parts.filter((p): p is string => Boolean(p)).join(', '), style);
 }
