@@ -114,14 +114,14 @@ def kind_of_config(config: dict, name: str) -> str:
 def kind_of_hub_repo(repo_id: str) -> tuple[str, str]:
     """A repo with selected_tags.csv is a WD14 tagger (downloaded as files); otherwise config.json decides."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import LocalEntryNotFoundError, RemoteEntryNotFoundError, RepositoryNotFoundError
 
     try:
         try:
             tags = Path(hf_hub_download(repo_id, TAGS_FILE))
             hf_hub_download(repo_id, "model.onnx")
             return "wd14", str(tags.parent)
-        except RemoteEntryNotFoundError:
+        except (RemoteEntryNotFoundError, LocalEntryNotFoundError):  # not a tagger, or offline: a cached BLIP still loads
             config = json.loads(Path(hf_hub_download(repo_id, "config.json")).read_text())
             return kind_of_config(config, repo_id), repo_id
     except RepositoryNotFoundError as err:  # before OSError: it is one

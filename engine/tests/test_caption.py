@@ -5,6 +5,9 @@ import io
 import json
 import os
 import string
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +130,17 @@ def test_only_a_hub_id_captioning_model_may_use_the_network(monkeypatch, tmp_pat
     spec = str(tmp_path) if model == "LOCAL" else model
     guard_offline(protocol.Request(protocol=1, command="caption", options={"model": spec}))
     assert ("HF_HUB_OFFLINE" not in os.environ) is is_online
+
+
+def test_a_hub_id_already_in_the_cache_loads_without_network(tmp_path, images):
+    """The real engine process, offline, with a tiny BLIP placed in a Hugging Face cache as a download would."""
+    snapshot = tmp_path / "hub" / "models--someone--tiny-blip" / "snapshots" / ("0" * 40)
+    build_blip(snapshot)
+    (tmp_path / "hub" / "models--someone--tiny-blip" / "refs").mkdir()
+    (tmp_path / "hub" / "models--someone--tiny-blip" / "refs" / "main").write_text("0" * 40)
+    request = {"protocol": 1, "command": "caption", "options": {"model": "someone/tiny-blip", "images": images[:1], "max_new_tokens": 4}}
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    result = subprocess.run([sys.executable, "-m", "lora_scripts_engine"], input=json.dumps(request), env=env, capture_output=True, text=True, timeout=120)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["hello", "stage", "caption", "done"], result.stderr[-2000:]
+    assert set(events[2]["caption"].split()) <= set(WORDS)
