@@ -41,6 +41,19 @@ describe('autoLabel', () => {
     expect(readFileSync(csv, 'utf8')).toContain('my own caption');
   });
 
+  it('sends only uncaptioned images to a model captioner and wraps its drafts in the caption style', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'label-model-'));
+    for (const name of ['a.png', 'b.png', 'c.png']) await image(join(dir, name), 16, 16, [90, 90, 90]);
+    const csv = join(dir, 'metadata.csv');
+    writeFileSync(csv, 'file_name,caption\nb.png,a person wrote this\n');
+    const seen: string[] = [];
+    const captioner = async (images: readonly { relPath: string }[]) => images.map((i) => (seen.push(i.relPath), i.relPath === 'c.png' ? ' ' : `drafted ${i.relPath}`));
+    const result = await autoLabel({ inputDir: dir, outputCsv: csv, shouldOverwrite: false, isDryRun: false, triggerWord: 'tw', suffix: 'end', captioner });
+    expect(seen).toEqual(['a.png', 'c.png']);
+    expect(result.emptyDrafts).toEqual(['c.png']);
+    expect(readFileSync(csv, 'utf8')).toBe('file_name,caption\na.png,"tw, drafted a.png, end"\nb.png,a person wrote this\nc.png,"tw, end"\n');
+  });
+
   it('follows the article: python tools/auto_label.py, then python train.py reads the captions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'article-'));
     mkdirSync(join(dir, 'data'));

@@ -30,6 +30,8 @@ export interface AutoLabelResult {
   written: number;
   kept: number;
   rows: { fileName: string; caption: string; isNew: boolean }[];
+  /** Images the captioner had nothing to say about (their row holds only the trigger word, prefix and suffix). */
+  emptyDrafts: string[];
 }
 
 export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelResult> {
@@ -46,7 +48,8 @@ export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelRes
     return draft === undefined ? { fileName: relPath, caption: existing.get(relPath) ?? '', isNew: false } : { fileName: relPath, caption: draft, isNew: true };
   });
   if (!options.isDryRun) writeFileAtomic(options.outputCsv, metadataCsvText(rows));
-  return { written: drafted.size, kept: rows.length - drafted.size, rows };
+  const emptyDrafts = toCaption.filter((_, i) => !bodies[i]?.trim()).map((image) => image.relPath);
+  return { written: drafted.size, kept: rows.length - drafted.size, rows, emptyDrafts };
 }
 
 /** The fallback captioner: folder name, shape, light and main colour, measured with sharp. */

@@ -22,6 +22,10 @@ export async function autoLabelCommand(flags: Record<string, unknown>, ctx: Comm
     captioner,
   });
   if (flags.dryRun) for (const row of result.rows) process.stdout.write(`${row.isNew ? 'new ' : 'kept'}  ${row.fileName}: ${row.caption}\n`);
+  if (result.emptyDrafts.length > 0) {
+    const names = result.emptyDrafts.slice(0, 5).join(', ') + (result.emptyDrafts.length > 5 ? ', …' : '');
+    process.stderr.write(`warning: the model gave ${result.emptyDrafts.length} images an empty caption (${names}); write those by hand\n`);
+  }
   process.stderr.write(`${flags.dryRun ? 'would write' : 'wrote'} ${result.written} captions, kept ${result.kept} existing ones${flags.dryRun ? '' : ` in ${outputCsv}`}\n`);
   return 0;
 }
