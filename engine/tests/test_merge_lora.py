@@ -112,19 +112,18 @@ def test_kohya_file_merges_like_diffusers_loads_it(tiny, tmp_path):
     assert_same_weights(load_base_model(str(merged)), fused_oracle(checkpoint, lora, -0.5), load_base_model(str(checkpoint)))
 
 
-# Three sampling steps at 64 px; merged weights differ from base + LoRA by float32 rounding only.
+# Two sampling steps at 64 px; merged weights differ from base + LoRA by float32 rounding only.
 IMAGE_ATOL = 1e-3
 
 
-@pytest.mark.parametrize("family", ["sd1", "sdxl"])
-def test_merged_checkpoint_samples_like_base_with_lora(tiny, tmp_path, family):
-    checkpoint, lora = tiny(family)
+def test_merged_checkpoint_samples_like_base_with_lora(tiny, tmp_path):
+    checkpoint, lora = tiny("sd1")
     merged = tmp_path / "merged.safetensors"
     assert cli("merge", str(checkpoint), f"{lora}:{WEIGHT}", "--out", str(merged)).returncode == 0
 
     def sample(pipe) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
-        return torch.from_numpy(pipe("a house by the water", num_inference_steps=3, height=64, width=64, generator=generator, output_type="np").images)
+        return torch.from_numpy(pipe("a house by the water", num_inference_steps=2, height=64, width=64, generator=generator, output_type="np").images)
 
     with_lora = load_base_model(str(checkpoint)).pipeline()
     with_lora.load_lora_weights(str(lora), adapter_name="style")

@@ -1,15 +1,16 @@
-// A LoRA file's modules as float32 factors: kohya files as they are, PEFT/diffusers files through peft-to-kohya.ts,
-// so every module has its kohya name, down (r × in·kh·kw), up (out × r) and alpha. Pure.
+// A LoRA file's modules as float32 factors (down: r × in·kh·kw, up: out × r) for merge, combine and resize. Pure.
 import type { BaseFamily } from './kohya-keys.js';
-import { decodeFloats, isFloatDtype, type FloatDtype } from './float-codec.js';
+import { decodeFloats, type FloatDtype } from './float-codec.js';
 import { LoraFileError } from './lora-file-error.js';
+import { readLoraModules, type LoraModule } from './lora-modules.js';
 import type { Matrix } from './low-rank.js';
-import { peftToKohya } from './peft-to-kohya.js';
 import type { SafetensorsContent, Tensor } from './safetensors.js';
 
 export interface LoraFactors {
-  /** kohya module name, e.g. `lora_unet_down_blocks_0_attentions_0_proj_in`. */
+  /** kohya module name to write: the file's own for kohya files, sd-scripts' for diffusers/PEFT ones. */
   name: string;
+  /** The name checkpoint-targets.ts resolves: the file's own, or for diffusers UNet modules their diffusers path. */
+  lookupName: string;
   down: Matrix;
   up: Matrix;
   /** `lora_down.weight`'s shape: [r, in] or [r, in, kh, kw]. */
@@ -21,106 +22,60 @@ export interface LoraFactors {
   dtype: FloatDtype;
 }
 
-export interface ReadFactorsOptions {
-  fileName: string;
-  /** Only PEFT files need it (their names become kohya names for this family). */
+export interface LoraFactorSet {
   family: BaseFamily;
-  layersPerBlock?: number;
-}
-
-const KOHYA_PARTS = ['.lora_down.weight', '.lora_up.weight', '.alpha'] as const;
-
-export function isKohyaLora(content: SafetensorsContent): boolean {
-  return [...content.tensors.keys()].some((key) => /^lora_(unet|te\d?)_.+\.lora_down\.weight$/.test(key));
-}
-
-/** Every module of a kohya or PEFT/diffusers LoRA file, decoded to float32. */
-export function readLoraFactors(content: SafetensorsContent, options: ReadFactorsOptions): LoraFactors[] {
-  const kohya = isKohyaLora(content) ? content.tensors : peftToKohya(content, options).tensors;
-  const groups = groupKohyaTensors(kohya, options.fileName);
-  if (groups.size === 0) throw new LoraFileError('holds no LoRA tensors', { code: 'no_lora_tensors', culprit: options.fileName, hint: 'pass a LoRA .safetensors file (kohya or diffusers/PEFT keys)' });
-  return [...groups].map(([name, parts]) => factorsOf(name, parts, options.fileName));
-}
-
-type Parts = Partial<Record<(typeof KOHYA_PARTS)[number], Tensor>>;
-
-function groupKohyaTensors(tensors: ReadonlyMap<string, Tensor>, fileName: string): Map<string, Parts> {
-  const groups = new Map<string, Parts>();
-  for (const [key, tensor] of tensors) {
-    const part = KOHYA_PARTS.find((ending) => key.endsWith(ending));
-    if (!part) {
-      // LoHa/LoKr (`hada_w1_a`, `lokr_w1`), DoRA (`dora_scale`) and LoCon's `lora_mid` are other algebra.
-      throw new LoraFileError(`tensor \`${key}\` is not part of a plain LoRA (lora_down, lora_up, alpha)`, { code: 'unsupported_network', culprit: fileName, hint: 'only plain LoRA files can be merged, combined or resized (not LoHa, LoKr, DoRA or CP-decomposed LoCon)' });
-    }
-    const name = key.slice(0, key.length - part.length);
-    const group = groups.get(name) ?? {};
-    group[part] = tensor;
-    groups.set(name, group);
-  }
-  return groups;
-}
-
-function factorsOf(name: string, parts: Parts, fileName: string): LoraFactors {
-  const down = parts['.lora_down.weight'];
-  const up = parts['.lora_up.weight'];
-  if (!down || !up) {
-    throw new LoraFileError(`module \`${name}\` has no ${down ? 'lora_up' : 'lora_down'} weight`, { code: 'incomplete_module', culprit: fileName, hint: 'the file is damaged or was cut short; export it again' });
-  }
-  const [rank = 0, ...inShape] = down.shape;
-  const [out = 0, upRank, ...upKernel] = up.shape;
-  const isPair = rank > 0 && upRank === rank && (down.shape.length === 2 ? up.shape.length === 2 : down.shape.length === 4 && upKernel.every((d) => d === 1));
-  if (!isPair) {
-    throw new LoraFileError(`module \`${name}\`: lora_down ${JSON.stringify(down.shape)} and lora_up ${JSON.stringify(up.shape)} are not a LoRA pair`, { code: 'lora_shape_mismatch', culprit: fileName, hint: 'the file is damaged or not a plain LoRA' });
-  }
-  const inSize = inShape.reduce((n, d) => n * d, 1);
-  return {
-    name,
-    down: { rows: rank, cols: inSize, data: floats(down, `${name}.lora_down.weight`, fileName) },
-    up: { rows: out, cols: rank, data: floats(up, `${name}.lora_up.weight`, fileName) },
-    downShape: down.shape,
-    upShape: up.shape,
-    rank,
-    alpha: parts['.alpha'] ? scalar(parts['.alpha'], `${name}.alpha`, fileName) : rank,
-    dtype: up.dtype as FloatDtype,
-  };
-}
-
-function floats(tensor: Tensor, key: string, fileName: string): Float32Array {
-  if (!isFloatDtype(tensor.dtype)) {
-    throw new LoraFileError(`\`${key}\` is ${tensor.dtype}; LoRA weights must be F32, F16 or BF16`, { code: 'unsupported_dtype', culprit: fileName });
-  }
-  return decodeFloats(tensor.dtype, tensor.data);
-}
-
-/** A 0-dim (or one-element) alpha of any float or integer dtype; diffusers even writes I64 (format.md §5). */
-function scalar(tensor: Tensor, key: string, fileName: string): number {
-  const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-  const readers: Partial<Record<string, () => number>> = {
-    F64: () => view.getFloat64(0, true),
-    I64: () => Number(view.getBigInt64(0, true)),
-    I32: () => view.getInt32(0, true),
-  };
-  const read = isFloatDtype(tensor.dtype) ? () => decodeFloats(tensor.dtype as FloatDtype, tensor.data)[0]! : readers[tensor.dtype];
-  const size = tensor.shape.reduce((n, d) => n * d, 1);
-  if (!read || size !== 1) {
-    throw new LoraFileError(`\`${key}\` is ${tensor.dtype} ${JSON.stringify(tensor.shape)}, not one number`, { code: 'invalid_alpha', culprit: fileName, hint: 'alpha must be a scalar tensor' });
-  }
-  return read();
-}
-
-/** A PEFT/diffusers file with a second text encoder is for SDXL (its names are needed before they can be read). */
-export function guessPeftFamily(content: SafetensorsContent): BaseFamily | undefined {
-  return [...content.tensors.keys()].some((key) => key.startsWith('text_encoder_2.')) ? 'sdxl' : undefined;
+  /** Why this family (detected from names, widths or metadata, or the fallback given). */
+  familyBasis: string;
+  /** False when the file could not tell (then `family` is the fallback) or cannot tell SD 1.x from 2.x. */
+  isFamilyKnown: boolean;
+  modules: LoraFactors[];
 }
 
 /**
- * Which base family a LoRA was made for, when its names or widths say so (undefined when they do not): sd-scripts'
- * SDXL names, a second text encoder, or the cross-attention width (768 SD 1.x, 1024 SD 2.x, 2048 SDXL).
+ * Every module of a kohya or diffusers/PEFT LoRA file (read by lora-modules.ts), decoded to float32. The family is
+ * detected from the file unless `family` is given; `fallbackFamily` names the modules when the file cannot tell.
  */
-export function guessLoraFamily(modules: readonly LoraFactors[]): BaseFamily | undefined {
-  if (modules.some(({ name }) => /^lora_(te2_|unet_(input_blocks|middle_block|output_blocks)_)/.test(name))) return 'sdxl';
-  const crossAttention = modules.find(({ name }) => /_attn2_to_k$/.test(name));
-  const widths: Record<number, BaseFamily> = { 768: 'sd1', 1024: 'sd2', 2048: 'sdxl' };
-  const textWidth = modules.find(({ name }) => /^lora_te_.*_q_proj$/.test(name))?.down.cols;
-  return (crossAttention && widths[crossAttention.down.cols]) ?? (textWidth === 768 ? 'sd1' : textWidth === 1024 ? 'sd2' : undefined);
+export function readLoraFactors(content: SafetensorsContent, options: { fileName: string; family?: BaseFamily; fallbackFamily?: BaseFamily }): LoraFactorSet {
+  const set = options.family
+    ? { ...readLoraModules(content, { fileName: options.fileName, family: options.family }), isKnown: true }
+    : readWithFallback(content, options.fileName, options.fallbackFamily);
+  const isKohya = set.format.name !== 'diffusers';
+  const modules = set.modules.map((module) => factorsOf(module, isKohya, options.fileName));
+  return { family: set.family, familyBasis: set.familyBasis, isFamilyKnown: set.isKnown, modules };
+}
+
+function readWithFallback(content: SafetensorsContent, fileName: string, fallback: BaseFamily | undefined) {
+  try {
+    const set = readLoraModules(content, { fileName });
+    return { ...set, isKnown: !set.familyBasis.includes('named alike') };
+  } catch (error) {
+    if (!(error instanceof LoraFileError) || error.code !== 'family_unknown' || fallback === undefined) throw error;
+    return { ...readLoraModules(content, { fileName, family: fallback }), familyBasis: `assumed ${fallback}`, isKnown: false };
+  }
+}
+
+function factorsOf(module: LoraModule, isKohya: boolean, fileName: string): LoraFactors {
+  const { down, up, rank } = module;
+  const name = isKohya ? module.sourceName : module.kohyaName;
+  // A diffusers UNet path resolves against any checkpoint's own layout; kohyaName assumes SDXL's real one.
+  const lookupName = isKohya || module.component !== 'unet' ? name : `lora_unet_${module.path.replaceAll('.', '_')}`;
+  const inSize = down.shape.slice(1).reduce((n, d) => n * d, 1);
+  return {
+    name,
+    lookupName,
+    down: { rows: rank, cols: inSize, data: floats(down, fileName) },
+    up: { rows: up.shape[0] ?? 0, cols: rank, data: floats(up, fileName) },
+    downShape: down.shape,
+    upShape: up.shape,
+    rank,
+    alpha: module.alpha,
+    dtype: up.dtype as FloatDtype, // lora-modules.ts accepts F32, F16 and BF16 only
+  };
+}
+
+function floats(tensor: Tensor, fileName: string): Float32Array {
+  if (tensor.dtype !== 'F32' && tensor.dtype !== 'F16' && tensor.dtype !== 'BF16') {
+    throw new LoraFileError(`a LoRA weight is ${tensor.dtype}, not F32, F16 or BF16`, { code: 'unsupported_dtype', culprit: fileName });
+  }
+  return decodeFloats(tensor.dtype, tensor.data);
 }

@@ -6,10 +6,10 @@ import { basename, resolve } from 'node:path';
 import { writeThroughTempFile } from '../fs/atomic-write.js';
 import { checkpointTargets, familyName } from './checkpoint-targets.js';
 import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
-import { guessPeftFamily, isKohyaLora, readLoraFactors } from './lora-factors.js';
+import { readLoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
 import { addProduct } from './low-rank.js';
-import { familyMismatch, planMerge, type Contribution, type LoraToMerge } from './merge-plan.js';
+import { planMerge, type Contribution, type LoraToMerge } from './merge-plan.js';
 import { serializeSafetensorsHeader, type TensorInfo } from './safetensors.js';
 import { readSafetensors, readSafetensorsHeader } from './safetensors-file.js';
 
@@ -44,11 +44,10 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
     const loras: LoraToMerge[] = [];
     for (const { path, weight } of options.loras) {
       const content = await readSafetensors(path);
-      const peftFamily = isKohyaLora(content) ? undefined : guessPeftFamily(content);
-      if (peftFamily !== undefined && peftFamily !== checkpoint.family) throw familyMismatch(path, peftFamily, checkpoint.family, options.base);
-      const modules = readLoraFactors(content, { fileName: path, family: checkpoint.family, layersPerBlock: checkpoint.unetLayout.layersPerBlock });
+      const set = readLoraFactors(content, { fileName: path, fallbackFamily: checkpoint.family });
       const modelHash = content.metadata.sshs_model_hash;
-      loras.push({ fileName: path, weight, modules, ...(modelHash ? { modelHash } : {}) });
+      const family = set.isFamilyKnown ? { family: set.family, familyBasis: set.familyBasis } : {};
+      loras.push({ fileName: path, weight, modules: set.modules, ...family, ...(modelHash ? { modelHash } : {}) });
     }
     const plan = planMerge(checkpoint, header.tensors, loras, options.base);
     const metadata = { ...header.metadata, [MERGED_LORAS_KEY]: mergedRecord(header.metadata[MERGED_LORAS_KEY], loras) };

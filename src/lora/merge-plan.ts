@@ -3,7 +3,7 @@
 import { familyName, type CheckpointTargets } from './checkpoint-targets.js';
 import { isFloatDtype } from './float-codec.js';
 import type { BaseFamily } from './kohya-keys.js';
-import { guessLoraFamily, type LoraFactors } from './lora-factors.js';
+import type { LoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
 import type { Matrix } from './low-rank.js';
 import type { TensorInfo } from './safetensors.js';
@@ -12,6 +12,9 @@ export interface LoraToMerge {
   fileName: string;
   weight: number;
   modules: readonly LoraFactors[];
+  /** The family the file's names and widths show, when they show one (lora-format.ts detectFamily). */
+  family?: BaseFamily;
+  familyBasis?: string;
   /** `sshs_model_hash` from the LoRA's metadata, recorded in the merged checkpoint when present. */
   modelHash?: string;
 }
@@ -32,7 +35,7 @@ export function planMerge(checkpoint: CheckpointTargets, tensors: ReadonlyMap<st
   for (const lora of loras) {
     checkFamily(lora, checkpoint, checkpointFile);
     for (const module of lora.modules) {
-      const target = checkpoint.targets.get(module.name);
+      const target = checkpoint.targets.get(module.lookupName);
       if (!target) {
         throw new LoraFileError(`module \`${module.name}\` matches no weight of \`${checkpointFile}\` (${familyName(checkpoint.family)})`, { code: 'module_not_in_base', culprit: lora.fileName, hint: WRONG_BASE_HINT });
       }
@@ -47,12 +50,9 @@ export function planMerge(checkpoint: CheckpointTargets, tensors: ReadonlyMap<st
 }
 
 function checkFamily(lora: LoraToMerge, checkpoint: CheckpointTargets, checkpointFile: string): void {
-  const guess = guessLoraFamily(lora.modules);
-  if (guess !== undefined && guess !== checkpoint.family) throw familyMismatch(lora.fileName, guess, checkpoint.family, checkpointFile);
-}
-
-export function familyMismatch(loraFile: string, loraFamily: BaseFamily, checkpointFamily: BaseFamily, checkpointFile: string): LoraFileError {
-  return new LoraFileError(`is a LoRA for ${familyName(loraFamily)}, but \`${checkpointFile}\` is an ${familyName(checkpointFamily)} checkpoint`, { code: 'lora_family_mismatch', culprit: loraFile, hint: WRONG_BASE_HINT });
+  if (lora.family === undefined || lora.family === checkpoint.family) return;
+  const basis = lora.familyBasis ? ` (${lora.familyBasis})` : '';
+  throw new LoraFileError(`is a LoRA for ${familyName(lora.family)}${basis}, but \`${checkpointFile}\` is an ${familyName(checkpoint.family)} checkpoint`, { code: 'lora_family_mismatch', culprit: lora.fileName, hint: WRONG_BASE_HINT });
 }
 
 function checkShape(module: LoraFactors, key: string, info: TensorInfo, rows: readonly [number, number] | undefined, fileName: string): void {

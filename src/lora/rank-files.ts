@@ -2,7 +2,7 @@
 // file atomically with fresh `sshs_*` hashes and a record of what was done in its metadata.
 import { basename, resolve } from 'node:path';
 import type { BaseFamily } from './kohya-keys.js';
-import { readLoraFactors, isKohyaLora, type LoraFactors } from './lora-factors.js';
+import { readLoraFactors, type LoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
 import { combineModules, editedModulesToTensors, resizeModules, type EditedModule, type RankReport, type RankTarget } from './rank-edit.js';
 import type { FloatDtype } from './float-codec.js';
@@ -55,10 +55,8 @@ export async function combineLoraFiles(options: CombineOptions): Promise<RankFil
 
 async function readLora(path: string, family: BaseFamily | undefined): Promise<{ file: SafetensorsFile; modules: LoraFactors[] }> {
   const file = await readSafetensors(path);
-  if (!isKohyaLora(file) && family === undefined) {
-    throw new LoraFileError('has diffusers/PEFT keys, whose kohya names depend on the base model', { code: 'family_needed', culprit: path, hint: 'add `--family sd1`, `sd2` or `sdxl`' });
-  }
-  return { file, modules: readLoraFactors(file, { fileName: path, family: family ?? 'sd1' }) };
+  // Without --family the file's own names and widths decide (and a file that cannot tell is an error).
+  return { file, modules: readLoraFactors(file, { fileName: path, ...(family ? { family } : {}) }).modules };
 }
 
 function checkOutput(output: string, inputs: readonly string[]): void {
