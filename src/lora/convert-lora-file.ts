@@ -6,7 +6,7 @@ import type { AlphaDtype } from './alpha-tensor.js';
 import type { BaseFamily } from './kohya-keys.js';
 import { KOHYA_ALPHA_DTYPE_KEY, peftContent } from './kohya-to-peft.js';
 import { LoraFileError } from './lora-file-error.js';
-import { readLoraModules, type LoraModuleSet } from './lora-modules.js';
+import { LAYERS_PER_BLOCK_KEY, readLoraModules, type LoraModuleSet } from './lora-modules.js';
 import { kohyaContent } from './modules-to-kohya.js';
 import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
 import { serializeWithSshsHashes } from './sshs-hashes.js';
@@ -35,7 +35,7 @@ export interface ConvertLoraSummary {
 }
 
 // Keys that describe one file's layout, not the training run: rewritten for the output, never carried.
-const LAYOUT_KEYS = new Set(['format', 'lora_adapter_metadata', 'sshs_model_hash', 'sshs_legacy_hash', KOHYA_ALPHA_DTYPE_KEY]);
+const LAYOUT_KEYS = new Set(['format', 'lora_adapter_metadata', 'sshs_model_hash', 'sshs_legacy_hash', KOHYA_ALPHA_DTYPE_KEY, LAYERS_PER_BLOCK_KEY]);
 
 export async function convertLoraFile(options: ConvertLoraOptions): Promise<ConvertLoraSummary> {
   refuseSameFile(options.input, options.output);
@@ -43,7 +43,7 @@ export async function convertLoraFile(options: ConvertLoraOptions): Promise<Conv
   const set = readLoraModules(file, { fileName: options.input, family: options.family });
   const carried = Object.fromEntries(Object.entries(file.metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
   const content = options.to === 'diffusers'
-    ? peftContent(set.modules, carried)
+    ? peftContent(set.modules, carried, set.layersPerBlock)
     : kohyaContent(set.modules, { metadata: carried, alphaDtype: recordedAlphaDtype(file.metadata), culprit: options.output });
   const { bytes, modelHash } = serializeWithSshsHashes(content);
   await writeBytesAtomic(options.output, bytes);

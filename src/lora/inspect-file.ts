@@ -1,7 +1,7 @@
 // Reads what `inspect` needs from a file, never the whole file at once: the header, the scalar `.alpha` tensors,
 // and the hashes, streamed in 1 MiB chunks.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { alphaValue } from './alpha-tensor.js';
 import { inspectLora, type FileHashes, type InspectReport } from './inspect.js';
 import { LoraFileError } from './lora-file-error.js';
@@ -36,7 +36,12 @@ export function inspectLoraFile(path: string, options: InspectFileOptions = {}):
 
 function openForReading(path: string): number {
   try {
-    return openSync(path, 'r');
+    const fd = openSync(path, 'r');
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+    }
+    return fd;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new LoraFileError('no such file', { code: 'file_not_found', culprit: path, hint: 'check the path' });

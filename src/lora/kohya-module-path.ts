@@ -1,8 +1,9 @@
 // kohya module names → the diffusers module they adapt (the inverse of kohya-keys.ts). Pure.
 // Underscores are ambiguous (`to_q`, `proj_in`, `transformer_blocks` hold one), so names are split against the
 // vocabulary of multi-word names these models use, and the dotted result must match the module grammar.
-import { sdxlLdmPath, type LoraComponent } from './kohya-keys.js';
+import type { LoraComponent } from './kohya-keys.js';
 import { LoraFileError } from './lora-file-error.js';
+import { diffusersUnetPath, ldmUnetPath, sdxlUnetLayout } from './unet-ldm-layout.js';
 
 export interface KohyaModulePath {
   component: LoraComponent;
@@ -36,8 +37,11 @@ const DIFFUSERS_UNET = new RegExp(
 const LDM_UNET = /^(input_blocks|middle_block|output_blocks|out\.2$|time_embed\.|label_emb\.)/;
 const TEXT_MODEL = /^text_model\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|mlp\.fc[12])$/;
 
-/** `lora_unet_input_blocks_4_1_proj_in` → `{ component: 'unet', path: 'down_blocks.1.attentions.0.proj_in' }`. */
-export function kohyaModulePath(name: string): KohyaModulePath {
+/**
+ * `lora_unet_input_blocks_4_1_proj_in` → `{ component: 'unet', path: 'down_blocks.1.attentions.0.proj_in' }`.
+ * `layersPerBlock` only matters for SDXL's LDM names.
+ */
+export function kohyaModulePath(name: string, layersPerBlock = 2): KohyaModulePath {
   const prefix = PREFIXES.find(([start]) => name.startsWith(start));
   if (!prefix) throw unknownModule(name, 'does not start with `lora_unet_`, `lora_te_`, `lora_te1_` or `lora_te2_`');
   const [start, component] = prefix;
@@ -48,7 +52,7 @@ export function kohyaModulePath(name: string): KohyaModulePath {
     return { component, path };
   }
   if (DIFFUSERS_UNET.test(dotted)) return { component, path: dotted, unetLayout: 'diffusers' };
-  if (LDM_UNET.test(dotted)) return { component, path: ldmToDiffusersPath(dotted, name), unetLayout: 'ldm' };
+  if (LDM_UNET.test(dotted)) return { component, path: ldmToDiffusersPath(dotted, name, layersPerBlock), unetLayout: 'ldm' };
   throw unknownModule(name, 'is not a LoRA layer of an SD 1.x, SD 2.x or SDXL UNet');
 }
 
@@ -69,66 +73,18 @@ function nextUnderscore(text: string, from: number): number {
   return at < 0 ? text.length : at;
 }
 
-const FIXED_LDM: Readonly<Record<string, string>> = {
-  'input_blocks.0.0': 'conv_in',
-  'out.2': 'conv_out',
-  'time_embed.0': 'time_embedding.linear_1',
-  'time_embed.2': 'time_embedding.linear_2',
-  'label_emb.0.0': 'add_embedding.linear_1',
-  'label_emb.0.2': 'add_embedding.linear_2',
-};
-
-const RESNET_DIFFUSERS_NAMES: Readonly<Record<string, string>> = {
-  'in_layers.2': 'conv1',
-  'out_layers.3': 'conv2',
-  'emb_layers.1': 'time_emb_proj',
-  skip_connection: 'conv_shortcut',
-};
-
-// SDXL block layout (diffusers-peft-lora-format.md §4): which up blocks hold attentions decides slot 1's meaning.
-const SDXL_UP_HAS_ATTENTION = [true, true, false];
-const STRIDE = 3; // layers_per_block + 1, 2 layers per block in every SD/SDXL UNet
-
 /**
- * sd-scripts' SDXL (LDM) UNet path → the diffusers path. The result is mapped forward again with sdxlLdmPath and
- * must give the input back, so the two directions cannot drift apart and impossible slots are rejected.
+ * sd-scripts' SDXL (LDM) UNet path → the diffusers path, for a UNet with `layersPerBlock` layers per block (2 in
+ * every real SDXL; our tiny test models have 1). Mapped forward again, it must give the input back.
  */
-export function ldmToDiffusersPath(ldm: string, culprit = ldm): string {
-  const path = FIXED_LDM[ldm] ?? blockPath(ldm);
-  let forward: string | undefined;
-  try {
-    forward = path === undefined ? undefined : sdxlLdmPath(path, 2, culprit);
-  } catch {
-    forward = undefined;
+export function ldmToDiffusersPath(ldm: string, culprit = ldm, layersPerBlock = 2): string {
+  const layout = sdxlUnetLayout(layersPerBlock);
+  const path = diffusersUnetPath(ldm, layout);
+  const forward = path === undefined ? undefined : ldmUnetPath(path, layout);
+  if (path === undefined || forward === undefined || !('ldm' in forward) || forward.ldm !== ldm) {
+    throw unknownModule(culprit, 'is not a LoRA layer of an SDXL UNet');
   }
-  if (path === undefined || forward !== ldm) throw unknownModule(culprit, 'is not a LoRA layer of an SDXL UNet');
   return path;
-}
-
-function blockPath(ldm: string): string | undefined {
-  const input = /^input_blocks\.(\d+)\.([01])\.(.+)$/.exec(ldm);
-  if (input) {
-    const n = Number(input[1]);
-    const [block, layer] = [Math.floor((n - 1) / STRIDE), (n - 1) % STRIDE];
-    if (layer === STRIDE - 1) return input[3] === 'op' ? `down_blocks.${n / STRIDE - 1}.downsamplers.0.conv` : undefined;
-    return input[2] === '1' ? `down_blocks.${block}.attentions.${layer}.${input[3]}` : resnetPath(`down_blocks.${block}`, layer, input[3]);
-  }
-  const middle = /^middle_block\.([012])\.(.+)$/.exec(ldm);
-  if (middle) return middle[1] === '1' ? `mid_block.attentions.0.${middle[2]}` : resnetPath('mid_block', Number(middle[1]) / 2, middle[2]);
-  const output = /^output_blocks\.(\d+)\.([012])\.(.+)$/.exec(ldm);
-  if (output) {
-    const n = Number(output[1]);
-    const [block, layer, slot, rest] = [Math.floor(n / STRIDE), n % STRIDE, output[2], output[3] ?? ''];
-    const isUpsampler = slot === '2' || (slot === '1' && !SDXL_UP_HAS_ATTENTION[block]);
-    if (isUpsampler) return rest === 'conv' ? `up_blocks.${block}.upsamplers.0.conv` : undefined;
-    return slot === '1' ? `up_blocks.${block}.attentions.${layer}.${rest}` : resnetPath(`up_blocks.${block}`, layer, rest);
-  }
-  return undefined;
-}
-
-function resnetPath(block: string, layer: number, ldmName: string | undefined): string | undefined {
-  const name = RESNET_DIFFUSERS_NAMES[ldmName ?? ''];
-  return name === undefined ? undefined : `${block}.resnets.${layer}.${name}`;
 }
 
 function unknownModule(name: string, problem: string): LoraFileError {

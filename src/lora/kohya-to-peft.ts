@@ -2,13 +2,13 @@
 // LoraConfig per component in `lora_adapter_metadata`, with rank_pattern/alpha_pattern where modules differ, so
 // diffusers' load_lora_weights applies each module's kohya scale alpha/rank. Weight bytes are shared, not copied. Pure.
 import type { LoraComponent } from './kohya-keys.js';
-import type { LoraModule } from './lora-modules.js';
+import { LAYERS_PER_BLOCK_KEY, type LoraModule } from './lora-modules.js';
 import type { SafetensorsContent, Tensor } from './safetensors.js';
 
 /** Metadata key recording the kohya alphas' dtype, so diffusers → kohya gives back bit-identical alpha tensors. */
 export const KOHYA_ALPHA_DTYPE_KEY = 'lora_scripts.kohya_alpha_dtype';
 
-export function peftContent(modules: readonly LoraModule[], carried: Readonly<Record<string, string>>): SafetensorsContent {
+export function peftContent(modules: readonly LoraModule[], carried: Readonly<Record<string, string>>, layersPerBlock = 2): SafetensorsContent {
   const tensors = new Map<string, Tensor>();
   for (const module of modules) {
     tensors.set(`${module.component}.${module.path}.lora_A.weight`, module.down);
@@ -20,6 +20,7 @@ export function peftContent(modules: readonly LoraModule[], carried: Readonly<Re
     lora_adapter_metadata: adapterMetadataJson(modules),
     ...carried,
     ...(alphaDtype ? { [KOHYA_ALPHA_DTYPE_KEY]: alphaDtype } : {}),
+    ...(layersPerBlock !== 2 ? { [LAYERS_PER_BLOCK_KEY]: String(layersPerBlock) } : {}),
   };
   return { metadata, tensors };
 }

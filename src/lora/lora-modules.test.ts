@@ -64,6 +64,17 @@ describe('readLoraModules', () => {
     expect(set.modules[0]!.alphaTensor).toBe(alpha);
   });
 
+  it('reads SDXL LDM names of a UNet with one layer per block (tiny test models) and writes them back alike', () => {
+    const names = ['input_blocks_3_1_proj_in', 'output_blocks_1_1_proj_out', 'input_blocks_2_0_op', 'output_blocks_1_2_conv'];
+    const file = content(Object.fromEntries(names.flatMap((n) => [[`lora_unet_${n}.lora_down.weight`, tensor([2, 32])], [`lora_unet_${n}.lora_up.weight`, tensor([32, 2])]])));
+    const set = readLoraModules(file, { fileName: 'x', family: 'sdxl' });
+    expect(set.layersPerBlock).toBe(1);
+    expect(set.modules.map((m) => m.path)).toEqual(['down_blocks.1.attentions.0.proj_in', 'up_blocks.0.attentions.1.proj_out', 'down_blocks.0.downsamplers.0.conv', 'up_blocks.0.upsamplers.0.conv']);
+    const peft = peftContent(set.modules, {}, set.layersPerBlock);
+    expect(peft.metadata['lora_scripts.unet_layers_per_block']).toBe('1');
+    expect(readLoraModules(peft, { fileName: 'p', family: 'sdxl' }).modules.map((m) => m.kohyaName)).toEqual(names.map((n) => `lora_unet_${n}`));
+  });
+
   it('reads the older diffusers spellings (lora.down, lora_linear_layer, attn processors) as the same modules', () => {
     const pair = (stem: string, down: string, up: string) => ({ [`${stem}${down}`]: tensor([2, 32]), [`${stem}${up}`]: tensor([32, 2]) });
     const file = content({

@@ -33,6 +33,8 @@ export interface LoraModuleSet {
   family: BaseFamily;
   /** Why this family: the user's choice, or what detectFamily saw. */
   familyBasis: string;
+  /** The UNet's layers per block that SDXL LDM names were read with and kohya names are written with. */
+  layersPerBlock: number;
   modules: LoraModule[];
 }
 
@@ -41,7 +43,15 @@ export interface ReadLoraModulesOptions {
   fileName: string;
   /** Skips detection (needed when a file has no telling layers or metadata). */
   family?: BaseFamily;
+  /**
+   * The UNet's layers per block (2 in every real SD/SDXL model). Default: what the file's SDXL LDM names read
+   * with, else `lora_scripts.unet_layers_per_block` (written by convert), else 2.
+   */
+  layersPerBlock?: number;
 }
+
+/** Metadata key recording a UNet's layers per block when it is not 2 (tiny test models), so names round-trip. */
+export const LAYERS_PER_BLOCK_KEY = 'lora_scripts.unet_layers_per_block';
 
 const WEIGHT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
@@ -60,9 +70,10 @@ export function readLoraModules(file: SafetensorsContent, options: ReadLoraModul
     throw new LoraFileError(`cannot tell the base family (${basis})`, { code: 'family_unknown', culprit: fileName, hint: 'pass `--family sd1`, `sd2` or `sdxl`' });
   }
   const configs = format.name === 'diffusers' ? parseAdapterMetadata(file.metadata.lora_adapter_metadata, fileName) : {};
-  const modules = grouped.map((module) => readModule(module, { file, family, configs, fileName }));
+  const layersPerBlock = options.layersPerBlock ?? unetLayersPerBlock(grouped, file.metadata);
+  const modules = grouped.map((module) => readModule(module, { file, family, configs, fileName, layersPerBlock }));
   checkUnique(modules, fileName);
-  return { format, family, familyBasis: basis, modules };
+  return { format, family, familyBasis: basis, layersPerBlock, modules };
 }
 
 /** SD 1.x and 2.x name every LoRA key alike, so a file that is one of the two converts as sd1. */
@@ -75,10 +86,28 @@ interface ReadContext {
   family: BaseFamily;
   configs: AdapterConfigs;
   fileName: string;
+  layersPerBlock: number;
+}
+
+const LDM_UNET_NAME = /^lora_unet_(input_blocks|middle_block|output_blocks)_/;
+
+/** SDXL LDM numbering depends on it: the first count under which every LDM name reads back is the file's. */
+function unetLayersPerBlock(modules: readonly HeaderModule[], metadata: Readonly<Record<string, string>>): number {
+  const ldm = modules.filter((m) => LDM_UNET_NAME.test(m.name));
+  const reads = (layers: number) => ldm.every((m) => {
+    try {
+      return kohyaModulePath(m.name, layers) !== undefined;
+    } catch {
+      return false;
+    }
+  });
+  if (ldm.length > 0) return [2, 1, 3].find(reads) ?? 2;
+  const recorded = Number(metadata[LAYERS_PER_BLOCK_KEY]);
+  return Number.isInteger(recorded) && recorded > 0 ? recorded : 2;
 }
 
 function readModule(module: HeaderModule, context: ReadContext): LoraModule {
-  const { file, family, fileName } = context;
+  const { file, family, fileName, layersPerBlock } = context;
   const key = (part: string) => module.parts[part] ?? '';
   const down = file.tensors.get(key('down'));
   const up = file.tensors.get(key('up'));
@@ -87,16 +116,16 @@ function readModule(module: HeaderModule, context: ReadContext): LoraModule {
     throw new LoraFileError(`\`${key(has) || key('alpha')}\` has no matching ${missing} weight`, { code: 'incomplete_module', culprit: fileName });
   }
   const rank = checkPair(key('down'), down, up, fileName);
-  const { component, path } = inFile(fileName, key('down'), () => modulePath(module));
-  const kohyaName = inFile(fileName, key('down'), () => kohyaModuleName({ key: key('down'), component, modulePath: path, part: 'down' }, family));
+  const { component, path } = inFile(fileName, key('down'), () => modulePath(module, layersPerBlock));
+  const kohyaName = inFile(fileName, key('down'), () => kohyaModuleName({ key: key('down'), component, modulePath: path, part: 'down' }, family, layersPerBlock));
   const alphaTensor = module.parts.alpha === undefined ? undefined : file.tensors.get(key('alpha'));
   const alpha = alphaTensor ? storedAlpha(key('alpha'), alphaTensor, fileName) : diffusersAlpha(module, component, rank, context);
   return { component, path, kohyaName, sourceName: module.name, down, up, rank, alpha, alphaTensor };
 }
 
 /** kohya names are split against the known vocabulary; diffusers paths are read as written, old spellings mapped. */
-function modulePath(module: HeaderModule): { component: LoraComponent; path: string } {
-  if (module.name.startsWith('lora_')) return kohyaModulePath(module.name);
+function modulePath(module: HeaderModule, layersPerBlock: number): { component: LoraComponent; path: string } {
+  if (module.name.startsWith('lora_')) return kohyaModulePath(module.name, layersPerBlock);
   const component = module.component!;
   const written = module.name.slice(component.length + 1);
   const path = component === 'unet' ? unetPath(written) : textEncoderPath(written);
@@ -179,7 +208,7 @@ function inFile<T>(fileName: string, key: string, map: () => T): T {
 
 function unsupported(fileName: string, format: LoraFormat, modules: readonly HeaderModule[], stray: readonly string[]): LoraFileError {
   const odd = modules.find((m) => m.kind !== 'lora' || m.hasDora || m.parts.up_bias !== undefined || m.component === undefined);
-  const example = stray[0] ?? Object.values(odd?.parts ?? {})[0];
+  const example = stray[0] ?? Object.values(odd?.parts ?? {}).sort().find((key) => !key.endsWith('.alpha'));
   const what = format.name === 'unknown' || format.name === 'checkpoint' || format.name === 'peft-adapter' ? `is ${describe(format)}` : `is a ${describe(format)} file`;
   return new LoraFileError(`${what}${example ? ` (key \`${example}\`)` : ''}; only LoRA/LoCon modules (down, up, alpha) can be converted`, {
     code: 'unsupported_format',
