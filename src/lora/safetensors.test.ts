@@ -192,6 +192,34 @@ describe('parseSafetensors on hostile files', () => {
     expect([error.code, error.message]).toEqual(['trailing_bytes', '2 bytes follow the last tensor']);
   });
 
+  it('rejects a file cut inside its header, with the whole error line', () => {
+    const whole = craft(f32('a.weight', 0, 8), new Uint8Array(8));
+    const error = parseError(whole.subarray(0, 30));
+    expect([error.code, error.line]).toEqual(['header_past_end', `data/x.safetensors: header claims ${whole.length - 16} bytes but the file is only 30 bytes`]);
+    expect(error.hint).toBe('the file is damaged or not a safetensors file; export or download it again');
+  });
+
+  it('rejects lying offsets: an end before its begin, negative or fractional offsets, a wrong-length pair', () => {
+    const inverted = parseError(craft({ a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [0], data_offsets: [4, 2] } }, new Uint8Array(4)));
+    expect([inverted.code, inverted.line]).toEqual(['invalid_offset', 'data/x.safetensors: tensor `b` ends at byte 2, before it starts (4)']);
+    for (const offsets of [[-4, 0], [0, 3.5], [0], [0, 4, 8], ['0', '4'], [0, 2 ** 60]]) {
+      const error = parseError(craft({ a: { dtype: 'U8', shape: [4], data_offsets: offsets } }, new Uint8Array(4)));
+      expect([error.code, error.line]).toEqual(['invalid_tensor_info', `data/x.safetensors: tensor \`a\` has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`]);
+    }
+  });
+
+  it('rejects two tensors sharing bytes, also one inside another', () => {
+    const same = parseError(craft({ ...f32('a', 0, 8), ...f32('b', 0, 8) }, new Uint8Array(8)));
+    expect([same.code, same.line]).toEqual(['offset_overlap', 'data/x.safetensors: tensor `b` starts at byte 0 but `a` ends at byte 8, overlapping it']);
+    const inside = parseError(craft({ ...f32('outer', 0, 16), ...f32('inner', 4, 8) }, new Uint8Array(16)));
+    expect([inside.code, inside.line]).toEqual(['offset_overlap', 'data/x.safetensors: tensor `inner` starts at byte 4 but `outer` ends at byte 16, overlapping it']);
+  });
+
+  it('rejects a header length of 2^64 − 1 with one line, before allocating anything', () => {
+    const error = parseError(craft('{}', new Uint8Array(), 2n ** 64n - 1n));
+    expect(error.line).toBe('data/x.safetensors: header claims 18446744073709551615 bytes; the limit is 100000000');
+  });
+
   it('accepts tensors listed in any order and trailing spaces in the header', () => {
     const file = parseSafetensors(craft(`{${JSON.stringify(f32('b', 4, 8)).slice(1, -1)},${JSON.stringify(f32('a', 0, 4)).slice(1, -1)}}   `, bytesOf(new Float32Array([1, 2]))), 'mem');
     expect([...file.tensors.get('a')!.data]).toEqual([...bytesOf(new Float32Array([1]))]);
