@@ -4,4 +4,4 @@ export { runEngine, type RunEngineOptions, type EngineRunResult } from './proces
 export { parseEngineLine, engineEventSchema, PROTOCOL_VERSION, type EngineEvent, type EngineRequest, type EventOf } from './protocol.js';
 /** `setupEngine({env: process.env, log: console.error})` creates or updates the venv; a no-op when current. */
 export { setupEngine, isEngineReady, detectTorchBuild, type SetupResult } from './setup.js';
-export { engineVenvDir, ENGINE_SOURCE_DIR, PACKAGE_ROOT, type Env } from './paths.js';
+export { engineVenvDir, ENGINE_SOURCE_DIR, CLIP_TOKENIZER_DIR, PACKAGE_ROOT, type Env } from './paths.js';

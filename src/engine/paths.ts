@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 /** The package root (this file is at dist/engine/paths.js or src/engine/paths.ts). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ENGINE_SOURCE_DIR = join(PACKAGE_ROOT, 'engine');
+/** The CLIP tokenizer files shipped with the engine; the TS caption checks count tokens with them too. */
+export const CLIP_TOKENIZER_DIR = join(ENGINE_SOURCE_DIR, 'lora_scripts_engine', 'model_configs', 'tokenizer-clip');
 
 export type Env = Record<string, string | undefined>;
 
