@@ -40,3 +40,37 @@ export function hashDistance(a: string, b: string): number {
   }
   return count;
 }
+
+/** For each output cell of an axis, the source pixels it covers and by how much (box filter, weights sum to 1). */
+function boxWeights(sourceLength: number, targetLength: number): [number, number][][] {
+  const span = sourceLength / targetLength;
+  return Array.from({ length: targetLength }, (_, i) => {
+    const start = i * span;
+    const end = start + span;
+    const cover: [number, number][] = [];
+    for (let j = Math.floor(start); j < Math.min(sourceLength, Math.ceil(end)); j++) cover.push([j, (Math.min(end, j + 1) - Math.max(start, j)) / span]);
+    return cover;
+  });
+}
+
+/**
+ * A `width × height` brightness image averaged down (or boxed up) to the 32×32 `perceptualHash` input. In JS rather
+ * than a second sharp pipeline: for the small images of a dataset check, the pipeline's setup cost more than the work.
+ */
+export function hashInputOf(grey: ArrayLike<number>, width: number, height: number): Float64Array {
+  const columns = boxWeights(width, HASH_INPUT_SIZE);
+  const rows = boxWeights(height, HASH_INPUT_SIZE);
+  const narrowed = new Float64Array(height * HASH_INPUT_SIZE);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < HASH_INPUT_SIZE; x++) {
+      let sum = 0;
+      for (const [j, weight] of columns[x]!) sum += grey[y * width + j]! * weight;
+      narrowed[y * HASH_INPUT_SIZE + x] = sum;
+    }
+  }
+  const result = new Float64Array(HASH_INPUT_SIZE * HASH_INPUT_SIZE);
+  for (let y = 0; y < HASH_INPUT_SIZE; y++) {
+    for (const [j, weight] of rows[y]!) for (let x = 0; x < HASH_INPUT_SIZE; x++) result[y * HASH_INPUT_SIZE + x]! += narrowed[j * HASH_INPUT_SIZE + x]! * weight;
+  }
+  return result;
+}

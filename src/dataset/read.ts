@@ -1,10 +1,10 @@
 // The dataset shell: lists images, reads captions and checks every image decodes (sharp), then calls the pure core.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import sharp from 'sharp';
 import { DatasetError } from '../errors.js';
 import { captionFileFor, CsvSyntaxError, parseMetadataCsv } from './captions.js';
-import { HASH_INPUT_SIZE, perceptualHash } from './perceptual-hash.js';
+import { inspectImage, type MeasuredImage } from './inspect-image.js';
+import { mapWithLimit } from './map-with-limit.js';
 import { assembleDataset, isImageFile, repeatsOfFolder, type DatasetItem, type ImageFile } from './scan.js';
 
 export interface ReadDatasetOptions {
@@ -19,7 +19,12 @@ export interface MeasuredItem extends DatasetItem {
   path: string;
   width: number;
   height: number;
+  /** What the quality rules read (sharpness, exposure, perceptual hash), measured in the same decode. */
+  quality: MeasuredImage;
 }
+
+/** Images decoded at once: sharp decodes on libvips threads, so a few in flight keep every core busy. */
+const READ_JOBS = 4;
 
 /** Every image below `dataDir` (hidden entries skipped), sorted, with kohya `N_name` folder repeats. */
 export function listImageFiles(dataDir: string): ImageFile[] {
@@ -59,20 +64,23 @@ function readCaptionFiles(dataDir: string, images: ImageFile[], extension: strin
   return captions;
 }
 
-/** Decodes the whole image: truncated and corrupt files fail here, not an hour into training. */
-async function measureImage(path: string): Promise<{ width: number; height: number }> {
-  try {
-    const image = sharp(path, { failOn: 'truncated' }).rotate();
-    const { info } = await image.raw().toBuffer({ resolveWithObject: true });
-    return { width: info.width, height: info.height };
-  } catch (error) {
-    const reason = (error as Error).message.split('\n')[0];
-    throw new DatasetError(`cannot be read as an image (${reason})`, {
+/** Decodes every image (truncated and corrupt files fail here, not an hour into training) and measures it for the
+ * quality checks in the same pass. The first unreadable image in path order is the error. */
+async function measureImages(dataDir: string, items: DatasetItem[]): Promise<MeasuredItem[]> {
+  const measured = await mapWithLimit(items, READ_JOBS, async (item) => {
+    const path = join(dataDir, item.relPath);
+    const quality = await inspectImage(path);
+    return { ...item, path, width: quality.width, height: quality.height, quality };
+  });
+  const unreadable = measured.find((item) => item.quality.unreadable !== null);
+  if (unreadable) {
+    throw new DatasetError(`cannot be read as an image (${unreadable.quality.unreadable})`, {
       code: 'image_unreadable',
-      culprit: path,
+      culprit: unreadable.path,
       hint: 're-export the picture as PNG or JPEG, or move it out of `train_data_dir`',
     });
   }
+  return measured;
 }
 
 export async function readDataset(options: ReadDatasetOptions): Promise<MeasuredItem[]> {
@@ -83,16 +91,12 @@ export async function readDataset(options: ReadDatasetOptions): Promise<Measured
   const items = options.metadataPath
     ? assembleDataset(options.dataDir, images, { kind: 'metadata', file: options.metadataPath, rows: readMetadata(options.metadataPath) })
     : assembleDataset(options.dataDir, images, { kind: 'files', extension: options.captionExtension, captions: readCaptionFiles(options.dataDir, images, options.captionExtension) });
-  const measured: MeasuredItem[] = [];
-  for (const item of items) {
-    const path = join(options.dataDir, item.relPath);
-    measured.push({ ...item, path, ...(await measureImage(path)) });
-  }
-  return measured;
+  return measureImages(options.dataDir, items);
 }
 
-/** pHash of an image file (EXIF orientation applied): see `perceptualHash`. */
+/** pHash of an image file (EXIF orientation applied), the same hash `prepare` and `train` compare: see `perceptualHash`. */
 export async function readPerceptualHash(path: string): Promise<string> {
-  const grey = await sharp(path).rotate().greyscale().resize(HASH_INPUT_SIZE, HASH_INPUT_SIZE, { fit: 'fill' }).raw().toBuffer();
-  return perceptualHash(grey);
+  const { hash, unreadable } = await inspectImage(path);
+  if (hash === null) throw new DatasetError(`cannot be read as an image (${unreadable})`, { code: 'image_unreadable', culprit: path });
+  return hash;
 }
