@@ -69,7 +69,7 @@ function expectedMerge(w: Tensor, terms: Array<{ up: Tensor; down: Tensor; c: nu
       for (let j = 0; j < cols; j++) {
         let sum = 0;
         for (let t = 0; t < rank; t++) sum += u[i * rank + t]! * d[t * cols + j]!;
-        values[(rowOffset + i) * cols + j] += c * sum;
+        values[(rowOffset + i) * cols + j]! += c * sum;
       }
     }
   }

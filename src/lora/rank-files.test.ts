@@ -45,7 +45,7 @@ function delta(path: string, module: string): Float64Array {
   const rows = up.shape[0]!;
   const cols = d.length / rank;
   const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let t = 0; t < rank; t++) for (let j = 0; j < cols; j++) out[i * cols + j] += (alpha / rank) * u[i * rank + t]! * d[t * cols + j]!;
+  for (let i = 0; i < rows; i++) for (let t = 0; t < rank; t++) for (let j = 0; j < cols; j++) out[i * cols + j]! += (alpha / rank) * u[i * rank + t]! * d[t * cols + j]!;
   return out;
 }
 
