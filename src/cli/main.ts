@@ -4,6 +4,7 @@ import { CONFIG_KEYS, describeAllowed, flagName, metaOf } from '../config/index.
 import { EXIT_CODES, LoraScriptsError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
 import type { CommandContext } from './context.js';
+import { DEFAULT_TARGET_PX, DEFAULT_THRESHOLDS, THRESHOLD_FLAGS } from './prepare-flags.js';
 
 function printError(error: unknown, verbose: boolean): number {
   if (error instanceof LoraScriptsError) {
@@ -117,6 +118,21 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .option('--out <file>', 'The converted .safetensors (never the input)')
     .option('--family <family>', 'sd1, sd2 or sdxl (default: detected from the layers and metadata)')
     .action((file: string | undefined, flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/convert.js')).convertCommand(file, flags, ctx)));
+
+  const prepare = cli
+    .command('prepare [dir]', 'Check pictures and captions (blur, exposure, size, duplicates, caption lint) and write a cropped, resized copy without the flagged ones, plus an HTML and a JSON report')
+    .option('--out <dir>', 'Prepared folder (default: <dir>-prepared beside it); replaced on re-runs, the originals are never touched')
+    .option('--target <px>', 'Training size: square crops of this size, or buckets of about this many pixels²', { default: DEFAULT_TARGET_PX })
+    .option('--crop <position>', 'center, attention (the most salient part) or entropy (the busiest part)', { default: 'center' })
+    .option('--buckets', 'Aspect-ratio buckets (64 px steps, up to --max-aspect) instead of square crops; a folder per bucket')
+    .option('--strict', 'Fail (exit 1) when any picture is flagged for exclusion; only the report is written')
+    .option('--trigger-word <word>', 'Warn about captions without it')
+    .option('--metadata <file>', 'Caption CSV (default: <dir>/metadata.csv if present, else .txt files beside the pictures)')
+    .option('--caption-extension <ext>', 'Caption file extension', { default: '.txt' })
+    .option('--jobs <n>', 'Pictures processed at once (default: the number of CPU cores)')
+    .option('--json', 'Print the JSON report to stdout instead of the folder path');
+  for (const { flag, key, help } of THRESHOLD_FLAGS) prepare.option(`--${flag} <n>`, help, { default: DEFAULT_THRESHOLDS[key] });
+  prepare.action((dir: string | undefined, flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/prepare.js')).prepareCommand(dir, flags, ctx)));
 
   cli.help();
   cli.version(TOOL_VERSION);
