@@ -9,19 +9,23 @@ export function formatInspectReport(report: InspectReport, options: { showLayers
   const lines: Array<[string, string]> = [
     ['file', `${report.file} (${formatBytes(report.sizeBytes)}, ${report.tensorCount} tensors: ${Object.entries(report.dtypes).map(([d, n]) => `${d} ${n}`).join(', ')})`],
     ['format', `${report.format.name} ${report.format.variant}${report.format.isConvertible ? '' : ' (convert cannot rewrite it)'}`],
-    ['family', familyLine(report)],
-    ['layers', layersLine(report)],
-    ['rank', valuesLine(report.ranks)],
-    ['alpha', `${valuesLine(report.alphas)}${alphaSources(report.modules)}`],
   ];
+  if (report.modules.length > 0) {
+    lines.push(['family', familyLine(report)], ['layers', layersLine(report)], ['rank', valuesLine(report.ranks)], ['alpha', `${valuesLine(report.alphas)}${alphaSources(report.modules)}`]);
+  }
   if (report.hashes) lines.push(...hashLines(report));
   if (report.training) lines.push(...trainingLines(report.training));
   if (Object.keys(report.loraScripts).length > 0) {
-    lines.push(['lora-scripts', Object.entries(report.loraScripts).map(([k, v]) => `${k.slice('lora_scripts.'.length)} ${v}`).join(', ')]);
+    lines.push(['lora-scripts', Object.entries(report.loraScripts).map(([k, v]) => `${k.slice('lora_scripts.'.length)} ${shortened(v)}`).join(', ')]);
   }
   for (const problem of report.problems) lines.push(['warning', problem]);
   const text = lines.map(([label, value]) => `${label.padEnd(13)}${value}`).join('\n');
   return options.showLayers ? `${text}\n\n${layerTable(report.modules)}` : text;
+}
+
+/** Long JSON values (a model's architecture) would bury the report; `--json` has them whole. */
+function shortened(value: string, maxChars = 100): string {
+  return value.length > maxChars ? `${value.slice(0, maxChars - 1)}… (${value.length} chars; --json shows all)` : value;
 }
 
 function formatBytes(bytes: number): string {
@@ -80,8 +84,8 @@ function trainingLines(t: TrainingSummary): Array<[string, string]> {
   const lr = [t.learningRate.base && `lr ${t.learningRate.base}`, t.learningRate.unet && `unet ${t.learningRate.unet}`, t.learningRate.textEncoder && `text encoder ${t.learningRate.textEncoder}`, t.optimizer, t.scheduler].filter(Boolean);
   if (lr.length > 0) lines.push(['optimizer', lr.join(', ')]);
   if (t.trainImages !== null || t.datasets.length > 0) {
-    const folders = t.datasets.map((d) => `${d.name} (${d.images ?? '?'} images × ${d.repeats ?? '?'})`).join(', ');
-    lines.push(['dataset', [t.trainImages !== null ? `${t.trainImages} images × repeats` : null, folders].filter(Boolean).join(': ')]);
+    const folders = t.datasets.map((d) => `${d.name}: ${d.images ?? '?'} images × ${d.repeats ?? '?'} repeats`).join(', ');
+    lines.push(['dataset', [t.trainImages !== null ? `${t.trainImages} training images` : null, folders].filter(Boolean).join('; ')]);
   }
   if (t.topTags.length > 0) lines.push(['tags', `${t.topTags.slice(0, 10).map(({ tag, count }) => `${tag} ${count}`).join(', ')} (${t.distinctTags} distinct)`]);
   if (t.startedAt || t.finishedAt) lines.push(['trained', [t.startedAt, t.finishedAt].filter(Boolean).join(' → ')]);
