@@ -5,8 +5,8 @@ import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync,
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
-import { datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
-import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
+import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
+import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { buildKohyaMetadata, convertPeftFileToKohya } from '../lora/index.js';
 import { intermediateLoraName, planTraining } from './plan.js';
@@ -62,6 +62,9 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
   // Everything that can be wrong with the data is found before the output folder is touched.
   const items = await readDataset({ dataDir: config.train_data_dir, metadataPath: config.metadata_path, captionExtension: config.caption_extension });
+  // prepare's quality and caption rules on what was just read: blocking problems stop here, the rest is one warning block.
+  const datasetWarnings = checkTrainingDataset(items, { dataDir: config.train_data_dir, resolutionPx: config.resolution, tokenizerDir: CLIP_TOKENIZER_DIR });
+  if (datasetWarnings) options.note(datasetWarnings);
   const plan = planTraining(config);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
 
