@@ -47,6 +47,7 @@ export const prepareReportSchema = z.strictObject({
   images: z.array(
     z.strictObject({
       image: z.string(),
+      /** What the rules decided; with `status: failed` nothing was written whatever this says. */
       status: z.enum(['kept', 'excluded']),
       /** Path in the prepared folder; `null` when excluded (or when the run failed). */
       output: z.string().nullable(),

@@ -207,7 +207,7 @@ function buildReport(input: ReportInput): PrepareReport {
     },
     summary: {
       images: records.length,
-      kept: outputs.size,
+      kept: records.length - excluded.size,
       excluded: excluded.size,
       warnings: findings.filter((f) => f.severity === 'warn').length,
       rotated_upright: records.filter((r) => r.unreadable === null && r.orientation !== 1).length,
@@ -216,7 +216,7 @@ function buildReport(input: ReportInput): PrepareReport {
     buckets: input.buckets ? [...bucketCounts.values()].sort((a, b) => a.width_px / a.height_px - b.width_px / b.height_px) : null,
     images: records.map((record) => ({
       image: record.image,
-      status: excluded.has(record.image) || !outputs.has(record.image) ? 'excluded' : 'kept',
+      status: excluded.has(record.image) ? 'excluded' : 'kept',
       output: outputs.get(record.image) ?? null,
       width_px: record.width,
       height_px: record.height,
