@@ -235,3 +235,24 @@ async function tempFile(data: Buffer): Promise<string> {
   writeFileSync(path, data);
   return path;
 }
+
+describe('prepare --crop', () => {
+  it('attention keeps the salient part of a wide picture where center cuts it off', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'prepare-crop-')), 'wide');
+    mkdirSync(dir);
+    // A grey strip with a red lantern-like block near its right end.
+    const block = await sharp({ create: { width: 120, height: 160, channels: 3, background: '#d02020' } }).png().toBuffer();
+    await sharp({ create: { width: 600, height: 256, channels: 3, background: '#808080' } })
+      .composite([{ input: block, left: 460, top: 48 }])
+      .png()
+      .toFile(join(dir, 'strip.png'));
+    const redness = async (path: string) => {
+      const { channels } = await sharp(path).stats();
+      return channels[0]!.mean - channels[1]!.mean;
+    };
+    await prepareDataset(options(dir, `${dir}-center`, { crop: 'center' }));
+    await prepareDataset(options(dir, `${dir}-attention`, { crop: 'attention' }));
+    expect(await redness(join(`${dir}-center`, 'strip.png'))).toBeLessThan(5);
+    expect(await redness(join(`${dir}-attention`, 'strip.png'))).toBeGreaterThan(40);
+  });
+});
