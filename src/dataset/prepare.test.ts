@@ -65,6 +65,8 @@ async function writeMessyDataset(dir: string): Promise<{ expected: [string, stri
   };
   for (let i = 0; i < 4; i++) await add(`5_jiangnan/clean_${i}.png`, scenePng(100 + i), `${GOOD}, picture ${i}`);
   await add('blurry.png', sharp(await scenePng(200)).blur(4).png().toBuffer());
+  // Sorts before its original: the sharp original must still be the one kept.
+  await add('0-blurred-copy.png', sharp(await scenePng(101)).blur(4).png().toBuffer());
   await add('tiny.png', sharp(await scenePng(201)).resize(96, 96).png().toBuffer());
   await add('copy.jpg', sharp(await scenePng(100)).resize(252, 252).jpeg({ quality: 70 }).toBuffer());
   const truncated = await scenePng(202);
@@ -89,6 +91,8 @@ async function writeMessyDataset(dir: string): Promise<{ expected: [string, stri
     rotatedScene,
     expected: [
       ['blurry.png', 'sharpness'],
+      ['0-blurred-copy.png', 'sharpness'],
+      ['0-blurred-copy.png', 'near-duplicate'],
       ['tiny.png', 'resolution'],
       ['copy.jpg', 'near-duplicate'],
       ['truncated.png', 'unreadable'],
@@ -143,6 +147,7 @@ describe('prepare on a messy folder', () => {
     expect(found.sort()).toEqual([...expected].sort());
     const byImage = new Map(report.findings.map((f) => [f.image, f]));
     expect(byImage.get('copy.jpg')!.message).toMatch(/^near-duplicate of 5_jiangnan\/clean_0\.png \(hash distance \d of 64\)$/);
+    expect(report.findings.find((f) => f.image === '0-blurred-copy.png' && f.rule === 'near-duplicate')!.message).toMatch(/^near-duplicate of 5_jiangnan\/clean_1\.png /);
     expect(byImage.get('truncated.png')!.message).toMatch(/^cannot be read as an image \(/);
     expect(byImage.get('dark.png')!.message).toMatch(/^under-exposed/);
     expect(byImage.get('bright.png')!.message).toMatch(/^over-exposed/);
@@ -153,8 +158,8 @@ describe('prepare on a messy folder', () => {
 
   it('excludes the exclude-level pictures and keeps the warned ones', () => {
     const excluded = report.images.filter((i) => i.status === 'excluded').map((i) => i.image).sort();
-    expect(excluded).toEqual(['blurry.png', 'bright.png', 'copy.jpg', 'dark.png', 'tiny.png', 'truncated.png']);
-    expect(report.summary.kept).toBe(report.summary.images - 6);
+    expect(excluded).toEqual(['0-blurred-copy.png', 'blurry.png', 'bright.png', 'copy.jpg', 'dark.png', 'tiny.png', 'truncated.png']);
+    expect(report.summary.kept).toBe(report.summary.images - 7);
     const files = Object.keys(fingerprint(out)).sort();
     expect(files).toEqual([...report.images.filter((i) => i.output).map((i) => i.output!), 'metadata.csv', REPORT_HTML, REPORT_JSON].sort());
     expect(files).toContain('5_jiangnan/clean_0.png');

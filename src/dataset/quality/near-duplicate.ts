@@ -1,11 +1,25 @@
 // Rule `near-duplicate`: pictures whose perceptual hashes nearly match (the same shot resized, re-encoded, lightly
-// edited). Each pair is named; the first picture (in path order) stays, the later one is excluded, so one scene does
-// not weigh twice in training.
+// edited). Each pair is named; the better picture stays (more pixels, then sharper, then first in path order) and the
+// other is excluded, so one scene does not weigh twice in training and a blurred copy never pushes out its original.
 import type { Finding, ImageRecord, QualityRule } from '../findings.js';
 
 /** The 64-bit hex hash as two 32-bit halves: popcounts on numbers are far faster than on BigInt for n² pairs. */
 function hashHalves(hex: string): [number, number] {
   return [Number.parseInt(hex.slice(0, 8), 16), Number.parseInt(hex.slice(8, 16), 16)];
+}
+
+/**
+ * Negative when `a` is the better picture to keep: more pixels, then clearly sharper. Sharpness only counts at a ratio
+ * over 2: JPEG artefacts make a re-encoded copy measure a little sharper than its original; a blur makes it 10× less.
+ */
+function qualityOrder(a: ImageRecord, b: ImageRecord): number {
+  const byArea = b.width * b.height - a.width * a.height;
+  if (byArea !== 0) return byArea;
+  const sharpA = a.stats?.sharpness ?? 0;
+  const sharpB = b.stats?.sharpness ?? 0;
+  if (sharpA > 2 * sharpB) return -1;
+  if (sharpB > 2 * sharpA) return 1;
+  return 0;
 }
 
 function hashDistanceOf(a: [number, number], b: [number, number]): number {
@@ -24,22 +38,23 @@ export const nearDuplicateRule: QualityRule = {
   check: (records, { thresholds }) => {
     const hashed = records.filter((record): record is ImageRecord & { hash: string } => record.hash !== null);
     const halves = hashed.map((record) => hashHalves(record.hash));
+    const betterFirst = hashed.map((_, i) => i).sort((a, b) => qualityOrder(hashed[a]!, hashed[b]!) || a - b);
     const findings: Finding[] = [];
     // Compared with the pictures kept so far only: a copy of an excluded copy is a copy of the kept original.
-    const kept: number[] = [0];
-    for (let later = 1; later < hashed.length; later++) {
-      const original = kept.find((earlier) => hashDistanceOf(halves[earlier]!, halves[later]!) <= thresholds.duplicateDistance);
+    const kept: number[] = [];
+    for (const candidate of betterFirst) {
+      const original = kept.find((earlier) => hashDistanceOf(halves[earlier]!, halves[candidate]!) <= thresholds.duplicateDistance);
       if (original === undefined) {
-        kept.push(later);
+        kept.push(candidate);
         continue;
       }
-      const distance = hashDistanceOf(halves[original]!, halves[later]!);
+      const distance = hashDistanceOf(halves[original]!, halves[candidate]!);
       findings.push({
-        image: hashed[later]!.image,
+        image: hashed[candidate]!.image,
         rule: 'near-duplicate',
         severity: 'exclude',
         message: `near-duplicate of ${hashed[original]!.image} (hash distance ${distance} of 64)`,
-        hint: `keep the better of the two; ${hashed[original]!.image} stays in the prepared copy`,
+        hint: `keep one of the two; ${hashed[original]!.image} (larger, clearly sharper or first) stays in the prepared copy`,
       });
     }
     return findings;
