@@ -144,7 +144,8 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     if (captioned.length > 0) writeFileAtomic(join(staging, 'metadata.csv'), metadataCsvText(captioned.map((r) => ({ fileName: outputs.get(r.image)!, caption: r.caption! }))));
     const report = buildReport({ options, inputDir, outDir, captionsFrom: source.origin, records, findings, excluded, outputs, sizeOf, buckets, isFailed });
     writeFileAtomic(join(staging, REPORT_JSON), JSON.stringify(report, null, 2) + '\n');
-    const flagged = [...new Set(findings.map((f) => f.image))].filter((image) => records.some((r) => r.image === image));
+    const pictures = new Set(records.map((r) => r.image));
+    const flagged = [...new Set(findings.map((f) => f.image))].filter((image) => pictures.has(image));
     writeFileAtomic(join(staging, REPORT_HTML), reportHtml(report, await thumbnailsOf({ ...options, inputDir }, flagged)));
     swapIntoPlace(staging, outDir);
     return { report, jsonPath: join(outDir, REPORT_JSON), htmlPath: join(outDir, REPORT_HTML) };
