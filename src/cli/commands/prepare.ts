@@ -67,7 +67,10 @@ export async function prepareCommand(dir: string | undefined, flags: Record<stri
       hint: `see ${htmlPath}; without --strict, prepare writes the copy and leaves them out`,
     });
   }
-  if (report.captions_from === 'none') process.stderr.write('note: no captions found (metadata.csv or .txt files); `lora-scripts auto-label` can draft them in the prepared folder\n');
+  if (report.captions_from === 'none') {
+    // Drafted in the input folder, not the prepared one: a re-run of prepare replaces the prepared folder.
+    process.stderr.write(`note: no captions found (metadata.csv or .txt files); \`lora-scripts auto-label --input ${dir}\` can draft them, then run prepare again\n`);
+  }
   process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : outDir + '\n');
   return 0;
 }
