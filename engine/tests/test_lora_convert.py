@@ -38,12 +38,34 @@ def convert(source: Path, out: Path, to: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def fused_weights(family: str, lora: Path) -> dict[str, dict[str, torch.Tensor]]:
+def weights(pipe, components) -> dict[str, dict[str, torch.Tensor]]:
+    """Each component's plain weights (`base_layer.` names, which PEFT adds, taken out)."""
+    return {name: {k.replace(".base_layer", ""): v.clone() for k, v in getattr(pipe, name).state_dict().items() if "lora_" not in k}
+            for name in components}
+
+
+def fused_with_each(family: str, files: list[Path]) -> tuple[dict, list[dict]]:
+    """Base weights, then the weights with each file fused in (unfused and unloaded again before the next)."""
     pipe = tiny_pipeline(family)
     components = ["unet", "text_encoder", "text_encoder_2"][: 3 if family == "sdxl" else 2]
-    pipe.load_lora_weights(str(lora))
-    pipe.fuse_lora(components=components)
-    return {name: {k: v.clone() for k, v in getattr(pipe, name).state_dict().items() if "lora_" not in k} for name in components}
+    base, fused = weights(pipe, components), []
+    for lora in files:
+        pipe.load_lora_weights(str(lora))
+        pipe.fuse_lora(components=components)
+        fused.append(weights(pipe, components))
+        pipe.unfuse_lora(components=components)
+        pipe.unload_lora_weights()
+    return base, fused
+
+
+def assert_same_change(base: dict, expected: dict, got: dict) -> None:
+    for name, weights_ in expected.items():
+        changed = [k for k, v in weights_.items() if not torch.equal(v, base[name][k])]
+        # Every adapted layer (convs with their own rank and alpha included) moved, and moved the same way.
+        assert len(changed) > 4, name
+        assert weights_.keys() == got[name].keys()
+        for key in weights_:
+            torch.testing.assert_close(got[name][key], weights_[key], rtol=0, atol=1e-7, msg=f"{name} {key}")
 
 
 @pytest.mark.parametrize("family", ["sd1", "sdxl"])
@@ -51,13 +73,17 @@ def test_kohya_file_converted_to_diffusers_fuses_to_the_same_weights(family, tmp
     kohya = FIXTURES / f"kohya-{family}-tiny.safetensors"
     converted = tmp_path / "diffusers.safetensors"
     convert(kohya, converted, "diffusers")
+    base, (from_kohya, from_converted) = fused_with_each(family, [kohya, converted])
+    assert_same_change(base, from_kohya, from_converted)
 
-    from_kohya, from_converted = fused_weights(family, kohya), fused_weights(family, converted)
-    base = {name: {k.replace(".base_layer", ""): v for k, v in getattr(tiny_pipeline(family), name).state_dict().items()} for name in from_kohya}
-    for name, weights in from_kohya.items():
-        changed = [k for k, v in weights.items() if not torch.equal(v, base[name][k.replace(".base_layer", "")])]
-        # Every adapted layer (convs with their own rank and alpha included) moved, and moved the same way.
-        assert len(changed) > 10, name
-        assert weights.keys() == from_converted[name].keys()
-        for key in weights:
-            torch.testing.assert_close(from_converted[name][key], weights[key], rtol=0, atol=1e-7, msg=f"{name} {key}")
+
+# The "diffusers new" spelling (no alphas: alpha = rank). Not peft-sd1-tiny: diffusers 0.42 loads a kohya file's
+# per-module alpha for attention layers under `processor.to_k_lora.down.weight` names that match no module, so an
+# attention alpha that differs from the most common one is lost on its side (our kohya alpha is right: to-kohya's
+# e2e test checks it with the kohya formula).
+def test_diffusers_file_converted_to_kohya_fuses_to_the_same_weights(tmp_path):
+    original = FIXTURES / "diffusers-new-sd1-tiny.safetensors"
+    converted = tmp_path / "kohya.safetensors"
+    convert(original, converted, "kohya")
+    base, (from_original, from_converted) = fused_with_each("sd1", [original, converted])
+    assert_same_change(base, from_original, from_converted)
