@@ -10,17 +10,48 @@ export interface Matrix {
 
 /** out += c · up @ down, with out (up.rows × down.cols) row-major; `rowOffset` skips rows of `out` (fused qkv). */
 export function addProduct(out: Float32Array, outCols: number, up: Matrix, down: Matrix, c: number, rowOffset = 0): void {
+  let i = 0;
+  // Four output rows at a time share each read of `down` (about 2× faster in V8 than one row at a time).
+  for (; i + 4 <= up.rows; i += 4) addFourRows(out, outCols, up, down, c, rowOffset, i);
+  for (; i < up.rows; i++) addRow(out, outCols, up, down, c, rowOffset, i);
+}
+
+// Each output element is summed over the rank in float64 and written once: one rounding to float32, not r.
+function addFourRows(out: Float32Array, outCols: number, up: Matrix, down: Matrix, c: number, rowOffset: number, i: number): void {
   const rank = up.cols;
   const n = down.cols;
   const d = down.data;
-  for (let i = 0; i < up.rows; i++) {
-    const base = (rowOffset + i) * outCols;
-    for (let t = 0; t < rank; t++) {
-      const s = c * up.data[i * rank + t]!;
-      if (s === 0) continue;
-      const from = t * n;
-      for (let j = 0; j < n; j++) out[base + j]! += s * d[from + j]!;
+  const s = new Float64Array(4 * rank);
+  for (let k = 0; k < 4 * rank; k++) s[k] = c * up.data[i * rank + k]!;
+  const b0 = (rowOffset + i) * outCols;
+  const [b1, b2, b3] = [b0 + outCols, b0 + 2 * outCols, b0 + 3 * outCols];
+  for (let j = 0; j < n; j++) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let t = 0, at = j; t < rank; t++, at += n) {
+      const x = d[at]!;
+      s0 += s[t]! * x;
+      s1 += s[rank + t]! * x;
+      s2 += s[2 * rank + t]! * x;
+      s3 += s[3 * rank + t]! * x;
     }
+    out[b0 + j]! += s0;
+    out[b1 + j]! += s1;
+    out[b2 + j]! += s2;
+    out[b3 + j]! += s3;
+  }
+}
+
+function addRow(out: Float32Array, outCols: number, up: Matrix, down: Matrix, c: number, rowOffset: number, i: number): void {
+  const rank = up.cols;
+  const n = down.cols;
+  const base = (rowOffset + i) * outCols;
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let t = 0, at = j; t < rank; t++, at += n) sum += c * up.data[i * rank + t]! * down.data[at]!;
+    out[base + j]! += sum;
   }
 }
 
