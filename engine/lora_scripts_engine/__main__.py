@@ -56,7 +56,7 @@ def run(request: Request) -> None:
 
         names = TrainRequest.__dataclass_fields__
         config = TrainRequest(**{k: v for k, v in request.config.items() if k in names})
-        train(config, request.manifest, request.options["targets"])
+        train(config, request.manifest, request.options["targets"], request.options)
     elif request.command == "doctor":
         from .doctor import doctor
 

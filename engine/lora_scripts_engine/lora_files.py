@@ -12,6 +12,8 @@ import torch
 from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from peft.utils import get_peft_model_state_dict
 
+from .protocol import EngineFailure
+
 WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 SAVE_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -29,6 +31,33 @@ def with_text_model_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
 def adapter_metadata(model: torch.nn.Module) -> dict:
     # Without it diffusers assumes alpha = rank; our alpha defaults to 2 x rank, so the scale would halve.
     return model.peft_config["default"].to_dict()
+
+
+def load_init_lora(base, path: str, facts: dict) -> dict:
+    """Loads a kohya or diffusers LoRA as the starting adapter; its rank, alpha and layers come from the file.
+
+    diffusers converts kohya names itself. `facts` is what TypeScript read from the file: `family` (None when the
+    file can't tell) and `layers`, the number of modules in it, which must all exist in this base model.
+    """
+    names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
+    family = facts.get("family")
+    if family and family != base.family:
+        raise init_lora_failure(path, f"is an {names[family]} LoRA, but the base model is {names[base.family]}", code="init_lora_family")
+    try:
+        base.pipeline().load_lora_weights(path, adapter_name="default")
+    except (ValueError, RuntimeError, KeyError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise init_lora_failure(path, f"does not fit this base model ({detail[:300]})") from error
+    count = lambda model: sum(1 for name, _ in model.named_modules() if name.endswith("lora_A.default"))
+    layers = {"unet": count(base.unet), "text_encoder": sum(count(e) for e in base.text_encoders)}
+    if sum(layers.values()) < max(1, facts.get("layers", 0)):
+        raise init_lora_failure(path, f"only {sum(layers.values())} of its {facts['layers']} layers exist in this base model")
+    config = next(m.peft_config["default"] for m in [base.unet, *base.text_encoders] if hasattr(m, "peft_config"))
+    return {"rank": config.r, "alpha": config.lora_alpha, "layers": layers}
+
+
+def init_lora_failure(path: str, problem: str, code: str = "init_lora_mismatch") -> EngineFailure:
+    return EngineFailure(code, f"`init_lora` {problem}", culprit=path, hint="continue a LoRA on the base model (family) it was trained on, or remove `init_lora` to train a new one")
 
 
 def save_lora(base, path: str, save_precision: str, train_text_encoder: bool) -> str:

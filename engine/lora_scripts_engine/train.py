@@ -20,11 +20,12 @@ from peft import LoraConfig
 
 from .data import CaptionRules, apply_caption_rules, batches, epoch_order, load_pixels, read_manifest
 from .device import pick_compute
-from .lora_files import WEIGHT_NAME, save_lora
+from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
 from .protocol import EngineFailure, emit, log
 from .samples import render_samples
 from .targets import resolve_targets
+from .training_state import Position, capture_rng, load_state, restore_parameters, restore_rng, save_state
 
 
 @dataclass
@@ -43,6 +44,7 @@ class TrainRequest:
     target_modules: list
     lora_dropout: float
     train_text_encoder: bool
+    init_lora: str | None
     batch_size: int
     epochs: int
     max_train_steps: int | None
@@ -56,6 +58,7 @@ class TrainRequest:
     adam_weight_decay: float
     noise_offset: float
     seed: int
+    resume: str | None
     trigger_word: str | None
     caption_extension: str
     shuffle_caption: bool
@@ -68,6 +71,7 @@ class TrainRequest:
     output_name: str = ""
     save_steps: int = 0
     save_precision: str = "fp16"
+    save_state_limit: int = 2
     logging_steps: int = 1
 
 
@@ -83,7 +87,9 @@ class StopFlag:
         self.is_set = True
 
 
-def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
+def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | None = None) -> None:
+    """`run`: what TypeScript adds per run: `state_fingerprint`, `init_lora` facts, `test_nan_at_step` (tests only)."""
+    run = run or {}
     stop = StopFlag()
     compute = pick_compute(config.mixed_precision)
     torch.manual_seed(config.seed)
@@ -97,18 +103,29 @@ def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
         model.requires_grad_(False)
     resolution = config.resolution or base.unet.config.sample_size * (2 ** (len(base.vae.config.block_out_channels) - 1))
 
-    # 2. Inject the LoRA layers with peft on the resolved target modules; keep their weights in fp32.
-    unet_names, te_names, counts = resolve_targets(targets, base.unet, base.text_encoders, config.train_text_encoder)
-    lora = dict(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
-    trained = []
-    if unet_names:
-        base.unet.add_adapter(LoraConfig(target_modules=unet_names, **lora))
-        trained.append(base.unet)
-    te_trained = []
-    for encoder, names in zip(base.text_encoders, te_names):
-        if names:
-            encoder.add_adapter(LoraConfig(target_modules=names, **lora))
-            te_trained.append(encoder)
+    # 2. Inject the LoRA layers with peft on the resolved target modules, or continue `init_lora` (its rank, alpha
+    #    and layers); keep their weights in fp32.
+    if config.init_lora:
+        shape = load_init_lora(base, config.init_lora, run.get("init_lora", {}))
+        layers, counts, rank, alpha = shape["layers"], [], shape["rank"], shape["alpha"]
+        trained = [base.unet] if layers["unet"] else []
+        te_trained = [e for e in base.text_encoders if hasattr(e, "peft_config") and config.train_text_encoder]
+        for encoder in base.text_encoders:
+            encoder.requires_grad_(encoder in te_trained)  # a text-encoder LoRA in the file stays as it is, and is saved
+    else:
+        unet_names, te_names, counts = resolve_targets(targets, base.unet, base.text_encoders, config.train_text_encoder)
+        layers, rank, alpha = {"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, config.lora_rank, config.lora_alpha
+        lora = dict(r=rank, lora_alpha=alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
+        trained = []
+        if unet_names:
+            base.unet.add_adapter(LoraConfig(target_modules=unet_names, **lora))
+            trained.append(base.unet)
+        te_trained = []
+        for encoder, names in zip(base.text_encoders, te_names):
+            if names:
+                encoder.add_adapter(LoraConfig(target_modules=names, **lora))
+                te_trained.append(encoder)
+    saves_text_encoder = any(hasattr(e, "peft_config") for e in base.text_encoders)
     # LoRA params stay fp32: at lr 1e-4 fp16/bf16 updates round to zero.
     cast_training_params(trained + te_trained, dtype=torch.float32)
 
@@ -117,7 +134,8 @@ def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
     for encoder in te_trained:
         groups.append({"params": [p for p in encoder.parameters() if p.requires_grad], "lr": config.text_encoder_lr})
     groups = [g for g in groups if g["params"]]
-    trainable = sum(p.numel() for g in groups for p in g["params"])
+    params = [p for g in groups for p in g["params"]]
+    trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(groups, weight_decay=config.adam_weight_decay)
 
     # 4. Data: the manifest TypeScript wrote, `repeats` per image, seeded order per epoch.
@@ -131,28 +149,45 @@ def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
     emit(
         "started", family=base.family, prediction_type=base.prediction_type, resolution=resolution, num_images=len(examples),
         epochs=epochs, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-        layers={"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, targets=counts, trainable_params=trainable,
+        layers=layers, targets=counts, trainable_params=trainable, lora_rank=rank, lora_alpha=alpha,
         layers_per_block=int(base.unet.config.layers_per_block if isinstance(base.unet.config.layers_per_block, int) else base.unet.config.layers_per_block[0]),
     )
 
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
     started_at = time.time()
-    step, epoch = 0, 0
     scaler = torch.amp.GradScaler("cuda") if compute.dtype == torch.float16 else None
     for model in trained + te_trained:
         model.train()
 
-    # 5. The loop: one optimizer step per `gradient_accumulation_steps` batches.
+    # 5. Resume: weights, optimizer, scheduler, position and every RNG as they were when the state was saved.
+    position = Position()
+    if config.resume:
+        position = resume_from(config.resume, total_steps, params, optimizer, lr_scheduler, scaler, logs, rng)
+    last_saved = position.step if config.resume else None
+
+    def save_training_state(at: Position) -> None:
+        if config.save_state_limit > 0:
+            parts = {"params": [p.detach().cpu() for p in params], "optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
+                     "scaler": scaler.state_dict() if scaler else None, "smoothed_loss": logs.smoothed, "rng": capture_rng(rng)}
+            save_state(config.output_dir, at, parts, run.get("state_fingerprint", {}), config.save_state_limit)
+
+    # 6. The loop: one optimizer step per `gradient_accumulation_steps` batches.
+    step, epoch = position.step, max(0, position.epoch - 1)
+    first_step = step
     while step < total_steps and not stop.is_set:
         epoch += 1
         micro_batches = list(batches(epoch_order(examples, epoch, config.seed), config.batch_size))
         for index, batch in enumerate(micro_batches):
+            if epoch == position.epoch and index < position.batches_done:
+                continue  # consumed before the state was saved
             step_start = time.perf_counter()
             captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
             loaded = [load_pixels(e.image, resolution, random_crop=config.crop == "random", flip=config.random_flip, rng=rng) for e in batch]
             loss = diffusion_loss(base, compute, config, loaded, captions)
+            if step + 1 == run.get("test_nan_at_step"):
+                loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
             if not math.isfinite(float(loss.detach())):
-                raise EngineFailure("loss_not_finite", f"the loss became {float(loss.detach())} at step {step + 1}", culprit="learning_rate", hint="lower `learning_rate` (e.g. to 1e-4) or use `mixed_precision: no`")
+                raise not_finite(f"the loss became {float(loss.detach())} at step {step + 1}", last_saved, config)
             backward(loss / config.gradient_accumulation_steps, scaler)
             is_last_micro = index == len(micro_batches) - 1
             if (index + 1) % config.gradient_accumulation_steps != 0 and not is_last_micro:
@@ -165,25 +200,61 @@ def train(config: TrainRequest, manifest: str, targets: list[dict]) -> None:
             smoothed = logs.record(step, loss_value, lr_scheduler.get_last_lr()[0], step_ms)
             emit("progress", step=step, total_steps=total_steps, epoch=epoch, loss=loss_value, loss_smoothed=smoothed, lr=lr_scheduler.get_last_lr()[0], step_ms=round(step_ms, 2))
             is_final = step >= total_steps or stop.is_set
-            if config.save_steps and step % config.save_steps == 0 and not is_final:
+            position = Position(step, epoch, index + 1)
+            is_save_step = bool(config.save_steps) and step % config.save_steps == 0 and not is_final
+            if is_save_step:
+                require_finite(params, step, last_saved, config)
                 path = os.path.join(config.output_dir, "checkpoints", f"step-{step:08d}", WEIGHT_NAME)
-                save_lora(base, path, config.save_precision, bool(te_trained))
+                save_lora(base, path, config.save_precision, saves_text_encoder)
                 emit("checkpoint", step=step, epoch=epoch, path=path, is_final=False)
             if config.sample_prompts and config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and not is_final:
-                render_samples(base, config, resolution, step, logs)
+                with torch.random.fork_rng(devices=[]):  # sampling must not shift the training noise (exact resume)
+                    render_samples(base, config, resolution, step, logs)
+            if is_save_step:
+                save_training_state(position)  # last: everything this step did is in it
+                last_saved = step
             if is_final:
                 break
 
-    # 6. Save the final LoRA (also after Ctrl-C: nothing trained is lost).
-    if step == 0:
-        raise EngineFailure("interrupted", "stopped before the first training step; nothing was saved", culprit="train")
+    # 7. Save the final LoRA and state (also after Ctrl-C: nothing trained is lost, and `resume` goes on from here).
+    if step == first_step:
+        raise EngineFailure("interrupted", "stopped before the first training step; nothing new was saved", culprit="train")
+    require_finite(params, step, last_saved, config)
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
-    save_lora(base, final_path, config.save_precision, bool(te_trained))
+    save_lora(base, final_path, config.save_precision, saves_text_encoder)
     emit("checkpoint", step=step, epoch=epoch, path=final_path, is_final=True)
+    save_training_state(position)
     if config.sample_prompts:
         render_samples(base, config, resolution, step, logs)
     logs.close()
     emit("done", files=[final_path], steps=step, epoch=epoch, interrupted=stop.is_set, started_at=started_at, finished_at=time.time())
+
+
+def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, scaler, logs, rng) -> Position:
+    position, saved = load_state(folder)
+    if position.step >= total_steps:
+        raise EngineFailure("resume_finished", f"the state at step {position.step} already finished this run ({total_steps} steps)", culprit=folder, hint="raise `epochs` (or `max_train_steps`) to train further from it")
+    restore_parameters(params, saved["params"], folder)
+    optimizer.load_state_dict(saved["optimizer"])
+    lr_scheduler.load_state_dict(saved["scheduler"])
+    if scaler and saved["scaler"]:
+        scaler.load_state_dict(saved["scaler"])
+    logs.smoothed = saved["smoothed_loss"]
+    restore_rng(saved["rng"], rng)  # last: nothing after this may draw random numbers before the loop
+    emit("stage", name="resume", message=f"resuming at step {position.step} (epoch {position.epoch}) from {folder}")
+    return position
+
+
+def not_finite(what: str, last_saved: int | None, config: TrainRequest) -> EngineFailure:
+    kept = f"the LoRA and state saved at step {last_saved} are kept" if last_saved else "nothing was saved"
+    return EngineFailure("loss_not_finite", f"{what}; training stopped and {kept}", culprit="learning_rate",
+                         hint=f"lower `learning_rate` (now {config.learning_rate:g}; try {config.learning_rate / 4:g}) and train again" + ("" if config.mixed_precision == "no" else ", or set `mixed_precision: no`"))
+
+
+def require_finite(params, step: int, last_saved: int | None, config: TrainRequest) -> None:
+    """Never write a LoRA with NaN or infinite weights: a later load would give black or noise images."""
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise not_finite(f"the LoRA weights became non-finite by step {step}", last_saved, config)
 
 
 def encode_prompts(base, captions: list[str], device: str):

@@ -26,7 +26,8 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
   const train = cli.command('train', 'Train a LoRA from a YAML config (every config key is also a flag)').option('--config <file>', 'YAML config file').option('--set <key=value>', 'Override any config key (repeatable)');
   for (const key of CONFIG_KEYS) {
     const isBoolean = describeAllowed(key).startsWith('`true`');
-    train.option(isBoolean ? `--${flagName(key)}` : `--${flagName(key)} <value>`, `${metaOf(key).description} (${describeAllowed(key)})`);
+    const value = metaOf(key).bareFlagValue ? ' [value]' : ' <value>';
+    train.option(`--${flagName(key)}${isBoolean ? '' : value}`, `${metaOf(key).description} (${describeAllowed(key)})`);
   }
   train.action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/train.js')).trainCommand(flags, ctx)));
 

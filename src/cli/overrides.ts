@@ -1,6 +1,6 @@
 // CLI flags and `--set key=value` → config overrides. Every schema key is a flag; values are read as YAML scalars.
 import { parse as parseYaml } from 'yaml';
-import { CONFIG_KEYS, flagName, suggestKey, type ConfigOverride } from '../config/index.js';
+import { CONFIG_KEYS, flagName, metaOf, suggestKey, type ConfigOverride } from '../config/index.js';
 import { UsageError } from '../errors.js';
 
 function camel(key: string): string {
@@ -22,7 +22,9 @@ export function parseFlagValue(key: string, raw: unknown): unknown {
 export function collectOverrides(flags: Record<string, unknown>): ConfigOverride[] {
   const overrides: ConfigOverride[] = [];
   for (const key of CONFIG_KEYS) {
-    const value = flags[camel(key)];
+    const given = flags[camel(key)];
+    // A flag with an optional value (`--resume`) is `true` when given alone.
+    const value = given === true ? (metaOf(key).bareFlagValue ?? given) : given;
     if (value !== undefined) overrides.push({ key, value: parseFlagValue(key, value), source: `--${flagName(key)}` });
   }
   const sets = flags.set === undefined ? [] : Array.isArray(flags.set) ? flags.set : [flags.set];

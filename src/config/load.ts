@@ -54,6 +54,13 @@ function checkPaths(config: ResolvedConfig, file: string): void {
       hint: 'fix the path, or remove `metadata_path` to read `.txt` captions beside the images',
     });
   }
+  if (config.init_lora !== null && !isFile(config.init_lora)) {
+    throw new ConfigError(`\`init_lora\` file not found: ${config.init_lora}`, {
+      code: 'path_missing',
+      culprit: file,
+      hint: 'point `init_lora` at the `.safetensors` LoRA to continue',
+    });
+  }
   if (config.base_model.startsWith('/') && !existsSync(config.base_model)) {
     throw new ConfigError(`\`base_model\` not found: ${config.base_model}`, {
       code: 'path_missing',

@@ -18,6 +18,9 @@ export interface ResolveContext {
   isFile: (path: string) => boolean;
 }
 
+/** `resume` values that name no folder: the newest state in `<output_dir>/states/`. */
+export const RESUME_KEYWORDS: readonly string[] = ['latest', 'auto'];
+
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
 /** A hub id is `owner/name` that is not an existing local path. */
@@ -36,6 +39,8 @@ export function resolveConfig(config: ParsedConfig, ctx: ResolveContext): Resolv
     train_data_dir: trainDataDir,
     metadata_path: metadataPath,
     base_model: looksLikeHubId(config.base_model, ctx) ? config.base_model : abs(config.base_model),
+    init_lora: config.init_lora === null ? null : abs(config.init_lora),
+    resume: config.resume === null || RESUME_KEYWORDS.includes(config.resume) ? config.resume : abs(config.resume),
     lora_alpha: config.lora_alpha ?? 2 * config.lora_rank,
     target_modules: typeof config.target_modules === 'string' ? [config.target_modules] : config.target_modules,
     output_dir: outputDir,

@@ -14,6 +14,8 @@ export interface KeyMeta {
   derivedDefault?: string;
   /** Whether a relative value is a path resolved against the working directory. */
   isPath?: boolean;
+  /** The value a bare flag gives (`--resume` alone means `latest`); such a key's flag takes an optional value. */
+  bareFlagValue?: string;
 }
 
 /** Our own metadata registry (never zod's global one, so results don't depend on import order). */
@@ -105,6 +107,13 @@ export const configSchema = z.strictObject({
     group: 'lora',
     description: 'Also train a LoRA on the text encoder(s). Helps a trigger word take hold; costs memory and can overfit quickly.',
   }),
+  init_lora: path().nullable().default(null).register(keyMeta, {
+    group: 'lora',
+    isPath: true,
+    description:
+      'Continue training this LoRA file (kohya/WebUI or diffusers) on new or mixed pictures. Its rank, alpha and layers are used (`lora_rank`, `lora_alpha`, `target_modules`, `lora_dropout` are then ignored); the new file names it as its parent in `lora_scripts.lineage`.',
+    example: './output/jiangnan_style/jiangnan_style.safetensors',
+  }),
 
   // -- training
   batch_size: z.int().min(1).max(512).default(1).register(keyMeta, {
@@ -163,6 +172,13 @@ export const configSchema = z.strictObject({
   seed: z.int().min(0).max(2 ** 32 - 1).default(42).register(keyMeta, {
     group: 'training',
     description: 'Same seed, data and settings give the same LoRA (on the same device).',
+  }),
+  resume: z.string().min(1).nullable().default(null).register(keyMeta, {
+    group: 'training',
+    bareFlagValue: 'latest',
+    description:
+      'Go on from a saved training state exactly as if the run had not stopped: `latest` (the flag `--resume` alone) takes the newest state in `<output_dir>/states/` and fails if there is none; `auto` starts a new run when there is none; or give a state folder. Only `epochs`, `max_train_steps` and the output and sample keys may differ from the stopped run.',
+    example: 'latest',
   }),
 
   // -- captions
@@ -225,6 +241,11 @@ export const configSchema = z.strictObject({
   save_precision: z.enum(['fp16', 'bf16', 'fp32']).default('fp16').register(keyMeta, {
     group: 'output',
     description: 'Number format of the saved LoRA. fp16 halves the file and loads everywhere.',
+  }),
+  save_state_limit: z.int().min(0).max(1000).default(2).register(keyMeta, {
+    group: 'output',
+    description:
+      'Training states kept in `<output_dir>/states/` for `resume` (one is saved with every checkpoint and when a run stops; each is about 3× an fp32 LoRA). 0 saves none, and a stopped run then cannot resume.',
   }),
   logging_steps: z.int().min(1).default(1).register(keyMeta, {
     group: 'output',

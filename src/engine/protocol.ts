@@ -43,6 +43,9 @@ const started = z.object({
   trainable_params: z.number().int(),
   /** The UNet's ResNet layers per block: SDXL's kohya names (LDM layout) are numbered by it. */
   layers_per_block: z.number().int().optional(),
+  /** The LoRA's rank and alpha: the config's, or those of `init_lora` when continuing a LoRA. */
+  lora_rank: z.number().int().optional(),
+  lora_alpha: z.number().optional(),
 });
 
 const progress = z.object({

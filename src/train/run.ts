@@ -7,9 +7,14 @@ import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
 import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
+import { EngineError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { buildKohyaMetadata, convertPeftFileToKohya } from '../lora/index.js';
-import { intermediateLoraName, planTraining } from './plan.js';
+import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
+import { readParentLora, type ParentLora } from './parent-lora.js';
+import { intermediateLoraName, planTraining, type TrainPlan } from './plan.js';
+import { runFingerprint, type RunFingerprint } from './run-fingerprint.js';
+import { findResumeState, hashDataset, listStates, type SavedState } from './training-state.js';
 import { TOOL_VERSION } from '../version.js';
 
 export interface TrainOptions {
@@ -26,6 +31,8 @@ export interface TrainResult {
   intermediateFiles: string[];
   steps: number;
   isInterrupted: boolean;
+  /** The state this run went on from (`resume`), or null. */
+  resumedFrom: SavedState | null;
 }
 
 interface BaseModelHashes {
@@ -66,22 +73,29 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const datasetWarnings = checkTrainingDataset(items, { dataDir: config.train_data_dir, resolutionPx: config.resolution, tokenizerDir: CLIP_TOKENIZER_DIR });
   if (datasetWarnings) options.note(datasetWarnings);
   const plan = planTraining(config);
+  const parent = config.init_lora ? await readParentLora(config.init_lora) : null;
+  const hashes = hashBaseModel(config.base_model);
+  const dataset: DatasetRecord = { name: basename(config.train_data_dir), images: items.length, sha256: await hashDataset(items) };
+  const fingerprint = runFingerprint(config, { dataset: dataset.sha256, baseModel: hashes.legacy ?? config.base_model, initLora: parent?.sha256 ?? null });
+  const resumedFrom = findResumeState(config, fingerprint);
+  if (config.resume === 'auto' && !resumedFrom) options.note(`no saved state in ${config.output_dir}: starting a new run`);
+  if (resumedFrom) options.note(`resuming from the state at step ${resumedFrom.step}: ${resumedFrom.dir}`);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
 
   const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
   writeManifest(plan.manifestPath, items);
-  const hashes = hashBaseModel(config.base_model);
   const sessionId = randomInt(0, 2 ** 32 - 1);
   let started: EventOf<'started'> | undefined;
   const pending: Promise<void>[] = [];
   const intermediateFiles: string[] = [];
+  const lineageAt = (steps: number) => buildLineage(parent, [dataset], steps);
   const kohyaFor = (checkpoint: EventOf<'checkpoint'>, trainingStartedAt: number) =>
-    writeKohyaFile({ config, items, started: started!, checkpoint, hashes, sessionId, trainingStartedAt });
+    writeKohyaFile({ config, items, started: started!, checkpoint, hashes, sessionId, trainingStartedAt, lineage: lineageAt(checkpoint.step) });
   const trainingStartedAt = Date.now() / 1000;
 
   try {
-    const result = await runEngine(plan.request, {
+    const result = await runEngine(engineRequest(plan, { fingerprint, parent, resumedFrom, env: options.env }), {
       env: options.env,
       logFile: plan.engineLogPath,
       verbose: options.verbose,
@@ -103,13 +117,51 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     const final = result.events.find((e): e is EventOf<'checkpoint'> => e.type === 'checkpoint' && e.is_final);
     if (!final || !started) throw new Error('the engine finished without a final checkpoint');
     const loraFile = await kohyaFor(final, trainingStartedAt);
-    writeRunRecord(config, started, result.done, await hashes.full);
-    return { loraFile, diffusersFile: final.path, intermediateFiles, steps: result.done.steps ?? final.step, isInterrupted: Boolean(result.done.interrupted) };
+    writeRunRecord(config, started, result.done, await hashes.full, { lineage: lineageAt(final.step), resumedFrom });
+    return { loraFile, diffusersFile: final.path, intermediateFiles, steps: result.done.steps ?? final.step, isInterrupted: Boolean(result.done.interrupted), resumedFrom };
   } catch (error) {
+    await Promise.allSettled(pending); // the LoRA files of the checkpoints before the failure are kept whole
     // A run that failed before training began leaves nothing behind it created.
     if (!started && createdRoot) rmSync(createdRoot, { recursive: true, force: true });
-    throw error;
+    throw explainFailure(error, config, intermediateFiles);
   }
+}
+
+interface RunExtras {
+  fingerprint: RunFingerprint;
+  parent: ParentLora | null;
+  resumedFrom: SavedState | null;
+  env: Env;
+}
+
+/** The planned request plus what only this run knows: the state to go on from, the fingerprint, `init_lora` facts. */
+function engineRequest(plan: TrainPlan, extras: RunExtras): TrainPlan['request'] {
+  // Tests only: makes the loss of that step NaN, to prove a diverging run stops without saving bad weights.
+  const nanAtStep = Number(extras.env.LORA_SCRIPTS_TEST_NAN_AT_STEP) || undefined;
+  return {
+    ...plan.request,
+    config: { ...plan.request.config, resume: extras.resumedFrom?.dir ?? null },
+    options: {
+      ...plan.request.options,
+      state_fingerprint: extras.fingerprint,
+      ...(extras.parent ? { init_lora: { family: extras.parent.family ?? null, layers: extras.parent.layers } } : {}),
+      ...(nanAtStep ? { test_nan_at_step: nanAtStep } : {}),
+    },
+  };
+}
+
+/** Adds what the engine cannot know: the last good kohya file after a NaN, and how to resume after a crash. */
+function explainFailure(error: unknown, config: ResolvedConfig, intermediateFiles: string[]): unknown {
+  if (!(error instanceof EngineError)) return error;
+  const lastFile = intermediateFiles.at(-1);
+  if (error.code === 'loss_not_finite' && lastFile) {
+    return new EngineError(`${error.message} (${lastFile})`, { code: error.code, culprit: error.culprit, hint: error.hint, cause: error.cause });
+  }
+  const latest = listStates(config.output_dir)[0];
+  if (error.code === 'engine_crashed' && latest) {
+    return new EngineError(error.message, { code: error.code, culprit: error.culprit, hint: `the state at step ${latest.step} was saved: \`lora-scripts train … --resume\` goes on from it`, cause: error.cause });
+  }
+  return error;
 }
 
 interface KohyaFileInput {
@@ -120,6 +172,7 @@ interface KohyaFileInput {
   hashes: BaseModelHashes;
   sessionId: number;
   trainingStartedAt: number;
+  lineage: Lineage;
 }
 
 async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
@@ -131,8 +184,8 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
     sessionId: input.sessionId,
     trainingStartedAt: input.trainingStartedAt,
     trainingFinishedAt: Date.now() / 1000,
-    networkDim: config.lora_rank,
-    networkAlpha: config.lora_alpha,
+    networkDim: started.lora_rank ?? config.lora_rank,
+    networkAlpha: started.lora_alpha ?? config.lora_alpha,
     networkDropout: config.lora_dropout,
     learningRate: config.learning_rate,
     unetLr: config.learning_rate,
@@ -170,6 +223,7 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
       'lora_scripts.version': TOOL_VERSION,
       'lora_scripts.config_hash': configHash(config),
       'lora_scripts.target_modules': JSON.stringify(config.target_modules),
+      [LINEAGE_METADATA_KEY]: JSON.stringify(input.lineage),
     },
   });
   await convertPeftFileToKohya({ input: checkpoint.path, output, family: started.family, metadata, layersPerBlock: started.layers_per_block });
@@ -181,14 +235,25 @@ function configHash(config: ResolvedConfig): string {
 }
 
 /** `lora_scripts.json` beside the LoRA: the resolved config, tool version, base-model hash and what happened. */
-function writeRunRecord(config: ResolvedConfig, started: EventOf<'started'>, done: EventOf<'done'>, baseModelSha256: string | null): void {
+function writeRunRecord(config: ResolvedConfig, started: EventOf<'started'>, done: EventOf<'done'>, baseModelSha256: string | null, run: { lineage: Lineage; resumedFrom: SavedState | null }): void {
   const record = {
     tool: 'lora-scripts',
     version: TOOL_VERSION,
     config,
     base_model: { path: config.base_model, sha256: baseModelSha256, family: started.family, prediction_type: started.prediction_type },
-    training: { steps: done.steps, epoch: done.epoch, interrupted: done.interrupted ?? false, started_at: done.started_at, finished_at: done.finished_at, resolution: started.resolution, layers: started.layers },
-    lineage: { parent_lora: null },
+    training: {
+      steps: done.steps,
+      epoch: done.epoch,
+      interrupted: done.interrupted ?? false,
+      resumed_from_step: run.resumedFrom?.step ?? null,
+      started_at: done.started_at,
+      finished_at: done.finished_at,
+      resolution: started.resolution,
+      layers: started.layers,
+      lora_rank: started.lora_rank ?? config.lora_rank,
+      lora_alpha: started.lora_alpha ?? config.lora_alpha,
+    },
+    lineage: run.lineage,
   };
   writeFileAtomic(join(config.output_dir, 'lora_scripts.json'), JSON.stringify(record, null, 2) + '\n');
   writeFileAtomic(join(config.output_dir, 'config.resolved.yaml'), `# The config this run used, every default filled in (lora-scripts ${TOOL_VERSION}).\n` + stringify(config));

@@ -11,7 +11,7 @@ export async function trainCommand(flags: Record<string, unknown>, ctx: CommandC
   view.note(`training ${config.output_name} from ${config.train_data_dir}`);
   const result = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });
   view.finish();
-  if (result.isInterrupted) view.note(`interrupted at step ${result.steps}: the LoRA trained so far was saved`);
+  if (result.isInterrupted) view.note(`interrupted at step ${result.steps}: the LoRA trained so far was saved; add \`--resume\` to the same command to go on`);
   view.note(`LoRA for WebUI / ComfyUI: ${result.loraFile}  (prompt: <lora:${config.output_name}:0.7>)`);
   view.note(`LoRA for diffusers:      ${result.diffusersFile}`);
   view.note(`TensorBoard:             tensorboard --logdir ${config.output_dir}/logs`);

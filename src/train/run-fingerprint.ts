@@ -1,0 +1,65 @@
+// What a training state must match to be resumed exactly: every setting that changes the numbers, and hashes of the
+// dataset, base model and `init_lora`. Pure: the hashes are computed by the caller (train/training-state.ts).
+import { CONFIG_KEYS, type ResolvedConfig } from '../config/index.js';
+
+/** Written by the engine into each state's `state.json`; compared before a resume. */
+export interface RunFingerprint {
+  config: Record<string, unknown>;
+  /** sha256 over every image's bytes, caption and repeats. */
+  dataset: string;
+  /** A cheap identity of the base model (A1111's legacy hash, or the folder / hub id). */
+  base_model: string;
+  /** sha256 of the `init_lora` file, or null. */
+  init_lora: string | null;
+}
+
+export interface FingerprintHashes {
+  dataset: string;
+  baseModel: string;
+  initLora: string | null;
+}
+
+/**
+ * Keys that may change between a stopped run and its resume: the length of the run (extend it with more `epochs`),
+ * where and how often results are written, and samples (rendered with their own generator). Paths are left out
+ * because the hashes stand for what they point at: a moved dataset still resumes.
+ */
+export const RESUME_FREE_KEYS: readonly string[] = [
+  'epochs',
+  'max_train_steps',
+  'resume',
+  'output_dir',
+  'output_name',
+  'save_steps',
+  'save_precision',
+  'save_state_limit',
+  'logging_steps',
+  'sample_prompts',
+  'sample_every_n_steps',
+  'sample_inference_steps',
+  'train_data_dir',
+  'metadata_path',
+  'base_model',
+  'init_lora',
+];
+
+export function runFingerprint(config: ResolvedConfig, hashes: FingerprintHashes): RunFingerprint {
+  const bound = CONFIG_KEYS.filter((key) => !RESUME_FREE_KEYS.includes(key)).map((key) => [key, config[key as keyof ResolvedConfig]]);
+  return { config: Object.fromEntries(bound), dataset: hashes.dataset, base_model: hashes.baseModel, init_lora: hashes.initLora };
+}
+
+/** What differs, in words (`` `lora_rank` 16 → 8 ``); empty when the state can be resumed exactly. */
+export function fingerprintChanges(saved: RunFingerprint, current: RunFingerprint): string[] {
+  const changes: string[] = [];
+  if (saved.dataset !== current.dataset) changes.push('the dataset (images, captions or repeats)');
+  if (saved.base_model !== current.base_model) changes.push('`base_model`');
+  if (saved.init_lora !== current.init_lora) changes.push('`init_lora`');
+  for (const [key, value] of Object.entries(current.config)) {
+    // A key the state does not know came with a newer version of the tool; its default changes nothing.
+    if (!(key in saved.config)) continue;
+    const before = JSON.stringify(saved.config[key]);
+    const now = JSON.stringify(value);
+    if (before !== now) changes.push(`\`${key}\` ${before} → ${now}`);
+  }
+  return changes;
+}
