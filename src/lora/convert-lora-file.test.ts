@@ -8,7 +8,11 @@ import { alphaValue } from './alpha-tensor.js';
 import { convertLoraFile } from './convert-lora-file.js';
 import { parseAdapterMetadata } from './peft-adapter-config.js';
 import { readSafetensors } from './safetensors-file.js';
+import { peftContent } from './kohya-to-peft.js';
+import { readLoraModules } from './lora-modules.js';
+import { kohyaContent } from './modules-to-kohya.js';
 import { serializeSafetensors, type SafetensorsFile } from './safetensors.js';
+import { serializeWithSshsHashes } from './sshs-hashes.js';
 
 const FIXTURES = new URL('../../tests/fixtures/lora/', import.meta.url);
 const fixture = (name: string) => new URL(name, FIXTURES).pathname;
@@ -71,6 +75,21 @@ describe('convertLoraFile kohya → diffusers → kohya', () => {
   });
 });
 
+describe('convertLoraFile streaming', () => {
+  it.each(['diffusers', 'kohya'] as const)('writes, without loading the input, the bytes the in-memory writer makes (--to %s)', async (to) => {
+    const input = fixture('kohya-sdxl-tiny.safetensors');
+    const out = join(dir, 'streamed.safetensors');
+    const summary = await convertLoraFile({ input, output: out, to });
+    const file = await readSafetensors(input);
+    const set = readLoraModules(file, { fileName: input });
+    const carried = Object.fromEntries(Object.entries(file.metadata).filter(([key]) => !key.startsWith('sshs_')));
+    const content = to === 'diffusers' ? peftContent(set.modules, carried) : kohyaContent(set.modules, { metadata: carried, culprit: out });
+    const inMemory = serializeWithSshsHashes(content);
+    expect(readFileSync(out).equals(inMemory.bytes)).toBe(true);
+    expect([summary.modelHash, summary.sizeBytes]).toEqual([inMemory.modelHash, inMemory.bytes.length]);
+  });
+});
+
 describe('convertLoraFile on files from diffusers tools', () => {
   it("reads diffusers' convert_state_dict_to_kohya output (lora_te1_ for SD1, I64 alphas) and writes sd-scripts names, tensors kept", async () => {
     const out = join(dir, 'k.safetensors');
@@ -118,6 +137,11 @@ describe('convertLoraFile refusals', () => {
       line: `${input}: is a lycoris LoHa file (key \`${name}.hada_w1_a\`); only LoRA/LoCon modules (down, up, alpha) can be converted`,
     });
     expect(() => readFileSync(output)).toThrow();
+  });
+
+  it('names a missing input and a folder', async () => {
+    await expect(convertLoraFile({ input: join(dir, 'nope.safetensors'), output: join(dir, 'o.safetensors'), to: 'kohya' })).rejects.toMatchObject({ line: `${join(dir, 'nope.safetensors')}: no such file` });
+    await expect(convertLoraFile({ input: dir, output: join(dir, 'o.safetensors'), to: 'kohya' })).rejects.toMatchObject({ line: `${dir}: is a folder, not a .safetensors file` });
   });
 
   it('refuses a truncated file with the parser\'s error', async () => {

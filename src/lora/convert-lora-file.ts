@@ -1,6 +1,6 @@
 // `convert`: a LoRA file in one key format → the other (kohya ⇄ diffusers/PEFT), weights copied byte for byte,
-// metadata carried over, hashes recomputed, written atomically; the input is never modified.
-import { realpathSync } from 'node:fs';
+// metadata carried over, hashes recomputed, written atomically; the input is never modified nor held in memory.
+import { closeSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AlphaDtype } from './alpha-tensor.js';
 import type { BaseFamily } from './kohya-keys.js';
@@ -8,8 +8,8 @@ import { KOHYA_ALPHA_DTYPE_KEY, peftContent } from './kohya-to-peft.js';
 import { LoraFileError } from './lora-file-error.js';
 import { LAYERS_PER_BLOCK_KEY, readLoraModules, type LoraModuleSet } from './lora-modules.js';
 import { kohyaContent } from './modules-to-kohya.js';
-import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
-import { serializeWithSshsHashes } from './sshs-hashes.js';
+import { readSafetensorsHeader } from './safetensors-file.js';
+import { lazySafetensors, openSafetensors, writeSafetensorsStreamed } from './streamed-safetensors.js';
 
 export type LoraKeyFormat = 'kohya' | 'diffusers';
 
@@ -39,15 +39,21 @@ const LAYOUT_KEYS = new Set(['format', 'lora_adapter_metadata', 'sshs_model_hash
 
 export async function convertLoraFile(options: ConvertLoraOptions): Promise<ConvertLoraSummary> {
   refuseSameFile(options.input, options.output);
-  const file = await readSafetensors(options.input);
-  const set = readLoraModules(file, { fileName: options.input, family: options.family });
-  const carried = Object.fromEntries(Object.entries(file.metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
-  const content = options.to === 'diffusers'
-    ? peftContent(set.modules, carried, set.layersPerBlock)
-    : kohyaContent(set.modules, { metadata: carried, alphaDtype: recordedAlphaDtype(file.metadata), culprit: options.output });
-  const { bytes, modelHash } = serializeWithSshsHashes(content);
-  await writeBytesAtomic(options.output, bytes);
-  return summary(set, options.to, { tensors: content.tensors.size, sizeBytes: bytes.length, modelHash });
+  const fd = openSafetensors(options.input);
+  try {
+    // Header and alphas only: weights are copied from the input in chunks, so memory does not grow with the file.
+    const source = lazySafetensors(fd, readSafetensorsHeader(fd, options.input), options.input);
+    const { metadata } = source.content;
+    const set = readLoraModules(source.content, { fileName: options.input, family: options.family });
+    const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
+    const content = options.to === 'diffusers'
+      ? peftContent(set.modules, carried, set.layersPerBlock)
+      : kohyaContent(set.modules, { metadata: carried, alphaDtype: recordedAlphaDtype(metadata), culprit: options.output });
+    const written = writeSafetensorsStreamed(options.output, content, source);
+    return summary(set, options.to, { tensors: content.tensors.size, ...written });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function summary(set: LoraModuleSet, to: LoraKeyFormat, written: { tensors: number; sizeBytes: number; modelHash: string }): ConvertLoraSummary {

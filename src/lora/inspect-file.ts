@@ -1,11 +1,12 @@
 // Reads what `inspect` needs from a file, never the whole file at once: the header, the scalar `.alpha` tensors,
 // and the hashes, streamed in 1 MiB chunks.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { alphaValue } from './alpha-tensor.js';
 import { inspectLora, type FileHashes, type InspectReport } from './inspect.js';
 import { LoraFileError } from './lora-file-error.js';
 import { readSafetensorsHeader } from './safetensors-file.js';
+import { openSafetensors } from './streamed-safetensors.js';
 import type { SafetensorsHeader } from './safetensors.js';
 
 const CHUNK_BYTES = 1 << 20;
@@ -17,7 +18,7 @@ export interface InspectFileOptions {
 }
 
 export function inspectLoraFile(path: string, options: InspectFileOptions = {}): InspectReport {
-  const fd = openForReading(path);
+  const fd = openSafetensors(path);
   try {
     const header = readSafetensorsHeader(fd, path);
     const sizeBytes = header.dataStartBytes + dataSize(header);
@@ -31,22 +32,6 @@ export function inspectLoraFile(path: string, options: InspectFileOptions = {}):
     });
   } finally {
     closeSync(fd);
-  }
-}
-
-function openForReading(path: string): number {
-  try {
-    const fd = openSync(path, 'r');
-    if (fstatSync(fd).isDirectory()) {
-      closeSync(fd);
-      throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
-    }
-    return fd;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LoraFileError('no such file', { code: 'file_not_found', culprit: path, hint: 'check the path' });
-    if (code === 'EISDIR') throw new LoraFileError('is a folder, not a .safetensors file', { code: 'not_a_file', culprit: path, hint: 'name the .safetensors file inside it' });
-    throw error;
   }
 }
 

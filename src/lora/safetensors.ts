@@ -303,7 +303,8 @@ export function serializeSafetensorsHeader(metadata: Readonly<Record<string, str
   return out;
 }
 
-function writerOrder([nameA, a]: [string, Tensor], [nameB, b]: [string, Tensor]): number {
+/** The reference writer's tensor order: dtype (larger alignment first), then name as UTF-8 bytes. */
+export function writerOrder([nameA, a]: readonly [string, Pick<Tensor, 'dtype'>], [nameB, b]: readonly [string, Pick<Tensor, 'dtype'>]): number {
   // Rust compares names as UTF-8 bytes; JS `<` compares UTF-16 units, which differs above U+FFFF.
   return DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) || Buffer.compare(Buffer.from(nameA), Buffer.from(nameB));
 }
