@@ -210,7 +210,8 @@ function unsupported(fileName: string, format: LoraFormat, modules: readonly Hea
   const odd = modules.find((m) => m.kind !== 'lora' || m.hasDora || m.parts.up_bias !== undefined || m.component === undefined);
   const example = stray[0] ?? Object.values(odd?.parts ?? {}).sort().find((key) => !key.endsWith('.alpha'));
   const what = format.name === 'unknown' || format.name === 'checkpoint' || format.name === 'peft-adapter' ? `is ${describe(format)}` : `is a ${describe(format)} file`;
-  return new LoraFileError(`${what}${example ? ` (key \`${example}\`)` : ''}; only LoRA/LoCon modules (down, up, alpha) can be converted`, {
+  const only = format.name === 'lycoris' || format.name === 'diffusers' ? 'only LoRA/LoCon modules (down, up, alpha) can be converted' : 'only SD 1.x/2.x/SDXL LoRAs with kohya or diffusers keys can be converted';
+  return new LoraFileError(`${what}${example ? ` (key \`${example}\`)` : ''}; ${only}`, {
     code: 'unsupported_format',
     culprit: fileName,
     hint: format.name === 'lycoris' ? "LyCORIS' own tools handle its LoHa/LoKr/DoRA modules; `lora-scripts inspect` shows what the file holds" : '`lora-scripts inspect` shows what the file holds',
@@ -218,7 +219,7 @@ function unsupported(fileName: string, format: LoraFormat, modules: readonly Hea
 }
 
 export function describe(format: LoraFormat): string {
-  if (format.name === 'unknown') return 'not a LoRA file this tool knows (no known key layout)';
+  if (format.name === 'unknown') return 'not a LoRA file this tool knows';
   if (format.name === 'checkpoint') return 'a base model checkpoint, not a LoRA';
   if (format.name === 'peft-adapter') return "a PEFT `save_pretrained` adapter (`base_model.model.` keys), not a diffusers LoRA";
   return `${format.name} ${format.variant}`;
