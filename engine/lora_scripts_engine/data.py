@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
 
 from .protocol import EngineFailure
 
@@ -63,12 +63,17 @@ def apply_caption_rules(caption: str, rules: CaptionRules, rng: random.Random) -
     return ", ".join(parts)
 
 
-def load_pixels(path: str, resolution: int, *, random_crop: bool, flip: bool, rng: random.Random) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
-    """Image → [3, R, R] in [-1, 1]; also returns the original size and the crop's top-left (SDXL conditions on both)."""
+def load_pixels(path: str, resolution: int, *, random_crop: bool, flip: bool, rng: random.Random, crop_scale: float = 1.0, color_jitter: float = 0.0) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
+    """Image → [3, R, R] in [-1, 1]; also returns the original size and the crop's top-left (SDXL conditions on both).
+
+    Augmentations (`crop_scale` < 1: a crop of that share of the short side; `color_jitter`) draw from `rng` only
+    when switched on, so a run without them sees the same random numbers as before they existed.
+    """
     with Image.open(path) as opened:
         image = ImageOps.exif_transpose(opened).convert("RGB")
     original_size = (image.height, image.width)
-    scale = resolution / min(image.width, image.height)
+    # Resizing the short side to resolution / crop_scale makes the R×R crop cover crop_scale of it.
+    scale = resolution / (crop_scale * min(image.width, image.height))
     size = (max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale)))
     image = image.resize(size, Image.Resampling.LANCZOS)
     if random_crop:
@@ -78,9 +83,18 @@ def load_pixels(path: str, resolution: int, *, random_crop: bool, flip: bool, rn
     image = image.crop((left, top, left + resolution, top + resolution))
     if flip and rng.random() < 0.5:
         image = ImageOps.mirror(image)
+    if color_jitter > 0:
+        image = jitter_colours(image, color_jitter, rng)
     data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).reshape(resolution, resolution, 3)
     pixels = data.permute(2, 0, 1).float() / 127.5 - 1.0
     return pixels, original_size, (top, left)
+
+
+def jitter_colours(image: Image.Image, amount: float, rng: random.Random) -> Image.Image:
+    """Brightness, contrast and saturation each scaled by a factor drawn from [1 - amount, 1 + amount]."""
+    for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        image = enhancer(image).enhance(rng.uniform(1 - amount, 1 + amount))
+    return image
 
 
 def batches(order: list[Example], batch_size: int):

@@ -25,6 +25,7 @@ from .models import load_base_model
 from .protocol import EngineFailure, emit, log
 from .samples import render_samples
 from .targets import resolve_targets
+from .validation import Validation, validation_every
 from .training_state import Position, capture_rng, load_state, restore_parameters, restore_rng, save_state
 
 
@@ -37,6 +38,8 @@ class TrainRequest:
     resolution: int | None
     crop: str
     random_flip: bool
+    crop_scale: float
+    color_jitter: float
     base_model: str
     prediction_type: str
     lora_rank: int
@@ -67,6 +70,10 @@ class TrainRequest:
     sample_prompts: list = field(default_factory=list)
     sample_every_n_steps: int | None = None
     sample_inference_steps: int = 20
+    validation_split: float = 0.0  # applied by TypeScript, which writes the held-out pictures to their own manifest
+    validation_dir: str | None = None
+    validation_every_n_steps: int | None = None
+    early_stop: str = "off"  # decided by TypeScript (src/train/diagnostics.ts), which then stops the run like Ctrl-C
     output_dir: str = ""
     output_name: str = ""
     save_steps: int = 0
@@ -154,6 +161,8 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     )
 
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
+    # Held-out pictures (TypeScript wrote their manifest): a loss at fixed noise and timesteps, comparable across steps.
+    validation = Validation(base, compute, run["validation_manifest"], config, resolution, validation_every(config, total_steps)) if run.get("validation_manifest") else None
     started_at = time.time()
     scaler = torch.amp.GradScaler("cuda") if compute.dtype == torch.float16 else None
     for model in trained + te_trained:
@@ -182,7 +191,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
                 continue  # consumed before the state was saved
             step_start = time.perf_counter()
             captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
-            loaded = [load_pixels(e.image, resolution, random_crop=config.crop == "random", flip=config.random_flip, rng=rng) for e in batch]
+            loaded = [load_pixels(e.image, resolution, random_crop=config.crop == "random", flip=config.random_flip, rng=rng, crop_scale=config.crop_scale, color_jitter=config.color_jitter) for e in batch]
             loss = diffusion_loss(base, compute, config, loaded, captions)
             if step + 1 == run.get("test_nan_at_step"):
                 loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
@@ -210,6 +219,8 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
             if config.sample_prompts and config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and not is_final:
                 with torch.random.fork_rng(devices=[]):  # sampling must not shift the training noise (exact resume)
                     render_samples(base, config, resolution, step, logs)
+            if validation and step % validation.every == 0 and not is_final:
+                validation.run(step, epoch, logs)
             if is_save_step:
                 save_training_state(position)  # last: everything this step did is in it
                 last_saved = step
@@ -226,6 +237,8 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     save_training_state(position)
     if config.sample_prompts:
         render_samples(base, config, resolution, step, logs)
+    if validation:
+        validation.run(step, epoch, logs)
     logs.close()
     emit("done", files=[final_path], steps=step, epoch=epoch, interrupted=stop.is_set, started_at=started_at, finished_at=time.time())
 

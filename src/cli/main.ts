@@ -71,6 +71,12 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/auto-label.js')).autoLabelCommand(flags, ctx)));
 
   cli
+    .command('recommend', 'Recommend rank, epochs, repeats, batch size and learning rate for a config\'s dataset and this device, with reasons (`train` applies them to keys set to `auto`)')
+    .option('--config <file>', 'YAML config file')
+    .option('--set <key=value>', 'Override any config key (repeatable)')
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/recommend.js')).recommendCommand(flags, ctx)));
+
+  cli
     .command('demo-data', 'Write a small sample style dataset (images + metadata.csv)')
     .option('--out <dir>', 'Output folder', { default: 'data/demo' })
     .option('--style <name>', 'jiangnan, lingnan, northern_snow, desert_town, neon_night, generic, or all (every style in one folder)', { default: 'jiangnan' })

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { resolveConfig, type ResolvedConfig } from './resolve.js';
+import type { AutoValues, ParsedConfig } from './schema.js';
 import { validateConfig, type ConfigOverride } from './validate.js';
 
 export interface LoadConfigOptions {
@@ -9,6 +10,8 @@ export interface LoadConfigOptions {
   file?: string;
   overrides?: ConfigOverride[];
   cwd: string;
+  /** Values for keys the config sets to `auto` (train/recommend.ts). */
+  autoValues?: AutoValues;
 }
 
 function isFile(path: string): boolean {
@@ -31,10 +34,15 @@ function readConfigText(file: string): string {
   }
 }
 
-export function loadConfig(options: LoadConfigOptions): ResolvedConfig {
+/** The validated config before derived defaults and `auto` are filled in (what a recommendation starts from). */
+export function readConfig(options: LoadConfigOptions): ParsedConfig {
   const text = options.file ? readConfigText(options.file) : '{}';
-  const parsed = validateConfig({ file: options.file ?? 'command line', text, overrides: options.overrides });
-  const config = resolveConfig(parsed, { cwd: options.cwd, isFile });
+  return validateConfig({ file: options.file ?? 'command line', text, overrides: options.overrides });
+}
+
+export function loadConfig(options: LoadConfigOptions): ResolvedConfig {
+  const parsed = readConfig(options);
+  const config = resolveConfig(parsed, { cwd: options.cwd, isFile, autoValues: options.autoValues });
   checkPaths(config, options.file ?? 'command line');
   return config;
 }
@@ -59,6 +67,13 @@ function checkPaths(config: ResolvedConfig, file: string): void {
       code: 'path_missing',
       culprit: file,
       hint: 'point `init_lora` at the `.safetensors` LoRA to continue',
+    });
+  }
+  if (config.validation_dir !== null && (!existsSync(config.validation_dir) || !statSync(config.validation_dir).isDirectory())) {
+    throw new ConfigError(`\`validation_dir\` folder not found: ${config.validation_dir}`, {
+      code: 'path_missing',
+      culprit: file,
+      hint: 'fix the path, or use `validation_split: 0.1` to hold out part of `train_data_dir` instead',
     });
   }
   if (config.base_model.startsWith('/') && !existsSync(config.base_model)) {

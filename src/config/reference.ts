@@ -6,6 +6,7 @@ type JsonSchema = {
   type?: string | string[];
   anyOf?: JsonSchema[];
   enum?: unknown[];
+  const?: unknown;
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -32,6 +33,7 @@ function describeJson(schema: JsonSchema): string {
     return parts.join(' or ') + (nullable ? ' (or `null` for auto)' : '');
   }
   if (schema.enum) return 'one of ' + schema.enum.map((v) => `\`${String(v)}\``).join(', ');
+  if (schema.const !== undefined) return `\`${String(schema.const)}\``;
   switch (schema.type) {
     case 'boolean':
       return '`true` or `false`';
@@ -89,6 +91,7 @@ const GROUP_TITLES: Record<KeyGroup, string> = {
   training: 'Training',
   captions: 'Captions',
   samples: 'Samples',
+  validation: 'Validation and diagnostics',
   output: 'Output',
 };
 

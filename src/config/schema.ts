@@ -2,7 +2,7 @@
 // YAML validation, CLI flags, the README reference and the engine request all derive from this file.
 import { z } from 'zod';
 
-export type KeyGroup = 'data' | 'model' | 'lora' | 'training' | 'captions' | 'samples' | 'output';
+export type KeyGroup = 'data' | 'model' | 'lora' | 'training' | 'captions' | 'samples' | 'validation' | 'output';
 
 export interface KeyMeta {
   group: KeyGroup;
@@ -23,6 +23,9 @@ export const keyMeta = z.registry<KeyMeta>();
 
 // A new schema per key: the registry is keyed by schema instance.
 const path = () => z.string().min(1, 'must be a non-empty path');
+
+/** Keys that also accept `auto`: filled from the dataset and the device by train/recommend.ts (see AUTO_KEYS). */
+const orAuto = <T extends z.ZodType>(schema: T) => z.union([schema, z.literal('auto')]);
 
 /** Presets and module names that `target_modules` accepts; resolved in train/target-modules.ts. */
 export const TARGET_PRESETS = ['attention', 'attention+ff', 'attention+ff+conv', 'all'] as const;
@@ -65,6 +68,16 @@ export const configSchema = z.strictObject({
     group: 'data',
     description: 'Mirror images at random. Doubles variety, but teaches a mirrored style: leave off for text or asymmetric motifs.',
   }),
+  crop_scale: z.number().min(0.5).max(1).default(1).register(keyMeta, {
+    group: 'data',
+    description: 'Crop a square of this share of the short side before resizing (placed at random with `crop: random`): 0.8–0.9 adds small zooms and shifts for datasets under ~30 pictures; 1 keeps the whole square.',
+    example: '0.85',
+  }),
+  color_jitter: z.number().min(0).max(0.5).default(0).register(keyMeta, {
+    group: 'data',
+    description: 'Change brightness, contrast and saturation at random by up to ± this share per image and step (0.05–0.1 for small datasets). Keep 0 when exact colours are the style.',
+    example: '0.05',
+  }),
 
   // -- model
   base_model: path().register(keyMeta, {
@@ -79,9 +92,9 @@ export const configSchema = z.strictObject({
   }),
 
   // -- lora
-  lora_rank: z.int().min(1).max(1024).default(16).register(keyMeta, {
+  lora_rank: orAuto(z.int().min(1).max(1024)).default(16).register(keyMeta, {
     group: 'lora',
-    description: 'LoRA size. 4–8 suits simple motifs, 12–16 a detailed style; higher ranks start memorising pictures and grow the file.',
+    description: 'LoRA size. 4–8 suits simple motifs, 12–16 a detailed style; higher ranks start memorising pictures and grow the file. `auto`: chosen from the pictures\' detail (`lora-scripts recommend` shows why).',
     example: '16',
   }),
   lora_alpha: z.number().positive().max(65536).nullable().default(null).register(keyMeta, {
@@ -116,14 +129,14 @@ export const configSchema = z.strictObject({
   }),
 
   // -- training
-  batch_size: z.int().min(1).max(512).default(1).register(keyMeta, {
+  batch_size: orAuto(z.int().min(1).max(512)).default(1).register(keyMeta, {
     group: 'training',
-    description: 'Images per step. Raise it while memory allows; with a larger batch, raise `learning_rate` a little.',
+    description: 'Images per step. Raise it while memory allows; with a larger batch, raise `learning_rate` a little. `auto`: from the device memory and the resolution.',
     example: '4',
   }),
-  epochs: z.int().min(1).max(100000).default(10).register(keyMeta, {
+  epochs: orAuto(z.int().min(1).max(100000)).default(10).register(keyMeta, {
     group: 'training',
-    description: 'Passes over the dataset. 15–20 suits under 200 images; fewer if samples start copying training pictures.',
+    description: 'Passes over the dataset. 15–20 suits under 200 images; fewer if samples start copying training pictures. `auto`: from the number of pictures.',
     example: '15',
   }),
   max_train_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
@@ -131,9 +144,9 @@ export const configSchema = z.strictObject({
     description: 'Stop after this many optimizer steps, whatever `epochs` says.',
     derivedDefault: '`epochs` × steps per epoch',
   }),
-  learning_rate: z.number().positive().max(1).default(1e-4).register(keyMeta, {
+  learning_rate: orAuto(z.number().positive().max(1)).default(1e-4).register(keyMeta, {
     group: 'training',
-    description: 'UNet LoRA learning rate. 1e-4 is safe; 2e-4–5e-4 learns faster but can burn the style in.',
+    description: 'UNet LoRA learning rate. 1e-4 is safe; 2e-4–5e-4 learns faster but can burn the style in. `auto`: 1e-4 scaled with the batch size.',
     example: '2e-4',
   }),
   text_encoder_lr: z.number().positive().max(1).nullable().default(null).register(keyMeta, {
@@ -220,6 +233,29 @@ export const configSchema = z.strictObject({
     description: 'Denoising steps per sample image.',
   }),
 
+  // -- validation and diagnostics
+  validation_split: z.number().min(0).max(0.5).default(0).register(keyMeta, {
+    group: 'validation',
+    description: 'Share of the pictures held out of training to measure a validation loss (0.1 from ~50 pictures). It is measured at fixed noise and timesteps, so values at different steps compare; 0 trains on every picture.',
+    example: '0.1',
+  }),
+  validation_dir: path().nullable().default(null).register(keyMeta, {
+    group: 'validation',
+    isPath: true,
+    description: 'A folder of captioned pictures kept out of training for the validation loss, instead of `validation_split`.',
+    example: './data/jiangnan_village_validation',
+  }),
+  validation_every_n_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
+    group: 'validation',
+    description: 'How often to measure the validation loss (also measured at the end).',
+    derivedDefault: '`sample_every_n_steps`, else 10 times over the run',
+  }),
+  early_stop: z.enum(['off', 'plateau', 'overfitting', 'any']).default('off').register(keyMeta, {
+    group: 'validation',
+    description: 'Stop (and save) when the loss has stopped improving (`plateau`), when samples become near-copies of training pictures (`overfitting`, needs `sample_prompts`), or at either (`any`). `off` only warns.',
+    example: 'overfitting',
+  }),
+
   // -- output
   output_dir: path().nullable().default(null).register(keyMeta, {
     group: 'output',
@@ -257,6 +293,12 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 /** What validation returns: every key present, derived defaults still `null`. */
 export type ParsedConfig = z.output<typeof configSchema>;
+
+/** Keys that accept `auto` (a recommendation from the dataset and the device, with its reason). */
+export const AUTO_KEYS = ['lora_rank', 'epochs', 'batch_size', 'learning_rate'] as const;
+export type AutoKey = (typeof AUTO_KEYS)[number];
+/** Values for the keys a config sets to `auto`. */
+export type AutoValues = Partial<Record<AutoKey, number>>;
 
 /** Every config key, in schema order. */
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof ParsedConfig)[];

@@ -34,13 +34,13 @@ describe('validateConfig', () => {
 
   it('gives file:line:col, the key and the allowed range for a wrong value', () => {
     expect(errorOf(ARTICLE_YAML.replace('lora_rank: 16', 'lora_rank: 8.5')).line).toBe(
-      'configs/x.yaml:4:12: `lora_rank` must be an integer from 1 to 1024, got `8.5`',
+      'configs/x.yaml:4:12: `lora_rank` must be an integer from 1 to 1024 or `auto`, got `8.5`',
     );
     expect(errorOf(ARTICLE_YAML.replace('epochs: 15', 'epochs: many')).line).toBe(
-      'configs/x.yaml:8:9: `epochs` must be an integer from 1 to 100000, got `"many"`',
+      'configs/x.yaml:8:9: `epochs` must be an integer from 1 to 100000 or `auto`, got `"many"`',
     );
     expect(errorOf(ARTICLE_YAML.replace('learning_rate: 2e-4', 'learning_rate: 0')).line).toBe(
-      'configs/x.yaml:9:16: `learning_rate` must be a number > 0 and ≤ 1, got `0`',
+      'configs/x.yaml:9:16: `learning_rate` must be a number > 0 and ≤ 1 or `auto`, got `0`',
     );
     expect(errorOf(ARTICLE_YAML + 'lr_scheduler: cosin\n').line).toMatch(/^configs\/x\.yaml:12:15: `lr_scheduler` must be one of `constant`, .*got `"cosin"`$/);
   });
@@ -52,7 +52,7 @@ describe('validateConfig', () => {
 
   it('names the flag when a CLI override is wrong', () => {
     const error = errorOf(ARTICLE_YAML, [{ key: 'lora_rank', value: 0, source: '--lora-rank' }]);
-    expect(error.line).toBe('--lora-rank: `lora_rank` must be an integer from 1 to 1024, got `0`');
+    expect(error.line).toBe('--lora-rank: `lora_rank` must be an integer from 1 to 1024 or `auto`, got `0`');
   });
 
   it('lets overrides win over the file', () => {

@@ -16,6 +16,8 @@ export interface RunEngineOptions {
   verbose?: boolean;
   /** Forward Ctrl-C to the engine, which then saves what it has and finishes with `done`. */
   forwardInterrupt?: boolean;
+  /** Stops the run the way Ctrl-C does (the engine saves and finishes with `done`), e.g. for `early_stop`. */
+  stopSignal?: AbortSignal;
 }
 
 export interface EngineRunResult {
@@ -42,6 +44,7 @@ export function runEngine(command: Omit<EngineRequest, 'protocol'>, options: Run
     child.kill('SIGINT');
   };
   if (options.forwardInterrupt) process.on('SIGINT', onSigint);
+  options.stopSignal?.addEventListener('abort', () => child.kill('SIGINT'), { once: true });
 
   const events: EngineEvent[] = [];
   let failure: LoraScriptsError | undefined;

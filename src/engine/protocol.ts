@@ -69,6 +69,9 @@ const checkpoint = z.object({
 
 const sample = z.object({ type: z.literal('sample'), step: z.number().int(), prompt: z.string(), path: z.string() });
 
+/** Loss on the held-out pictures at fixed noise and timesteps (engine/lora_scripts_engine/validation.py). */
+const validation = z.object({ type: z.literal('validation'), step: z.number().int(), epoch: z.number().int(), loss: z.number(), images: z.number().int() });
+
 /** One drafted caption (`caption` command); `index` of `total` gives the progress. */
 const caption = z.object({ type: z.literal('caption'), image: z.string(), caption: z.string(), index: z.number().int(), total: z.number().int() });
 
@@ -95,7 +98,7 @@ const error = z.object({
   traceback: z.string().nullish(),
 });
 
-export const engineEventSchema = z.discriminatedUnion('type', [hello, stage, started, progress, checkpoint, sample, caption, warning, info, done, error]);
+export const engineEventSchema = z.discriminatedUnion('type', [hello, stage, started, progress, checkpoint, sample, validation, caption, warning, info, done, error]);
 
 export type EngineEvent = z.infer<typeof engineEventSchema>;
 export type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;

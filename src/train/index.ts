@@ -4,3 +4,8 @@ export { runTraining, type TrainOptions, type TrainResult } from './run.js';
 /** Pure planning: `planTraining(config).request` is what the engine receives. */
 export { planTraining, intermediateLoraName, type TrainPlan } from './plan.js';
 export { resolveTargetModules, type TargetEntry } from './target-modules.js';
+/** Values for `auto` keys with reasons: `await recommendForConfig({config: readConfig(…), cwd, env, note})`. */
+export { recommendTraining, formatRecommendation, type Recommendation, type RecommendInput } from './recommend.js';
+export { recommendForConfig } from './recommend-inputs.js';
+/** Diagnostics of a run (pure): `diagnoseLoss(points, validation, facts)`, `findOverfitting(likeness, bits)`. */
+export { formatFinding, type Finding } from './diagnostics.js';

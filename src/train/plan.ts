@@ -8,6 +8,8 @@ export interface TrainPlan {
   request: Omit<EngineRequest, 'protocol'>;
   targets: TargetEntry[];
   manifestPath: string;
+  /** The held-out pictures' manifest, when `validation_split` or `validation_dir` asks for a validation loss. */
+  validationManifestPath: string | null;
   logsDir: string;
   engineLogPath: string;
 }
@@ -17,10 +19,14 @@ export function planTraining(config: ResolvedConfig, outputDir = config.output_d
   const manifestPath = `${outputDir}/manifest.jsonl`;
   // The engine receives exactly the schema's keys (engine/tests checks the dataclass has the same names).
   const engineConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config[key]]));
+  const hasValidation = config.validation_split > 0 || config.validation_dir !== null;
+  const validationManifestPath = hasValidation ? `${outputDir}/validation.jsonl` : null;
+  const options = validationManifestPath ? { targets, validation_manifest: validationManifestPath } : { targets };
   return {
-    request: { command: 'train', config: engineConfig, manifest: manifestPath, options: { targets } },
+    request: { command: 'train', config: engineConfig, manifest: manifestPath, options },
     targets,
     manifestPath,
+    validationManifestPath,
     logsDir: `${outputDir}/logs`,
     engineLogPath: `${outputDir}/logs/engine.log`,
   };

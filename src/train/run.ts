@@ -12,6 +12,9 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { buildKohyaMetadata, convertPeftFileToKohya } from '../lora/index.js';
 import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
+import { formatFinding, type Finding } from './diagnostics.js';
+import { readTrainingSets } from './read-datasets.js';
+import { createRunMonitor, recordDiagnostics } from './run-monitor.js';
 import { intermediateLoraName, planTraining, type TrainPlan } from './plan.js';
 import { runFingerprint, type RunFingerprint } from './run-fingerprint.js';
 import { findResumeState, hashDataset, listStates, type SavedState } from './training-state.js';
@@ -23,6 +26,8 @@ export interface TrainOptions {
   verbose: boolean;
   onEvent: (event: EngineEvent) => void;
   note: (line: string) => void;
+  /** Each diagnostic as it is found (train/diagnostics.ts); by default printed through `note` as one warning line. */
+  onFinding?: (finding: Finding) => void;
 }
 
 export interface TrainResult {
@@ -31,6 +36,9 @@ export interface TrainResult {
   intermediateFiles: string[];
   steps: number;
   isInterrupted: boolean;
+  /** The diagnostic that stopped the run through `early_stop`, or null. */
+  stoppedEarlyBy: Finding | null;
+  diagnostics: Finding[];
   /** The state this run went on from (`resume`), or null. */
   resumedFrom: SavedState | null;
 }
@@ -68,7 +76,7 @@ function firstMissingFolder(path: string): string | null {
 export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
   // Everything that can be wrong with the data is found before the output folder is touched.
-  const items = await readDataset({ dataDir: config.train_data_dir, metadataPath: config.metadata_path, captionExtension: config.caption_extension });
+  const { items, validationItems } = await readTrainingSets(config);
   // prepare's quality and caption rules on what was just read: blocking problems stop here, the rest is one warning block.
   const datasetWarnings = checkTrainingDataset(items, { dataDir: config.train_data_dir, resolutionPx: config.resolution, tokenizerDir: CLIP_TOKENIZER_DIR });
   if (datasetWarnings) options.note(datasetWarnings);
@@ -85,6 +93,11 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
   writeManifest(plan.manifestPath, items);
+  if (plan.validationManifestPath) {
+    writeManifest(plan.validationManifestPath, validationItems);
+    options.note(`validation loss on ${validationItems.length} held-out pictures (${plan.validationManifestPath})`);
+  }
+  const monitor = createRunMonitor({ config, trainingImages: items.map((item) => item.path), report: options.onFinding ?? ((finding) => options.note(formatFinding(finding))) });
   const sessionId = randomInt(0, 2 ** 32 - 1);
   let started: EventOf<'started'> | undefined;
   const pending: Promise<void>[] = [];
@@ -100,8 +113,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       logFile: plan.engineLogPath,
       verbose: options.verbose,
       forwardInterrupt: true,
+      stopSignal: monitor.stopSignal,
       onEvent: (event) => {
         if (event.type === 'started') started = event;
+        monitor.onEvent(event);
         if (event.type === 'checkpoint' && !event.is_final) {
           pending.push(
             kohyaFor(event, trainingStartedAt).then((file) => {
@@ -114,11 +129,13 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       },
     });
     await Promise.all(pending);
+    const diagnostics = await monitor.finish();
     const final = result.events.find((e): e is EventOf<'checkpoint'> => e.type === 'checkpoint' && e.is_final);
     if (!final || !started) throw new Error('the engine finished without a final checkpoint');
     const loraFile = await kohyaFor(final, trainingStartedAt);
     writeRunRecord(config, started, result.done, await hashes.full, { lineage: lineageAt(final.step), resumedFrom });
-    return { loraFile, diffusersFile: final.path, intermediateFiles, steps: result.done.steps ?? final.step, isInterrupted: Boolean(result.done.interrupted), resumedFrom };
+    recordDiagnostics(config.output_dir, diagnostics, monitor.stoppedBy());
+    return { diagnostics, stoppedEarlyBy: monitor.stoppedBy(), loraFile, diffusersFile: final.path, intermediateFiles, steps: result.done.steps ?? final.step, isInterrupted: Boolean(result.done.interrupted) && !monitor.stoppedBy(), resumedFrom };
   } catch (error) {
     await Promise.allSettled(pending); // the LoRA files of the checkpoints before the failure are kept whole
     // A run that failed before training began leaves nothing behind it created.

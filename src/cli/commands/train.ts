@@ -1,20 +1,34 @@
 // `lora-scripts train --config FILE`: load the config, run the training, print where the LoRA is.
-import { loadConfig } from '../../config/index.js';
-import { runTraining } from '../../train/index.js';
+import { autoKeysOf, loadConfig, readConfig, type AutoValues, type LoadConfigOptions } from '../../config/index.js';
+import { formatRecommendation, recommendForConfig, runTraining } from '../../train/index.js';
 import { collectOverrides } from '../overrides.js';
 import { createProgressView } from '../progress.js';
 import type { CommandContext } from '../context.js';
 
 export async function trainCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const config = loadConfig({ file: flags.config as string | undefined, overrides: collectOverrides(flags), cwd: ctx.cwd });
+  const source: LoadConfigOptions = { file: flags.config as string | undefined, overrides: collectOverrides(flags), cwd: ctx.cwd };
+  const config = loadConfig({ ...source, autoValues: await recommendAutoKeys(source, ctx) });
   const view = createProgressView(process.stderr);
   view.note(`training ${config.output_name} from ${config.train_data_dir}`);
   const result = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });
   view.finish();
+  if (result.stoppedEarlyBy) view.note(`stopped early at step ${result.steps} (\`early_stop: ${config.early_stop}\`, ${result.stoppedEarlyBy.code}): the LoRA of that step was saved`);
+  if (result.diagnostics.length) view.note(`diagnostics: ${result.diagnostics.map((d) => d.code).join(', ')} (kept in ${config.output_dir}/lora_scripts.json; README "Diagnostics" says what to do)`);
   if (result.isInterrupted) view.note(`interrupted at step ${result.steps}: the LoRA trained so far was saved; add \`--resume\` to the same command to go on`);
   view.note(`LoRA for WebUI / ComfyUI: ${result.loraFile}  (prompt: <lora:${config.output_name}:0.7>)`);
   view.note(`LoRA for diffusers:      ${result.diffusersFile}`);
   view.note(`TensorBoard:             tensorboard --logdir ${config.output_dir}/logs`);
   process.stdout.write(result.loraFile + '\n');
   return result.isInterrupted ? 130 : 0;
+}
+
+/** Recommendations for the keys the config sets to `auto`, printed with their reasons (nothing runs without `auto`). */
+async function recommendAutoKeys(source: LoadConfigOptions, ctx: CommandContext): Promise<AutoValues | undefined> {
+  const parsed = readConfig(source);
+  const keys = autoKeysOf(parsed);
+  if (keys.length === 0) return undefined;
+  const say = (line: string) => process.stderr.write(line + '\n');
+  const recommendation = await recommendForConfig({ config: parsed, cwd: ctx.cwd, env: ctx.env, note: say });
+  for (const line of formatRecommendation(recommendation, keys, true)) say(`auto ${line}`);
+  return recommendation.values;
 }

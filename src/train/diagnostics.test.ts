@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import {
+  diagnoseLoss,
+  findDivergence,
+  findOscillation,
+  findOverfitting,
+  findPlateau,
+  formatFinding,
+  nearCopyThreshold,
+  shouldStopFor,
+  type LossPoint,
+  type RunFacts,
+  type SampleLikeness,
+  type SeriesPoint,
+} from './diagnostics.js';
+
+const FACTS: RunFacts = { learningRate: 1e-4, batchSize: 2, totalSteps: 200, warmupSteps: 0 };
+
+/** A seeded stand-in for the timestep noise of a diffusion loss: values swing ±60% around the level. */
+function noisy(levels: number[], seed = 1): LossPoint[] {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return levels.map((level, i) => ({ step: i + 1, epoch: Math.floor(i / 10) + 1, loss: level * (0.4 + 1.2 * next()) }));
+}
+
+const range = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+
+describe('divergence', () => {
+  it('flags a loss that climbs far above its best, with a 10× lower learning rate', () => {
+    const points = noisy(range(100, (i) => (i < 50 ? 0.15 - i * 0.001 : 0.1 * 1.08 ** (i - 50))));
+    const finding = findDivergence(points, { ...FACTS, totalSteps: 100, learningRate: 1e-3 });
+    expect(finding?.code).toBe('divergence');
+    expect(finding?.hint).toContain('lower `learning_rate` to about 0.0001 (now 0.001)');
+    expect(finding!.step).toBeGreaterThan(50);
+  });
+
+  it('leaves a noisy but falling loss alone', () => {
+    expect(findDivergence(noisy(range(200, (i) => 0.2 - i * 0.0005)), FACTS)).toBeNull();
+  });
+
+  it('treats a NaN loss as divergence, before warm-up ends too', () => {
+    const points: LossPoint[] = [
+      { step: 1, epoch: 1, loss: 0.245 },
+      { step: 2, epoch: 1, loss: 1.57 },
+      { step: 3, epoch: 1, loss: Number.NaN },
+    ];
+    const [finding] = diagnoseLoss(points, [], { ...FACTS, learningRate: 1, warmupSteps: 10 });
+    expect(formatFinding(finding!)).toBe(
+      'warning: the loss diverged to NaN at step 3, from 0.245 at step 1 (hint: lower `learning_rate` to about 0.1 (now 1) and keep `max_grad_norm: 1`)',
+    );
+  });
+});
+
+describe('oscillation', () => {
+  it('flags window means that swing up and down', () => {
+    // Windows of 10 steps alternating between 0.05 and 0.3.
+    const points = range(120, (i) => ({ step: i + 1, epoch: 1, loss: Math.floor(i / 10) % 2 === 0 ? 0.05 : 0.3 }));
+    const finding = findOscillation(points, { ...FACTS, totalSteps: 200 });
+    expect(finding?.code).toBe('oscillation');
+    expect(finding?.hint).toBe('lower `learning_rate` to about 0.00005 (now 0.0001), or raise `batch_size` to 4 (or `gradient_accumulation_steps`)');
+  });
+
+  it('leaves plain timestep noise alone', () => {
+    expect(findOscillation(noisy(range(200, () => 0.1)), FACTS)).toBeNull();
+  });
+});
+
+describe('plateau', () => {
+  const series = (values: number[], every = 10): SeriesPoint[] => values.map((value, i) => ({ step: (i + 1) * every, epoch: i + 1, value }));
+
+  it('finds a validation loss that stopped improving, and names where it was best', () => {
+    const finding = findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.119, 0.12, 0.121, 0.119, 0.12, 0.12]), 30, 'validation');
+    expect(finding?.code).toBe('plateau');
+    expect(finding?.data.best_step).toBe(50);
+    expect(finding?.hint).toContain('`epochs: 5`');
+  });
+
+  it('does not call a steadily falling loss a plateau', () => {
+    expect(findPlateau(series(range(10, (i) => 0.3 * 0.9 ** i)), 40, 'validation')).toBeNull();
+  });
+
+  it('needs the flat stretch to last `patience` steps', () => {
+    expect(findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.12, 0.12]), 40, 'validation')).toBeNull();
+  });
+
+  it('finds a plateau in a noisy training loss through window means', () => {
+    const flat = noisy(range(300, (i) => (i < 60 ? 0.3 - i * 0.003 : 0.12)));
+    const codes = diagnoseLoss(flat, [], { ...FACTS, totalSteps: 300 }).map((f) => f.code);
+    expect(codes).toEqual(['plateau']);
+    const falling = noisy(range(300, (i) => 0.3 * 0.995 ** i));
+    expect(diagnoseLoss(falling, [], { ...FACTS, totalSteps: 300 })).toEqual([]);
+  });
+});
+
+describe('overfitting', () => {
+  const round = (step: number, distances: number[]): SampleLikeness[] =>
+    distances.map((distanceBits, i) => ({ step, epoch: step / 10, sample: `step-${step}-${i}.png`, nearestImage: `img_${i}.png`, distanceBits }));
+
+  it('warns when most samples are near-copies, from the epoch where it began', () => {
+    const likeness = [...round(10, [22, 30]), ...round(20, [9, 18]), ...round(30, [12, 20]), ...round(40, [8, 9]), ...round(50, [6, 7])];
+    const finding = findOverfitting(likeness, 10);
+    expect(finding?.epoch).toBe(4);
+    expect(finding?.message).toBe('samples are near-copies of training pictures since epoch 4 (step 40): step-50-0.png differs from img_0.png in 6 of 64 hash bits');
+    expect(finding?.hint).toContain('train fewer epochs (about 3)');
+  });
+
+  it('stays quiet while samples only resemble the style', () => {
+    expect(findOverfitting([...round(10, [20, 18]), ...round(20, [14, 16]), ...round(30, [12, 15])], 10)).toBeNull();
+  });
+
+  it('lowers the threshold when the training pictures are near each other already', () => {
+    expect(nearCopyThreshold([14, 16, 18, 22])).toBe(9);
+    expect(nearCopyThreshold([30, 32, 28])).toBe(10);
+    expect(nearCopyThreshold([])).toBe(10);
+  });
+
+  it('stops only for what `early_stop` names', () => {
+    const finding = findOverfitting(round(10, [2, 3]), 10)!;
+    expect(shouldStopFor(finding, 'overfitting')).toBe(true);
+    expect(shouldStopFor(finding, 'any')).toBe(true);
+    expect(shouldStopFor(finding, 'plateau')).toBe(false);
+    expect(shouldStopFor(finding, 'off')).toBe(false);
+  });
+});

@@ -1,0 +1,244 @@
+// Training diagnostics, pure: the loss series and the likeness of samples to training pictures → findings, each
+// with what to change. Fed by train/run-monitor.ts during a run; printed, logged and kept in lora_scripts.json.
+
+export type FindingCode = 'divergence' | 'oscillation' | 'plateau' | 'overfitting';
+
+export interface Finding {
+  code: FindingCode;
+  /** The step at which the problem was found (for overfitting: where it started). */
+  step: number;
+  epoch: number;
+  message: string;
+  hint: string;
+  /** The figures behind the finding, for the run report and a future UI. */
+  data: Record<string, number | string>;
+}
+
+export interface LossPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+}
+
+export interface RunFacts {
+  learningRate: number;
+  batchSize: number;
+  totalSteps: number;
+  warmupSteps: number;
+}
+
+/** Mean loss of consecutive windows: single-step diffusion losses swing ×10 with the random timestep. */
+export interface LossWindow {
+  step: number; // last step of the window
+  epoch: number;
+  mean: number;
+}
+
+/** About 20 windows over the run, 5–50 steps each. */
+export function windowSize(totalSteps: number): number {
+  return Math.min(50, Math.max(5, Math.round(totalSteps / 20)));
+}
+
+export function lossWindows(points: LossPoint[], size: number): LossWindow[] {
+  const windows: LossWindow[] = [];
+  for (let end = size; end <= points.length; end += size) {
+    const slice = points.slice(end - size, end);
+    windows.push({ step: slice.at(-1)!.step, epoch: slice.at(-1)!.epoch, mean: slice.reduce((sum, p) => sum + p.loss, 0) / size });
+  }
+  return windows;
+}
+
+/** One significant figure, as people write learning rates: 0.00034 → 3e-4. */
+export function roundLearningRate(value: number): number {
+  return Number(value.toPrecision(1));
+}
+
+function formatNumber(value: number): string {
+  return value >= 0.01 && value < 1000 ? value.toFixed(3) : value.toExponential(1);
+}
+
+// A rise to 2× the best window, and 1.5× the first one, is far outside what the timestep noise does to a window mean.
+const DIVERGED_OVER_BEST = 2;
+const DIVERGED_OVER_FIRST = 1.5;
+// One step 50× the first window: the weights have blown up, whatever the windows say yet.
+const EXPLODED_OVER_FIRST = 50;
+
+export function findDivergence(points: LossPoint[], facts: RunFacts): Finding | null {
+  const size = windowSize(facts.totalSteps);
+  const windows = lossWindows(points, size);
+  if (windows.length < 3) return null;
+  const first = windows[0]!.mean;
+  const last = windows.at(-1)!;
+  const best = windows.slice(0, -1).reduce((a, b) => (b.mean < a.mean ? b : a));
+  const peak = points.slice(size).reduce((a, b) => (b.loss > a.loss ? b : a), points[0]!);
+  const isRising = last.mean > DIVERGED_OVER_BEST * best.mean && last.mean > DIVERGED_OVER_FIRST * first;
+  const hasExploded = peak.loss > EXPLODED_OVER_FIRST * first;
+  if (!isRising && !hasExploded) return null;
+  const at = isRising ? last : { step: peak.step, epoch: peak.epoch, mean: peak.loss };
+  const suggested = roundLearningRate(facts.learningRate / 10);
+  return {
+    code: 'divergence',
+    step: at.step,
+    epoch: at.epoch,
+    message: `the loss is diverging: ${formatNumber(at.mean)} around step ${at.step}, up from ${formatNumber(best.mean)} at step ${best.step}`,
+    hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}) and keep \`max_grad_norm: 1\``,
+    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, loss: at.mean, best_loss: best.mean, best_step: best.step },
+  };
+}
+
+/** A NaN or infinite loss (the engine stops the run on it): the clearest divergence there is. */
+export function findNonFiniteLoss(points: LossPoint[], facts: RunFacts): Finding | null {
+  const broken = points.find((p) => !Number.isFinite(p.loss));
+  if (!broken) return null;
+  const first = points[0]!;
+  const suggested = roundLearningRate(facts.learningRate / 10);
+  return {
+    code: 'divergence',
+    step: broken.step,
+    epoch: broken.epoch,
+    message: `the loss diverged to ${broken.loss} at step ${broken.step}, from ${formatNumber(first.loss)} at step ${first.step}`,
+    hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}) and keep \`max_grad_norm: 1\``,
+    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, loss: String(broken.loss), first_loss: first.loss },
+  };
+}
+
+// Over the last 6 windows: the mean changes direction at least 4 times and swings by more than half its level.
+const OSCILLATION_WINDOWS = 6;
+const OSCILLATION_TURNS = 4;
+const OSCILLATION_SWING = 0.5;
+
+export function findOscillation(points: LossPoint[], facts: RunFacts): Finding | null {
+  const windows = lossWindows(points, windowSize(facts.totalSteps)).slice(-OSCILLATION_WINDOWS);
+  if (windows.length < OSCILLATION_WINDOWS) return null;
+  const means = windows.map((w) => w.mean);
+  let turns = 0;
+  for (let i = 2; i < means.length; i++) if (Math.sign(means[i]! - means[i - 1]!) * Math.sign(means[i - 1]! - means[i - 2]!) < 0) turns++;
+  const level = means.reduce((a, b) => a + b, 0) / means.length;
+  const swing = (Math.max(...means) - Math.min(...means)) / level;
+  if (turns < OSCILLATION_TURNS || swing < OSCILLATION_SWING) return null;
+  const last = windows.at(-1)!;
+  const suggested = roundLearningRate(facts.learningRate / 2);
+  return {
+    code: 'oscillation',
+    step: last.step,
+    epoch: last.epoch,
+    message: `the loss swings up and down by ${Math.round(swing * 100)}% of its level over the last ${OSCILLATION_WINDOWS * windowSize(facts.totalSteps)} steps`,
+    hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}), or raise \`batch_size\` to ${facts.batchSize * 2} (or \`gradient_accumulation_steps\`)`,
+    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, batch_size: facts.batchSize, swing, turns },
+  };
+}
+
+export interface SeriesPoint {
+  step: number;
+  epoch: number;
+  value: number;
+}
+
+// "No longer improving": the mean of the last `patience` steps is within 5% of the mean of the `patience` steps
+// before them. Means, not minima: a lucky low window would otherwise hide a plateau (or fake an improvement).
+const PLATEAU_GAIN = 0.05;
+
+const meanOf = (points: SeriesPoint[]) => points.reduce((sum, p) => sum + p.value, 0) / points.length;
+
+/**
+ * A plateau in a loss series: validation losses as they are (they are noise-free), training losses as window means.
+ * `patience` is how long the loss must stay flat, in steps.
+ */
+export function findPlateau(series: SeriesPoint[], patience: number, source: 'validation' | 'training'): Finding | null {
+  const last = series.at(-1);
+  if (!last) return null;
+  const recent = series.filter((p) => p.step > last.step - patience);
+  const previous = series.filter((p) => p.step > last.step - 2 * patience && p.step <= last.step - patience);
+  if (recent.length < 2 || previous.length < 2) return null;
+  const [recentMean, previousMean] = [meanOf(recent), meanOf(previous)];
+  if (recentMean < previousMean * (1 - PLATEAU_GAIN)) return null;
+  const best = series.reduce((a, b) => (b.value < a.value ? b : a));
+  return {
+    code: 'plateau',
+    step: last.step,
+    epoch: last.epoch,
+    message: `the ${source} loss has not improved over the last ${patience} steps (${formatNumber(recentMean)} against ${formatNumber(previousMean)} before; best ${formatNumber(best.value)} at step ${best.step}, epoch ${best.epoch})`,
+    hint: `training could stop here: about ${best.epoch} epochs are enough for this data (\`epochs: ${Math.max(1, best.epoch)}\`), or set \`early_stop: plateau\`; if samples still improve, ignore this`,
+    data: { source, best_step: best.step, best_epoch: best.epoch, best_loss: best.value, recent_loss: recentMean, previous_loss: previousMean },
+  };
+}
+
+/** Plateau patience: a third of the run, at least 20 steps; validation losses are steady enough for a quarter. */
+export function plateauPatience(totalSteps: number, source: 'validation' | 'training'): number {
+  return Math.max(20, Math.round(totalSteps * (source === 'validation' ? 0.25 : 0.34)));
+}
+
+/** Every loss finding that holds for the series so far (divergence hides oscillation: it is the bigger problem). */
+export function diagnoseLoss(points: LossPoint[], validation: SeriesPoint[], facts: RunFacts): Finding[] {
+  const afterWarmup = points.filter((p) => p.step > facts.warmupSteps);
+  const divergence = findNonFiniteLoss(points, facts) ?? findDivergence(afterWarmup.filter((p) => Number.isFinite(p.loss)), facts);
+  const oscillation = divergence ? null : findOscillation(afterWarmup, facts);
+  const plateau =
+    validation.length >= 4
+      ? findPlateau(validation, plateauPatience(facts.totalSteps, 'validation'), 'validation')
+      : findPlateau(
+          lossWindows(afterWarmup, windowSize(facts.totalSteps)).map((w) => ({ step: w.step, epoch: w.epoch, value: w.mean })),
+          plateauPatience(facts.totalSteps, 'training'),
+          'training',
+        );
+  return [divergence, oscillation, divergence ? null : plateau].filter((f): f is Finding => f !== null);
+}
+
+/** How close one rendered sample is to its nearest training picture (perceptual-hash bits that differ, of 64). */
+export interface SampleLikeness {
+  step: number;
+  epoch: number;
+  sample: string;
+  nearestImage: string;
+  distanceBits: number;
+}
+
+// pHash: unrelated pictures differ in ~32 of 64 bits, a re-encoded copy in 0–4. Pictures of one style sit 12–30
+// apart (the demo's jiangnan scenes: median 18), so a sample within 10 bits has the layout of one training picture.
+const NEAR_COPY_BITS = 10;
+
+/**
+ * The distance below which a sample counts as a near-copy: 10 bits, or less when the training pictures are
+ * themselves that close to each other (then any sample in their style would look like a "copy").
+ */
+export function nearCopyThreshold(trainingNearestBits: number[]): number {
+  if (trainingNearestBits.length === 0) return NEAR_COPY_BITS;
+  const sorted = [...trainingNearestBits].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return Math.min(NEAR_COPY_BITS, Math.floor(median / 2));
+}
+
+/**
+ * Overfitting: in the latest sample round, at least half the samples are near-copies of training pictures.
+ * It "started" at the first round of the unbroken stretch of such rounds that reaches the latest one.
+ */
+export function findOverfitting(likeness: SampleLikeness[], thresholdBits: number): Finding | null {
+  const rounds = [...new Set(likeness.map((l) => l.step))].sort((a, b) => a - b).map((step) => likeness.filter((l) => l.step === step));
+  const isCopying = (round: SampleLikeness[]) => round.filter((l) => l.distanceBits <= thresholdBits).length * 2 >= round.length;
+  let start = rounds.length;
+  while (start > 0 && isCopying(rounds[start - 1]!)) start--;
+  if (start === rounds.length) return null;
+  const first = rounds[start]!;
+  const closest = rounds.at(-1)!.reduce((a, b) => (b.distanceBits < a.distanceBits ? b : a));
+  const began = first[0]!;
+  const keepEpochs = Math.max(1, began.epoch - 1);
+  return {
+    code: 'overfitting',
+    step: began.step,
+    epoch: began.epoch,
+    message: `samples are near-copies of training pictures since epoch ${began.epoch} (step ${began.step}): ${closest.sample} differs from ${closest.nearestImage} in ${closest.distanceBits} of 64 hash bits`,
+    hint: `train fewer epochs (about ${keepEpochs}), or add pictures or augmentation (\`random_flip: true\`, \`crop: random\` with \`crop_scale: 0.85\`, \`color_jitter: 0.05\`); \`early_stop: overfitting\` stops there`,
+    data: { started_step: began.step, started_epoch: began.epoch, suggested_epochs: keepEpochs, distance_bits: closest.distanceBits, threshold_bits: thresholdBits, sample: closest.sample, nearest_image: closest.nearestImage },
+  };
+}
+
+/** Whether `early_stop` asks to stop the run for this finding. */
+export function shouldStopFor(finding: Finding, earlyStop: 'off' | 'plateau' | 'overfitting' | 'any'): boolean {
+  if (finding.code !== 'plateau' && finding.code !== 'overfitting') return false;
+  return earlyStop === 'any' || earlyStop === finding.code;
+}
+
+/** The one terminal line per finding: `warning: <message> (hint: <hint>)`. */
+export function formatFinding(finding: Finding): string {
+  return `warning: ${finding.message} (hint: ${finding.hint})`;
+}

@@ -1,0 +1,141 @@
+// Watches a training run's events and turns them into diagnostics (train/diagnostics.ts): loss findings as progress
+// arrives, overfitting from each round of samples (perceptual hashes against the training pictures), and the stop
+// that `early_stop` asks for. Each finding is reported once, appended to logs/diagnostics.jsonl and kept for the
+// run record.
+import { appendFileSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { ResolvedConfig } from '../config/index.js';
+import { hashDistance, readPerceptualHash } from '../dataset/index.js';
+import type { EngineEvent } from '../engine/index.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import {
+  diagnoseLoss,
+  findOverfitting,
+  nearCopyThreshold,
+  shouldStopFor,
+  windowSize,
+  type Finding,
+  type LossPoint,
+  type RunFacts,
+  type SampleLikeness,
+  type SeriesPoint,
+} from './diagnostics.js';
+
+export interface RunMonitorOptions {
+  config: ResolvedConfig;
+  /** Absolute paths of the training pictures (what samples are compared with). */
+  trainingImages: string[];
+  /** Called once per new finding. */
+  report: (finding: Finding) => void;
+}
+
+export interface RunMonitor {
+  onEvent(event: EngineEvent): void;
+  /** Aborted when `early_stop` asks to stop: pass it to runEngine. */
+  stopSignal: AbortSignal;
+  /** The finding that stopped the run early, if any. */
+  stoppedBy(): Finding | null;
+  /** The last checks over the whole run; resolves with every finding. */
+  finish(): Promise<Finding[]>;
+}
+
+interface TrainingHashes {
+  byImage: { path: string; hash: string }[];
+  thresholdBits: number;
+}
+
+async function hashTrainingImages(paths: string[]): Promise<TrainingHashes> {
+  const byImage = await Promise.all(paths.map(async (path) => ({ path, hash: await readPerceptualHash(path) })));
+  const nearest = byImage.map((a) => Math.min(...byImage.filter((b) => b !== a).map((b) => hashDistance(a.hash, b.hash))));
+  return { byImage, thresholdBits: nearCopyThreshold(nearest.filter(Number.isFinite)) };
+}
+
+export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
+  const { config } = options;
+  const logFile = join(config.output_dir, 'logs', 'diagnostics.jsonl');
+  const controller = new AbortController();
+  const findings = new Map<string, Finding>();
+  const points: LossPoint[] = [];
+  const validation: SeriesPoint[] = [];
+  const likeness: SampleLikeness[] = [];
+  const pending: Promise<void>[] = [];
+  let facts: RunFacts | null = null;
+  let stepsPerEpoch = 1;
+  let stoppedBy: Finding | null = null;
+  let trainingHashes: Promise<TrainingHashes> | null = null;
+
+  const record = (found: Finding[]) => {
+    for (const finding of found) {
+      if (findings.has(finding.code)) continue;
+      findings.set(finding.code, finding);
+      appendFileSync(logFile, JSON.stringify({ type: 'diagnostic', ...finding }) + '\n');
+      options.report(finding);
+      if (!stoppedBy && shouldStopFor(finding, config.early_stop)) {
+        stoppedBy = finding;
+        controller.abort();
+      }
+    }
+  };
+  const checkLoss = () => facts && record(diagnoseLoss(points, validation, facts));
+
+  const compareSample = async (step: number, path: string) => {
+    trainingHashes ??= hashTrainingImages(options.trainingImages);
+    const training = await trainingHashes;
+    const hash = await readPerceptualHash(path);
+    const nearest = training.byImage.reduce((a, b) => (hashDistance(hash, b.hash) < hashDistance(hash, a.hash) ? b : a));
+    likeness.push({ step, epoch: Math.ceil(step / stepsPerEpoch), sample: basename(path), nearestImage: basename(nearest.path), distanceBits: hashDistance(hash, nearest.hash) });
+    // A round is complete when every prompt of that step has been compared.
+    if (likeness.filter((l) => l.step === step).length === config.sample_prompts.length) {
+      const finding = findOverfitting(likeness, training.thresholdBits);
+      if (finding) record([finding]);
+    }
+  };
+
+  return {
+    stopSignal: controller.signal,
+    stoppedBy: () => stoppedBy,
+    onEvent(event) {
+      switch (event.type) {
+        case 'started':
+          stepsPerEpoch = event.steps_per_epoch;
+          facts = { learningRate: config.learning_rate, batchSize: config.batch_size, totalSteps: event.total_steps, warmupSteps: config.lr_warmup_steps };
+          return;
+        case 'progress':
+          points.push({ step: event.step, epoch: event.epoch, loss: event.loss });
+          // Checked once per loss window: the findings only change when a window completes.
+          if (event.step % windowSize(event.total_steps) === 0) checkLoss();
+          return;
+        case 'validation':
+          validation.push({ step: event.step, epoch: event.epoch, value: event.loss });
+          checkLoss();
+          return;
+        case 'error':
+          // The engine stops on a NaN loss before reporting that step: it is the last point of the series.
+          if (event.code === 'loss_not_finite') {
+            const last = points.at(-1);
+            points.push({ step: (last?.step ?? 0) + 1, epoch: last?.epoch ?? 1, loss: Number.NaN });
+            checkLoss();
+          }
+          return;
+        case 'sample':
+          pending.push(compareSample(event.step, event.path));
+          return;
+        default:
+          return;
+      }
+    },
+    async finish() {
+      await Promise.all(pending);
+      checkLoss();
+      return [...findings.values()];
+    },
+  };
+}
+
+/** Adds the findings to `lora_scripts.json` (written just before by the run), as its `diagnostics` list. */
+export function recordDiagnostics(outputDir: string, findings: Finding[], stoppedBy: Finding | null): void {
+  const file = join(outputDir, 'lora_scripts.json');
+  const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  record.diagnostics = findings.map((finding) => ({ ...finding, stopped_training: finding === stoppedBy }));
+  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
+}
