@@ -47,6 +47,9 @@ describe('inspectLora: family', () => {
     ['sdxl', 'several transformer blocks per attention (SDXL UNet)', kohya('lora_unet_down_blocks_2_attentions_1_transformer_blocks_9_ff_net_2', 4, 5120, 1280)],
     ['sdxl', 'cross-attention width 2048', { 'unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight': [4, 2048], 'unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_B.weight': [640, 4] }],
     ['sd1', 'cross-attention width 768', kohya('lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k', 8, 768, 320)],
+    // LDM names are not SDXL's when the widths or the block layout say otherwise.
+    ['sd1', 'cross-attention width 768', kohya('lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k', 8, 768, 640)],
+    ['sd1-or-sd2', 'SD 1.x/2.x block layout, with no width or metadata telling which', kohya('lora_unet_output_blocks_11_1_proj_out', 4, 32, 32)],
     ['sd2', 'cross-attention width 1024', kohya('lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_v', 8, 1024, 320)],
     ['sd1', 'text encoder width 768', kohya('lora_te_text_model_encoder_layers_0_self_attn_q_proj', 8, 768, 768)],
     ['sd2', 'text encoder width 1024', kohya('lora_te_text_model_encoder_layers_0_self_attn_q_proj', 8, 1024, 1024)],

@@ -3,7 +3,7 @@
 // vocabulary of multi-word names these models use, and the dotted result must match the module grammar.
 import type { LoraComponent } from './kohya-keys.js';
 import { LoraFileError } from './lora-file-error.js';
-import { diffusersUnetPath, ldmUnetPath, sdxlUnetLayout } from './unet-ldm-layout.js';
+import { diffusersUnetPath, ldmUnetPath, sdxlUnetLayout, type UnetLayout } from './unet-ldm-layout.js';
 
 export interface KohyaModulePath {
   component: LoraComponent;
@@ -39,9 +39,9 @@ const TEXT_MODEL = /^text_model\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_pro
 
 /**
  * `lora_unet_input_blocks_4_1_proj_in` → `{ component: 'unet', path: 'down_blocks.1.attentions.0.proj_in' }`.
- * `layersPerBlock` only matters for SDXL's LDM names.
+ * `unetLayout` only matters for LDM names: sd-scripts writes them for SDXL; some tools write them for SD 1.x too.
  */
-export function kohyaModulePath(name: string, layersPerBlock = 2): KohyaModulePath {
+export function kohyaModulePath(name: string, unetLayout: UnetLayout = sdxlUnetLayout()): KohyaModulePath {
   const prefix = PREFIXES.find(([start]) => name.startsWith(start));
   if (!prefix) throw unknownModule(name, 'does not start with `lora_unet_`, `lora_te_`, `lora_te1_` or `lora_te2_`');
   const [start, component] = prefix;
@@ -52,7 +52,7 @@ export function kohyaModulePath(name: string, layersPerBlock = 2): KohyaModulePa
     return { component, path };
   }
   if (DIFFUSERS_UNET.test(dotted)) return { component, path: dotted, unetLayout: 'diffusers' };
-  if (LDM_UNET.test(dotted)) return { component, path: ldmToDiffusersPath(dotted, name, layersPerBlock), unetLayout: 'ldm' };
+  if (LDM_UNET.test(dotted)) return { component, path: ldmToDiffusersPath(dotted, name, unetLayout), unetLayout: 'ldm' };
   throw unknownModule(name, 'is not a LoRA layer of an SD 1.x, SD 2.x or SDXL UNet');
 }
 
@@ -74,15 +74,14 @@ function nextUnderscore(text: string, from: number): number {
 }
 
 /**
- * sd-scripts' SDXL (LDM) UNet path → the diffusers path, for a UNet with `layersPerBlock` layers per block (2 in
- * every real SDXL; our tiny test models have 1). Mapped forward again, it must give the input back.
+ * An LDM UNet path → the diffusers path, in the given block layout (SDXL with 2 layers per block unless told:
+ * every real SDXL has 2; our tiny test models have 1). Mapped forward again, it must give the input back.
  */
-export function ldmToDiffusersPath(ldm: string, culprit = ldm, layersPerBlock = 2): string {
-  const layout = sdxlUnetLayout(layersPerBlock);
+export function ldmToDiffusersPath(ldm: string, culprit = ldm, layout: UnetLayout = sdxlUnetLayout()): string {
   const path = diffusersUnetPath(ldm, layout);
   const forward = path === undefined ? undefined : ldmUnetPath(path, layout);
   if (path === undefined || forward === undefined || !('ldm' in forward) || forward.ldm !== ldm) {
-    throw unknownModule(culprit, 'is not a LoRA layer of an SDXL UNet');
+    throw unknownModule(culprit, `is not a LoRA layer of ${layout.name}`);
   }
   return path;
 }

@@ -188,10 +188,13 @@ export function detectFamily(modules: readonly HeaderModule[], tensors: Readonly
   const unet = modules.filter((m) => m.component === 'unet').map((m) => ({ module: m, rest: flatUnetName(m.name) }));
   const textEncoder = modules.filter((m) => m.component === 'text_encoder').map((m) => ({ module: m, rest: m.name.replaceAll('.', '_') }));
   const inWidth = (m: HeaderModule) => tensors.get(m.parts.down ?? '')?.shape[1];
+  if (modules.some((m) => m.component === 'text_encoder_2')) return { family: 'sdxl', basis: 'second text encoder (`lora_te2_` / `text_encoder_2.`)' };
+  // The UNet's cross-attention width is the text encoder's output: 768 SD 1.x, 1024 SD 2.x, 768 + 1280 SDXL.
+  const crossWidth = unet.map(({ module, rest }) => (/attn2_to_[kv]$/.test(rest) ? inWidth(module) : undefined)).find((w) => w !== undefined);
+  const byCrossWidth = crossWidth === undefined ? undefined : { ...WIDTH_FAMILIES, 2048: 'sdxl' as const }[crossWidth];
+  if (byCrossWidth) return { family: byCrossWidth, basis: `cross-attention width ${crossWidth}` };
   const sdxl = sdxlEvidence(modules, unet, inWidth);
   if (sdxl) return { family: 'sdxl', basis: sdxl };
-  const crossWidth = unet.map(({ module, rest }) => (/attn2_to_[kv]$/.test(rest) ? inWidth(module) : undefined)).find((w) => w !== undefined);
-  if (crossWidth !== undefined && WIDTH_FAMILIES[crossWidth]) return { family: WIDTH_FAMILIES[crossWidth], basis: `cross-attention width ${crossWidth}` };
   const textWidth = textEncoder.map(({ module, rest }) => (/(q_proj|k_proj|v_proj|fc1)$/.test(rest) ? inWidth(module) : undefined)).find((w) => w !== undefined);
   if (textWidth !== undefined && WIDTH_FAMILIES[textWidth]) return { family: WIDTH_FAMILIES[textWidth], basis: `text encoder width ${textWidth}` };
   const layers = textEncoder.map(({ rest }) => Number(/layers_(\d+)_/.exec(rest)?.[1] ?? -1));
@@ -204,19 +207,18 @@ export function detectFamily(modules: readonly HeaderModule[], tensors: Readonly
   }
   const claimed = familyFromMetadata(metadata);
   if (claimed) return { family: claimed.family, basis: `metadata \`${claimed.key}\`` };
-  if (unet.some(({ rest }) => /^(down_blocks_0_attentions|up_blocks_3_|input_blocks_[12]_1_)/.test(rest))) {
+  if (unet.some(({ rest }) => /^(down_blocks_0_attentions|up_blocks_3_|input_blocks_[12]_1_|output_blocks_(9|10|11)_1_)/.test(rest))) {
     return { family: undefined, isSd1OrSd2: true, basis: 'SD 1.x/2.x block layout, with no width or metadata telling which' };
   }
   return { family: undefined, basis: 'no telling layer names, widths or metadata' };
 }
 
 function sdxlEvidence(modules: readonly HeaderModule[], unet: Array<{ module: HeaderModule; rest: string }>, inWidth: (m: HeaderModule) => number | undefined): string | undefined {
-  if (modules.some((m) => m.component === 'text_encoder_2')) return 'second text encoder (`lora_te2_` / `text_encoder_2.`)';
-  const isSd1Ldm = unet.some(({ rest }) => /^input_blocks_[12]_1_/.test(rest));
+  // SD 1.x/2.x have attentions at input blocks 1–2 and output blocks 9–11; SDXL has neither.
+  const isSd1Ldm = unet.some(({ rest }) => /^(input_blocks_[12]_1|output_blocks_(9|10|11)_1)_/.test(rest));
   if (!isSd1Ldm && unet.some(({ rest }) => /^(input_blocks|middle_block|output_blocks)_/.test(rest))) return "sd-scripts' SDXL UNet names (`input_blocks_…`)";
   if (unet.some(({ rest }) => /transformer_blocks_[1-9]/.test(rest))) return 'several transformer blocks per attention (SDXL UNet)';
   if (unet.some(({ rest }) => /^(add_embedding|label_emb)_/.test(rest))) return 'SDXL added-condition embedding';
-  if (unet.some(({ module, rest }) => /attn2_to_[kv]$/.test(rest) && inWidth(module) === 2048)) return 'cross-attention width 2048';
   if (modules.some((m) => m.component === 'text_encoder' && /(q_proj|fc1)$/.test(m.name) && inWidth(m) === 1280)) return 'text encoder width 1280';
   return undefined;
 }

@@ -75,6 +75,21 @@ describe('readLoraModules', () => {
     expect(readLoraModules(peft, { fileName: 'p', family: 'sdxl' }).modules.map((m) => m.kohyaName)).toEqual(names.map((n) => `lora_unet_${n}`));
   });
 
+  it('reads SD 1.x UNet layers named in the LDM layout (as some tools write them) and names them as sd-scripts does', () => {
+    const ldm = {
+      input_blocks_1_1_proj_in: 'down_blocks.0.attentions.0.proj_in',
+      input_blocks_1_0_in_layers_2: 'down_blocks.0.resnets.0.conv1',
+      input_blocks_3_0_op: 'down_blocks.0.downsamplers.0.conv',
+      middle_block_1_transformer_blocks_0_attn2_to_k: 'mid_block.attentions.0.transformer_blocks.0.attn2.to_k',
+      output_blocks_2_1_conv: 'up_blocks.0.upsamplers.0.conv',
+      output_blocks_11_1_transformer_blocks_0_attn2_to_out_0: 'up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_out.0',
+    };
+    const file = content(Object.fromEntries(Object.keys(ldm).flatMap((n) => [[`lora_unet_${n}.lora_down.weight`, tensor([2, 32])], [`lora_unet_${n}.lora_up.weight`, tensor([32, 2])]])));
+    const set = readLoraModules(file, { fileName: 'x' });
+    expect([set.family, set.familyBasis]).toEqual(['sd1', 'SD 1.x/2.x block layout, with no width or metadata telling which (SD 1.x and 2.x keys are named alike)']);
+    expect(set.modules.map((m) => [m.path, m.kohyaName])).toEqual(Object.values(ldm).map((path) => [path, `lora_unet_${path.replaceAll('.', '_')}`]));
+  });
+
   it('reads the older diffusers spellings (lora.down, lora_linear_layer, attn processors) as the same modules', () => {
     const pair = (stem: string, down: string, up: string) => ({ [`${stem}${down}`]: tensor([2, 32]), [`${stem}${up}`]: tensor([32, 2]) });
     const file = content({

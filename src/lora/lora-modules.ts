@@ -8,6 +8,7 @@ import { LoraFileError } from './lora-file-error.js';
 import { detectFamily, detectFormat, groupModules, type FamilyGuess, type HeaderModule, type LoraFormat } from './lora-format.js';
 import { moduleScale, parseAdapterMetadata, type AdapterConfigs } from './peft-adapter-config.js';
 import type { SafetensorsContent, Tensor } from './safetensors.js';
+import { SD_UNET_LAYOUT, sdxlUnetLayout, type UnetLayout } from './unet-ldm-layout.js';
 
 export interface LoraModule {
   component: LoraComponent;
@@ -70,10 +71,10 @@ export function readLoraModules(file: SafetensorsContent, options: ReadLoraModul
     throw new LoraFileError(`cannot tell the base family (${basis})`, { code: 'family_unknown', culprit: fileName, hint: 'pass `--family sd1`, `sd2` or `sdxl`' });
   }
   const configs = format.name === 'diffusers' ? parseAdapterMetadata(file.metadata.lora_adapter_metadata, fileName) : {};
-  const layersPerBlock = options.layersPerBlock ?? unetLayersPerBlock(grouped, file.metadata);
-  const modules = grouped.map((module) => readModule(module, { file, family, configs, fileName, layersPerBlock }));
+  const unetLayout = unetLayoutOf(grouped, family, file.metadata, options.layersPerBlock);
+  const modules = grouped.map((module) => readModule(module, { file, family, configs, fileName, unetLayout }));
   checkUnique(modules, fileName);
-  return { format, family, familyBasis: basis, layersPerBlock, modules };
+  return { format, family, familyBasis: basis, layersPerBlock: unetLayout.layersPerBlock, modules };
 }
 
 /** SD 1.x and 2.x name every LoRA key alike, so a file that is one of the two converts as sd1. */
@@ -86,28 +87,34 @@ interface ReadContext {
   family: BaseFamily;
   configs: AdapterConfigs;
   fileName: string;
-  layersPerBlock: number;
+  unetLayout: UnetLayout;
 }
 
 const LDM_UNET_NAME = /^lora_unet_(input_blocks|middle_block|output_blocks)_/;
 
-/** SDXL LDM numbering depends on it: the first count under which every LDM name reads back is the file's. */
-function unetLayersPerBlock(modules: readonly HeaderModule[], metadata: Readonly<Record<string, string>>): number {
+/**
+ * The UNet block layout LDM names are read in: SDXL's for SDXL (sd-scripts writes LDM names), SD 1.x/2.x's for the
+ * rest (some tools write LDM names for them too). Its layers per block is the first under which every LDM name
+ * reads back; without LDM names, `lora_scripts.unet_layers_per_block` (written by convert) or 2.
+ */
+function unetLayoutOf(modules: readonly HeaderModule[], family: BaseFamily, metadata: Readonly<Record<string, string>>, given?: number): UnetLayout {
+  const layout = (layers: number) => (family === 'sdxl' ? sdxlUnetLayout(layers) : { ...SD_UNET_LAYOUT, layersPerBlock: layers });
+  if (given !== undefined) return layout(given);
   const ldm = modules.filter((m) => LDM_UNET_NAME.test(m.name));
-  const reads = (layers: number) => ldm.every((m) => {
+  const reads = (candidate: UnetLayout) => ldm.every((m) => {
     try {
-      return kohyaModulePath(m.name, layers) !== undefined;
+      return kohyaModulePath(m.name, candidate) !== undefined;
     } catch {
       return false;
     }
   });
-  if (ldm.length > 0) return [2, 1, 3].find(reads) ?? 2;
+  if (ldm.length > 0) return [2, 1, 3].map(layout).find(reads) ?? layout(2);
   const recorded = Number(metadata[LAYERS_PER_BLOCK_KEY]);
-  return Number.isInteger(recorded) && recorded > 0 ? recorded : 2;
+  return layout(Number.isInteger(recorded) && recorded > 0 ? recorded : 2);
 }
 
 function readModule(module: HeaderModule, context: ReadContext): LoraModule {
-  const { file, family, fileName, layersPerBlock } = context;
+  const { file, family, fileName, unetLayout } = context;
   const key = (part: string) => module.parts[part] ?? '';
   const down = file.tensors.get(key('down'));
   const up = file.tensors.get(key('up'));
@@ -116,16 +123,16 @@ function readModule(module: HeaderModule, context: ReadContext): LoraModule {
     throw new LoraFileError(`\`${key(has) || key('alpha')}\` has no matching ${missing} weight`, { code: 'incomplete_module', culprit: fileName });
   }
   const rank = checkPair(key('down'), down, up, fileName);
-  const { component, path } = inFile(fileName, key('down'), () => modulePath(module, layersPerBlock));
-  const kohyaName = inFile(fileName, key('down'), () => kohyaModuleName({ key: key('down'), component, modulePath: path, part: 'down' }, family, layersPerBlock));
+  const { component, path } = inFile(fileName, key('down'), () => modulePath(module, unetLayout));
+  const kohyaName = inFile(fileName, key('down'), () => kohyaModuleName({ key: key('down'), component, modulePath: path, part: 'down' }, family, unetLayout.layersPerBlock));
   const alphaTensor = module.parts.alpha === undefined ? undefined : file.tensors.get(key('alpha'));
   const alpha = alphaTensor ? storedAlpha(key('alpha'), alphaTensor, fileName) : diffusersAlpha(module, component, rank, context);
   return { component, path, kohyaName, sourceName: module.name, down, up, rank, alpha, alphaTensor };
 }
 
 /** kohya names are split against the known vocabulary; diffusers paths are read as written, old spellings mapped. */
-function modulePath(module: HeaderModule, layersPerBlock: number): { component: LoraComponent; path: string } {
-  if (module.name.startsWith('lora_')) return kohyaModulePath(module.name, layersPerBlock);
+function modulePath(module: HeaderModule, unetLayout: UnetLayout): { component: LoraComponent; path: string } {
+  if (module.name.startsWith('lora_')) return kohyaModulePath(module.name, unetLayout);
   const component = module.component!;
   const written = module.name.slice(component.length + 1);
   const path = component === 'unet' ? unetPath(written) : textEncoderPath(written);
