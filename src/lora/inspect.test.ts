@@ -32,6 +32,8 @@ describe('inspectLora: format', () => {
     ['diffusers peft', { 'unet.mid_block.attentions.0.proj_in.lora_A.weight': [4, 32], 'unet.mid_block.attentions.0.proj_in.lora_B.weight': [32, 4] }, {}],
     ['diffusers lora.down', { 'unet.mid_block.attentions.0.transformer_blocks.0.attn1.to_q.lora.down.weight': [4, 32], 'unet.mid_block.attentions.0.transformer_blocks.0.attn1.to_q.lora.up.weight': [32, 4] }, {}],
     ['diffusers attn processors', { 'unet.mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.down.weight': [4, 32], 'unet.mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.up.weight': [32, 4] }, {}],
+    ['comfyui LoRA', { 'diffusion_model.input_blocks.4.1.proj_in.lora_down.weight': [4, 640], 'diffusion_model.input_blocks.4.1.proj_in.lora_up.weight': [640, 4] }, {}],
+    ['lycoris LoKr (SimpleTuner names)', lycoris('lycoris_down_blocks_1_attentions_0_proj_in', ['lokr_w1', 'lokr_w2']), {}],
     ['checkpoint single-file model, not a LoRA', { 'model.diffusion_model.input_blocks.0.0.weight': [320, 4, 3, 3] }, {}],
     ['peft-adapter PEFT save_pretrained', { 'base_model.model.q_proj.lora_A.weight': [4, 32] }, {}],
   ])('%s', (label, shapes, metadata) => {
@@ -78,6 +80,12 @@ describe('inspectLora: ranks, alphas, layers', () => {
     expect(report.ranks).toEqual([{ value: 8, count: 2 }, { value: 4, count: 2 }].sort((a, b) => a.value - b.value));
     expect(report.alphas).toEqual([{ value: 4, count: 3 }, { value: 1, count: 1 }]);
     expect(report.modules.find((m) => m.name === 'lora_te_d_q_proj')).toMatchObject({ rank: 4, alpha: 4, alphaSource: 'rank' });
+  });
+
+  it('counts the layers of ComfyUI-native and SimpleTuner LyCORIS names by their part', () => {
+    const comfy = inspectLora(input({ ...lycoris('diffusion_model.input_blocks.4.1.proj_in', ['lora_down.weight', 'lora_up.weight']), ...lycoris('text_encoders.clip_g.transformer.text_model.encoder.layers.0.mlp.fc1', ['lora_down.weight', 'lora_up.weight']) }));
+    expect(comfy.layers).toEqual({ total: 2, unet: 1, textEncoder: 0, textEncoder2: 1 });
+    expect(comfy.family.name).toBe('sdxl');
   });
 
   it('takes diffusers alphas from lora_adapter_metadata, patterns included', () => {

@@ -27,7 +27,7 @@ export interface HeaderModule {
   dtype: Dtype;
 }
 
-export type FormatName = 'kohya' | 'lycoris' | 'diffusers' | 'peft-adapter' | 'checkpoint' | 'unknown';
+export type FormatName = 'kohya' | 'lycoris' | 'diffusers' | 'comfyui' | 'peft-adapter' | 'checkpoint' | 'unknown';
 
 export interface LoraFormat {
   name: FormatName;
@@ -73,6 +73,10 @@ const COMPONENT_PREFIXES: ReadonlyArray<readonly [string, LoraComponent]> = [
   ['unet.', 'unet'],
   ['text_encoder_2.', 'text_encoder_2'],
   ['text_encoder.', 'text_encoder'],
+  ['diffusion_model.', 'unet'],
+  ['text_encoders.clip_g.', 'text_encoder_2'],
+  ['text_encoders.', 'text_encoder'],
+  ['lycoris_', 'unet'],
 ];
 
 const CHECKPOINT_PREFIXES = ['model.diffusion_model.', 'first_stage_model.', 'cond_stage_model.', 'conditioner.embedders.'];
@@ -145,6 +149,14 @@ export function detectFormat(tensorNames: readonly string[], modules: readonly H
   if (tensorNames.length > 0 && tensorNames.every((key) => key.startsWith('base_model.model.'))) {
     return { name: 'peft-adapter', variant: 'PEFT save_pretrained', isConvertible: false };
   }
+  // ComfyUI's own names (comfyui-lora-loading.md §2): the LDM UNet path and ComfyUI's text-encoder keys.
+  if (tensorNames.length > 0 && tensorNames.every((key) => /^(diffusion_model|text_encoders)\./.test(key))) {
+    return { name: 'comfyui', variant: variantOf(modules, 'LoRA'), isConvertible: false };
+  }
+  // SimpleTuner's LyCORIS files name modules `lycoris_<diffusers path>`.
+  if (tensorNames.length > 0 && tensorNames.every((key) => key.startsWith('lycoris_'))) {
+    return { name: 'lycoris', variant: `${variantOf(modules, 'LoRA')} (SimpleTuner names)`, isConvertible: false };
+  }
   const isKohya = tensorNames.length > 0 && tensorNames.every((key) => /^lora_(unet|te[12]?)_/.test(key));
   const isDiffusers = tensorNames.length > 0 && tensorNames.every((key) => /^(unet|text_encoder|text_encoder_2)\./.test(key));
   const other = [...new Set(modules.filter((m) => m.kind !== 'lora').map((m) => LYCORIS_VARIANTS[m.kind as Exclude<ModuleKind, 'lora'>]))];
@@ -164,6 +176,12 @@ export function detectFormat(tensorNames: readonly string[], modules: readonly H
     return { name: 'diffusers', variant: variants.join('+'), isConvertible: other.length === 0 && !hasDora && !hasBias };
   }
   return { name: 'unknown', variant: 'no known LoRA key layout', isConvertible: false };
+}
+
+/** The factorizations present, e.g. `LoRA`, `LoHa+LoKr`. */
+function variantOf(modules: readonly HeaderModule[], plain: string): string {
+  const kinds = [...new Set(modules.map((m) => (m.kind === 'lora' ? plain : LYCORIS_VARIANTS[m.kind])))];
+  return kinds.join('+') || plain;
 }
 
 export interface FamilyGuess {

@@ -216,7 +216,7 @@ function inFile<T>(fileName: string, key: string, map: () => T): T {
 function unsupported(fileName: string, format: LoraFormat, modules: readonly HeaderModule[], stray: readonly string[]): LoraFileError {
   const odd = modules.find((m) => m.kind !== 'lora' || m.hasDora || m.parts.up_bias !== undefined || m.component === undefined);
   const example = stray[0] ?? Object.values(odd?.parts ?? {}).sort().find((key) => !key.endsWith('.alpha'));
-  const what = format.name === 'unknown' || format.name === 'checkpoint' || format.name === 'peft-adapter' ? `is ${describe(format)}` : `is a ${describe(format)} file`;
+  const what = ['unknown', 'checkpoint', 'peft-adapter', 'comfyui'].includes(format.name) ? `is ${describeFormat(format)}` : `is a ${describeFormat(format)} file`;
   const only = format.name === 'lycoris' || format.name === 'diffusers' ? 'only LoRA/LoCon modules (down, up, alpha) can be converted' : 'only SD 1.x/2.x/SDXL LoRAs with kohya or diffusers keys can be converted';
   return new LoraFileError(`${what}${example ? ` (key \`${example}\`)` : ''}; ${only}`, {
     code: 'unsupported_format',
@@ -225,9 +225,10 @@ function unsupported(fileName: string, format: LoraFormat, modules: readonly Hea
   });
 }
 
-export function describe(format: LoraFormat): string {
+function describeFormat(format: LoraFormat): string {
   if (format.name === 'unknown') return 'not a LoRA file this tool knows';
   if (format.name === 'checkpoint') return 'a base model checkpoint, not a LoRA';
+  if (format.name === 'comfyui') return 'a LoRA with ComfyUI-native keys (`diffusion_model.…`), which convert does not read yet';
   if (format.name === 'peft-adapter') return "a PEFT `save_pretrained` adapter (`base_model.model.` keys), not a diffusers LoRA";
   return `${format.name} ${format.variant}`;
 }
