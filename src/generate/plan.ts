@@ -1,0 +1,102 @@
+// Settings → the engine's `generate` request and the WebUI parameters of every image it will make. Pure: the
+// shell (run.ts) has already found the LoRA files, hashed them and the base model.
+import type { GenerationParameters, LoraHash } from './png-parameters.js';
+import type { SchedulerChoice } from './samplers.js';
+
+export interface ResolvedLora {
+  path: string;
+  /** As written in the prompt tag (or the file stem for `--lora FILE`). */
+  name: string;
+  teWeight: number;
+  unetWeight: number;
+  /** WebUI's 12-digit LoRA hash. */
+  hash: string;
+}
+
+export interface GenerationSettings {
+  /** The prompt as the user wrote it, `<lora:…>` tags included (what the PNG keeps). */
+  prompt: string;
+  /** What the text encoder gets: tags and attention syntax removed. */
+  encoderPrompt: string;
+  negativePrompt: string;
+  encoderNegativePrompt: string;
+  loras: ResolvedLora[];
+  scheduler: SchedulerChoice;
+  steps: number;
+  cfgScale: number;
+  /** The first image's seed; image i (over every batch) gets seed + i, as in WebUI. */
+  seed: number;
+  width: number;
+  height: number;
+  batchCount: number;
+  batchSize: number;
+}
+
+export interface BaseModelFacts {
+  path: string;
+  /** sha256 of the file (null for a diffusers folder). */
+  sha256: string | null;
+  /** File stem, WebUI's `Model:`. */
+  name: string;
+}
+
+export interface PlannedImage {
+  /** Name of the plain PNG the engine writes (in its staging folder). */
+  engineFile: string;
+  seed: number;
+  parameters: GenerationParameters;
+}
+
+export interface GenerationPlan {
+  request: Record<string, unknown>;
+  images: PlannedImage[];
+}
+
+/** Batch b, image k gets seed + b·batchSize + k; every image carries the parameters that reproduce it alone. */
+export function planGeneration(settings: GenerationSettings, base: BaseModelFacts, version: string, stagingDir: string): GenerationPlan {
+  const loraHashes: LoraHash[] = settings.loras.map((l) => ({ name: l.name, hash: l.hash }));
+  const images: PlannedImage[] = [];
+  const batches = Array.from({ length: settings.batchCount }, (_, b) => {
+    const seeds = Array.from({ length: settings.batchSize }, (_, k) => (settings.seed + b * settings.batchSize + k) % 2 ** 32);
+    const batchImages = seeds.map((seed, k) => ({ engineFile: `image-${b}-${k}.png`, seed, parameters: parametersOf(settings, base, version, seed, loraHashes) }));
+    images.push(...batchImages);
+    return {
+      prompt: settings.encoderPrompt,
+      negative_prompt: settings.encoderNegativePrompt,
+      seeds,
+      files: batchImages.map((i) => i.engineFile),
+      steps: settings.steps,
+      cfg_scale: settings.cfgScale,
+      width: settings.width,
+      height: settings.height,
+      scheduler: settings.scheduler.engine,
+      loras: settings.loras.map((l) => ({ path: l.path, name: l.name, te_weight: l.teWeight, unet_weight: l.unetWeight })),
+    };
+  });
+  return { request: { base_model: base.path, out_dir: stagingDir, batches }, images };
+}
+
+function parametersOf(settings: GenerationSettings, base: BaseModelFacts, version: string, seed: number, loraHashes: LoraHash[]): GenerationParameters {
+  return {
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    steps: settings.steps,
+    sampler: settings.scheduler.sampler,
+    scheduleType: settings.scheduler.scheduleType,
+    cfgScale: settings.cfgScale,
+    seed,
+    width: settings.width,
+    height: settings.height,
+    modelHash: base.sha256 ? base.sha256.slice(0, 10) : null,
+    model: base.name,
+    loraHashes,
+    version,
+    extra: {},
+  };
+}
+
+/** `00007-1234.png`: WebUI's numbering, continuing after the highest number already in the folder. */
+export function imageFileNames(existing: string[], seeds: number[]): string[] {
+  const highest = Math.max(-1, ...existing.map((name) => /^(\d{5,})-/.exec(name)?.[1]).filter((n): n is string => n !== undefined).map(Number));
+  return seeds.map((seed, i) => `${String(highest + 1 + i).padStart(5, '0')}-${seed}.png`);
+}
