@@ -13,6 +13,7 @@ import { readLoraModules } from './lora-modules.js';
 import { kohyaContent } from './modules-to-kohya.js';
 import { serializeSafetensors, type SafetensorsFile } from './safetensors.js';
 import { serializeWithSshsHashes } from './sshs-hashes.js';
+import { ldmUnetPath, SD_UNET_LAYOUT } from './unet-ldm-layout.js';
 
 const FIXTURES = new URL('../../tests/fixtures/lora/', import.meta.url);
 const fixture = (name: string) => new URL(name, FIXTURES).pathname;
@@ -103,6 +104,28 @@ describe('convertLoraFile on files from diffusers tools', () => {
       expect([key, written.dtype, alphaValue(written)]).toEqual([key, tensor.dtype, alphaValue(tensor)]);
       expect(written.data.equals(tensor.data), key).toBe(true);
     }
+  });
+
+  it("reads ComfyUI's own names (diffusion_model.<LDM path>, text_encoders.clip_l.…) back to the sd-scripts file", async () => {
+    const kohya = await readSafetensors(fixture('kohya-sd1-tiny.safetensors'));
+    const expected = JSON.parse(readFileSync(fixture('kohya-sd1-tiny.expected.json'), 'utf8')) as { modules: Record<string, { component: string; path: string }> };
+    const comfyName = (name: string) => {
+      const { component, path } = expected.modules[name]!;
+      if (component !== 'unet') return `text_encoders.clip_l.transformer.${path.startsWith('text_model.') ? path : `text_model.${path}`}`;
+      const ldm = ldmUnetPath(path, SD_UNET_LAYOUT);
+      if (!('ldm' in ldm)) throw new Error(ldm.problem);
+      return `diffusion_model.${ldm.ldm}`;
+    };
+    const renamed = new Map([...kohya.tensors].map(([key, tensor]) => {
+      const [, name = '', suffix = ''] = /^(.+?)(\.lora_down\.weight|\.lora_up\.weight|\.alpha)$/.exec(key)!;
+      return [`${comfyName(name)}${suffix}`, tensor] as const;
+    }));
+    const input = join(dir, 'comfy.safetensors');
+    writeFileSync(input, serializeSafetensors({ metadata: {}, tensors: renamed }));
+    const out = join(dir, 'k.safetensors');
+    const summary = await convertLoraFile({ input, output: out, to: 'kohya' });
+    expect([summary.from, summary.family]).toEqual(['comfyui LoCon', 'sd1']);
+    expectSameTensors(kohya, await readSafetensors(out));
   });
 
   it('reads the "diffusers new" spelling (lora.down, lora_linear_layer) with alpha = rank', async () => {

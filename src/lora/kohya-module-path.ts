@@ -73,6 +73,20 @@ function nextUnderscore(text: string, from: number): number {
   return at < 0 ? text.length : at;
 }
 
+// ComfyUI's own LoRA names (its LoraSave node; comfyui-lora-loading.md §2) are kohya names with dots.
+const COMFY_PREFIXES: ReadonlyArray<readonly [string, string]> = [
+  ['diffusion_model.', 'lora_unet_'],
+  ['text_encoders.clip_l.transformer.', 'lora_te1_'],
+  ['text_encoders.clip_h.transformer.', 'lora_te1_'],
+  ['text_encoders.clip_g.transformer.', 'lora_te2_'],
+];
+
+/** `diffusion_model.input_blocks.4.1.proj_in` → `lora_unet_input_blocks_4_1_proj_in`; undefined for other names. */
+export function comfyToKohyaName(name: string): string | undefined {
+  const prefix = COMFY_PREFIXES.find(([start]) => name.startsWith(start));
+  return prefix && `${prefix[1]}${name.slice(prefix[0].length).replaceAll('.', '_')}`;
+}
+
 /**
  * An LDM UNet path → the diffusers path, in the given block layout (SDXL with 2 layers per block unless told:
  * every real SDXL has 2; our tiny test models have 1). Mapped forward again, it must give the input back.

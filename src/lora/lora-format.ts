@@ -151,7 +151,8 @@ export function detectFormat(tensorNames: readonly string[], modules: readonly H
   }
   // ComfyUI's own names (comfyui-lora-loading.md §2): the LDM UNet path and ComfyUI's text-encoder keys.
   if (tensorNames.length > 0 && tensorNames.every((key) => /^(diffusion_model|text_encoders)\./.test(key))) {
-    return { name: 'comfyui', variant: variantOf(modules, 'LoRA'), isConvertible: false };
+    const isPlain = modules.every((m) => m.kind === 'lora' && !m.hasDora);
+    return { name: 'comfyui', variant: variantOf(modules, modules.some((m) => m.kind === 'lora' && m.isConv) ? 'LoCon' : 'LoRA'), isConvertible: isPlain };
   }
   // SimpleTuner's LyCORIS files name modules `lycoris_<diffusers path>`.
   if (tensorNames.length > 0 && tensorNames.every((key) => key.startsWith('lycoris_'))) {
@@ -243,7 +244,7 @@ function sdxlEvidence(modules: readonly HeaderModule[], unet: Array<{ module: He
 
 /** The UNet module name without its prefix, underscored: `down_blocks_0_attentions_0_proj_in`. */
 function flatUnetName(name: string): string {
-  return name.replace(/^(lora_unet_|unet\.)/, '').replaceAll('.', '_');
+  return name.replace(/^(lora_unet_|unet\.|diffusion_model\.)/, '').replaceAll('.', '_');
 }
 
 export function familyFromMetadata(metadata: Readonly<Record<string, string>>): { family: BaseFamily; key: string } | undefined {

@@ -3,7 +3,7 @@
 // merge, combine and resize all start here, so a new input format is taught once.
 import { alphaValue } from './alpha-tensor.js';
 import { kohyaModuleName, type BaseFamily, type LoraComponent } from './kohya-keys.js';
-import { kohyaModulePath } from './kohya-module-path.js';
+import { comfyToKohyaName, kohyaModulePath } from './kohya-module-path.js';
 import { LoraFileError } from './lora-file-error.js';
 import { detectFamily, detectFormat, groupModules, type FamilyGuess, type HeaderModule, type LoraFormat } from './lora-format.js';
 import { moduleScale, parseAdapterMetadata, type AdapterConfigs } from './peft-adapter-config.js';
@@ -100,10 +100,10 @@ const LDM_UNET_NAME = /^lora_unet_(input_blocks|middle_block|output_blocks)_/;
 function unetLayoutOf(modules: readonly HeaderModule[], family: BaseFamily, metadata: Readonly<Record<string, string>>, given?: number): UnetLayout {
   const layout = (layers: number) => (family === 'sdxl' ? sdxlUnetLayout(layers) : { ...SD_UNET_LAYOUT, layersPerBlock: layers });
   if (given !== undefined) return layout(given);
-  const ldm = modules.filter((m) => LDM_UNET_NAME.test(m.name));
-  const reads = (candidate: UnetLayout) => ldm.every((m) => {
+  const ldm = modules.map((m) => comfyToKohyaName(m.name) ?? m.name).filter((name) => LDM_UNET_NAME.test(name));
+  const reads = (candidate: UnetLayout) => ldm.every((name) => {
     try {
-      return kohyaModulePath(m.name, candidate) !== undefined;
+      return kohyaModulePath(name, candidate) !== undefined;
     } catch {
       return false;
     }
@@ -133,6 +133,8 @@ function readModule(module: HeaderModule, context: ReadContext): LoraModule {
 /** kohya names are split against the known vocabulary; diffusers paths are read as written, old spellings mapped. */
 function modulePath(module: HeaderModule, unetLayout: UnetLayout): { component: LoraComponent; path: string } {
   if (module.name.startsWith('lora_')) return kohyaModulePath(module.name, unetLayout);
+  const comfy = comfyToKohyaName(module.name);
+  if (comfy !== undefined) return kohyaModulePath(comfy, unetLayout);
   const component = module.component!;
   const written = module.name.slice(component.length + 1);
   const path = component === 'unet' ? unetPath(written) : textEncoderPath(written);
@@ -216,8 +218,8 @@ function inFile<T>(fileName: string, key: string, map: () => T): T {
 function unsupported(fileName: string, format: LoraFormat, modules: readonly HeaderModule[], stray: readonly string[]): LoraFileError {
   const odd = modules.find((m) => m.kind !== 'lora' || m.hasDora || m.parts.up_bias !== undefined || m.component === undefined);
   const example = stray[0] ?? Object.values(odd?.parts ?? {}).sort().find((key) => !key.endsWith('.alpha'));
-  const what = ['unknown', 'checkpoint', 'peft-adapter', 'comfyui'].includes(format.name) ? `is ${describeFormat(format)}` : `is a ${describeFormat(format)} file`;
-  const only = format.name === 'lycoris' || format.name === 'diffusers' ? 'only LoRA/LoCon modules (down, up, alpha) can be converted' : 'only SD 1.x/2.x/SDXL LoRAs with kohya or diffusers keys can be converted';
+  const what = ['unknown', 'checkpoint', 'peft-adapter'].includes(format.name) ? `is ${describeFormat(format)}` : `is a ${describeFormat(format)} file`;
+  const only = format.name === 'lycoris' || format.name === 'diffusers' || format.name === 'comfyui' ? 'only LoRA/LoCon modules (down, up, alpha) can be converted' : 'only SD 1.x/2.x/SDXL LoRAs with kohya or diffusers keys can be converted';
   return new LoraFileError(`${what}${example ? ` (key \`${example}\`)` : ''}; ${only}`, {
     code: 'unsupported_format',
     culprit: fileName,
@@ -228,7 +230,6 @@ function unsupported(fileName: string, format: LoraFormat, modules: readonly Hea
 function describeFormat(format: LoraFormat): string {
   if (format.name === 'unknown') return 'not a LoRA file this tool knows';
   if (format.name === 'checkpoint') return 'a base model checkpoint, not a LoRA';
-  if (format.name === 'comfyui') return 'a LoRA with ComfyUI-native keys (`diffusion_model.…`), which convert does not read yet';
   if (format.name === 'peft-adapter') return "a PEFT `save_pretrained` adapter (`base_model.model.` keys), not a diffusers LoRA";
   return `${format.name} ${format.variant}`;
 }
