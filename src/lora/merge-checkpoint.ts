@@ -4,6 +4,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { writeThroughTempFile } from '../fs/atomic-write.js';
+import type { BaseFamily } from './kohya-keys.js';
 import { checkpointTargets, familyName } from './checkpoint-targets.js';
 import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
 import { readLoraFactors } from './lora-factors.js';
@@ -41,14 +42,7 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
   try {
     const header = readSafetensorsHeader(fd, options.base);
     const checkpoint = checkpointTargets(header.tensors, options.base);
-    const loras: LoraToMerge[] = [];
-    for (const { path, weight } of options.loras) {
-      const content = await readSafetensors(path);
-      const set = readLoraFactors(content, { fileName: path, fallbackFamily: checkpoint.family });
-      const modelHash = content.metadata.sshs_model_hash;
-      const family = set.isFamilyKnown ? { family: set.family, familyBasis: set.familyBasis } : {};
-      loras.push({ fileName: path, weight, modules: set.modules, ...family, ...(modelHash ? { modelHash } : {}) });
-    }
+    const loras = await readLorasToMerge(options.loras, checkpoint.family);
     const plan = planMerge(checkpoint, header.tensors, loras, options.base);
     const metadata = { ...header.metadata, [MERGED_LORAS_KEY]: mergedRecord(header.metadata[MERGED_LORAS_KEY], loras) };
     // Same tensors at the same offsets: only the header's metadata differs, so sizes never change.
@@ -66,6 +60,19 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
   } finally {
     closeSync(fd);
   }
+}
+
+async function readLorasToMerge(loras: MergeOptions['loras'], checkpointFamily: BaseFamily): Promise<LoraToMerge[]> {
+  const read: LoraToMerge[] = [];
+  for (const { path, weight } of loras) {
+    const content = await readSafetensors(path);
+    // A file that cannot tell its family is read with the checkpoint's; the shape checks then catch a wrong one.
+    const set = readLoraFactors(content, { fileName: path, fallbackFamily: checkpointFamily });
+    const modelHash = content.metadata.sshs_model_hash;
+    const family = set.isFamilyKnown ? { family: set.family, familyBasis: set.familyBasis } : {};
+    read.push({ fileName: path, weight, modules: set.modules, ...family, ...(modelHash ? { modelHash } : {}) });
+  }
+  return read;
 }
 
 function checkPaths({ base, loras, output }: MergeOptions): void {
