@@ -102,29 +102,42 @@ export function findNonFiniteLoss(points: LossPoint[], facts: RunFacts): Finding
   };
 }
 
-// Over the last 6 windows: the mean changes direction at least 4 times and swings by more than half its level.
+// Over the last 6 windows the mean changes direction at least 4 times, and the window means scatter far more than
+// the step-to-step noise inside the windows explains: a variance ratio of 4 is reached by chance about 1 time in 100
+// (an F-test with 5 and 6×(size−1) degrees of freedom), while timestep noise alone gives about 1.
 const OSCILLATION_WINDOWS = 6;
 const OSCILLATION_TURNS = 4;
-const OSCILLATION_SWING = 0.5;
+const OSCILLATION_VARIANCE_RATIO = 4;
+
+function variance(values: number[]): number {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / Math.max(1, values.length - 1);
+}
 
 export function findOscillation(points: LossPoint[], facts: RunFacts): Finding | null {
-  const windows = lossWindows(points, windowSize(facts.totalSteps)).slice(-OSCILLATION_WINDOWS);
+  const size = windowSize(facts.totalSteps);
+  const windows = lossWindows(points, size).slice(-OSCILLATION_WINDOWS);
   if (windows.length < OSCILLATION_WINDOWS) return null;
   const means = windows.map((w) => w.mean);
   let turns = 0;
   for (let i = 2; i < means.length; i++) if (Math.sign(means[i]! - means[i - 1]!) * Math.sign(means[i - 1]! - means[i - 2]!) < 0) turns++;
+  const covered = points.slice(-OSCILLATION_WINDOWS * size);
+  let noise = 0;
+  for (let w = 0; w < OSCILLATION_WINDOWS; w++) noise += variance(covered.slice(w * size, (w + 1) * size).map((p) => p.loss)) / OSCILLATION_WINDOWS;
+  // The variance a window mean would have from the noise alone is noise / size; a flat series has no noise at all.
+  const ratio = variance(means) / Math.max(noise / size, 1e-12);
+  if (turns < OSCILLATION_TURNS || ratio < OSCILLATION_VARIANCE_RATIO) return null;
   const level = means.reduce((a, b) => a + b, 0) / means.length;
   const swing = (Math.max(...means) - Math.min(...means)) / level;
-  if (turns < OSCILLATION_TURNS || swing < OSCILLATION_SWING) return null;
   const last = windows.at(-1)!;
   const suggested = roundLearningRate(facts.learningRate / 2);
   return {
     code: 'oscillation',
     step: last.step,
     epoch: last.epoch,
-    message: `the loss swings up and down by ${Math.round(swing * 100)}% of its level over the last ${OSCILLATION_WINDOWS * windowSize(facts.totalSteps)} steps`,
+    message: `the loss swings up and down by ${Math.round(swing * 100)}% of its level over the last ${OSCILLATION_WINDOWS * size} steps, more than its step-to-step noise explains`,
     hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}), or raise \`batch_size\` to ${facts.batchSize * 2} (or \`gradient_accumulation_steps\`)`,
-    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, batch_size: facts.batchSize, swing, turns },
+    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, batch_size: facts.batchSize, swing, turns, variance_ratio: ratio },
   };
 }
 
@@ -163,9 +176,12 @@ export function findPlateau(series: SeriesPoint[], patience: number, source: 'va
   };
 }
 
-/** Plateau patience: a third of the run, at least 20 steps; validation losses are steady enough for a quarter. */
+/**
+ * Plateau patience: validation losses are noise-free, so a quarter of the run (at least 20 steps) will do; the
+ * training loss needs a third of the run and at least 50 steps before its means say anything.
+ */
 export function plateauPatience(totalSteps: number, source: 'validation' | 'training'): number {
-  return Math.max(20, Math.round(totalSteps * (source === 'validation' ? 0.25 : 0.34)));
+  return source === 'validation' ? Math.max(20, Math.round(totalSteps * 0.25)) : Math.max(50, Math.round(totalSteps * 0.34));
 }
 
 /** Every loss finding that holds for the series so far (divergence hides oscillation: it is the bigger problem). */

@@ -37,11 +37,11 @@ describe('recommendTraining', () => {
     expect(recommendTraining({ dataset: { images: 600, imagesPerEpoch: 600, detail: 0.2 }, device: CPU, resolutionPx: 512, isSdxl: null }).values.epochs).toBe(5);
   });
 
-  it('marks which values apply (keys set to `auto`) and which the config sets', () => {
+  it('marks which values apply (keys set to `auto`) and which are kept', () => {
     const recommendation = recommendTraining({ dataset: { images: 50, imagesPerEpoch: 50, detail: 0.03 }, device: CPU, resolutionPx: 512, isSdxl: false });
     const lines = formatRecommendation(recommendation, ['epochs']);
-    expect(lines[0]).toMatch(/^lora_rank: 8\s+\(config sets it\) simple motifs/);
-    expect(lines[1]).toMatch(/^epochs: 20\s+\(auto, applied\) 50 pictures per epoch/);
+    expect(lines[0]).toMatch(/^lora_rank: 8\s+\(not `auto`: kept\) simple motifs/);
+    expect(lines[1]).toMatch(/^epochs: 20\s+\(auto: applied\) 50 pictures per epoch/);
     expect(formatRecommendation(recommendation, ['epochs'], true)).toHaveLength(1);
   });
 });

@@ -116,11 +116,11 @@ export function recommendTraining(input: RecommendInput): Recommendation {
   };
 }
 
-/** `lora_rank: 8   (auto) simple motifs …` — one line per value; `applied` marks keys the config left to `auto`. */
+/** `lora_rank: 8   (auto: applied) simple motifs …` — one line per value; `applied` marks keys the config left to `auto`. */
 export function formatRecommendation(recommendation: Recommendation, applied: readonly string[], isOnlyApplied = false): string[] {
   const shown = isOnlyApplied ? recommendation.reasons.filter((r) => applied.includes(r.key)) : recommendation.reasons;
   return shown.map((r) => {
-    const status = r.key === 'repeats' ? 'advice' : applied.includes(r.key) ? 'auto, applied' : 'config sets it';
+    const status = r.key === 'repeats' ? 'advice' : applied.includes(r.key) ? 'auto: applied' : 'not `auto`: kept';
     return `${`${r.key}: ${r.value}`.padEnd(22)} (${status}) ${r.reason}`;
   });
 }
