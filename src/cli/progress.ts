@@ -77,6 +77,8 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
         }
         case 'warning':
           return say(`warning: ${event.message}${event.hint ? `\n  hint: ${event.hint}` : ''}`);
+        case 'validation':
+          return say(`validation loss ${event.loss.toFixed(4)} at step ${event.step} (${event.images} held-out pictures)`);
         case 'sample':
           return say(`sample at step ${event.step}: ${event.path}`);
         default:

@@ -15,7 +15,7 @@ describe('engine protocol', () => {
     for (const file of files) {
       for (const line of readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter(Boolean)) types.add(parseEngineLine(line).type);
     }
-    expect([...types].sort()).toEqual(['caption', 'checkpoint', 'done', 'error', 'hello', 'info', 'progress', 'sample', 'stage', 'started', 'warning']);
+    expect([...types].sort()).toEqual(['caption', 'checkpoint', 'done', 'error', 'hello', 'info', 'progress', 'sample', 'stage', 'started', 'validation', 'warning']);
   });
 
   it('rejects anything else on the channel with a ProtocolError naming the line', () => {
