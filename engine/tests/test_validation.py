@@ -1,0 +1,51 @@
+"""validation.py: the loss on held-out pictures is the same however often it is measured, and follows the LoRA."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from PIL import Image
+from peft import LoraConfig
+
+from lora_scripts_engine.device import pick_compute
+from lora_scripts_engine.models import load_base_model
+from lora_scripts_engine.tiny_models import write_checkpoint
+from lora_scripts_engine.validation import TIMESTEP_FRACTIONS, Validation
+
+
+class Logs:
+    def __init__(self):
+        self.scalars = []
+        self.writer = SimpleNamespace(add_scalar=lambda tag, value, step: self.scalars.append((tag, step, value)))
+
+
+@pytest.mark.parametrize("family", ["sd1", "sdxl"])
+def test_validation_loss_is_repeatable_and_changes_with_the_lora(tmp_path, family):
+    base = load_base_model(str(write_checkpoint(family, tmp_path / "base.safetensors", seed=0)))
+    rows = []
+    for i, colour in enumerate([(200, 30, 30), (30, 60, 200)]):
+        Image.new("RGB", (64, 64), colour).save(tmp_path / f"{i}.png")
+        rows.append(json.dumps({"image": str(tmp_path / f"{i}.png"), "caption": f"picture {i}", "repeats": 1}))
+    (tmp_path / "validation.jsonl").write_text("\n".join(rows) + "\n")
+    config = SimpleNamespace(trigger_word="tst", seed=42)
+    base.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_v"], init_lora_weights="gaussian"))
+    validation = Validation(base, pick_compute("no"), str(tmp_path / "validation.jsonl"), config, 64, every=2)
+    assert validation.captions == ["tst, picture 0", "tst, picture 1"]
+    assert validation.noise.shape[:2] == (2, len(TIMESTEP_FRACTIONS))
+
+    logs = Logs()
+    base.unet.train()  # as during training
+    torch.manual_seed(0)
+    first = validation.run(2, 1, logs)
+    torch.manual_seed(123)  # the training RNG state must not matter
+    assert validation.run(4, 1, logs) == first
+    assert [(tag, step) for tag, step, _ in logs.scalars] == [("validation/loss", 2), ("validation/loss", 4)]
+    assert base.unet.training  # restored after measuring
+
+    with torch.no_grad():
+        for name, parameter in base.unet.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(0.05)
+    assert validation.run(6, 2, logs) != first
