@@ -77,7 +77,7 @@ describe('train: bad input', () => {
   });
 
   it('wrong type', () => {
-    expectCleanFailure(train('type', configText({ batch_size: 'four' })), `error: ${root}/type.yaml:7:13: \`batch_size\` must be an integer from 1 to 512 or `auto`, got \`"four"\``);
+    expectCleanFailure(train('type', configText({ batch_size: 'four' })), `error: ${root}/type.yaml:7:13: \`batch_size\` must be an integer from 1 to 512 or \`auto\`, got \`"four"\``);
   });
 
   it('missing folder', () => {
