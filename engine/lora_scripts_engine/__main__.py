@@ -65,6 +65,10 @@ def run(request: Request) -> None:
         from .generate import render_strengths
 
         render_strengths(request.options)
+    elif request.command == "generate":
+        from .generate import generate
+
+        generate(request.options)
     elif request.command == "make-checkpoint":
         from .tiny_models import write_checkpoint
 

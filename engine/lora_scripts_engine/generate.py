@@ -1,9 +1,13 @@
-"""Renders prompts with a base model and a LoRA at several strengths: same prompts and seeds in every column,
-so the only difference between columns is the LoRA. Loads the base model once for every image."""
+"""Renders images with a base model and any mix of LoRAs. The base model loads once per request; each distinct
+LoRA file loads once as a named adapter, and every batch then only switches adapters and their weights.
+
+`generate` is `lora-scripts generate` (prompts, samplers and LoRA weights come resolved from TypeScript);
+`render_strengths` is the demo's strength grid (one LoRA, several strengths, same prompts and seeds)."""
 from __future__ import annotations
 
 import os
 
+import diffusers
 import torch
 
 from .device import pick_compute
@@ -11,11 +15,24 @@ from .models import load_base_model
 from .protocol import emit
 
 
-def render_strengths(options: dict) -> None:
+def load_pipeline(base_model: str):
     compute = pick_compute()
-    base = load_base_model(options["base_model"], dtype=compute.dtype, device=compute.device)
+    base = load_base_model(base_model, dtype=compute.dtype, device=compute.device)
     pipe = base.pipeline()
     pipe.set_progress_bar_config(disable=True)
+    # Tests count these: switching LoRAs between images must never load the base model again.
+    emit("stage", name="load_base_model", message=base_model)
+    return base, pipe
+
+
+def save_png(image, path: str) -> str:
+    image.save(path + ".tmp.png")
+    os.replace(path + ".tmp.png", path)
+    return path
+
+
+def render_strengths(options: dict) -> None:
+    _, pipe = load_pipeline(options["base_model"])
     pipe.load_lora_weights(options["lora"], adapter_name="style")
     os.makedirs(options["out_dir"], exist_ok=True)
     files = []
@@ -26,9 +43,48 @@ def render_strengths(options: dict) -> None:
                 generator = torch.Generator("cpu").manual_seed(int(seed))
                 image = pipe(prompt, negative_prompt=options.get("negative_prompt") or None, height=options["size"], width=options["size"],
                              num_inference_steps=options["steps"], guidance_scale=options["guidance_scale"], generator=generator).images[0]
-                path = os.path.join(options["out_dir"], f"strength-{strength:.2f}-prompt-{p_index}-seed-{seed}.png")
-                image.save(path + ".tmp.png")
-                os.replace(path + ".tmp.png", path)
+                path = save_png(image, os.path.join(options["out_dir"], f"strength-{strength:.2f}-prompt-{p_index}-seed-{seed}.png"))
                 files.append(path)
                 emit("sample", step=0, prompt=prompt, path=path)
     emit("done", files=files)
+
+
+def generate(options: dict) -> None:
+    """options: base_model, out_dir, batches[{prompt, negative_prompt, seeds, files, steps, cfg_scale, width, height,
+    scheduler{class_name, config}, loras[{path, name, te_weight, unet_weight}]}]; one pipeline call per batch."""
+    base, pipe = load_pipeline(options["base_model"])
+    os.makedirs(options["out_dir"], exist_ok=True)
+    adapters: dict[str, str] = {}  # LoRA file → adapter name
+    files = []
+    for batch in options["batches"]:
+        activate_loras(pipe, batch["loras"], adapters)
+        scheduler = batch["scheduler"]
+        pipe.scheduler = getattr(diffusers, scheduler["class_name"]).from_config(base.sampling_scheduler.config, **scheduler["config"])
+        # One generator per image, seeded like WebUI (seed, seed+1, …): image k of a batch is the same picture
+        # as a single image made with its own seed.
+        generators = [torch.Generator("cpu").manual_seed(int(seed)) for seed in batch["seeds"]]
+        images = pipe(batch["prompt"], negative_prompt=batch["negative_prompt"], num_images_per_prompt=len(generators), generator=generators,
+                      num_inference_steps=batch["steps"], guidance_scale=batch["cfg_scale"], width=batch["width"], height=batch["height"]).images
+        for image, name in zip(images, batch["files"]):
+            files.append(save_png(image, os.path.join(options["out_dir"], name)))
+            emit("sample", step=len(files), prompt=batch["prompt"], path=files[-1])
+    emit("done", files=files)
+
+
+def activate_loras(pipe, loras: list[dict], adapters: dict[str, str]) -> None:
+    """Loads LoRA files not seen before, then makes exactly `loras` active with their text-encoder and UNet weights."""
+    for lora in loras:
+        if lora["path"] not in adapters:
+            adapters[lora["path"]] = f"lora_{len(adapters)}"
+            pipe.load_lora_weights(lora["path"], adapter_name=adapters[lora["path"]])
+            emit("stage", name="load_lora", message=lora["path"])
+    if not loras:
+        if adapters:
+            pipe.disable_lora()
+        return
+    pipe.enable_lora()
+    parts = pipe.get_list_adapters()  # {"unet": [names], "text_encoder": [names]}
+    names = [adapters[lora["path"]] for lora in loras]
+    weights = [{part: float(lora["te_weight"] if part.startswith("text_encoder") else lora["unet_weight"])
+                for part, present in parts.items() if name in present} for lora, name in zip(loras, names)]
+    pipe.set_adapters(names, adapter_weights=weights)

@@ -47,6 +47,27 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .action((action: string | undefined, flags: Record<string, unknown>) => run(async () => (await import('./commands/config.js')).configCommand(action, flags)));
 
   cli
+    .command('generate', 'Render images with a base model and LoRAs from a WebUI-style prompt; PNGs carry WebUI `parameters`')
+    .option('--prompt <text>', 'Prompt; `<lora:NAME:WEIGHT>` or `<lora:NAME:TE_WEIGHT:UNET_WEIGHT>` tags pick LoRAs by name (repeatable)')
+    .option('--prompts-file <file>', 'One prompt per line, each with its own LoRA tags; all rendered on one base-model load')
+    .option('--negative-prompt <text>', 'Negative prompt (default: empty)')
+    .option('--lora <file:weight>', 'A LoRA file with its weight, `FILE:0.7` or `FILE:TE:UNET` (repeatable)')
+    .option('--lora-dir <dir>', 'Folder searched for `<lora:NAME>` by file stem or ss_output_name, sub-folders too (repeatable; default: output)')
+    .option('--base-model <file>', 'Single-file checkpoint or diffusers folder (default: the one recorded beside the first LoRA)')
+    .option('--seed <n>', 'Seed of the first image; image i gets seed + i; -1 is random (default: -1)')
+    .option('--steps <n>', 'Sampling steps (default: 20)')
+    .option('--cfg-scale <x>', 'Classifier-free guidance scale (default: 7)')
+    .option('--sampler <name>', 'WebUI sampler name: Euler a, Euler, DPM++ 2M, DPM++ 2M Karras, DDIM, UniPC, Heun, LMS… (default: Euler a)')
+    .option('--schedule-type <name>', 'Automatic, Karras or Exponential (default: Automatic)')
+    .option('--width <px>', "Width (default: the first LoRA's training size, else 512)")
+    .option('--height <px>', "Height (default: the first LoRA's training size, else 512)")
+    .option('--batch-count <n>', 'Batches, one after the other (default: 1)')
+    .option('--batch-size <n>', 'Images per batch (default: 1)')
+    .option('--out <dir>', 'Output folder (default: output/images)')
+    .option('--from-png <file>', "Start from an image's WebUI parameters; flags given override them")
+    .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/generate.js')).generateCommand(flags, ctx)));
+
+  cli
     .command('make-checkpoint', 'Write a random-weight base model in the single-file SD layout (for tests and smoke runs)')
     .option('--family <family>', 'sd1, sd2 or sdxl', { default: 'sd1' })
     .option('--out <file>', 'Output .safetensors')

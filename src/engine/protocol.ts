@@ -6,7 +6,7 @@ import { ProtocolError } from '../errors.js';
 /** Bump when a field is renamed or removed; adding an optional field keeps it. */
 export const PROTOCOL_VERSION = 1;
 
-export type EngineCommand = 'train' | 'doctor' | 'make-checkpoint' | 'render-strengths' | 'caption';
+export type EngineCommand = 'train' | 'doctor' | 'make-checkpoint' | 'render-strengths' | 'caption' | 'generate';
 
 export interface EngineRequest {
   protocol: number;

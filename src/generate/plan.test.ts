@@ -78,15 +78,27 @@ describe('planGeneration', () => {
   };
 
   it('gives image i seed + i across batches, as WebUI does, and each image its own parameters', () => {
-    const plan = planGeneration(settings, { path: '/b/demo.safetensors', sha256: 'f'.repeat(64), name: 'demo' }, 'lora-scripts-0.1.0', '/out/.stage');
+    const plan = planGeneration([settings], { path: '/b/demo.safetensors', sha256: 'f'.repeat(64), name: 'demo' }, 'lora-scripts-0.1.0', '/out/.stage');
     const batches = plan.request.batches as { seeds: number[]; files: string[]; prompt: string; negative_prompt: string }[];
     expect(batches.map((b) => b.seeds)).toEqual([
       [4294967294, 4294967295],
       [0, 1],
     ]);
-    expect(batches[0]).toMatchObject({ prompt: 'town', negative_prompt: 'blurry', files: ['image-0-0.png', 'image-0-1.png'] });
+    expect(batches[0]).toMatchObject({ prompt: 'town', negative_prompt: 'blurry', files: ['image-0-0-0.png', 'image-0-0-1.png'] });
     expect(plan.images.map((i) => i.parameters.seed)).toEqual([4294967294, 4294967295, 0, 1]);
     expect(plan.images[0]!.parameters).toMatchObject({ prompt: 'town, <lora:j:0.5>', negativePrompt: '(blurry:1.2)', modelHash: 'ffffffffff', model: 'demo', width: 64, height: 96 });
+  });
+
+  it('starts every prompt at the same seed, so prompts can be compared image for image', () => {
+    const other = { ...settings, prompt: 'river', encoderPrompt: 'river', loras: [], batchCount: 1 };
+    const plan = planGeneration([settings, other], { path: '/b/d', sha256: null, name: 'd' }, 'v', '/s');
+    const batches = plan.request.batches as { seeds: number[]; prompt: string; loras: unknown[] }[];
+    expect(batches.map((b) => [b.prompt, b.seeds, b.loras.length])).toEqual([
+      ['town', [4294967294, 4294967295], 1],
+      ['town', [0, 1], 1],
+      ['river', [4294967294, 4294967295], 0],
+    ]);
+    expect(plan.images[4]!.parameters).toMatchObject({ prompt: 'river', seed: 4294967294, modelHash: null, loraHashes: [] });
   });
 
   it('numbers files after the highest number already in the folder', () => {

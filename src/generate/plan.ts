@@ -52,26 +52,32 @@ export interface GenerationPlan {
   images: PlannedImage[];
 }
 
-/** Batch b, image k gets seed + b·batchSize + k; every image carries the parameters that reproduce it alone. */
-export function planGeneration(settings: GenerationSettings, base: BaseModelFacts, version: string, stagingDir: string): GenerationPlan {
-  const loraHashes: LoraHash[] = settings.loras.map((l) => ({ name: l.name, hash: l.hash }));
+/**
+ * One job per prompt, each `batchCount` batches of `batchSize` images. Every job starts at its own `seed` (image i
+ * of a job gets seed + i, as in WebUI), so jobs that share a seed differ only by their prompt and LoRAs.
+ * Every image carries the parameters that reproduce it alone.
+ */
+export function planGeneration(jobs: GenerationSettings[], base: BaseModelFacts, version: string, stagingDir: string): GenerationPlan {
   const images: PlannedImage[] = [];
-  const batches = Array.from({ length: settings.batchCount }, (_, b) => {
-    const seeds = Array.from({ length: settings.batchSize }, (_, k) => (settings.seed + b * settings.batchSize + k) % 2 ** 32);
-    const batchImages = seeds.map((seed, k) => ({ engineFile: `image-${b}-${k}.png`, seed, parameters: parametersOf(settings, base, version, seed, loraHashes) }));
-    images.push(...batchImages);
-    return {
-      prompt: settings.encoderPrompt,
-      negative_prompt: settings.encoderNegativePrompt,
-      seeds,
-      files: batchImages.map((i) => i.engineFile),
-      steps: settings.steps,
-      cfg_scale: settings.cfgScale,
-      width: settings.width,
-      height: settings.height,
-      scheduler: settings.scheduler.engine,
-      loras: settings.loras.map((l) => ({ path: l.path, name: l.name, te_weight: l.teWeight, unet_weight: l.unetWeight })),
-    };
+  const batches = jobs.flatMap((settings, j) => {
+    const loraHashes: LoraHash[] = settings.loras.map((l) => ({ name: l.name, hash: l.hash }));
+    return Array.from({ length: settings.batchCount }, (_, b) => {
+      const seeds = Array.from({ length: settings.batchSize }, (_, k) => (settings.seed + b * settings.batchSize + k) % 2 ** 32);
+      const batchImages = seeds.map((seed, k) => ({ engineFile: `image-${j}-${b}-${k}.png`, seed, parameters: parametersOf(settings, base, version, seed, loraHashes) }));
+      images.push(...batchImages);
+      return {
+        prompt: settings.encoderPrompt,
+        negative_prompt: settings.encoderNegativePrompt,
+        seeds,
+        files: batchImages.map((i) => i.engineFile),
+        steps: settings.steps,
+        cfg_scale: settings.cfgScale,
+        width: settings.width,
+        height: settings.height,
+        scheduler: settings.scheduler.engine,
+        loras: settings.loras.map((l) => ({ path: l.path, name: l.name, te_weight: l.teWeight, unet_weight: l.unetWeight })),
+      };
+    });
   });
   return { request: { base_model: base.path, out_dir: stagingDir, batches }, images };
 }

@@ -69,7 +69,7 @@ export function chooseScheduler(name: string, scheduleType = 'Automatic', culpri
   if (schedule !== 'Automatic' && !entry.hasSigmaSchedules) {
     throw new UsageError(`\`${sampler}\` has no \`${schedule}\` schedule`, { code: 'unknown_sampler', culprit, hint: `use \`${sampler}\` with the Automatic schedule, or \`Euler\` / \`DPM++ 2M\` with \`${schedule}\`` });
   }
-  const sigmas = schedule === 'Karras' ? { use_karras_sigmas: true } : schedule === 'Exponential' ? { use_exponential_sigmas: true } : {};
+  const sigmas: Record<string, boolean> = schedule === 'Karras' ? { use_karras_sigmas: true } : schedule === 'Exponential' ? { use_exponential_sigmas: true } : {};
   return { sampler, scheduleType: schedule, engine: { class_name: entry.className, config: { ...entry.config, ...sigmas } } };
 }
 

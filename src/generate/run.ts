@@ -1,0 +1,170 @@
+// `generate`'s shell: resolves prompt LoRA names to files, the base model (flag or the LoRA's own record), hashes,
+// then lets the engine sample and writes every PNG with its WebUI `parameters` chunk, atomically.
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } from '../engine/index.js';
+import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { TOOL_VERSION } from '../version.js';
+import { findLora, loraShortHash, readLoraTrainingFacts, sha256OfFile } from './lora-files.js';
+import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
+import { buildParametersText, PARAMETERS_KEY, withPngText, type GenerationParameters } from './png-parameters.js';
+import { parseNegativePrompt, parsePrompt, type LoraReference } from './prompt.js';
+import { chooseScheduler } from './samplers.js';
+
+/** A LoRA given as a file (`--lora FILE:WEIGHT`) rather than by name in the prompt. */
+export interface LoraFileReference {
+  path: string;
+  teWeight: number;
+  unetWeight: number;
+}
+
+export interface GenerateOptions {
+  /** One job per prompt (WebUI's "prompts from file"), each with its own `<lora:…>` tags, all on one base-model load. */
+  prompts: string[];
+  negativePrompt: string;
+  /** Added to every prompt. */
+  loraFiles: LoraFileReference[];
+  /** Where `<lora:NAME>` is looked up (sub-folders included). */
+  loraDirs: string[];
+  /** A single-file checkpoint or diffusers folder; null: the one the first LoRA was trained on. */
+  baseModel: string | null;
+  /** -1 picks a random seed (printed). */
+  seed: number;
+  steps: number;
+  cfgScale: number;
+  sampler: string;
+  scheduleType: string;
+  /** null: the first LoRA's training size, else 512. */
+  width: number | null;
+  height: number | null;
+  batchCount: number;
+  batchSize: number;
+  outDir: string;
+  env: Env;
+  verbose: boolean;
+  onEvent?: (event: EngineEvent) => void;
+  note: (line: string) => void;
+}
+
+export interface GeneratedImage {
+  path: string;
+  parameters: GenerationParameters;
+}
+
+export interface GenerationResult {
+  images: GeneratedImage[];
+  baseModel: string;
+  events: EngineEvent[];
+}
+
+const DEFAULT_SIZE_PX = 512;
+const SEED_RANGE = 2 ** 32;
+
+export async function runGeneration(options: GenerateOptions): Promise<GenerationResult> {
+  const negative = parseNegativePrompt(options.negativePrompt, '--negative-prompt');
+  const jobs = options.prompts.map((text, i) => promptJob(text, options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt', options));
+  for (const warning of [...new Set([...jobs.flatMap((j) => j.warnings), ...negative.warnings])]) options.note(`warning: ${warning}`);
+  const allLoras = jobs.flatMap((j) => j.loras);
+  const base = await baseModelOf(options.baseModel, allLoras, options.note);
+  const facts = allLoras.length > 0 ? readLoraTrainingFacts(allLoras[0]!.path) : null;
+  const sizePx = facts?.resolutionPx ?? DEFAULT_SIZE_PX;
+  if (options.width === null || options.height === null) {
+    options.note(`size: ${options.width ?? sizePx}x${options.height ?? sizePx} (${facts?.resolutionPx ? `the training size of ${basename(allLoras[0]!.path)}` : 'the SD 1.x default'}; set --width/--height to change)`);
+  }
+  const seed = options.seed === -1 ? randomInt(0, SEED_RANGE) : options.seed;
+  if (options.seed === -1) options.note(`seed: ${seed} (random)`);
+  const scheduler = chooseScheduler(options.sampler, options.scheduleType);
+
+  mkdirSync(options.outDir, { recursive: true });
+  const stagingDir = join(options.outDir, `.generate-${randomBytes(4).toString('hex')}`);
+  const settings = jobs.map((job) => ({
+    ...job,
+    negativePrompt: options.negativePrompt,
+    encoderNegativePrompt: negative.text,
+    scheduler,
+    steps: options.steps,
+    cfgScale: options.cfgScale,
+    seed,
+    width: options.width ?? sizePx,
+    height: options.height ?? sizePx,
+    batchCount: options.batchCount,
+    batchSize: options.batchSize,
+  }));
+  const plan = planGeneration(settings, base, `lora-scripts-${TOOL_VERSION}`, stagingDir);
+  if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
+  try {
+    const result = await runEngine({ command: 'generate', options: plan.request }, { env: options.env, verbose: options.verbose, onEvent: options.onEvent });
+    // Names are picked only now, so two runs into one folder that overlap in time still take distinct numbers.
+    const names = imageFileNames(readdirSync(options.outDir), plan.images.map((i) => i.seed));
+    const images = plan.images.map((image, i) => {
+      const path = join(options.outDir, names[i]!);
+      const png = readFileSync(join(stagingDir, image.engineFile));
+      writeFileAtomic(path, withPngText(png, PARAMETERS_KEY, buildParametersText(image.parameters), path));
+      return { path, parameters: image.parameters };
+    });
+    return { images, baseModel: base.path, events: result.events };
+  } finally {
+    rmSync(stagingDir, { recursive: true, force: true });
+  }
+}
+
+interface PromptJob {
+  /** As the PNG keeps it: the prompt as written, plus a tag per `--lora FILE`, so WebUI finds every LoRA by name. */
+  prompt: string;
+  encoderPrompt: string;
+  loras: ResolvedLora[];
+  warnings: string[];
+}
+
+function promptJob(text: string, culprit: string, options: GenerateOptions): PromptJob {
+  const parsed = parsePrompt(text, culprit);
+  const fromFlags = options.loraFiles.map(resolveLoraFile);
+  const loras = [...parsed.loras.map((ref) => resolveNamedLora(ref, options.loraDirs, culprit)), ...fromFlags];
+  const twice = loras.find((l, i) => loras.findIndex((m) => m.path === l.path) !== i);
+  if (twice) throw new UsageError(`\`${twice.path}\` is used twice`, { code: 'lora_twice', culprit, hint: 'give each LoRA once, in the prompt or as `--lora`' });
+  return { prompt: [text, ...fromFlags.map(loraTag)].filter(Boolean).join(', '), encoderPrompt: parsed.text, loras, warnings: parsed.warnings };
+}
+
+function resolveNamedLora(ref: LoraReference, loraDirs: string[], culprit: string): ResolvedLora {
+  const file = findLora(ref.name, loraDirs, culprit);
+  return { path: file.path, name: ref.name, teWeight: ref.teWeight, unetWeight: ref.unetWeight, hash: loraShortHash(file.path) };
+}
+
+function resolveLoraFile(ref: LoraFileReference): ResolvedLora {
+  return { ...ref, name: basename(ref.path, extname(ref.path)), hash: loraShortHash(ref.path) };
+}
+
+function loraTag(lora: ResolvedLora): string {
+  const weights = lora.teWeight === lora.unetWeight ? `${lora.teWeight}` : `${lora.teWeight}:${lora.unetWeight}`;
+  return `<lora:${lora.name}:${weights}>`;
+}
+
+/** `--base-model`, else the base model recorded beside the first LoRA; says which, and warns on a mismatch. */
+async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (line: string) => void): Promise<BaseModelFacts> {
+  const distinct = [...new Map(loras.map((l) => [l.path, l])).values()];
+  const trainedOn = distinct.map((l) => ({ lora: l, facts: readLoraTrainingFacts(l.path) }));
+  let path = flag;
+  if (path === null) {
+    const known = trainedOn.find((t) => t.facts.baseModelPath !== null);
+    if (!known) {
+      const named = trainedOn.find((t) => t.facts.baseModelName)?.facts.baseModelName;
+      throw new UsageError(loras.length === 0 ? 'no base model given' : `the LoRAs do not say where their base model is${named ? ` (trained on \`${named}\`)` : ''}`, {
+        code: 'base_model_missing',
+        culprit: '--base-model',
+        hint: 'pass `--base-model FILE.safetensors` (any single-file SD checkpoint or diffusers folder)',
+      });
+    }
+    path = known.facts.baseModelPath!;
+    note(`base model: ${path} (recorded in lora_scripts.json beside ${basename(known.lora.path)})`);
+  }
+  if (!existsSync(path)) throw new UsageError(`the base model \`${path}\` does not exist`, { code: 'base_model_missing', culprit: '--base-model' });
+  const sha256 = await sha256OfFile(path);
+  for (const { lora, facts } of trainedOn) {
+    if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {
+      note(`warning: ${basename(lora.path)} was trained on another base model (${facts.baseModelName ?? facts.baseModelSha256.slice(0, 10)}); it may look different here`);
+    }
+  }
+  return { path, sha256, name: basename(path, extname(path)) };
+}
