@@ -104,6 +104,13 @@ describe('overfitting', () => {
     expect(finding?.hint).toContain('train fewer epochs (about 3)');
   });
 
+  it('suggests the epoch of the last round that was not copying', () => {
+    const every20 = (step: number, distances: number[]) => round(step, distances).map((l) => ({ ...l, epoch: step }));
+    const finding = findOverfitting([...every20(20, [16, 22]), ...every20(40, [14, 18]), ...every20(60, [8, 18])], 10);
+    expect(finding?.epoch).toBe(60);
+    expect(finding?.data.suggested_epochs).toBe(40);
+  });
+
   it('stays quiet while samples only resemble the style', () => {
     expect(findOverfitting([...round(10, [20, 18]), ...round(20, [14, 16]), ...round(30, [12, 15])], 10)).toBeNull();
   });

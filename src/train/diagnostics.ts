@@ -237,7 +237,8 @@ export function findOverfitting(likeness: SampleLikeness[], thresholdBits: numbe
   const first = rounds[start]!;
   const closest = rounds.at(-1)!.reduce((a, b) => (b.distanceBits < a.distanceBits ? b : a));
   const began = first[0]!;
-  const keepEpochs = Math.max(1, began.epoch - 1);
+  // The last round that was not copying is the latest LoRA known to be safe.
+  const keepEpochs = start > 0 ? rounds[start - 1]![0]!.epoch : Math.max(1, began.epoch - 1);
   return {
     code: 'overfitting',
     step: began.step,
