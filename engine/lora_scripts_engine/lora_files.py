@@ -5,6 +5,7 @@ The kohya/WebUI file is made from this one by the TypeScript side (src/lora/), s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -46,14 +47,21 @@ def load_init_lora(base, path: str, facts: dict) -> dict:
     try:
         base.pipeline().load_lora_weights(path, adapter_name="default")
     except (ValueError, RuntimeError, KeyError) as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise init_lora_failure(path, f"does not fit this base model ({detail[:300]})") from error
+        raise init_lora_failure(path, f"does not fit this base model ({first_mismatch(str(error))})") from error
     count = lambda model: sum(1 for name, _ in model.named_modules() if name.endswith("lora_A.default"))
     layers = {"unet": count(base.unet), "text_encoder": sum(count(e) for e in base.text_encoders)}
     if sum(layers.values()) < max(1, facts.get("layers", 0)):
         raise init_lora_failure(path, f"only {sum(layers.values())} of its {facts['layers']} layers exist in this base model")
     config = next(m.peft_config["default"] for m in [base.unet, *base.text_encoders] if hasattr(m, "peft_config"))
     return {"rank": config.r, "alpha": config.lora_alpha, "layers": layers}
+
+
+def first_mismatch(text: str) -> str:
+    """torch's load_state_dict report → its first size mismatch in one line, else the report's first line."""
+    found = re.search(r"size mismatch for (\S+?)(?:\.default)?\.weight: copying a param with shape torch\.Size\((\[.*?\])\) from checkpoint, the shape in current model is torch\.Size\((\[.*?\])\)", text)
+    if found:
+        return f"layer `{found[1]}` is {found[2]} in the file but {found[3]} in the model"
+    return (text.strip().splitlines() or ["unknown error"])[0][:300]
 
 
 def init_lora_failure(path: str, problem: str, code: str = "init_lora_mismatch") -> EngineFailure:
