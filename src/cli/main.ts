@@ -54,7 +54,7 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .option('--lora <file:weight>', 'A LoRA file with its weight, `FILE:0.7` or `FILE:TE:UNET` (repeatable)')
     .option('--lora-dir <dir>', 'Folder searched for `<lora:NAME>` by file stem or ss_output_name, sub-folders too (repeatable; default: output)')
     .option('--base-model <file>', 'Single-file checkpoint or diffusers folder (default: the one recorded beside the first LoRA)')
-    .option('--seed <n>', 'Seed of the first image; image i gets seed + i; -1 is random (default: -1)')
+    .option('--seed <n>', 'Seed of the first image; image i gets seed + i (default: random, printed; also `--seed=-1`)')
     .option('--steps <n>', 'Sampling steps (default: 20)')
     .option('--cfg-scale <x>', 'Classifier-free guidance scale (default: 7)')
     .option('--sampler <name>', 'WebUI sampler name: Euler a, Euler, DPM++ 2M, DPM++ 2M Karras, DDIM, UniPC, Heun, LMS… (default: Euler a)')

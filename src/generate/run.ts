@@ -63,6 +63,7 @@ const DEFAULT_SIZE_PX = 512;
 const SEED_RANGE = 2 ** 32;
 
 export async function runGeneration(options: GenerateOptions): Promise<GenerationResult> {
+  const scheduler = chooseScheduler(options.sampler, options.scheduleType);
   const negative = parseNegativePrompt(options.negativePrompt, '--negative-prompt');
   const jobs = options.prompts.map((text, i) => promptJob(text, options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt', options));
   for (const warning of [...new Set([...jobs.flatMap((j) => j.warnings), ...negative.warnings])]) options.note(`warning: ${warning}`);
@@ -75,7 +76,6 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   }
   const seed = options.seed === -1 ? randomInt(0, SEED_RANGE) : options.seed;
   if (options.seed === -1) options.note(`seed: ${seed} (random)`);
-  const scheduler = chooseScheduler(options.sampler, options.scheduleType);
 
   mkdirSync(options.outDir, { recursive: true });
   const stagingDir = join(options.outDir, `.generate-${randomBytes(4).toString('hex')}`);
