@@ -1,0 +1,75 @@
+"""`generate` on a tiny SD 1.x checkpoint with a LoRA on both the UNet and the text encoder: the text-encoder and
+UNet weights act separately, weight 0 on both is the base model bit for bit, and the files load once."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from peft import LoraConfig
+from PIL import Image
+
+from lora_scripts_engine import generate as engine_generate
+from lora_scripts_engine import protocol
+from lora_scripts_engine.lora_files import save_lora
+from lora_scripts_engine.models import load_base_model
+from lora_scripts_engine.tiny_models import write_checkpoint
+
+EULER = {"class_name": "EulerDiscreteScheduler", "config": {}}
+
+
+@pytest.fixture(scope="module")
+def base_and_lora(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("generate")
+    checkpoint = str(write_checkpoint("sd1", str(folder / "tiny.safetensors"), seed=3))
+    base = load_base_model(checkpoint)
+    # Random A and B (peft starts B at zero), so the LoRA changes both components from the first step.
+    lora = dict(r=4, lora_alpha=4, init_lora_weights=False)
+    base.unet.add_adapter(LoraConfig(target_modules=["to_q", "to_k", "to_v", "to_out.0"], **lora))
+    base.text_encoders[0].add_adapter(LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "out_proj"], **lora))
+    both = save_lora(base, str(folder / "both.safetensors"), "fp32", train_text_encoder=True)
+    unet_only = save_lora(base, str(folder / "unet.safetensors"), "fp32", train_text_encoder=False)
+    return checkpoint, both, unet_only, folder
+
+
+def render(checkpoint: str, lora: str, folder, weights: list[tuple[float, float] | None]) -> tuple[list[np.ndarray], list[dict]]:
+    batches = [
+        dict(prompt="a canal town", negative_prompt="", seeds=[5], files=[f"w{i}.png"], steps=3, cfg_scale=5.0, width=64, height=64,
+             scheduler=EULER, loras=[] if w is None else [dict(path=lora, name="both", te_weight=w[0], unet_weight=w[1])])
+        for i, w in enumerate(weights)
+    ]
+    channel = io.StringIO()
+    protocol.set_channel(channel)
+    try:
+        engine_generate.generate(dict(base_model=checkpoint, out_dir=str(folder / "out"), batches=batches))
+    finally:
+        protocol.set_channel(__import__("sys").stdout)
+    events = [json.loads(line) for line in channel.getvalue().splitlines()]
+    return [np.asarray(Image.open(folder / "out" / b["files"][0])) for b in batches], events
+
+
+def test_text_encoder_and_unet_weights_act_separately(base_and_lora):
+    checkpoint, lora, _, folder = base_and_lora
+    none, zero, te_only, unet_only, both, none_again = render(checkpoint, lora, folder, [None, (0, 0), (1, 0), (0, 1), (1, 1), None])[0]
+    assert np.array_equal(zero, none)
+    assert np.array_equal(none_again, none)
+    for changed in (te_only, unet_only, both):
+        assert not np.array_equal(changed, none)
+    assert not np.array_equal(te_only, unet_only)
+    assert not np.array_equal(both, te_only) and not np.array_equal(both, unet_only)
+
+
+def test_the_text_encoder_weight_leaves_the_unet_alone(base_and_lora):
+    checkpoint, _, unet_lora, folder = base_and_lora
+    none, te_weight_only, unet_weight_only = render(checkpoint, unet_lora, folder, [None, (1, 0), (0, 1)])[0]
+    assert np.array_equal(te_weight_only, none)
+    assert not np.array_equal(unet_weight_only, none)
+
+
+def test_the_base_model_and_each_lora_load_once(base_and_lora):
+    checkpoint, lora, _, folder = base_and_lora
+    _, events = render(checkpoint, lora, folder, [(1, 1), None, (0.5, 1)])
+    stages = [(e["name"], e["message"]) for e in events if e["type"] == "stage"]
+    assert stages == [("load_base_model", checkpoint), ("load_lora", lora)]
+    assert [e["type"] for e in events if e["type"] != "stage"] == ["sample", "sample", "sample", "done"]
