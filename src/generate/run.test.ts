@@ -15,6 +15,7 @@ import { runGeneration, type GenerateOptions, type GenerationResult } from './ru
 
 const BASE_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
 const FIXTURES = join(PACKAGE_ROOT, 'tests', 'fixtures', 'lora', 'styles');
+const CLI = join(PACKAGE_ROOT, 'bin', 'lora-scripts.mjs');
 const SCENE = 'three houses and a stone bridge, canal town scene';
 // The machine running the tests is shared: one torch thread avoids OpenMP spin-waiting on busy cores (measured
 // 20× slower with 2 threads under load). Same thread count in every run, so pixel comparisons are unaffected.
@@ -109,30 +110,32 @@ describe('generate', () => {
     expect(await pixels(byPrompt(1)[0]!)).not.toEqual(await pixels(byPrompt(0)[0]!));
   });
 
-  it('writes WebUI parameters that read back into the settings, and those settings re-render the same pixels', async () => {
+  it('writes WebUI parameters that read back into the settings', () => {
     const second = run.images[3]!; // the jiangnan prompt's second image: seed 12
     const stored = parametersOf(second.path);
     expect(stored).toEqual(second.parameters);
     expect(stored).toMatchObject({ prompt: `${SCENE}, <lora:jiangnan_style:0.6>`, seed: 12, steps: 12, cfgScale: 5, sampler: 'DPM++ 2M', width: 64, height: 64, model: 'demo-sd1' });
     expect(stored.loraHashes).toEqual([{ name: 'jiangnan_style', hash: expect.stringMatching(/^[0-9a-f]{12}$/) }]);
+  });
 
-    // The base model this time comes from the lora_scripts.json beside the LoRA, as after a training run.
+  it('`generate --from-png` re-renders the same pixels, with the base model from lora_scripts.json beside the LoRA', async () => {
+    const original = run.images[3]!.path; // the second image of a batch of two, made again on its own
     const loraDir = mkdtempSync(join(tmpdir(), 'generate-lora-'));
     copyFileSync(join(FIXTURES, 'jiangnan_style.safetensors'), join(loraDir, 'jiangnan_style.safetensors'));
     writeFileSync(join(loraDir, 'lora_scripts.json'), JSON.stringify({ config: { output_name: 'jiangnan_style' }, base_model: { path: BASE_MODEL } }));
-    const again = await runGeneration(
-      options({ prompts: [stored.prompt], loraDirs: [loraDir], baseModel: null, seed: stored.seed, steps: stored.steps, cfgScale: stored.cfgScale, sampler: stored.sampler, scheduleType: stored.scheduleType, batchSize: 1 }),
-    );
-    expect(again.baseModel).toBe(BASE_MODEL);
-    expect(parametersOf(again.images[0]!.path)).toEqual(stored);
-    expect(await pixels(again.images[0]!.path)).toEqual(await pixels(second.path));
+    const out = mkdtempSync(join(tmpdir(), 'generate-cli-'));
+    const again = spawnSync('node', [CLI, 'generate', '--from-png', original, '--lora-dir', loraDir, '--out', out], { encoding: 'utf8', env: ENV });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`base model: ${BASE_MODEL} (recorded in lora_scripts.json beside jiangnan_style.safetensors)`);
+    const copy = again.stdout.trim();
+    expect(parametersOf(copy)).toEqual(parametersOf(original));
+    expect(await pixels(copy)).toEqual(await pixels(original));
   });
 });
 
 describe('lora-scripts generate', () => {
   it('an unknown LoRA name is one error naming the folders searched and the close names', () => {
-    const cli = join(PACKAGE_ROOT, 'bin', 'lora-scripts.mjs');
-    const result = spawnSync('node', [cli, 'generate', '--prompt', `${SCENE}, <lora:jiangnan_stlye:0.7>`, '--lora-dir', FIXTURES, '--base-model', BASE_MODEL], { encoding: 'utf8', env: ENV });
+    const result = spawnSync('node', [CLI, 'generate', '--prompt', `${SCENE}, <lora:jiangnan_stlye:0.7>`, '--lora-dir', FIXTURES, '--base-model', BASE_MODEL], { encoding: 'utf8', env: ENV });
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(new RegExp(`^error: --prompt: no LoRA named \`jiangnan_stlye\` in \`${FIXTURES}\` \\(\\d+ LoRA files there\\)\n\nhint: did you mean \`jiangnan_style\`\\?\n$`));
   });

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { TOOL_VERSION } from '../version.js';
 import { findLora, loraShortHash, readLoraTrainingFacts, sha256OfFile } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
-import { buildParametersText, PARAMETERS_KEY, withPngText, type GenerationParameters } from './png-parameters.js';
+import { buildParametersText, PARAMETERS_KEY, withPngText, type GenerationParameters, type LoraHash } from './png-parameters.js';
 import { parseNegativePrompt, parsePrompt, type LoraReference } from './prompt.js';
 import { chooseScheduler } from './samplers.js';
 
@@ -42,6 +42,8 @@ export interface GenerateOptions {
   batchCount: number;
   batchSize: number;
   outDir: string;
+  /** Hashes an image was made with (`--from-png`): a different base model or LoRA file is warned about. */
+  expectedHashes?: { model: string | null; loras: LoraHash[] };
   env: Env;
   verbose: boolean;
   onEvent?: (event: EngineEvent) => void;
@@ -74,6 +76,7 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   if (options.width === null || options.height === null) {
     options.note(`size: ${options.width ?? sizePx}x${options.height ?? sizePx} (${facts?.resolutionPx ? `the training size of ${basename(allLoras[0]!.path)}` : 'the SD 1.x default'}; set --width/--height to change)`);
   }
+  if (options.expectedHashes) warnOnOtherFiles(options.expectedHashes, base, allLoras, options.note);
   const seed = options.seed === -1 ? randomInt(0, SEED_RANGE) : options.seed;
   if (options.seed === -1) options.note(`seed: ${seed} (random)`);
 
@@ -167,4 +170,14 @@ async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (li
     }
   }
   return { path, sha256, name: basename(path, extname(path)) };
+}
+
+/** The same names and settings on other files make other pictures: say so rather than let a re-run look broken. */
+function warnOnOtherFiles(expected: { model: string | null; loras: LoraHash[] }, base: BaseModelFacts, loras: ResolvedLora[], note: (line: string) => void): void {
+  const modelHash = base.sha256?.slice(0, 10);
+  if (expected.model && modelHash && expected.model !== modelHash) note(`warning: the image was made with base model hash ${expected.model}; ${base.name} is ${modelHash}`);
+  for (const { name, hash } of expected.loras) {
+    const lora = loras.find((l) => l.name.replace(/[:,]/g, '') === name);
+    if (lora && lora.hash !== hash) note(`warning: the image was made with LoRA \`${name}\` hash ${hash}; ${lora.path} is ${lora.hash}`);
+  }
 }

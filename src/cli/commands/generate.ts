@@ -31,6 +31,7 @@ export async function generateCommand(flags: Record<string, unknown>, ctx: Comma
     batchCount: integer(flags, 'batchCount', 1, 1000) ?? DEFAULTS.batchCount,
     batchSize: integer(flags, 'batchSize', 1, 64) ?? DEFAULTS.batchSize,
     outDir: resolve(ctx.cwd, text(flags.out) ?? 'output/images'),
+    expectedHashes: fromPng ? { model: fromPng.modelHash, loras: fromPng.loraHashes } : undefined,
     env: ctx.env,
     verbose: ctx.verbose,
     note: (line) => process.stderr.write(line + '\n'),
