@@ -7,7 +7,7 @@ export { writeManifest, manifestText, type ManifestLine } from './manifest.js';
 export { tagFrequency, datasetDirs, type DatasetItem } from './scan.js';
 /** `metadata.csv` both ways: `parseMetadataCsv(text)` and `metadataCsvText([{fileName, caption}])`. */
 export { parseMetadataCsv, metadataCsvText, captionFileFor } from './captions.js';
-/** Near-duplicate detection: `hashDistance(await readPerceptualHash(a), await readPerceptualHash(b)) <= 6`. */
+/** Near-duplicate detection: `hashDistance(await readPerceptualHash(a), await readPerceptualHash(b)) <= DEFAULT_THRESHOLDS.duplicateDistance`. */
 export { perceptualHash, hashDistance, HASH_INPUT_SIZE } from './perceptual-hash.js';
 export { readPerceptualHash } from './read.js';
 /**
