@@ -157,7 +157,7 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     .option('--trigger-word <word>', 'Warn about captions without it')
     .option('--metadata <file>', 'Caption CSV (default: <dir>/metadata.csv if present, else .txt files beside the pictures)')
     .option('--caption-extension <ext>', 'Caption file extension', { default: '.txt' })
-    .option('--jobs <n>', 'Pictures processed at once (default: the number of CPU cores)')
+    .option('--jobs <n>', 'Pictures processed at once (default: twice the number of CPU cores)')
     .option('--json', 'Print the JSON report to stdout instead of the folder path');
   for (const { flag, key, help } of THRESHOLD_FLAGS) prepare.option(`--${flag} <n>`, help, { default: DEFAULT_THRESHOLDS[key] });
   prepare.action((dir: string | undefined, flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/prepare.js')).prepareCommand(dir, flags, ctx)));

@@ -39,7 +39,8 @@ export async function prepareCommand(dir: string | undefined, flags: Record<stri
   const crop = String(flags.crop ?? 'center') as CropPosition;
   if (!CROPS.includes(crop)) throw new UsageError(`expected one of ${CROPS.join(', ')}, got \`${crop}\``, { code: 'usage', culprit: '--crop' });
   const targetPx = numberFlag(flags, 'target', DEFAULT_TARGET_PX, (n) => Number.isInteger(n) && n >= 64 && n <= 4096 && n % 8 === 0, 'a whole number from 64 to 4096, a multiple of 8');
-  const jobs = numberFlag(flags, 'jobs', availableParallelism(), (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'a whole number from 1 to 64');
+  // Two pictures per core: while one waits on the disk or on JS, the other keeps libvips busy (bench/RESULTS-prepare.md).
+  const jobs = numberFlag(flags, 'jobs', 2 * availableParallelism(), (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'a whole number from 1 to 64');
   const isTty = process.stderr.isTTY === true;
   const { report, jsonPath, htmlPath } = await prepareDataset({
     inputDir,
