@@ -1,18 +1,11 @@
 // Runs every quality and caption rule, pure: records in, sorted findings out, plus which images they exclude.
-import { sortFindings, type CaptionRecord, type CheckOptions, type Finding, type ImageRecord } from './findings.js';
+import { sortFindings, type CheckOptions, type Finding, type ImageRecord } from './findings.js';
 import { CAPTION_RULES } from './lint/index.js';
 import { QUALITY_RULES } from './quality/index.js';
 
+/** Every quality rule, then every caption rule, worst findings first. */
 export function checkImages(records: readonly ImageRecord[], options: CheckOptions): Finding[] {
-  return sortFindings([...QUALITY_RULES.flatMap((rule) => rule.check(records, options)), ...checkCaptionsOnly(records, options)]);
-}
-
-export function checkCaptions(records: readonly CaptionRecord[], options: CheckOptions): Finding[] {
-  return sortFindings(checkCaptionsOnly(records, options));
-}
-
-function checkCaptionsOnly(records: readonly CaptionRecord[], options: CheckOptions): Finding[] {
-  return CAPTION_RULES.flatMap((rule) => rule.check(records, options));
+  return sortFindings([...QUALITY_RULES, ...CAPTION_RULES].flatMap((rule) => rule.check(records, options)));
 }
 
 /** Images with an `exclude` or `block` finding: what `prepare` leaves out. */
