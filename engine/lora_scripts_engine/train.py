@@ -119,6 +119,8 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
         te_trained = [e for e in base.text_encoders if hasattr(e, "peft_config") and config.train_text_encoder]
         for encoder in base.text_encoders:
             encoder.requires_grad_(encoder in te_trained)  # a text-encoder LoRA in the file stays as it is, and is saved
+        if config.train_text_encoder and not te_trained:
+            emit("warning", code="init_lora_no_text_encoder", message="`init_lora` has no text-encoder layers: only its UNet layers are trained", hint="set `train_text_encoder: false`, or train a new LoRA (remove `init_lora`)")
     else:
         unet_names, te_names, counts = resolve_targets(targets, base.unet, base.text_encoders, config.train_text_encoder)
         layers, rank, alpha = {"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, config.lora_rank, config.lora_alpha

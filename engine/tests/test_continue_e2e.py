@@ -19,6 +19,7 @@ def continue_from(root: Path, name: str, parent: Path, **overrides) -> Path:
     config = write_config(root, name, train_data_dir=str(root / "snow"), init_lora=str(parent), max_train_steps=1, learning_rate=1e-9, **overrides)
     result = cli("train", "--config", str(config), cwd=root)
     assert result.returncode == 0, result.stderr
+    (root / name / "cli-stderr.txt").write_text(result.stderr)
     return root / name
 
 
@@ -50,7 +51,8 @@ def parent(root) -> Path:
 
 def test_continuing_a_kohya_or_diffusers_file_starts_from_its_weights(root, parent):
     from_kohya = continue_from(root, "from_kohya", parent / "parent.safetensors", lora_rank=16, target_modules="attention")
-    from_diffusers = continue_from(root, "from_diffusers", parent / "pytorch_lora_weights.safetensors")
+    from_diffusers = continue_from(root, "from_diffusers", parent / "pytorch_lora_weights.safetensors", train_text_encoder=True)
+    assert "warning: `init_lora` has no text-encoder layers: only its UNet layers are trained" in (from_diffusers / "cli-stderr.txt").read_text()
     start = load_file(str(parent / "pytorch_lora_weights.safetensors"))
     for child in (from_kohya, from_diffusers):
         weights = load_file(str(child / "pytorch_lora_weights.safetensors"))
