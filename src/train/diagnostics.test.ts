@@ -23,7 +23,7 @@ function noisy(levels: number[], seed = 1): LossPoint[] {
   return levels.map((level, i) => ({ step: i + 1, epoch: Math.floor(i / 10) + 1, loss: level * (0.4 + 1.2 * next()) }));
 }
 
-const range = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
 describe('divergence', () => {
   it('flags a loss that climbs far above its best, with a 10× lower learning rate', () => {
