@@ -79,6 +79,7 @@ class TrainRequest:
     save_steps: int = 0
     save_precision: str = "fp16"
     save_state_limit: int = 2
+    save_state_every_minutes: float = 10
     logging_steps: int = 1
 
 
@@ -185,6 +186,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     # 6. The loop: one optimizer step per `gradient_accumulation_steps` batches.
     step, epoch = position.step, max(0, position.epoch - 1)
     first_step = step
+    last_state_at = time.monotonic()  # a timed state bounds what a SIGKILL loses when `save_steps` is 0
     while step < total_steps and not stop.is_set:
         epoch += 1
         micro_batches = list(batches(epoch_order(examples, epoch, config.seed), config.batch_size))
@@ -223,9 +225,11 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
                     render_samples(base, config, resolution, step, logs)
             if validation and step % validation.every == 0 and not is_final:
                 validation.run(step, epoch, logs)
-            if is_save_step:
+            is_state_due = bool(config.save_state_every_minutes) and time.monotonic() - last_state_at >= config.save_state_every_minutes * 60
+            if (is_save_step or is_state_due) and not is_final:
                 save_training_state(position)  # last: everything this step did is in it
-                last_saved = step
+                last_state_at = time.monotonic()
+                last_saved = step if is_save_step else last_saved
             if is_final:
                 break
 

@@ -86,10 +86,19 @@ def uninterrupted(root) -> Path:
     return root / "straight"
 
 
+def wait_for_state(output_dir: Path, process: subprocess.Popen, min_step: int, timeout_s: float = 600) -> None:
+    deadline = time.time() + timeout_s
+    while not any(int(p.parent.name.split("-")[1]) >= min_step for p in (output_dir / "states").glob("step-*/state.json")):
+        assert process.poll() is None, f"the run ended before a state at step {min_step}: {process.stderr.read()}"
+        assert time.time() < deadline, f"no state at step {min_step} in {output_dir}"
+        time.sleep(0.05)
+
+
 def test_killed_run_resumes_to_the_same_lora(root, uninterrupted):
-    config = write_config(root, "killed")
+    # No checkpoints at all: the timed states alone (here one per step) must make a killed run resumable.
+    config = write_config(root, "killed", save_steps=0, save_state_every_minutes=0.0001)
     process = start_cli("train", "--config", str(config), cwd=root)
-    wait_for(root / "killed" / "states" / "step-00000002" / "state.json", process)
+    wait_for_state(root / "killed", process, min_step=2)
     os.kill(engine_pid(process.pid), signal.SIGKILL)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1

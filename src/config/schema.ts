@@ -281,7 +281,13 @@ export const configSchema = z.strictObject({
   save_state_limit: z.int().min(0).max(1000).default(2).register(keyMeta, {
     group: 'output',
     description:
-      'Training states kept in `<output_dir>/states/` for `resume` (one is saved with every checkpoint and when a run stops; each is about 3× an fp32 LoRA). 0 saves none, and a stopped run then cannot resume.',
+      'Training states kept in `<output_dir>/states/` for `resume` (one is saved with every checkpoint, every `save_state_every_minutes` and when a run stops; each is about 3× an fp32 LoRA). 0 saves none, and a stopped run then cannot resume.',
+  }),
+  save_state_every_minutes: z.number().min(0).max(1440).default(10).register(keyMeta, {
+    group: 'output',
+    description:
+      'Also save a training state every N minutes (at the next step boundary), so a killed or crashed run loses at most that much work even when `save_steps` is 0. 0: states only with checkpoints and at the end.',
+    example: '30',
   }),
   logging_steps: z.int().min(1).default(1).register(keyMeta, {
     group: 'output',

@@ -33,6 +33,7 @@ export const RESUME_FREE_KEYS: readonly string[] = [
   'save_steps',
   'save_precision',
   'save_state_limit',
+  'save_state_every_minutes',
   'logging_steps',
   'sample_prompts',
   'sample_every_n_steps',

@@ -53,7 +53,7 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
     throw new ConfigError(`no saved training state in ${where}`, {
       code: 'state_missing',
       culprit: `resume: ${resume}`,
-      hint: 'a state is saved with every checkpoint (`save_steps`) and when a run stops; `resume: auto` starts a new run when there is none',
+      hint: 'a state is saved with every checkpoint (`save_steps`), every `save_state_every_minutes` and when a run stops; `resume: auto` starts a new run when there is none',
     });
   }
   const changes = fingerprintChanges(state.fingerprint, current);
