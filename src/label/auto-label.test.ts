@@ -54,6 +54,20 @@ describe('autoLabel', () => {
     expect(readFileSync(csv, 'utf8')).toBe('file_name,caption\na.png,"tw, drafted a.png, end"\nb.png,a person wrote this\nc.png,"tw, end"\n');
   });
 
+  it('moves captions of images that are gone into metadata.orphaned.csv instead of dropping them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'label-orphans-'));
+    await image(join(dir, 'kept.png'), 16, 16, [90, 90, 90]);
+    const csv = join(dir, 'metadata.csv');
+    writeFileSync(csv, 'file_name,caption\nkept.png,still here\nmoved.png,"a caption someone wrote, by hand"\n');
+    const dry = await autoLabel({ inputDir: dir, outputCsv: csv, shouldOverwrite: false, isDryRun: true });
+    expect(dry.orphaned).toEqual(['moved.png']);
+    expect(existsSync(join(dir, 'metadata.orphaned.csv'))).toBe(false);
+    const result = await autoLabel({ inputDir: dir, outputCsv: csv, shouldOverwrite: false, isDryRun: false });
+    expect(result).toMatchObject({ orphaned: ['moved.png'], orphanedCsv: join(dir, 'metadata.orphaned.csv') });
+    expect(readFileSync(csv, 'utf8')).toBe('file_name,caption\nkept.png,still here\n');
+    expect(readFileSync(join(dir, 'metadata.orphaned.csv'), 'utf8')).toBe('file_name,caption\nmoved.png,"a caption someone wrote, by hand"\n');
+  });
+
   it('follows the article: python tools/auto_label.py, then python train.py reads the captions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'article-'));
     mkdirSync(join(dir, 'data'));

@@ -32,11 +32,19 @@ export interface AutoLabelResult {
   rows: { fileName: string; caption: string; isNew: boolean }[];
   /** Images the captioner had nothing to say about (their row holds only the trigger word, prefix and suffix). */
   emptyDrafts: string[];
+  /** Rows whose image is gone: moved out of metadata.csv (training would stop on them) into `orphanedCsv`, not lost. */
+  orphaned: string[];
+  orphanedCsv: string;
+}
+
+/** Where rows of images that no longer exist go: `metadata.csv` → `metadata.orphaned.csv`. */
+export function orphanedCsvPath(outputCsv: string): string {
+  return outputCsv.replace(/(\.csv)?$/i, '.orphaned.csv');
 }
 
 export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelResult> {
   if (!existsSync(options.inputDir)) throw new DatasetError('folder not found', { code: 'dataset_missing', culprit: options.inputDir });
-  const existing = new Map(existsSync(options.outputCsv) ? parseMetadataCsv(readFileSync(options.outputCsv, 'utf8')).map((r) => [r.fileName, r.caption]) : []);
+  const existing = new Map(readRows(options.outputCsv));
   const images = listImageFiles(options.inputDir).map(({ relPath }) => ({ relPath, path: join(options.inputDir, relPath) }));
   if (images.length === 0) throw new DatasetError('no images found', { code: 'dataset_empty', culprit: options.inputDir });
   // Only images without a caption are drafted (all of them with --overwrite): the model never even sees the rest.
@@ -47,9 +55,25 @@ export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelRes
     const draft = drafted.get(relPath);
     return draft === undefined ? { fileName: relPath, caption: existing.get(relPath) ?? '', isNew: false } : { fileName: relPath, caption: draft, isNew: true };
   });
-  if (!options.isDryRun) writeFileAtomic(options.outputCsv, metadataCsvText(rows));
+  const present = new Set(images.map((image) => image.relPath));
+  const orphaned = [...existing].filter(([fileName, caption]) => !present.has(fileName) && caption.trim() !== '');
+  const orphanedCsv = orphanedCsvPath(options.outputCsv);
+  if (!options.isDryRun) {
+    // A caption someone wrote for a picture that was moved or renamed is kept aside, never silently dropped.
+    if (orphaned.length > 0) writeFileAtomic(orphanedCsv, metadataCsvText(mergeRows(readRows(orphanedCsv), orphaned)));
+    writeFileAtomic(options.outputCsv, metadataCsvText(rows));
+  }
   const emptyDrafts = toCaption.filter((_, i) => !bodies[i]?.trim()).map((image) => image.relPath);
-  return { written: drafted.size, kept: rows.length - drafted.size, rows, emptyDrafts };
+  return { written: drafted.size, kept: rows.length - drafted.size, rows, emptyDrafts, orphaned: orphaned.map(([fileName]) => fileName), orphanedCsv };
+}
+
+function readRows(csvPath: string): [string, string][] {
+  return existsSync(csvPath) ? parseMetadataCsv(readFileSync(csvPath, 'utf8')).map((r) => [r.fileName, r.caption]) : [];
+}
+
+/** Earlier orphans stay; a newer caption for the same file name replaces the older one. */
+function mergeRows(older: [string, string][], newer: [string, string][]): { fileName: string; caption: string }[] {
+  return [...new Map([...older, ...newer])].map(([fileName, caption]) => ({ fileName, caption }));
 }
 
 /** The fallback captioner: folder name, shape, light and main colour, measured with sharp. */

@@ -26,6 +26,10 @@ export async function autoLabelCommand(flags: Record<string, unknown>, ctx: Comm
     const names = result.emptyDrafts.slice(0, 5).join(', ') + (result.emptyDrafts.length > 5 ? ', …' : '');
     process.stderr.write(`warning: the model gave ${result.emptyDrafts.length} images an empty caption (${names}); write those by hand\n`);
   }
+  if (result.orphaned.length > 0) {
+    const names = result.orphaned.slice(0, 5).join(', ') + (result.orphaned.length > 5 ? ', …' : '');
+    process.stderr.write(`warning: ${result.orphaned.length} captions belong to images that are gone (${names}); ${flags.dryRun ? 'they would be moved' : 'moved them'} to ${result.orphanedCsv}\n`);
+  }
   process.stderr.write(`${flags.dryRun ? 'would write' : 'wrote'} ${result.written} captions, kept ${result.kept} existing ones${flags.dryRun ? '' : ` in ${outputCsv}`}\n`);
   return 0;
 }
