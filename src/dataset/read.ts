@@ -72,15 +72,21 @@ async function measureImages(dataDir: string, items: DatasetItem[]): Promise<Mea
     const quality = await inspectImage(path);
     return { ...item, path, width: quality.width, height: quality.height, quality };
   });
-  const unreadable = measured.find((item) => item.quality.unreadable !== null);
-  if (unreadable) {
-    throw new DatasetError(`cannot be read as an image (${unreadable.quality.unreadable})`, {
+  const unreadable = measured.filter((item) => item.quality.unreadable !== null);
+  if (unreadable.length > 0) {
+    const [first, ...others] = unreadable as [MeasuredItem, ...MeasuredItem[]];
+    throw new DatasetError(`cannot be read as an image (${first.quality.unreadable})${others.length > 0 ? ` — and ${others.length} more: ${namedFew(others)}` : ''}`, {
       code: 'image_unreadable',
-      culprit: unreadable.path,
-      hint: 're-export the picture as PNG or JPEG, or move it out of `train_data_dir`',
+      culprit: first.path,
+      hint: `re-export ${others.length > 0 ? 'these pictures' : 'the picture'} as PNG or JPEG, or move ${others.length > 0 ? 'them' : 'it'} out of \`train_data_dir\``,
     });
   }
   return measured;
+}
+
+/** All problems at once, so one fix-and-rerun round is enough: the first few names, then a count. */
+function namedFew(items: readonly { relPath: string }[], shown = 5): string {
+  return items.slice(0, shown).map((item) => item.relPath).join(', ') + (items.length > shown ? `, +${items.length - shown} more` : '');
 }
 
 export async function readDataset(options: ReadDatasetOptions): Promise<MeasuredItem[]> {

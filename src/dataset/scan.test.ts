@@ -46,6 +46,16 @@ describe('assembleDataset', () => {
     expect(datasetDirs(items)).toEqual({ '.': { n_repeats: 1, img_count: 1 }, '10_town': { n_repeats: 10, img_count: 1 } });
   });
 
+  it('counts every uncaptioned image in one error, so one round of fixes is enough', () => {
+    const three = [...images, { relPath: 'c.png', repeats: 1 }];
+    expect(() => assembleDataset('/d', three, { kind: 'metadata', file: 'm.csv', rows: [] })).toThrow(
+      expect.objectContaining({ line: '/d/a.png: image has no caption in m.csv — and 2 more: 10_town/b.png, c.png' }),
+    );
+    expect(() => assembleDataset('/d', three, { kind: 'files', extension: '.txt', captions: new Map([['c.png', 'x']]) })).toThrow(
+      expect.objectContaining({ line: '/d/a.png: image has no `.txt` caption file and there is no metadata.csv — and 1 more image has no caption' }),
+    );
+  });
+
   it('names an image without a caption, a row without an image and an empty dataset', () => {
     expect(() => assembleDataset('/d', images, { kind: 'metadata', file: 'm.csv', rows: [{ fileName: 'a.png', caption: 'x', line: 2 }] })).toThrow(
       expect.objectContaining({ line: '/d/10_town/b.png: image has no caption in m.csv' }),

@@ -78,9 +78,10 @@ function fromMetadata(dataDir: string, images: ImageFile[], source: CaptionsFrom
     seen.add(relPath);
     items.push({ ...image, caption: row.caption });
   }
-  const uncaptioned = images.find((image) => !seen.has(image.relPath));
+  const [uncaptioned, ...alsoUncaptioned] = images.filter((image) => !seen.has(image.relPath));
   if (uncaptioned) {
-    throw new DatasetError(`image has no caption in ${source.file}`, {
+    const more = alsoUncaptioned.length > 0 ? ` — and ${alsoUncaptioned.length} more: ${alsoUncaptioned.slice(0, 5).map((i) => i.relPath).join(', ')}${alsoUncaptioned.length > 5 ? ', …' : ''}` : '';
+    throw new DatasetError(`image has no caption in ${source.file}${more}`, {
       code: 'image_without_caption',
       culprit: `${dataDir}/${uncaptioned.relPath}`,
       hint: 'add a `file_name,caption` row for it, or move the image out of `train_data_dir`',
@@ -90,11 +91,13 @@ function fromMetadata(dataDir: string, images: ImageFile[], source: CaptionsFrom
 }
 
 function fromCaptionFiles(dataDir: string, images: ImageFile[], source: CaptionsFromFiles): DatasetItem[] {
+  const uncaptioned = images.filter((image) => !source.captions.get(image.relPath)?.trim());
   return images.map((image) => {
     const caption = source.captions.get(image.relPath)?.trim();
     if (!caption) {
       const why = caption === undefined ? `has no \`${source.extension}\` caption file and there is no metadata.csv` : `has an empty \`${source.extension}\` caption file`;
-      throw new DatasetError(`image ${why}`, {
+      const others = uncaptioned.length - 1;
+      throw new DatasetError(`image ${why}${others > 0 ? ` — and ${others} more ${others === 1 ? 'image has' : 'images have'} no caption` : ''}`, {
         code: 'image_without_caption',
         culprit: `${dataDir}/${image.relPath}`,
         hint: 'write a caption beside it, or set `metadata_path`; `lora-scripts auto-label` can draft captions',
