@@ -252,7 +252,7 @@ export const configSchema = z.strictObject({
   }),
   early_stop: z.enum(['off', 'plateau', 'overfitting', 'any']).default('off').register(keyMeta, {
     group: 'validation',
-    description: 'Stop (and save) when the loss has stopped improving (`plateau`), when samples become near-copies of training pictures (`overfitting`, needs `sample_prompts`), or at either (`any`). `off` only warns.',
+    description: 'Stop (and save) when the validation loss has stopped improving (`plateau`, needs `validation_split` or `validation_dir`), when samples become near-copies of training pictures (`overfitting`, needs `sample_prompts`), or at either (`any`). `off` only warns.',
     example: 'overfitting',
   }),
 
