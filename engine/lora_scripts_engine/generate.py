@@ -63,12 +63,43 @@ def generate(options: dict) -> None:
         # One generator per image, seeded like WebUI (seed, seed+1, …): image k of a batch is the same picture
         # as a single image made with its own seed.
         generators = [torch.Generator("cpu").manual_seed(int(seed)) for seed in batch["seeds"]]
-        images = pipe(batch["prompt"], negative_prompt=batch["negative_prompt"], num_images_per_prompt=len(generators), generator=generators,
+        images = pipe(**prompt_inputs(pipe, batch), num_images_per_prompt=len(generators), generator=generators,
                       num_inference_steps=batch["steps"], guidance_scale=batch["cfg_scale"], width=batch["width"], height=batch["height"]).images
         for image, name in zip(images, batch["files"]):
             files.append(save_png(image, os.path.join(options["out_dir"], name)))
             emit("sample", step=len(files), prompt=batch["prompt"], path=files[-1])
     emit("done", files=files)
+
+
+def prompt_inputs(pipe, batch: dict) -> dict:
+    """Plain prompts go to the pipeline as text; `(word:1.2)` emphasis comes as weighted segments and is encoded here."""
+    if "prompt_segments" not in batch:
+        return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        emit("warning", code="emphasis_ignored", message="attention weights are not applied with SDXL yet; the words are encoded at weight 1")
+        return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
+    with torch.no_grad():
+        return {"prompt_embeds": weighted_embeddings(pipe, batch["prompt_segments"]), "negative_prompt_embeds": weighted_embeddings(pipe, batch["negative_segments"])}
+
+
+def weighted_embeddings(pipe, segments: list) -> torch.Tensor:
+    """WebUI's emphasis for one 77-token chunk: each token's output embedding is scaled by its weight, then the whole
+    is rescaled to the unweighted mean, so emphasis shifts attention between words rather than the overall level."""
+    tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
+    room = tokenizer.model_max_length - 2  # BOS and EOS
+    ids: list[int] = []
+    weights: list[float] = []
+    for text, weight in segments:
+        tokens = tokenizer(text, add_special_tokens=False).input_ids
+        ids += tokens
+        weights += [float(weight)] * len(tokens)
+    ids, weights = ids[:room], weights[:room]
+    padding = room - len(ids)
+    full = [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding
+    scale = torch.tensor([1.0, *weights, 1.0] + [1.0] * padding, dtype=encoder.dtype, device=encoder.device)
+    hidden = encoder(torch.tensor([full], device=encoder.device))[0]
+    weighted = hidden * scale[None, :, None]
+    return weighted * (hidden.mean() / weighted.mean())
 
 
 def activate_loras(pipe, loras: list[dict], adapters: dict[str, str]) -> None:

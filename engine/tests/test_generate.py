@@ -73,3 +73,29 @@ def test_the_base_model_and_each_lora_load_once(base_and_lora):
     stages = [(e["name"], e["message"]) for e in events if e["type"] == "stage"]
     assert stages == [("load_base_model", checkpoint), ("load_lora", lora)]
     assert [e["type"] for e in events if e["type"] != "stage"] == ["sample", "sample", "sample", "done"]
+
+
+def test_weighted_embeddings_at_weight_1_equal_the_pipelines_own_encoding(base_and_lora):
+    import torch
+
+    checkpoint, _, _, _ = base_and_lora
+    _, pipe = engine_generate.load_pipeline(checkpoint)
+    with torch.no_grad():
+        ours = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.0]])
+        theirs, _ = pipe.encode_prompt("a misty canal town", "cpu", 1, False)
+        emphasised = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.5]])
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    # Emphasis changes the emphasised tokens' embeddings, keeps the overall mean (WebUI's rescaling).
+    assert not torch.allclose(emphasised, theirs, atol=1e-3)
+    assert torch.allclose(emphasised.mean(), theirs.mean(), atol=1e-6)
+
+
+def test_emphasis_changes_the_image_and_weight_1_segments_do_not(base_and_lora):
+    checkpoint, _, _, folder = base_and_lora
+    plain = dict(prompt="a canal town", negative_prompt="", seeds=[5], files=["plain.png"], steps=3, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[])
+    same = {**plain, "files": ["same.png"], "prompt_segments": [["a canal town", 1.0]], "negative_segments": [["", 1.0]]}
+    weighted = {**plain, "files": ["weighted.png"], "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]], "negative_segments": [["", 1.0]]}
+    engine_generate.generate(dict(base_model=checkpoint, out_dir=str(folder / "emphasis"), batches=[plain, same, weighted]))
+    image = lambda name: np.asarray(Image.open(folder / "emphasis" / name)).astype(int)
+    assert np.abs(image("same.png") - image("plain.png")).max() <= 1
+    assert np.abs(image("weighted.png") - image("plain.png")).mean() > 1

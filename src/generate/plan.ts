@@ -1,6 +1,7 @@
 // Settings → the engine's `generate` request and the WebUI parameters of every image it will make. Pure: the
 // shell (run.ts) has already found the LoRA files, hashed them and the base model.
 import type { GenerationParameters, LoraHash } from './png-parameters.js';
+import type { WeightedSegment } from './prompt.js';
 import type { SchedulerChoice } from './samplers.js';
 
 export interface ResolvedLora {
@@ -18,8 +19,11 @@ export interface GenerationSettings {
   prompt: string;
   /** What the text encoder gets: tags and attention syntax removed. */
   encoderPrompt: string;
+  /** Attention-weighted pieces of `encoderPrompt`, when the prompt has any `(word:1.2)`-style emphasis. */
+  encoderSegments?: WeightedSegment[];
   negativePrompt: string;
   encoderNegativePrompt: string;
+  encoderNegativeSegments?: WeightedSegment[];
   loras: ResolvedLora[];
   scheduler: SchedulerChoice;
   steps: number;
@@ -68,6 +72,7 @@ export function planGeneration(jobs: GenerationSettings[], base: BaseModelFacts,
       return {
         prompt: settings.encoderPrompt,
         negative_prompt: settings.encoderNegativePrompt,
+        ...weightedSegments(settings),
         seeds,
         files: batchImages.map((i) => i.engineFile),
         steps: settings.steps,
@@ -80,6 +85,13 @@ export function planGeneration(jobs: GenerationSettings[], base: BaseModelFacts,
     });
   });
   return { request: { base_model: base.path, out_dir: stagingDir, batches }, images };
+}
+
+/** The engine encodes weighted segments only when some weight is not 1; plain prompts go through the pipeline as text. */
+function weightedSegments(settings: GenerationSettings): Record<string, unknown> {
+  if (!settings.encoderSegments && !settings.encoderNegativeSegments) return {};
+  const pairs = (segments: WeightedSegment[] | undefined, text: string) => (segments ?? [{ text, weight: 1 }]).map((s) => [s.text, s.weight]);
+  return { prompt_segments: pairs(settings.encoderSegments, settings.encoderPrompt), negative_segments: pairs(settings.encoderNegativeSegments, settings.encoderNegativePrompt) };
 }
 
 function parametersOf(settings: GenerationSettings, base: BaseModelFacts, version: string, seed: number, loraHashes: LoraHash[]): GenerationParameters {

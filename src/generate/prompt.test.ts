@@ -25,10 +25,19 @@ describe('parsePrompt', () => {
     expect(parsed.warnings).toEqual([]);
   });
 
-  it('removes attention brackets and weights, keeps escaped brackets as text, and warns once', () => {
+  it('splits attention syntax into weighted segments as WebUI does, keeping escaped brackets as text', () => {
     const parsed = parsePrompt('a (misty:1.3) ((canal)) town, [crowd], \\(not weighted\\), time 12:30');
     expect(parsed.text).toBe('a misty canal town, crowd, (not weighted), time 12:30');
-    expect(parsed.warnings).toEqual(['--prompt: attention weights like `(word:1.2)` and `[word]` are not applied yet; the words are encoded at weight 1']);
+    expect(parsed.warnings).toEqual([]);
+    const segments = parsed.segments!;
+    expect(segments.map((s) => s.text)).toEqual(['a ', 'misty', ' ', 'canal', ' town, ', 'crowd', ', (not weighted), time 12:30']);
+    expect(segments.map((s) => Number(s.weight.toFixed(6)))).toEqual([1, 1.3, 1, 1.21, 1, 0.909091, 1]);
+  });
+
+  it('nests weights, applies brackets left open to the rest, and gives no segments without emphasis', () => {
+    const nested = parsePrompt('(town, (bridge:1.5)), (rain').segments!;
+    expect(nested.map((s) => [s.text, Number(s.weight.toFixed(6))])).toEqual([['town, ', 1.1], ['bridge', 1.65], [', ', 1], ['rain', 1.1]]);
+    expect(parsePrompt('plain words, \\(escaped\\)').segments).toBeUndefined();
   });
 
   it('drops BREAK with a warning', () => {

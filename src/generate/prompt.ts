@@ -1,6 +1,6 @@
 // Parses WebUI (A1111) prompt syntax: `<lora:NAME:TE[:UNET]>` tags come out as LoRA references, attention
-// brackets `(word:1.2)`, `(word)`, `[word]` are removed from the text the encoder sees (weights are not applied yet),
-// `BREAK` is dropped. Pure: text in, text + references + warnings out.
+// brackets `(word:1.2)`, `(word)` ×1.1, `[word]` ÷1.1 become weighted segments (the engine scales those tokens'
+// embeddings, as WebUI does), `BREAK` is dropped. Pure: text in, text + segments + references + warnings out.
 import { UsageError } from '../errors.js';
 
 export interface LoraReference {
@@ -10,13 +10,24 @@ export interface LoraReference {
   unetWeight: number;
 }
 
+/** A stretch of prompt text and the attention weight of its tokens. */
+export interface WeightedSegment {
+  text: string;
+  weight: number;
+}
+
 export interface ParsedPrompt {
   /** What the text encoder gets: tags removed, brackets and weights removed, escapes resolved. */
   text: string;
+  /** Only when some weight is not 1: the same words split by attention weight (otherwise `text` is encoded as is). */
+  segments?: WeightedSegment[];
   loras: LoraReference[];
-  /** Syntax we read but do not apply (attention weights, BREAK), one sentence each. */
+  /** Syntax we read but do not apply (BREAK), one sentence each. */
   warnings: string[];
 }
+
+// WebUI's factors: `(x)` multiplies the attention of x by 1.1, `[x]` divides it by 1.1, `(x:w)` multiplies it by w.
+const ROUND_FACTOR = 1.1;
 
 // A1111 `modules/extra_networks.py`: network type, then arguments up to `>`.
 const EXTRA_NETWORK_TAG = /<(\w+):([^>]+)>/g;
@@ -40,8 +51,7 @@ export function parsePrompt(prompt: string, culprit = '--prompt'): ParsedPrompt 
     loras.push(reference);
     return '';
   });
-  const { text, warnings } = stripAttention(withoutTags, culprit);
-  return { text, loras, warnings };
+  return { ...stripAttention(withoutTags, culprit), loras };
 }
 
 /** The negative prompt: WebUI reads no LoRA tags there, so a tag is a mistake rather than text to encode. */
@@ -81,27 +91,49 @@ function parseLoraArguments(tag: string, args: string, culprit: string): LoraRef
   return { name, teWeight, unetWeight };
 }
 
-/** Removes attention brackets and weights, keeps the words; says so once when there were any. */
-function stripAttention(prompt: string, culprit: string): { text: string; warnings: string[] } {
+/**
+ * Splits the prompt into weighted segments the way WebUI's attention parser does (a closing bracket multiplies the
+ * weight of everything since its opening one; brackets left open apply to the rest), and keeps the plain words.
+ */
+function stripAttention(prompt: string, culprit: string): { text: string; segments?: WeightedSegment[]; warnings: string[] } {
   const editing = prompt.replace(/\\[[\]]/g, '').match(PROMPT_EDITING)?.[0];
   if (editing) {
     throw new UsageError(`\`${editing}\`: prompt editing and alternation are not supported`, { code: 'prompt_syntax', culprit, hint: 'write the words without `[a:b:when]` or `[a|b]`' });
   }
-  let text = '';
-  let hasEmphasis = false;
+  const segments: WeightedSegment[] = [];
+  const openRound: number[] = [];
+  const openSquare: number[] = [];
+  const multiplyFrom = (start: number, factor: number) => segments.slice(start).forEach((segment) => (segment.weight *= factor));
   for (const match of prompt.matchAll(ATTENTION_TOKEN)) {
     const token = match[0];
-    if (token.length === 2 && token.startsWith('\\')) text += token[1];
-    else if (token === '(' || token === ')' || token === '[' || token === ']' || match[1] !== undefined) hasEmphasis = true;
-    else text += token;
+    if (token.length === 2 && token.startsWith('\\')) segments.push({ text: token[1]!, weight: 1 });
+    else if (token === '(') openRound.push(segments.length);
+    else if (token === '[') openSquare.push(segments.length);
+    else if (match[1] !== undefined) openRound.length > 0 && multiplyFrom(openRound.pop()!, Number(match[1]));
+    else if (token === ')') openRound.length > 0 && multiplyFrom(openRound.pop()!, ROUND_FACTOR);
+    else if (token === ']') openSquare.length > 0 && multiplyFrom(openSquare.pop()!, 1 / ROUND_FACTOR);
+    else segments.push({ text: token, weight: 1 });
   }
+  for (const start of openRound) multiplyFrom(start, ROUND_FACTOR);
+  for (const start of openSquare) multiplyFrom(start, 1 / ROUND_FACTOR);
   const warnings: string[] = [];
-  if (hasEmphasis) warnings.push(`${culprit}: attention weights like \`(word:1.2)\` and \`[word]\` are not applied yet; the words are encoded at weight 1`);
-  if (/\bBREAK\b/.test(text)) {
-    text = text.replace(/\s*\bBREAK\b\s*/g, ' ');
+  if (segments.some((segment) => /\bBREAK\b/.test(segment.text))) {
+    for (const segment of segments) segment.text = segment.text.replace(/\s*\bBREAK\b\s*/g, ' ');
     warnings.push(`${culprit}: \`BREAK\` is removed; the prompt is encoded as one chunk of up to 75 tokens`);
   }
-  return { text: tidy(text), warnings };
+  const text = tidy(segments.map((segment) => segment.text).join(''));
+  const isWeighted = segments.some((segment) => segment.weight !== 1);
+  return isWeighted ? { text, segments: mergeEqualWeights(segments), warnings } : { text, warnings };
+}
+
+function mergeEqualWeights(segments: WeightedSegment[]): WeightedSegment[] {
+  const merged: WeightedSegment[] = [];
+  for (const segment of segments) {
+    const last = merged.at(-1);
+    if (last && last.weight === segment.weight) last.text += segment.text;
+    else if (segment.text !== '') merged.push({ ...segment });
+  }
+  return merged;
 }
 
 /** Tag removal leaves `a, , b` and double spaces; encoders see the same words without them. */

@@ -10,7 +10,7 @@ import { TOOL_VERSION } from '../version.js';
 import { findLora, loraShortHash, readLoraTrainingFacts, sha256OfFile } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
 import { buildParametersText, PARAMETERS_KEY, withPngText, type GenerationParameters, type LoraHash } from './png-parameters.js';
-import { parseNegativePrompt, parsePrompt, type LoraReference } from './prompt.js';
+import { parseNegativePrompt, parsePrompt, type LoraReference, type WeightedSegment } from './prompt.js';
 import { chooseScheduler } from './samplers.js';
 
 /** A LoRA given as a file (`--lora FILE:WEIGHT`) rather than by name in the prompt. */
@@ -86,6 +86,7 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
     ...job,
     negativePrompt: options.negativePrompt,
     encoderNegativePrompt: negative.text,
+    encoderNegativeSegments: negative.segments,
     scheduler,
     steps: options.steps,
     cfgScale: options.cfgScale,
@@ -117,6 +118,7 @@ interface PromptJob {
   /** As the PNG keeps it: the prompt as written, plus a tag per `--lora FILE`, so WebUI finds every LoRA by name. */
   prompt: string;
   encoderPrompt: string;
+  encoderSegments?: WeightedSegment[];
   loras: ResolvedLora[];
   warnings: string[];
 }
@@ -127,7 +129,7 @@ function promptJob(text: string, culprit: string, options: GenerateOptions): Pro
   const loras = [...parsed.loras.map((ref) => resolveNamedLora(ref, options.loraDirs, culprit)), ...fromFlags];
   const twice = loras.find((l, i) => loras.findIndex((m) => m.path === l.path) !== i);
   if (twice) throw new UsageError(`\`${twice.path}\` is used twice`, { code: 'lora_twice', culprit, hint: 'give each LoRA once, in the prompt or as `--lora`' });
-  return { prompt: [text, ...fromFlags.map(loraTag)].filter(Boolean).join(', '), encoderPrompt: parsed.text, loras, warnings: parsed.warnings };
+  return { prompt: [text, ...fromFlags.map(loraTag)].filter(Boolean).join(', '), encoderPrompt: parsed.text, encoderSegments: parsed.segments, loras, warnings: parsed.warnings };
 }
 
 function resolveNamedLora(ref: LoraReference, loraDirs: string[], culprit: string): ResolvedLora {

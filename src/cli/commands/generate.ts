@@ -37,6 +37,7 @@ export async function generateCommand(flags: Record<string, unknown>, ctx: Comma
     note: (line) => process.stderr.write(line + '\n'),
     onEvent: (event) => {
       if (event.type === 'sample') process.stderr.write(`image ${event.step} done\n`);
+      else if (event.type === 'warning') process.stderr.write(`warning: ${event.message}\n`);
     },
   });
   for (const image of result.images) process.stdout.write(image.path + '\n');
