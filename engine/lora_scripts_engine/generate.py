@@ -72,34 +72,57 @@ def generate(options: dict) -> None:
 
 
 def prompt_inputs(pipe, batch: dict) -> dict:
-    """Plain prompts go to the pipeline as text; `(word:1.2)` emphasis comes as weighted segments and is encoded here."""
-    if "prompt_segments" not in batch:
-        return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
+    """Plain prompts of up to 75 tokens go to the pipeline as text. `(word:1.2)` emphasis (weighted segments from
+    TypeScript) and longer prompts are encoded here, as WebUI does: 75-token chunks, each scaled by its tokens'
+    weights, concatenated along the sequence (the UNet's cross-attention takes any length)."""
+    positive = batch.get("prompt_segments") or [[batch["prompt"], 1.0]]
+    negative = batch.get("negative_segments") or [[batch["negative_prompt"] or "", 1.0]]
+    plain = {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
+    room = pipe.tokenizer.model_max_length - 2
+    is_long = max(token_count(pipe.tokenizer, positive), token_count(pipe.tokenizer, negative)) > room
+    if "prompt_segments" not in batch and not is_long:
+        return plain
     if getattr(pipe, "text_encoder_2", None) is not None:
-        emit("warning", code="emphasis_ignored", message="attention weights are not applied with SDXL yet; the words are encoded at weight 1")
-        return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
+        emit("warning", code="prompt_simplified", message="SDXL prompts are encoded as plain text: attention weights are not applied and words past 75 tokens are cut")
+        return plain
     with torch.no_grad():
-        return {"prompt_embeds": weighted_embeddings(pipe, batch["prompt_segments"]), "negative_prompt_embeds": weighted_embeddings(pipe, batch["negative_segments"])}
+        chunks = max(len(token_chunks(pipe.tokenizer, positive)), len(token_chunks(pipe.tokenizer, negative)))
+        return {"prompt_embeds": weighted_embeddings(pipe, positive, chunks), "negative_prompt_embeds": weighted_embeddings(pipe, negative, chunks)}
 
 
-def weighted_embeddings(pipe, segments: list) -> torch.Tensor:
-    """WebUI's emphasis for one 77-token chunk: each token's output embedding is scaled by its weight, then the whole
-    is rescaled to the unweighted mean, so emphasis shifts attention between words rather than the overall level."""
-    tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
-    room = tokenizer.model_max_length - 2  # BOS and EOS
+def token_count(tokenizer, segments: list) -> int:
+    return sum(len(tokenizer(text, add_special_tokens=False).input_ids) for text, _ in segments)
+
+
+def token_chunks(tokenizer, segments: list) -> list[tuple[list[int], list[float]]]:
+    """Token ids and weights in chunks of 75 (at least one, possibly empty)."""
     ids: list[int] = []
     weights: list[float] = []
     for text, weight in segments:
         tokens = tokenizer(text, add_special_tokens=False).input_ids
         ids += tokens
         weights += [float(weight)] * len(tokens)
-    ids, weights = ids[:room], weights[:room]
-    padding = room - len(ids)
-    full = [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding
-    scale = torch.tensor([1.0, *weights, 1.0] + [1.0] * padding, dtype=encoder.dtype, device=encoder.device)
-    hidden = encoder(torch.tensor([full], device=encoder.device))[0]
-    weighted = hidden * scale[None, :, None]
-    return weighted * (hidden.mean() / weighted.mean())
+    room = tokenizer.model_max_length - 2
+    return [(ids[i:i + room], weights[i:i + room]) for i in range(0, max(len(ids), 1), room)]
+
+
+def weighted_embeddings(pipe, segments: list, chunks: int = 1) -> torch.Tensor:
+    """WebUI's emphasis, per 77-token chunk: each token's output embedding is scaled by its weight, then the chunk is
+    rescaled to its unweighted mean, so emphasis shifts attention between words rather than the overall level.
+    Empty chunks pad the result to `chunks` (the prompt and negative prompt must have the same length)."""
+    tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
+    room = tokenizer.model_max_length - 2  # BOS and EOS
+    pieces = token_chunks(tokenizer, segments)
+    pieces += [([], [])] * (chunks - len(pieces))
+    encoded = []
+    for ids, weights in pieces:
+        padding = room - len(ids)
+        full = [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding
+        scale = torch.tensor([1.0, *weights, 1.0] + [1.0] * padding, dtype=encoder.dtype, device=encoder.device)
+        hidden = encoder(torch.tensor([full], device=encoder.device))[0]
+        weighted = hidden * scale[None, :, None]
+        encoded.append(weighted * (hidden.mean() / weighted.mean()))
+    return torch.cat(encoded, dim=1)
 
 
 def activate_loras(pipe, loras: list[dict], adapters: dict[str, str]) -> None:

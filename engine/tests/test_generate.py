@@ -99,3 +99,21 @@ def test_emphasis_changes_the_image_and_weight_1_segments_do_not(base_and_lora):
     image = lambda name: np.asarray(Image.open(folder / "emphasis" / name)).astype(int)
     assert np.abs(image("same.png") - image("plain.png")).max() <= 1
     assert np.abs(image("weighted.png") - image("plain.png")).mean() > 1
+
+
+def test_prompts_past_75_tokens_are_encoded_in_chunks_not_cut(base_and_lora):
+    import torch
+
+    checkpoint, _, _, _ = base_and_lora
+    _, pipe = engine_generate.load_pipeline(checkpoint)
+    words = " ".join(f"house{i}" for i in range(60))  # well over 75 tokens
+    long_batch = dict(prompt=words + ", red lanterns", negative_prompt="blurry")
+    inputs = engine_generate.prompt_inputs(pipe, long_batch)
+    cut = engine_generate.prompt_inputs(pipe, dict(prompt=words, negative_prompt="blurry"))
+    length = inputs["prompt_embeds"].shape[1]
+    assert length == inputs["negative_prompt_embeds"].shape[1] and length % 77 == 0 and length > 77
+    # The words after the first 75 tokens reach the encoder: the last chunk differs when they differ.
+    assert not torch.allclose(inputs["prompt_embeds"][:, -77:], cut["prompt_embeds"][:, -77:])
+    assert torch.allclose(inputs["prompt_embeds"][:, :77], cut["prompt_embeds"][:, :77])
+    # Short plain prompts stay on the pipeline's own path.
+    assert engine_generate.prompt_inputs(pipe, dict(prompt="a canal town", negative_prompt="")) == {"prompt": "a canal town", "negative_prompt": ""}

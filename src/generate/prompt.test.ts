@@ -41,7 +41,7 @@ describe('parsePrompt', () => {
   });
 
   it('drops BREAK with a warning', () => {
-    expect(parsePrompt('town BREAK river')).toEqual({ text: 'town river', loras: [], warnings: ['--prompt: `BREAK` is removed; the prompt is encoded as one chunk of up to 75 tokens'] });
+    expect(parsePrompt('town BREAK river')).toEqual({ text: 'town river', loras: [], warnings: ['--prompt: `BREAK` is removed (it does not start a new 75-token chunk here)'] });
   });
 
   it('names the bad tag in every error', () => {
