@@ -119,7 +119,7 @@ function stripAttention(prompt: string, culprit: string): { text: string; segmen
   const warnings: string[] = [];
   if (segments.some((segment) => /\bBREAK\b/.test(segment.text))) {
     for (const segment of segments) segment.text = segment.text.replace(/\s*\bBREAK\b\s*/g, ' ');
-    warnings.push(`${culprit}: \`BREAK\` is removed; the prompt is encoded as one chunk of up to 75 tokens`);
+    warnings.push(`${culprit}: \`BREAK\` is removed (it does not start a new 75-token chunk here)`);
   }
   const text = tidy(segments.map((segment) => segment.text).join(''));
   const isWeighted = segments.some((segment) => segment.weight !== 1);
