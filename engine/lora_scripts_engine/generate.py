@@ -77,17 +77,25 @@ def prompt_inputs(pipe, batch: dict) -> dict:
     weights, concatenated along the sequence (the UNet's cross-attention takes any length)."""
     positive = batch.get("prompt_segments") or [[batch["prompt"], 1.0]]
     negative = batch.get("negative_segments") or [[batch["negative_prompt"] or "", 1.0]]
-    plain = {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
     room = pipe.tokenizer.model_max_length - 2
     is_long = max(token_count(pipe.tokenizer, positive), token_count(pipe.tokenizer, negative)) > room
     if "prompt_segments" not in batch and not is_long:
-        return plain
-    if getattr(pipe, "text_encoder_2", None) is not None:
-        emit("warning", code="prompt_simplified", message="SDXL prompts are encoded as plain text: attention weights are not applied and words past 75 tokens are cut")
-        return plain
+        return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
     with torch.no_grad():
         chunks = max(len(token_chunks(pipe.tokenizer, positive)), len(token_chunks(pipe.tokenizer, negative)))
-        return {"prompt_embeds": weighted_embeddings(pipe, positive, chunks), "negative_prompt_embeds": weighted_embeddings(pipe, negative, chunks)}
+        embeds, pooled = weighted_embeddings(pipe, positive, chunks)
+        negative_embeds, negative_pooled = weighted_embeddings(pipe, negative, chunks)
+        if is_sdxl(pipe) and getattr(pipe.config, "force_zeros_for_empty_prompt", False) and not "".join(t for t, _ in negative).strip():
+            # As the SDXL pipeline does for an empty negative prompt: zeros, not the encoding of "".
+            negative_embeds, negative_pooled = torch.zeros_like(negative_embeds), torch.zeros_like(negative_pooled)
+    inputs = {"prompt_embeds": embeds, "negative_prompt_embeds": negative_embeds}
+    if is_sdxl(pipe):
+        inputs |= {"pooled_prompt_embeds": pooled, "negative_pooled_prompt_embeds": negative_pooled}
+    return inputs
+
+
+def is_sdxl(pipe) -> bool:
+    return getattr(pipe, "text_encoder_2", None) is not None
 
 
 def token_count(tokenizer, segments: list) -> int:
@@ -106,23 +114,30 @@ def token_chunks(tokenizer, segments: list) -> list[tuple[list[int], list[float]
     return [(ids[i:i + room], weights[i:i + room]) for i in range(0, max(len(ids), 1), room)]
 
 
-def weighted_embeddings(pipe, segments: list, chunks: int = 1) -> torch.Tensor:
+def weighted_embeddings(pipe, segments: list, chunks: int = 1) -> tuple[torch.Tensor, torch.Tensor | None]:
     """WebUI's emphasis, per 77-token chunk: each token's output embedding is scaled by its weight, then the chunk is
     rescaled to its unweighted mean, so emphasis shifts attention between words rather than the overall level.
-    Empty chunks pad the result to `chunks` (the prompt and negative prompt must have the same length)."""
-    tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
-    room = tokenizer.model_max_length - 2  # BOS and EOS
-    pieces = token_chunks(tokenizer, segments)
+    Empty chunks pad the result to `chunks` (the prompt and negative prompt must have the same length). SDXL: both
+    encoders' penultimate layers side by side, and the pooled embedding of the first chunk, as its pipeline encodes."""
+    pairs = [(pipe.tokenizer, pipe.text_encoder)] + ([(pipe.tokenizer_2, pipe.text_encoder_2)] if is_sdxl(pipe) else [])
+    room = pipe.tokenizer.model_max_length - 2  # BOS and EOS
+    pieces = token_chunks(pipe.tokenizer, segments)
     pieces += [([], [])] * (chunks - len(pieces))
-    encoded = []
+    encoded, pooled = [], None
     for ids, weights in pieces:
         padding = room - len(ids)
-        full = [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding
-        scale = torch.tensor([1.0, *weights, 1.0] + [1.0] * padding, dtype=encoder.dtype, device=encoder.device)
-        hidden = encoder(torch.tensor([full], device=encoder.device))[0]
+        hidden_parts = []
+        for tokenizer, encoder in pairs:
+            full = torch.tensor([[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding], device=encoder.device)
+            output = encoder(full, output_hidden_states=is_sdxl(pipe))
+            hidden_parts.append(output.hidden_states[-2] if is_sdxl(pipe) else output[0])
+            if is_sdxl(pipe) and encoder is pipe.text_encoder_2 and pooled is None:
+                pooled = output[0]
+        hidden = torch.cat(hidden_parts, dim=-1)
+        scale = torch.tensor([1.0, *weights, 1.0] + [1.0] * padding, dtype=hidden.dtype, device=hidden.device)
         weighted = hidden * scale[None, :, None]
         encoded.append(weighted * (hidden.mean() / weighted.mean()))
-    return torch.cat(encoded, dim=1)
+    return torch.cat(encoded, dim=1), pooled
 
 
 def activate_loras(pipe, loras: list[dict], adapters: dict[str, str]) -> None:

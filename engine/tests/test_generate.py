@@ -81,9 +81,9 @@ def test_weighted_embeddings_at_weight_1_equal_the_pipelines_own_encoding(base_a
     checkpoint, _, _, _ = base_and_lora
     _, pipe = engine_generate.load_pipeline(checkpoint)
     with torch.no_grad():
-        ours = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.0]])
+        ours, _ = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.0]])
         theirs, _ = pipe.encode_prompt("a misty canal town", "cpu", 1, False)
-        emphasised = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.5]])
+        emphasised, _ = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.5]])
     assert torch.allclose(ours, theirs, atol=1e-6)
     # Emphasis changes the emphasised tokens' embeddings, keeps the overall mean (WebUI's rescaling).
     assert not torch.allclose(emphasised, theirs, atol=1e-3)
@@ -117,3 +117,24 @@ def test_prompts_past_75_tokens_are_encoded_in_chunks_not_cut(base_and_lora):
     assert torch.allclose(inputs["prompt_embeds"][:, :77], cut["prompt_embeds"][:, :77])
     # Short plain prompts stay on the pipeline's own path.
     assert engine_generate.prompt_inputs(pipe, dict(prompt="a canal town", negative_prompt="")) == {"prompt": "a canal town", "negative_prompt": ""}
+
+
+def test_sdxl_weighted_encoding_at_weight_1_equals_the_pipelines_and_emphasis_renders(tmp_path):
+    import torch
+
+    checkpoint = str(write_checkpoint("sdxl", str(tmp_path / "tiny-xl.safetensors"), seed=4))
+    _, pipe = engine_generate.load_pipeline(checkpoint)
+    batch = dict(prompt="a misty canal town", negative_prompt="blurry", prompt_segments=[["a misty canal town", 1.0]], negative_segments=[["blurry", 1.0]])
+    ours = engine_generate.prompt_inputs(pipe, batch)
+    with torch.no_grad():
+        theirs = pipe.encode_prompt("a misty canal town", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True, negative_prompt="blurry")
+    for key, expected in zip(["prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"], theirs):
+        assert torch.allclose(ours[key], expected, atol=1e-5), key
+    empty_negative = engine_generate.prompt_inputs(pipe, {**batch, "negative_prompt": "", "negative_segments": [["", 1.0]]})
+    assert not empty_negative["negative_prompt_embeds"].any()  # SDXL's zeros for an empty negative prompt
+    emphasis = dict(negative_prompt="", seeds=[5], steps=2, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[])
+    plain = {**emphasis, "prompt": "a canal town", "files": ["plain.png"]}
+    weighted = {**emphasis, "prompt": "a canal town", "files": ["weighted.png"], "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]], "negative_segments": [["", 1.0]]}
+    engine_generate.generate(dict(base_model=checkpoint, out_dir=str(tmp_path / "out"), batches=[plain, weighted]))
+    image = lambda name: np.asarray(Image.open(tmp_path / "out" / name)).astype(int)
+    assert np.abs(image("weighted.png") - image("plain.png")).mean() > 0.5
