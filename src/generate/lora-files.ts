@@ -1,8 +1,8 @@
 // The file side of LoRAs and base models for `generate`: find `<lora:NAME>` in a list of folders (the seam the
 // style library will call with its own folders), read a LoRA's hash and training facts, hash the base model.
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { sha256OfFile } from '../fs/file-hash.js';
 import { addnetHash, readSafetensorsHeader } from '../lora/index.js';
 import { pickLora, type LoraCandidate } from './lora-names.js';
 
@@ -98,15 +98,8 @@ function readRunRecord(loraPath: string): RunRecord | null {
   }
 }
 
-/** sha256 of a whole file (WebUI's `Model hash` is its first 10 digits); null for a folder. */
-export function sha256OfFile(path: string): Promise<string | null> {
-  if (!statSync(path).isFile()) return Promise.resolve(null);
-  return new Promise((done, fail) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (data) => hash.update(data))
-      .on('end', () => done(hash.digest('hex')))
-      .on('error', fail);
-  });
+/** sha256 of a base model file (WebUI's `Model hash` is its first 10 digits); null for a diffusers folder. */
+export function baseModelSha256(path: string): Promise<string | null> {
+  return statSync(path).isFile() ? sha256OfFile(path) : Promise.resolve(null);
 }
 

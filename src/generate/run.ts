@@ -7,7 +7,7 @@ import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } fro
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { TOOL_VERSION } from '../version.js';
-import { findLora, loraShortHash, readLoraTrainingFacts, sha256OfFile } from './lora-files.js';
+import { findLora, loraShortHash, readLoraTrainingFacts, baseModelSha256 } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
 import { buildParametersText, PARAMETERS_KEY, withPngText, type GenerationParameters, type LoraHash } from './png-parameters.js';
 import { parseNegativePrompt, parsePrompt, type LoraReference, type WeightedSegment } from './prompt.js';
@@ -165,7 +165,7 @@ async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (li
     note(`base model: ${path} (recorded in lora_scripts.json beside ${basename(known.lora.path)})`);
   }
   if (!existsSync(path)) throw new UsageError(`the base model \`${path}\` does not exist`, { code: 'base_model_missing', culprit: '--base-model' });
-  const sha256 = await sha256OfFile(path);
+  const sha256 = await baseModelSha256(path);
   for (const { lora, facts } of trainedOn) {
     if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {
       note(`warning: ${basename(lora.path)} was trained on another base model (${facts.baseModelName ?? facts.baseModelSha256.slice(0, 10)}); it may look different here`);

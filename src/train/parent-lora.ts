@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { detectFamily, detectFormat, groupModules, readSafetensorsHeader, type BaseFamily } from '../lora/index.js';
 import { ConfigError } from '../errors.js';
 import type { ParentFacts } from './lineage.js';
-import { sha256File } from './training-state.js';
+import { sha256OfFile } from '../fs/file-hash.js';
 
 export interface ParentLora extends ParentFacts {
   /** The base family the file fits, or undefined when neither layers nor metadata tell (tiny test models). */
@@ -33,7 +33,7 @@ export async function readParentLora(path: string): Promise<ParentLora> {
     });
   }
   const guess = detectFamily(modules, header.tensors, header.metadata);
-  return { file: basename(path), sha256: await sha256File(path), metadata: header.metadata, family: guess.family, layers: modules.length };
+  return { file: basename(path), sha256: await sha256OfFile(path), metadata: header.metadata, family: guess.family, layers: modules.length };
 }
 
 function readHeaderAsInitLora(fd: number, path: string) {

@@ -1,7 +1,7 @@
 // Drives a training run: checks the dataset, starts the engine, shows progress, and turns each LoRA the
 // engine saves into the kohya/WebUI file with its `ss_*` metadata.
 import { createHash, randomInt } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
@@ -9,6 +9,7 @@ import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeMani
 import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
 import { EngineError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { sha256OfFile } from '../fs/file-hash.js';
 import { buildKohyaMetadata, convertPeftFileToKohya } from '../lora/index.js';
 import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
@@ -56,14 +57,7 @@ function hashBaseModel(path: string): BaseModelHashes {
   const read = readSync(fd, chunk, 0, chunk.length, 0x100000);
   closeSync(fd);
   const legacy = createHash('sha256').update(chunk.subarray(0, read)).digest('hex').slice(0, 8);
-  const full = new Promise<string | null>((resolve) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (data) => hash.update(data))
-      .on('end', () => resolve(hash.digest('hex')))
-      .on('error', () => resolve(null));
-  });
-  return { legacy, full };
+  return { legacy, full: sha256OfFile(path).catch(() => null) };
 }
 
 /** The outermost folder of `path` that does not exist yet (what a failed run must remove), or null. */

@@ -1,11 +1,12 @@
 // The training states the engine saves in `<output_dir>/states/` (engine/lora_scripts_engine/training_state.py):
 // finding the one `resume` names, checking it still fits the config, and the hashes that fingerprint a run.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/index.js';
 import type { MeasuredItem } from '../dataset/index.js';
 import { ConfigError } from '../errors.js';
+import { sha256OfFile } from '../fs/file-hash.js';
 import { fingerprintChanges, RESUME_FREE_KEYS, type RunFingerprint } from './run-fingerprint.js';
 
 export const STATES_FOLDER = 'states';
@@ -67,19 +68,9 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
   return state;
 }
 
-export function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (data) => hash.update(data))
-      .on('end', () => resolve(hash.digest('hex')))
-      .on('error', reject);
-  });
-}
-
 /** sha256 over each image's bytes, caption and repeats, in dataset order: any change to what the engine reads. */
 export async function hashDataset(items: MeasuredItem[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const item of items) hash.update(JSON.stringify([item.relPath, item.caption, item.repeats, await sha256File(item.path)]) + '\n');
+  for (const item of items) hash.update(JSON.stringify([item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)]) + '\n');
   return hash.digest('hex');
 }
