@@ -99,7 +99,7 @@ export type { AlphaSource } from './peft-to-kohya.js';
  * @example
  * addnetHash(readFileSync('out/jiangnan.safetensors')) === metadata.sshs_model_hash // true for our files
  */
-export { addnetHash } from './sshs-hashes.js';
+export { addnetHash, LEGACY_WINDOW } from './sshs-hashes.js';
 
 /**
  * Merges LoRAs (kohya or PEFT files, each with a weight) into a single-file checkpoint, streamed tensor by tensor:

@@ -6,11 +6,11 @@ import { alphaValue } from './alpha-tensor.js';
 import { inspectLora, type FileHashes, type InspectReport } from './inspect.js';
 import { LoraFileError } from './lora-file-error.js';
 import { readSafetensorsHeader } from './safetensors-file.js';
+import { createLegacyHasher } from './sshs-hashes.js';
 import { openSafetensors } from './streamed-safetensors.js';
 import type { SafetensorsHeader } from './safetensors.js';
 
 const CHUNK_BYTES = 1 << 20;
-const LEGACY_WINDOW = { start: 0x100000, end: 0x110000 } as const;
 
 export interface InspectFileOptions {
   /** Hashing reads the whole file once; skip it for a quick look at a large file. */
@@ -59,7 +59,7 @@ function readAlphas(fd: number, header: SafetensorsHeader): Map<string, number> 
 function hashFile(fd: number, path: string, dataStartBytes: number, sizeBytes: number): FileHashes {
   const whole = createHash('sha256');
   const data = createHash('sha256');
-  const legacy = createHash('sha256');
+  const legacy = createLegacyHasher();
   const chunk = Buffer.alloc(CHUNK_BYTES);
   for (let position = 0; position < sizeBytes; ) {
     const read = readSync(fd, chunk, 0, Math.min(CHUNK_BYTES, sizeBytes - position), position);
@@ -67,9 +67,8 @@ function hashFile(fd: number, path: string, dataStartBytes: number, sizeBytes: n
     const bytes = chunk.subarray(0, read);
     whole.update(bytes);
     if (position + read > dataStartBytes) data.update(bytes.subarray(Math.max(0, dataStartBytes - position)));
-    const [from, to] = [Math.max(position, LEGACY_WINDOW.start), Math.min(position + read, LEGACY_WINDOW.end)];
-    if (from < to) legacy.update(bytes.subarray(from - position, to - position));
+    legacy.update(bytes);
     position += read;
   }
-  return { fileSha256: whole.digest('hex'), addnetSha256: data.digest('hex'), legacyHash: legacy.digest('hex').slice(0, 8) };
+  return { fileSha256: whole.digest('hex'), addnetSha256: data.digest('hex'), legacyHash: legacy.digest() };
 }

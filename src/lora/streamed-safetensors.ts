@@ -4,12 +4,12 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { writeThroughTempFile } from '../fs/atomic-write.js';
 import { LoraFileError } from './lora-file-error.js';
+import { createLegacyHasher, fillPlaceholder, withSshsPlaceholders } from './sshs-hashes.js';
 import { serializeSafetensorsHeader, writerOrder, type SafetensorsContent, type SafetensorsHeader, type Tensor, type TensorInfo } from './safetensors.js';
 
 const CHUNK_BYTES = 1 << 20;
 /** Tensors up to this size (alphas) are read at once: their values are needed, and they cost nothing. */
 const SMALL_TENSOR_BYTES = 16;
-const LEGACY_WINDOW = { start: 0x100000, end: 0x110000 } as const;
 
 interface SourceRange {
   position: number;
@@ -68,9 +68,7 @@ export interface StreamedWrite {
 export function writeSafetensorsStreamed(path: string, content: SafetensorsContent, source: LazySafetensors): StreamedWrite {
   const ordered = [...content.tensors].sort(writerOrder);
   const layout = layoutOf(ordered, source);
-  const rest = Object.entries(content.metadata).filter(([key]) => key !== 'sshs_model_hash' && key !== 'sshs_legacy_hash');
-  const metadata = { sshs_model_hash: '0'.repeat(64), sshs_legacy_hash: '0'.repeat(8), ...Object.fromEntries(rest) };
-  const head = serializeSafetensorsHeader(metadata, layout);
+  const head = serializeSafetensorsHeader(withSshsPlaceholders(content.metadata), layout);
   const { modelHash, legacyHash } = hashOutput(head, ordered, source);
   fillPlaceholder(head, 'sshs_model_hash', modelHash);
   fillPlaceholder(head, 'sshs_legacy_hash', legacyHash);
@@ -95,19 +93,13 @@ function layoutOf(ordered: ReadonlyArray<readonly [string, Tensor]>, source: Laz
 /** One pass over what will be written: the data section's sha256 and A1111's legacy 64 KiB window. */
 function hashOutput(head: Buffer, ordered: ReadonlyArray<readonly [string, Tensor]>, source: LazySafetensors): { modelHash: string; legacyHash: string } {
   const data = createHash('sha256');
-  const legacy = createHash('sha256');
-  let position = 0;
-  const feedLegacy = (bytes: Uint8Array) => {
-    const [from, to] = [Math.max(position, LEGACY_WINDOW.start), Math.min(position + bytes.length, LEGACY_WINDOW.end)];
-    if (from < to) legacy.update(bytes.subarray(from - position, to - position));
-    position += bytes.length;
-  };
-  feedLegacy(head);
+  const legacy = createLegacyHasher();
+  legacy.update(head);
   forEachChunk(ordered, source, (chunk) => {
     data.update(chunk);
-    feedLegacy(chunk);
+    legacy.update(chunk);
   });
-  return { modelHash: data.digest('hex'), legacyHash: legacy.digest('hex').slice(0, 8) };
+  return { modelHash: data.digest('hex'), legacyHash: legacy.digest() };
 }
 
 function forEachChunk(ordered: ReadonlyArray<readonly [string, Tensor]>, source: LazySafetensors, use: (chunk: Uint8Array) => void): void {
@@ -144,15 +136,4 @@ function readInto(source: Pick<LazySafetensors, 'fd' | 'fileName'>, buffer: Buff
 function writeAll(fd: number, bytes: Uint8Array): number {
   for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
   return bytes.length;
-}
-
-// A deliberate copy of sshs-hashes.ts' fillPlaceholder, for a header held apart from its data.
-function fillPlaceholder(head: Buffer, key: string, value: string): void {
-  // JSON escapes every quote inside keys and values, so this exact run of bytes can only be the entry itself.
-  const entry = `"${key}":"${'0'.repeat(value.length)}"`;
-  const at = head.indexOf(entry, 8, 'latin1');
-  if (at < 0 || at + entry.length > LEGACY_WINDOW.start) {
-    throw new Error(`internal: the ${key} placeholder is not where it must be (byte ${at})`);
-  }
-  head.write(value, at + key.length + 4, 'latin1');
 }

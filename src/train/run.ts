@@ -10,7 +10,7 @@ import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineE
 import { EngineError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { sha256OfFile } from '../fs/file-hash.js';
-import { buildKohyaMetadata, convertPeftFileToKohya } from '../lora/index.js';
+import { buildKohyaMetadata, convertPeftFileToKohya, LEGACY_WINDOW } from '../lora/index.js';
 import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { formatFinding, type Finding } from './diagnostics.js';
@@ -51,10 +51,10 @@ interface BaseModelHashes {
 
 function hashBaseModel(path: string): BaseModelHashes {
   if (!existsSync(path) || !statSync(path).isFile()) return { legacy: null, full: Promise.resolve(null) };
-  // A1111's old model hash: sha256 of 64 KiB at offset 1 MiB, first 8 hex digits.
+  // A1111's old model hash: sha256 of 64 KiB at offset 1 MiB, first 8 hex digits (cheap for a 2 GB file).
   const fd = openSync(path, 'r');
-  const chunk = Buffer.alloc(0x10000);
-  const read = readSync(fd, chunk, 0, chunk.length, 0x100000);
+  const chunk = Buffer.alloc(LEGACY_WINDOW.end - LEGACY_WINDOW.start);
+  const read = readSync(fd, chunk, 0, chunk.length, LEGACY_WINDOW.start);
   closeSync(fd);
   const legacy = createHash('sha256').update(chunk.subarray(0, read)).digest('hex').slice(0, 8);
   return { legacy, full: sha256OfFile(path).catch(() => null) };
