@@ -26,3 +26,5 @@ export { makeBuckets, assignBucket, coverScale, DEFAULT_BUCKET_STEP_PX, DEFAULT_
 /** CLIP token counts: `countClipTokens(readClipBpe(CLIP_TOKENIZER_DIR), caption)`. */
 export { countClipTokens, clipTokens, makeClipBpe, CLIP_CONTENT_TOKENS, type ClipBpe } from './clip-tokens.js';
 export { readClipBpe } from './clip-tokenizer-files.js';
+/** Names many images in one line: `namedFew(['a.png', 'b.png', …], 3)` → `a.png, b.png, c.png, +4 more`. */
+export { namedFew } from './name-list.js';

@@ -5,6 +5,7 @@ import { DatasetError } from '../errors.js';
 import { captionFileFor, CsvSyntaxError, parseMetadataCsv } from './captions.js';
 import { inspectImage, type MeasuredImage } from './inspect-image.js';
 import { mapWithLimit } from './map-with-limit.js';
+import { namedFew } from './name-list.js';
 import { assembleDataset, isImageFile, repeatsOfFolder, type DatasetItem, type ImageFile } from './scan.js';
 
 export interface ReadDatasetOptions {
@@ -75,18 +76,13 @@ async function measureImages(dataDir: string, items: DatasetItem[]): Promise<Mea
   const unreadable = measured.filter((item) => item.quality.unreadable !== null);
   if (unreadable.length > 0) {
     const [first, ...others] = unreadable as [MeasuredItem, ...MeasuredItem[]];
-    throw new DatasetError(`cannot be read as an image (${first.quality.unreadable})${others.length > 0 ? ` — and ${others.length} more: ${namedFew(others)}` : ''}`, {
+    throw new DatasetError(`cannot be read as an image (${first.quality.unreadable})${others.length > 0 ? ` — and ${others.length} more: ${namedFew(others.map((item) => item.relPath))}` : ''}`, {
       code: 'image_unreadable',
       culprit: first.path,
       hint: `re-export ${others.length > 0 ? 'these pictures' : 'the picture'} as PNG or JPEG, or move ${others.length > 0 ? 'them' : 'it'} out of \`train_data_dir\``,
     });
   }
   return measured;
-}
-
-/** All problems at once, so one fix-and-rerun round is enough: the first few names, then a count. */
-function namedFew(items: readonly { relPath: string }[], shown = 5): string {
-  return items.slice(0, shown).map((item) => item.relPath).join(', ') + (items.length > shown ? `, +${items.length - shown} more` : '');
 }
 
 export async function readDataset(options: ReadDatasetOptions): Promise<MeasuredItem[]> {

@@ -1,6 +1,7 @@
 // Dataset assembly, pure: image listing + caption source → training items, or a DatasetError naming the culprit.
 import { DatasetError } from '../errors.js';
 import type { MetadataRow } from './captions.js';
+import { namedFew } from './name-list.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff'];
 
@@ -80,7 +81,7 @@ function fromMetadata(dataDir: string, images: ImageFile[], source: CaptionsFrom
   }
   const [uncaptioned, ...alsoUncaptioned] = images.filter((image) => !seen.has(image.relPath));
   if (uncaptioned) {
-    const more = alsoUncaptioned.length > 0 ? ` — and ${alsoUncaptioned.length} more: ${alsoUncaptioned.slice(0, 5).map((i) => i.relPath).join(', ')}${alsoUncaptioned.length > 5 ? ', …' : ''}` : '';
+    const more = alsoUncaptioned.length > 0 ? ` — and ${alsoUncaptioned.length} more: ${namedFew(alsoUncaptioned.map((i) => i.relPath))}` : '';
     throw new DatasetError(`image has no caption in ${source.file}${more}`, {
       code: 'image_without_caption',
       culprit: `${dataDir}/${uncaptioned.relPath}`,

@@ -3,6 +3,7 @@
 // become one warning block, not a line per image.
 import { DatasetError } from '../errors.js';
 import { checkImages } from './check.js';
+import { namedFew } from './name-list.js';
 import { readClipBpe } from './clip-tokenizer-files.js';
 import { DEFAULT_THRESHOLDS, type Finding, type ImageRecord } from './findings.js';
 import type { MeasuredItem } from './read.js';
@@ -28,7 +29,7 @@ export function warningBlock(findings: readonly Finding[], imageCount: number): 
   const images = new Set(findings.map((f) => f.image)).size;
   const lines = [`warning: the dataset check found ${findings.length} ${findings.length === 1 ? 'problem' : 'problems'} in ${images} of ${imageCount} images (training goes on):`];
   for (const [rule, list] of byRule) {
-    const named = list.slice(0, IMAGES_NAMED).map((f) => f.image).join(', ') + (list.length > IMAGES_NAMED ? `, +${list.length - IMAGES_NAMED} more` : '');
+    const named = namedFew(list.map((f) => f.image), IMAGES_NAMED);
     lines.push(`  ${rule} ×${list.length}: ${list[0]!.message} (${named})`);
   }
   lines.push('hint: `lora-scripts prepare <train_data_dir> --out <folder>` shows each one with its picture and writes a copy without the worst');

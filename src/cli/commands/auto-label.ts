@@ -1,6 +1,7 @@
 // `lora-scripts auto-label --input DIR [--model M]`: drafts captions into metadata.csv with a model or the rule-based captioner.
 import { relative, resolve } from 'node:path';
 import { isEngineReady, setupEngine, type EngineEvent } from '../../engine/index.js';
+import { namedFew } from '../../dataset/index.js';
 import { UsageError } from '../../errors.js';
 import { autoLabel, FLORENCE_CAPTION_TASKS, modelCaptioner, modelSource, type Captioner } from '../../label/index.js';
 import type { CommandContext } from '../context.js';
@@ -23,12 +24,10 @@ export async function autoLabelCommand(flags: Record<string, unknown>, ctx: Comm
   });
   if (flags.dryRun) for (const row of result.rows) process.stdout.write(`${row.isNew ? 'new ' : 'kept'}  ${row.fileName}: ${row.caption}\n`);
   if (result.emptyDrafts.length > 0) {
-    const names = result.emptyDrafts.slice(0, 5).join(', ') + (result.emptyDrafts.length > 5 ? ', …' : '');
-    process.stderr.write(`warning: the model gave ${result.emptyDrafts.length} images an empty caption (${names}); write those by hand\n`);
+    process.stderr.write(`warning: the model gave ${result.emptyDrafts.length} images an empty caption (${namedFew(result.emptyDrafts)}); write those by hand\n`);
   }
   if (result.orphaned.length > 0) {
-    const names = result.orphaned.slice(0, 5).join(', ') + (result.orphaned.length > 5 ? ', …' : '');
-    process.stderr.write(`warning: ${result.orphaned.length} captions belong to images that are gone (${names}); ${flags.dryRun ? 'they would be moved' : 'moved them'} to ${result.orphanedCsv}\n`);
+    process.stderr.write(`warning: ${result.orphaned.length} captions belong to images that are gone (${namedFew(result.orphaned)}); ${flags.dryRun ? 'they would be moved' : 'moved them'} to ${result.orphanedCsv}\n`);
   }
   process.stderr.write(`${flags.dryRun ? 'would write' : 'wrote'} ${result.written} captions, kept ${result.kept} existing ones${flags.dryRun ? '' : ` in ${outputCsv}`}\n`);
   return 0;
