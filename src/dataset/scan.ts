@@ -92,20 +92,18 @@ function fromMetadata(dataDir: string, images: ImageFile[], source: CaptionsFrom
 }
 
 function fromCaptionFiles(dataDir: string, images: ImageFile[], source: CaptionsFromFiles): DatasetItem[] {
-  const uncaptioned = images.filter((image) => !source.captions.get(image.relPath)?.trim());
-  return images.map((image) => {
-    const caption = source.captions.get(image.relPath)?.trim();
-    if (!caption) {
-      const why = caption === undefined ? `has no \`${source.extension}\` caption file and there is no metadata.csv` : `has an empty \`${source.extension}\` caption file`;
-      const others = uncaptioned.length - 1;
-      throw new DatasetError(`image ${why}${others > 0 ? ` — and ${others} more ${others === 1 ? 'image has' : 'images have'} no caption` : ''}`, {
-        code: 'image_without_caption',
-        culprit: `${dataDir}/${image.relPath}`,
-        hint: 'write a caption beside it, or set `metadata_path`; `lora-scripts auto-label` can draft captions',
-      });
-    }
-    return { ...image, caption };
-  });
+  const [first, ...others] = images.filter((image) => !source.captions.get(image.relPath)?.trim());
+  if (first) {
+    const caption = source.captions.get(first.relPath);
+    const why = caption === undefined ? `has no \`${source.extension}\` caption file and there is no metadata.csv` : `has an empty \`${source.extension}\` caption file`;
+    const more = others.length > 0 ? ` — and ${others.length} more ${others.length === 1 ? 'image has' : 'images have'} no caption` : '';
+    throw new DatasetError(`image ${why}${more}`, {
+      code: 'image_without_caption',
+      culprit: `${dataDir}/${first.relPath}`,
+      hint: 'write a caption beside it, or set `metadata_path`; `lora-scripts auto-label` can draft captions',
+    });
+  }
+  return images.map((image) => ({ ...image, caption: source.captions.get(image.relPath)!.trim() }));
 }
 
 /** kohya's `ss_tag_frequency`: per image folder, how often each comma-separated (lower-cased) tag occurs. */
