@@ -77,14 +77,13 @@ def prompt_inputs(pipe, batch: dict) -> dict:
     weights, concatenated along the sequence (the UNet's cross-attention takes any length)."""
     positive = batch.get("prompt_segments") or [[batch["prompt"], 1.0]]
     negative = batch.get("negative_segments") or [[batch["negative_prompt"] or "", 1.0]]
-    room = pipe.tokenizer.model_max_length - 2
-    is_long = max(token_count(pipe.tokenizer, positive), token_count(pipe.tokenizer, negative)) > room
-    if "prompt_segments" not in batch and not is_long:
+    positive_pieces, negative_pieces = token_chunks(pipe.tokenizer, positive), token_chunks(pipe.tokenizer, negative)
+    chunks = max(len(positive_pieces), len(negative_pieces))
+    if "prompt_segments" not in batch and chunks == 1:
         return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
     with torch.no_grad():
-        chunks = max(len(token_chunks(pipe.tokenizer, positive)), len(token_chunks(pipe.tokenizer, negative)))
-        embeds, pooled = weighted_embeddings(pipe, positive, chunks)
-        negative_embeds, negative_pooled = weighted_embeddings(pipe, negative, chunks)
+        embeds, pooled = embed_chunks(pipe, positive_pieces, chunks)
+        negative_embeds, negative_pooled = embed_chunks(pipe, negative_pieces, chunks)
         if is_sdxl(pipe) and getattr(pipe.config, "force_zeros_for_empty_prompt", False) and not "".join(t for t, _ in negative).strip():
             # As the SDXL pipeline does for an empty negative prompt: zeros, not the encoding of "".
             negative_embeds, negative_pooled = torch.zeros_like(negative_embeds), torch.zeros_like(negative_pooled)
@@ -96,10 +95,6 @@ def prompt_inputs(pipe, batch: dict) -> dict:
 
 def is_sdxl(pipe) -> bool:
     return getattr(pipe, "text_encoder_2", None) is not None
-
-
-def token_count(tokenizer, segments: list) -> int:
-    return sum(len(tokenizer(text, add_special_tokens=False).input_ids) for text, _ in segments)
 
 
 def token_chunks(tokenizer, segments: list) -> list[tuple[list[int], list[float]]]:
@@ -114,15 +109,14 @@ def token_chunks(tokenizer, segments: list) -> list[tuple[list[int], list[float]
     return [(ids[i:i + room], weights[i:i + room]) for i in range(0, max(len(ids), 1), room)]
 
 
-def weighted_embeddings(pipe, segments: list, chunks: int = 1) -> tuple[torch.Tensor, torch.Tensor | None]:
+def embed_chunks(pipe, pieces: list[tuple[list[int], list[float]]], chunks: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """WebUI's emphasis, per 77-token chunk: each token's output embedding is scaled by its weight, then the chunk is
     rescaled to its unweighted mean, so emphasis shifts attention between words rather than the overall level.
     Empty chunks pad the result to `chunks` (the prompt and negative prompt must have the same length). SDXL: both
     encoders' penultimate layers side by side, and the pooled embedding of the first chunk, as its pipeline encodes."""
     pairs = [(pipe.tokenizer, pipe.text_encoder)] + ([(pipe.tokenizer_2, pipe.text_encoder_2)] if is_sdxl(pipe) else [])
     room = pipe.tokenizer.model_max_length - 2  # BOS and EOS
-    pieces = token_chunks(pipe.tokenizer, segments)
-    pieces += [([], [])] * (chunks - len(pieces))
+    pieces = pieces + [([], [])] * (chunks - len(pieces))
     encoded, pooled = [], None
     for ids, weights in pieces:
         padding = room - len(ids)

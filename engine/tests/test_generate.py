@@ -75,15 +75,19 @@ def test_the_base_model_and_each_lora_load_once(base_and_lora):
     assert [e["type"] for e in events if e["type"] != "stage"] == ["sample", "sample", "sample", "done"]
 
 
+def encode(pipe, segments: list):
+    return engine_generate.embed_chunks(pipe, engine_generate.token_chunks(pipe.tokenizer, segments), 1)
+
+
 def test_weighted_embeddings_at_weight_1_equal_the_pipelines_own_encoding(base_and_lora):
     import torch
 
     checkpoint, _, _, _ = base_and_lora
     _, pipe = engine_generate.load_pipeline(checkpoint)
     with torch.no_grad():
-        ours, _ = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.0]])
+        ours, _ = encode(pipe, [["a misty ", 1.0], ["canal town", 1.0]])
         theirs, _ = pipe.encode_prompt("a misty canal town", "cpu", 1, False)
-        emphasised, _ = engine_generate.weighted_embeddings(pipe, [["a misty ", 1.0], ["canal town", 1.5]])
+        emphasised, _ = encode(pipe, [["a misty ", 1.0], ["canal town", 1.5]])
     assert torch.allclose(ours, theirs, atol=1e-6)
     # Emphasis changes the emphasised tokens' embeddings, keeps the overall mean (WebUI's rescaling).
     assert not torch.allclose(emphasised, theirs, atol=1e-3)
