@@ -69,18 +69,18 @@ describe('plateau', () => {
   const series = (values: number[], every = 10): SeriesPoint[] => values.map((value, i) => ({ step: (i + 1) * every, epoch: i + 1, value }));
 
   it('finds a validation loss that stopped improving, and names where it was best', () => {
-    const finding = findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.119, 0.12, 0.121, 0.119, 0.12, 0.12]), 30, 'validation');
+    const finding = findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.119, 0.12, 0.121, 0.119, 0.12, 0.12]), 30);
     expect(finding?.code).toBe('plateau');
     expect(finding?.data.best_step).toBe(50);
     expect(finding?.hint).toContain('`epochs: 5`');
   });
 
   it('does not call a steadily falling loss a plateau', () => {
-    expect(findPlateau(series(range(10, (i) => 0.3 * 0.9 ** i)), 40, 'validation')).toBeNull();
+    expect(findPlateau(series(range(10, (i) => 0.3 * 0.9 ** i)), 40)).toBeNull();
   });
 
   it('needs the flat stretch to last `patience` steps', () => {
-    expect(findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.12, 0.12]), 40, 'validation')).toBeNull();
+    expect(findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.12, 0.12]), 40)).toBeNull();
   });
 
   it('takes the plateau from the validation loss only: a flat training loss says nothing about the style', () => {

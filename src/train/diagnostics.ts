@@ -157,7 +157,7 @@ const meanOf = (points: SeriesPoint[]) => points.reduce((sum, p) => sum + p.valu
  * A plateau in a loss series (the validation loss: fixed timesteps and noise make it comparable step to step).
  * `patience` is how long the loss must stay flat, in steps.
  */
-export function findPlateau(series: SeriesPoint[], patience: number, source: 'validation' | 'training'): Finding | null {
+export function findPlateau(series: SeriesPoint[], patience: number): Finding | null {
   const last = series.at(-1);
   if (!last) return null;
   const recent = series.filter((p) => p.step > last.step - patience);
@@ -170,9 +170,9 @@ export function findPlateau(series: SeriesPoint[], patience: number, source: 'va
     code: 'plateau',
     step: last.step,
     epoch: last.epoch,
-    message: `the ${source} loss has not improved over the last ${patience} steps (${formatNumber(recentMean)} against ${formatNumber(previousMean)} before; best ${formatNumber(best.value)} at step ${best.step}, epoch ${best.epoch})`,
+    message: `the validation loss has not improved over the last ${patience} steps (${formatNumber(recentMean)} against ${formatNumber(previousMean)} before; best ${formatNumber(best.value)} at step ${best.step}, epoch ${best.epoch})`,
     hint: `training could stop here: about ${best.epoch} epochs are enough for this data (\`epochs: ${Math.max(1, best.epoch)}\`), or set \`early_stop: plateau\`; if samples still improve, ignore this`,
-    data: { source, best_step: best.step, best_epoch: best.epoch, best_loss: best.value, recent_loss: recentMean, previous_loss: previousMean },
+    data: { source: 'validation', best_step: best.step, best_epoch: best.epoch, best_loss: best.value, recent_loss: recentMean, previous_loss: previousMean },
   };
 }
 
@@ -189,7 +189,7 @@ export function diagnoseLoss(points: LossPoint[], validation: SeriesPoint[], fac
   // Only the validation loss can say "stop here": the training loss of a diffusion model flattens within a few dozen
   // steps (it is dominated by the random timestep) while the style keeps improving. Measured on the demo: window means
   // flat from step ~165 of 250, yet the style score at strength 1 still rose to the end.
-  const plateau = validation.length >= 4 ? findPlateau(validation, plateauPatience(facts.totalSteps), 'validation') : null;
+  const plateau = validation.length >= 4 ? findPlateau(validation, plateauPatience(facts.totalSteps)) : null;
   return [divergence, oscillation, divergence ? null : plateau].filter((f): f is Finding => f !== null);
 }
 
