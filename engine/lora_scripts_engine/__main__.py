@@ -47,9 +47,11 @@ def classify(error: Exception) -> tuple[str, str]:
 
 
 def run(request: Request) -> None:
-    from .device import pick_compute
+    from .device import pick_compute, set_cpu_threads
 
-    compute = pick_compute(request.config.get("mixed_precision", "auto"))
+    set_cpu_threads()
+    base_model = request.config.get("base_model") if request.command == "train" else None
+    compute = pick_compute(request.config.get("mixed_precision", "auto"), base_model)
     emit("hello", protocol=PROTOCOL_VERSION, engine=ENGINE_VERSION, device=compute.device, dtype=compute.dtype_name, dtype_reason=compute.reason)
     if request.command == "train":
         from .train import TrainRequest, train

@@ -17,14 +17,16 @@ function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }
 
-/** One status line: `epoch 2/10 step 40/600 [=====>    ] loss 0.1130 1.23 it/s ETA 7:35`. */
+/** One status line: `epoch 2/10 step 40/600 [=====>    ] loss 0.1130 1.23 it/s 180 GFLOP/s ETA 7:35`. */
 export function progressLine(event: Extract<EngineEvent, { type: 'progress' }>, epochs: number, meanStepMs = event.step_ms, width = 24): string {
   const fraction = event.step / Math.max(1, event.total_steps);
   const filled = Math.round(fraction * width);
   const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
   const itPerS = 1000 / Math.max(meanStepMs, 1e-6);
   const eta = (event.total_steps - event.step) / itPerS;
-  return `epoch ${event.epoch}/${epochs} step ${event.step}/${event.total_steps} [${bar}] loss ${event.loss_smoothed.toFixed(4)} ${itPerS.toFixed(2)} it/s ETA ${formatDuration(eta)}`;
+  // Achieved compute next to it/s: how close the step runs to what the device can do (GFLOP/s reads better on a CPU).
+  const throughput = event.tflops === undefined ? '' : event.tflops >= 1 ? ` ${event.tflops.toFixed(1)} TFLOP/s` : ` ${(event.tflops * 1000).toFixed(0)} GFLOP/s`;
+  return `epoch ${event.epoch}/${epochs} step ${event.step}/${event.total_steps} [${bar}] loss ${event.loss_smoothed.toFixed(4)} ${itPerS.toFixed(2)} it/s${throughput} ETA ${formatDuration(eta)}`;
 }
 
 export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false): ProgressView {

@@ -57,6 +57,8 @@ const progress = z.object({
   loss_smoothed: z.number(),
   lr: z.number(),
   step_ms: z.number(),
+  /** Achieved TFLOP/s of this step: FLOPs counted once by torch's counter (first step) over the step's time. */
+  tflops: z.number().optional(),
 });
 
 const checkpoint = z.object({
