@@ -19,6 +19,7 @@ class Example:
     image: str
     caption: str
     repeats: int
+    bucket: tuple[int, int] | None = None  # (width, height) chosen by TypeScript (src/dataset/buckets.ts); None: square
 
 
 @dataclass
@@ -35,7 +36,8 @@ def read_manifest(path: str) -> list[Example]:
         for line in f:
             if line.strip():
                 row = json.loads(line)
-                examples.append(Example(row["image"], row["caption"], int(row.get("repeats", 1))))
+                bucket = tuple(row["bucket"]) if row.get("bucket") else None
+                examples.append(Example(row["image"], row["caption"], int(row.get("repeats", 1)), bucket))
     if not examples:
         raise EngineFailure("dataset_empty", "the manifest lists no images", culprit=path)
     return examples
@@ -63,31 +65,62 @@ def apply_caption_rules(caption: str, rules: CaptionRules, rng: random.Random) -
     return ", ".join(parts)
 
 
-def load_pixels(path: str, resolution: int, *, random_crop: bool, flip: bool, rng: random.Random, crop_scale: float = 1.0, color_jitter: float = 0.0) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
-    """Image → [3, R, R] in [-1, 1]; also returns the original size and the crop's top-left (SDXL conditions on both).
+def target_size(example: Example, resolution: int) -> tuple[int, int]:
+    """(width, height) the image is trained at: its bucket, or the square training resolution."""
+    return example.bucket or (resolution, resolution)
+
+
+@dataclass
+class Placement:
+    """Where an image lands in its target: the resize, the crop's top-left and the mirror (the only random parts)."""
+
+    resized: tuple[int, int]
+    left: int
+    top: int
+    flipped: bool
+
+
+def place(original: tuple[int, int], size: tuple[int, int], *, random_crop: bool, flip: bool, rng: random.Random, crop_scale: float = 1.0) -> Placement:
+    """Cover `size` (w, h) with the (w, h) `original` and pick the crop; draws from `rng` exactly as training always has."""
+    # Scaling to cover the target, divided by crop_scale, makes the crop cover crop_scale of the short side.
+    scale = max(size[0] / original[0], size[1] / original[1]) / crop_scale
+    resized = (max(size[0], round(original[0] * scale)), max(size[1], round(original[1] * scale)))
+    if random_crop:
+        left, top = rng.randint(0, resized[0] - size[0]), rng.randint(0, resized[1] - size[1])
+    else:
+        left, top = (resized[0] - size[0]) // 2, (resized[1] - size[1]) // 2
+    return Placement(resized, left, top, flip and rng.random() < 0.5)
+
+
+def open_rgb(path: str) -> Image.Image:
+    with Image.open(path) as opened:
+        return ImageOps.exif_transpose(opened).convert("RGB")
+
+
+def render(image: Image.Image, size: tuple[int, int], placement: Placement, *, rng: random.Random, color_jitter: float = 0.0) -> torch.Tensor:
+    """The placed image as [3, H, W] in [-1, 1]."""
+    image = image.resize(placement.resized, Image.Resampling.LANCZOS)
+    image = image.crop((placement.left, placement.top, placement.left + size[0], placement.top + size[1]))
+    if placement.flipped:
+        image = ImageOps.mirror(image)
+    if color_jitter > 0:
+        image = jitter_colours(image, color_jitter, rng)
+    data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).reshape(size[1], size[0], 3)
+    return data.permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+def load_pixels(path: str, size: int | tuple[int, int], *, random_crop: bool, flip: bool, rng: random.Random, crop_scale: float = 1.0, color_jitter: float = 0.0) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
+    """Image → [3, H, W] in [-1, 1] for `size` (w, h; an int: square); also returns the original size (h, w) and the
+    crop's top-left (SDXL conditions on both).
 
     Augmentations (`crop_scale` < 1: a crop of that share of the short side; `color_jitter`) draw from `rng` only
     when switched on, so a run without them sees the same random numbers as before they existed.
     """
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    original_size = (image.height, image.width)
-    # Resizing the short side to resolution / crop_scale makes the R×R crop cover crop_scale of it.
-    scale = resolution / (crop_scale * min(image.width, image.height))
-    size = (max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale)))
-    image = image.resize(size, Image.Resampling.LANCZOS)
-    if random_crop:
-        left, top = rng.randint(0, size[0] - resolution), rng.randint(0, size[1] - resolution)
-    else:
-        left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
-    image = image.crop((left, top, left + resolution, top + resolution))
-    if flip and rng.random() < 0.5:
-        image = ImageOps.mirror(image)
-    if color_jitter > 0:
-        image = jitter_colours(image, color_jitter, rng)
-    data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).reshape(resolution, resolution, 3)
-    pixels = data.permute(2, 0, 1).float() / 127.5 - 1.0
-    return pixels, original_size, (top, left)
+    size = (size, size) if isinstance(size, int) else size
+    image = open_rgb(path)
+    placement = place(image.size, size, random_crop=random_crop, flip=flip, rng=rng, crop_scale=crop_scale)
+    pixels = render(image, size, placement, rng=rng, color_jitter=color_jitter)
+    return pixels, (image.height, image.width), (placement.top, placement.left)
 
 
 def jitter_colours(image: Image.Image, amount: float, rng: random.Random) -> Image.Image:
@@ -97,7 +130,23 @@ def jitter_colours(image: Image.Image, amount: float, rng: random.Random) -> Ima
     return image
 
 
-def batches(order: list[Example], batch_size: int):
-    """Consecutive batches; the last one may be smaller (no image is skipped)."""
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
+def batches(order: list[Example], batch_size: int, epoch: int, seed: int, resolution: int) -> list[list[Example]]:
+    """Batches of one target size each. One size: consecutive batches (the last may be smaller; none is skipped).
+    Several: each size's images in epoch order, cut into batches, and the batches shuffled with the epoch's seed."""
+    groups: dict[tuple[int, int], list[Example]] = {}
+    for example in order:
+        groups.setdefault(target_size(example, resolution), []).append(example)
+    cut = [group[i : i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)]
+    if len(groups) == 1:
+        return cut
+    generator = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)  # its own stream, not epoch_order's
+    return [cut[i] for i in torch.randperm(len(cut), generator=generator).tolist()]
+
+
+def bucket_counts(examples: list[Example], resolution: int) -> dict[tuple[int, int], int]:
+    """Images per epoch (with repeats) for each target size, largest group first."""
+    counts: dict[tuple[int, int], int] = {}
+    for example in examples:
+        size = target_size(example, resolution)
+        counts[size] = counts.get(size, 0) + example.repeats
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))

@@ -18,7 +18,8 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import cast_training_params
 from peft import LoraConfig
 
-from .data import CaptionRules, apply_caption_rules, batches, epoch_order, load_pixels, read_manifest
+from .data import CaptionRules, apply_caption_rules, batches, bucket_counts, epoch_order, read_manifest
+from .latent_cache import LatentCache
 from .device import pick_compute
 from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
@@ -67,6 +68,11 @@ class TrainRequest:
     shuffle_caption: bool
     keep_tokens: int
     caption_dropout_rate: float
+    bucketing: str = "auto"  # applied by TypeScript, which writes each image's bucket into the manifest
+    bucket_max_upscale: float = 1.5
+    cache_latents: bool = True
+    cache_dir: str | None = None
+    cache_text_encoder_outputs: bool = True
     sample_prompts: list = field(default_factory=list)
     sample_every_n_steps: int | None = None
     sample_inference_steps: int = 20
@@ -149,9 +155,11 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     optimizer = torch.optim.AdamW(groups, weight_decay=config.adam_weight_decay)
 
     # 4. Data: the manifest TypeScript wrote, `repeats` per image, seeded order per epoch.
+    #    Batches hold one bucket (target size) each; frozen work (latents, prompts) is done once where it can be.
     examples = read_manifest(manifest)
-    images_per_epoch = sum(e.repeats for e in examples)
-    steps_per_epoch = math.ceil(math.ceil(images_per_epoch / config.batch_size) / config.gradient_accumulation_steps)
+    buckets = bucket_counts(examples, resolution)
+    batches_per_epoch = sum(math.ceil(count / config.batch_size) for count in buckets.values())
+    steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
     total_steps = config.max_train_steps or steps_per_epoch * config.epochs
     epochs = math.ceil(total_steps / steps_per_epoch)
     lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=total_steps)
@@ -163,9 +171,16 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
         layers_per_block=int(base.unet.config.layers_per_block if isinstance(base.unet.config.layers_per_block, int) else base.unet.config.layers_per_block[0]),
     )
 
+    latents = LatentCache(base.vae, compute, os.path.join(config.cache_dir or os.path.join(config.output_dir, "cache"), "latents"))
+    if config.cache_latents:
+        latents.build(examples, config, resolution)
+    encode_captions = caching_prompt_encoder(base, compute.device) if config.cache_text_encoder_outputs and not te_trained and not config.shuffle_caption else None
+
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
     # Held-out pictures (TypeScript wrote their manifest): a loss at fixed noise and timesteps, comparable across steps.
     validation = Validation(base, compute, run["validation_manifest"], config, resolution, validation_every(config, total_steps)) if run.get("validation_manifest") else None
+    if latents.covers(examples):
+        base.vae.encoder = None  # every latent is cached: only sampling's decoder is still needed
     started_at = time.time()
     scaler = torch.amp.GradScaler("cuda") if compute.dtype == torch.float16 else None
     for model in trained + te_trained:
@@ -189,14 +204,14 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     last_state_at = time.monotonic()  # a timed state bounds what a SIGKILL loses when `save_steps` is 0
     while step < total_steps and not stop.is_set:
         epoch += 1
-        micro_batches = list(batches(epoch_order(examples, epoch, config.seed), config.batch_size))
+        micro_batches = batches(epoch_order(examples, epoch, config.seed), config.batch_size, epoch, config.seed, resolution)
         for index, batch in enumerate(micro_batches):
             if epoch == position.epoch and index < position.batches_done:
                 continue  # consumed before the state was saved
             step_start = time.perf_counter()
             captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
-            loaded = [load_pixels(e.image, resolution, random_crop=config.crop == "random", flip=config.random_flip, rng=rng, crop_scale=config.crop_scale, color_jitter=config.color_jitter) for e in batch]
-            loss = diffusion_loss(base, compute, config, loaded, captions)
+            loaded = latents.batch(batch, config, resolution, rng)
+            loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions)
             if step + 1 == run.get("test_nan_at_step"):
                 loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
             if not math.isfinite(float(loss.detach())):
@@ -289,13 +304,29 @@ def encode_prompts(base, captions: list[str], device: str):
     return torch.cat(hidden, dim=-1), pooled
 
 
-def diffusion_loss(base, compute, config: TrainRequest, loaded, captions: list[str]) -> torch.Tensor:
-    """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction."""
+def caching_prompt_encoder(base, device: str):
+    """encode_prompts for frozen text encoders and fixed captions: each distinct caption is encoded once."""
+    cache: dict[str, tuple] = {}
+
+    def encode(captions: list[str]):
+        for caption in captions:
+            if caption not in cache:
+                with torch.no_grad():
+                    cache[caption] = encode_prompts(base, [caption], device)
+        hidden = torch.cat([cache[c][0] for c in captions])
+        return hidden, torch.cat([cache[c][1] for c in captions]) if base.family == "sdxl" else None
+
+    return encode
+
+
+def diffusion_loss(base, compute, config: TrainRequest, loaded, captions: list[str], encode_captions=None) -> torch.Tensor:
+    """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction.
+
+    `loaded`: (scaled latents, per-item (original size, crop top-left), target (w, h)) from LatentCache.batch.
+    """
     device = compute.device
-    pixels = torch.stack([p for p, _, _ in loaded]).to(device, compute.dtype)
+    latents, conditions, (width, height) = loaded
     with torch.autocast(device, dtype=compute.dtype, enabled=compute.dtype != torch.float32):
-        with torch.no_grad():
-            latents = base.vae.encode(pixels).latent_dist.sample() * base.vae.config.scaling_factor
         noise = torch.randn_like(latents)
         if config.noise_offset:
             # Offset noise (crosslabs.org/blog/diffusion-with-offset-noise) lets the LoRA learn very dark/bright images.
@@ -303,11 +334,10 @@ def diffusion_loss(base, compute, config: TrainRequest, loaded, captions: list[s
         scheduler = base.noise_scheduler
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), device=device).long()
         noisy = scheduler.add_noise(latents, noise, timesteps)
-        hidden, pooled = encode_prompts(base, captions, device)
+        hidden, pooled = encode_captions(captions) if encode_captions else encode_prompts(base, captions, device)
         added = None
         if base.family == "sdxl":
-            resolution = pixels.shape[-1]
-            time_ids = torch.tensor([[*orig, *crop, resolution, resolution] for _, orig, crop in loaded], device=device, dtype=hidden.dtype)
+            time_ids = torch.tensor([[*orig, *crop, height, width] for orig, crop in conditions], device=device, dtype=hidden.dtype)
             added = {"text_embeds": pooled, "time_ids": time_ids}
         prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
         target = noise if base.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)

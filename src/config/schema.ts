@@ -217,6 +217,30 @@ export const configSchema = z.strictObject({
     description: 'Share of steps trained with an empty caption (0.05–0.1): the style then also shows without the trigger word.',
   }),
 
+  // -- aspect-ratio buckets and caching of frozen work (train/buckets.ts, engine latent_cache.py)
+  bucketing: z.enum(['auto', 'on', 'off']).default('auto').register(keyMeta, {
+    group: 'data',
+    description: 'Train each picture at the bucket (about `resolution`² pixels, sides in steps of 64 px) closest to its aspect ratio instead of a square crop, so wide and tall pictures keep their whole composition; batches hold one bucket each. `auto`: on when the pictures have more than one aspect ratio. Needs `resolution`.',
+  }),
+  bucket_max_upscale: z.number().min(1).max(8).default(1.5).register(keyMeta, {
+    group: 'data',
+    description: 'A small picture whose bucket would need more upscaling than this goes to a smaller bucket of the same shape instead (as `prepare --max-upscale`).',
+  }),
+  cache_latents: z.boolean().default(true).register(keyMeta, {
+    group: 'training',
+    description: 'Encode each picture (and its mirror with `random_flip`) with the frozen VAE once, before training, instead of at every step; stored under `cache_dir` and reused by later runs. Pictures that change every epoch (`color_jitter`, `crop: random` with room to move) are still encoded per step. Results are identical either way.',
+  }),
+  cache_dir: path().nullable().default(null).register(keyMeta, {
+    group: 'training',
+    isPath: true,
+    description: 'Where cached latents are kept: point several runs at one folder to share them. Entries are keyed by image bytes, size, crop, VAE and format, so a stale one is never used; delete the folder to reclaim space.',
+    derivedDefault: '`cache/` in `output_dir`',
+  }),
+  cache_text_encoder_outputs: z.boolean().default(true).register(keyMeta, {
+    group: 'training',
+    description: 'Encode each distinct caption once when the text encoder is not trained and captions are fixed (no `shuffle_caption`); in memory only. Results are identical either way.',
+  }),
+
   // -- samples
   sample_prompts: z.array(z.string().min(1)).default([]).register(keyMeta, {
     group: 'samples',

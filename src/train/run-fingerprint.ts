@@ -35,6 +35,8 @@ export const RESUME_FREE_KEYS: readonly string[] = [
   'save_state_limit',
   'save_state_every_minutes',
   'logging_steps',
+  'gradient_checkpointing',
+  'torch_compile',
   'sample_prompts',
   'sample_every_n_steps',
   'sample_inference_steps',
@@ -42,6 +44,10 @@ export const RESUME_FREE_KEYS: readonly string[] = [
   'metadata_path',
   'base_model',
   'init_lora',
+  // Caching changes speed, not results (the engine draws the same random numbers either way).
+  'cache_latents',
+  'cache_dir',
+  'cache_text_encoder_outputs',
 ];
 
 export function runFingerprint(config: ResolvedConfig, hashes: FingerprintHashes): RunFingerprint {

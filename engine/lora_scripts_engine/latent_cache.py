@@ -1,0 +1,171 @@
+"""The frozen VAE's work done once: each image variant's latent distribution (mean and std), in memory and on disk.
+
+Training draws `mean + std * randn_like(mean)` for a batch, the same numbers `latent_dist.sample()` draws, so a
+cached run trains exactly like an uncached one. Encoding draws no random numbers. Files are keyed by everything the
+latents depend on (image bytes, target size, crop, mirror, VAE, format), so a stale file is never read: a change
+gives a new key and the old file is simply not looked up again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from .data import Example, load_pixels, open_rgb, place, render, target_size
+from .protocol import emit
+
+FORMAT_VERSION = 1
+ENCODE_BATCH = 8  # images per VAE call: bounds memory at large resolutions
+SAMPLED_VALUES = 1024  # per tensor end, for the VAE fingerprint
+
+
+def vae_fingerprint(vae) -> str:
+    """sha256 of the VAE config and, per tensor, its name, shape, dtype and first and last 1024 values.
+
+    Enough because VAEs that differ at all (another checkpoint, a fine-tune, another dtype) differ in nearly every
+    tensor, so the sampled ends of each tensor already tell them apart; hashing every value would cost seconds per
+    run on an SDXL VAE for no extra safety in practice.
+    """
+    digest = hashlib.sha256(json.dumps(dict(vae.config), sort_keys=True, default=str).encode())
+    for name, tensor in vae.state_dict().items():
+        flat = tensor.detach().flatten()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        ends = torch.cat([flat[:SAMPLED_VALUES], flat[-SAMPLED_VALUES:]]).float().cpu()
+        digest.update(ends.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def is_fixed(example: Example, original: tuple[int, int], config, resolution: int) -> bool:
+    """True when every epoch renders the same pixels for this image (up to the mirror, which is cached too)."""
+    if config.color_jitter > 0:
+        return False
+    if config.crop != "random":
+        return True
+    # A random crop has no freedom when the resized image already equals the target.
+    size = target_size(example, resolution)
+    placement = place(original, size, random_crop=False, flip=False, rng=random.Random(0), crop_scale=config.crop_scale)
+    return placement.resized == size
+
+
+def original_size(path: str) -> tuple[int, int]:
+    """(w, h) after EXIF rotation, from the header only."""
+    with Image.open(path) as image:
+        rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        return (image.height, image.width) if rotated else image.size
+
+
+class LatentCache:
+    """`variants[(image, size, flipped)]` = (mean, std, original (h, w)); built once before the loop."""
+
+    def __init__(self, vae, compute, folder: str | None):
+        self.vae, self.compute, self.folder = vae, compute, folder
+        self.variants: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple[int, int]]] = {}
+        self.fingerprint = vae_fingerprint(vae)
+        self.uncached: set[str] = set()
+
+    def build(self, examples: list[Example], config, resolution: int) -> None:
+        todo, flips = [], (False, True) if config.random_flip else (False,)
+        for example in {e.image: e for e in examples}.values():
+            original = original_size(example.image)
+            if not is_fixed(example, original, config, resolution):
+                self.uncached.add(example.image)
+                continue
+            size = target_size(example, resolution)
+            with open(example.image, "rb") as f:
+                image_hash = hashlib.sha256(f.read()).hexdigest()
+            todo += [(example, size, flipped, image_hash) for flipped in flips]
+        for start in range(0, len(todo), ENCODE_BATCH):
+            emit("stage", name="cache_latents", message=f"caching latents {start}/{len(todo)}")
+            self._fill(todo[start : start + ENCODE_BATCH], config)
+        if todo:
+            emit("stage", name="cache_latents", message=f"caching latents {len(todo)}/{len(todo)}")
+        if self.uncached:
+            setting = "color_jitter" if config.color_jitter > 0 else "crop: random"
+            emit("warning", code="latent_cache_partial", message=f"{len(self.uncached)} images change every epoch with `{setting}`: they are encoded at each step, not cached",
+                 hint="for the fastest training turn that augmentation off")
+
+    def _fill(self, chunk: list, config) -> None:
+        """Load the chunk's files that exist; encode the rest in one VAE call and write them."""
+        missing = []
+        for example, size, flipped, image_hash in chunk:
+            key = self._key(image_hash, size, config, flipped)
+            path = os.path.join(self.folder, f"{key}.safetensors") if self.folder else None
+            if path and os.path.exists(path):
+                stored = load_file(path)
+                self.variants[(example.image, size, flipped)] = (stored["mean"], stored["std"], tuple(stored["original"].tolist()))
+            else:
+                missing.append((example, size, flipped, path))
+        if not missing:
+            return
+        sized: dict[tuple[int, int], list] = {}
+        for item in missing:
+            sized.setdefault(item[1], []).append(item)  # one VAE call per size: a batch must share its shape
+        for size, items in sized.items():
+            loaded = []
+            for example, _, flipped, _ in items:
+                image = open_rgb(example.image)
+                placement = place(image.size, size, random_crop=False, flip=False, rng=random.Random(0), crop_scale=config.crop_scale)
+                placement.flipped = flipped
+                loaded.append((render(image, size, placement, rng=random.Random(0)), (image.height, image.width)))
+            means, stds = self.encode(torch.stack([p for p, _ in loaded]))
+            for (example, _, flipped, path), mean, std, (_, original) in zip(items, means, stds, loaded):
+                self.variants[(example.image, size, flipped)] = (mean, std, original)
+                if path:
+                    write_atomic(path, {"mean": mean.contiguous(), "std": std.contiguous(), "original": torch.tensor(original)})
+
+    def encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latent distribution of a batch of pixels; no random numbers are drawn."""
+        with torch.no_grad(), torch.autocast(self.compute.device, dtype=self.compute.dtype, enabled=self.compute.dtype != torch.float32):
+            dist = self.vae.encode(pixels.to(self.compute.device, self.compute.dtype)).latent_dist
+        return dist.mean, dist.std
+
+    def _key(self, image_hash: str, size: tuple[int, int], config, flipped: bool) -> str:
+        parts = [FORMAT_VERSION, image_hash, f"{size[0]}x{size[1]}", config.crop, config.crop_scale, flipped, self.fingerprint]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def covers(self, examples: list[Example]) -> bool:
+        return all((e.image, False) in {(k[0], k[2]) for k in self.variants} for e in examples)
+
+    def batch(self, batch: list[Example], config, resolution: int, rng: random.Random):
+        """Scaled latents for a training batch (cached where possible), with each item's SDXL size conditions.
+
+        `rng` is drawn exactly as `load_pixels` draws it, cached or not, so the cache changes no random number.
+        """
+        size = target_size(batch[0], resolution)
+        means, stds, conditions, fresh = [], [], [], []
+        for example in batch:
+            plain = self.variants.get((example.image, size, False))
+            if plain is None:
+                pixels, original, crop = load_pixels(example.image, size, random_crop=config.crop == "random", flip=config.random_flip, rng=rng, crop_scale=config.crop_scale, color_jitter=config.color_jitter)
+                fresh.append((len(means), pixels))
+                means.append(None), stds.append(None), conditions.append((original, crop))
+                continue
+            original = plain[2]
+            placement = place((original[1], original[0]), size, random_crop=config.crop == "random", flip=config.random_flip, rng=rng, crop_scale=config.crop_scale)
+            mean, std, _ = self.variants[(example.image, size, placement.flipped)]
+            means.append(mean), stds.append(std), conditions.append((original, (placement.top, placement.left)))
+        if fresh:
+            encoded_means, encoded_stds = self.encode(torch.stack([p for _, p in fresh]))
+            for (index, _), mean, std in zip(fresh, encoded_means, encoded_stds):
+                means[index], stds[index] = mean, std
+        means = [m.to(self.compute.device, self.compute.dtype) for m in means]
+        stds = [s.to(self.compute.device, self.compute.dtype) for s in stds]
+        return sample_latents(means, stds, self.vae.config.scaling_factor), conditions, size
+
+
+def write_atomic(path: str, tensors: dict[str, torch.Tensor]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    save_file({k: v.detach().cpu() for k, v in tensors.items()}, temporary)
+    os.replace(temporary, path)
+
+
+def sample_latents(means: list[torch.Tensor], stds: list[torch.Tensor], scaling_factor: float) -> torch.Tensor:
+    """What `latent_dist.sample()` draws for the stacked batch: one randn over the whole batch shape."""
+    mean, std = torch.stack(means), torch.stack(stds)
+    return (mean + std * torch.randn_like(mean)) * scaling_factor
