@@ -1,0 +1,32 @@
+// Side-by-side training benchmark: our trainer vs diffusers' examples/text_to_image/train_text_to_image_lora.py
+// (and kohya's train_network.py when bench/train_speed/kohya.py can run it), same model, data, settings and torch.
+// Makes sure the CLI is built and the engine venv is set up, then runs the Python orchestrator (bench/train_speed/)
+// with the engine venv's python; every argument is passed on to it (see `--help`).
+// Usage: node bench/train-speed.mjs [--diffusers-src DIR] [--kohya-src DIR] [--diffusers-bf16] [--models demo,sd15]
+//          [--images 40] [--epochs 5] [--resolution 256] [--batch-size 1] [--rank 16] [--write bench/RESULTS.md]
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', ...options });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+/** The engine venv's python, found as src/engine/paths.ts finds the venv. */
+function enginePython() {
+  if (process.env.LORA_SCRIPTS_ENGINE_VENV) return join(resolve(process.env.LORA_SCRIPTS_ENGINE_VENV), 'bin', 'python');
+  const cache = process.env.LORA_SCRIPTS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lora-scripts');
+  return join(resolve(cache), 'engine-venv', 'bin', 'python');
+}
+
+if (!existsSync(join(ROOT, 'node_modules'))) run('npm', ['ci']);
+if (!existsSync(join(ROOT, 'dist', 'cli'))) run('npm', ['run', 'build']);
+run('node', [join(ROOT, 'bin', 'lora-scripts.mjs'), 'setup'], { stdio: ['ignore', 'ignore', 'inherit'] });
+run(enginePython(), ['-m', 'train_speed', ...process.argv.slice(2)], {
+  cwd: join(ROOT, 'bench'),
+  env: { ...process.env, PYTHONPATH: [join(ROOT, 'bench'), join(ROOT, 'engine'), process.env.PYTHONPATH].filter(Boolean).join(':'), HF_HUB_OFFLINE: '1' },
+});

@@ -1,0 +1,120 @@
+"""Side-by-side training benchmark: our trainer, diffusers' train_text_to_image_lora.py and (if it runs here) kohya's
+train_network.py on the same model, data, resolution, batch size, rank, steps, seed and torch build.
+Run it through `node bench/train-speed.mjs` (sets up the engine venv first); prints JSON, --write also writes Markdown."""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import runners
+from .data import prepare_data
+from .env import ensure_comparison_venv
+from .flops import count_step_flops, matmul_throughput
+from .measure import run_measured
+from .models import model_folder
+from .report import STANDIN_LINE, achieved_line, machine, markdown, ratio_lines, versions
+
+LEARNING_RATE = 1e-4
+SEED = 0
+
+
+def log(message: str) -> None:
+    print(f"[train-speed] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="node bench/train-speed.mjs")
+    parser.add_argument("--diffusers-src", type=Path, help="a diffusers checkout (never downloaded)")
+    parser.add_argument("--kohya-src", type=Path, help="a kohya-ss/sd-scripts checkout (never downloaded)")
+    parser.add_argument("--diffusers-bf16", action="store_true", help="also run diffusers' script with --mixed_precision bf16")
+    parser.add_argument("--models", default="demo,sd15")
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--work", type=Path, help="keep runs here (default: a temporary folder)")
+    parser.add_argument("--write", type=Path, help="also write the results as Markdown (e.g. bench/RESULTS.md)")
+    return parser.parse_args()
+
+
+def trainer_runs(args, model_dir: Path, data: dict, work: Path, settings: dict) -> dict:
+    runs = {"ours": runners.ours(model_dir, data["ours"], work / "ours", settings)}
+    if args.diffusers_src:
+        runs["diffusers"] = runners.diffusers(args.diffusers_src, model_dir, data["diffusers"], work / "diffusers", settings, bf16=False)
+        if args.diffusers_bf16:
+            runs["diffusers-bf16"] = runners.diffusers(args.diffusers_src, model_dir, data["diffusers"], work / "diffusers-bf16", settings, bf16=True)
+    if args.kohya_src:
+        runs["kohya"] = runners.kohya(args.kohya_src, model_dir, data["kohya"], work / "kohya", settings)
+    return runs
+
+
+def bench_model(args, model: str, work: Path, peaks: dict) -> dict:
+    settings = {"images": args.images, "epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size,
+                "rank": args.rank, "learning_rate": LEARNING_RATE, "seed": SEED, "steps": args.epochs * -(-args.images // args.batch_size)}
+    model_dir = model_folder(model, log)
+    data = prepare_data(work / model, args.images, args.resolution)
+    results = {}
+    for name, run in trainer_runs(args, model_dir, data, work / model, settings).items():
+        if isinstance(run, str):
+            results[name] = {"skipped": run}
+            log(f"{model}/{name}: skipped: {run}")
+            continue
+        log(f"{model}/{name}: {' '.join(run.argv[:3])} …")
+        result = run_measured(run.argv, run.env, work / model / name, run.python_path)
+        result["precision"] = run.precision or runners.precision_of_ours(Path(result["log"]).read_text())
+        results[name] = result
+        log(f"{model}/{name}: " + json.dumps({k: v for k, v in result.items() if k not in ("log", "error")}) + (f"\n{result['error']}" if "error" in result else ""))
+    return {"model": model, "settings": settings, "runs": results, **physical_limit(model_dir, settings, results["ours"], peaks)}
+
+
+def physical_limit(model_dir: Path, settings: dict, ours: dict, peaks: dict) -> dict:
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    vae_factor = 2 ** (len(AutoencoderKL.load_config(model_dir / "vae")["block_out_channels"]) - 1)
+    unet = UNet2DConditionModel.from_pretrained(model_dir / "unet")
+    counted = count_step_flops(unet, settings["resolution"] // vae_factor, settings["batch_size"], torch.float32, settings["rank"])
+    del unet
+    gc.collect()
+    line = achieved_line(counted["flops"], ours.get("median_step_s") if ours.get("exit_code") == 0 else None, ours.get("precision"), peaks)
+    return {"step_gflop": round(counted["flops"] / 1e9, 2), "flop_count": counted, "achieved": line}
+
+
+def main() -> None:
+    args = parse_args()
+    if args.diffusers_src or args.kohya_src:
+        ensure_comparison_venv(log)
+        print(STANDIN_LINE, file=sys.stderr, flush=True)
+    work = args.work or Path(tempfile.mkdtemp(prefix="train-speed-"))
+    log(f"work folder: {work}")
+    peaks = {"fp32": matmul_throughput(torch.float32) / 1e9, "bf16": matmul_throughput(torch.bfloat16) / 1e9}
+    models = []
+    for model in args.models.split(","):
+        result = bench_model(args, model, work, peaks)
+        result["lines"] = [line for other in result["runs"] if other != "ours"
+                           for line in ratio_lines(result["runs"]["ours"], result["runs"][other], other.replace("-bf16", " (bf16)"))]
+        result["lines"] += [result["achieved"]] if result["achieved"] else []
+        result["lines"] += ["UNet LoRA step FLOPs counted with torch.utils.flop_counter (latents and text embeddings as inputs): "
+                            f"{result['step_gflop']} GFLOP; CPU SDPA ops counted: {result['flop_count']['cpu_sdpa_counted']}"
+                            + (" (formula registered by the bench via register_flop_formula, torch has none for them)" if result["flop_count"]["cpu_sdpa_formula_registered_here"] else "")]
+        models.append(result)
+        print("\n".join(result["lines"]), file=sys.stderr, flush=True)
+    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "versions": versions(),
+              "torchvision": STANDIN_LINE if (args.diffusers_src or args.kohya_src) else None,
+              "settings": {k: getattr(args, k) for k in ("images", "epochs", "resolution", "batch_size", "rank")} | {"learning_rate": LEARNING_RATE, "seed": SEED},
+              "matmul_peak_gflops": {k: round(v, 1) for k, v in peaks.items()}, "models": models}
+    print(json.dumps(report, indent=2, default=str))
+    if args.write:
+        args.write.write_text(markdown(report) + "\n")
+        log(f"wrote {args.write}")
+
+
+if __name__ == "__main__":
+    main()

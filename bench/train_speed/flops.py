@@ -1,0 +1,93 @@
+"""The physical limit: FLOPs of one UNet LoRA training step (torch's FLOP counter) and the machine's dense matmul
+throughput per precision. Shared with bench/step-flops.py."""
+from __future__ import annotations
+
+import time
+
+import torch
+from peft import LoraConfig
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
+
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+CPU_SDPA_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+
+
+def count_cpu_sdpa() -> bool:
+    """Teaches torch's counter the CPU flash-attention ops (torch 2.13 has formulas only for the CUDA ones), using
+    torch's own SDPA counting. Returns whether a formula had to be registered."""
+    from torch.utils.flop_counter import flop_registry
+
+    if CPU_SDPA in flop_registry or CPU_SDPA.default in flop_registry:
+        return False
+
+    @register_flop_formula(CPU_SDPA)
+    def forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    @register_flop_formula(CPU_SDPA_BACKWARD)
+    def backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+    return True
+
+
+def matmul_throughput(dtype: torch.dtype, device: str = "cpu", size: int = 2048, repeats: int = 10) -> float:
+    """Best-of-3 dense square matmul throughput in FLOP/s (2·n³ per product)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    a @ b  # warm-up: thread pool, kernels
+    best = float("inf")
+    for _ in range(3):
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 * repeats / best
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def lora_unet(unet: torch.nn.Module, rank: int = 16) -> torch.nn.Module:
+    """The UNet frozen, with a trainable rank-`rank` LoRA on the attention projections (what every trainer here trains)."""
+    unet.requires_grad_(False)
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS))
+    return unet.train()
+
+
+def step_inputs(unet, latent_px: int, batch: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    latents = torch.randn(batch, unet.config.in_channels, latent_px, latent_px, device=device)
+    hidden = torch.randn(batch, 77, unet.config.cross_attention_dim, device=device)
+    timesteps = torch.randint(0, 1000, (batch,), device=device)
+    return latents, hidden, timesteps
+
+
+def training_step(unet, optimizer, inputs, dtype: torch.dtype, device: str = "cpu") -> None:
+    """One UNet LoRA step: latents and text embeddings are inputs (frozen VAE/text encoder outputs, cached)."""
+    latents, hidden, timesteps = inputs
+    with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
+        prediction = unet(latents, timesteps, hidden).sample
+    loss = torch.nn.functional.mse_loss(prediction.float(), latents)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def count_step_flops(unet, latent_px: int, batch: int, dtype: torch.dtype, rank: int = 16) -> dict:
+    """FLOPs of one training step, and whether the CPU attention ops were among what was counted."""
+    registered = count_cpu_sdpa()
+    unet = lora_unet(unet, rank)
+    optimizer = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
+    with FlopCounterMode(display=False) as counter:
+        training_step(unet, optimizer, step_inputs(unet, latent_px, batch), dtype)
+    ops = {str(op) for op in counter.get_flop_counts()["Global"]}
+    return {
+        "flops": counter.get_total_flops(),
+        "cpu_sdpa_counted": any("flash_attention_for_cpu" in op for op in ops),
+        "cpu_sdpa_formula_registered_here": registered,
+    }

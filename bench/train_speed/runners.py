@@ -1,0 +1,66 @@
+"""The command line of each trainer for the same model, data and settings."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .env import venv_python
+from .paths import BENCH_VENV, REPO, TORCHVISION_STANDIN_DIR
+
+DIFFUSERS_SCRIPT = Path("examples/text_to_image/train_text_to_image_lora.py")
+ENGINE_LINE = re.compile(r"engine \S+ on (\S+) \((\w+)")  # "engine 0.1.0 on cpu (float32: …)"
+PRECISION_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+class Run:
+    """What to execute: argv, extra environment, extra PYTHONPATH entries, and the precision if known up front."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, python_path: list[Path] | None = None, precision: str | None = None):
+        self.argv, self.env, self.python_path, self.precision = argv, env or {}, python_path or [], precision
+
+
+def ours(model_dir: Path, data_dir: Path, work: Path, settings: dict) -> Run:
+    """`lora-scripts train` with a generated config; mixed_precision stays `auto` (its pick is read from the output)."""
+    work.mkdir(parents=True, exist_ok=True)
+    config = {
+        "train_data_dir": str(data_dir), "base_model": str(model_dir), "resolution": settings["resolution"],
+        "lora_rank": settings["rank"], "lora_alpha": settings["rank"], "target_modules": ["to_q", "to_k", "to_v", "to_out.0"],
+        "batch_size": settings["batch_size"], "epochs": settings["epochs"], "learning_rate": settings["learning_rate"],
+        "seed": settings["seed"], "output_dir": str(work / "output"), "save_steps": 0,
+    }
+    (work / "config.yaml").write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML
+    return Run(["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(work / "config.yaml")], {"CI": "1"})
+
+
+def precision_of_ours(log: str) -> str:
+    match = ENGINE_LINE.search(log)
+    return PRECISION_NAMES.get(match.group(2), match.group(2)) if match else "unknown"
+
+
+def diffusers(diffusers_src: Path, model_dir: Path, data_dir: Path, work: Path, settings: dict, bf16: bool) -> Run | str:
+    script = diffusers_src / DIFFUSERS_SCRIPT
+    if not script.exists():
+        return f"{script} does not exist (give a diffusers checkout with --diffusers-src)"
+    argv = [str(venv_python(BENCH_VENV)), str(script), "--pretrained_model_name_or_path", str(model_dir),
+            "--train_data_dir", str(data_dir), "--caption_column", "text", "--resolution", str(settings["resolution"]),
+            "--center_crop", "--train_batch_size", str(settings["batch_size"]), "--num_train_epochs", str(settings["epochs"]),
+            "--learning_rate", str(settings["learning_rate"]), "--lr_scheduler", "constant", "--rank", str(settings["rank"]),
+            "--seed", str(settings["seed"]), "--output_dir", str(work / "output"), "--dataloader_num_workers", "0",
+            "--checkpointing_steps", str(10**9)]
+    if bf16:
+        argv += ["--mixed_precision", "bf16"]
+    env = {"HF_DATASETS_CACHE": str(work / "hf-datasets-cache")}  # a fresh cache: its dataset preparation is part of the run
+    return Run(argv, env, [TORCHVISION_STANDIN_DIR], "bf16" if bf16 else "fp32")
+
+
+def kohya(kohya_src: Path, model_dir: Path, data_dir: Path, work: Path, settings: dict) -> Run | str:
+    try:
+        from .kohya import kohya_run
+    except ImportError as err:
+        return f"bench/train_speed/kohya.py is not available ({err})"
+    made = kohya_run(kohya_src, model_dir, data_dir, work, settings)
+    if isinstance(made, str):
+        return made
+    argv, env = made
+    return Run(argv, env, [TORCHVISION_STANDIN_DIR], env.get("LORA_SCRIPTS_BENCH_PRECISION"))

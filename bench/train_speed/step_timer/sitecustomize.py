@@ -1,0 +1,37 @@
+"""Put on PYTHONPATH for every benchmarked trainer (ours through node, diffusers', kohya's): when
+LORA_SCRIPTS_BENCH_STEP_TIMES names a file, every optimizer step appends time.perf_counter() to it. The hook is
+registered when the trainer itself imports torch.optim, so Python processes that never train pay nothing."""
+import importlib.abc
+import os
+import sys
+import time
+
+STEP_TIMES = os.environ.get("LORA_SCRIPTS_BENCH_STEP_TIMES")
+WATCHED = "torch.optim.optimizer"
+
+
+def record_step(optimizer, args, kwargs) -> None:
+    with open(STEP_TIMES, "a") as out:
+        out.write(f"{time.perf_counter()!r}\n")
+
+
+class RegisterHookOnImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; wraps the real loader of torch.optim.optimizer to register the hook once it has run."""
+
+    def find_spec(self, name, path, target=None):
+        if name != WATCHED:
+            return None
+        sys.meta_path.remove(self)
+        spec = next(s for s in (f.find_spec(name, path, target) for f in sys.meta_path if hasattr(f, "find_spec")) if s)
+        run_module = spec.loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            module.register_optimizer_step_post_hook(record_step)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if STEP_TIMES:
+    sys.meta_path.insert(0, RegisterHookOnImport())
