@@ -86,7 +86,7 @@ class LatentCache:
             emit("stage", name="cache_latents", message=f"caching latents {len(todo)}/{len(todo)}")
         if self.uncached:
             setting = "color_jitter" if config.color_jitter > 0 else "crop: random"
-            emit("warning", code="latent_cache_partial", message=f"{len(self.uncached)} images change every epoch with `{setting}`: they are encoded at each step, not cached",
+            emit("warning", code="latent_cache_partial", message=f"{len(self.uncached)} of {len(self.uncached) + len({k[0] for k in self.variants})} pictures change every epoch with `{setting}`: they are encoded at each step, not cached",
                  hint="for the fastest training turn that augmentation off")
 
     def _fill(self, chunk: list, config) -> None:

@@ -26,5 +26,5 @@ export function trainingBuckets(items: readonly Sized[], options: BucketingOptio
 export function describeBuckets(buckets: readonly Bucket[]): string {
   const counts = new Map<string, number>();
   for (const bucket of buckets) counts.set(`${bucket.widthPx}×${bucket.heightPx}`, (counts.get(`${bucket.widthPx}×${bucket.heightPx}`) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([size, count]) => `${size} ×${count}`).join(', ');
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([size, count]) => `${size} ×${count}`).join(', ');
 }
