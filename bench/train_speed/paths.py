@@ -10,4 +10,5 @@ BENCH_CACHE = CACHE / "bench"
 HERE = Path(__file__).resolve().parent
 STEP_TIMER_DIR = HERE / "step_timer"  # holds sitecustomize.py
 TORCHVISION_STANDIN_DIR = HERE / "torchvision_standin"
+TORCHVISION_STANDIN_FINDER = TORCHVISION_STANDIN_DIR / "finder.py"  # serves it to import statements only
 ENGINE_VENV_PYTHON = Path(sys.executable)  # bench/train-speed.mjs runs the orchestrator with the engine venv's python

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 from .env import venv_python
-from .paths import BENCH_VENV, REPO, TORCHVISION_STANDIN_DIR
+from .paths import BENCH_VENV, REPO, TORCHVISION_STANDIN_FINDER
 
 DIFFUSERS_SCRIPT = Path("examples/text_to_image/train_text_to_image_lora.py")
 ENGINE_LINE = re.compile(r"engine \S+ on (\S+) \((\w+)")  # "engine 0.1.0 on cpu (float32: …)"
+STANDIN_ENV = {"LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN": str(TORCHVISION_STANDIN_FINDER)}  # read by step_timer/sitecustomize.py
 PRECISION_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
@@ -50,8 +51,9 @@ def diffusers(diffusers_src: Path, model_dir: Path, data_dir: Path, work: Path, 
             "--checkpointing_steps", str(10**9)]
     if bf16:
         argv += ["--mixed_precision", "bf16"]
-    env = {"HF_DATASETS_CACHE": str(work / "hf-datasets-cache")}  # a fresh cache: its dataset preparation is part of the run
-    return Run(argv, env, [TORCHVISION_STANDIN_DIR], "bf16" if bf16 else "fp32")
+    env = {"HF_DATASETS_CACHE": str(work / "hf-datasets-cache"),  # a fresh cache: its dataset preparation is part of the run
+           **STANDIN_ENV}
+    return Run(argv, env, precision="bf16" if bf16 else "fp32")
 
 
 def kohya(kohya_src: Path, model_dir: Path, data_dir: Path, work: Path, settings: dict) -> Run | str:
@@ -63,4 +65,4 @@ def kohya(kohya_src: Path, model_dir: Path, data_dir: Path, work: Path, settings
     if isinstance(made, str):
         return made
     argv, env = made
-    return Run(argv, env, [TORCHVISION_STANDIN_DIR], env.get("LORA_SCRIPTS_BENCH_PRECISION"))
+    return Run(argv, {**env, **STANDIN_ENV}, precision=env.get("LORA_SCRIPTS_BENCH_PRECISION"))

@@ -1,12 +1,16 @@
 """Put on PYTHONPATH for every benchmarked trainer (ours through node, diffusers', kohya's): when
 LORA_SCRIPTS_BENCH_STEP_TIMES names a file, every optimizer step appends time.perf_counter() to it. The hook is
-registered when the trainer itself imports torch.optim, so Python processes that never train pay nothing."""
+registered when the trainer itself imports torch.optim, so Python processes that never train pay nothing.
+For the comparison runs only, LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN names torchvision_standin/finder.py, which serves
+the stand-in torchvision transforms (see that file)."""
 import importlib.abc
+import importlib.util
 import os
 import sys
 import time
 
 STEP_TIMES = os.environ.get("LORA_SCRIPTS_BENCH_STEP_TIMES")
+TORCHVISION_STANDIN = os.environ.get("LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN")
 WATCHED = "torch.optim.optimizer"
 
 
@@ -35,3 +39,9 @@ class RegisterHookOnImport(importlib.abc.MetaPathFinder):
 
 if STEP_TIMES:
     sys.meta_path.insert(0, RegisterHookOnImport())
+
+if TORCHVISION_STANDIN:
+    spec = importlib.util.spec_from_file_location("lora_scripts_bench_torchvision_finder", TORCHVISION_STANDIN)
+    finder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(finder)
+    finder.install()
