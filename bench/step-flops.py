@@ -20,32 +20,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "engine"))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 from peft import LoraConfig  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-
-def matmul_throughput(dtype: torch.dtype, device: str, size: int = 2048, repeats: int = 10) -> float:
-    """Best-of-3 dense matmul throughput in FLOP/s (2·n³ per product)."""
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    a @ b  # warm-up: thread pool, kernels
-    best = float("inf")
-    for _ in range(3):
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 * repeats / best
-
-
-def sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
+from train_speed.flops import count_cpu_sdpa, matmul_throughput, sync  # noqa: E402
 
 
 def unet_for(model: str):
@@ -84,6 +65,7 @@ def measure_step(model: str, steps: int, device: str) -> dict:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    count_cpu_sdpa()  # torch has no formula for the CPU attention kernels; without this they count as 0
     with FlopCounterMode(display=False) as counter:
         step(torch.float32)
     flops = counter.get_total_flops()

@@ -11,6 +11,7 @@ from .paths import BENCH_VENV, REPO, TORCHVISION_STANDIN_FINDER
 DIFFUSERS_SCRIPT = Path("examples/text_to_image/train_text_to_image_lora.py")
 ENGINE_LINE = re.compile(r"engine \S+ on (\S+) \((\w+)")  # "engine 0.1.0 on cpu (float32: …)"
 STANDIN_ENV = {"LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN": str(TORCHVISION_STANDIN_FINDER)}  # read by step_timer/sitecustomize.py
+ANY_DTYPE = re.compile(r"\b(bfloat16|float16|float32)\b")
 PRECISION_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
@@ -35,8 +36,9 @@ def ours(model_dir: Path, data_dir: Path, work: Path, settings: dict) -> Run:
 
 
 def precision_of_ours(log: str) -> str:
-    match = ENGINE_LINE.search(log)
-    return PRECISION_NAMES.get(match.group(2), match.group(2)) if match else "unknown"
+    """The compute dtype our CLI printed when the engine started (mixed_precision `auto` picks it)."""
+    match = ENGINE_LINE.search(log) or ANY_DTYPE.search(log)
+    return PRECISION_NAMES.get(match.group(match.lastindex), match.group(match.lastindex)) if match else "unknown"
 
 
 def diffusers(diffusers_src: Path, model_dir: Path, data_dir: Path, work: Path, settings: dict, bf16: bool) -> Run | str:
