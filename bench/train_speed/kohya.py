@@ -13,6 +13,9 @@ Two things kohya's command line cannot say directly, done with its own options:
   passes `--network_weights FILE --dim_from_weights`, which makes networks.lora create only the modules in the file.
 - Tokenizer: kohya fetches openai/clip-vit-large-patch14's tokenizer from the hub; `--tokenizer_cache_dir` points it at
   the CLIP tokenizer the engine ships instead (offline machine).
+And one thing about the model folder: transformers 5 saves CLIPTextModel without the `text_model.` key prefix that
+kohya's transformers 4.54 expects (it would silently start from a random text encoder), so kohya reads a view of the
+folder in its work dir: links to the UNet, VAE and scheduler, and a text encoder whose keys carry the prefix.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import hashlib
 import json
 import math
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -143,12 +147,13 @@ def kohya_run(kohya_src: str, python: str, model_dir: str, data_dir: str, work_d
     work.mkdir(parents=True, exist_ok=True)
     unet_config = json.loads((Path(model_dir) / "unet" / "config.json").read_text())
     check_kohya_can_train(unet_config, settings)
+    model_view = write_model_view(Path(model_dir), work / "model")
     dataset_toml = write_dataset_toml(work / "dataset.toml", data_dir, settings)
     initial_lora = write_initial_lora(work / "initial-lora.safetensors", unet_config, settings)
     tokenizers = link_tokenizer(work / "tokenizers")
     argv = [
         python, str(Path(kohya_src) / "train_network.py"),
-        "--pretrained_model_name_or_path", str(model_dir),
+        "--pretrained_model_name_or_path", str(model_view),
         "--dataset_config", str(dataset_toml),
         "--tokenizer_cache_dir", str(tokenizers),
         "--output_dir", str(work / "output"), "--output_name", "kohya-lora", "--save_model_as", "safetensors",
@@ -196,6 +201,48 @@ def link_tokenizer(folder: Path) -> Path:
     if not link.exists():
         link.symlink_to(SHIPPED_CLIP_TOKENIZER, target_is_directory=True)
     return folder
+
+
+# ------------------------------------------------------------------------------------------------ model folder
+
+
+def write_model_view(model_dir: Path, view: Path) -> Path:
+    """The diffusers folder as transformers 4.54 reads it: everything linked, but the text encoder's weights rewritten
+    with the `text_model.` prefix when they lack it (a copy of ~0.5 GB for SD 1.5, made once per work dir and model)."""
+    source_marker = view / "lora-scripts-source.txt"
+    if view.exists() and (not source_marker.exists() or source_marker.read_text() != str(model_dir.resolve())):
+        shutil.rmtree(view)
+    view.mkdir(parents=True, exist_ok=True)
+    source_marker.write_text(str(model_dir.resolve()))
+    for entry in model_dir.iterdir():
+        link = view / entry.name
+        if entry.name != "text_encoder" and not link.exists():
+            link.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    encoder = view / "text_encoder"
+    encoder.mkdir(exist_ok=True)
+    for entry in (model_dir / "text_encoder").iterdir():
+        link = encoder / entry.name
+        if entry.suffix != ".safetensors" and not link.exists():
+            link.symlink_to(entry.resolve())
+        elif entry.suffix == ".safetensors" and not link.exists():
+            copy_with_key_prefix(entry, link, "text_model.")
+    return view
+
+
+def copy_with_key_prefix(source: Path, dest: Path, prefix: str) -> None:
+    """Copies a safetensors file, renaming each tensor `k` to `prefix + k` (unless it has it); the data is unchanged."""
+    with source.open("rb") as weights:
+        length = struct.unpack("<Q", weights.read(8))[0]
+        header = json.loads(weights.read(length))
+        renamed = {(name if name == "__metadata__" or name.startswith(prefix) else prefix + name): entry
+                   for name, entry in header.items()}
+        header_bytes = json.dumps(renamed).encode()
+        header_bytes += b" " * (-len(header_bytes) % 8)
+        partial = dest.with_name(dest.name + ".partial")
+        with partial.open("wb") as out:
+            out.write(struct.pack("<Q", len(header_bytes)) + header_bytes)
+            shutil.copyfileobj(weights, out, 16 << 20)
+    partial.replace(dest)
 
 
 # --------------------------------------------------------------------------------------------- initial LoRA file
