@@ -59,12 +59,20 @@ def diffusers(diffusers_src: Path, model_dir: Path, data_dir: Path, work: Path, 
 
 
 def kohya(kohya_src: Path, model_dir: Path, data_dir: Path, work: Path, settings: dict) -> Run | str:
+    """kohya's train_network.py through bench/train_speed/kohya.py, in fp32 like diffusers' default; a reason if it can't run."""
     try:
-        from .kohya import kohya_run
+        from . import kohya as kohya_module
     except ImportError as err:
         return f"bench/train_speed/kohya.py is not available ({err})"
-    made = kohya_run(kohya_src, model_dir, data_dir, work, settings)
+    kohya_settings = {**settings, "alpha": settings["rank"], "target": "unet-attention", "precision": "no"}
+    try:
+        python = kohya_module.kohya_env(str(kohya_src))
+        if python is None:
+            return "kohya's venv could not be set up (kohya.py printed why)"
+        made = kohya_module.kohya_run(str(kohya_src), python, str(model_dir), str(data_dir), str(work), kohya_settings)
+    except Exception as err:  # KohyaCannotRun (or a kohya.py failure): reported as the reason, the other trainers still run
+        return f"{type(err).__name__}: {err}"
     if isinstance(made, str):
         return made
     argv, env = made
-    return Run(argv, {**env, **STANDIN_ENV}, precision=env.get("LORA_SCRIPTS_BENCH_PRECISION"))
+    return Run(argv, {**env, **STANDIN_ENV}, precision="fp32")
