@@ -47,7 +47,7 @@ def diffusers(diffusers_src: Path, model_dir: Path, data_dir: Path, work: Path, 
         return f"{script} does not exist (give a diffusers checkout with --diffusers-src)"
     argv = [str(venv_python(BENCH_VENV)), str(script), "--pretrained_model_name_or_path", str(model_dir),
             "--train_data_dir", str(data_dir), "--caption_column", "text", "--resolution", str(settings["resolution"]),
-            "--center_crop", "--train_batch_size", str(settings["batch_size"]), "--num_train_epochs", str(settings["epochs"]),
+            "--train_batch_size", str(settings["batch_size"]), "--num_train_epochs", str(settings["epochs"]),
             "--learning_rate", str(settings["learning_rate"]), "--lr_scheduler", "constant", "--rank", str(settings["rank"]),
             "--seed", str(settings["seed"]), "--output_dir", str(work / "output"), "--dataloader_num_workers", "0",
             "--checkpointing_steps", str(10**9)]
