@@ -3,8 +3,8 @@
 The venv (~/.cache/lora-scripts/bench-venv-kohya) holds kohya's own pins (kohya-requirements.txt) and sees the engine
 venv's torch 2.13.0 CPU build through a .pth file placed AFTER its own site-packages, so kohya's diffusers 0.32.1,
 transformers 4.54.1 and accelerate 1.6.0 win over the engine's newer ones while torch is the very same build. Nothing of
-kohya's is edited, patched or committed: the checkout is given by path and run as it is, with the torchvision stand-in
-on PYTHONPATH (kohya imports torchvision.transforms for ToTensor + Normalize only).
+kohya's is edited, patched or committed: the checkout is given by path and run as it is, with the benchmark's
+torchvision stand-in served to its imports (kohya uses torchvision.transforms for ToTensor + Normalize only).
 
 Two things kohya's command line cannot say directly, done with its own options:
 - Targets: networks.lora puts LoRA on every Linear / 1x1 Conv inside each Transformer2DModel (proj_in, proj_out, the
@@ -19,6 +19,7 @@ folder in its work dir: links to the UNet, VAE and scheduler, and a text encoder
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ import sys
 from array import array
 from pathlib import Path
 
-from .paths import CACHE, ENGINE_VENV_PYTHON, REPO, TORCHVISION_STANDIN_DIR
+from .paths import CACHE, ENGINE_VENV_PYTHON, REPO, STEP_TIMER_DIR, TORCHVISION_STANDIN_FINDER
 
 KOHYA_VENV = CACHE / "bench-venv-kohya"
 REQUIREMENTS = Path(__file__).resolve().parent / "kohya-requirements.txt"
@@ -57,16 +58,19 @@ def kohya_env(kohya_src: str) -> str | None:
         return None
     python = KOHYA_VENV / "bin" / "python"
     stamp = venv_stamp()
-    if read_stamp(python) == stamp:
-        return str(python)
-    print(f"kohya: setting up {KOHYA_VENV} (kohya's pins + the engine venv's torch; once)")
-    try:
-        build_venv(python)
-        check_venv(python)
-    except (subprocess.CalledProcessError, RuntimeError) as failure:
-        print(f"kohya: skipped: its venv could not be set up: {failure}")
-        return None
-    (site_packages(python) / STAMP_NAME).write_text(json.dumps(stamp))
+    KOHYA_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(KOHYA_VENV.with_name(KOHYA_VENV.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two benchmark runs at once must not build the same venv together
+        if read_stamp(python) == stamp:
+            return str(python)
+        print(f"kohya: setting up {KOHYA_VENV} (kohya's pins + the engine venv's torch; once)")
+        try:
+            build_venv(python)
+            check_venv(python)
+        except (subprocess.CalledProcessError, RuntimeError) as failure:
+            print(f"kohya: skipped: its venv could not be set up: {failure}")
+            return None
+        (site_packages(python) / STAMP_NAME).write_text(json.dumps(stamp))
     return str(python)
 
 
@@ -125,12 +129,14 @@ def site_packages(python: Path) -> Path:
 
 
 def installed_versions(python: str) -> dict[str, str]:
-    """Name → version of every distribution the kohya venv sees, and where it comes from (for the results)."""
-    code = ("import importlib.metadata as m, json, sys;"
-            "print(json.dumps({d.metadata['Name']: [d.version, str(d.locate_file(''))] for d in m.distributions()}))")
-    found = json.loads(subprocess.check_output([python, "-c", code], text=True))
+    """Name → version of every distribution the kohya venv imports (the first on its path), marking the engine's."""
+    code = ("import importlib.metadata as m, json;"
+            "print(json.dumps([[d.metadata['Name'], d.version, str(d.locate_file(''))] for d in m.distributions()]))")
     own = str(site_packages(Path(python)))
-    return {name: version + ("" if where.startswith(own) else " (engine venv)") for name, (version, where) in found.items()}
+    versions: dict[str, str] = {}
+    for name, version, where in json.loads(subprocess.check_output([python, "-c", code], text=True)):
+        versions.setdefault(name.lower().replace("_", "-"), version + ("" if where.startswith(own) else " (engine venv)"))
+    return versions
 
 
 # ----------------------------------------------------------------------------------------------------------- run
@@ -143,10 +149,10 @@ def kohya_run(kohya_src: str, python: str, model_dir: str, data_dir: str, work_d
     settings: resolution, batch_size, rank, alpha, learning_rate, epochs, seed, target, precision ("no" | "bf16"), and
     optionally cache_latents (kohya's own in-memory latent cache, off by default as in kohya).
     """
-    work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
     unet_config = json.loads((Path(model_dir) / "unet" / "config.json").read_text())
     check_kohya_can_train(unet_config, settings)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
     model_view = write_model_view(Path(model_dir), work / "model")
     dataset_toml = write_dataset_toml(work / "dataset.toml", data_dir, settings)
     initial_lora = write_initial_lora(work / "initial-lora.safetensors", unet_config, settings)
@@ -167,7 +173,9 @@ def kohya_run(kohya_src: str, python: str, model_dir: str, data_dir: str, work_d
     ]
     if settings.get("cache_latents"):
         argv.append("--cache_latents")
-    env = {"PYTHONPATH": str(TORCHVISION_STANDIN_DIR), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # step_timer/sitecustomize.py installs the stand-in's finder when LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN names it.
+    env = {"PYTHONPATH": str(STEP_TIMER_DIR), "LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN": str(TORCHVISION_STANDIN_FINDER),
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     return argv, env
 
 
