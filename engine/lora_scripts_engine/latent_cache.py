@@ -166,6 +166,12 @@ def write_atomic(path: str, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def sample_latents(means: list[torch.Tensor], stds: list[torch.Tensor], scaling_factor: float) -> torch.Tensor:
-    """What `latent_dist.sample()` draws for the stacked batch: one randn over the whole batch shape."""
+    """What `latent_dist.sample()` draws for the stacked batch: one randn over the whole batch shape.
+
+    The draw is a contiguous randn, as diffusers' randn_tensor. The result is channels-last, as the VAE's output
+    always was (its pixels come from an HWC buffer): the step's `randn_like(latents)` fills in that layout, and a
+    fill in another layout consumes the generator differently, so a seed would no longer give the same LoRA.
+    """
     mean, std = torch.stack(means), torch.stack(stds)
-    return (mean + std * torch.randn_like(mean)) * scaling_factor
+    latents = (mean + std * torch.randn(mean.shape, device=mean.device, dtype=mean.dtype)) * scaling_factor
+    return latents.contiguous(memory_format=torch.channels_last)
