@@ -5,6 +5,8 @@ same numbers up to float rounding), so none of it is part of a resume fingerprin
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
 
@@ -62,30 +64,21 @@ def _cpu_attention_backward_flops(grad_out_shape, query_shape, key_shape, value_
 class StepFlops:
     """Counts the FLOPs of the first micro-batch with torch's counter, then turns step times into achieved FLOP/s."""
 
-    def __init__(self):
+    def __init__(self, enabled: bool = True):
         self.per_image: float | None = None
-        self._counter: FlopCounterMode | None = None
+        self.enabled = enabled  # off under torch.compile: the counter would trace the compiled graph's first call
 
-    def __enter__(self):
-        if self.per_image is None:
-            self._counter = FlopCounterMode(display=False)
-            self._counter.__enter__()
-        return self
-
-    def finish(self, images: int) -> None:
-        """Call after the first backward: closes the counter."""
-        if self._counter is not None:
-            self._counter.__exit__(None, None, None)
-            self.per_image = self._counter.get_total_flops() / max(images, 1)
-            self._counter = None
-
-    def __exit__(self, *exc):
-        if self._counter is not None:  # an error inside the step: close the mode, keep no count
-            self._counter.__exit__(*exc)
-            self._counter = None
+    @contextlib.contextmanager
+    def counting(self, images: int):
+        if self.per_image is not None or not self.enabled:
+            yield
+            return
+        with FlopCounterMode(display=False) as counter:
+            yield
+        self.per_image = counter.get_total_flops() / max(images, 1)
 
     def tflops(self, images: int, seconds: float) -> float | None:
-        return None if self.per_image is None or seconds <= 0 else self.per_image * images / seconds / 1e12
+        return None if self.per_image is None or seconds <= 0 else round(self.per_image * images / seconds / 1e12, 4)
 
 
 class LossReader:

@@ -25,6 +25,7 @@ from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
 from .protocol import EngineFailure, emit, log
 from .samples import render_samples
+from .speed import LossReader, StepFlops, apply_fast_paths, make_optimizer, report_fast_paths
 from .targets import resolve_targets
 from .validation import Validation, validation_every
 from .training_state import Position, capture_rng, load_state, restore_parameters, restore_rng, save_state
@@ -73,6 +74,9 @@ class TrainRequest:
     cache_latents: bool = True
     cache_dir: str | None = None
     cache_text_encoder_outputs: bool = True
+    optimizer: str = "adamw"
+    gradient_checkpointing: bool = False
+    torch_compile: bool = False
     sample_prompts: list = field(default_factory=list)
     sample_every_n_steps: int | None = None
     sample_inference_steps: int = 20
@@ -105,7 +109,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     """`run`: what TypeScript adds per run: `state_fingerprint`, `init_lora` facts, `test_nan_at_step` (tests only)."""
     run = run or {}
     stop = StopFlag()
-    compute = pick_compute(config.mixed_precision)
+    compute = pick_compute(config.mixed_precision, config.base_model)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
 
@@ -144,6 +148,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     saves_text_encoder = any(hasattr(e, "peft_config") for e in base.text_encoders)
     # LoRA params stay fp32: at lr 1e-4 fp16/bf16 updates round to zero.
     cast_training_params(trained + te_trained, dtype=torch.float32)
+    report_fast_paths(apply_fast_paths(base, compute, gradient_checkpointing=config.gradient_checkpointing, compile_unet=config.torch_compile, trained_text_encoders=te_trained), compute)
 
     # 3. Optimizer over the LoRA parameters only, with the UNet and text-encoder learning rates.
     groups = [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
@@ -152,7 +157,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     groups = [g for g in groups if g["params"]]
     params = [p for g in groups for p in g["params"]]
     trainable = sum(p.numel() for p in params)
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.adam_weight_decay)
+    optimizer = make_optimizer(groups, config.optimizer, config.adam_weight_decay, compute.device)
 
     # 4. Data: the manifest TypeScript wrote, `repeats` per image, seeded order per epoch.
     #    Batches hold one bucket (target size) each; frozen work (latents, prompts) is done once where it can be.
@@ -202,31 +207,44 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     step, epoch = position.step, max(0, position.epoch - 1)
     first_step = step
     last_state_at = time.monotonic()  # a timed state bounds what a SIGKILL loses when `save_steps` is 0
+    flops, losses = StepFlops(enabled=not config.torch_compile), LossReader(compute.device)
+    step_start, step_images = 0.0, 0
+
+    def report(loss_value: float, at: dict) -> None:
+        if not math.isfinite(loss_value):  # on CUDA the loss is read a step late: the weights were checked before every save
+            raise not_finite(f"the loss became {loss_value} at step {at['step']}", last_saved, config)
+        smoothed = logs.record(at["step"], loss_value, at["lr"], at["step_ms"], at["tflops"])
+        emit("progress", total_steps=total_steps, loss=loss_value, loss_smoothed=smoothed, **{k: v for k, v in at.items() if v is not None})
+
     while step < total_steps and not stop.is_set:
         epoch += 1
         micro_batches = batches(epoch_order(examples, epoch, config.seed), config.batch_size, epoch, config.seed, resolution)
         for index, batch in enumerate(micro_batches):
             if epoch == position.epoch and index < position.batches_done:
                 continue  # consumed before the state was saved
-            step_start = time.perf_counter()
+            if step_images == 0:  # the first micro-batch of an optimizer step
+                step_start = time.perf_counter()
             captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
             loaded = latents.batch(batch, config, resolution, rng)
-            loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions)
-            if step + 1 == run.get("test_nan_at_step"):
-                loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
-            if not math.isfinite(float(loss.detach())):
-                raise not_finite(f"the loss became {float(loss.detach())} at step {step + 1}", last_saved, config)
-            backward(loss / config.gradient_accumulation_steps, scaler)
+            with flops.counting(len(batch)):
+                loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions)
+                if step + 1 == run.get("test_nan_at_step"):
+                    loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
+                if not losses.lagged and not math.isfinite(float(loss.detach())):  # free on a CPU: stop before the update
+                    raise not_finite(f"the loss became {float(loss.detach())} at step {step + 1}", last_saved, config)
+                backward(loss / config.gradient_accumulation_steps, scaler)
+            step_images += len(batch)
             is_last_micro = index == len(micro_batches) - 1
             if (index + 1) % config.gradient_accumulation_steps != 0 and not is_last_micro:
                 continue
             optimizer_step(optimizer, groups, config.max_grad_norm, scaler)
             lr_scheduler.step()
             step += 1
-            loss_value = float(loss.detach())
-            step_ms = (time.perf_counter() - step_start) * 1000
-            smoothed = logs.record(step, loss_value, lr_scheduler.get_last_lr()[0], step_ms)
-            emit("progress", step=step, total_steps=total_steps, epoch=epoch, loss=loss_value, loss_smoothed=smoothed, lr=lr_scheduler.get_last_lr()[0], step_ms=round(step_ms, 2))
+            seconds = time.perf_counter() - step_start
+            at = dict(step=step, epoch=epoch, lr=lr_scheduler.get_last_lr()[0], step_ms=round(seconds * 1000, 2), tflops=flops.tflops(step_images, seconds))
+            for loss_value, read_at in losses.push(loss, at):
+                report(loss_value, read_at)
+            step_images = 0
             is_final = step >= total_steps or stop.is_set
             position = Position(step, epoch, index + 1)
             is_save_step = bool(config.save_steps) and step % config.save_steps == 0 and not is_final
@@ -247,6 +265,9 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
                 last_saved = step if is_save_step else last_saved
             if is_final:
                 break
+
+    for loss_value, read_at in losses.drain():
+        report(loss_value, read_at)
 
     # 7. Save the final LoRA and state (also after Ctrl-C: nothing trained is lost, and `resume` goes on from here).
     if step == first_step:
@@ -373,13 +394,15 @@ class TrainingLog:
         self.every = every
         self.smoothed: float | None = None
 
-    def record(self, step: int, loss: float, lr: float, step_ms: float) -> float:
+    def record(self, step: int, loss: float, lr: float, step_ms: float, tflops: float | None = None) -> float:
         self.smoothed = loss if self.smoothed is None else self.SMOOTHING * self.smoothed + (1 - self.SMOOTHING) * loss
         if step % self.every == 0:
             self.writer.add_scalar("train/loss", loss, step)
             self.writer.add_scalar("train/loss_smoothed", self.smoothed, step)
             self.writer.add_scalar("train/learning_rate", lr, step)
             self.writer.add_scalar("train/it_per_s", 1000.0 / max(step_ms, 1e-6), step)
+            if tflops is not None:
+                self.writer.add_scalar("train/tflops", tflops, step)
         return self.smoothed
 
     def add_image(self, tag: str, image_hwc, step: int) -> None:
