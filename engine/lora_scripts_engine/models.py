@@ -36,6 +36,7 @@ from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundE
 from safetensors import SafetensorError, safe_open
 from transformers import CLIPTokenizer
 
+from .lean_load import load_unet_as
 from .protocol import EngineFailure
 from .single_file import ARCHITECTURE_METADATA_KEY
 
@@ -410,7 +411,10 @@ def load_pretrained_pipeline(
                                  "models are supported")
     # The safety checker (1.2 GB in SD 1.5) has no part in training or sampling previews.
     skipped = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
-    extra = skipped if pipeline_class is StableDiffusionPipeline else {}
+    extra = dict(skipped) if pipeline_class is StableDiffusionPipeline else {}
+    unet = load_unet_as(index_file.parent / "unet", dtype)  # None: diffusers loads it (already lean there)
+    if unet is not None:
+        extra["unet"] = unet
     return pipeline_class.from_pretrained(name, dtype=dtype, local_files_only=local_files_only, **extra)
 
 

@@ -211,6 +211,22 @@ def test_diffusers_folder_loads_with_family_and_prediction_type(family, tmp_path
     torch.testing.assert_close(model_outputs(loaded), model_outputs(built))
 
 
+def test_fp32_folder_loaded_as_bf16_gives_the_unet_diffusers_gives(tmp_path):
+    """The chunked loader (lean_load.py) must be a pure memory saving: same weights as diffusers' own cast."""
+    from lora_scripts_engine.lean_load import load_unet_as
+
+    build_tiny_components("sd1", seed=5).pipeline().save_pretrained(tmp_path / "pipeline")
+    ours = load_unet_as(tmp_path / "pipeline" / "unet", torch.bfloat16)
+    theirs = UNet2DConditionModel.from_pretrained(tmp_path / "pipeline" / "unet", torch_dtype=torch.bfloat16)
+    assert ours is not None and load_unet_as(tmp_path / "pipeline" / "unet", torch.float32) is None  # same dtype: diffusers maps it
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    for name, tensor in theirs.state_dict().items():
+        assert ours.state_dict()[name].dtype == torch.bfloat16
+        assert torch.equal(ours.state_dict()[name], tensor), name
+    loaded = load_base_model(str(tmp_path / "pipeline"), dtype=torch.bfloat16)
+    assert loaded.unet.dtype == torch.bfloat16 and loaded.vae.dtype == torch.bfloat16
+
+
 # ---- errors: one line naming the file, culprit `base_model` -----------------------------------
 
 
