@@ -103,7 +103,7 @@ def main() -> None:
         result["lines"] += [result["achieved"]] if result["achieved"] else []
         result["lines"] += ["UNet LoRA step FLOPs counted with torch.utils.flop_counter (latents and text embeddings as inputs): "
                             f"{result['step_gflop']} GFLOP; CPU SDPA ops counted: {result['flop_count']['cpu_sdpa_counted']}"
-                            + (" (formula registered by the bench via register_flop_formula, torch has none for them)" if result["flop_count"]["cpu_sdpa_formula_registered_here"] else "")]
+                            + " (torch has no formula for them; lora_scripts_engine/speed.py registers one with register_flop_formula)"]
         models.append(result)
         print("\n".join(result["lines"]), file=sys.stderr, flush=True)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "versions": versions(),

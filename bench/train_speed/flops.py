@@ -2,34 +2,18 @@
 throughput per precision. Shared with bench/step-flops.py."""
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import torch
 from peft import LoraConfig
-from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
+from torch.utils.flop_counter import FlopCounterMode
 
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-CPU_SDPA_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
-
-
-def count_cpu_sdpa() -> bool:
-    """Teaches torch's counter the CPU flash-attention ops (torch 2.13 has formulas only for the CUDA ones), using
-    torch's own SDPA counting. Returns whether a formula had to be registered."""
-    from torch.utils.flop_counter import flop_registry
-
-    if CPU_SDPA in flop_registry or CPU_SDPA.default in flop_registry:
-        return False
-
-    @register_flop_formula(CPU_SDPA)
-    def forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-        return sdpa_flop_count(query_shape, key_shape, value_shape)
-
-    @register_flop_formula(CPU_SDPA_BACKWARD)
-    def backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-        return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
-
-    return True
+# The engine's speed module teaches torch's counter the CPU attention ops (one formula for the product and the bench).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "engine"))
+from lora_scripts_engine import speed  # noqa: E402,F401
 
 
 def matmul_throughput(dtype: torch.dtype, device: str = "cpu", size: int = 2048, repeats: int = 10) -> float:
@@ -80,7 +64,6 @@ def training_step(unet, optimizer, inputs, dtype: torch.dtype, device: str = "cp
 
 def count_step_flops(unet, latent_px: int, batch: int, dtype: torch.dtype, rank: int = 16) -> dict:
     """FLOPs of one training step, and whether the CPU attention ops were among what was counted."""
-    registered = count_cpu_sdpa()
     unet = lora_unet(unet, rank)
     optimizer = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
     with FlopCounterMode(display=False) as counter:
@@ -89,5 +72,4 @@ def count_step_flops(unet, latent_px: int, batch: int, dtype: torch.dtype, rank:
     return {
         "flops": counter.get_total_flops(),
         "cpu_sdpa_counted": any("flash_attention_for_cpu" in op for op in ops),
-        "cpu_sdpa_formula_registered_here": registered,
     }

@@ -50,15 +50,18 @@ def make_optimizer(groups: list[dict], optimizer: str, weight_decay: float, devi
     return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=device == "cuda")
 
 
-@register_flop_formula([aten._scaled_dot_product_flash_attention_for_cpu])
-def _cpu_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-    # torch counts the CUDA attention kernels but not the CPU one: same maths, same count.
-    return sdpa_flop_count(query_shape, key_shape, value_shape)
+def count_cpu_attention_flops() -> None:
+    """Teaches torch's FLOP counter the CPU attention kernels: torch 2.13 counts only the CUDA ones (same maths)."""
+    from torch.utils.flop_counter import flop_registry
+
+    forward, backward = aten._scaled_dot_product_flash_attention_for_cpu, aten._scaled_dot_product_flash_attention_for_cpu_backward
+    if forward in flop_registry or forward.default in flop_registry:
+        return
+    register_flop_formula(forward)(lambda q, k, v, *args, out_shape=None, **kwargs: sdpa_flop_count(q, k, v))
+    register_flop_formula(backward)(lambda grad, q, k, v, *args, out_shape=None, **kwargs: sdpa_backward_flop_count(grad, q, k, v))
 
 
-@register_flop_formula([aten._scaled_dot_product_flash_attention_for_cpu_backward])
-def _cpu_attention_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+count_cpu_attention_flops()
 
 
 class StepFlops:
