@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--models", default="demo,sd15")
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--resolution", default="demo=64,sd15=256", help="px for every model, or per model: demo=64,sd15=256")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--work", type=Path, help="keep runs here (default: a temporary folder)")
@@ -56,11 +56,21 @@ def trainer_runs(args, model_dir: Path, data: dict, work: Path, settings: dict) 
     return runs
 
 
+def resolution_of(spec: str, model: str) -> int:
+    """`256` for every model, or `demo=64,sd15=256`: each model at the size it is made for (the demo model is 64 px)."""
+    if "=" not in spec:
+        return int(spec)
+    sizes = dict(part.split("=") for part in spec.split(","))
+    if model not in sizes:
+        sys.exit(f"--resolution {spec} names no size for model {model}")
+    return int(sizes[model])
+
+
 def bench_model(args, model: str, work: Path, peaks: dict) -> dict:
-    settings = {"images": args.images, "epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size,
+    settings = {"images": args.images, "epochs": args.epochs, "resolution": resolution_of(args.resolution, model), "batch_size": args.batch_size,
                 "rank": args.rank, "learning_rate": LEARNING_RATE, "seed": SEED, "steps": args.epochs * -(-args.images // args.batch_size)}
     model_dir = model_folder(model, log)
-    data = prepare_data(work / model, args.images, args.resolution)
+    data = prepare_data(work / model, args.images, settings["resolution"])
     results = {}
     for name, run in trainer_runs(args, model_dir, data, work / model, settings).items():
         if isinstance(run, str):

@@ -109,6 +109,7 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
   cli
     .command('demo', 'Train a jiangnan style LoRA end to end on the shipped demo base model; prints a strength grid and style scores (CPU is fine, no download)')
     .option('--out <dir>', 'Working folder', { default: 'output/demo' })
+    .option('--set <key=value>', 'Override a key of the demo config, e.g. `--set mixed_precision=bf16` (repeatable)')
     .action((flags: Record<string, unknown>) => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(flags, ctx)));
 
   cli

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync 
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
+import { nativeResolution } from './native-resolution.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
 import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
@@ -87,9 +88,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
 
   const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
-  const buckets = trainingBuckets(items, { mode: config.bucketing, resolutionPx: config.resolution, maxUpscale: config.bucket_max_upscale });
+  const bucketResolution = config.resolution ?? (config.bucketing === 'off' ? null : nativeResolution(config.base_model));
+  const buckets = trainingBuckets(items, { mode: config.bucketing, resolutionPx: bucketResolution, maxUpscale: config.bucket_max_upscale });
   if (buckets) options.note(`buckets: ${describeBuckets(buckets)}`);
-  else if (config.bucketing === 'on') options.note('bucketing: off, because it needs `resolution` (the base model size is only known to the engine)');
+  else if (config.bucketing === 'on' && bucketResolution === null) options.note("bucketing: off, because the base model's native size is not known before loading it: set `resolution`");
   writeManifest(plan.manifestPath, items, buckets);
   if (plan.validationManifestPath) {
     writeManifest(plan.validationManifestPath, validationItems);

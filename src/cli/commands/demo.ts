@@ -9,6 +9,7 @@ import { UsageError } from '../../errors.js';
 import { renderStrengths, writeStrengthGrid } from '../../generate/index.js';
 import { buildReferenceClassifier, featuresOfImage, styleScore } from '../../style/index.js';
 import { runTraining } from '../../train/index.js';
+import { collectOverrides } from '../overrides.js';
 import { createProgressView } from '../progress.js';
 import type { CommandContext } from '../context.js';
 
@@ -47,6 +48,7 @@ export async function demoCommand(flags: Record<string, unknown>, ctx: CommandCo
       { key: 'train_data_dir', value: dataDir, source: 'demo' },
       { key: 'base_model', value: DEMO_BASE_MODEL, source: 'demo' },
       { key: 'output_dir', value: join(out, 'jiangnan_style'), source: 'demo' },
+      ...collectOverrides({ set: flags.set }),
     ],
   });
   const trained = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });
