@@ -243,7 +243,7 @@ export const configSchema = z.strictObject({
   }),
   optimizer: z.enum(['adamw', 'adamw8bit']).default('adamw').register(keyMeta, {
     group: 'training',
-    description: '`adamw` (fused kernel on CUDA); `adamw8bit` keeps the optimizer state in 8 bits (bitsandbytes, CUDA only) for GPUs short of memory. A LoRA\'s optimizer state is small, so it saves little there.',
+    description: '`adamw` (the fused kernel, on CUDA and CPU); `adamw8bit` keeps the optimizer state in 8 bits (bitsandbytes, CUDA only) for GPUs short of memory. A LoRA\'s optimizer state is small, so it saves little there.',
   }),
   gradient_checkpointing: z.boolean().default(false).register(keyMeta, {
     group: 'training',
