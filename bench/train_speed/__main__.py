@@ -16,12 +16,14 @@ import torch
 from . import runners
 from .data import prepare_data
 from .env import ensure_comparison_venv
-from .flops import count_step_flops, matmul_throughput
+from .ceiling import kernel_ceiling
+from .flops import as_the_engine_runs_it, count_step_flops, matmul_throughput, step_inputs, training_step
 from .measure import run_measured
 from .models import model_folder
-from .report import STANDIN_LINE, achieved_line, machine, markdown, ratio_lines, versions
+from .report import STANDIN_LINE, achieved_line, ceiling_lines, machine, markdown, ratio_lines, versions
 
 LEARNING_RATE = 1e-4
+PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SEED = 0
 
 
@@ -90,11 +92,23 @@ def physical_limit(model_dir: Path, settings: dict, ours: dict, peaks: dict) -> 
 
     vae_factor = 2 ** (len(AutoencoderKL.load_config(model_dir / "vae")["block_out_channels"]) - 1)
     unet = UNet2DConditionModel.from_pretrained(model_dir / "unet")
-    counted = count_step_flops(unet, settings["resolution"] // vae_factor, settings["batch_size"], torch.float32, settings["rank"])
+    latent_px = settings["resolution"] // vae_factor
+    counted = count_step_flops(unet, latent_px, settings["batch_size"], torch.float32, settings["rank"])
+    median_step_s = ours.get("median_step_s") if ours.get("exit_code") == 0 else None
+    line = achieved_line(counted["flops"], median_step_s, ours.get("precision"), peaks)
+    ceiling = None
+    if ours.get("precision") in PRECISION_DTYPES:
+        dtype = PRECISION_DTYPES[ours["precision"]]
+        unet = as_the_engine_runs_it(unet, dtype)  # count_step_flops left the LoRA on it
+        optimizer = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
+        inputs = step_inputs(unet, latent_px, settings["batch_size"])
+        inputs = (inputs[0].contiguous(memory_format=torch.channels_last), *inputs[1:])
+        ceiling = kernel_ceiling(lambda: training_step(unet, optimizer, inputs, dtype))
+        log(f"{ours['precision']} kernel ceiling: " + json.dumps(ceiling))
     del unet
     gc.collect()
-    line = achieved_line(counted["flops"], ours.get("median_step_s") if ours.get("exit_code") == 0 else None, ours.get("precision"), peaks)
-    return {"step_gflop": round(counted["flops"] / 1e9, 2), "flop_count": counted, "achieved": line}
+    return {"step_gflop": round(counted["flops"] / 1e9, 2), "flop_count": counted, "achieved": line, "kernel_ceiling": ceiling,
+            "ceiling_lines": ceiling_lines(ceiling, median_step_s, ours.get("precision"), peaks) if ceiling else []}
 
 
 def main() -> None:
@@ -111,6 +125,7 @@ def main() -> None:
         result["lines"] = [line for other in result["runs"] if other != "ours"
                            for line in ratio_lines(result["runs"]["ours"], result["runs"][other], other.replace("-bf16", " (bf16)"))]
         result["lines"] += [result["achieved"]] if result["achieved"] else []
+        result["lines"] += result["ceiling_lines"]
         result["lines"] += ["UNet LoRA step FLOPs counted with torch.utils.flop_counter (latents and text embeddings as inputs): "
                             f"{result['step_gflop']} GFLOP; CPU SDPA ops counted: {result['flop_count']['cpu_sdpa_counted']}"
                             + " (torch has no formula for them; lora_scripts_engine/speed.py registers one with register_flop_formula)"]

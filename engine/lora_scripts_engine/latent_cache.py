@@ -20,8 +20,14 @@ from .data import Example, load_pixels, open_rgb, place, render, target_size
 from .protocol import emit
 
 FORMAT_VERSION = 1
-ENCODE_BATCH = 8  # images per VAE call: bounds memory at large resolutions
 SAMPLED_VALUES = 1024  # per tensor end, for the VAE fingerprint
+
+
+def images_per_vae_call(device: str) -> int:
+    """A GPU encodes a batch faster per image (8 also bounds memory at large resolutions); a CPU does not: measured on
+    2 cores, SD's VAE at 256 px in bf16 takes 0.69 s per image one at a time (91 % of the matmul peak) and 0.83 s in
+    batches of 8, whose activations no longer fit the caches."""
+    return 8 if device == "cuda" else 1
 
 
 def vae_fingerprint(vae) -> str:
@@ -79,9 +85,11 @@ class LatentCache:
             with open(example.image, "rb") as f:
                 image_hash = hashlib.sha256(f.read()).hexdigest()
             todo += [(example, size, flipped, image_hash) for flipped in flips]
-        for start in range(0, len(todo), ENCODE_BATCH):
-            emit("stage", name="cache_latents", message=f"caching latents {start}/{len(todo)}")
-            self._fill(todo[start : start + ENCODE_BATCH], config)
+        per_call = images_per_vae_call(self.compute.device)
+        for start in range(0, len(todo), per_call):
+            if start % 8 == 0:
+                emit("stage", name="cache_latents", message=f"caching latents {start}/{len(todo)}")
+            self._fill(todo[start : start + per_call], config)
         if todo:
             emit("stage", name="cache_latents", message=f"caching latents {len(todo)}/{len(todo)}")
         if self.uncached:
