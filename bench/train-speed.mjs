@@ -27,6 +27,6 @@ if (!existsSync(join(ROOT, 'node_modules'))) run('npm', ['ci']);
 if (!existsSync(join(ROOT, 'dist', 'cli'))) run('npm', ['run', 'build']);
 run('node', [join(ROOT, 'bin', 'lora-scripts.mjs'), 'setup'], { stdio: ['ignore', 'ignore', 'inherit'] });
 run(enginePython(), ['-m', 'train_speed', ...process.argv.slice(2)], {
-  cwd: join(ROOT, 'bench'),
+  cwd: process.cwd(), // paths given on the command line (--write, --work, --diffusers-src) are the caller's
   env: { ...process.env, PYTHONPATH: [join(ROOT, 'bench'), join(ROOT, 'engine'), process.env.PYTHONPATH].filter(Boolean).join(':'), HF_HUB_OFFLINE: '1' },
 });

@@ -21,6 +21,7 @@ HEAVY_OPS = {
     aten.convolution.default, aten.convolution_backward.default, aten.mm.default, aten.addmm.default, aten.bmm.default,
     aten.baddbmm.default, aten._scaled_dot_product_flash_attention_for_cpu.default,
     aten._scaled_dot_product_flash_attention_for_cpu_backward.default,
+    torch.ops.mkldnn._convolution_pointwise.default,  # the engine's packed frozen convolutions, forward and backward
 }
 
 
@@ -29,7 +30,14 @@ class TensorShape(tuple):
 
 
 def shape_of(value):
-    return TensorShape((tuple(value.shape), tuple(value.stride()), value.dtype)) if isinstance(value, torch.Tensor) else value
+    """Packed (oneDNN) weights are kept as they are: they are frozen, and their layout is what is being timed."""
+    if isinstance(value, torch.Tensor) and not value.is_mkldnn:
+        return TensorShape((tuple(value.shape), tuple(value.stride()), value.dtype))
+    return value
+
+
+def described(value):
+    return ("packed", id(value)) if isinstance(value, torch.Tensor) and value.is_mkldnn else shape_of(value)
 
 
 def stand_in(value):
@@ -50,7 +58,7 @@ class HeavyOpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in HEAVY_OPS:
-            key = (func, repr(tree_map(shape_of, (args, kwargs))))
+            key = (func, repr(tree_map(described, (args, kwargs))))
             if key not in self.calls:
                 self.calls[key] = 0
                 self.arguments[key] = tree_map(shape_of, (args, kwargs))
@@ -97,5 +105,7 @@ def op_kind(func) -> str:
     name = func.overloadpacket.__name__
     if "scaled_dot_product" in name:
         return "attention backward" if name.endswith("backward") else "attention"
+    if name == "_convolution_pointwise":
+        return "packed convolution (forward and input gradient)"
     return {"convolution": "convolution", "convolution_backward": "convolution backward"}.get(name, "matrix product")
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
 
+from .packed_conv import pack_frozen_convolutions
 from .protocol import EngineFailure, emit
 
 aten = torch.ops.aten
@@ -27,6 +28,8 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:
         used.append("SDPA attention")
+    if compute.device == "cpu" and not compile_unet and pack_frozen_convolutions(base.unet):
+        used.append("packed frozen convolutions")
     if gradient_checkpointing:
         base.unet.enable_gradient_checkpointing()
         for encoder in trained_text_encoders:
@@ -53,8 +56,9 @@ def make_optimizer(groups: list[dict], optimizer: str, weight_decay: float, devi
     return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=device in ("cuda", "cpu"))
 
 
-def count_cpu_attention_flops() -> None:
-    """Teaches torch's FLOP counter the CPU attention kernels: torch 2.13 counts only the CUDA ones (same maths)."""
+def count_cpu_kernel_flops() -> None:
+    """Teaches torch's FLOP counter the CPU attention kernels (torch 2.13 counts only the CUDA ones, same maths) and
+    the oneDNN convolution that packed frozen convolutions call (packed_conv.py), forward and input gradient alike."""
     from torch.utils.flop_counter import flop_registry
 
     forward, backward = aten._scaled_dot_product_flash_attention_for_cpu, aten._scaled_dot_product_flash_attention_for_cpu_backward
@@ -62,9 +66,10 @@ def count_cpu_attention_flops() -> None:
         return
     register_flop_formula(forward)(lambda q, k, v, *args, out_shape=None, **kwargs: sdpa_flop_count(q, k, v))
     register_flop_formula(backward)(lambda grad, q, k, v, *args, out_shape=None, **kwargs: sdpa_backward_flop_count(grad, q, k, v))
+    register_flop_formula(torch.ops.mkldnn._convolution_pointwise)(lambda x_shape, w_shape, *args, out_shape=None, **kwargs: conv_flop_count(x_shape, w_shape, out_shape))
 
 
-count_cpu_attention_flops()
+count_cpu_kernel_flops()
 
 
 class StepFlops:
