@@ -28,7 +28,8 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:
         used.append("SDPA attention")
-    if compute.device == "cpu" and not compile_unet and pack_frozen_convolutions(base.unet):
+    # Measured to pay in bf16 (SD 1.5-sized step 2.08 → 1.80 s); the fp32 demo model's step got slower, so fp32 stays plain.
+    if compute.device == "cpu" and compute.dtype == torch.bfloat16 and not compile_unet and pack_frozen_convolutions(base.unet):
         used.append("packed frozen convolutions")
     if gradient_checkpointing:
         base.unet.enable_gradient_checkpointing()
