@@ -54,6 +54,7 @@ class HeavyOpRecorder(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.calls: dict[tuple, int] = {}
+        self.arguments: dict[tuple, tuple] = {}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -64,10 +65,6 @@ class HeavyOpRecorder(TorchDispatchMode):
                 self.arguments[key] = tree_map(shape_of, (args, kwargs))
             self.calls[key] += 1
         return func(*args, **kwargs)
-
-    def __enter__(self):
-        self.arguments: dict[tuple, tuple] = {}
-        return super().__enter__()
 
 
 def time_alone(func, shapes, repeats: int = 3) -> tuple[float, float]:
@@ -108,4 +105,3 @@ def op_kind(func) -> str:
     if name == "_convolution_pointwise":
         return "packed convolution (forward and input gradient)"
     return {"convolution": "convolution", "convolution_backward": "convolution backward"}.get(name, "matrix product")
-

@@ -21,6 +21,7 @@ from .protocol import emit
 
 FORMAT_VERSION = 1
 SAMPLED_VALUES = 1024  # per tensor end, for the VAE fingerprint
+PROGRESS_EVERY = 8  # pictures between "caching latents" lines, however many go into one VAE call
 
 
 def images_per_vae_call(device: str) -> int:
@@ -87,7 +88,7 @@ class LatentCache:
             todo += [(example, size, flipped, image_hash) for flipped in flips]
         per_call = images_per_vae_call(self.compute.device)
         for start in range(0, len(todo), per_call):
-            if start % 8 == 0:
+            if start % PROGRESS_EVERY == 0:
                 emit("stage", name="cache_latents", message=f"caching latents {start}/{len(todo)}")
             self._fill(todo[start : start + per_call], config)
         if todo:

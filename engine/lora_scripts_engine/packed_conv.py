@@ -18,7 +18,7 @@ import types
 
 import torch
 
-aten, mkldnn = torch.ops.aten, torch.ops.mkldnn
+mkldnn = torch.ops.mkldnn
 PACKABLE_DTYPES = (torch.float32, torch.bfloat16)
 
 
@@ -32,7 +32,6 @@ class PackedWeights:
     def __init__(self, conv: torch.nn.Conv2d, input_shape: tuple):
         weight = conv.weight.detach().contiguous(memory_format=torch.channels_last)
         self.padding, self.stride, self.dilation = list(conv.padding), list(conv.stride), list(conv.dilation)
-        self.weight_shape = tuple(weight.shape)
         self.forward = pack(weight, conv.padding, conv.stride, conv.dilation, input_shape)
         self.backward = None
         if conv.stride == (1, 1):
@@ -60,8 +59,7 @@ class PackedConvolution(torch.autograd.Function):
         if packed.backward is not None:
             grad_input = mkldnn._convolution_pointwise(grad, packed.backward, None, packed.backward_padding, [1, 1], packed.dilation, 1, "none", [], "")
         else:
-            grad_input = aten.convolution_backward(grad, torch.empty(ctx.input_shape, dtype=grad.dtype).contiguous(memory_format=torch.channels_last), conv.weight.detach(),
-                                                   None, packed.stride, packed.padding, packed.dilation, False, [0, 0], 1, [True, False, False])[0]
+            grad_input = torch.nn.grad.conv2d_input(ctx.input_shape, conv.weight.detach(), grad, packed.stride, packed.padding, packed.dilation)
         return grad_input, None, None
 
 
@@ -72,6 +70,12 @@ def packed_forward(self: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         self._packed_weights = PackedWeights(self, tuple(x.shape))  # on the first call: see `pack`
     bias = None if self.bias is None else self.bias.detach()
     return PackedConvolution.apply(x, bias, self)
+
+
+def pays_off(device: str, dtype: torch.dtype, compiled: bool) -> bool:
+    """Measured to pay in bf16 (SD 1.5-sized step 2.08 → 1.80 s); the fp32 demo model's step got slower, so fp32 stays
+    plain. torch.compile brings its own convolution handling."""
+    return device == "cpu" and dtype == torch.bfloat16 and not compiled
 
 
 def is_packable(conv: torch.nn.Module) -> bool:

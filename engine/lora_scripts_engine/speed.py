@@ -11,6 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
 
 from .packed_conv import pack_frozen_convolutions
+from .packed_conv import pays_off as packing_pays_off
 from .protocol import EngineFailure, emit
 
 aten = torch.ops.aten
@@ -28,8 +29,7 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:
         used.append("SDPA attention")
-    # Measured to pay in bf16 (SD 1.5-sized step 2.08 → 1.80 s); the fp32 demo model's step got slower, so fp32 stays plain.
-    if compute.device == "cpu" and compute.dtype == torch.bfloat16 and not compile_unet and pack_frozen_convolutions(base.unet):
+    if packing_pays_off(compute.device, compute.dtype, compile_unet) and pack_frozen_convolutions(base.unet):
         used.append("packed frozen convolutions")
     if gradient_checkpointing:
         base.unet.enable_gradient_checkpointing()
