@@ -22,6 +22,8 @@ HEAVY_OPS = {
     aten.baddbmm.default, aten._scaled_dot_product_flash_attention_for_cpu.default,
     aten._scaled_dot_product_flash_attention_for_cpu_backward.default,
     torch.ops.mkldnn._convolution_pointwise.default,  # the engine's packed frozen convolutions, forward and backward
+    torch.ops.mkldnn._linear_pointwise.default,  # its packed frozen linear layers, forward and backward
+    aten._softmax.default, aten._softmax_backward_data.default,  # its CPU bf16 attention (cpu_attention.py): no FLOPs, but time
 }
 
 
@@ -104,4 +106,8 @@ def op_kind(func) -> str:
         return "attention backward" if name.endswith("backward") else "attention"
     if name == "_convolution_pointwise":
         return "packed convolution (forward and input gradient)"
+    if name == "_linear_pointwise":
+        return "packed linear layer (forward and input gradient)"
+    if name in ("bmm", "_softmax", "_softmax_backward_data"):  # nothing else in the UNet step calls these
+        return "attention with kept probabilities (products and softmax)"
     return {"convolution": "convolution", "convolution_backward": "convolution backward"}.get(name, "matrix product")

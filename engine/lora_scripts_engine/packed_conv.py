@@ -73,8 +73,9 @@ def packed_forward(self: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 
 def pays_off(device: str, dtype: torch.dtype, compiled: bool) -> bool:
-    """Measured to pay in bf16 (SD 1.5-sized step 2.08 → 1.80 s); the fp32 demo model's step got slower, so fp32 stays
-    plain. torch.compile brings its own convolution handling."""
+    """Whether speed.use_cpu_bf16_kernels applies (packed convolutions and linear layers, kept-probability attention):
+    measured to pay in bf16 (SD 1.5-sized step 2.08 → 1.80 s with packed convolutions alone); the fp32 demo model's step
+    got slower, so fp32 stays plain. torch.compile brings its own kernel handling."""
     return device == "cpu" and dtype == torch.bfloat16 and not compiled
 
 

@@ -6,12 +6,15 @@ same numbers up to float rounding), so none of it is part of a resume fingerprin
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
 
+from .cpu_attention import use_kept_probabilities_attention
 from .packed_conv import pack_frozen_convolutions
 from .packed_conv import pays_off as packing_pays_off
+from .packed_linear import pack_frozen_linears
 from .protocol import EngineFailure, emit
 
 aten = torch.ops.aten
@@ -29,8 +32,10 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:
         used.append("SDPA attention")
-    if packing_pays_off(compute.device, compute.dtype, compile_unet) and pack_frozen_convolutions(base.unet):
-        used.append("packed frozen convolutions")
+    if compute.dtype != torch.float32 and leave_lora_inputs_to_autocast([base.unet, *trained_text_encoders]):
+        used.append("LoRA inputs left to autocast")
+    if packing_pays_off(compute.device, compute.dtype, compile_unet):
+        used += use_cpu_bf16_kernels(base.unet)
     if gradient_checkpointing:
         base.unet.enable_gradient_checkpointing()
         for encoder in trained_text_encoders:
@@ -39,6 +44,29 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     if compile_unet:
         base.unet.compile()  # in place: state_dict, peft adapters and saving see the same module
         used.append("torch.compile")
+    return used
+
+
+def leave_lora_inputs_to_autocast(modules: list[torch.nn.Module]) -> int:
+    """peft casts a LoRA layer's bf16 input to its fp32 weights' dtype, and autocast casts it straight back to bf16 for
+    the product: two copies of every LoRA input, forward and backward, for the same numbers. Under autocast (every
+    run that isn't fp32) the first cast is left out. Measured on an SD 1.5-sized bf16 step on the CPU: −4 %."""
+    layers = [m for module in modules for m in module.modules() if hasattr(m, "cast_input_dtype_enabled")]
+    for layer in layers:
+        layer.cast_input_dtype_enabled = False
+    return len(layers)
+
+
+def use_cpu_bf16_kernels(unet: torch.nn.Module) -> list[str]:
+    """What pays for a frozen bf16 UNet trained on a CPU (measured on an SD 1.5-sized step at 256 px, batch 1, 2 cores):
+    packed convolutions 2.08 → 1.80 s, then packed linear layers −5 % and attention with kept probabilities −5 %."""
+    used = []
+    if pack_frozen_convolutions(unet):
+        used.append("packed frozen convolutions")
+    if pack_frozen_linears(unet):
+        used.append("packed frozen linear layers")
+    if use_kept_probabilities_attention(unet):
+        used.append("attention with kept probabilities")
     return used
 
 
@@ -59,7 +87,8 @@ def make_optimizer(groups: list[dict], optimizer: str, weight_decay: float, devi
 
 def count_cpu_kernel_flops() -> None:
     """Teaches torch's FLOP counter the CPU attention kernels (torch 2.13 counts only the CUDA ones, same maths) and
-    the oneDNN convolution that packed frozen convolutions call (packed_conv.py), forward and input gradient alike."""
+    the oneDNN convolution and linear product that packed frozen layers call (packed_conv.py, packed_linear.py), forward
+    and input gradient alike. KeptProbabilitiesAttention (cpu_attention.py) is plain matrix products, counted as such."""
     from torch.utils.flop_counter import flop_registry
 
     forward, backward = aten._scaled_dot_product_flash_attention_for_cpu, aten._scaled_dot_product_flash_attention_for_cpu_backward
@@ -68,6 +97,7 @@ def count_cpu_kernel_flops() -> None:
     register_flop_formula(forward)(lambda q, k, v, *args, out_shape=None, **kwargs: sdpa_flop_count(q, k, v))
     register_flop_formula(backward)(lambda grad, q, k, v, *args, out_shape=None, **kwargs: sdpa_backward_flop_count(grad, q, k, v))
     register_flop_formula(torch.ops.mkldnn._convolution_pointwise)(lambda x_shape, w_shape, *args, out_shape=None, **kwargs: conv_flop_count(x_shape, w_shape, out_shape))
+    register_flop_formula(torch.ops.mkldnn._linear_pointwise)(lambda x_shape, w_shape, *args, out_shape=None, **kwargs: 2 * math.prod(out_shape) * x_shape[-1])
 
 
 count_cpu_kernel_flops()
