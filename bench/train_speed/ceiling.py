@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 aten = torch.ops.aten
 HEAVY_OPS = {
     aten.convolution.default, aten.convolution_backward.default, aten.mm.default, aten.addmm.default, aten.bmm.default,
-    aten.baddbmm.default, aten._scaled_dot_product_flash_attention_for_cpu.default,
+    aten.bmm.out, aten.baddbmm.default, aten._scaled_dot_product_flash_attention_for_cpu.default,
     aten._scaled_dot_product_flash_attention_for_cpu_backward.default,
     torch.ops.mkldnn._convolution_pointwise.default,  # the engine's packed frozen convolutions, forward and backward
     torch.ops.mkldnn._linear_pointwise.default,  # its packed frozen linear layers, forward and backward
@@ -47,7 +47,9 @@ def stand_in(value):
         return value
     shape, stride, dtype = value
     tensor = torch.empty_strided(shape, stride, dtype=dtype)
-    return tensor.normal_() if dtype.is_floating_point else tensor.zero_()
+    storage = torch.empty(0, dtype=dtype).set_(tensor.untyped_storage())  # filled whole: views may overlap (expand)
+    storage.normal_() if dtype.is_floating_point else storage.zero_()
+    return tensor
 
 
 class HeavyOpRecorder(TorchDispatchMode):
