@@ -61,24 +61,28 @@ def head_blocks(probabilities: torch.Tensor):
     return (slice(start, start + step) for start in range(0, probabilities.shape[0], step))
 
 
-def takes_over(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> bool:
-    """Only the plain case diffusers' UNet training calls, in bf16 on a CPU, with probabilities small enough to keep."""
+def kept_attention_call(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """(query, key, value, scale) where KeptProbabilitiesAttention takes the call over, else None: only the plain case
+    diffusers' UNet training calls, in bf16 on a CPU, with probabilities small enough to keep (F.sdpa's signature)."""
     plain = attn_mask is None and dropout_p == 0.0 and not is_causal and not enable_gqa
+    if not (plain and torch.is_grad_enabled() and query.dim() == key.dim() == value.dim() == 4 and query.device.type == "cpu"
+            and query.dtype == key.dtype == value.dtype == torch.bfloat16):
+        return None
     kept_bytes = query.shape[0] * query.shape[1] * query.shape[2] * key.shape[2] * query.element_size()
-    return (plain and torch.is_grad_enabled() and query.dim() == 4 and query.device.type == "cpu"
-            and query.dtype == key.dtype == value.dtype == torch.bfloat16 and kept_bytes <= MAX_KEPT_BYTES)
+    if kept_bytes > MAX_KEPT_BYTES:
+        return None
+    return query, key, value, query.shape[-1] ** -0.5 if scale is None else scale
 
 
 class KeptProbabilitiesMode(TorchFunctionMode):
-    """Routes F.scaled_dot_product_attention to KeptProbabilitiesAttention where `takes_over` says so."""
+    """Routes F.scaled_dot_product_attention to KeptProbabilitiesAttention where `kept_attention_call` says so."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is F.scaled_dot_product_attention and takes_over(*args, **kwargs):
-            query = args[0]
-            scale = kwargs.get("scale")
-            scale = query.shape[-1] ** -0.5 if scale is None else scale
-            return KeptProbabilitiesAttention.apply(*args[:3], scale)
+        if func is F.scaled_dot_product_attention:
+            call = kept_attention_call(*args, **kwargs)
+            if call is not None:
+                return KeptProbabilitiesAttention.apply(*call)
         return func(*args, **kwargs)
 
 

@@ -39,10 +39,11 @@ def test_the_mode_takes_over_only_bf16_training_attention_without_masks():
     try:
         with KeptProbabilitiesMode():
             F.scaled_dot_product_attention(q, q, q)  # taken over
+            F.scaled_dot_product_attention(q, key=q, value=q, scale=0.5)  # taken over, with its own scale
             F.scaled_dot_product_attention(q, q, q, attn_mask=torch.ones(8, 8, dtype=torch.bool))
             F.scaled_dot_product_attention(q.float(), q.float(), q.float())
             with torch.no_grad():  # sampling: nothing to keep for
                 F.scaled_dot_product_attention(q, q, q)
     finally:
         KeptProbabilitiesAttention.apply = original
-    assert len(calls) == 1 and calls[0][3] == 16 ** -0.5
+    assert [call[3] for call in calls] == [16 ** -0.5, 0.5]
