@@ -85,12 +85,18 @@ def is_packable(conv: torch.nn.Module) -> bool:
             and (conv.bias is None or not conv.bias.requires_grad))
 
 
-def pack_frozen_convolutions(module: torch.nn.Module) -> int:
-    """Switches every frozen 2-D convolution under `module` to weights packed on its first call; returns how many."""
+def switch_frozen_layers(module: torch.nn.Module, is_packable, packed_forward) -> int:
+    """Gives every layer under `module` that `is_packable` accepts the forward `packed_forward`, which packs its weights
+    on its first call; returns how many. Shared by packed convolutions and linear layers."""
     if not torch.backends.mkldnn.is_available():
         return 0
-    convolutions = [child for child in module.modules() if is_packable(child)]
-    for conv in convolutions:
-        conv._packed_dtype = conv.weight.dtype
-        conv.forward = types.MethodType(packed_forward, conv)
-    return len(convolutions)
+    layers = [child for child in module.modules() if is_packable(child)]
+    for layer in layers:
+        layer._packed_dtype = layer.weight.dtype
+        layer.forward = types.MethodType(packed_forward, layer)
+    return len(layers)
+
+
+def pack_frozen_convolutions(module: torch.nn.Module) -> int:
+    """Switches every frozen 2-D convolution under `module` to weights packed on its first call; returns how many."""
+    return switch_frozen_layers(module, is_packable, packed_forward)

@@ -12,11 +12,9 @@ extra copy of the linear weights.
 """
 from __future__ import annotations
 
-import types
-
 import torch
 
-from .packed_conv import PACKABLE_DTYPES
+from .packed_conv import PACKABLE_DTYPES, switch_frozen_layers
 
 mkldnn = torch.ops.mkldnn
 
@@ -59,10 +57,4 @@ def is_packable(linear: torch.nn.Module) -> bool:
 
 def pack_frozen_linears(module: torch.nn.Module) -> int:
     """Switches every frozen linear layer under `module` to weights packed on its first call; returns how many."""
-    if not torch.backends.mkldnn.is_available():
-        return 0
-    linears = [child for child in module.modules() if is_packable(child)]
-    for linear in linears:
-        linear._packed_dtype = linear.weight.dtype
-        linear.forward = types.MethodType(packed_forward, linear)
-    return len(linears)
+    return switch_frozen_layers(module, is_packable, packed_forward)

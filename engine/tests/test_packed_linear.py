@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lora_scripts_engine.packed_linear import pack_frozen_linears
+from packed_layers import output_and_input_gradient, tolerance
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -17,19 +18,11 @@ def test_packed_linear_matches_the_plain_one(dtype, bias, leading):
     packed.load_state_dict(plain.state_dict())
     assert pack_frozen_linears(packed) == 1
     x = torch.randn(*leading, 48, dtype=dtype)
-    outputs, grads = [], []
-    for linear in (plain, packed):
-        for _ in range(2):  # the second call reuses the packed weights
-            leaf = x.clone().requires_grad_(True)
-            out = linear(leaf)
-            (out.float() * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
-        outputs.append(out.detach().float())
-        grads.append(leaf.grad.float())
+    outputs, grads = zip(*(output_and_input_gradient(linear, x) for linear in (plain, packed)))
     other = torch.randn(3, 48, dtype=dtype)  # another row count later (another bucket, or sampling)
-    tolerance = dict(rtol=2e-2, atol=2e-2) if dtype == torch.bfloat16 else dict(rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(outputs[1], outputs[0], **tolerance)
-    torch.testing.assert_close(grads[1], grads[0], **tolerance)
-    torch.testing.assert_close(packed(other).float(), plain(other).float(), **tolerance)
+    torch.testing.assert_close(outputs[1], outputs[0], **tolerance(dtype))
+    torch.testing.assert_close(grads[1], grads[0], **tolerance(dtype))
+    torch.testing.assert_close(packed(other).float(), plain(other).float(), **tolerance(dtype))
     assert packed.weight.numel() == 0  # released: the packed copies are what runs
     assert plain.state_dict().keys() == packed.state_dict().keys()
 
