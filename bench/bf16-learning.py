@@ -1,7 +1,7 @@
 """Does bf16 training still learn? Runs `lora-scripts demo` twice, in fp32 and in bf16 (the demo config with
 `--set mixed_precision=…`), and prints the style score per LoRA strength and the smoothed training loss along the run.
 
-Usage: npm run build && ~/.cache/lora-scripts/engine-venv/bin/python bench/bf16-learning.py [workdir]   (~5 min on 2 cores)
+Usage: npm run build && ~/.cache/lora-scripts/engine-venv/bin/python bench/bf16-learning.py [workdir]   (~4 min on 2 cores)
 """
 from __future__ import annotations
 
