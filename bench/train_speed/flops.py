@@ -66,16 +66,12 @@ def as_the_engine_runs_it(unet: torch.nn.Module, dtype: torch.dtype) -> torch.nn
     """A LoRA UNet set up as lora_scripts_engine sets it up for `dtype`: frozen weights stored in it, LoRA weights in
     fp32, channels-last, the engine's CPU bf16 kernels where it uses them (models.load_base_model, train.py's
     cast_training_params, speed.apply_fast_paths)."""
-    from lora_scripts_engine.packed_conv import pays_off
-    from lora_scripts_engine.speed import leave_lora_inputs_to_autocast, use_cpu_bf16_kernels
+    from lora_scripts_engine.speed import use_training_kernels
 
     for name, parameter in unet.named_parameters():
         parameter.data = parameter.data.to(torch.float32 if parameter.requires_grad else dtype)
     unet.to(memory_format=torch.channels_last)
-    if dtype != torch.float32:
-        leave_lora_inputs_to_autocast([unet])
-    if pays_off("cpu", dtype, compiled=False):
-        use_cpu_bf16_kernels(unet)
+    use_training_kernels(unet, "cpu", dtype, compiled=False)
     return unet
 
 

@@ -72,13 +72,6 @@ def packed_forward(self: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     return PackedConvolution.apply(x, bias, self)
 
 
-def pays_off(device: str, dtype: torch.dtype, compiled: bool) -> bool:
-    """Whether speed.use_cpu_bf16_kernels applies (packed convolutions and linear layers, kept-probability attention):
-    measured to pay in bf16 (SD 1.5-sized step 2.08 → 1.80 s with packed convolutions alone); the fp32 demo model's step
-    got slower, so fp32 stays plain. torch.compile brings its own kernel handling."""
-    return device == "cpu" and dtype == torch.bfloat16 and not compiled
-
-
 def is_packable(conv: torch.nn.Module) -> bool:
     return (type(conv) is torch.nn.Conv2d and conv.groups == 1 and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
             and conv.weight.dtype in PACKABLE_DTYPES and conv.weight.device.type == "cpu" and not conv.weight.requires_grad
