@@ -1,11 +1,14 @@
-"""How close is a LoRA training step to what this machine can do? Measures the matmul throughput of the CPU/GPU in
-fp32 and bf16, counts the FLOPs of one UNet LoRA training step (forward + backward, torch's FLOP counter) and times
-that step, for the demo base model at 64 px and a random-weight SD 1.5-sized UNet at 256 px. Prints JSON.
+"""How close is a LoRA training step to what this machine can do, and does the batch size change that? Measures the
+matmul throughput of the CPU/GPU in fp32 and bf16 (before and after the steps: the machine's speed drifts), counts the
+FLOPs of one UNet LoRA training step (forward + backward, torch's FLOP counter) and times that step in fp32 and in bf16
+for each batch size, for the demo base model at 64 px and a random-weight SD 1.5-sized UNet at 256 px. Prints JSON.
 
-Only the UNet step is measured (latents and text embeddings are inputs): the VAE and text encoder are frozen, so a
-trainer that caches their outputs pays for them once, not per step.
+The UNet is set up as the engine runs it in that precision (bench/train_speed/flops.py's as_the_engine_runs_it: its
+CPU bf16 kernels, LoRA weights in fp32, channels-last). Only the UNet step is measured (latents and text embeddings
+are inputs): the VAE and text encoder are frozen, so a trainer that caches their outputs pays for them once. The
+batch sizes take turns step by step, so a slow minute of the machine falls on all of them.
 
-Usage: ~/.cache/lora-scripts/engine-venv/bin/python bench/step-flops.py [--steps 5] [--models demo,sd15]
+Usage: ~/.cache/lora-scripts/engine-venv/bin/python bench/step-flops.py [--steps 5] [--models demo,sd15] [--batches 1,2,4]
 """
 from __future__ import annotations
 
@@ -24,84 +27,70 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from peft import LoraConfig  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from train_speed.flops import matmul_throughput, sync  # noqa: E402  (importing it registers the CPU attention FLOP formulas)
+from train_speed.flops import as_the_engine_runs_it, lora_unet, matmul_throughput, step_inputs, sync, training_step  # noqa: E402
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def unet_for(model: str):
-    """(UNet, latent size, batch, text width) of the demo model or a random SD 1.5-shaped UNet."""
+def unet_for(model: str) -> tuple[torch.nn.Module, int]:
+    """(UNet, latent size) of the demo model or a random SD 1.5-shaped UNet."""
     if model == "demo":
         from lora_scripts_engine.models import load_base_model
 
-        base = load_base_model(str(REPO / "models" / "demo-sd1.safetensors"))
-        return base.unet, 64 // 4, 8, base.unet.config.cross_attention_dim  # the demo VAE is f=4
-    from accelerate import init_empty_weights
-    from diffusers import UNet2DConditionModel
+        return load_base_model(str(REPO / "models" / "demo-sd1.safetensors")).unet, 64 // 4  # the demo VAE is f=4
+    from lora_scripts_engine.tiny_models import build_full_size_sd15
 
-    from lora_scripts_engine.tiny_models import MODEL_CONFIGS_DIR, materialize, read_config
-
-    with init_empty_weights():
-        unet = UNet2DConditionModel.from_config(read_config(MODEL_CONFIGS_DIR / "sd15" / "unet"))
-    return materialize(unet), 256 // 8, 1, 768
+    return build_full_size_sd15(seed=0).unet, 256 // 8
 
 
-def measure_step(model: str, steps: int, device: str) -> dict:
-    unet, latent_px, batch, width = unet_for(model)
-    unet.requires_grad_(False)
-    unet.add_adapter(LoraConfig(r=16, lora_alpha=16, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    unet.to(device).train()
-    params = [p for p in unet.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    latents = torch.randn(batch, 4, latent_px, latent_px, device=device)
-    hidden = torch.randn(batch, 77, width, device=device)
-    timesteps = torch.randint(0, 1000, (batch,), device=device)
-
-    def step(dtype: torch.dtype) -> None:
-        with torch.autocast(device, dtype=dtype, enabled=dtype != torch.float32):
-            prediction = unet(latents, timesteps, hidden).sample
-        loss = torch.nn.functional.mse_loss(prediction.float(), latents)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    with FlopCounterMode(display=False) as counter:
-        step(torch.float32)
-    flops = counter.get_total_flops()
-    result = {"model": model, "latent_px": latent_px, "batch": batch, "lora_rank": 16, "trainable_params": sum(p.numel() for p in params), "step_gflop": round(flops / 1e9, 2)}
-    for name, dtype in (("fp32", torch.float32), ("bf16_autocast", torch.bfloat16)):
-        step(dtype)  # warm-up
-        times = []
-        for _ in range(steps):
+def measure(model: str, precision: str, batches: list[int], steps: int, device: str) -> dict:
+    dtype = PRECISIONS[precision]
+    unet, latent_px = unet_for(model)
+    unet = as_the_engine_runs_it(lora_unet(unet), dtype, device)
+    optimizer = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4, fused=device in ("cpu", "cuda"))
+    inputs, flops, times = {}, {}, {batch: [] for batch in batches}
+    for batch in batches:
+        inputs[batch] = step_inputs(unet, latent_px, batch, device)
+        with FlopCounterMode(display=False) as counter:  # also the warm-up: packed weights are made on the first call
+            training_step(unet, optimizer, inputs[batch], dtype, device)
+        flops[batch] = counter.get_total_flops()
+    for _ in range(steps):
+        for batch in batches:
             sync(device)
             start = time.perf_counter()
-            step(dtype)
+            training_step(unet, optimizer, inputs[batch], dtype, device)
             sync(device)
-            times.append(time.perf_counter() - start)
-        median = statistics.median(times)
-        result[name] = {"median_step_s": round(median, 4), "achieved_gflops": round(flops / median / 1e9, 1)}
-    return result
+            times[batch].append(time.perf_counter() - start)
+    return {batch: {"step_gflop": round(flops[batch] / 1e9, 2), "median_step_s": round(statistics.median(times[batch]), 4),
+                    "achieved_gflops": round(flops[batch] / statistics.median(times[batch]) / 1e9, 1)} for batch in batches}
+
+
+def peaks(device: str) -> dict:
+    return {name: round(matmul_throughput(dtype, device) / 1e9, 1) for name, dtype in PRECISIONS.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--models", default="demo,sd15")
+    parser.add_argument("--batches", default="1,2,4")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    peak = {"fp32": matmul_throughput(torch.float32, device), "bf16_autocast": matmul_throughput(torch.bfloat16, device)}
+    batches = [int(b) for b in args.batches.split(",")]
     report = {
         "machine": {"device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
-        "matmul_peak_gflops": {k: round(v / 1e9, 1) for k, v in peak.items()},
+        "matmul_peak_gflops_before": peaks(device),
         "steps": [],
     }
     for model in args.models.split(","):
-        result = measure_step(model, args.steps, device)
-        for precision in ("fp32", "bf16_autocast"):
-            result[precision]["share_of_matmul_peak"] = round(result[precision]["achieved_gflops"] * 1e9 / peak[precision], 3)
-        report["steps"].append(result)
-        print(f"{model}: {result['step_gflop']} GFLOP/step; fp32 {result['fp32']['median_step_s']} s ({result['fp32']['share_of_matmul_peak']:.0%} of matmul peak), "
-              f"bf16 {result['bf16_autocast']['median_step_s']} s ({result['bf16_autocast']['share_of_matmul_peak']:.0%})", file=sys.stderr)
+        for precision in PRECISIONS:
+            for batch, result in measure(model, precision, batches, args.steps, device).items():
+                result.update(model=model, precision=precision, batch=batch, share_of_matmul_peak=round(result["achieved_gflops"] / report["matmul_peak_gflops_before"][precision], 3))
+                report["steps"].append(result)
+                print(f"{model} {precision} batch {batch}: {result['step_gflop']} GFLOP/step, {result['median_step_s']} s, "
+                      f"{result['achieved_gflops']} GFLOP/s = {result['share_of_matmul_peak']:.0%} of the {precision} matmul peak", file=sys.stderr)
+    report["matmul_peak_gflops_after"] = peaks(device)
     print(json.dumps(report, indent=2))
 
 

@@ -62,7 +62,7 @@ def training_step(unet, optimizer, inputs, dtype: torch.dtype, device: str = "cp
     optimizer.zero_grad(set_to_none=True)
 
 
-def as_the_engine_runs_it(unet: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+def as_the_engine_runs_it(unet: torch.nn.Module, dtype: torch.dtype, device: str = "cpu") -> torch.nn.Module:
     """A LoRA UNet set up as lora_scripts_engine sets it up for `dtype`: frozen weights stored in it, LoRA weights in
     fp32, channels-last, the engine's CPU bf16 kernels where it uses them (models.load_base_model, train.py's
     cast_training_params, speed.apply_fast_paths)."""
@@ -70,8 +70,8 @@ def as_the_engine_runs_it(unet: torch.nn.Module, dtype: torch.dtype) -> torch.nn
 
     for name, parameter in unet.named_parameters():
         parameter.data = parameter.data.to(torch.float32 if parameter.requires_grad else dtype)
-    unet.to(memory_format=torch.channels_last)
-    use_training_kernels(unet, "cpu", dtype, compiled=False)
+    unet.to(device, memory_format=torch.channels_last)
+    use_training_kernels(unet, device, dtype, compiled=False)
     return unet
 
 
