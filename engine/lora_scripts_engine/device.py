@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 # On a CPU, bf16 pays only where the matmuls dominate the step. Measured on a 2-core AVX-512 BF16 CPU
-# (bench/RESULTS-step-flops.md): an SD 1.5-sized UNet step is 1.8× faster in bf16, the 26 MB demo model's is not
-# faster at all. Every real SD checkpoint is over 1 GiB, every tiny test model far below.
+# (bench/RESULTS-step-flops.md): an SD 1.5-sized UNet step is 2.6× faster in bf16 (with the engine's CPU bf16
+# kernels), the 26 MB demo model's is slower. Every real SD checkpoint is over 1 GiB, every tiny test model far below.
 BF16_CPU_MIN_MODEL_BYTES = 1 << 30
 # bf16 must beat fp32 by this much on the probe: CPUs without native bf16 emulate it and come out near or below 1×.
 BF16_CPU_MIN_SPEEDUP = 1.5
