@@ -28,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from lora_scripts_engine.speed import make_optimizer  # noqa: E402
 from train_speed.flops import as_the_engine_runs_it, lora_unet, matmul_throughput, step_inputs, sync, training_step  # noqa: E402
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -48,7 +49,8 @@ def measure(model: str, precision: str, batches: list[int], steps: int, device: 
     dtype = PRECISIONS[precision]
     unet, latent_px = unet_for(model)
     unet = as_the_engine_runs_it(lora_unet(unet), dtype, device)
-    optimizer = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4, fused=device in ("cpu", "cuda"))
+    params = [p for p in unet.parameters() if p.requires_grad]
+    optimizer = make_optimizer([{"params": params, "lr": 1e-4}], "adamw", weight_decay=1e-2, device=device)  # the engine's (fused) AdamW
     inputs, flops, times = {}, {}, {batch: [] for batch in batches}
     for batch in batches:
         inputs[batch] = step_inputs(unet, latent_px, batch, device)
@@ -62,8 +64,9 @@ def measure(model: str, precision: str, batches: list[int], steps: int, device: 
             training_step(unet, optimizer, inputs[batch], dtype, device)
             sync(device)
             times[batch].append(time.perf_counter() - start)
-    return {batch: {"step_gflop": round(flops[batch] / 1e9, 2), "median_step_s": round(statistics.median(times[batch]), 4),
-                    "achieved_gflops": round(flops[batch] / statistics.median(times[batch]) / 1e9, 1)} for batch in batches}
+    medians = {batch: statistics.median(times[batch]) for batch in batches}
+    return {batch: {"step_gflop": round(flops[batch] / 1e9, 2), "median_step_s": round(medians[batch], 4),
+                    "achieved_gflops": round(flops[batch] / medians[batch] / 1e9, 1)} for batch in batches}
 
 
 def peaks(device: str) -> dict:
