@@ -77,6 +77,7 @@ class TrainRequest:
     optimizer: str = "adamw"
     gradient_checkpointing: bool = False
     torch_compile: bool = False
+    cpu_kernels: str = "auto"
     sample_prompts: list = field(default_factory=list)
     sample_every_n_steps: int | None = None
     sample_inference_steps: int = 20

@@ -253,6 +253,10 @@ export const configSchema = z.strictObject({
     group: 'training',
     description: 'Compile the UNet with `torch.compile` (needs a C++ compiler on CPU): the first steps take minutes longer, later ones can be faster on a GPU. Same result up to float rounding.',
   }),
+  cpu_kernels: z.enum(['auto', 'off']).default('auto').register(keyMeta, {
+    group: 'training',
+    description: "`auto` uses the engine's own CPU bf16 kernels (packed convolutions and linear layers, blocked attention: ~20 % faster steps) when a start-up probe finds every op they need and a one-layer self-check matches PyTorch's layer; `off` always uses PyTorch's kernels. Only bf16 training on a CPU is affected.",
+  }),
 
   // -- samples
   sample_prompts: z.array(z.string().min(1)).default([]).register(keyMeta, {
