@@ -1,6 +1,6 @@
 // CLI flags and `--set key=value` → config overrides. Every schema key is a flag; values are read as YAML scalars.
 import { parse as parseYaml } from 'yaml';
-import { CONFIG_KEYS, flagName, metaOf, suggestKey, type ConfigOverride } from '../config/index.js';
+import { CONFIG_KEYS, flagName, LIST_KEYS, metaOf, suggestKey, type ConfigOverride, type ParsedConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
 
 function camel(key: string): string {
@@ -8,15 +8,21 @@ function camel(key: string): string {
 }
 
 /** `"8"` → 8, `"[to_q, to_v]"` → array, `"q_proj,v_proj"` → array for list keys, anything else stays text. */
-export function parseFlagValue(key: string, raw: unknown): unknown {
+export function parseFlagValue(key: keyof ParsedConfig, raw: unknown): unknown {
   if (typeof raw !== 'string') return raw;
-  const isListKey = key === 'target_modules' || key === 'sample_prompts';
-  if (isListKey && !raw.trim().startsWith('[')) return key === 'target_modules' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [raw];
+  if (LIST_KEYS.includes(key) && !raw.trim().startsWith('[')) {
+    // Prompts hold commas, module names never do.
+    return metaOf(key).isCommaListFlag ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [raw];
+  }
   try {
     return parseYaml(raw) as unknown;
   } catch {
     return raw;
   }
+}
+
+function isConfigKey(key: string): key is keyof ParsedConfig {
+  return (CONFIG_KEYS as string[]).includes(key);
 }
 
 export function collectOverrides(flags: Record<string, unknown>): ConfigOverride[] {
@@ -32,7 +38,7 @@ export function collectOverrides(flags: Record<string, unknown>): ConfigOverride
     const eq = entry.indexOf('=');
     const key = eq > 0 ? entry.slice(0, eq).trim() : '';
     if (!key) throw new UsageError(`\`--set ${entry}\` must look like \`--set key=value\``, { code: 'usage', culprit: '--set' });
-    if (!(CONFIG_KEYS as string[]).includes(key)) {
+    if (!isConfigKey(key)) {
       const suggestion = suggestKey(key);
       throw new UsageError(`\`${key}\` is not a config key`, {
         code: 'unknown_key',

@@ -67,8 +67,21 @@ function describeRange(schema: JsonSchema): string {
 
 /** "an integer from 1 to 1024" — the allowed values of a key, as error messages and docs say them. */
 export function describeAllowed(key: keyof ParsedConfig): string {
+  const meta = metaOf(key);
   const phrase = describeJson(fieldSchema(key));
-  return metaOf(key).isPath ? phrase.replace('a text value', 'a path') : phrase;
+  const presets = meta.presets ? ` (presets ${meta.presets.map((p) => `\`${p}\``).join(', ')})` : '';
+  return (meta.isPath ? phrase.replace('a text value', 'a path') : phrase) + presets;
+}
+
+/** The same phrase for any value schema (a command's flag): what it produces, since flags are converted first. */
+export function describeValues(schema: z.ZodType): string {
+  return describeJson(z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) as JsonSchema);
+}
+
+/** The facts beside a key's description: "may change on resume: …". */
+export function keyNotes(key: keyof ParsedConfig): string[] {
+  const reason = metaOf(key).resumeFree;
+  return reason ? [`may change on resume: ${reason}`] : [];
 }
 
 /** `lora_rank` → `lora-rank` (cac's camelCase view of it is `loraRank`). */
@@ -105,7 +118,8 @@ export function renderConfigReference(): string {
     const keys = CONFIG_KEYS.filter((k) => metaOf(k).group === group);
     lines.push('', `**${GROUP_TITLES[group]}**`, '', '| key | allowed | default | what it does |', '| --- | --- | --- | --- |');
     for (const key of keys) {
-      const cells = [`\`${key}\``, describeAllowed(key), defaultText(key), metaOf(key).description];
+      const notes = keyNotes(key).map((note) => ` _(${note})_`).join('');
+      const cells = [`\`${key}\``, describeAllowed(key), defaultText(key), metaOf(key).description + notes];
       lines.push('| ' + cells.map((c) => c.replaceAll('|', '\\|')).join(' | ') + ' |');
     }
   }

@@ -5,11 +5,9 @@ import { ConfigError } from '../errors.js';
 import { AUTO_KEYS, type AutoKey, type AutoValues, type ParsedConfig } from './schema.js';
 
 /** The config the rest of the program receives: every path absolute, every derived default filled. */
-export interface ResolvedConfig extends Omit<ParsedConfig, 'lora_alpha' | 'target_modules' | 'output_dir' | 'output_name' | 'text_encoder_lr' | AutoKey> {
-  lora_rank: number;
-  epochs: number;
-  batch_size: number;
-  learning_rate: number;
+type DerivedKey = 'lora_alpha' | 'target_modules' | 'output_dir' | 'output_name' | 'text_encoder_lr' | AutoKey;
+/** Keys set to `auto` hold their recommended number. */
+export interface ResolvedConfig extends Omit<ParsedConfig, DerivedKey>, Record<AutoKey, number> {
   lora_alpha: number;
   target_modules: string[];
   output_dir: string;
@@ -44,7 +42,7 @@ function fillAutoKeys(config: ParsedConfig, values: AutoValues = {}): Record<Aut
     }
     return recommended;
   };
-  return { lora_rank: pick('lora_rank'), epochs: pick('epochs'), batch_size: pick('batch_size'), learning_rate: pick('learning_rate') };
+  return Object.fromEntries(AUTO_KEYS.map((key) => [key, pick(key)])) as Record<AutoKey, number>;
 }
 
 /** `resume` values that name no folder: the newest state in `<output_dir>/states/`. */

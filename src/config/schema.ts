@@ -16,7 +16,28 @@ export interface KeyMeta {
   isPath?: boolean;
   /** The value a bare flag gives (`--resume` alone means `latest`); such a key's flag takes an optional value. */
   bareFlagValue?: string;
+  /**
+   * Why the key may differ between a stopped run and its resume (one of RESUME_FREE_REASONS); keys without it are
+   * compared by train/run-fingerprint.ts before a resume.
+   */
+  resumeFree?: ResumeFreeReason;
+  /** Named values that stand for several others (`target_modules: attention+ff`); shown with the allowed values. */
+  presets?: readonly string[];
+  /** A flag value is split at commas (`--target-modules q_proj,v_proj`); otherwise one flag gives one list item. */
+  isCommaListFlag?: boolean;
 }
+
+/** The reasons a key may change on resume, each said once. */
+export const RESUME_FREE_REASONS = {
+  runLength: 'sets how long the run goes on',
+  resume: 'names the state to go on from',
+  output: 'where and how often results are written',
+  speed: 'changes speed or memory, not the numbers',
+  samples: 'samples are rendered with their own random generator',
+  hashedPath: 'a path: the hash of what it points at is compared instead, so moved files still resume',
+} as const;
+export type ResumeFreeReason = (typeof RESUME_FREE_REASONS)[keyof typeof RESUME_FREE_REASONS];
+const RESUME = RESUME_FREE_REASONS;
 
 /** Our own metadata registry (never zod's global one, so results don't depend on import order). */
 export const keyMeta = z.registry<KeyMeta>();
@@ -24,11 +45,12 @@ export const keyMeta = z.registry<KeyMeta>();
 // A new schema per key: the registry is keyed by schema instance.
 const path = () => z.string().min(1, 'must be a non-empty path');
 
-/** Keys that also accept `auto`: filled from the dataset and the device by train/recommend.ts (see AUTO_KEYS). */
+/** Keys that also accept `auto`: filled from the dataset and the device by train/recommend.ts (AUTO_KEYS finds them). */
 const orAuto = <T extends z.ZodType>(schema: T) => z.union([schema, z.literal('auto')]);
 
-/** Presets and module names that `target_modules` accepts; resolved in train/target-modules.ts. */
+/** The presets `target_modules` accepts besides module names; each is resolved in train/target-modules.ts. */
 export const TARGET_PRESETS = ['attention', 'attention+ff', 'attention+ff+conv', 'all'] as const;
+export type TargetPreset = (typeof TARGET_PRESETS)[number];
 
 export const LR_SCHEDULERS = [
   'constant',
@@ -43,12 +65,14 @@ export const configSchema = z.strictObject({
   // -- data
   train_data_dir: path().register(keyMeta, {
     group: 'data',
+    resumeFree: RESUME.hashedPath,
     isPath: true,
     description: 'Folder with the training images (sub-folders are scanned; kohya `N_name` folders repeat their images N times).',
     example: './data/jiangnan_village',
   }),
   metadata_path: path().nullable().default(null).register(keyMeta, {
     group: 'data',
+    resumeFree: RESUME.hashedPath,
     isPath: true,
     description: 'CSV of `file_name,caption` rows (header optional). Without it, captions come from `.txt` files beside the images.',
     example: './data/jiangnan_village/metadata.csv',
@@ -82,6 +106,7 @@ export const configSchema = z.strictObject({
   // -- model
   base_model: path().register(keyMeta, {
     group: 'model',
+    resumeFree: RESUME.hashedPath,
     isPath: true,
     description: 'Base model: a single-file `.safetensors` (SD 1.x, 2.x or SDXL, detected from its keys), a diffusers folder, or a hub id (needs network).',
     example: './models/sd-v1-5-pruned.safetensors',
@@ -108,8 +133,10 @@ export const configSchema = z.strictObject({
     .default(['attention'])
     .register(keyMeta, {
       group: 'lora',
+      presets: TARGET_PRESETS,
+      isCommaListFlag: true,
       description:
-        'Layers that get a LoRA: presets `attention`, `attention+ff`, `attention+ff+conv`, `all`, or names (`q_proj, k_proj, v_proj, out_proj`, `to_q, to_k, to_v, to_out.0`, `ff`, `proj_in`, `conv1`…). Wider targets learn more style and cost more.',
+        'Layers that get a LoRA: a preset, or names (`q_proj, k_proj, v_proj, out_proj`, `to_q, to_k, to_v, to_out.0`, `ff`, `proj_in`, `conv1`…). Wider targets learn more style and cost more.',
       example: '[q_proj, v_proj]',
     }),
   lora_dropout: z.number().min(0).max(0.9).default(0).register(keyMeta, {
@@ -122,6 +149,7 @@ export const configSchema = z.strictObject({
   }),
   init_lora: path().nullable().default(null).register(keyMeta, {
     group: 'lora',
+    resumeFree: RESUME.hashedPath,
     isPath: true,
     description:
       'Continue training this LoRA file (kohya/WebUI or diffusers) on new or mixed pictures. Its rank, alpha and layers are used (`lora_rank`, `lora_alpha`, `target_modules`, `lora_dropout` are then ignored); the new file names it as its parent in `lora_scripts.lineage`.',
@@ -136,11 +164,13 @@ export const configSchema = z.strictObject({
   }),
   epochs: orAuto(z.int().min(1).max(100000)).default(10).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.runLength,
     description: 'Passes over the dataset. 15–20 suits under 200 images; fewer if samples start copying training pictures. `auto`: from the number of pictures.',
     example: '15',
   }),
   max_train_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.runLength,
     description: 'Stop after this many optimizer steps, whatever `epochs` says.',
     derivedDefault: '`epochs` × steps per epoch',
   }),
@@ -189,6 +219,7 @@ export const configSchema = z.strictObject({
   }),
   resume: z.string().min(1).nullable().default(null).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.resume,
     bareFlagValue: 'latest',
     description:
       'Go on from a saved training state exactly as if the run had not stopped: `latest` (the flag `--resume` alone) takes the newest state in `<output_dir>/states/` and fails if there is none; `auto` starts a new run when there is none; or give a state folder. Only `epochs`, `max_train_steps` and the output and sample keys may differ from the stopped run.',
@@ -229,16 +260,19 @@ export const configSchema = z.strictObject({
   }),
   cache_latents: z.boolean().default(true).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.speed,
     description: 'Encode each picture (and its mirror with `random_flip`) with the frozen VAE once, before training, instead of at every step; stored under `cache_dir` and reused by later runs. Pictures that change every epoch (`color_jitter`, `crop: random` with room to move) are still encoded per step. Results are identical either way.',
   }),
   cache_dir: path().nullable().default(null).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.speed,
     isPath: true,
     description: 'Where cached latents are kept: point several runs at one folder to share them. Entries are keyed by image bytes, size, crop, VAE and format, so a stale one is never used; delete the folder to reclaim space.',
     derivedDefault: '`cache/` in `output_dir`',
   }),
   cache_text_encoder_outputs: z.boolean().default(true).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.speed,
     description: 'Encode each distinct caption once when the text encoder is not trained and captions are fixed (no `shuffle_caption`); in memory only. Results are identical either way.',
   }),
   optimizer: z.enum(['adamw', 'adamw8bit']).default('adamw').register(keyMeta, {
@@ -247,10 +281,12 @@ export const configSchema = z.strictObject({
   }),
   gradient_checkpointing: z.boolean().default(false).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.speed,
     description: 'Recompute activations in the backward pass instead of keeping them: much less memory (larger `batch_size` or `resolution` on a small GPU) for ~30 % more time per step. Same result.',
   }),
   torch_compile: z.boolean().default(false).register(keyMeta, {
     group: 'training',
+    resumeFree: RESUME.speed,
     description: 'Compile the UNet with `torch.compile` (needs a C++ compiler on CPU): the first steps take minutes longer, later ones can be faster on a GPU. Same result up to float rounding.',
   }),
   cpu_kernels: z.enum(['auto', 'off']).default('auto').register(keyMeta, {
@@ -261,16 +297,19 @@ export const configSchema = z.strictObject({
   // -- samples
   sample_prompts: z.array(z.string().min(1)).default([]).register(keyMeta, {
     group: 'samples',
+    resumeFree: RESUME.samples,
     description: 'Prompts rendered with the LoRA during training (to `samples/` and TensorBoard) so you can watch the style arrive.',
     example: '["jiangnan_style, stone bridge over a canal, misty morning"]',
   }),
   sample_every_n_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
     group: 'samples',
+    resumeFree: RESUME.samples,
     description: 'How often to render `sample_prompts`.',
     derivedDefault: '`save_steps` (or only at the end when that is 0)',
   }),
   sample_inference_steps: z.int().min(1).max(200).default(20).register(keyMeta, {
     group: 'samples',
+    resumeFree: RESUME.samples,
     description: 'Denoising steps per sample image.',
   }),
 
@@ -300,6 +339,7 @@ export const configSchema = z.strictObject({
   // -- output
   output_dir: path().nullable().default(null).register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     isPath: true,
     description: 'Where the LoRA files, checkpoints, samples and TensorBoard logs (`logs/`) go.',
     example: './output/jiangnan_style',
@@ -307,31 +347,37 @@ export const configSchema = z.strictObject({
   }),
   output_name: z.string().regex(/^[^/\\:<>"|?*]+$/, 'must be a file name without `/ \\ : < > " | ? *`').nullable().default(null).register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     description: 'Name of the WebUI/ComfyUI LoRA file `<output_name>.safetensors`, used in prompts as `<lora:output_name:0.7>`.',
     derivedDefault: 'the last folder of `output_dir`',
   }),
   save_steps: z.int().min(0).default(0).register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     description: 'Also save an intermediate LoRA every N steps (`<output_name>-step00000100.safetensors`), to pick the best one later; 0 saves only the final one.',
     example: '100',
   }),
   save_precision: z.enum(['fp16', 'bf16', 'fp32']).default('fp16').register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     description: 'Number format of the saved LoRA. fp16 halves the file and loads everywhere.',
   }),
   save_state_limit: z.int().min(0).max(1000).default(2).register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     description:
       'Training states kept in `<output_dir>/states/` for `resume` (one is saved with every checkpoint, every `save_state_every_minutes` and when a run stops; each is about 3× an fp32 LoRA). 0 saves none, and a stopped run then cannot resume.',
   }),
   save_state_every_minutes: z.number().min(0).max(1440).default(10).register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     description:
       'Also save a training state every N minutes (at the next step boundary), so a killed or crashed run loses at most that much work even when `save_steps` is 0. 0: states only with checkpoints and at the end.',
     example: '30',
   }),
   logging_steps: z.int().min(1).default(1).register(keyMeta, {
     group: 'output',
+    resumeFree: RESUME.output,
     description: 'Write TensorBoard scalars (loss, smoothed loss, learning rate, it/s) every N steps.',
   }),
 });
@@ -341,12 +387,6 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** What validation returns: every key present, derived defaults still `null`. */
 export type ParsedConfig = z.output<typeof configSchema>;
 
-/** Keys that accept `auto` (a recommendation from the dataset and the device, with its reason). */
-export const AUTO_KEYS = ['lora_rank', 'epochs', 'batch_size', 'learning_rate'] as const;
-export type AutoKey = (typeof AUTO_KEYS)[number];
-/** Values for the keys a config sets to `auto`. */
-export type AutoValues = Partial<Record<AutoKey, number>>;
-
 /** Every config key, in schema order. */
 export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof ParsedConfig)[];
 
@@ -355,3 +395,37 @@ export function metaOf(key: keyof ParsedConfig): KeyMeta {
   if (!meta) throw new Error(`config key ${key} has no metadata`);
   return meta;
 }
+
+/** The schema inside `.default()`, `.nullable()` and `.optional()`: what the value itself may be. */
+function innerSchema(schema: z.ZodType): z.ZodType {
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodNullable || schema instanceof z.ZodOptional) {
+    return innerSchema(schema.unwrap() as z.ZodType);
+  }
+  return schema;
+}
+
+function unionOptions(schema: z.ZodType): readonly z.ZodType[] {
+  const inner = innerSchema(schema);
+  return inner instanceof z.ZodUnion ? (inner.options as readonly z.ZodType[]) : [inner];
+}
+
+/** Built by `orAuto`: a number or the literal `auto` (enums that include `auto` are modes, not recommendations). */
+function acceptsAuto(key: keyof ParsedConfig): boolean {
+  return unionOptions(configSchema.shape[key]).some((s) => s instanceof z.ZodLiteral && s.values.has('auto'));
+}
+
+/** Keys whose value is a number or `auto`, as the type system sees the schema. */
+type AutoKeyOf<T> = { [K in keyof T]-?: 'auto' extends T[K] ? (number extends T[K] ? K : never) : never }[keyof T];
+export type AutoKey = AutoKeyOf<ParsedConfig>;
+/** Keys that accept `auto` (a recommendation from the dataset and the device, with its reason), in schema order. */
+export const AUTO_KEYS: readonly AutoKey[] = CONFIG_KEYS.filter((key): key is AutoKey => acceptsAuto(key));
+/** Values for the keys a config sets to `auto`. */
+export type AutoValues = Partial<Record<AutoKey, number>>;
+
+/** Keys that may differ between a stopped run and its resume (`resumeFree` in their metadata says why). */
+export const RESUME_FREE_KEYS: readonly (keyof ParsedConfig)[] = CONFIG_KEYS.filter((key) => metaOf(key).resumeFree);
+
+/** Keys whose value may be a list (`target_modules`, `sample_prompts`): their flags build lists. */
+export const LIST_KEYS: readonly (keyof ParsedConfig)[] = CONFIG_KEYS.filter((key) =>
+  unionOptions(configSchema.shape[key]).some((s) => s instanceof z.ZodArray),
+);

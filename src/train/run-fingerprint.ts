@@ -1,6 +1,6 @@
 // What a training state must match to be resumed exactly: every setting that changes the numbers, and hashes of the
 // dataset, base model and `init_lora`. Pure: the hashes are computed by the caller (train/training-state.ts).
-import { CONFIG_KEYS, type ResolvedConfig } from '../config/index.js';
+import { CONFIG_KEYS, RESUME_FREE_KEYS, type ResolvedConfig } from '../config/index.js';
 
 /** Written by the engine into each state's `state.json`; compared before a resume. */
 export interface RunFingerprint {
@@ -20,38 +20,14 @@ export interface FingerprintHashes {
 }
 
 /**
- * Keys that may change between a stopped run and its resume: the length of the run (extend it with more `epochs`),
- * where and how often results are written, and samples (rendered with their own generator). Paths are left out
- * because the hashes stand for what they point at: a moved dataset still resumes.
+ * Keys that may change between a stopped run and its resume, derived from `resumeFree` in the schema's metadata: the
+ * length of the run, where and how often results are written, samples, speed-only switches, and paths (the hashes
+ * stand for what they point at, so a moved dataset still resumes).
  */
-export const RESUME_FREE_KEYS: readonly string[] = [
-  'epochs',
-  'max_train_steps',
-  'resume',
-  'output_dir',
-  'output_name',
-  'save_steps',
-  'save_precision',
-  'save_state_limit',
-  'save_state_every_minutes',
-  'logging_steps',
-  'gradient_checkpointing',
-  'torch_compile',
-  'sample_prompts',
-  'sample_every_n_steps',
-  'sample_inference_steps',
-  'train_data_dir',
-  'metadata_path',
-  'base_model',
-  'init_lora',
-  // Caching changes speed, not results (the engine draws the same random numbers either way).
-  'cache_latents',
-  'cache_dir',
-  'cache_text_encoder_outputs',
-];
+export { RESUME_FREE_KEYS };
 
 export function runFingerprint(config: ResolvedConfig, hashes: FingerprintHashes): RunFingerprint {
-  const bound = CONFIG_KEYS.filter((key) => !RESUME_FREE_KEYS.includes(key)).map((key) => [key, config[key as keyof ResolvedConfig]]);
+  const bound = CONFIG_KEYS.filter((key) => !RESUME_FREE_KEYS.includes(key)).map((key) => [key, config[key]]);
   return { config: Object.fromEntries(bound), dataset: hashes.dataset, base_model: hashes.baseModel, init_lora: hashes.initLora };
 }
 

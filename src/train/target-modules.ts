@@ -1,5 +1,6 @@
 // Turns the names users write in `target_modules` into module-name suffixes for the UNet and the text encoder(s).
 // Pure. The engine matches the suffixes against the real model and reports how many layers each entry found.
+import { TARGET_PRESETS, type TargetPreset } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 
 /** One `target_modules` entry and the suffixes it stands for in each model part. */
@@ -20,12 +21,19 @@ const UNET_CONV = ['conv1', 'conv2', 'conv_shortcut', 'time_emb_proj', 'downsamp
 
 const entry = (unet: string[], textEncoder: string[]) => ({ unet, text_encoder: textEncoder });
 
-/** Known names; anything else is passed through as a raw module-name suffix for both parts. */
-const KNOWN_TARGETS: Record<string, { unet: string[]; text_encoder: string[] }> = {
+type Suffixes = { unet: string[]; text_encoder: string[] };
+
+/** Every preset the schema lists (config/schema.ts TARGET_PRESETS): a preset without suffixes does not compile. */
+const PRESET_TARGETS: Record<TargetPreset, Suffixes> = {
   attention: entry(UNET_ATTENTION, TE_ATTENTION),
   'attention+ff': entry([...UNET_ATTENTION, ...UNET_FF], [...TE_ATTENTION, ...TE_FF]),
   'attention+ff+conv': entry([...UNET_ATTENTION, ...UNET_FF, ...UNET_CONV], [...TE_ATTENTION, ...TE_FF]),
   all: entry([...UNET_ATTENTION, ...UNET_FF, ...UNET_CONV], [...TE_ATTENTION, ...TE_FF]),
+};
+
+/** Known names; anything else is passed through as a raw module-name suffix for both parts. */
+const KNOWN_TARGETS: Record<string, Suffixes> = {
+  ...PRESET_TARGETS,
   q_proj: entry(['to_q'], ['self_attn.q_proj']),
   k_proj: entry(['to_k'], ['self_attn.k_proj']),
   v_proj: entry(['to_v'], ['self_attn.v_proj']),
@@ -51,7 +59,7 @@ export function resolveTargetModules(names: string[]): TargetEntry[] {
       throw new ConfigError(`\`${raw}\` is not a preset or a module name`, {
         code: 'invalid_value',
         culprit: `target_modules[${index}]`,
-        hint: `use a preset (${Object.keys(KNOWN_TARGETS).slice(0, 4).join(', ')}) or layer names such as to_q, q_proj, ff.net.2`,
+        hint: `use a preset (${TARGET_PRESETS.join(', ')}) or layer names such as to_q, q_proj, ff.net.2`,
       });
     }
     return { name, unet: [name], text_encoder: [name] };

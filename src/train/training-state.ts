@@ -62,7 +62,7 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
     throw new ConfigError(`the config changed since the state at step ${state.step} was saved: ${changes.join(', ')}`, {
       code: 'resume_config_changed',
       culprit: `resume: ${resume}`,
-      hint: `change them back to resume exactly, or start a new run (remove \`resume\`); only ${RESUME_FREE_KEYS.slice(0, 2).map((k) => `\`${k}\``).join(', ')} and the output and sample keys may change`,
+      hint: `change them back to resume exactly, or start a new run (remove \`resume\`); \`lora-scripts config keys\` marks the ${RESUME_FREE_KEYS.length} keys that may change`,
     });
   }
   return state;

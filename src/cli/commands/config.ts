@@ -1,13 +1,16 @@
 // `lora-scripts config keys|reference|schema`: the schema as a list, as the README table, as JSON Schema.
 import { readFileSync } from 'node:fs';
-import { CONFIG_KEYS, configJsonSchema, describeAllowed, flagName, metaOf, renderConfigReference, spliceConfigReference } from '../../config/index.js';
+import { CONFIG_KEYS, configJsonSchema, describeAllowed, flagName, keyNotes, metaOf, renderConfigReference, spliceConfigReference } from '../../config/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 export function configCommand(what: string | undefined, flags: Record<string, unknown>): number {
   switch (what ?? 'keys') {
     case 'keys':
-      for (const key of CONFIG_KEYS) process.stdout.write(`${key.padEnd(28)} --${flagName(key).padEnd(30)} ${describeAllowed(key)}\n    ${metaOf(key).description}\n`);
+      for (const key of CONFIG_KEYS) {
+        const notes = keyNotes(key).map((note) => `    (${note})\n`).join('');
+        process.stdout.write(`${key.padEnd(28)} --${flagName(key).padEnd(30)} ${describeAllowed(key)}\n    ${metaOf(key).description}\n${notes}`);
+      }
       return 0;
     case 'reference':
       if (typeof flags.write === 'string') {
