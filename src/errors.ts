@@ -38,6 +38,8 @@ export class DatasetError extends LoraScriptsError {}
 export class EngineError extends LoraScriptsError {}
 export class ProtocolError extends LoraScriptsError {}
 export class LoraFileError extends LoraScriptsError {}
+/** A base model that is not one (a LoRA, a VAE, a truncated file…), found by src/checkpoint before any work. */
+export class CheckpointError extends LoraScriptsError {}
 
 export class UsageError extends LoraScriptsError {
   override readonly exitCode: number = EXIT_CODES.usage;
