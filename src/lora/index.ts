@@ -68,6 +68,8 @@ export { peftKeyToKohya, type BaseFamily, type LoraComponent } from './kohya-key
 export {
   buildKohyaMetadata,
   baseModelVersion,
+  kohyaMixedPrecision,
+  kohyaOptimizer,
   type BaseModelVersion,
   type BucketFacts,
   type KohyaMetadataInput,

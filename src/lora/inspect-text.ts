@@ -81,7 +81,15 @@ function trainingLines(t: TrainingSummary): Array<[string, string]> {
   if (run.length > 0) lines.push(['training', run.join(', ')]);
   const network = [t.network.module, t.network.dim && `dim ${t.network.dim}`, t.network.alpha && `alpha ${t.network.alpha}`, t.network.args && `args ${JSON.stringify(t.network.args)}`].filter(Boolean);
   if (network.length > 0) lines.push(['network', network.join(', ')]);
-  const lr = [t.learningRate.base && `lr ${t.learningRate.base}`, t.learningRate.unet && `unet ${t.learningRate.unet}`, t.learningRate.textEncoder && `text encoder ${t.learningRate.textEncoder}`, t.optimizer, t.scheduler].filter(Boolean);
+  const lr = [
+    t.learningRate.base && `lr ${t.learningRate.base}`,
+    t.learningRate.unet && `unet ${t.learningRate.unet}`,
+    t.learningRate.textEncoder && `text encoder ${t.learningRate.textEncoder}`,
+    t.optimizer,
+    t.scheduler,
+    // kohya's `no` means no mixed precision: everything in fp32.
+    t.mixedPrecision && `computed in ${t.mixedPrecision === 'no' ? 'fp32' : t.mixedPrecision}`,
+  ].filter(Boolean);
   if (lr.length > 0) lines.push(['optimizer', lr.join(', ')]);
   if (t.trainImages !== null || t.datasets.length > 0) {
     const folders = t.datasets.map((d) => `${d.name}: ${d.images ?? '?'} images × ${d.repeats ?? '?'} repeats`).join(', ');

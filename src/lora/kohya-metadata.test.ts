@@ -1,6 +1,13 @@
 // The metadata map for a small SD1 run, key by key; the expected strings are what Python printed for the same values.
 import { describe, expect, it } from 'vitest';
-import { baseModelVersion, buildKohyaMetadata, localIsoDate, type KohyaMetadataInput } from './kohya-metadata.js';
+import {
+  baseModelVersion,
+  buildKohyaMetadata,
+  kohyaMixedPrecision,
+  kohyaOptimizer,
+  localIsoDate,
+  type KohyaMetadataInput,
+} from './kohya-metadata.js';
 
 const sd1Run: KohyaMetadataInput = {
   outputName: 'jiangnan',
@@ -159,6 +166,22 @@ describe('baseModelVersion', () => {
     ['sdxl', 'v_prediction', 'sdxl_base_v1-0'],
   ] as const)('%s + %s → %s', (family, prediction, version) => {
     expect(baseModelVersion(family, prediction)).toBe(version);
+  });
+});
+
+describe('what the run did', () => {
+  it('names the precision the engine computed in, whatever `mixed_precision` asked for', () => {
+    expect(kohyaMixedPrecision('float32')).toBe('no');
+    expect(kohyaMixedPrecision('float16')).toBe('fp16');
+    expect(kohyaMixedPrecision('bfloat16')).toBe('bf16');
+    expect(() => kohyaMixedPrecision('float8_e4m3fn')).toThrow('`float8_e4m3fn`');
+  });
+
+  it('names the optimizer class that ran, as sd-scripts spells it', () => {
+    expect(kohyaOptimizer('adamw', 0.01)).toBe('torch.optim.adamw.AdamW(weight_decay=0.01)');
+    // Python's str(): 1e-05, 0.0.
+    expect(kohyaOptimizer('adamw8bit', 1e-5)).toBe('bitsandbytes.optim.adamw.AdamW8bit(weight_decay=1e-05)');
+    expect(kohyaOptimizer('adamw', 0)).toBe('torch.optim.adamw.AdamW(weight_decay=0.0)');
   });
 });
 

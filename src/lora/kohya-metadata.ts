@@ -118,6 +118,27 @@ export function baseModelVersion(family: BaseFamily, predictionType: PredictionT
   return predictionType === 'v_prediction' ? `${version}_v` : version;
 }
 
+export type KohyaMixedPrecision = KohyaMetadataInput['mixedPrecision'];
+
+// The compute dtypes the engine trains in (its `hello` event, engine/lora_scripts_engine/device.py).
+const PRECISION_OF_DTYPE: Readonly<Record<string, KohyaMixedPrecision>> = { float32: 'no', float16: 'fp16', bfloat16: 'bf16' };
+
+/** `ss_mixed_precision` for the dtype the run really computed in: `mixed_precision: auto` is never written as such. */
+export function kohyaMixedPrecision(computeDtype: string): KohyaMixedPrecision {
+  const precision = PRECISION_OF_DTYPE[computeDtype];
+  if (!precision) throw new Error(`the engine computed in \`${computeDtype}\`, which has no \`ss_mixed_precision\` value`);
+  return precision;
+}
+
+// The classes engine/lora_scripts_engine/speed.py `make_optimizer` builds, spelled `module.Class` as sd-scripts writes
+// them. The engine fails rather than fall back to another optimizer, so the config names the class that ran.
+const OPTIMIZER_CLASSES = { adamw: 'torch.optim.adamw.AdamW', adamw8bit: 'bitsandbytes.optim.adamw.AdamW8bit' } as const;
+
+/** `ss_optimizer`: the class, then the arguments it was given (sd-scripts' `name(k=v,k=v)`). */
+export function kohyaOptimizer(optimizer: keyof typeof OPTIMIZER_CLASSES, weightDecay: number): string {
+  return `${OPTIMIZER_CLASSES[optimizer]}(weight_decay=${pythonFloatString(weightDecay)})`;
+}
+
 /**
  * The metadata map, all values strings, in the order sd-scripts adds them. `sshs_model_hash` and
  * `sshs_legacy_hash` are not here: they depend on the written bytes, so the file writer adds them.

@@ -20,6 +20,8 @@ export interface TrainingSummary {
   learningRate: { base: string | null; unet: string | null; textEncoder: string | null };
   optimizer: string | null;
   scheduler: string | null;
+  /** `ss_mixed_precision`: `no` (fp32), `fp16` or `bf16`. */
+  mixedPrecision: string | null;
   trainImages: number | null;
   datasets: DatasetFolder[];
   /** Tags over all dataset folders, most frequent first (at most 20). */
@@ -53,6 +55,7 @@ export function summarizeTraining(metadata: Readonly<Record<string, string>>, pr
     learningRate: { base: text('ss_learning_rate'), unet: text('ss_unet_lr'), textEncoder: text('ss_text_encoder_lr') },
     optimizer: text('ss_optimizer'),
     scheduler: text('ss_lr_scheduler'),
+    mixedPrecision: text('ss_mixed_precision'),
     trainImages: integer(metadata.ss_num_train_images),
     datasets: datasetFolders(metadata.ss_dataset_dirs, problems),
     topTags: tags.slice(0, TOP_TAGS),

@@ -12,7 +12,7 @@ import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineE
 import { EngineError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { sha256OfFile } from '../fs/file-hash.js';
-import { buildKohyaMetadata, convertPeftFileToKohya, LEGACY_WINDOW } from '../lora/index.js';
+import { buildKohyaMetadata, convertPeftFileToKohya, kohyaMixedPrecision, kohyaOptimizer, LEGACY_WINDOW } from '../lora/index.js';
 import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { formatFinding, type Finding } from './diagnostics.js';
@@ -99,12 +99,13 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   }
   const monitor = createRunMonitor({ config, trainingImages: items.map((item) => item.path), report: options.onFinding ?? ((finding) => options.note(formatFinding(finding))) });
   const sessionId = randomInt(0, 2 ** 32 - 1);
+  let hello: EventOf<'hello'> | undefined;
   let started: EventOf<'started'> | undefined;
   const pending: Promise<void>[] = [];
   const intermediateFiles: string[] = [];
   const lineageAt = (steps: number) => buildLineage(parent, [dataset], steps);
   const kohyaFor = (checkpoint: EventOf<'checkpoint'>, trainingStartedAt: number) =>
-    writeKohyaFile({ config, items, started: started!, checkpoint, hashes, sessionId, trainingStartedAt, lineage: lineageAt(checkpoint.step) });
+    writeKohyaFile({ config, items, hello: hello!, started: started!, checkpoint, hashes, sessionId, trainingStartedAt, lineage: lineageAt(checkpoint.step) });
   const trainingStartedAt = Date.now() / 1000;
 
   try {
@@ -115,6 +116,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       forwardInterrupt: true,
       stopSignal: monitor.stopSignal,
       onEvent: (event) => {
+        if (event.type === 'hello') hello = event;
         if (event.type === 'started') started = event;
         monitor.onEvent(event);
         if (event.type === 'checkpoint' && !event.is_final) {
@@ -184,6 +186,8 @@ function explainFailure(error: unknown, config: ResolvedConfig, intermediateFile
 interface KohyaFileInput {
   config: ResolvedConfig;
   items: MeasuredItem[];
+  /** Its dtype is the precision the run computed in (`mixed_precision: auto` resolved). */
+  hello: EventOf<'hello'>;
   started: EventOf<'started'>;
   checkpoint: EventOf<'checkpoint'>;
   hashes: BaseModelHashes;
@@ -216,7 +220,7 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
     gradientAccumulationSteps: config.gradient_accumulation_steps,
     lrScheduler: config.lr_scheduler,
     lrWarmupSteps: config.lr_warmup_steps,
-    mixedPrecision: config.mixed_precision === 'auto' ? 'no' : config.mixed_precision,
+    mixedPrecision: kohyaMixedPrecision(input.hello.dtype),
     seed: config.seed,
     resolution: started.resolution,
     utcOffsetMinutes: -new Date().getTimezoneOffset(),
@@ -235,7 +239,7 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
     randomCrop: config.crop === 'random',
     tagFrequency: tagFrequency(input.items),
     datasetDirs: datasetDirs(input.items),
-    optimizer: `torch.optim.adamw.AdamW(weight_decay=${config.adam_weight_decay})`,
+    optimizer: kohyaOptimizer(config.optimizer, config.adam_weight_decay),
     extra: {
       'lora_scripts.version': TOOL_VERSION,
       'lora_scripts.config_hash': configHash(config),
