@@ -31,10 +31,3 @@ export interface EngineBaseModelFacts {
 export function engineFacts(verdict: BaseModelVerdict): EngineBaseModelFacts {
   return { family: verdict.family, prediction_type: verdict.predictionType };
 }
-
-const FAMILY_NAMES: Record<BaseFamily, string> = { sd1: 'SD 1.x', sd2: 'SD 2.x', sdxl: 'SDXL' };
-
-/** `sd1` → `SD 1.x`, as messages write families. */
-export function familyName(family: BaseFamily): string {
-  return FAMILY_NAMES[family];
-}

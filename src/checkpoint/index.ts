@@ -22,5 +22,5 @@ export {
   type HeaderFacts,
   type PredictionType,
 } from './verdict.js';
-/** `engineFacts(verdict)` → the `base_model_facts` the engine loads with; `familyName('sd1')` → `SD 1.x`. */
-export { engineFacts, familyName, requireBaseModel, type BaseModelUse, type BaseModelVerdict, type EngineBaseModelFacts } from './base-model.js';
+/** `engineFacts(verdict)` → the `base_model_facts` the engine loads with. */
+export { engineFacts, requireBaseModel, type BaseModelUse, type BaseModelVerdict, type EngineBaseModelFacts } from './base-model.js';

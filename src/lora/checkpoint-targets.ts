@@ -1,7 +1,7 @@
 // Which weight of a single-file SD checkpoint each kohya LoRA module changes, from the checkpoint's own keys (as
 // A1111 and ComfyUI do: enumerate the model, name its modules the kohya way, look the LoRA's names up). Pure.
+// The family comes from the caller (src/checkpoint's verdict, the one place that tells families apart).
 import type { BaseFamily } from './kohya-keys.js';
-import { LoraFileError } from './lora-file-error.js';
 import type { TensorInfo } from './safetensors.js';
 import { diffusersUnetPath, inferUnetLayout, type UnetLayout } from './unet-ldm-layout.js';
 
@@ -38,10 +38,9 @@ export function familyName(family: BaseFamily): string {
   return FAMILY_NAMES[family];
 }
 
-/** The checkpoint's family (by its text-encoder layout, as models.py detect_family) and every LoRA target in it. */
-export function checkpointTargets(tensors: ReadonlyMap<string, TensorInfo>, fileName: string): CheckpointTargets {
+/** Every LoRA target in a checkpoint of `family` (src/checkpoint's verdict on the same file). */
+export function checkpointTargets(tensors: ReadonlyMap<string, TensorInfo>, family: BaseFamily): CheckpointTargets {
   const keys = [...tensors.keys()];
-  const family = detectFamily(keys, fileName);
   const ldmKeys = keys.filter((key) => key.startsWith(UNET_PREFIX)).map((key) => key.slice(UNET_PREFIX.length));
   const unetLayout = inferUnetLayout(ldmKeys, family === 'sdxl' ? 'an SDXL UNet' : 'an SD 1.x/2.x UNet');
   const targets = new Map<string, MergeTarget>();
@@ -60,18 +59,6 @@ export function checkpointTargets(tensors: ReadonlyMap<string, TensorInfo>, file
     }
   }
   return { family, unetLayout, targets };
-}
-
-function detectFamily(keys: readonly string[], fileName: string): BaseFamily {
-  if (!keys.some((key) => key.startsWith(UNET_PREFIX))) {
-    const isLora = keys.length > 0 && keys.every((key) => /^(lora_|unet\.|text_encoder)/.test(key));
-    throw new LoraFileError(isLora ? 'is a LoRA file, not a base model checkpoint' : 'has no UNet weights (`model.diffusion_model.…`), so it is not a single-file SD checkpoint', { code: 'not_a_checkpoint', culprit: fileName, hint: 'pass the base model first: `lora-scripts merge BASE.safetensors LORA.safetensors[:WEIGHT] … --out MERGED.safetensors`' });
-  }
-  const family = (['sdxl', 'sd2', 'sd1'] as const).find((f) => keys.some((key) => key.startsWith(TEXT_ENCODERS[f].at(-1)![0])));
-  if (!family) {
-    throw new LoraFileError('has UNet weights but no text encoder weights', { code: 'not_a_checkpoint', culprit: fileName, hint: 'merge into a full single-file checkpoint (UNet, VAE and text encoder)' });
-  }
-  return family;
 }
 
 /** transformers-layout CLIP: `text_model.encoder.layers.N.self_attn.q_proj.weight` and friends keep their names. */

@@ -17,6 +17,8 @@ import { readSafetensors, readSafetensorsHeader } from './safetensors-file.js';
 export interface MergeOptions {
   /** The base model: a single-file .safetensors checkpoint (never modified). */
   base: string;
+  /** Its family, from src/checkpoint's verdict (`checkBaseModel`), which the caller runs first. */
+  baseFamily: BaseFamily;
   loras: ReadonlyArray<{ path: string; weight: number }>;
   output: string;
 }
@@ -41,7 +43,7 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
   const source = { fd, path: options.base };
   try {
     const header = readSafetensorsHeader(fd, options.base);
-    const checkpoint = checkpointTargets(header.tensors, options.base);
+    const checkpoint = checkpointTargets(header.tensors, options.baseFamily);
     const loras = await readLorasToMerge(options.loras, checkpoint.family);
     const plan = planMerge(checkpoint, header.tensors, loras, options.base);
     const metadata = { ...header.metadata, [MERGED_LORAS_KEY]: mergedRecord(header.metadata[MERGED_LORAS_KEY], loras) };
