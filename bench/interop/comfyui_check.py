@@ -36,8 +36,8 @@ from pathlib import Path
 # they are replaced by stubs that raise if anything calls them. The JSON lists which stubs were used.
 STUBBABLE_MODULES = ("einops", "torchvision", "torchaudio")
 
-# Tensor suffixes of a kohya file (kohya-lora-format.md §1), plus PEFT's, so that a diffusers-format file given by
-# mistake is still counted per module (it is the negative control in README.md).
+# Tensor suffixes of a kohya file (docs/formats/kohya-lora.md §1), plus PEFT's, so that a diffusers-format file
+# given by mistake is still counted per module (it is the negative control in README.md).
 LORA_SUFFIXES = (".lora_down.weight", ".lora_up.weight", ".alpha", ".lora_A.weight", ".lora_B.weight")
 LORA_PREFIXES = ("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_", "unet.", "text_encoder.", "text_encoder_2.")
 
@@ -164,7 +164,7 @@ def count_modules(lora_keys: list[str], key_map: dict[str, str], unet_patches: d
 
 
 def expected_weight(base, lora_tensors: dict, module: str, strength: float):
-    """W + strength·(alpha/rank)·up@down, from the file alone (kohya-lora-format.md §4)."""
+    """W + strength·(alpha/rank)·up@down, from the file alone (docs/formats/kohya-lora.md §4)."""
     # kohya names first, PEFT names for the diffusers-format negative control
     down_key, up_key = (
         (f"{module}.lora_down.weight", f"{module}.lora_up.weight")

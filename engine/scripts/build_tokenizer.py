@@ -72,7 +72,7 @@ def write_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str], pad_
 
 
 def check_tokenizer(folder: Path, expected_pad_id: int) -> None:
-    """The self-test of offline-loading.md §4, run with transformers' own CLIPTokenizer."""
+    """The self-test of docs/formats/offline-loading.md §4, run with transformers' own CLIPTokenizer."""
     from transformers import CLIPTokenizer
 
     tokenizer = CLIPTokenizer.from_pretrained(folder)

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { buildParametersText, parseParametersText, PARAMETERS_KEY, readPngText, withPngText, type GenerationParameters } from './png-parameters.js';
 
-// As A1111 v1.10 writes it (../shared/reference/a1111-webui-interop.md §4): two prompt lines, quoted Lora hashes.
+// As A1111 v1.10 writes it (docs/formats/a1111-infotext.md §4): two prompt lines, quoted Lora hashes.
 const WEBUI_TEXT = [
   'masterpiece, canal town, <lora:jiangnan_style:0.8>, (misty:1.2)',
   'white walls',

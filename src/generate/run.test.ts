@@ -1,6 +1,7 @@
-// `generate` end to end on the shipped demo base model with the two fixture LoRAs (tests/fixtures/lora/README.md):
-// zero, one and two LoRAs move the style score the expected way; the base model loads once while LoRAs switch;
-// the PNG's WebUI parameters read back into the same settings and re-render the same pixels.
+// `generate` end to end on the shipped demo base model with the two fixture LoRAs
+// (tests/fixtures/lora/styles/README.md): zero, one and two LoRAs move the style score the expected way; the base
+// model loads once while LoRAs switch; the PNG's WebUI parameters read back into the same settings and re-render
+// the same pixels.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

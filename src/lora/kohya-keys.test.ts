@@ -27,7 +27,8 @@ describe('peftKeyToKohya for SD1', () => {
   it('matches diffusers convert_state_dict_to_kohya on every key of a tiny SD1-layout UNet and text encoder', () => {
     const pairs = oraclePairs('sd1-kohya-oracle.json');
     expect(pairs.length).toBeGreaterThan(400);
-    // diffusers names every text encoder lora_te1_; sd-scripts names the SD1 one lora_te_ (format.md §1).
+    // diffusers names every text encoder lora_te1_; sd-scripts names the SD1 one lora_te_
+    // (docs/formats/kohya-lora.md §1).
     const expected = pairs.map(([key, kohya]) => [key, kohya.replace(/^lora_te1_/, 'lora_te_')]);
     expect(pairs.map(([key]) => [key, peftKeyToKohya(key, 'sd1')])).toEqual(expected);
     expect(pairs.some(([key]) => key.startsWith('text_encoder.encoder.'))).toBe(true);
@@ -40,7 +41,7 @@ describe('peftKeyToKohya for SD1', () => {
 
 describe('peftKeyToKohya for SDXL', () => {
   it.each([
-    // The examples of kohya-lora-format.md §3 and diffusers-peft-lora-format.md §4.
+    // The examples of docs/formats/kohya-lora.md §3 and docs/formats/diffusers-peft-lora.md §4.
     ['unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight', 'lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q.lora_down.weight'],
     ['unet.down_blocks.2.attentions.0.proj_in.lora_A.weight', 'lora_unet_input_blocks_7_1_proj_in.lora_down.weight'],
     ['unet.down_blocks.2.attentions.1.transformer_blocks.9.ff.net.2.lora_B.weight', 'lora_unet_input_blocks_8_1_transformer_blocks_9_ff_net_2.lora_up.weight'],

@@ -1,4 +1,4 @@
-// PEFT/diffusers LoRA keys → kohya/WebUI module names (kohya-lora-format.md §1, §3). Pure.
+// PEFT/diffusers LoRA keys → kohya/WebUI module names (docs/formats/kohya-lora.md §1, §3). Pure.
 import { LoraFileError } from './lora-file-error.js';
 import { ldmUnetPath, sdxlUnetLayout } from './unet-ldm-layout.js';
 
@@ -16,7 +16,8 @@ export interface PeftKey {
   part: 'down' | 'up';
 }
 
-// PEFT style first; the two "diffusers new" spellings come from convert_state_dict_to_diffusers (format.md §1.1).
+// PEFT style first; the two "diffusers new" spellings come from convert_state_dict_to_diffusers
+// (docs/formats/diffusers-peft-lora.md §1.1).
 const PART_SUFFIXES: ReadonlyArray<readonly [string, PeftKey['part']]> = [
   ['.lora_A.weight', 'down'],
   ['.lora_B.weight', 'up'],
@@ -44,7 +45,8 @@ export function parsePeftKey(key: string): PeftKey {
  */
 export function kohyaModuleName(key: PeftKey, family: BaseFamily, layersPerBlock = 2): string {
   if (key.component === 'unet') {
-    // sd-scripts trains SD1/SD2 on a diffusers-layout UNet but SDXL on its own LDM-layout one (format.md §3).
+    // sd-scripts trains SD1/SD2 on a diffusers-layout UNet but SDXL on its own LDM-layout one
+    // (docs/formats/kohya-lora.md §3).
     const path = family === 'sdxl' ? sdxlLdmPath(key.modulePath, layersPerBlock, key.key) : checkedUnetPath(key);
     return `lora_unet_${underscored(path)}`;
   }
@@ -67,7 +69,10 @@ function textEncoderPrefix({ key, component }: PeftKey, family: BaseFamily): str
   return 'lora_te';
 }
 
-/** transformers ≥ 5 flattens CLIPTextModel (no `text_model.`); kohya names always carry it (format.md §3). */
+/**
+ * transformers ≥ 5 flattens CLIPTextModel (no `text_model.`); kohya names always carry it
+ * (docs/formats/kohya-lora.md §3).
+ */
 function textModelPath({ key, modulePath }: PeftKey): string {
   if (modulePath.startsWith('text_model.')) return modulePath;
   if (/^(encoder|embeddings|final_layer_norm)\./.test(modulePath)) return `text_model.${modulePath}`;
@@ -82,7 +87,7 @@ function checkedUnetPath({ key, modulePath }: PeftKey): string {
   return modulePath;
 }
 
-/** diffusers SDXL UNet module path → sd-scripts' LDM path (diffusers-peft-lora-format.md §4, stride L + 1). */
+/** diffusers SDXL UNet module path → sd-scripts' LDM path (docs/formats/diffusers-peft-lora.md §4, stride L + 1). */
 export function sdxlLdmPath(path: string, layersPerBlock = 2, culprit = path): string {
   const result = ldmUnetPath(path, sdxlUnetLayout(layersPerBlock));
   if ('problem' in result) throw keyError(culprit, result.problem);

@@ -1,5 +1,6 @@
-// Training facts → the `ss_*` and `modelspec.*` metadata sd-scripts writes (kohya-lora-format.md §6), every value
-// spelled as Python's str() would. Pure: the caller passes times and the UTC offset; nothing here reads the clock.
+// Training facts → the `ss_*` and `modelspec.*` metadata sd-scripts writes (docs/formats/ss-metadata.md §2, §3),
+// every value spelled as Python's str() would. Pure: the caller passes times and the UTC offset; nothing here reads
+// the clock.
 import type { BaseFamily } from './kohya-keys.js';
 import {
   PyFloat,

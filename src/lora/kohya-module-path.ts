@@ -73,7 +73,7 @@ function nextUnderscore(text: string, from: number): number {
   return at < 0 ? text.length : at;
 }
 
-// ComfyUI's own LoRA names (its LoraSave node; comfyui-lora-loading.md §2) are kohya names with dots.
+// ComfyUI's own LoRA names (its LoraSave node; docs/formats/comfyui-lora-loading.md §2) are kohya names with dots.
 const COMFY_PREFIXES: ReadonlyArray<readonly [string, string]> = [
   ['diffusion_model.', 'lora_unet_'],
   ['text_encoders.clip_l.transformer.', 'lora_te1_'],

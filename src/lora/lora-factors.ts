@@ -17,7 +17,7 @@ export interface LoraFactors {
   downShape: readonly number[];
   upShape: readonly number[];
   rank: number;
-  /** scale = alpha / rank; alpha = rank when the file has none (kohya-lora-format.md §4). */
+  /** scale = alpha / rank; alpha = rank when the file has none (docs/formats/kohya-lora.md §4). */
   alpha: number;
   dtype: FloatDtype;
 }

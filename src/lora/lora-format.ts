@@ -149,7 +149,7 @@ export function detectFormat(tensorNames: readonly string[], modules: readonly H
   if (tensorNames.length > 0 && tensorNames.every((key) => key.startsWith('base_model.model.'))) {
     return { name: 'peft-adapter', variant: 'PEFT save_pretrained', isConvertible: false };
   }
-  // ComfyUI's own names (comfyui-lora-loading.md §2): the LDM UNet path and ComfyUI's text-encoder keys.
+  // ComfyUI's own names (docs/formats/comfyui-lora-loading.md §2): the LDM UNet path and ComfyUI's text-encoder keys.
   if (tensorNames.length > 0 && tensorNames.every((key) => /^(diffusion_model|text_encoders)\./.test(key))) {
     const isPlain = modules.every((m) => m.kind === 'lora' && !m.hasDora);
     return { name: 'comfyui', variant: variantOf(modules, modules.some((m) => m.kind === 'lora' && m.isConv) ? 'LoCon' : 'LoRA'), isConvertible: isPlain };

@@ -146,7 +146,8 @@ function modulePath(module: HeaderModule, unetLayout: UnetLayout): { component: 
   return { component, path };
 }
 
-// diffusers' attn-processor era: `attn1.processor.to_q_lora` (format.md §1.1) is the module `attn1.to_q`.
+// diffusers' attn-processor era: `attn1.processor.to_q_lora` (docs/formats/diffusers-peft-lora.md §1.1) is the
+// module `attn1.to_q`.
 const PROCESSOR_NAMES: Readonly<Record<string, string>> = { to_q: 'to_q', to_k: 'to_k', to_v: 'to_v', to_out: 'to_out.0' };
 const TEXT_PROCESSOR_NAMES: Readonly<Record<string, string>> = { to_q: 'q_proj', to_k: 'k_proj', to_v: 'v_proj', to_out: 'out_proj' };
 
@@ -159,7 +160,7 @@ function textEncoderPath(written: string): string {
   return path.startsWith('text_model.') ? path : `text_model.${path}`;
 }
 
-/** kohya-lora-format.md §4: down [r, in] / [r, in, k, k], up [out, r] / [out, r, 1, 1]. Returns r. */
+/** docs/formats/kohya-lora.md §4: down [r, in] / [r, in, k, k], up [out, r] / [out, r, 1, 1]. Returns r. */
 function checkPair(downKey: string, down: Tensor, up: Tensor, fileName: string): number {
   for (const tensor of [down, up]) {
     if (!WEIGHT_DTYPES.has(tensor.dtype)) {

@@ -102,7 +102,7 @@ function kohyaModule(name: string, parts: ModuleParts, configs: AdapterConfigs, 
   return { name, component: parts.component, rank: tensorRank, alpha: scale.alpha };
 }
 
-/** Down is [r, in] or [r, in, k, k]; up is [out, r] or [out, r, 1, 1] (kohya-lora-format.md §4). Returns r. */
+/** Down is [r, in] or [r, in, k, k]; up is [out, r] or [out, r, 1, 1] (docs/formats/kohya-lora.md §4). Returns r. */
 function checkShapes(down: { key: PeftKey; tensor: Tensor }, up: { key: PeftKey; tensor: Tensor }, fileName: string): number {
   for (const { key, tensor } of [down, up]) {
     if (!WEIGHT_DTYPES.has(tensor.dtype)) {

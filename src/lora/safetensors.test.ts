@@ -74,7 +74,7 @@ describe('serializeSafetensors + parseSafetensors', () => {
     expect(ours.toString('latin1')).toBe(python.toString('latin1'));
   });
 
-  it('reproduces the worked example of safetensors-format.md §5 (116 bytes)', () => {
+  it('reproduces the worked example of docs/formats/safetensors.md §5 (116 bytes)', () => {
     const bytes = serializeSafetensors({
       metadata: { ss_network_dim: '4' },
       tensors: new Map([['x.alpha', { dtype: 'F32', shape: [], data: bytesOf(new Float32Array([4])) }]]),

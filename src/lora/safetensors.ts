@@ -81,7 +81,7 @@ export function readHeaderSize(first8: Uint8Array, fileSizeBytes: number, fileNa
 }
 
 /**
- * Parses and validates the header the way the reference reader does (safetensors-format.md §3).
+ * Parses and validates the header the way the reference reader does (docs/formats/safetensors.md §3).
  * `bytes` holds at least the first 8 + N bytes of a file of `fileSizeBytes` bytes.
  */
 export function parseSafetensorsHeader(bytes: Uint8Array, fileName: string, fileSizeBytes = bytes.length): SafetensorsHeader {
@@ -251,7 +251,7 @@ function stringEnd(json: string, start: number): number {
 }
 
 /**
- * Lays out a file exactly like safetensors' own writer (safetensors-format.md §2): tensors sorted by dtype
+ * Lays out a file exactly like safetensors' own writer (docs/formats/safetensors.md §2): tensors sorted by dtype
  * (larger alignment first) then name, compact JSON with `__metadata__` first, header padded with spaces to a
  * multiple of 8. Metadata keys keep their insertion order (the reference writer's order is undefined).
  */

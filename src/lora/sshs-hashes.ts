@@ -1,5 +1,5 @@
-// The `sshs_model_hash` / `sshs_legacy_hash` that A1111 shows for a LoRA (kohya-lora-format.md §7), computed over
-// the exact bytes written. Pure (hashing is computation, not I/O).
+// The `sshs_model_hash` / `sshs_legacy_hash` that A1111 shows for a LoRA (docs/formats/ss-metadata.md §4),
+// computed over the exact bytes written. Pure (hashing is computation, not I/O).
 import { createHash } from 'node:crypto';
 import { readHeaderSize, serializeSafetensors, type SafetensorsContent } from './safetensors.js';
 

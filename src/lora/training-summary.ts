@@ -1,5 +1,5 @@
 // The `ss_*` / `modelspec.*` training metadata sd-scripts (and we) write, summarised for `inspect`
-// (kohya-lora-format.md §6). Pure; a malformed value becomes a problem line, never an exception.
+// (docs/formats/ss-metadata.md §2, §3). Pure; a malformed value becomes a problem line, never an exception.
 
 export interface DatasetFolder {
   name: string;

@@ -1,5 +1,5 @@
 // The one map between diffusers UNet module paths and the original LDM/sgm layout of single-file checkpoints, in
-// both directions, for any SD 1.x/2.x/SDXL-shaped UNet (diffusers-peft-lora-format.md §4). Pure.
+// both directions, for any SD 1.x/2.x/SDXL-shaped UNet (docs/formats/diffusers-peft-lora.md §4). Pure.
 
 /** What decides the LDM numbering: layers per block and which levels hold attentions. */
 export interface UnetLayout {
