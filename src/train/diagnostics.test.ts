@@ -12,9 +12,10 @@ import {
   type RunFacts,
   type SampleLikeness,
   type SeriesPoint,
+  zeroPredictionLoss,
 } from './diagnostics.js';
 
-const FACTS: RunFacts = { learningRate: 1e-4, batchSize: 2, totalSteps: 200, warmupSteps: 0 };
+const FACTS: RunFacts = { learningRate: 1e-4, batchSize: 2, totalSteps: 200, warmupSteps: 0, zeroPredictionLoss: 1 };
 
 /** A seeded stand-in for the timestep noise of a diffusion loss: values swing ±60% around the level. */
 function noisy(levels: number[], seed = 1): LossPoint[] {
@@ -36,6 +37,30 @@ describe('divergence', () => {
 
   it('leaves a noisy but falling loss alone', () => {
     expect(findDivergence(noisy(range(200, (i) => 0.2 - i * 0.0005)), FACTS)).toBeNull();
+  });
+
+  it('flags a run that diverged in its first steps: its windows are worse than predicting no noise', () => {
+    // The demo model at lr 1.0 (24 pictures, rank 8, batch 4): 0.35 before the first update, then 1.2–1.3 from step 2.
+    const losses = [0.35, 1.23, 1.29, 1.33, 1.24, 1.11, 1.09, 1.04, 1.04, 1.1, 1.15, 1.2, 1.22, 1.25, 1.27];
+    const points = losses.map((loss, i) => ({ step: i + 1, epoch: Math.floor(i / 6) + 1, loss }));
+    const facts = { ...FACTS, learningRate: 1, batchSize: 4, totalSteps: 24 };
+    // The first window is already diverged, so the rise from the best window alone never fires here.
+    expect(findDivergence(points, { ...facts, zeroPredictionLoss: Number.POSITIVE_INFINITY })).toBeNull();
+    const finding = findDivergence(points, facts);
+    expect(formatFinding(finding!)).toBe(
+      'warning: the loss is diverging: 1.088 around step 5, worse than predicting no noise at all (1.000) ' +
+        '(hint: lower `learning_rate` to about 0.1 (now 1) and keep `max_grad_norm: 1`)',
+    );
+  });
+
+  it('leaves a healthy loss below the zero-prediction loss alone, however high it starts', () => {
+    const points = noisy(range(40, (i) => 0.6 - i * 0.005));
+    expect(findDivergence(points, { ...FACTS, totalSteps: 40 })).toBeNull();
+  });
+
+  it('counts the noise offset in the loss of predicting no noise', () => {
+    expect(zeroPredictionLoss(0)).toBe(1);
+    expect(zeroPredictionLoss(0.1)).toBeCloseTo(1.01);
   });
 
   it('treats a NaN loss as divergence, before warm-up ends too', () => {

@@ -25,6 +25,17 @@ export interface RunFacts {
   batchSize: number;
   totalSteps: number;
   warmupSteps: number;
+  /** The loss of predicting no noise at all (zeroPredictionLoss): a LoRA that does worse has diverged. */
+  zeroPredictionLoss: number;
+}
+
+/**
+ * The loss of a model that predicts zeros: the mean square of the target. For ε-prediction that is the noise's
+ * variance, 1 + `noise_offset`² (unit Gaussian noise plus the per-channel offset). For v-prediction it is about the
+ * same: v mixes the noise with the latents, which the VAE's scaling factor makes unit-variance too.
+ */
+export function zeroPredictionLoss(noiseOffset: number): number {
+  return 1 + noiseOffset ** 2;
 }
 
 /** Mean loss of consecutive windows: single-step diffusion losses swing ×10 with the random timestep. */
@@ -66,6 +77,30 @@ const EXPLODED_OVER_FIRST = 50;
 export function findDivergence(points: LossPoint[], facts: RunFacts): Finding | null {
   const size = windowSize(facts.totalSteps);
   const windows = lossWindows(points, size);
+  return findWorseThanZeroPrediction(windows, facts) ?? findRiseFromBest(points, windows, size, facts);
+}
+
+/**
+ * A window worse than predicting no noise at all. Unlike the rise from the best window, this needs no history: a run
+ * whose first steps already blew the LoRA up (the first window is no reference then) is caught at its first window.
+ * Any working base model scores far below it (the demo model about 0.4, SD 1.5 about 0.1).
+ */
+function findWorseThanZeroPrediction(windows: LossWindow[], facts: RunFacts): Finding | null {
+  const worse = windows.find((w) => w.mean > facts.zeroPredictionLoss);
+  if (!worse) return null;
+  const suggested = roundLearningRate(facts.learningRate / 10);
+  const reference = formatNumber(facts.zeroPredictionLoss);
+  return {
+    code: 'divergence',
+    step: worse.step,
+    epoch: worse.epoch,
+    message: `the loss is diverging: ${formatNumber(worse.mean)} around step ${worse.step}, worse than predicting no noise at all (${reference})`,
+    hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}) and keep \`max_grad_norm: 1\``,
+    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, loss: worse.mean, zero_prediction_loss: facts.zeroPredictionLoss },
+  };
+}
+
+function findRiseFromBest(points: LossPoint[], windows: LossWindow[], size: number, facts: RunFacts): Finding | null {
   if (windows.length < 3) return null;
   const first = windows[0]!.mean;
   const last = windows.at(-1)!;

@@ -14,6 +14,7 @@ import {
   nearCopyThreshold,
   shouldStopFor,
   windowSize,
+  zeroPredictionLoss,
   type Finding,
   type LossPoint,
   type RunFacts,
@@ -98,7 +99,13 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
       switch (event.type) {
         case 'started':
           stepsPerEpoch = event.steps_per_epoch;
-          facts = { learningRate: config.learning_rate, batchSize: config.batch_size, totalSteps: event.total_steps, warmupSteps: config.lr_warmup_steps };
+          facts = {
+            learningRate: config.learning_rate,
+            batchSize: config.batch_size,
+            totalSteps: event.total_steps,
+            warmupSteps: config.lr_warmup_steps,
+            zeroPredictionLoss: zeroPredictionLoss(config.noise_offset),
+          };
           return;
         case 'progress':
           points.push({ step: event.step, epoch: event.epoch, loss: event.loss });
