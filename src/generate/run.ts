@@ -2,7 +2,8 @@
 // then lets the engine sample and writes every PNG with its WebUI `parameters` chunk, atomically.
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
+import { checkBaseModel } from '../checkpoint/index.js';
 import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } from '../engine/index.js';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -62,6 +63,7 @@ export interface GenerationResult {
 }
 
 const DEFAULT_SIZE_PX = 512;
+const GENERATE_LORA_HINT = 'give a LoRA as `--lora FILE[:WEIGHT]` or `<lora:NAME:0.7>` in the prompt, and `--base-model` the checkpoint it was trained on';
 const SEED_RANGE = 2 ** 32;
 
 export async function runGeneration(options: GenerateOptions): Promise<GenerationResult> {
@@ -165,6 +167,8 @@ async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (li
     note(`base model: ${path} (recorded in lora_scripts.json beside ${basename(known.lora.path)})`);
   }
   if (!existsSync(path)) throw new UsageError(`the base model \`${path}\` does not exist`, { code: 'base_model_missing', culprit: '--base-model' });
+  // Before the base model is hashed or Python starts: a LoRA, a VAE or a cut-off file is one line at once.
+  checkBaseModel(path, { cwd: dirname(path), culprit: path, loraHint: GENERATE_LORA_HINT });
   const sha256 = await baseModelSha256(path);
   for (const { lora, facts } of trainedOn) {
     if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {

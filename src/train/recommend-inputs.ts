@@ -1,16 +1,17 @@
-// Gathers what train/recommend.ts needs: dataset size and detail (sharp), the device (the engine's `doctor`) and
-// whether the base model is SDXL (its safetensors header), then recommends.
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+// Gathers what train/recommend.ts needs: the base model's verdict (src/checkpoint, first: a LoRA given as base model
+// fails before any picture is measured), dataset size and detail (sharp) and the device (the engine's `doctor`).
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { checkBaseModel } from '../checkpoint/index.js';
 import type { ParsedConfig } from '../config/index.js';
 import { listImageFiles } from '../dataset/index.js';
 import { isEngineReady, runEngine, setupEngine, type Env } from '../engine/index.js';
 import { DatasetError } from '../errors.js';
-import { readSafetensorsHeader } from '../lora/index.js';
 import { recommendTraining, type DatasetStats, type DeviceFacts, type Recommendation } from './recommend.js';
 
+/** Where a LoRA given as `base_model` belongs in a training config. */
+export const BASE_MODEL_LORA_HINT = 'to go on training this LoRA, set `init_lora` to it and `base_model` to the checkpoint it was trained on';
 const DETAIL_SIZE_PX = 128;
 const DETAIL_SAMPLE = 64; // pictures measured at most: the median settles long before
 
@@ -48,21 +49,6 @@ export async function detectDevice(env: Env, note: (line: string) => void): Prom
   return { kind, memoryGiB, name: data.gpu ?? null };
 }
 
-/** SDXL from the checkpoint's keys (a second text encoder) or a diffusers folder's `text_encoder_2`; null for hub ids. */
-export function isSdxlModel(path: string): boolean | null {
-  if (!existsSync(path)) return null;
-  if (statSync(path).isDirectory()) return existsSync(join(path, 'text_encoder_2'));
-  const fd = openSync(path, 'r');
-  try {
-    const keys = [...readSafetensorsHeader(fd, path).tensors.keys()];
-    return keys.some((key) => key.startsWith('conditioner.embedders.1.'));
-  } catch {
-    return null; // not a safetensors file: the engine's loader reports that properly later
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export interface RecommendForConfigOptions {
   config: ParsedConfig;
   cwd: string;
@@ -72,9 +58,10 @@ export interface RecommendForConfigOptions {
 
 export async function recommendForConfig(options: RecommendForConfigOptions): Promise<Recommendation> {
   const { config, cwd } = options;
+  const base = checkBaseModel(config.base_model, { cwd, culprit: config.base_model, loraHint: BASE_MODEL_LORA_HINT });
   const dataset = await measureDataset(resolve(cwd, config.train_data_dir));
   const device = await detectDevice(options.env, options.note);
-  const isSdxl = isSdxlModel(resolve(cwd, config.base_model));
-  const resolutionPx = config.resolution ?? (isSdxl ? 1024 : 512);
+  const isSdxl = base.family === null ? null : base.family === 'sdxl'; // null: a hub id, not known before download
+  const resolutionPx = config.resolution ?? base.nativeSizePx ?? (isSdxl ? 1024 : 512);
   return recommendTraining({ dataset, device, resolutionPx, isSdxl });
 }
