@@ -1,7 +1,8 @@
 """Loads the base model (single-file .safetensors, diffusers folder or hub id) into one BaseModel.
 
-Past the ~400-line mark on purpose: every path ends in the same BaseModel and shares its errors,
-and most of the file is the single-file path (detection, metadata, prediction type).
+What a file is (base model or LoRA, VAE…, its family, its prediction type when the header tells) is decided in
+TypeScript (src/checkpoint) before the engine starts; this file trusts that verdict, passed as `family` and
+`prediction_type`, and only loads. A hub id's family comes from its pipeline once loaded.
 
 Every input goes through diffusers' own loaders: `from_single_file(config=<local folder>)` for
 original-layout checkpoints (SD 1.x, SD 2.x, SDXL) and `from_pretrained` for diffusers folders
@@ -48,7 +49,6 @@ TOKENIZER_FOLDERS = {
     "sd1": ["tokenizer-clip"], "sd2": ["tokenizer-clip-pad0"], "sdxl": ["tokenizer-clip", "tokenizer-clip-pad0"],
 }
 PREDICTION_TYPES = ("epsilon", "v_prediction")
-UNET_PREFIX = "model.diffusion_model."
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
 
@@ -109,20 +109,24 @@ def load_base_model(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     prediction_type: str | None = None,
+    family: str | None = None,
     configs_dir: Path = MODEL_CONFIGS_DIR,
 ) -> BaseModel:
     """Loads `spec`: a .safetensors checkpoint, a diffusers folder or a hub id (`owner/name`).
 
-    `prediction_type` overrides what the model says or what is detected. `configs_dir` holds the
-    shipped config folders (sd15/, sd2-v/, sd2-base/, sdxl/, tokenizer-clip*/).
+    `family` and `prediction_type` come from TypeScript's checkpoint verdict (or the user's `prediction_type`)
+    and are trusted; a single file without them needs its `lora_scripts.architecture` metadata.
+    `configs_dir` holds the shipped config folders (sd15/, sd2-v/, sd2-base/, sdxl/, tokenizer-clip*/).
     """
     if prediction_type not in (None, *PREDICTION_TYPES):
         raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
+    if family not in (None, *PIPELINE_CLASSES):
+        raise ValueError(f"family must be one of {tuple(PIPELINE_CLASSES)}, got {family!r}")
     path = Path(spec).expanduser()
     if path.is_dir():
-        model = load_diffusers_folder(path, dtype, prediction_type)
+        model = load_diffusers_folder(path, dtype, prediction_type, family)
     elif path.is_file():
-        model = load_single_file(path, dtype, prediction_type, configs_dir)
+        model = load_single_file(path, dtype, prediction_type, family, configs_dir)
     elif HUB_ID.match(spec) and path.suffix.lower() not in {".safetensors", *PICKLE_SUFFIXES}:
         model = load_from_hub(spec, dtype, prediction_type)
     else:
@@ -136,7 +140,9 @@ def load_base_model(
 # ---- single-file checkpoints -------------------------------------------------------------------
 
 
-def load_single_file(path: Path, dtype: torch.dtype, prediction_type: str | None, configs_dir: Path) -> BaseModel:
+def load_single_file(
+    path: Path, dtype: torch.dtype, prediction_type: str | None, family: str | None, configs_dir: Path
+) -> BaseModel:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise EngineFailure(
             "unsupported_model_format",
@@ -144,14 +150,18 @@ def load_single_file(path: Path, dtype: torch.dtype, prediction_type: str | None
             culprit=CULPRIT,
             hint="convert it to .safetensors (e.g. with the A1111 or ComfyUI checkpoint merger) and use that file",
         )
-    shapes, metadata = read_checkpoint_header(path)
-    family = detect_family(shapes, path.name)
-    architecture = read_architecture(metadata, family, path.name)
+    architecture = read_architecture(read_checkpoint_metadata(path), path.name)
+    family = family or (architecture or {}).get("family")
+    if family is None:
+        raise EngineFailure(
+            "base_model_family_unknown", f"`{path.name}` was given without its family", culprit=CULPRIT,
+            hint="run it through lora-scripts, which reads the family from the file's header (src/checkpoint)",
+        )
     preloaded: dict = {}
     if architecture is not None:
         prediction_type = prediction_type or architecture["prediction_type"]
     elif prediction_type is None:
-        prediction_type, preloaded = guess_prediction_type(path, family, shapes, configs_dir, dtype)
+        prediction_type, preloaded = guess_prediction_type(path, family, configs_dir, dtype)
     tokenizers = shipped_tokenizers(family, configs_dir)
     with tempfile.TemporaryDirectory(prefix="lora-scripts-config-") as scratch:
         if architecture is not None:
@@ -163,72 +173,16 @@ def load_single_file(path: Path, dtype: torch.dtype, prediction_type: str | None
     return base_model_from_pipeline(pipe, family, prediction_type, source="single_file")
 
 
-def read_checkpoint_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
-    """Tensor shapes and `__metadata__`, read without loading any tensor."""
+def read_checkpoint_metadata(path: Path) -> dict[str, str]:
+    """`__metadata__`, read without loading any tensor (a cut-off file fails here, if TypeScript did not see it)."""
     try:
         with safe_open(str(path), framework="pt") as checkpoint:
-            shapes = {key: tuple(checkpoint.get_slice(key).get_shape()) for key in checkpoint.keys()}
-            return shapes, checkpoint.metadata() or {}
+            return checkpoint.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise EngineFailure(
             "base_model_corrupt", f"`{path.name}` is not a readable .safetensors file ({first_line(err)})",
             culprit=CULPRIT, hint="the file may be truncated: download it again and compare its size or hash",
         ) from err
-
-
-def detect_family(shapes: dict[str, tuple[int, ...]], file_name: str) -> str:
-    """"sd1", "sd2" or "sdxl" from the text-encoder key layout; anything else is an error.
-
-    The same tests as diffusers `infer_diffusers_model_type` and A1111 `guess_model_config_from_state_dict`,
-    but by layout (OpenCLIP vs OpenAI CLIP names) rather than by width, so tiny models are detected too.
-    """
-    keys = list(shapes)
-    if not any(key.startswith(UNET_PREFIX) for key in keys):
-        raise unrecognized(file_name, describe_non_checkpoint(keys))
-    input_conv = shapes.get(UNET_PREFIX + "input_blocks.0.0.weight")
-    if input_conv is not None and input_conv[1] != 4:
-        raise unrecognized(file_name, f"has a UNet with {input_conv[1]} input channels (an inpainting or "
-                                      "instruct-pix2pix model), not a text-to-image base model")
-    text_encoder_prefixes = {
-        "sdxl": ("conditioner.embedders.0.transformer.", "conditioner.embedders.1.model."),
-        "sd2": ("cond_stage_model.model.",),
-        "sd1": ("cond_stage_model.transformer.",),
-    }
-    for family, prefixes in text_encoder_prefixes.items():
-        if any(key.startswith(prefixes[-1]) for key in keys):
-            require_weights(keys, [*prefixes, "first_stage_model."], file_name)
-            return family
-    if any(key.startswith("conditioner.embedders.0.model.") for key in keys):
-        raise unrecognized(file_name, "is an SDXL refiner, which cannot be trained on as a base model")
-    raise EngineFailure(
-        "base_model_incomplete", f"`{file_name}` has UNet weights but no text encoder weights", culprit=CULPRIT,
-        hint="use a full checkpoint (UNet, VAE and text encoder in one file) or a diffusers folder",
-    )
-
-
-def describe_non_checkpoint(keys: list[str]) -> str:
-    """What a file without an original-layout UNet most likely is, for the error message."""
-    if all(key.startswith("lora_") for key in keys):
-        return "is a LoRA file, not a base model (all its keys start with `lora_`)"
-    if any(marker in key for key in keys for marker in ("lora_A", "lora_down", "lora.down", "lora_up")):
-        return "is a LoRA file, not a base model"
-    if any(key in ("emb_params", "clip_l", "clip_g") or key.startswith("string_to_param") for key in keys):
-        return "is a textual-inversion embedding, not a base model"
-    vae_roots = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.", "first_stage_model.")
-    if all(key.startswith(vae_roots) for key in keys):
-        return "is a VAE, not a base model"
-    if any(key.startswith(("down_blocks.", "unet.down_blocks.")) for key in keys):
-        return "holds diffusers-layout weights, not a single-file checkpoint"
-    return "does not look like a Stable Diffusion checkpoint (no `model.diffusion_model.*` weights)"
-
-
-def require_weights(keys: list[str], prefixes: list[str], file_name: str) -> None:
-    for prefix in prefixes:
-        if not any(key.startswith(prefix) for key in keys):
-            raise EngineFailure(
-                "base_model_incomplete", f"`{file_name}` has no `{prefix}*` weights", culprit=CULPRIT,
-                hint="use a full checkpoint (UNet, VAE and text encoders in one file) or a diffusers folder",
-            )
 
 
 def unrecognized(file_name: str, what: str) -> EngineFailure:
@@ -239,8 +193,11 @@ def unrecognized(file_name: str, what: str) -> EngineFailure:
     )
 
 
-def read_architecture(metadata: dict[str, str], family: str, file_name: str) -> dict | None:
-    """The configs single_file.py stored in the header, or None for a checkpoint from elsewhere."""
+def read_architecture(metadata: dict[str, str], file_name: str) -> dict | None:
+    """The configs single_file.py stored in the header, or None for a checkpoint from elsewhere.
+
+    TypeScript's verdict already checked it names the weights' family; what is parsed here is what loading needs.
+    """
     raw = metadata.get(ARCHITECTURE_METADATA_KEY)
     if raw is None:
         return None
@@ -251,9 +208,6 @@ def read_architecture(metadata: dict[str, str], family: str, file_name: str) -> 
         raise corrupt_metadata(file_name, "is not valid JSON") from err
     if missing:
         raise corrupt_metadata(file_name, f"lacks {sorted(missing)}")
-    if architecture["family"] != family or architecture["prediction_type"] not in PREDICTION_TYPES:
-        raise corrupt_metadata(file_name, f"says {architecture['family']}/{architecture['prediction_type']} "
-                                          f"but the weights have the {family} layout")
     return architecture
 
 
@@ -303,17 +257,13 @@ def shipped_tokenizers(family: str, configs_dir: Path) -> list[CLIPTokenizer]:
     return [CLIPTokenizer.from_pretrained(configs_dir / folder) for folder in TOKENIZER_FOLDERS[family]]
 
 
-def guess_prediction_type(
-    path: Path, family: str, shapes: dict, configs_dir: Path, dtype: torch.dtype
-) -> tuple[str, dict]:
+def guess_prediction_type(path: Path, family: str, configs_dir: Path, dtype: torch.dtype) -> tuple[str, dict]:
     """Original checkpoints do not record their prediction type; returns it and any UNet built to find it.
 
-    ComfyUI marks v-models with an empty `v_pred` tensor. SD 2.x comes as 2.x-768 (v) or 2.x-base
-    (epsilon) with identical keys, so it gets A1111's test (modules/sd_models_config.py,
-    `is_using_v_parameterization_for_sd2`); everything else is epsilon.
+    Reached only when TypeScript's verdict could not tell from the header (ComfyUI's `v_pred` marker, SD 1.x and
+    SDXL are decided there). SD 2.x comes as 2.x-768 (v) or 2.x-base (epsilon) with identical keys, so it gets
+    A1111's test (modules/sd_models_config.py, `is_using_v_parameterization_for_sd2`); everything else is epsilon.
     """
-    if "v_pred" in shapes:
-        return "v_prediction", {}
     if family != "sd2":
         return "epsilon", {}
     with loader_errors_as_failures(path.name, family):
@@ -369,7 +319,7 @@ def loader_errors_as_failures(name: str, family: str) -> Iterator[None]:
 # ---- diffusers folders and hub ids ----------------------------------------------------------
 
 
-def load_diffusers_folder(folder: Path, dtype: torch.dtype, prediction_type: str | None) -> BaseModel:
+def load_diffusers_folder(folder: Path, dtype: torch.dtype, prediction_type: str | None, family: str | None) -> BaseModel:
     name = f"{folder.name}/"
     if not (folder / "model_index.json").is_file():
         raise unrecognized(name, "has no `model_index.json`, so it is not a diffusers model folder")
@@ -377,7 +327,7 @@ def load_diffusers_folder(folder: Path, dtype: torch.dtype, prediction_type: str
         pipe = load_pretrained_pipeline(str(folder), folder / "model_index.json", dtype, local_files_only=True)
     except (OSError, ValueError, RuntimeError) as err:
         raise unrecognized(name, f"is not a loadable diffusers folder ({first_line(err)})") from err
-    return base_model_from_pretrained(pipe, prediction_type, source="diffusers_folder")
+    return base_model_from_pretrained(pipe, prediction_type, source="diffusers_folder", family=family)
 
 
 def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None) -> BaseModel:
@@ -418,10 +368,13 @@ def load_pretrained_pipeline(
     return pipeline_class.from_pretrained(name, dtype=dtype, local_files_only=local_files_only, **extra)
 
 
-def base_model_from_pretrained(pipe: DiffusionPipeline, prediction_type: str | None, source: str) -> BaseModel:
-    # SD 2.x's OpenCLIP-H uses gelu; the OpenAI CLIP of SD 1.x uses quick_gelu (also true of tiny models).
-    is_sdxl = isinstance(pipe, StableDiffusionXLPipeline)
-    family = "sdxl" if is_sdxl else "sd2" if pipe.text_encoder.config.hidden_act == "gelu" else "sd1"
+def base_model_from_pretrained(
+    pipe: DiffusionPipeline, prediction_type: str | None, source: str, family: str | None = None
+) -> BaseModel:
+    if family is None:  # a hub id: TypeScript could not read its configs before the download
+        # SD 2.x's OpenCLIP-H uses gelu; the OpenAI CLIP of SD 1.x uses quick_gelu (also true of tiny models).
+        is_sdxl = isinstance(pipe, StableDiffusionXLPipeline)
+        family = "sdxl" if is_sdxl else "sd2" if pipe.text_encoder.config.hidden_act == "gelu" else "sd1"
     prediction_type = prediction_type or pipe.scheduler.config.get("prediction_type", "epsilon")
     pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type=prediction_type)
     return base_model_from_pipeline(pipe, family, prediction_type, source)

@@ -1,6 +1,6 @@
-"""load_base_model: shipped configs and tokenizers, family detection, diffusers folders, and its one-line errors."""
+"""load_base_model: shipped configs and tokenizers, loading with the family TypeScript's verdict gives, diffusers
+folders, and its one-line errors. Telling what a file is (LoRA, VAE, family) is src/checkpoint's, tested there."""
 import dataclasses
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,22 +9,18 @@ import torch
 from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from safetensors import safe_open
-from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from lora_scripts_engine.models import (
     MODEL_CONFIGS_DIR,
-    detect_family,
     is_v_prediction_unet,
     load_base_model,
     write_config_folder,
 )
 from lora_scripts_engine.protocol import EngineFailure
 from lora_scripts_engine.single_file import (
-    ARCHITECTURE_METADATA_KEY,
     architecture_record,
     save_single_file,
-    vae_to_original,
 )
 from lora_scripts_engine.tiny_models import build_tiny_components
 
@@ -84,48 +80,7 @@ def test_shipped_tokenizers_encode_like_openai_clip(folder, pad_id):
     assert len(tokenizer) == 49408
 
 
-# ---- family and prediction type --------------------------------------------------------------
-
-UNET_KEY = "model.diffusion_model.input_blocks.0.0.weight"
-VAE_KEY = "first_stage_model.encoder.conv_in.weight"
-SD1_TE_KEY = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
-SD2_TE_KEY = "cond_stage_model.model.token_embedding.weight"
-SDXL_TE_KEYS = ["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
-                "conditioner.embedders.1.model.ln_final.weight"]
-
-
-@pytest.mark.parametrize(
-    ("keys", "family"),
-    [
-        ([UNET_KEY, VAE_KEY, SD1_TE_KEY], "sd1"),
-        ([UNET_KEY, VAE_KEY, SD2_TE_KEY], "sd2"),
-        ([UNET_KEY, VAE_KEY, *SDXL_TE_KEYS], "sdxl"),
-    ],
-)
-def test_family_comes_from_the_text_encoder_layout(keys, family):
-    assert detect_family({key: (320, 4, 3, 3) for key in keys}, "model.safetensors") == family
-
-
-@pytest.mark.parametrize(
-    ("shapes", "code", "message"),
-    [
-        ({UNET_KEY: (320, 9, 3, 3), VAE_KEY: (1,), SD1_TE_KEY: (1,)}, "base_model_unrecognized",
-         "`m.safetensors` has a UNet with 9 input channels (an inpainting or instruct-pix2pix model), "
-         "not a text-to-image base model"),
-        ({UNET_KEY: (320, 4, 3, 3), VAE_KEY: (1,), "conditioner.embedders.0.model.ln_final.weight": (1,)},
-         "base_model_unrecognized", "`m.safetensors` is an SDXL refiner, which cannot be trained on as a base model"),
-        ({UNET_KEY: (320, 4, 3, 3), SD1_TE_KEY: (1,)},
-         "base_model_incomplete", "`m.safetensors` has no `first_stage_model.*` weights"),
-        ({UNET_KEY: (320, 4, 3, 3), VAE_KEY: (1,)},
-         "base_model_incomplete", "`m.safetensors` has UNet weights but no text encoder weights"),
-        ({"emb_params": (1, 768)},
-         "base_model_unrecognized", "`m.safetensors` is a textual-inversion embedding, not a base model"),
-    ],
-)
-def test_files_that_are_not_trainable_base_models_are_named(shapes, code, message):
-    with pytest.raises(EngineFailure) as caught:
-        detect_family(shapes, "m.safetensors")
-    assert_failure(caught.value, code, message)
+# ---- family and prediction type (from TypeScript's verdict) -------------------------------------
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -134,7 +89,8 @@ def test_checkpoint_without_metadata_loads_through_the_config_folders(family, tm
     saved = save_single_file(built, tmp_path / "with-metadata.safetensors")
     # What a checkpoint from elsewhere looks like: no metadata, and no ComfyUI `v_pred` marker.
     plain = copy_checkpoint(saved, tmp_path / "plain.safetensors", keep=lambda key: key != "v_pred")
-    loaded = load_base_model(str(plain), configs_dir=tiny_configs_dir(tmp_path / "configs", built))
+    # As TypeScript sends it: the family from the header, no prediction type for SD 2.x (only a forward pass tells).
+    loaded = load_base_model(str(plain), family=family, configs_dir=tiny_configs_dir(tmp_path / "configs", built))
 
     if family == "sd2":  # decided by A1111's test forward, as real SD 2.x files carry no marker
         expected_prediction = "v_prediction" if is_v_prediction_unet(built.unet) else "epsilon"
@@ -148,18 +104,28 @@ def test_checkpoint_without_metadata_is_read_with_the_shipped_sd15_configs(tmp_p
     saved = save_single_file(build_tiny_components("sd1"), tmp_path / "with-metadata.safetensors")
     plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")
 
-    error = failure(plain)  # the shipped configs have SD 1.5's sizes, which a tiny model does not fit
+    error = failure(plain, family="sd1")  # the shipped configs have SD 1.5's sizes, which a tiny model does not fit
     assert error.code == "base_model_unrecognized"
     assert error.message.startswith("`plain.safetensors` does not match the sd1 architecture (")
 
 
-def test_v_pred_marker_means_v_prediction(tmp_path, copy_checkpoint):
+def test_checkpoint_without_metadata_or_family_is_refused(tmp_path, copy_checkpoint):
+    saved = save_single_file(build_tiny_components("sd1"), tmp_path / "with-metadata.safetensors")
+    plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")
+
+    assert_failure(failure(plain), "base_model_family_unknown", "`plain.safetensors` was given without its family")
+
+
+def test_family_and_prediction_type_given_are_trusted(tmp_path, copy_checkpoint):
+    """TypeScript's verdict decides; the engine loads with it (here: a `v_pred`-marked file, minus its metadata)."""
     built = dataclasses.replace(build_tiny_components("sd1"), prediction_type="v_prediction")
     saved = save_single_file(built, tmp_path / "with-metadata.safetensors")
-    plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")  # keeps `v_pred`, drops the metadata
+    plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")
 
-    loaded = load_base_model(str(plain), configs_dir=tiny_configs_dir(tmp_path / "configs", built))
-    assert loaded.prediction_type == "v_prediction"
+    loaded = load_base_model(str(plain), family="sd1", prediction_type="v_prediction",
+                             configs_dir=tiny_configs_dir(tmp_path / "configs", built))
+    assert (loaded.family, loaded.prediction_type) == ("sd1", "v_prediction")
+    assert loaded.noise_scheduler.config.prediction_type == "v_prediction"
 
 
 class ScaledInputUNet(torch.nn.Module):
@@ -246,25 +212,6 @@ def test_missing_path_is_named(tmp_path):
     assert "`base_model`" in error.hint
 
 
-def test_lora_file_given_as_base_model_says_so(tmp_path):
-    # bmaltais/kohya_ss#1965: a LoRA picked as the base model ended in a traceback.
-    module = "lora_unet_down_blocks_0_attentions_0_proj_in"
-    lora = {f"{module}.lora_down.weight": torch.zeros(4, 32), f"{module}.lora_up.weight": torch.zeros(32, 4),
-            f"{module}.alpha": torch.tensor(4.0)}
-    save_file(lora, str(tmp_path / "style.safetensors"))
-
-    assert_failure(failure(tmp_path / "style.safetensors"), "base_model_unrecognized",
-                   "`style.safetensors` is a LoRA file, not a base model (all its keys start with `lora_`)")
-
-
-def test_standalone_vae_given_as_base_model_says_so(tmp_path):
-    vae = build_tiny_components("sd1").vae
-    save_file(vae_to_original(vae.state_dict(), vae.config), str(tmp_path / "vae.safetensors"))
-
-    assert_failure(failure(tmp_path / "vae.safetensors"), "base_model_unrecognized",
-                   "`vae.safetensors` is a VAE, not a base model")
-
-
 def test_truncated_file_is_reported_as_corrupt(tmp_path):
     saved = save_single_file(build_tiny_components("sd1"), tmp_path / "full.safetensors")
     (tmp_path / "cut.safetensors").write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
@@ -281,17 +228,6 @@ def test_checkpoint_missing_some_weights_is_incomplete(tmp_path, copy_checkpoint
 
     assert_failure(failure(pruned), "base_model_incomplete",
                    "`pruned.safetensors` lacks some weights of the sd1 architecture")
-
-
-def test_metadata_that_contradicts_the_weights_is_reported_as_corrupt(tmp_path, copy_checkpoint):
-    saved = save_single_file(build_tiny_components("sd1"), tmp_path / "sd1.safetensors")
-    architecture = json.loads(read_metadata(saved)[ARCHITECTURE_METADATA_KEY])
-    edited = copy_checkpoint(saved, tmp_path / "edited.safetensors",
-                             metadata={ARCHITECTURE_METADATA_KEY: json.dumps({**architecture, "family": "sdxl"})})
-
-    assert_failure(failure(edited), "base_model_corrupt",
-                   "`edited.safetensors`: its `lora_scripts.architecture` metadata says sdxl/epsilon "
-                   "but the weights have the sd1 layout")
 
 
 def test_pickle_checkpoint_is_refused_with_a_conversion_hint(tmp_path):
