@@ -11,19 +11,18 @@ import { hubVerdict, judgeDiffusersFolder, judgeSingleFile, type CheckpointVerdi
 const PICKLE_SUFFIXES = new Set(['.ckpt', '.pt', '.pth', '.bin']);
 
 export interface InspectOptions {
-  /** Relative paths start here. */
-  cwd: string;
+  /** Relative paths start here; without it the path must be absolute (a resolved config's are) or a hub id. */
+  cwd?: string;
   /** What errors name (default: the path as given). */
   culprit?: string;
 }
 
 /** The verdict on a .safetensors file, a diffusers folder or a hub id; throws only when there is nothing to judge. */
 export function inspectCheckpoint(spec: string, options: InspectOptions): CheckpointVerdict {
-  const { cwd } = options;
   const culprit = options.culprit ?? spec;
-  const path = resolve(cwd, spec);
+  const path = options.cwd === undefined ? spec : resolve(options.cwd, spec);
   if (!existsSync(path)) {
-    if (looksLikeHubId(spec, { cwd, isFile: existsSync })) return hubVerdict();
+    if (looksLikeHubId(spec, { cwd: options.cwd ?? '/', isFile: existsSync })) return hubVerdict();
     throw new CheckpointError('does not exist', { code: 'base_model_missing', culprit, hint: 'give a .safetensors file, a diffusers folder or a hub id like `owner/name`' });
   }
   if (statSync(path).isDirectory()) return judgeDiffusersFolder(readFolderFacts(path));

@@ -2,7 +2,7 @@
 // then lets the engine sample and writes every PNG with its WebUI `parameters` chunk, atomically.
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { checkBaseModel } from '../checkpoint/index.js';
 import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } from '../engine/index.js';
 import { UsageError } from '../errors.js';
@@ -168,7 +168,7 @@ async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (li
   }
   if (!existsSync(path)) throw new UsageError(`the base model \`${path}\` does not exist`, { code: 'base_model_missing', culprit: '--base-model' });
   // Before the base model is hashed or Python starts: a LoRA, a VAE or a cut-off file is one line at once.
-  checkBaseModel(path, { cwd: dirname(path), culprit: path, loraHint: GENERATE_LORA_HINT });
+  checkBaseModel(path, { culprit: path, loraHint: GENERATE_LORA_HINT });
   const sha256 = await baseModelSha256(path);
   for (const { lora, facts } of trainedOn) {
     if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync 
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
-import { nativeResolution } from './native-resolution.js';
+import { checkBaseModel } from '../checkpoint/index.js';
+import { BASE_MODEL_LORA_HINT } from './recommend-inputs.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
 import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
@@ -71,6 +72,8 @@ function firstMissingFolder(path: string): string | null {
 
 export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
+  // The base model first, from its header alone: a LoRA or a VAE given as `base_model` is one line, at once.
+  const base = checkBaseModel(config.base_model, { culprit: config.base_model, loraHint: BASE_MODEL_LORA_HINT });
   // Everything that can be wrong with the data is found before the output folder is touched.
   const { items, validationItems } = await readTrainingSets(config);
   // prepare's quality and caption rules on what was just read: blocking problems stop here, the rest is one warning block.
@@ -88,7 +91,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
 
   const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
-  const bucketResolution = config.resolution ?? (config.bucketing === 'off' ? null : nativeResolution(config.base_model));
+  const bucketResolution = config.resolution ?? (config.bucketing === 'off' ? null : base.nativeSizePx);
   const buckets = trainingBuckets(items, { mode: config.bucketing, resolutionPx: bucketResolution, maxUpscale: config.bucket_max_upscale });
   if (buckets) options.note(`buckets: ${describeBuckets(buckets)}`);
   else if (config.bucketing === 'on' && bucketResolution === null) options.note("bucketing: off, because the base model's native size is not known before loading it: set `resolution`");
