@@ -6,7 +6,17 @@ import sys
 import traceback
 
 from . import ENGINE_VERSION
-from .protocol import PROTOCOL_VERSION, EngineFailure, Request, emit, log, set_channel
+from .protocol import PROTOCOL_VERSION, EngineFailure, emit, log, set_channel
+from .request import (
+    CaptionRequest,
+    DoctorRequest,
+    EngineRequest,
+    GenerateRequest,
+    MakeCheckpointRequest,
+    RenderStrengthsRequest,
+    TrainRequest,
+    parse_request,
+)
 
 
 def main() -> int:
@@ -14,8 +24,8 @@ def main() -> int:
     set_channel(sys.stdout)
     sys.stdout = sys.stderr
     try:
-        request = Request.parse(sys.stdin.readline())
-        guard_offline(request)
+        request = parse_request(sys.stdin.readline())
+        guard_offline(online_model(request))
         run(request)
         return 0
     except EngineFailure as failure:
@@ -29,11 +39,18 @@ def main() -> int:
         return 1
 
 
-def guard_offline(request: Request) -> None:
-    """Only a hub-id base model (train) or captioning model (caption) may use the network; everything else loads
-    offline, and an accidental hub call then fails at once instead of retrying for ~20 s. Must run before
-    huggingface_hub is imported."""
-    model = {"train": request.config.get("base_model"), "caption": request.options.get("model")}.get(request.command)
+def online_model(request: EngineRequest) -> str | None:
+    """The only models that may come from the hub: a train request's base model, a caption request's model."""
+    if isinstance(request, TrainRequest):
+        return request.config.base_model
+    if isinstance(request, CaptionRequest):
+        return request.options.model
+    return None
+
+
+def guard_offline(model: str | None) -> None:
+    """A hub-id `model` may use the network; everything else loads offline, and an accidental hub call then fails at
+    once instead of retrying for ~20 s. Must run before huggingface_hub is imported."""
     is_hub_id = bool(model) and not os.path.exists(os.path.expanduser(str(model)))
     if not is_hub_id:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -46,42 +63,45 @@ def classify(error: Exception) -> tuple[str, str]:
     return "internal_error", "please report it; `--verbose` shows the traceback"
 
 
-def run(request: Request) -> None:
+def run(request: EngineRequest) -> None:
     from .device import pick_compute, set_cpu_threads
 
     set_cpu_threads()
-    base_model = request.config.get("base_model") if request.command == "train" else None
-    compute = pick_compute(request.config.get("mixed_precision", "auto"), base_model)
+    # Chosen once: `hello` reports the very device and dtype the command then runs with. Commands without a config
+    # have no `mixed_precision` setting: the device decides.
+    if isinstance(request, TrainRequest):
+        compute = pick_compute(request.config.mixed_precision, request.config.base_model)
+    else:
+        compute = pick_compute("auto", None)
     emit("hello", protocol=PROTOCOL_VERSION, engine=ENGINE_VERSION, device=compute.device, dtype=compute.dtype_name, dtype_reason=compute.reason)
-    if request.command == "train":
-        from .train import TrainRequest, train
+    if isinstance(request, TrainRequest):
+        from .train import train
 
-        names = TrainRequest.__dataclass_fields__
-        config = TrainRequest(**{k: v for k, v in request.config.items() if k in names})
-        train(config, request.manifest, request.options["targets"], request.options)
-    elif request.command == "doctor":
+        train(request, compute)
+    elif isinstance(request, DoctorRequest):
         from .doctor import doctor
 
         doctor()
-    elif request.command == "render-strengths":
+    elif isinstance(request, RenderStrengthsRequest):
         from .generate import render_strengths
 
-        render_strengths(request.options)
-    elif request.command == "generate":
+        render_strengths(request.options, compute)
+    elif isinstance(request, GenerateRequest):
         from .generate import generate
 
-        generate(request.options)
-    elif request.command == "make-checkpoint":
+        generate(request.options, compute)
+    elif isinstance(request, MakeCheckpointRequest):
         from .tiny_models import write_checkpoint
 
-        path = write_checkpoint(request.options["family"], request.options["path"], full_size=bool(request.options.get("full_size")), seed=int(request.options.get("seed", 0)))
+        options = request.options
+        path = write_checkpoint(options.family, options.path, full_size=options.full_size, seed=options.seed)
         emit("done", files=[str(path)])
-    elif request.command == "caption":
+    elif isinstance(request, CaptionRequest):
         from .caption import caption_images
 
         caption_images(request.options, compute)
     else:
-        raise EngineFailure("unknown_command", f"unknown engine command `{request.command}`", hint="run `lora-scripts setup`")
+        raise AssertionError(f"no handler for {type(request).__name__}")  # parse_request knows only the commands above
 
 
 if __name__ == "__main__":

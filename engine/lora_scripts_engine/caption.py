@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +17,7 @@ from PIL import Image, ImageOps
 
 from .device import Compute
 from .protocol import EngineFailure, emit, log
+from .request import CaptionOptions
 
 CULPRIT = "--model"
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -31,20 +31,7 @@ WHITE = (255, 255, 255)
 Captioner = Callable[[list[Image.Image]], list[str]]
 
 
-@dataclass
-class CaptionRequest:
-    """`options` of the `caption` request (src/label/model-captioner.ts)."""
-
-    model: str
-    images: list[str]
-    batch_size: int = 8
-    task: str = "<DETAILED_CAPTION>"  # Florence-2 task prompt
-    threshold: float = 0.35  # WD14: general tags above this
-    max_new_tokens: int = 75
-
-
-def caption_images(options: dict, compute: Compute) -> None:
-    request = CaptionRequest(**options)
+def caption_images(request: CaptionOptions, compute: Compute) -> None:
     kind, captioner = load_captioner(request, compute)
     emit("stage", name="load_model", message=f"captioning {len(request.images)} images with {kind} model {request.model}")
     total = len(request.images)
@@ -72,7 +59,7 @@ def open_image(path: str) -> Image.Image:
 
 # ---- which model ------------------------------------------------------------------------------
 
-def load_captioner(request: CaptionRequest, compute: Compute) -> tuple[str, Captioner]:
+def load_captioner(request: CaptionOptions, compute: Compute) -> tuple[str, Captioner]:
     path = Path(request.model).expanduser()
     if path.is_dir():
         kind, source = kind_of_folder(path), str(path)
@@ -136,7 +123,7 @@ def kind_of_hub_repo(repo_id: str) -> tuple[str, str]:
 
 # ---- BLIP and Florence-2 (transformers) -------------------------------------------------------
 
-def transformers_captioner(kind: str, source: str, request: CaptionRequest, compute: Compute) -> Captioner:
+def transformers_captioner(kind: str, source: str, request: CaptionOptions, compute: Compute) -> Captioner:
     import torch
     from transformers import AutoProcessor, BlipForConditionalGeneration, Florence2ForConditionalGeneration
 

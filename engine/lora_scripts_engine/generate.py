@@ -10,14 +10,17 @@ import os
 import diffusers
 import torch
 
-from .device import pick_compute
+from .device import Compute
 from .models import load_base_model
 from .protocol import emit
+from .request import BaseModelFacts, GenerateBatch, GenerateOptions, LoraWeights, RenderStrengthsOptions
 
 
-def load_pipeline(base_model: str):
-    compute = pick_compute()
-    base = load_base_model(base_model, dtype=compute.dtype, device=compute.device)
+def load_pipeline(base_model: str, compute: Compute, facts: BaseModelFacts | None = None):
+    """`facts`: TypeScript's checkpoint verdict (family, prediction type), which the loader trusts."""
+    family, prediction_type = (facts.family, facts.prediction_type) if facts else (None, None)
+    base = load_base_model(base_model, dtype=compute.dtype, device=compute.device, family=family,
+                           prediction_type=prediction_type)
     pipe = base.pipeline()
     pipe.set_progress_bar_config(disable=True)
     # Tests count these: switching LoRAs between images must never load the base model again.
@@ -31,56 +34,55 @@ def save_png(image, path: str) -> str:
     return path
 
 
-def render_strengths(options: dict) -> None:
-    _, pipe = load_pipeline(options["base_model"])
-    pipe.load_lora_weights(options["lora"], adapter_name="style")
-    os.makedirs(options["out_dir"], exist_ok=True)
+def render_strengths(options: RenderStrengthsOptions, compute: Compute) -> None:
+    _, pipe = load_pipeline(options.base_model, compute, options.base_model_facts)
+    pipe.load_lora_weights(options.lora, adapter_name="style")
+    os.makedirs(options.out_dir, exist_ok=True)
     files = []
-    for strength in options["strengths"]:
-        pipe.set_adapters(["style"], adapter_weights=[float(strength)])
-        for p_index, prompt in enumerate(options["prompts"]):
-            for seed in options["seeds"]:
-                generator = torch.Generator("cpu").manual_seed(int(seed))
-                image = pipe(prompt, negative_prompt=options.get("negative_prompt") or None, height=options["size"], width=options["size"],
-                             num_inference_steps=options["steps"], guidance_scale=options["guidance_scale"], generator=generator).images[0]
-                path = save_png(image, os.path.join(options["out_dir"], f"strength-{strength:.2f}-prompt-{p_index}-seed-{seed}.png"))
+    for strength in options.strengths:
+        pipe.set_adapters(["style"], adapter_weights=[strength])
+        for p_index, prompt in enumerate(options.prompts):
+            for seed in options.seeds:
+                generator = torch.Generator("cpu").manual_seed(seed)
+                image = pipe(prompt, negative_prompt=options.negative_prompt or None, height=options.size, width=options.size,
+                             num_inference_steps=options.steps, guidance_scale=options.guidance_scale, generator=generator).images[0]
+                path = save_png(image, os.path.join(options.out_dir, f"strength-{strength:.2f}-prompt-{p_index}-seed-{seed}.png"))
                 files.append(path)
                 emit("sample", step=0, prompt=prompt, path=path)
     emit("done", files=files)
 
 
-def generate(options: dict) -> None:
-    """options: base_model, out_dir, batches[{prompt, negative_prompt, seeds, files, steps, cfg_scale, width, height,
-    scheduler{class_name, config}, loras[{path, name, te_weight, unet_weight}]}]; one pipeline call per batch."""
-    base, pipe = load_pipeline(options["base_model"])
-    os.makedirs(options["out_dir"], exist_ok=True)
+def generate(options: GenerateOptions, compute: Compute) -> None:
+    """One pipeline call per batch."""
+    base, pipe = load_pipeline(options.base_model, compute, options.base_model_facts)
+    os.makedirs(options.out_dir, exist_ok=True)
     adapters: dict[str, str] = {}  # LoRA file → adapter name
     files = []
-    for batch in options["batches"]:
-        activate_loras(pipe, batch["loras"], adapters)
-        scheduler = batch["scheduler"]
-        pipe.scheduler = getattr(diffusers, scheduler["class_name"]).from_config(base.sampling_scheduler.config, **scheduler["config"])
+    for batch in options.batches:
+        activate_loras(pipe, batch.loras, adapters)
+        scheduler = batch.scheduler
+        pipe.scheduler = getattr(diffusers, scheduler.class_name).from_config(base.sampling_scheduler.config, **scheduler.config)
         # One generator per image, seeded like WebUI (seed, seed+1, …): image k of a batch is the same picture
         # as a single image made with its own seed.
-        generators = [torch.Generator("cpu").manual_seed(int(seed)) for seed in batch["seeds"]]
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
         images = pipe(**prompt_inputs(pipe, batch), num_images_per_prompt=len(generators), generator=generators,
-                      num_inference_steps=batch["steps"], guidance_scale=batch["cfg_scale"], width=batch["width"], height=batch["height"]).images
-        for image, name in zip(images, batch["files"]):
-            files.append(save_png(image, os.path.join(options["out_dir"], name)))
-            emit("sample", step=len(files), prompt=batch["prompt"], path=files[-1])
+                      num_inference_steps=batch.steps, guidance_scale=batch.cfg_scale, width=batch.width, height=batch.height).images
+        for image, name in zip(images, batch.files):
+            files.append(save_png(image, os.path.join(options.out_dir, name)))
+            emit("sample", step=len(files), prompt=batch.prompt, path=files[-1])
     emit("done", files=files)
 
 
-def prompt_inputs(pipe, batch: dict) -> dict:
+def prompt_inputs(pipe, batch: GenerateBatch) -> dict:
     """Plain prompts of up to 75 tokens go to the pipeline as text. `(word:1.2)` emphasis (weighted segments from
     TypeScript) and longer prompts are encoded here, as WebUI does: 75-token chunks, each scaled by its tokens'
     weights, concatenated along the sequence (the UNet's cross-attention takes any length)."""
-    positive = batch.get("prompt_segments") or [[batch["prompt"], 1.0]]
-    negative = batch.get("negative_segments") or [[batch["negative_prompt"] or "", 1.0]]
+    positive = batch.prompt_segments or [(batch.prompt, 1.0)]
+    negative = batch.negative_segments or [(batch.negative_prompt, 1.0)]
     positive_pieces, negative_pieces = token_chunks(pipe.tokenizer, positive), token_chunks(pipe.tokenizer, negative)
     chunks = max(len(positive_pieces), len(negative_pieces))
-    if "prompt_segments" not in batch and chunks == 1:
-        return {"prompt": batch["prompt"], "negative_prompt": batch["negative_prompt"]}
+    if batch.prompt_segments is None and chunks == 1:
+        return {"prompt": batch.prompt, "negative_prompt": batch.negative_prompt}
     with torch.no_grad():
         embeds, pooled = embed_chunks(pipe, positive_pieces, chunks)
         negative_embeds, negative_pooled = embed_chunks(pipe, negative_pieces, chunks)
@@ -97,14 +99,14 @@ def is_sdxl(pipe) -> bool:
     return getattr(pipe, "text_encoder_2", None) is not None
 
 
-def token_chunks(tokenizer, segments: list) -> list[tuple[list[int], list[float]]]:
+def token_chunks(tokenizer, segments: list[tuple[str, float]]) -> list[tuple[list[int], list[float]]]:
     """Token ids and weights in chunks of 75 (at least one, possibly empty)."""
     ids: list[int] = []
     weights: list[float] = []
     for text, weight in segments:
         tokens = tokenizer(text, add_special_tokens=False).input_ids
         ids += tokens
-        weights += [float(weight)] * len(tokens)
+        weights += [weight] * len(tokens)
     room = tokenizer.model_max_length - 2
     return [(ids[i:i + room], weights[i:i + room]) for i in range(0, max(len(ids), 1), room)]
 
@@ -134,20 +136,20 @@ def embed_chunks(pipe, pieces: list[tuple[list[int], list[float]]], chunks: int)
     return torch.cat(encoded, dim=1), pooled
 
 
-def activate_loras(pipe, loras: list[dict], adapters: dict[str, str]) -> None:
+def activate_loras(pipe, loras: list[LoraWeights], adapters: dict[str, str]) -> None:
     """Loads LoRA files not seen before, then makes exactly `loras` active with their text-encoder and UNet weights."""
     for lora in loras:
-        if lora["path"] not in adapters:
-            adapters[lora["path"]] = f"lora_{len(adapters)}"
-            pipe.load_lora_weights(lora["path"], adapter_name=adapters[lora["path"]])
-            emit("stage", name="load_lora", message=lora["path"])
+        if lora.path not in adapters:
+            adapters[lora.path] = f"lora_{len(adapters)}"
+            pipe.load_lora_weights(lora.path, adapter_name=adapters[lora.path])
+            emit("stage", name="load_lora", message=lora.path)
     if not loras:
         if adapters:
             pipe.disable_lora()
         return
     pipe.enable_lora()
     parts = pipe.get_list_adapters()  # {"unet": [names], "text_encoder": [names]}
-    names = [adapters[lora["path"]] for lora in loras]
-    weights = [{part: float(lora["te_weight"] if part.startswith("text_encoder") else lora["unet_weight"])
+    names = [adapters[lora.path] for lora in loras]
+    weights = [{part: lora.te_weight if part.startswith("text_encoder") else lora.unet_weight
                 for part, present in parts.items() if name in present} for lora, name in zip(loras, names)]
     pipe.set_adapters(names, adapter_weights=weights)

@@ -14,6 +14,7 @@ from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from peft.utils import get_peft_model_state_dict
 
 from .protocol import EngineFailure
+from .request import SETUP_HINT, InitLoraFacts
 
 WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 SAVE_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
@@ -34,14 +35,16 @@ def adapter_metadata(model: torch.nn.Module) -> dict:
     return model.peft_config["default"].to_dict()
 
 
-def load_init_lora(base, path: str, facts: dict) -> dict:
+def load_init_lora(base, path: str, facts: InitLoraFacts | None) -> dict:
     """Loads a kohya or diffusers LoRA as the starting adapter; its rank, alpha and layers come from the file.
 
     diffusers converts kohya names itself. `facts` is what TypeScript read from the file: `family` (None when the
     file can't tell) and `layers`, the number of modules in it, which must all exist in this base model.
     """
+    if facts is None:
+        raise EngineFailure("bad_request", "`options.init_lora` is null while `config.init_lora` is set", culprit="options.init_lora", hint=SETUP_HINT)
     names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
-    family = facts.get("family")
+    family = facts.family
     if family and family != base.family:
         raise init_lora_failure(path, f"is an {names[family]} LoRA, but the base model is {names[base.family]}", code="init_lora_family")
     try:
@@ -50,8 +53,8 @@ def load_init_lora(base, path: str, facts: dict) -> dict:
         raise init_lora_failure(path, f"does not fit this base model ({first_mismatch(str(error))})") from error
     count = lambda model: sum(1 for name, _ in model.named_modules() if name.endswith("lora_A.default"))
     layers = {"unet": count(base.unet), "text_encoder": sum(count(e) for e in base.text_encoders)}
-    if sum(layers.values()) < max(1, facts.get("layers", 0)):
-        raise init_lora_failure(path, f"only {sum(layers.values())} of its {facts['layers']} layers exist in this base model")
+    if sum(layers.values()) < max(1, facts.layers):
+        raise init_lora_failure(path, f"only {sum(layers.values())} of its {facts.layers} layers exist in this base model")
     config = next(m.peft_config["default"] for m in [base.unet, *base.text_encoders] if hasattr(m, "peft_config"))
     return {"rank": config.r, "alpha": config.lora_alpha, "layers": layers}
 

@@ -1,18 +1,19 @@
-"""The engine's half of the JSON-lines protocol: events written to stdout, and the one failure type.
+"""The engine's half of the JSON-lines protocol: events written to stdout, the version, and the one failure type.
 
 Only `emit()` writes to stdout. Human-readable logs go to stderr through `log()`.
-Adding an optional field keeps PROTOCOL_VERSION; renaming or removing a field bumps it.
+Adding an optional event field keeps PROTOCOL_VERSION; renaming or removing a field bumps it.
 The TypeScript side parses the same events with one zod union (src/engine/protocol.ts);
 tests/fixtures/protocol/*.jsonl are parsed by both test suites.
+
+The request read from stdin is typed in request.py (one dataclass per command).
 """
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # stdout is the protocol channel. Libraries that print (tqdm, diffusers warnings) must not
 # write there, so __main__ swaps sys.stdout for stderr and keeps the real stream here.
@@ -50,29 +51,3 @@ class EngineFailure(Exception):
         emit("error", code=self.code, message=self.message, culprit=self.culprit, hint=self.hint)
 
 
-@dataclass
-class Request:
-    """The one request TypeScript writes to stdin (src/engine/protocol.ts `EngineRequest`)."""
-
-    protocol: int
-    command: str
-    config: dict[str, Any] = field(default_factory=dict)
-    manifest: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @staticmethod
-    def parse(text: str) -> "Request":
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise EngineFailure("bad_request", "the request is not a JSON object")
-        if raw.get("protocol") != PROTOCOL_VERSION:
-            raise EngineFailure(
-                "protocol_mismatch",
-                f"the CLI speaks protocol {raw.get('protocol')}, this engine speaks {PROTOCOL_VERSION}",
-                hint="run `lora-scripts setup` so the CLI and the engine come from the same version",
-            )
-        known = {k: raw[k] for k in ("protocol", "command", "config", "manifest", "options") if k in raw}
-        return Request(**known)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)

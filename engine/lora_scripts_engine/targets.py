@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from .protocol import EngineFailure
+from .request import TargetEntry
 
 # Layer types peft's LoRA can wrap and that carry a picture's style.
 ADAPTABLE = (nn.Linear, nn.Conv2d)
@@ -18,25 +19,25 @@ def match_modules(model: nn.Module, suffixes: list[str]) -> list[str]:
     return matched
 
 
-def resolve_targets(targets: list[dict], unet: nn.Module, text_encoders: list[nn.Module], train_text_encoder: bool):
+def resolve_targets(targets: list[TargetEntry], unet: nn.Module, text_encoders: list[nn.Module], train_text_encoder: bool):
     """→ (unet module names, [names per text encoder], per-entry counts). Fails on an entry that matches nothing."""
     unet_names: set[str] = set()
     te_names: list[set[str]] = [set() for _ in text_encoders]
     counts = []
     for index, entry in enumerate(targets):
-        in_unet = match_modules(unet, entry["unet"])
-        in_te = [match_modules(te, entry["text_encoder"]) for te in text_encoders] if train_text_encoder else []
+        in_unet = match_modules(unet, entry.unet)
+        in_te = [match_modules(te, entry.text_encoder) for te in text_encoders] if train_text_encoder else []
         unet_names.update(in_unet)
         for names, found in zip(te_names, in_te):
             names.update(found)
         te_count = sum(len(found) for found in in_te)
-        counts.append({"name": entry["name"], "unet": len(in_unet), "text_encoder": te_count})
+        counts.append({"name": entry.name, "unet": len(in_unet), "text_encoder": te_count})
         if not in_unet and te_count == 0:
             raise EngineFailure("target_module_missing", no_match_message(entry, text_encoders, train_text_encoder), culprit=f"target_modules[{index}]", hint="use a preset such as `attention` or `attention+ff`, or layer names such as `to_q`, `q_proj`, `ff.net.2`")
     return sorted(unet_names), [sorted(n) for n in te_names], counts
 
 
-def no_match_message(entry: dict, text_encoders: list[nn.Module], train_text_encoder: bool) -> str:
-    if not train_text_encoder and any(match_modules(te, entry["text_encoder"]) for te in text_encoders):
-        return f"`{entry['name']}` only matches text-encoder layers, and `train_text_encoder` is off"
-    return f"`{entry['name']}` matches no Linear or Conv2d layer of this base model"
+def no_match_message(entry: TargetEntry, text_encoders: list[nn.Module], train_text_encoder: bool) -> str:
+    if not train_text_encoder and any(match_modules(te, entry.text_encoder) for te in text_encoders):
+        return f"`{entry.name}` only matches text-encoder layers, and `train_text_encoder` is off"
+    return f"`{entry.name}` matches no Linear or Conv2d layer of this base model"

@@ -5,12 +5,12 @@ the config TypeScript validated (src/config/schema.ts), so nothing here re-check
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
 import signal
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -20,78 +20,16 @@ from peft import LoraConfig
 
 from .data import CaptionRules, apply_caption_rules, batches, bucket_counts, epoch_order, read_manifest
 from .latent_cache import LatentCache
-from .device import pick_compute
+from .device import Compute
 from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
 from .protocol import EngineFailure, emit, log
+from .request import TrainConfig, TrainRequest
 from .samples import render_samples
 from .speed import LossReader, StepFlops, apply_fast_paths, make_optimizer, report_fast_paths
 from .targets import resolve_targets
 from .validation import Validation, validation_every
 from .training_state import Position, capture_rng, load_state, restore_parameters, restore_rng, save_state
-
-
-@dataclass
-class TrainRequest:
-    """The train request's `config`: the keys of src/config/schema.ts (a test checks the names match)."""
-
-    train_data_dir: str
-    metadata_path: str | None
-    resolution: int | None
-    crop: str
-    random_flip: bool
-    crop_scale: float
-    color_jitter: float
-    base_model: str
-    prediction_type: str
-    lora_rank: int
-    lora_alpha: float
-    target_modules: list
-    lora_dropout: float
-    train_text_encoder: bool
-    init_lora: str | None
-    batch_size: int
-    epochs: int
-    max_train_steps: int | None
-    learning_rate: float
-    text_encoder_lr: float
-    lr_scheduler: str
-    lr_warmup_steps: int
-    gradient_accumulation_steps: int
-    mixed_precision: str
-    max_grad_norm: float
-    adam_weight_decay: float
-    noise_offset: float
-    seed: int
-    resume: str | None
-    trigger_word: str | None
-    caption_extension: str
-    shuffle_caption: bool
-    keep_tokens: int
-    caption_dropout_rate: float
-    bucketing: str = "auto"  # applied by TypeScript, which writes each image's bucket into the manifest
-    bucket_max_upscale: float = 1.5
-    cache_latents: bool = True
-    cache_dir: str | None = None
-    cache_text_encoder_outputs: bool = True
-    optimizer: str = "adamw"
-    gradient_checkpointing: bool = False
-    torch_compile: bool = False
-    cpu_kernels: str = "auto"
-    sample_prompts: list = field(default_factory=list)
-    sample_every_n_steps: int | None = None
-    sample_inference_steps: int = 20
-    validation_split: float = 0.0  # applied by TypeScript, which writes the held-out pictures to their own manifest
-    validation_dir: str | None = None
-    validation_every_n_steps: int | None = None
-    early_stop: str = "off"  # decided by TypeScript (src/train/diagnostics.ts), which then stops the run like Ctrl-C
-    output_dir: str = ""
-    output_name: str = ""
-    save_steps: int = 0
-    save_precision: str = "fp16"
-    save_state_limit: int = 2
-    save_state_every_minutes: float = 10
-    logging_steps: int = 1
 
 
 class StopFlag:
@@ -106,18 +44,19 @@ class StopFlag:
         self.is_set = True
 
 
-def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | None = None) -> None:
-    """`run`: what TypeScript adds per run: `state_fingerprint`, `init_lora` facts, `test_nan_at_step` (tests only)."""
-    run = run or {}
+def train(request: TrainRequest, compute: Compute) -> None:
+    """`compute`: the device and dtype `hello` reported (chosen once, in __main__)."""
+    config, run = request.config, request.options
     stop = StopFlag()
-    compute = pick_compute(config.mixed_precision, config.base_model)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
 
     # 1. Load the frozen base model in the compute dtype.
     emit("stage", name="load_model", message=f"loading base model {config.base_model}")
-    prediction_override = None if config.prediction_type == "auto" else config.prediction_type
-    base = load_base_model(config.base_model, dtype=compute.dtype, device=compute.device, prediction_type=prediction_override)
+    facts = run.base_model_facts  # TypeScript's checkpoint verdict (src/checkpoint): trusted, not re-detected
+    prediction_type = facts.prediction_type if config.prediction_type == "auto" else config.prediction_type
+    base = load_base_model(config.base_model, dtype=compute.dtype, device=compute.device, prediction_type=prediction_type,
+                           family=facts.family)
     for model in [base.unet, base.vae, *base.text_encoders]:
         model.requires_grad_(False)
     resolution = config.resolution or base.unet.config.sample_size * (2 ** (len(base.vae.config.block_out_channels) - 1))
@@ -125,7 +64,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
     # 2. Inject the LoRA layers with peft on the resolved target modules, or continue `init_lora` (its rank, alpha
     #    and layers); keep their weights in fp32.
     if config.init_lora:
-        shape = load_init_lora(base, config.init_lora, run.get("init_lora", {}))
+        shape = load_init_lora(base, config.init_lora, run.init_lora)
         layers, counts, rank, alpha = shape["layers"], [], shape["rank"], shape["alpha"]
         trained = [base.unet] if layers["unet"] else []
         te_trained = [e for e in base.text_encoders if hasattr(e, "peft_config") and config.train_text_encoder]
@@ -134,7 +73,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
         if config.train_text_encoder and not te_trained:
             emit("warning", code="init_lora_no_text_encoder", message="`init_lora` has no text-encoder layers: only its UNet layers are trained", hint="set `train_text_encoder: false`, or train a new LoRA (remove `init_lora`)")
     else:
-        unet_names, te_names, counts = resolve_targets(targets, base.unet, base.text_encoders, config.train_text_encoder)
+        unet_names, te_names, counts = resolve_targets(run.targets, base.unet, base.text_encoders, config.train_text_encoder)
         layers, rank, alpha = {"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, config.lora_rank, config.lora_alpha
         lora = dict(r=rank, lora_alpha=alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
         trained = []
@@ -162,7 +101,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
 
     # 4. Data: the manifest TypeScript wrote, `repeats` per image, seeded order per epoch.
     #    Batches hold one bucket (target size) each; frozen work (latents, prompts) is done once where it can be.
-    examples = read_manifest(manifest)
+    examples = read_manifest(request.manifest)
     buckets = bucket_counts(examples, resolution)
     batches_per_epoch = sum(math.ceil(count / config.batch_size) for count in buckets.values())
     steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
@@ -184,7 +123,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
 
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
     # Held-out pictures (TypeScript wrote their manifest): a loss at fixed noise and timesteps, comparable across steps.
-    validation = Validation(base, compute, run["validation_manifest"], config, resolution, validation_every(config, total_steps)) if run.get("validation_manifest") else None
+    validation = Validation(base, compute, run.validation_manifest, config, resolution, validation_every(config, total_steps)) if run.validation_manifest else None
     if latents.covers(examples):
         base.vae.encoder = None  # every latent is cached: only sampling's decoder is still needed
     started_at = time.time()
@@ -202,7 +141,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
         if config.save_state_limit > 0:
             parts = {"params": [p.detach().cpu() for p in params], "optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
                      "scaler": scaler.state_dict() if scaler else None, "smoothed_loss": logs.smoothed, "rng": capture_rng(rng)}
-            save_state(config.output_dir, at, parts, run.get("state_fingerprint", {}), config.save_state_limit)
+            save_state(config.output_dir, at, parts, dataclasses.asdict(run.state_fingerprint), config.save_state_limit)
 
     # 6. The loop: one optimizer step per `gradient_accumulation_steps` batches.
     step, epoch = position.step, max(0, position.epoch - 1)
@@ -229,7 +168,7 @@ def train(config: TrainRequest, manifest: str, targets: list[dict], run: dict | 
             loaded = latents.batch(batch, config, resolution, rng)
             with flops.counting(len(batch)):
                 loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions)
-                if step + 1 == run.get("test_nan_at_step"):
+                if step + 1 == run.test_nan_at_step:
                     loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
                 if not losses.lagged and not math.isfinite(float(loss.detach())):  # free on a CPU: stop before the update
                     raise not_finite(f"the loss became {float(loss.detach())} at step {step + 1}", last_saved, config)
@@ -301,13 +240,13 @@ def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, 
     return position
 
 
-def not_finite(what: str, last_saved: int | None, config: TrainRequest) -> EngineFailure:
+def not_finite(what: str, last_saved: int | None, config: TrainConfig) -> EngineFailure:
     kept = f"the LoRA and state saved at step {last_saved} are kept" if last_saved else "nothing was saved"
     return EngineFailure("loss_not_finite", f"{what}; training stopped and {kept}", culprit="learning_rate",
                          hint=f"lower `learning_rate` (now {config.learning_rate:g}; try {config.learning_rate / 4:g}) and train again" + ("" if config.mixed_precision == "no" else ", or set `mixed_precision: no`"))
 
 
-def require_finite(params, step: int, last_saved: int | None, config: TrainRequest) -> None:
+def require_finite(params, step: int, last_saved: int | None, config: TrainConfig) -> None:
     """Never write a LoRA with NaN or infinite weights: a later load would give black or noise images."""
     if not all(bool(torch.isfinite(p).all()) for p in params):
         raise not_finite(f"the LoRA weights became non-finite by step {step}", last_saved, config)
@@ -341,7 +280,7 @@ def caching_prompt_encoder(base, device: str):
     return encode
 
 
-def diffusion_loss(base, compute, config: TrainRequest, loaded, captions: list[str], encode_captions=None) -> torch.Tensor:
+def diffusion_loss(base, compute, config: TrainConfig, loaded, captions: list[str], encode_captions=None) -> torch.Tensor:
     """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction.
 
     `loaded`: (scaled latents, per-item (original size, crop top-left), target (w, h)) from LatentCache.batch.

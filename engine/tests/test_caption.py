@@ -14,9 +14,11 @@ import pytest
 from PIL import Image
 
 from lora_scripts_engine import protocol
-from lora_scripts_engine.__main__ import guard_offline
+from lora_scripts_engine.__main__ import guard_offline, online_model
 from lora_scripts_engine.caption import caption_images, select_tags, tag_text, wd14_pixels
 from lora_scripts_engine.device import pick_compute
+from lora_scripts_engine.protocol import PROTOCOL_VERSION
+from lora_scripts_engine.request import CaptionOptions, parse_request
 
 from tiny_captioners import WORDS, build_blip, build_florence2, build_wd14
 
@@ -33,11 +35,20 @@ def images(tmp_path_factory):
     return paths
 
 
+# The CLI's defaults (`lora-scripts auto-label --help`): the engine has none of its own.
+CLI_OPTIONS = {"batch_size": 8, "task": "<DETAILED_CAPTION>", "threshold": 0.35, "max_new_tokens": 75}
+
+
+def caption_request(model: str, images: list[str], **options) -> dict:
+    return {"protocol": PROTOCOL_VERSION, "command": "caption", "options": {"model": model, "images": images, **CLI_OPTIONS, **options}}
+
+
 def run_caption(**options) -> list[dict]:
+    options = {**CLI_OPTIONS, **options}
     channel = io.StringIO()
     protocol.set_channel(channel)
     try:
-        caption_images(options, pick_compute())
+        caption_images(CaptionOptions(**options), pick_compute("auto", None))
     finally:
         protocol.set_channel(__import__("sys").stdout)
     return [json.loads(line) for line in channel.getvalue().splitlines()]
@@ -128,7 +139,7 @@ def test_a_tag_list_that_does_not_match_the_model_is_named(tmp_path, images):
 def test_only_a_hub_id_captioning_model_may_use_the_network(monkeypatch, tmp_path, model, is_online):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     spec = str(tmp_path) if model == "LOCAL" else model
-    guard_offline(protocol.Request(protocol=1, command="caption", options={"model": spec}))
+    guard_offline(online_model(parse_request(json.dumps(caption_request(spec, [])))))
     assert ("HF_HUB_OFFLINE" not in os.environ) is is_online
 
 
@@ -138,7 +149,7 @@ def test_a_hub_id_already_in_the_cache_loads_without_network(tmp_path, images):
     build_blip(snapshot)
     (tmp_path / "hub" / "models--someone--tiny-blip" / "refs").mkdir()
     (tmp_path / "hub" / "models--someone--tiny-blip" / "refs" / "main").write_text("0" * 40)
-    request = {"protocol": 1, "command": "caption", "options": {"model": "someone/tiny-blip", "images": images[:1], "max_new_tokens": 4}}
+    request = caption_request("someone/tiny-blip", images[:1], max_new_tokens=4)
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
     result = subprocess.run([sys.executable, "-m", "lora_scripts_engine"], input=json.dumps(request), env=env, capture_output=True, text=True, timeout=120)
     events = [json.loads(line) for line in result.stdout.splitlines()]

@@ -12,11 +12,26 @@ from PIL import Image
 
 from lora_scripts_engine import generate as engine_generate
 from lora_scripts_engine import protocol
+from lora_scripts_engine.device import pick_compute
 from lora_scripts_engine.lora_files import save_lora
 from lora_scripts_engine.models import load_base_model
+from lora_scripts_engine.request import GenerateBatch, GenerateOptions, parse_fields
 from lora_scripts_engine.tiny_models import write_checkpoint
 
 EULER = {"class_name": "EulerDiscreteScheduler", "config": {}}
+COMPUTE = pick_compute("auto", None)
+# What a plain prompt's batch holds besides its prompt (src/generate/plan.ts sends every key).
+PLAIN = dict(negative_prompt="", prompt_segments=None, negative_segments=None, seeds=[5], files=["image.png"], steps=3, cfg_scale=5.0,
+             width=64, height=64, scheduler=EULER, loras=[])
+
+
+def batch(**fields) -> GenerateBatch:
+    return parse_fields(GenerateBatch, {**PLAIN, **fields}, "batch")
+
+
+def generate(checkpoint: str, out_dir, batches: list[dict]) -> None:
+    options = {"base_model": checkpoint, "out_dir": str(out_dir), "batches": [{**PLAIN, **b} for b in batches]}
+    engine_generate.generate(parse_fields(GenerateOptions, options, "options"), COMPUTE)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +57,7 @@ def render(checkpoint: str, lora: str, folder, weights: list[tuple[float, float]
     channel = io.StringIO()
     protocol.set_channel(channel)
     try:
-        engine_generate.generate(dict(base_model=checkpoint, out_dir=str(folder / "out"), batches=batches))
+        generate(checkpoint, folder / "out", batches)
     finally:
         protocol.set_channel(__import__("sys").stdout)
     events = [json.loads(line) for line in channel.getvalue().splitlines()]
@@ -83,7 +98,7 @@ def test_weighted_embeddings_at_weight_1_equal_the_pipelines_own_encoding(base_a
     import torch
 
     checkpoint, _, _, _ = base_and_lora
-    _, pipe = engine_generate.load_pipeline(checkpoint)
+    _, pipe = engine_generate.load_pipeline(checkpoint, COMPUTE)
     with torch.no_grad():
         ours, _ = encode(pipe, [["a misty ", 1.0], ["canal town", 1.0]])
         theirs, _ = pipe.encode_prompt("a misty canal town", "cpu", 1, False)
@@ -99,7 +114,7 @@ def test_emphasis_changes_the_image_and_weight_1_segments_do_not(base_and_lora):
     plain = dict(prompt="a canal town", negative_prompt="", seeds=[5], files=["plain.png"], steps=3, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[])
     same = {**plain, "files": ["same.png"], "prompt_segments": [["a canal town", 1.0]], "negative_segments": [["", 1.0]]}
     weighted = {**plain, "files": ["weighted.png"], "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]], "negative_segments": [["", 1.0]]}
-    engine_generate.generate(dict(base_model=checkpoint, out_dir=str(folder / "emphasis"), batches=[plain, same, weighted]))
+    generate(checkpoint, folder / "emphasis", [plain, same, weighted])
     image = lambda name: np.asarray(Image.open(folder / "emphasis" / name)).astype(int)
     assert np.abs(image("same.png") - image("plain.png")).max() <= 1
     assert np.abs(image("weighted.png") - image("plain.png")).mean() > 1
@@ -109,36 +124,35 @@ def test_prompts_past_75_tokens_are_encoded_in_chunks_not_cut(base_and_lora):
     import torch
 
     checkpoint, _, _, _ = base_and_lora
-    _, pipe = engine_generate.load_pipeline(checkpoint)
+    _, pipe = engine_generate.load_pipeline(checkpoint, COMPUTE)
     words = " ".join(f"house{i}" for i in range(60))  # well over 75 tokens
-    long_batch = dict(prompt=words + ", red lanterns", negative_prompt="blurry")
-    inputs = engine_generate.prompt_inputs(pipe, long_batch)
-    cut = engine_generate.prompt_inputs(pipe, dict(prompt=words, negative_prompt="blurry"))
+    inputs = engine_generate.prompt_inputs(pipe, batch(prompt=words + ", red lanterns", negative_prompt="blurry"))
+    cut = engine_generate.prompt_inputs(pipe, batch(prompt=words, negative_prompt="blurry"))
     length = inputs["prompt_embeds"].shape[1]
     assert length == inputs["negative_prompt_embeds"].shape[1] and length % 77 == 0 and length > 77
     # The words after the first 75 tokens reach the encoder: the last chunk differs when they differ.
     assert not torch.allclose(inputs["prompt_embeds"][:, -77:], cut["prompt_embeds"][:, -77:])
     assert torch.allclose(inputs["prompt_embeds"][:, :77], cut["prompt_embeds"][:, :77])
     # Short plain prompts stay on the pipeline's own path.
-    assert engine_generate.prompt_inputs(pipe, dict(prompt="a canal town", negative_prompt="")) == {"prompt": "a canal town", "negative_prompt": ""}
+    assert engine_generate.prompt_inputs(pipe, batch(prompt="a canal town")) == {"prompt": "a canal town", "negative_prompt": ""}
 
 
 def test_sdxl_weighted_encoding_at_weight_1_equals_the_pipelines_and_emphasis_renders(tmp_path):
     import torch
 
     checkpoint = str(write_checkpoint("sdxl", str(tmp_path / "tiny-xl.safetensors"), seed=4))
-    _, pipe = engine_generate.load_pipeline(checkpoint)
-    batch = dict(prompt="a misty canal town", negative_prompt="blurry", prompt_segments=[["a misty canal town", 1.0]], negative_segments=[["blurry", 1.0]])
-    ours = engine_generate.prompt_inputs(pipe, batch)
+    _, pipe = engine_generate.load_pipeline(checkpoint, COMPUTE)
+    fields = dict(prompt="a misty canal town", negative_prompt="blurry", prompt_segments=[["a misty canal town", 1.0]], negative_segments=[["blurry", 1.0]])
+    ours = engine_generate.prompt_inputs(pipe, batch(**fields))
     with torch.no_grad():
         theirs = pipe.encode_prompt("a misty canal town", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True, negative_prompt="blurry")
     for key, expected in zip(["prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"], theirs):
         assert torch.allclose(ours[key], expected, atol=1e-5), key
-    empty_negative = engine_generate.prompt_inputs(pipe, {**batch, "negative_prompt": "", "negative_segments": [["", 1.0]]})
+    empty_negative = engine_generate.prompt_inputs(pipe, batch(**{**fields, "negative_prompt": "", "negative_segments": [["", 1.0]]}))
     assert not empty_negative["negative_prompt_embeds"].any()  # SDXL's zeros for an empty negative prompt
     emphasis = dict(negative_prompt="", seeds=[5], steps=2, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[])
     plain = {**emphasis, "prompt": "a canal town", "files": ["plain.png"]}
     weighted = {**emphasis, "prompt": "a canal town", "files": ["weighted.png"], "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]], "negative_segments": [["", 1.0]]}
-    engine_generate.generate(dict(base_model=checkpoint, out_dir=str(tmp_path / "out"), batches=[plain, weighted]))
+    generate(checkpoint, tmp_path / "out", [plain, weighted])
     image = lambda name: np.asarray(Image.open(tmp_path / "out" / name)).astype(int)
     assert np.abs(image("weighted.png") - image("plain.png")).mean() > 0.5

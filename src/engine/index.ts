@@ -1,7 +1,22 @@
 // Public API of the engine stage: protocol types, running the Python engine, setting up its virtualenv.
 /** `await runEngine({command: 'doctor'}, {env: process.env})` resolves with the `done` event. */
 export { runEngine, type RunEngineOptions, type EngineRunResult } from './process.js';
-export { parseEngineLine, engineEventSchema, PROTOCOL_VERSION, type EngineEvent, type EngineRequest, type EventOf } from './protocol.js';
+export {
+  parseEngineLine,
+  engineEventSchema,
+  engineRequestSchema,
+  engineRequestJsonSchemas,
+  validateEngineRequest,
+  PROTOCOL_VERSION,
+  type EngineEvent,
+  type EngineRequest,
+  type EngineRequestBody,
+  type EventOf,
+  type OptionsOf,
+  type RequestBodyOf,
+  type RequestOf,
+  type TrainConfig,
+} from './protocol.js';
 /** `setupEngine({env: process.env, log: console.error})` creates or updates the venv; a no-op when current. */
 export { setupEngine, isEngineReady, detectTorchBuild, type SetupResult } from './setup.js';
 export { engineVenvDir, ENGINE_SOURCE_DIR, CLIP_TOKENIZER_DIR, PACKAGE_ROOT, type Env } from './paths.js';

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EngineError, InterruptedError, LoraScriptsError } from '../errors.js';
 import { ENGINE_SOURCE_DIR, engineVenvDir, venvPython, type Env } from './paths.js';
-import { parseEngineLine, PROTOCOL_VERSION, type EngineEvent, type EngineRequest, type EventOf } from './protocol.js';
+import { parseEngineLine, PROTOCOL_VERSION, validateEngineRequest, type EngineEvent, type EngineRequestBody, type EventOf } from './protocol.js';
 
 export interface RunEngineOptions {
   env: Env;
@@ -31,9 +31,14 @@ function engineEnv(env: Env): NodeJS.ProcessEnv {
 }
 
 /** Spawns `python -m lora_scripts_engine`, writes the request, resolves with the `done` event or rejects with one clear error. */
-export function runEngine(command: Omit<EngineRequest, 'protocol'>, options: RunEngineOptions): Promise<EngineRunResult> {
+export function runEngine(command: EngineRequestBody, options: RunEngineOptions): Promise<EngineRunResult> {
+  let request;
+  try {
+    request = validateEngineRequest({ protocol: PROTOCOL_VERSION, ...command });
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const python = venvPython(engineVenvDir(options.env));
-  const request: EngineRequest = { protocol: PROTOCOL_VERSION, ...command };
   if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true });
   const child = spawn(python, ['-m', 'lora_scripts_engine'], { env: engineEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
   const killChild = () => child.kill('SIGKILL');

@@ -1,5 +1,7 @@
 // Settings → the engine's `generate` request and the WebUI parameters of every image it will make. Pure: the
 // shell (run.ts) has already found the LoRA files, hashed them and the base model.
+import type { OptionsOf } from '../engine/index.js';
+import type { EngineBaseModelFacts } from '../checkpoint/index.js';
 import type { GenerationParameters, LoraHash } from './png-parameters.js';
 import type { WeightedSegment } from './prompt.js';
 import type { SchedulerChoice } from './samplers.js';
@@ -42,6 +44,8 @@ export interface BaseModelFacts {
   sha256: string | null;
   /** File stem, WebUI's `Model:`. */
   name: string;
+  /** The checkpoint verdict's family and prediction type (src/checkpoint), which the engine loads with. */
+  engineFacts: EngineBaseModelFacts;
 }
 
 export interface PlannedImage {
@@ -52,7 +56,7 @@ export interface PlannedImage {
 }
 
 export interface GenerationPlan {
-  request: Record<string, unknown>;
+  request: OptionsOf<'generate'>;
   images: PlannedImage[];
 }
 
@@ -84,13 +88,16 @@ export function planGeneration(jobs: GenerationSettings[], base: BaseModelFacts,
       };
     });
   });
-  return { request: { base_model: base.path, out_dir: stagingDir, batches }, images };
+  return { request: { base_model: base.path, base_model_facts: base.engineFacts, out_dir: stagingDir, batches }, images };
 }
 
+type Segments = OptionsOf<'generate'>['batches'][number]['prompt_segments'];
+
 /** The engine encodes weighted segments only when some weight is not 1; plain prompts go through the pipeline as text. */
-function weightedSegments(settings: GenerationSettings): Record<string, unknown> {
-  if (!settings.encoderSegments && !settings.encoderNegativeSegments) return {};
-  const pairs = (segments: WeightedSegment[] | undefined, text: string) => (segments ?? [{ text, weight: 1 }]).map((s) => [s.text, s.weight]);
+function weightedSegments(settings: GenerationSettings): { prompt_segments: Segments; negative_segments: Segments } {
+  if (!settings.encoderSegments && !settings.encoderNegativeSegments) return { prompt_segments: null, negative_segments: null };
+  const pairs = (segments: WeightedSegment[] | undefined, text: string): [string, number][] =>
+    (segments ?? [{ text, weight: 1 }]).map((s) => [s.text, s.weight]);
   return { prompt_segments: pairs(settings.encoderSegments, settings.encoderPrompt), negative_segments: pairs(settings.encoderNegativeSegments, settings.encoderNegativePrompt) };
 }
 

@@ -1,11 +1,19 @@
 // config + dataset → the engine's train request and the facts the kohya metadata needs. Pure.
 import type { ResolvedConfig } from '../config/index.js';
-import { CONFIG_KEYS } from '../config/index.js';
-import type { EngineRequest } from '../engine/index.js';
+import type { OptionsOf, TrainConfig } from '../engine/index.js';
+import type { EngineBaseModelFacts } from '../checkpoint/index.js';
 import { resolveTargetModules, type TargetEntry } from './target-modules.js';
 
+/** The train request but for what only the run knows (fingerprint, parent LoRA, resume): train/run.ts adds those. */
+export interface PlannedTrainRequest {
+  command: 'train';
+  config: TrainConfig;
+  manifest: string;
+  options: Pick<OptionsOf<'train'>, 'targets' | 'validation_manifest' | 'base_model_facts'>;
+}
+
 export interface TrainPlan {
-  request: Omit<EngineRequest, 'protocol'>;
+  request: PlannedTrainRequest;
   targets: TargetEntry[];
   manifestPath: string;
   /** The held-out pictures' manifest, when `validation_split` or `validation_dir` asks for a validation loss. */
@@ -14,16 +22,20 @@ export interface TrainPlan {
   engineLogPath: string;
 }
 
-export function planTraining(config: ResolvedConfig, outputDir = config.output_dir): TrainPlan {
+/** `baseModelFacts`: the checkpoint verdict's family and prediction type, which the engine loads with. */
+export function planTraining(config: ResolvedConfig, baseModelFacts: EngineBaseModelFacts, outputDir = config.output_dir): TrainPlan {
   const targets = resolveTargetModules(config.target_modules);
   const manifestPath = `${outputDir}/manifest.jsonl`;
-  // The engine receives exactly the schema's keys (engine/tests checks the dataclass has the same names).
-  const engineConfig = Object.fromEntries(CONFIG_KEYS.map((key) => [key, config[key]]));
   const hasValidation = config.validation_split > 0 || config.validation_dir !== null;
   const validationManifestPath = hasValidation ? `${outputDir}/validation.jsonl` : null;
-  const options = validationManifestPath ? { targets, validation_manifest: validationManifestPath } : { targets };
   return {
-    request: { command: 'train', config: engineConfig, manifest: manifestPath, options },
+    request: {
+      command: 'train',
+      // Every key of the schema, resolved: the type says so, runEngine checks it, the engine refuses anything else.
+      config,
+      manifest: manifestPath,
+      options: { targets, validation_manifest: validationManifestPath, base_model_facts: baseModelFacts },
+    },
     targets,
     manifestPath,
     validationManifestPath,

@@ -9,7 +9,7 @@ import { checkBaseModel } from '../checkpoint/index.js';
 import { BASE_MODEL_LORA_HINT } from './recommend-inputs.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
 import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
-import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf } from '../engine/index.js';
+import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf, type RequestBodyOf } from '../engine/index.js';
 import { EngineError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { sha256OfFile } from '../fs/file-hash.js';
@@ -157,7 +157,7 @@ interface RunExtras {
 }
 
 /** The planned request plus what only this run knows: the state to go on from, the fingerprint, `init_lora` facts. */
-function engineRequest(plan: TrainPlan, extras: RunExtras): TrainPlan['request'] {
+function engineRequest(plan: TrainPlan, extras: RunExtras): RequestBodyOf<'train'> {
   // Tests only: makes the loss of that step NaN, to prove a diverging run stops without saving bad weights.
   const nanAtStep = Number(extras.env.LORA_SCRIPTS_TEST_NAN_AT_STEP) || undefined;
   return {
@@ -166,8 +166,8 @@ function engineRequest(plan: TrainPlan, extras: RunExtras): TrainPlan['request']
     options: {
       ...plan.request.options,
       state_fingerprint: extras.fingerprint,
-      ...(extras.parent ? { init_lora: { family: extras.parent.family ?? null, layers: extras.parent.layers } } : {}),
-      ...(nanAtStep ? { test_nan_at_step: nanAtStep } : {}),
+      init_lora: extras.parent ? { family: extras.parent.family ?? null, layers: extras.parent.layers } : null,
+      test_nan_at_step: nanAtStep ?? null,
     },
   };
 }
