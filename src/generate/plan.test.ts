@@ -78,7 +78,7 @@ describe('planGeneration', () => {
   };
 
   it('gives image i seed + i across batches, as WebUI does, and each image its own parameters', () => {
-    const plan = planGeneration([settings], { path: '/b/demo.safetensors', sha256: 'f'.repeat(64), name: 'demo' }, 'lora-scripts-0.1.0', '/out/.stage');
+    const plan = planGeneration([settings], { path: '/b/demo.safetensors', sha256: 'f'.repeat(64), name: 'demo', engineFacts: { family: 'sd1', prediction_type: 'epsilon' } }, 'lora-scripts-0.1.0', '/out/.stage');
     const batches = plan.request.batches as { seeds: number[]; files: string[]; prompt: string; negative_prompt: string }[];
     expect(batches.map((b) => b.seeds)).toEqual([
       [4294967294, 4294967295],

@@ -1,4 +1,5 @@
 // Renders the same prompts and seeds at several LoRA strengths through the engine (one base-model load for all).
+import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
 import { runEngine, type Env } from '../engine/index.js';
 
 export interface RenderStrengthsOptions {
@@ -26,8 +27,10 @@ export interface RenderedImage {
 }
 
 export async function renderStrengths(options: RenderStrengthsOptions): Promise<RenderedImage[]> {
+  const base = checkBaseModel(options.baseModel, { culprit: options.baseModel, loraHint: 'give the LoRA as `lora` and a full checkpoint as the base model' });
   const request = {
     base_model: options.baseModel,
+    base_model_facts: engineFacts(base),
     lora: options.lora,
     prompts: options.prompts,
     negative_prompt: options.negativePrompt ?? null,

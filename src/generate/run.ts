@@ -3,7 +3,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { checkBaseModel } from '../checkpoint/index.js';
+import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
 import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } from '../engine/index.js';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -168,14 +168,14 @@ async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (li
   }
   if (!existsSync(path)) throw new UsageError(`the base model \`${path}\` does not exist`, { code: 'base_model_missing', culprit: '--base-model' });
   // Before the base model is hashed or Python starts: a LoRA, a VAE or a cut-off file is one line at once.
-  checkBaseModel(path, { culprit: path, loraHint: GENERATE_LORA_HINT });
+  const verdict = checkBaseModel(path, { culprit: path, loraHint: GENERATE_LORA_HINT });
   const sha256 = await baseModelSha256(path);
   for (const { lora, facts } of trainedOn) {
     if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {
       note(`warning: ${basename(lora.path)} was trained on another base model (${facts.baseModelName ?? facts.baseModelSha256.slice(0, 10)}); it may look different here`);
     }
   }
-  return { path, sha256, name: basename(path, extname(path)) };
+  return { path, sha256, name: basename(path, extname(path)), engineFacts: engineFacts(verdict) };
 }
 
 /** The same names and settings on other files make other pictures: say so rather than let a re-run look broken. */

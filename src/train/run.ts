@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, statSync 
 import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ResolvedConfig } from '../config/index.js';
-import { checkBaseModel } from '../checkpoint/index.js';
+import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
 import { BASE_MODEL_LORA_HINT } from './recommend-inputs.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
 import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
@@ -79,7 +79,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   // prepare's quality and caption rules on what was just read: blocking problems stop here, the rest is one warning block.
   const datasetWarnings = checkTrainingDataset(items, { dataDir: config.train_data_dir, resolutionPx: config.resolution, tokenizerDir: CLIP_TOKENIZER_DIR });
   if (datasetWarnings) options.note(datasetWarnings);
-  const plan = planTraining(config);
+  const plan = planTraining(config, engineFacts(base));
   const parent = config.init_lora ? await readParentLora(config.init_lora) : null;
   const hashes = hashBaseModel(config.base_model);
   const dataset: DatasetRecord = { name: basename(config.train_data_dir), images: items.length, sha256: await hashDataset(items) };
