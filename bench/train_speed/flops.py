@@ -66,12 +66,14 @@ def as_the_engine_runs_it(unet: torch.nn.Module, dtype: torch.dtype, device: str
     """A LoRA UNet set up as lora_scripts_engine sets it up for `dtype`: frozen weights stored in it, LoRA weights in
     fp32, channels-last, the engine's CPU bf16 kernels where it uses them (models.load_base_model, train.py's
     cast_training_params, speed.apply_fast_paths)."""
-    from lora_scripts_engine.speed import use_training_kernels
+    from lora_scripts_engine.speed import kernels_off_message, use_training_kernels
 
     for name, parameter in unet.named_parameters():
         parameter.data = parameter.data.to(torch.float32 if parameter.requires_grad else dtype)
     unet.to(device, memory_format=torch.channels_last)
-    use_training_kernels(unet, device, dtype, compiled=False)
+    kernels = use_training_kernels(unet, device, dtype, compiled=False)
+    if kernels.off:  # the figures are then those of PyTorch's kernels, as the engine would run here
+        print(kernels_off_message(kernels.off), file=sys.stderr)
     return unet
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
 
 from .cpu_attention import use_kept_probabilities_attention
+from .kernel_probe import (KEPT_PROBABILITIES_ATTENTION, LORA_INPUTS_LEFT_TO_AUTOCAST, PACKED_CONVOLUTIONS, PACKED_LINEARS,
+                           why_off)
 from .packed_conv import pack_frozen_convolutions
 from .packed_linear import pack_frozen_linears
 from .protocol import EngineFailure, emit
@@ -19,7 +22,8 @@ from .protocol import EngineFailure, emit
 aten = torch.ops.aten
 
 
-def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_unet: bool, trained_text_encoders: list) -> list[str]:
+def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_unet: bool, trained_text_encoders: list,
+                     cpu_kernels: str = "auto") -> list[str]:
     """Sets the UNet up for speed on `compute`'s device; returns what was switched on, for the start message."""
     used = []
     if compute.device in ("cuda", "cpu"):
@@ -31,7 +35,10 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:
         used.append("SDPA attention")
-    used += use_training_kernels(base.unet, compute.device, compute.dtype, compiled=compile_unet, trained_text_encoders=trained_text_encoders)
+    kernels = use_training_kernels(base.unet, compute.device, compute.dtype, compiled=compile_unet,
+                                   cpu_kernels=cpu_kernels, trained_text_encoders=trained_text_encoders)
+    report_kernels_off(kernels.off)
+    used += kernels.used
     if gradient_checkpointing:
         base.unet.enable_gradient_checkpointing()
         for encoder in trained_text_encoders:
@@ -43,15 +50,33 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     return used
 
 
-def use_training_kernels(unet: torch.nn.Module, device: str, dtype: torch.dtype, *, compiled: bool, trained_text_encoders=()) -> list[str]:
+@dataclass
+class TrainingKernels:
+    used: list[str]  # the kernel families switched on, as the fast-path line lists them
+    off: dict[str, str]  # family → why it stays off where it would have paid (kernel_probe, or `cpu_kernels: off`)
+
+
+CPU_KERNELS_OFF_BY_CONFIG = "`cpu_kernels: off`"
+
+
+def use_training_kernels(unet: torch.nn.Module, device: str, dtype: torch.dtype, *, compiled: bool,
+                         cpu_kernels: str = "auto", trained_text_encoders=()) -> TrainingKernels:
     """The kernel choices of a LoRA run on `device` in `dtype` (shared with the benchmark, which sets a UNet up as the
-    engine runs it); returns what was switched on."""
-    used = []
-    if dtype != torch.float32 and leave_lora_inputs_to_autocast([unet, *trained_text_encoders]):  # autocast is on
-        used.append("LoRA inputs left to autocast")
+    engine runs it): each of the engine's own kernels where it pays and kernel_probe finds it working here."""
+    switches = {}  # family → switches it on, returning how many layers now run it
+    if dtype != torch.float32:  # autocast is on
+        switches[LORA_INPUTS_LEFT_TO_AUTOCAST] = lambda: leave_lora_inputs_to_autocast([unet, *trained_text_encoders])
     if cpu_bf16_kernels_pay_off(device, dtype, compiled):
-        used += use_cpu_bf16_kernels(unet)
-    return used
+        # measured on an SD 1.5-sized step at 256 px, batch 1, 2 cores: packed convolutions 2.08 → 1.80 s, then
+        # packed linear layers −5 % and attention with kept probabilities −5 %
+        switches[PACKED_CONVOLUTIONS] = lambda: pack_frozen_convolutions(unet)
+        switches[PACKED_LINEARS] = lambda: pack_frozen_linears(unet)
+        switches[KEPT_PROBABILITIES_ATTENTION] = lambda: use_kept_probabilities_attention(unet)
+    if cpu_kernels == "off" and device == "cpu":
+        return TrainingKernels([], {family.name: CPU_KERNELS_OFF_BY_CONFIG for family in switches})
+    off = {family.name: why for family in switches if (why := why_off(family))}
+    used = [family.name for family, switch_on in switches.items() if family.name not in off and switch_on()]
+    return TrainingKernels(used, off)
 
 
 def cpu_bf16_kernels_pay_off(device: str, dtype: torch.dtype, compiled: bool) -> bool:
@@ -70,17 +95,25 @@ def leave_lora_inputs_to_autocast(modules: list[torch.nn.Module]) -> int:
     return len(layers)
 
 
-def use_cpu_bf16_kernels(unet: torch.nn.Module) -> list[str]:
-    """What pays for a frozen bf16 UNet trained on a CPU (measured on an SD 1.5-sized step at 256 px, batch 1, 2 cores):
-    packed convolutions 2.08 → 1.80 s, then packed linear layers −5 % and attention with kept probabilities −5 %."""
-    used = []
-    if pack_frozen_convolutions(unet):
-        used.append("packed frozen convolutions")
-    if pack_frozen_linears(unet):
-        used.append("packed frozen linear layers")
-    if use_kept_probabilities_attention(unet):
-        used.append("attention with kept probabilities")
-    return used
+def kernels_off_message(off: dict[str, str]) -> str:
+    """One line: which of the engine's kernels stay off, and why."""
+    if set(off.values()) == {CPU_KERNELS_OFF_BY_CONFIG}:
+        return f"CPU kernels off ({CPU_KERNELS_OFF_BY_CONFIG}): PyTorch's own kernels run"
+    reasons = ", ".join(f"{name} ({why})" for name, why in off.items())
+    return f"CPU kernels off: {reasons}; PyTorch's own kernels run instead"
+
+
+def report_kernels_off(off: dict[str, str]) -> None:
+    """Asked for (`cpu_kernels: off`): a stage line. Found broken by the probe: a warning, as the run is slower than it
+    would be with the torch and peft versions the kernels were written for."""
+    if not off:
+        return
+    if set(off.values()) == {CPU_KERNELS_OFF_BY_CONFIG}:
+        emit("stage", name="cpu_kernels", message=kernels_off_message(off))
+        return
+    emit("warning", code="cpu_kernels_off", message=kernels_off_message(off),
+         hint="results are unchanged, steps are slower; this torch or peft changed what those kernels use "
+              "(`cpu_kernels: off` skips the check)")
 
 
 def make_optimizer(groups: list[dict], optimizer: str, weight_decay: float, device: str) -> torch.optim.Optimizer:
