@@ -1,6 +1,7 @@
 """Diagnostics and validation end to end: `lora-scripts train` on the shipped demo base model (64 px) and demo data.
 
 - a learning rate of 1.0 prints the divergence warning (with the lower rate to use) before the NaN error;
+- a run fried in its first steps (loss worse than predicting no noise from step 2, no NaN yet) warns too;
 - a tiny dataset trained far too long prints the overfitting warning (and `early_stop: overfitting` stops it there);
   a sane run (the examples/jiangnan_demo.yaml recipe, scaled down) does not;
 - the validation loss is logged to TensorBoard and is the same in two identical runs.
@@ -62,6 +63,21 @@ def test_learning_rate_1_warns_of_divergence(tmp_path):
     # The warning comes before the error, so the reader sees the cause first.
     assert result.stderr.index("warning: the loss diverged") < result.stderr.index("error:")
     assert [d["code"] for d in diagnostics_log(out)] == ["divergence"]
+
+
+def test_a_run_fried_in_its_first_steps_warns_of_divergence(tmp_path):
+    # Issue 15: 24 pictures, rank 8, batch 4, lr 1.0. Measured: 0.35-0.43 before the first update, then 1.2-1.35
+    # from step 2 (worse than predicting no noise), and NaN only at step 9-11. One epoch (6 steps) stops short of the
+    # NaN: the run used to end with no diagnostic, because its first loss window had already diverged.
+    data = demo_data(tmp_path / "data", 24, seed=1)
+    result, out = train(tmp_path, "fried", train_data_dir=str(data), lora_rank=8, batch_size=4, learning_rate=1.0, epochs=1)
+    assert result.returncode == 0, result.stderr
+    [warning] = warnings(result.stderr)
+    assert warning.startswith("warning: the loss is diverging: "), warning
+    assert "around step 5, worse than predicting no noise at all (1.000)" in warning
+    assert "(hint: lower `learning_rate` to about 0.1 (now 1)" in warning
+    [finding] = json.loads((out / "lora_scripts.json").read_text())["diagnostics"]
+    assert finding["code"] == "divergence" and finding["data"]["loss"] > finding["data"]["zero_prediction_loss"] == 1
 
 
 @pytest.fixture(scope="module")
