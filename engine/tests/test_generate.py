@@ -30,7 +30,9 @@ def batch(**fields) -> GenerateBatch:
 
 
 def generate(checkpoint: str, out_dir, batches: list[dict]) -> None:
-    options = {"base_model": checkpoint, "out_dir": str(out_dir), "batches": [{**PLAIN, **b} for b in batches]}
+    # No facts: these files carry their architecture metadata, which the loader reads the family from.
+    options = {"base_model": checkpoint, "base_model_facts": {"family": None, "prediction_type": None},
+               "out_dir": str(out_dir), "batches": [{**PLAIN, **b} for b in batches]}
     engine_generate.generate(parse_fields(GenerateOptions, options, "options"), COMPUTE)
 
 
