@@ -88,7 +88,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
     saves_text_encoder = any(hasattr(e, "peft_config") for e in base.text_encoders)
     # LoRA params stay fp32: at lr 1e-4 fp16/bf16 updates round to zero.
     cast_training_params(trained + te_trained, dtype=torch.float32)
-    report_fast_paths(apply_fast_paths(base, compute, gradient_checkpointing=config.gradient_checkpointing, compile_unet=config.torch_compile, trained_text_encoders=te_trained), compute)
+    report_fast_paths(apply_fast_paths(base, compute, gradient_checkpointing=config.gradient_checkpointing, compile_unet=config.torch_compile, trained_text_encoders=te_trained, cpu_kernels=config.cpu_kernels), compute)
 
     # 3. Optimizer over the LoRA parameters only, with the UNet and text-encoder learning rates.
     groups = [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
