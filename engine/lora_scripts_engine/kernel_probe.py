@@ -11,8 +11,8 @@ import contextlib
 import copy
 import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +58,7 @@ def why_off(family: KernelFamily) -> str | None:
         try:
             return family.self_check()
         except Exception as error:  # any failure of a private op means: PyTorch's own kernels instead
-            return f"self-check failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+            return f"self-check failed ({type(error).__name__}: {(str(error).splitlines() or [''])[0]})"
 
 
 def output_and_input_gradient(layer: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
