@@ -28,8 +28,9 @@ class Compute:
         return str(self.dtype).removeprefix("torch.")
 
 
-def pick_compute(mixed_precision: str = "auto", base_model: str | None = None) -> Compute:
-    """`base_model` (a train request's): on a CPU its size decides whether bf16 is worth it."""
+def pick_compute(mixed_precision: str, base_model: str | None) -> Compute:
+    """`mixed_precision` as the config gives it (no default here: the schema has it). `base_model` (a train
+    request's, else None): on a CPU its size decides whether bf16 is worth it."""
     if torch.cuda.is_available():
         if mixed_precision == "no":
             return Compute("cuda", torch.float32, "mixed_precision: no")

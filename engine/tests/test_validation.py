@@ -31,7 +31,7 @@ def test_validation_loss_is_repeatable_and_changes_with_the_lora(tmp_path, famil
     (tmp_path / "validation.jsonl").write_text("\n".join(rows) + "\n")
     config = SimpleNamespace(trigger_word="tst", seed=42)
     base.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_v"], init_lora_weights="gaussian"))
-    validation = Validation(base, pick_compute("no"), str(tmp_path / "validation.jsonl"), config, 64, every=2)
+    validation = Validation(base, pick_compute("no", None), str(tmp_path / "validation.jsonl"), config, 64, every=2)
     assert validation.captions == ["tst, picture 0", "tst, picture 1"]
     assert validation.noise.shape[:2] == (2, len(TIMESTEP_FRACTIONS))
 
