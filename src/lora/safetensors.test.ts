@@ -1,6 +1,10 @@
 // The safetensors core against real bytes: round trips, Python's own writer, and hostile files.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { engineVenvDir, venvPython } from '../engine/paths.js';
 import { LoraFileError } from './lora-file-error.js';
 import { findDuplicateKey, parseSafetensors, serializeSafetensors, type Tensor } from './safetensors.js';
 
@@ -224,6 +228,65 @@ describe('parseSafetensors on hostile files', () => {
     const file = parseSafetensors(craft(`{${JSON.stringify(f32('b', 4, 8)).slice(1, -1)},${JSON.stringify(f32('a', 0, 4)).slice(1, -1)}}   `, bytesOf(new Float32Array([1, 2]))), 'mem');
     expect([...file.tensors.get('a')!.data]).toEqual([...bytesOf(new Float32Array([1]))]);
     expect([...file.tensors.get('b')!.data]).toEqual([...bytesOf(new Float32Array([2]))]);
+  });
+});
+
+describe('`__metadata__` forms, accepted and refused as the Python safetensors library does', () => {
+  // `safe_open` in the engine's virtualenv is the reference: it reads `null` (and no entry) as no metadata, and
+  // refuses anything but an object of strings.
+  const forms: [string, unknown, 'opens' | 'refused'][] = [
+    ['null', null, 'opens'],
+    ['an empty object', {}, 'opens'],
+    ['strings', { ss_network_dim: '4' }, 'opens'],
+    ['a number value', { ss_network_dim: 4 }, 'refused'],
+    ['a null value', { ss_network_dim: null }, 'refused'],
+    ['a nested object', { ss_tag_frequency: { a: '1' } }, 'refused'],
+    ['an array value', { tags: ['a'] }, 'refused'],
+    ['a boolean value', { flag: true }, 'refused'],
+    ['a string', 'x', 'refused'],
+    ['an array', ['x'], 'refused'],
+    ['a number', 3, 'refused'],
+    ['false', false, 'refused'],
+  ];
+  const fileOf = (metadata: unknown) =>
+    craft({ __metadata__: metadata, x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, bytesOf(new Float32Array([1.5])));
+  const ours = (metadata: unknown) => {
+    try {
+      return { outcome: 'opens', metadata: parseSafetensors(fileOf(metadata), 'x.safetensors').metadata };
+    } catch (error) {
+      if (error instanceof LoraFileError && error.code === 'metadata_not_strings') return { outcome: 'refused' };
+      throw error;
+    }
+  };
+
+  it('match Python file by file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'safetensors-metadata-'));
+    const paths = forms.map(([, metadata], i) => {
+      const path = join(dir, `${i}.safetensors`);
+      writeFileSync(path, fileOf(metadata));
+      return path;
+    });
+    const script = [
+      'import json, sys',
+      'from safetensors import safe_open',
+      'def outcome(path):',
+      '    try:',
+      '        with safe_open(path, "np") as f:',
+      '            return ["opens", f.metadata() or {}, float(f.get_tensor("x")[0])]',
+      '    except Exception:',
+      '        return ["refused"]',
+      'print(json.dumps([outcome(p) for p in sys.argv[1:]]))',
+    ].join('\n');
+    const python = spawnSync(venvPython(engineVenvDir(process.env)), ['-c', script, ...paths], { encoding: 'utf8' });
+    expect(python.status, python.stderr).toBe(0);
+    const theirs = JSON.parse(python.stdout) as [string, Record<string, string>?, number?][];
+    forms.forEach(([name, metadata, expected], i) => {
+      expect([name, theirs[i]![0]]).toEqual([name, expected]);
+      const read = ours(metadata);
+      expect([name, read.outcome]).toEqual([name, expected]);
+      if (expected === 'opens') expect(read.metadata).toEqual(theirs[i]![1]);
+    });
+    expect(theirs[0]).toEqual(['opens', {}, 1.5]);
   });
 });
 

@@ -140,7 +140,9 @@ function readHeaderEntries(json: Record<string, unknown>, fileName: string) {
 }
 
 function readMetadata(value: unknown, fileName: string): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  // The reference reader (Rust `Option<HashMap<String, String>>`) reads `null` as no metadata; Python opens such files.
+  if (value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
     throw fileError(fileName, 'metadata_not_strings', '`__metadata__` is not an object of strings');
   }
   for (const [key, entry] of Object.entries(value)) {
