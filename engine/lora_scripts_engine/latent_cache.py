@@ -17,6 +17,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from .data import Example, load_pixels, open_rgb, place, render, target_size
+from .file_modes import as_ordinary_file
 from .protocol import emit
 
 FORMAT_VERSION = 1
@@ -171,6 +172,7 @@ def write_atomic(path: str, tensors: dict[str, torch.Tensor]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = f"{path}.{os.getpid()}.tmp"
     save_file({k: v.detach().cpu() for k, v in tensors.items()}, temporary)
+    as_ordinary_file(temporary)  # a cache shared by workers on shared storage
     os.replace(temporary, path)
 
 

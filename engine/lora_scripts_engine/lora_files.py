@@ -13,6 +13,7 @@ import torch
 from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from peft.utils import get_peft_model_state_dict
 
+from .file_modes import as_ordinary_file
 from .protocol import EngineFailure
 from .request import SETUP_HINT, InitLoraFacts
 
@@ -89,6 +90,7 @@ def save_lora(base, path: str, save_precision: str, train_text_encoder: bool) ->
     try:
         pipeline_class = StableDiffusionXLPipeline if base.family == "sdxl" else StableDiffusionPipeline
         pipeline_class.save_lora_weights(staging, weight_name=WEIGHT_NAME, safe_serialization=True, **kwargs)
+        as_ordinary_file(os.path.join(staging, WEIGHT_NAME))
         os.replace(os.path.join(staging, WEIGHT_NAME), path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

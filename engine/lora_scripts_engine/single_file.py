@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import torch
 from safetensors.torch import save_file
 
+from .file_modes import as_ordinary_file
+
 if TYPE_CHECKING:
     from .models import BaseModel
 
@@ -260,6 +262,7 @@ def write_atomically(tensors: dict[str, torch.Tensor], path: Path, metadata: dic
     os.close(handle)
     try:
         save_file(tensors, temp_name, metadata=metadata)
+        as_ordinary_file(temp_name)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .file_modes import as_ordinary_folder
 from .protocol import EngineFailure
 
 STATES_FOLDER = "states"
@@ -73,6 +74,7 @@ def save_state(output_dir: str, position: Position, parts: dict, record: dict, k
             os.fsync(f.fileno())
         if os.path.exists(final):
             shutil.rmtree(final)
+        as_ordinary_folder(staging)
         os.rename(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
