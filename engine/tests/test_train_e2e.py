@@ -96,6 +96,18 @@ def test_sd1_writes_the_expected_files(sd1_run):
     assert record["training"]["steps"] == 30 and record["config"]["lora_alpha"] == 32
 
 
+def test_sd1_every_output_has_the_umasks_mode(sd1_run):
+    # LoRA files, WebUI file, run record, checkpoints, samples, logs, latent cache, state folders and files: ordinary
+    # files (0644 under umask 022), so another user, a web server or a worker on shared storage can read them.
+    _, _, out, _ = sd1_run
+    umask = os.umask(0)
+    os.umask(umask)
+    paths = [out, *out.rglob("*")]
+    assert {"states", "samples", "latents", "pytorch_lora_weights.safetensors", "training_state.pt"} <= {p.name for p in paths}
+    wrong = [(str(p.relative_to(out)), oct(p.stat().st_mode & 0o777)) for p in paths
+             if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~umask]
+    assert wrong == []
+
 def test_sd1_renders_sample_prompts_at_each_save_and_at_the_end(sd1_run):
     _, _, out, result = sd1_run
     samples = sorted(p.name for p in (out / "samples").iterdir())
