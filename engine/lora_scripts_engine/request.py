@@ -126,6 +126,7 @@ class TrainOptions:
     state_fingerprint: StateFingerprint
     init_lora: InitLoraFacts | None  # set exactly when `config.init_lora` is
     test_nan_at_step: int | None  # tests only: this step's loss becomes NaN
+    test_kill_at: str | None  # tests only: SIGKILL at this point of the ending (`lora_file`, `state`)
     base_model_facts: BaseModelFacts
 
 

@@ -136,6 +136,8 @@ def train(request: TrainRequest, compute: Compute) -> None:
     if config.resume:
         position = resume_from(config.resume, total_steps, params, optimizer, lr_scheduler, scaler, logs, rng)
     last_saved = position.step if config.resume else None
+    # A state at the last step: the run was killed in its ending (section 7), which is all that is left to do.
+    is_finished_state = bool(config.resume) and position.step == total_steps
 
     def save_training_state(at: Position) -> None:
         if config.save_state_limit > 0:
@@ -210,13 +212,18 @@ def train(request: TrainRequest, compute: Compute) -> None:
         report(loss_value, read_at)
 
     # 7. Save the final LoRA and state (also after Ctrl-C: nothing trained is lost, and `resume` goes on from here).
-    if step == first_step:
+    #    A finished state writes the final LoRA again from its weights (the same bytes) and keeps itself as it is.
+    if step == first_step and not is_finished_state:
         raise EngineFailure("interrupted", "stopped before the first training step; nothing new was saved", culprit="train")
+    epoch = position.epoch  # the loop's, or the finished state's (the loop did not run)
     require_finite(params, step, last_saved, config)
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
     save_lora(base, final_path, config.save_precision, saves_text_encoder)
+    kill_for_test(run.test_kill_at, "lora_file")
     emit("checkpoint", step=step, epoch=epoch, path=final_path, is_final=True)
-    save_training_state(position)
+    if not is_finished_state:
+        save_training_state(position)
+    kill_for_test(run.test_kill_at, "state")
     if config.sample_prompts:
         render_samples(base, config, resolution, step, logs)
     if validation:
@@ -225,10 +232,17 @@ def train(request: TrainRequest, compute: Compute) -> None:
     emit("done", files=[final_path], steps=step, epoch=epoch, interrupted=stop.is_set, started_at=started_at, finished_at=time.time())
 
 
+def kill_for_test(kill_at: str | None, point: str) -> None:
+    """Tests only: SIGKILL at a named point of the ending, to prove `resume` completes a run cut off there."""
+    if kill_at == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, scaler, logs, rng) -> Position:
     position, saved = load_state(folder)
-    if position.step >= total_steps:
-        raise EngineFailure("resume_finished", f"the state at step {position.step} already finished this run ({total_steps} steps)", culprit=folder, hint="raise `epochs` (or `max_train_steps`) to train further from it")
+    if position.step > total_steps:
+        raise EngineFailure("resume_finished", f"the state at step {position.step} is past the end of this run ({total_steps} steps)",
+                            culprit=folder, hint="raise `epochs` (or `max_train_steps`) to train further from it")
     restore_parameters(params, saved["params"], folder)
     optimizer.load_state_dict(saved["optimizer"])
     lr_scheduler.load_state_dict(saved["scheduler"])
@@ -236,7 +250,10 @@ def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, 
         scaler.load_state_dict(saved["scaler"])
     logs.smoothed = saved["smoothed_loss"]
     restore_rng(saved["rng"], rng)  # last: nothing after this may draw random numbers before the loop
-    emit("stage", name="resume", message=f"resuming at step {position.step} (epoch {position.epoch}) from {folder}")
+    if position.step == total_steps:
+        emit("stage", name="resume", message=f"the state at step {position.step} finished this run: its final files from {folder}")
+    else:
+        emit("stage", name="resume", message=f"resuming at step {position.step} (epoch {position.epoch}) from {folder}")
     return position
 
 

@@ -70,7 +70,8 @@ def test_a_run_fried_in_its_first_steps_warns_of_divergence(tmp_path):
     # from step 2 (worse than predicting no noise), and NaN only at step 9-11. One epoch (6 steps) stops short of the
     # NaN: the run used to end with no diagnostic, because its first loss window had already diverged.
     data = demo_data(tmp_path / "data", 24, seed=1)
-    result, out = train(tmp_path, "fried", train_data_dir=str(data), lora_rank=8, batch_size=4, learning_rate=1.0, epochs=1)
+    keys = dict(train_data_dir=str(data), lora_rank=8, batch_size=4, learning_rate=1.0, epochs=1)
+    result, out = train(tmp_path, "fried", **keys)
     assert result.returncode == 0, result.stderr
     [warning] = warnings(result.stderr)
     assert warning.startswith("warning: the loss is diverging: "), warning

@@ -1,5 +1,6 @@
 """Exact resume through the CLI on the shipped demo model: a run killed (SIGKILL) or stopped (Ctrl-C) and resumed
-gives the same LoRA as an uninterrupted run; a changed config is refused; a NaN loss never reaches a saved file."""
+gives the same LoRA as an uninterrupted run, also when killed anywhere in its ending (the finished state then only
+writes the files the ending did not); a changed config is refused; a NaN loss never reaches a saved file."""
 from __future__ import annotations
 
 import json
@@ -26,6 +27,14 @@ def cli_env(**extra: str) -> dict:
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=900)
+
+
+def kohya_file(output_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    path = str(output_dir / "straight.safetensors")  # every run here is named after the uninterrupted one
+    with safe_open(path, "pt") as f:
+        return {key: f.get_tensor(key) for key in f.keys()}, f.metadata()
 
 
 def start_cli(*args: str, cwd: Path) -> subprocess.Popen:
@@ -140,10 +149,54 @@ def test_resume_refuses_a_changed_config_and_names_what_changed(root, uninterrup
     assert errors == ["error: resume: latest: the config changed since the state at step 8 was saved: `lora_rank` 4 → 8, `lora_alpha` 8 → 16, `batch_size` 2 → 1"]
 
 
-def test_resume_of_a_finished_run_asks_for_more_epochs_and_extends_with_them(root, uninterrupted):
+def test_the_webui_file_says_what_the_run_did(uninterrupted):
+    _, metadata = kohya_file(uninterrupted)
+    # `mixed_precision: auto` on a CPU with the small demo model computes in fp32: kohya's `no`.
+    assert metadata["ss_mixed_precision"] == "no"
+    assert metadata["ss_optimizer"] == "torch.optim.adamw.AdamW(weight_decay=0.01)"
+    assert (metadata["ss_steps"], metadata["ss_epoch"]) == ("8", "4")
+
+
+# Each point of the ending, in order: the engine writes the diffusers file, then the final state; the CLI then writes
+# the WebUI file, the run record, and last the record's diagnostics. Killed after each, `--resume auto` completes it.
+ENDING = {
+    "lora_file": None,  # no final state yet: resume trains the last steps again from the state at step 6
+    "state": ["straight.safetensors", "lora_scripts.json"],
+    "webui_file": ["lora_scripts.json"],
+    "run_record": ["lora_scripts.json"],
+}
+
+
+@pytest.mark.parametrize("point", list(ENDING))
+def test_a_run_killed_in_its_ending_is_completed_by_resume_auto(root, uninterrupted, point):
+    name = f"cut-{point}"
+    config = write_config(root, name, output_name="straight")
+    killed = cli("train", "--config", str(config), cwd=root, LORA_SCRIPTS_TEST_KILL_AT=point)
+    # The engine's SIGKILL is an error of the CLI; the CLI's own is its death.
+    assert killed.returncode in (1, -signal.SIGKILL), killed.stderr
+    out = root / name
+    assert not (out / "lora_scripts.json").exists() or "diagnostics" not in run_record(out)
+
+    resumed = cli("train", "--config", str(config), "--resume", "auto", cwd=root)
+    assert resumed.returncode == 0, resumed.stderr
+    if ENDING[point] is None:
+        assert "resuming from the state at step 6" in resumed.stderr
+    else:
+        written = ", ".join(ENDING[point])
+        assert f"the state at step 8 had finished this run: wrote the files its ending had not, {written}" in resumed.stderr
+    assert_same_lora(lora_tensors(out), lora_tensors(uninterrupted))
+    (tensors, metadata), (expected, _) = kohya_file(out), kohya_file(uninterrupted)
+    assert_same_lora(tensors, expected)
+    assert metadata["ss_steps"] == "8"
+    record = run_record(out)
+    assert (record["training"]["steps"], record["diagnostics"]) == (TOTAL_STEPS, [])
+
+
+def test_resume_of_a_finished_run_says_it_is_complete_and_extends_with_more_epochs(root, uninterrupted):
     finished = cli("train", "--config", str(write_config(root, "straight")), "--resume", cwd=root)
-    assert finished.returncode == 1
-    assert f"error: {uninterrupted}/states/step-00000008: the state at step 8 already finished this run (8 steps)" in finished.stderr
+    assert finished.returncode == 0, finished.stderr
+    assert "the run was already complete at step 8: nothing to write (raise `epochs` to train further)" in \
+        finished.stderr
     extended = cli("train", "--config", str(write_config(root, "straight", epochs=5)), "--resume", cwd=root)
     assert extended.returncode == 0, extended.stderr
     assert run_record(uninterrupted)["training"]["steps"] == 10

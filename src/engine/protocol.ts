@@ -66,6 +66,8 @@ const trainRequest = z.strictObject({
     base_model_facts: baseModelFacts,
     /** Tests only: this step's loss becomes NaN. */
     test_nan_at_step: z.int().min(1).nullable(),
+    /** Tests only: SIGKILL right after the final LoRA file, or after the final state, is written. */
+    test_kill_at: z.enum(['lora_file', 'state']).nullable(),
   }),
 });
 

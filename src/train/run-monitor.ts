@@ -2,7 +2,7 @@
 // arrives, overfitting from each round of samples (perceptual hashes against the training pictures), and the stop
 // that `early_stop` asks for. Each finding is reported once, appended to logs/diagnostics.jsonl and kept for the
 // run record.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ResolvedConfig } from '../config/index.js';
 import { hashDistance, readPerceptualHash } from '../dataset/index.js';
@@ -28,6 +28,8 @@ export interface RunMonitorOptions {
   trainingImages: string[];
   /** Called once per new finding. */
   report: (finding: Finding) => void;
+  /** What the run found before it was stopped and resumed (readLoggedFindings): kept, not reported again. */
+  earlier?: Finding[];
 }
 
 export interface RunMonitor {
@@ -55,7 +57,7 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
   const { config } = options;
   const logFile = join(config.output_dir, 'logs', 'diagnostics.jsonl');
   const controller = new AbortController();
-  const findings = new Map<string, Finding>();
+  const findings = new Map<string, Finding>((options.earlier ?? []).map((finding) => [finding.code, finding]));
   const points: LossPoint[] = [];
   const validation: SeriesPoint[] = [];
   const likeness: SampleLikeness[] = [];
@@ -137,6 +139,19 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
       return [...findings.values()];
     },
   };
+}
+
+/** The findings logged to `logs/diagnostics.jsonl` so far, the first of each code (what a resumed run found before). */
+export function readLoggedFindings(outputDir: string): Finding[] {
+  const file = join(outputDir, 'logs', 'diagnostics.jsonl');
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const firstOfEach = new Map<string, Finding>();
+  for (const line of lines) {
+    const { type: _type, ...finding } = JSON.parse(line) as Finding & { type?: string };
+    if (!firstOfEach.has(finding.code)) firstOfEach.set(finding.code, finding);
+  }
+  return [...firstOfEach.values()];
 }
 
 /** Adds the findings to `lora_scripts.json` (written just before by the run), as its `diagnostics` list. */

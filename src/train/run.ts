@@ -18,7 +18,8 @@ import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } 
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { formatFinding, type Finding } from './diagnostics.js';
 import { readTrainingSets } from './read-datasets.js';
-import { createRunMonitor, recordDiagnostics } from './run-monitor.js';
+import { finalFiles, staleFinalFiles } from './finished-run.js';
+import { createRunMonitor, readLoggedFindings, recordDiagnostics } from './run-monitor.js';
 import { intermediateLoraName, planTraining, type TrainPlan } from './plan.js';
 import { runFingerprint, type RunFingerprint } from './run-fingerprint.js';
 import { findResumeState, hashDataset, listStates, type SavedState } from './training-state.js';
@@ -100,7 +101,15 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     writeManifest(plan.validationManifestPath, validationItems);
     options.note(`validation loss on ${validationItems.length} held-out pictures (${plan.validationManifestPath})`);
   }
-  const monitor = createRunMonitor({ config, trainingImages: items.map((item) => item.path), report: options.onFinding ?? ((finding) => options.note(formatFinding(finding))) });
+  const monitor = createRunMonitor({
+    config,
+    trainingImages: items.map((item) => item.path),
+    report: options.onFinding ?? ((finding) => options.note(formatFinding(finding))),
+    earlier: resumedFrom ? readLoggedFindings(config.output_dir) : [],
+  });
+  // Before the engine rewrites any: if the state finished the run, these are the files its ending did not write.
+  const final = finalFiles(config);
+  const cutOff = resumedFrom ? staleFinalFiles(final, resumedFrom.step) : [];
   const sessionId = randomInt(0, 2 ** 32 - 1);
   let hello: EventOf<'hello'> | undefined;
   let started: EventOf<'started'> | undefined;
@@ -135,12 +144,29 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     });
     await Promise.all(pending);
     const diagnostics = await monitor.finish();
-    const final = result.events.find((e): e is EventOf<'checkpoint'> => e.type === 'checkpoint' && e.is_final);
-    if (!final || !started) throw new Error('the engine finished without a final checkpoint');
-    const loraFile = await kohyaFor(final, trainingStartedAt);
-    writeRunRecord(config, started, result.done, await hashes.full, { lineage: lineageAt(final.step), resumedFrom });
-    recordDiagnostics(config.output_dir, diagnostics, monitor.stoppedBy());
-    return { diagnostics, stoppedEarlyBy: monitor.stoppedBy(), loraFile, diffusersFile: final.path, intermediateFiles, steps: result.done.steps ?? final.step, isInterrupted: Boolean(result.done.interrupted) && !monitor.stoppedBy(), resumedFrom };
+    const saved = result.events.find((e): e is EventOf<'checkpoint'> => e.type === 'checkpoint' && e.is_final);
+    if (!saved || !started) throw new Error('the engine finished without a final checkpoint');
+    // A state at the last step: the run was killed in its ending, and only the files it did not write are left to do.
+    const isFinishing = resumedFrom?.step === started.total_steps;
+    const shouldWrite = (file: string) => !isFinishing || cutOff.includes(file);
+    if (shouldWrite(final.loraFile)) await kohyaFor(saved, trainingStartedAt);
+    killForTest(options.env, 'webui_file');
+    if (shouldWrite(final.runRecord)) {
+      writeRunRecord(config, started, result.done, await hashes.full, { lineage: lineageAt(saved.step), resumedFrom });
+      killForTest(options.env, 'run_record');
+      recordDiagnostics(config.output_dir, diagnostics, monitor.stoppedBy());
+    }
+    if (isFinishing) options.note(describeFinishing(saved.step, cutOff));
+    return {
+      diagnostics,
+      stoppedEarlyBy: monitor.stoppedBy(),
+      loraFile: final.loraFile,
+      diffusersFile: saved.path,
+      intermediateFiles,
+      steps: result.done.steps ?? saved.step,
+      isInterrupted: Boolean(result.done.interrupted) && !monitor.stoppedBy(),
+      resumedFrom,
+    };
   } catch (error) {
     await Promise.allSettled(pending); // the LoRA files of the checkpoints before the failure are kept whole
     // A run that failed before training began leaves nothing behind it created.
@@ -156,6 +182,27 @@ interface RunExtras {
   env: Env;
 }
 
+function describeFinishing(step: number, written: string[]): string {
+  if (written.length === 0) {
+    return `the run was already complete at step ${step}: nothing to write (raise \`epochs\` to train further)`;
+  }
+  const names = written.map((file) => basename(file)).join(', ');
+  return `the state at step ${step} had finished this run: wrote the files its ending had not, ${names}`;
+}
+
+// Tests only: the points of the ending where a test kills the run (SIGKILL), to prove `resume` completes it from there.
+// `lora_file` and `state` are the engine's (its request's `test_kill_at`); `webui_file` and `run_record` are ours.
+const ENGINE_KILL_POINTS = ['lora_file', 'state'] as const;
+type EngineKillPoint = (typeof ENGINE_KILL_POINTS)[number];
+
+function killForTest(env: Env, point: 'webui_file' | 'run_record'): void {
+  if (env.LORA_SCRIPTS_TEST_KILL_AT === point) process.kill(process.pid, 'SIGKILL');
+}
+
+function engineKillPoint(env: Env): EngineKillPoint | null {
+  return ENGINE_KILL_POINTS.find((point) => point === env.LORA_SCRIPTS_TEST_KILL_AT) ?? null;
+}
+
 /** The planned request plus what only this run knows: the state to go on from, the fingerprint, `init_lora` facts. */
 function engineRequest(plan: TrainPlan, extras: RunExtras): RequestBodyOf<'train'> {
   // Tests only: makes the loss of that step NaN, to prove a diverging run stops without saving bad weights.
@@ -168,6 +215,7 @@ function engineRequest(plan: TrainPlan, extras: RunExtras): RequestBodyOf<'train
       state_fingerprint: extras.fingerprint,
       init_lora: extras.parent ? { family: extras.parent.family ?? null, layers: extras.parent.layers } : null,
       test_nan_at_step: nanAtStep ?? null,
+      test_kill_at: engineKillPoint(extras.env),
     },
   };
 }
@@ -201,8 +249,9 @@ interface KohyaFileInput {
 
 async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
   const { config, started, checkpoint } = input;
-  const name = checkpoint.is_final ? `${config.output_name}.safetensors` : intermediateLoraName(config.output_name, checkpoint.step);
-  const output = join(config.output_dir, name);
+  const output = checkpoint.is_final
+    ? finalFiles(config).loraFile
+    : join(config.output_dir, intermediateLoraName(config.output_name, checkpoint.step));
   const metadata = buildKohyaMetadata({
     outputName: config.output_name,
     sessionId: input.sessionId,
