@@ -53,7 +53,7 @@ def render_strengths(options: RenderStrengthsOptions, compute: Compute) -> None:
 
 
 def generate(options: GenerateOptions, compute: Compute) -> None:
-    """One pipeline call per batch."""
+    """One pipeline call per batch; on the CPU one per image (render_batch)."""
     base, pipe = load_pipeline(options.base_model, compute, options.base_model_facts)
     os.makedirs(options.out_dir, exist_ok=True)
     adapters: dict[str, str] = {}  # LoRA file → adapter name
@@ -65,12 +65,28 @@ def generate(options: GenerateOptions, compute: Compute) -> None:
         # One generator per image, seeded like WebUI (seed, seed+1, …): image k of a batch is the same picture
         # as a single image made with its own seed.
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
-        images = pipe(**prompt_inputs(pipe, batch), num_images_per_prompt=len(generators), generator=generators,
-                      num_inference_steps=batch.steps, guidance_scale=batch.cfg_scale, width=batch.width, height=batch.height).images
+        images = render_batch(pipe, prompt_inputs(pipe, batch), generators, compute.device,
+                              num_inference_steps=batch.steps, guidance_scale=batch.cfg_scale, width=batch.width,
+                              height=batch.height)
         for image, name in zip(images, batch.files):
             files.append(save_png(image, os.path.join(options.out_dir, name)))
             emit("sample", step=len(files), prompt=batch.prompt, path=files[-1])
     emit("done", files=files)
+
+
+def render_batch(pipe, inputs: dict, generators: list[torch.Generator], device: str, **settings) -> list:
+    """A batch's images, image k being exactly the picture its seed makes alone (the README promises it on the CPU).
+    On the CPU the math libraries pick kernels by batch size, and their roundings differ by a last bit: MKL's
+    GEMM has its own kernels for 1-3 rows (the time embedding has one row per image and CFG half, so a single
+    image takes one and a batch another), and torch runs a convolution of one small image through its own
+    kernel, not oneDNN's (the VAE's; the UNet's without CFG). Such a last bit turned a pixel 1/255 off now and
+    then. So on the CPU each image is its own pipeline call, the very computation of a single image. The cost is
+    the batching speed-up, small on a CPU at full size: an SD 1.5-sized UNet step for 4 images at 256 px took
+    16.2 s batched, 17.6 s one at a time; the VAE 28.0 / 27.3 s (bench/generate-batch.py, 1 thread). A GPU keeps
+    one call per batch, for speed: there a batch image may differ from the single one by rounding."""
+    if device == "cpu":
+        return [pipe(**inputs, generator=generator, num_images_per_prompt=1, **settings).images[0] for generator in generators]
+    return pipe(**inputs, generator=generators, num_images_per_prompt=len(generators), **settings).images
 
 
 def prompt_inputs(pipe, batch: GenerateBatch) -> dict:

@@ -15,7 +15,7 @@ from lora_scripts_engine import protocol
 from lora_scripts_engine.device import pick_compute
 from lora_scripts_engine.lora_files import save_lora
 from lora_scripts_engine.models import load_base_model
-from lora_scripts_engine.request import GenerateBatch, GenerateOptions, parse_fields
+from lora_scripts_engine.request import GenerateBatch, GenerateOptions, LoraWeights, parse_fields
 from lora_scripts_engine.tiny_models import write_checkpoint
 
 EULER = {"class_name": "EulerDiscreteScheduler", "config": {}}
@@ -91,6 +91,24 @@ def test_the_base_model_and_each_lora_load_once(base_and_lora):
     assert stages == [("load_base_model", checkpoint), ("load_lora", lora)]
     assert [e["type"] for e in events if e["type"] != "stage"] == ["sample", "sample", "sample", "done"]
 
+
+@pytest.mark.parametrize("cfg_scale", [5.0, 1.0])  # 1.0: no CFG, so a single image runs the UNet on one picture
+def test_a_batch_image_is_the_picture_its_seed_makes_alone_to_the_last_bit(base_and_lora, cfg_scale):
+    # Compared as floats, before the 8-bit rounding that hides most last-bit differences: a batched pipeline call
+    # gives other bits here (MKL's few-row GEMMs, torch's one-picture convolutions), which flipped a pixel at times.
+    import torch
+
+    checkpoint, lora, _, _ = base_and_lora
+    _, pipe = engine_generate.load_pipeline(checkpoint, COMPUTE)
+    engine_generate.activate_loras(pipe, [LoraWeights(path=lora, name="both", te_weight=1, unet_weight=0.7)], {})
+    inputs = engine_generate.prompt_inputs(pipe, batch(prompt="a canal town"))
+    settings = dict(num_inference_steps=3, guidance_scale=cfg_scale, width=64, height=64, output_type="np")
+    seeds = [5, 6, 7]
+    batched = engine_generate.render_batch(pipe, inputs, [torch.Generator("cpu").manual_seed(s) for s in seeds], "cpu", **settings)
+    for seed, image in zip(seeds, batched):
+        alone = engine_generate.render_batch(pipe, inputs, [torch.Generator("cpu").manual_seed(seed)], "cpu", **settings)[0]
+        assert np.array_equal(image, alone), seed
+    assert not np.array_equal(batched[0], batched[1])
 
 def encode(pipe, segments: list):
     return engine_generate.embed_chunks(pipe, engine_generate.token_chunks(pipe.tokenizer, segments), 1)
