@@ -3,7 +3,7 @@
 // model loads once while LoRAs switch; the PNG's WebUI parameters read back into the same settings and re-render
 // the same pixels.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -62,6 +62,15 @@ function parametersOf(path: string): GenerationParameters {
 async function pixels(path: string): Promise<Buffer> {
   return sharp(path).raw().toBuffer();
 }
+
+/** The mode of a plain new file here (0644 under umask 022): every output must have it, readable by other users. */
+function ordinaryFileMode(): number {
+  const probe = join(mkdtempSync(join(tmpdir(), 'mode-')), 'probe');
+  writeFileSync(probe, '');
+  return statSync(probe).mode & 0o777;
+}
+
+const modeOf = (path: string) => statSync(path).mode & 0o777;
 
 describe('generate', () => {
   let run: GenerationResult;
@@ -130,7 +139,9 @@ describe('generate', () => {
     expect(again.stderr).toContain(`base model: ${BASE_MODEL} (recorded in lora_scripts.json beside jiangnan_style.safetensors)`);
     const copy = again.stdout.trim();
     expect(parametersOf(copy)).toEqual(parametersOf(original));
+    // Bit for bit: on the CPU the engine renders a batch one image at a time (engine generate.py, render_batch).
     expect(await pixels(copy)).toEqual(await pixels(original));
+    expect([modeOf(copy), modeOf(original)]).toEqual([ordinaryFileMode(), ordinaryFileMode()]);
   });
 });
 
@@ -148,6 +159,7 @@ describe('generate with a merged checkpoint', () => {
     const merged = join(dir, 'demo-jiangnan-0.7.safetensors');
     const merge = spawnSync('node', [CLI, 'merge', BASE_MODEL, `${join(FIXTURES, 'jiangnan_style.safetensors')}:0.7`, '--out', merged], { encoding: 'utf8', env: ENV });
     expect(merge.status, merge.stderr).toBe(0);
+    expect(modeOf(merged)).toBe(ordinaryFileMode());
     const withLora = await runGeneration(options({ prompts: [`${SCENE}, <lora:jiangnan_style:0.7>`] }));
     const baked = await runGeneration(options({ prompts: [SCENE], baseModel: merged }));
     const plain = await runGeneration(options({ prompts: [SCENE] }));
