@@ -41,8 +41,8 @@ describe('lora-scripts convert', () => {
 
   it('answers a wrong --to, a missing --out and a LoRA of an unknown layout with one error line each', () => {
     const input = join(FIXTURES, 'kohya-sd1-tiny.safetensors');
-    expect([cli('convert', input, '--to', 'comfy', '--out', 'x').status, cli('convert', input, '--to', 'comfy', '--out', 'x').stderr.split('\n')[0]]).toEqual([2, 'error: --to: `--to comfy` must be kohya or diffusers']);
-    expect(cli('convert', input, '--to', 'kohya').stderr.split('\n')[0]).toBe('error: convert: `--out FILE.safetensors` is required');
+    expect([cli('convert', input, '--to', 'comfy', '--out', 'x').status, cli('convert', input, '--to', 'comfy', '--out', 'x').stderr.split('\n')[0]]).toEqual([2, 'error: --to: must be one of `kohya`, `diffusers`, got `"comfy"`']);
+    expect(cli('convert', input, '--to', 'kohya').stderr.split('\n')[0]).toBe('error: convert: `--out <file>` is required');
     const dir = mkdtempSync(join(tmpdir(), 'cli-convert-'));
     const flux = join(dir, 'flux.safetensors');
     const header = JSON.stringify({ 'transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight': { dtype: 'F16', shape: [1, 1], data_offsets: [0, 2] } });

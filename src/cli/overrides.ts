@@ -25,7 +25,8 @@ function isConfigKey(key: string): key is keyof ParsedConfig {
   return (CONFIG_KEYS as string[]).includes(key);
 }
 
-export function collectOverrides(flags: Record<string, unknown>): ConfigOverride[] {
+/** Config-key flags (`--lora-rank 8`, as cac gives them) and `--set key=value` entries → overrides, flags first. */
+export function collectOverrides(flags: Record<string, unknown>, sets: readonly string[] = []): ConfigOverride[] {
   const overrides: ConfigOverride[] = [];
   for (const key of CONFIG_KEYS) {
     const given = flags[camel(key)];
@@ -33,8 +34,7 @@ export function collectOverrides(flags: Record<string, unknown>): ConfigOverride
     const value = given === true ? (metaOf(key).bareFlagValue ?? given) : given;
     if (value !== undefined) overrides.push({ key, value: parseFlagValue(key, value), source: `--${flagName(key)}` });
   }
-  const sets = flags.set === undefined ? [] : Array.isArray(flags.set) ? flags.set : [flags.set];
-  for (const entry of sets.map(String)) {
+  for (const entry of sets) {
     const eq = entry.indexOf('=');
     const key = eq > 0 ? entry.slice(0, eq).trim() : '';
     if (!key) throw new UsageError(`\`--set ${entry}\` must look like \`--set key=value\``, { code: 'usage', culprit: '--set' });

@@ -46,6 +46,6 @@ describe('lora-scripts prepare', () => {
   it('rejects a bad threshold flag by name', () => {
     const result = cli(['prepare', 'photos', '--min-sharpness', 'sharp']);
     expect(result.code).toBe(2);
-    expect(result.errorLines).toEqual(['error: --min-sharpness: expected a number ≥ 0, got `sharp`']);
+    expect(result.errorLines).toEqual(['error: --min-sharpness: must be a number ≥ 0, got `"sharp"`']);
   });
 });

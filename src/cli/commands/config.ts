@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { CONFIG_KEYS, configJsonSchema, describeAllowed, flagName, keyNotes, metaOf, renderConfigReference, spliceConfigReference } from '../../config/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { CONFIG_FLAGS } from '../command-flags.js';
+import { parseFlags } from '../flag-values.js';
 
-export function configCommand(what: string | undefined, flags: Record<string, unknown>): number {
+export function configCommand(what: string | undefined, given: Record<string, unknown>): number {
+  const flags = parseFlags(CONFIG_FLAGS, given);
   switch (what ?? 'keys') {
     case 'keys':
       for (const key of CONFIG_KEYS) {
@@ -13,7 +16,7 @@ export function configCommand(what: string | undefined, flags: Record<string, un
       }
       return 0;
     case 'reference':
-      if (typeof flags.write === 'string') {
+      if (flags.write !== undefined) {
         writeFileAtomic(flags.write, spliceConfigReference(readFileSync(flags.write, 'utf8')));
         process.stderr.write(`updated the config reference in ${flags.write}\n`);
       } else process.stdout.write(renderConfigReference() + '\n');

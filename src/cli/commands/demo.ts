@@ -9,6 +9,8 @@ import { UsageError } from '../../errors.js';
 import { renderStrengths, writeStrengthGrid } from '../../generate/index.js';
 import { buildReferenceClassifier, featuresOfImage, styleScore } from '../../style/index.js';
 import { runTraining } from '../../train/index.js';
+import { DEMO_DATA_FLAGS, DEMO_FLAGS } from '../command-flags.js';
+import { parseFlags } from '../flag-values.js';
 import { collectOverrides } from '../overrides.js';
 import { createProgressView } from '../progress.js';
 import type { CommandContext } from '../context.js';
@@ -17,9 +19,10 @@ export async function writeDemoData(dir: string, style: string, count: number, s
   await writeSampleDataset({ dir, styles: parseStyleNames(style), count, seed, sizePx });
 }
 
-export async function demoDataCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const dir = resolve(ctx.cwd, String(flags.out));
-  await writeDemoData(dir, String(flags.style), Number(flags.count), Number(flags.seed), Number(flags.size));
+export async function demoDataCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const flags = parseFlags(DEMO_DATA_FLAGS, given);
+  const dir = resolve(ctx.cwd, flags.out);
+  await writeDemoData(dir, flags.style, flags.count, flags.seed, flags.size);
   process.stdout.write(dir + '\n');
   return 0;
 }
@@ -32,11 +35,12 @@ const DEMO_PROMPTS = [
   'two houses and a boat, canal town scene, jiangnan style with white walls and black tiles, overcast noon',
 ];
 
-export async function demoCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+export async function demoCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const flags = parseFlags(DEMO_FLAGS, given);
   if (!existsSync(DEMO_BASE_MODEL)) {
     throw new UsageError(`the demo base model is missing: ${DEMO_BASE_MODEL}`, { code: 'demo_model_missing', culprit: 'lora-scripts demo', hint: 'it ships with the repository; restore it with `git checkout models/`' });
   }
-  const out = resolve(ctx.cwd, String(flags.out));
+  const out = resolve(ctx.cwd, flags.out);
   const view = createProgressView(process.stderr);
   const dataDir = join(out, 'data');
   view.note(`demo: 40 sample jiangnan pictures in ${dataDir}`);
@@ -48,7 +52,7 @@ export async function demoCommand(flags: Record<string, unknown>, ctx: CommandCo
       { key: 'train_data_dir', value: dataDir, source: 'demo' },
       { key: 'base_model', value: DEMO_BASE_MODEL, source: 'demo' },
       { key: 'output_dir', value: join(out, 'jiangnan_style'), source: 'demo' },
-      ...collectOverrides({ set: flags.set }),
+      ...collectOverrides({}, flags.set),
     ],
   });
   const trained = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });

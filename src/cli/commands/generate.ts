@@ -4,33 +4,36 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { parseParametersText, PARAMETERS_KEY, readPngText, runGeneration, type GenerationParameters, type LoraFileReference } from '../../generate/index.js';
+import { GENERATE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
+import { parseFlags } from '../flag-values.js';
 
 const DEFAULTS = { negativePrompt: '', seed: -1, steps: 20, cfgScale: 7, sampler: 'Euler a', scheduleType: 'Automatic', batchCount: 1, batchSize: 1 };
 
-export async function generateCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const fromPng = typeof flags.fromPng === 'string' ? readSettingsFromPng(existingPath(ctx.cwd, flags.fromPng, '--from-png', 'the image')) : null;
-  const fromFile = typeof flags.promptsFile === 'string' ? promptLines(existingPath(ctx.cwd, flags.promptsFile, '--prompts-file', 'the prompts file')) : [];
-  const prompts = [...list(flags.prompt), ...fromFile];
+export async function generateCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const flags = parseFlags(GENERATE_FLAGS, given);
+  const fromPng = flags.fromPng === undefined ? null : readSettingsFromPng(existingPath(ctx.cwd, flags.fromPng, '--from-png', 'the image'));
+  const fromFile = flags.promptsFile === undefined ? [] : promptLines(existingPath(ctx.cwd, flags.promptsFile, '--prompts-file', 'the prompts file'));
+  const prompts = [...flags.prompt, ...fromFile];
   if (prompts.length === 0 && fromPng) prompts.push(fromPng.prompt);
   if (prompts.length === 0) throw new UsageError('`--prompt TEXT` is required', { code: 'usage', culprit: 'generate', hint: 'e.g. `--prompt "canal town, <lora:jiangnan_style:0.7>"`, `--prompts-file FILE` or `--from-png IMAGE.png`' });
-  const loraDirs = list(flags.loraDir).map((dir) => existingPath(ctx.cwd, dir, '--lora-dir', 'the LoRA folder'));
+  const loraDirs = flags.loraDir.map((dir) => existingPath(ctx.cwd, dir, '--lora-dir', 'the LoRA folder'));
   const result = await runGeneration({
     prompts,
-    negativePrompt: text(flags.negativePrompt) ?? fromPng?.negativePrompt ?? DEFAULTS.negativePrompt,
-    loraFiles: list(flags.lora).map((spec) => parseLoraFlag(spec, ctx.cwd)),
+    negativePrompt: flags.negativePrompt ?? fromPng?.negativePrompt ?? DEFAULTS.negativePrompt,
+    loraFiles: flags.lora.map((spec) => parseLoraFlag(spec, ctx.cwd)),
     loraDirs: loraDirs.length > 0 ? loraDirs : [resolve(ctx.cwd, 'output')],
-    baseModel: typeof flags.baseModel === 'string' ? existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model') : null,
-    seed: integer(flags, 'seed', -1) ?? fromPng?.seed ?? DEFAULTS.seed,
-    steps: integer(flags, 'steps', 1, 150) ?? fromPng?.steps ?? DEFAULTS.steps,
-    cfgScale: decimal(flags, 'cfgScale', 0, 30) ?? fromPng?.cfgScale ?? DEFAULTS.cfgScale,
-    sampler: text(flags.sampler) ?? fromPng?.sampler ?? DEFAULTS.sampler,
-    scheduleType: text(flags.scheduleType) ?? fromPng?.scheduleType ?? DEFAULTS.scheduleType,
-    width: sizePx(flags, 'width') ?? fromPng?.width ?? null,
-    height: sizePx(flags, 'height') ?? fromPng?.height ?? null,
-    batchCount: integer(flags, 'batchCount', 1, 1000) ?? DEFAULTS.batchCount,
-    batchSize: integer(flags, 'batchSize', 1, 64) ?? DEFAULTS.batchSize,
-    outDir: resolve(ctx.cwd, text(flags.out) ?? 'output/images'),
+    baseModel: flags.baseModel === undefined ? null : existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model'),
+    seed: flags.seed ?? fromPng?.seed ?? DEFAULTS.seed,
+    steps: flags.steps ?? fromPng?.steps ?? DEFAULTS.steps,
+    cfgScale: flags.cfgScale ?? fromPng?.cfgScale ?? DEFAULTS.cfgScale,
+    sampler: flags.sampler ?? fromPng?.sampler ?? DEFAULTS.sampler,
+    scheduleType: flags.scheduleType ?? fromPng?.scheduleType ?? DEFAULTS.scheduleType,
+    width: flags.width ?? fromPng?.width ?? null,
+    height: flags.height ?? fromPng?.height ?? null,
+    batchCount: flags.batchCount ?? DEFAULTS.batchCount,
+    batchSize: flags.batchSize ?? DEFAULTS.batchSize,
+    outDir: resolve(ctx.cwd, flags.out ?? 'output/images'),
     expectedHashes: fromPng ? { model: fromPng.modelHash, loras: fromPng.loraHashes } : undefined,
     env: ctx.env,
     verbose: ctx.verbose,
@@ -66,41 +69,6 @@ export function parseLoraFlag(spec: string, cwd: string): LoraFileReference {
   const path = existingPath(cwd, parts.join(':'), '--lora', 'the LoRA file');
   const teWeight = weights[0] ?? 1;
   return { path, teWeight, unetWeight: weights[1] ?? teWeight };
-}
-
-function text(value: unknown): string | undefined {
-  return value === undefined ? undefined : String(value);
-}
-
-function list(value: unknown): string[] {
-  return value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String);
-}
-
-function integer(flags: Record<string, unknown>, key: string, min: number, max = 2 ** 32 - 1): number | undefined {
-  const value = flags[key];
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw badFlag(key, value, `an integer from ${min} to ${max}`);
-  return n;
-}
-
-function decimal(flags: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
-  const value = flags[key];
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw badFlag(key, value, `a number from ${min} to ${max}`);
-  return n;
-}
-
-function sizePx(flags: Record<string, unknown>, key: string): number | undefined {
-  const n = integer(flags, key, 64, 4096);
-  if (n !== undefined && n % 8 !== 0) throw badFlag(key, n, 'a multiple of 8 from 64 to 4096');
-  return n;
-}
-
-function badFlag(key: string, value: unknown, allowed: string): UsageError {
-  const flag = `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
-  return new UsageError(`\`${flag} ${String(value)}\` must be ${allowed}`, { code: 'usage', culprit: flag });
 }
 
 /** A path that must exist, resolved against the working folder. */

@@ -3,11 +3,13 @@ import { resolve } from 'node:path';
 import { checkBaseModel } from '../../checkpoint/index.js';
 import { UsageError } from '../../errors.js';
 import { mergeLorasIntoCheckpoint } from '../../lora/index.js';
+import { MERGE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
+import { parseFlags } from '../flag-values.js';
 import { parseWeightedPath } from '../weighted-path.js';
 
-export async function mergeCommand(base: string, loras: string[], flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  if (typeof flags.out !== 'string') throw new UsageError('`--out MERGED.safetensors` is required', { code: 'usage', culprit: 'merge' });
+export async function mergeCommand(base: string, loras: string[], given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const flags = parseFlags(MERGE_FLAGS, given);
   if (loras.length === 0) throw new UsageError('give at least one LoRA after the base model', { code: 'usage', culprit: 'merge', hint: '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`' });
   // Before any LoRA is read: a LoRA, VAE or truncated file given as the base is one line in milliseconds.
   const verdict = checkBaseModel(base, { cwd: ctx.cwd, culprit: base, loraHint: `give the base checkpoint first: \`lora-scripts merge BASE.safetensors ${base}[:WEIGHT] --out MERGED.safetensors\`` });

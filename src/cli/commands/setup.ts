@@ -1,10 +1,13 @@
 // `lora-scripts setup` and `lora-scripts doctor`: the engine's virtualenv and a health report.
 import { detectTorchBuild, engineVenvDir, isEngineReady, runEngine, setupEngine } from '../../engine/index.js';
 import { EngineError } from '../../errors.js';
+import { SETUP_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
+import { parseFlags } from '../flag-values.js';
 
-export function setupCommand(flags: Record<string, unknown>, ctx: CommandContext): number {
-  const result = setupEngine({ env: ctx.env, withTests: Boolean(flags.withTests), force: Boolean(flags.force), log: (l) => process.stderr.write(l + '\n') });
+export function setupCommand(given: Record<string, unknown>, ctx: CommandContext): number {
+  const flags = parseFlags(SETUP_FLAGS, given);
+  const result = setupEngine({ env: ctx.env, withTests: flags.withTests, force: flags.force, log: (l) => process.stderr.write(l + '\n') });
   process.stderr.write(result.changed ? `engine ready (torch ${result.torchBuild}: ${result.reason})\n` : `engine up to date: ${result.venv}\n`);
   return 0;
 }

@@ -1,12 +1,16 @@
 // `lora-scripts train --config FILE`: load the config, run the training, print where the LoRA is.
 import { autoKeysOf, loadConfig, readConfig, type AutoValues, type LoadConfigOptions } from '../../config/index.js';
 import { formatRecommendation, recommendForConfig, runTraining } from '../../train/index.js';
+import { TRAIN_FLAGS } from '../command-flags.js';
+import { parseFlags } from '../flag-values.js';
 import { collectOverrides } from '../overrides.js';
 import { createProgressView } from '../progress.js';
 import type { CommandContext } from '../context.js';
 
-export async function trainCommand(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const source: LoadConfigOptions = { file: flags.config as string | undefined, overrides: collectOverrides(flags), cwd: ctx.cwd };
+export async function trainCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  // Config-key flags are checked with the config, which names the flag in its error.
+  const flags = parseFlags(TRAIN_FLAGS, given);
+  const source: LoadConfigOptions = { file: flags.config, overrides: collectOverrides(given, flags.set), cwd: ctx.cwd };
   const config = loadConfig({ ...source, autoValues: await recommendAutoKeys(source, ctx) });
   const view = createProgressView(process.stderr);
   view.note(`training ${config.output_name} from ${config.train_data_dir}`);

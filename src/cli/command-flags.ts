@@ -1,0 +1,199 @@
+// Every command's flags, one table each: main.ts declares them to cac (help text, defaults) and the command parses
+// them with the same table (cli/flag-values.ts). Config keys are not here: `train` takes them from config/schema.ts.
+// Imports single files, not dataset/index.ts or label/index.ts (sharp), so `--help` stays fast.
+import { z } from 'zod';
+import { DEFAULT_THRESHOLDS, type QualityThresholds } from '../dataset/findings.js';
+import { FLORENCE_CAPTION_TASKS } from '../label/model-captioner.js';
+import { anyText, decimal, defineFlags, integer, list, numeric, text, toggle } from './flag-values.js';
+
+const FAMILIES = ['sd1', 'sd2', 'sdxl'] as const;
+const SEED_MAX = 2 ** 32 - 1;
+const family = (help: string) => ({ schema: z.enum(FAMILIES).optional(), value: '<family>', help });
+const out = (help: string) => ({ schema: text(), value: '<file>', help });
+const sets = (help: string) => ({ schema: list(text()), value: '<key=value>', help });
+const layers = { schema: toggle(), help: 'Print the rank and kept energy of every layer' };
+
+export const TRAIN_FLAGS = defineFlags('train', {
+  config: { schema: text().optional(), value: '<file>', help: 'YAML config file' },
+  set: sets('Override any config key (repeatable)'),
+});
+
+export const RECOMMEND_FLAGS = defineFlags('recommend', TRAIN_FLAGS.flags);
+
+export const SETUP_FLAGS = defineFlags('setup', {
+  force: { schema: toggle(), help: 'Reinstall even if up to date' },
+  withTests: { schema: toggle(), help: "Also install the engine's test dependencies" },
+});
+
+export const CONFIG_FLAGS = defineFlags('config', {
+  write: { schema: text().optional(), value: '<file>', help: 'Update the generated reference inside this file' },
+});
+
+export const GENERATE_FLAGS = defineFlags('generate', {
+  prompt: {
+    schema: list(text()),
+    value: '<text>',
+    help: 'Prompt; `<lora:NAME:WEIGHT>` or `<lora:NAME:TE_WEIGHT:UNET_WEIGHT>` tags pick LoRAs by name (repeatable)',
+  },
+  promptsFile: { schema: text().optional(), value: '<file>', help: 'One prompt per line, each with its own LoRA tags; all rendered on one base-model load' },
+  negativePrompt: { schema: anyText().optional(), value: '<text>', help: 'Negative prompt (default: empty)' },
+  lora: { schema: list(text()), value: '<file:weight>', help: 'A LoRA file with its weight, `FILE:0.7` or `FILE:TE:UNET` (repeatable)' },
+  loraDir: {
+    schema: list(text()),
+    value: '<dir>',
+    help: 'Folder searched for `<lora:NAME>` by file stem or ss_output_name, sub-folders too (repeatable; default: output)',
+  },
+  baseModel: { schema: text().optional(), value: '<file>', help: 'Single-file checkpoint or diffusers folder (default: the one recorded beside the first LoRA)' },
+  seed: { schema: integer(-1, SEED_MAX).optional(), value: '<n>', help: 'Seed of the first image; image i gets seed + i (default: random, printed; also `--seed=-1`)' },
+  steps: { schema: integer(1, 150).optional(), value: '<n>', help: 'Sampling steps (default: 20)' },
+  cfgScale: { schema: decimal(0, 30).optional(), value: '<x>', help: 'Classifier-free guidance scale (default: 7)' },
+  sampler: { schema: text().optional(), value: '<name>', help: 'WebUI sampler name: Euler a, Euler, DPM++ 2M, DPM++ 2M Karras, DDIM, UniPC, Heun, LMS… (default: Euler a)' },
+  scheduleType: { schema: text().optional(), value: '<name>', help: 'Automatic, Karras or Exponential (default: Automatic)' },
+  width: { schema: sizePx().optional(), value: '<px>', help: "Width (default: the first LoRA's training size, else 512)" },
+  height: { schema: sizePx().optional(), value: '<px>', help: "Height (default: the first LoRA's training size, else 512)" },
+  batchCount: { schema: integer(1, 1000).optional(), value: '<n>', help: 'Batches, one after the other (default: 1)' },
+  batchSize: { schema: integer(1, 64).optional(), value: '<n>', help: 'Images per batch (default: 1)' },
+  out: { schema: text().optional(), value: '<dir>', help: 'Output folder (default: output/images)' },
+  fromPng: { schema: text().optional(), value: '<file>', help: "Start from an image's WebUI parameters; flags given override them" },
+});
+
+function sizePx() {
+  return numeric(z.int().min(64).max(4096).multipleOf(8));
+}
+
+export const MAKE_CHECKPOINT_FLAGS = defineFlags('make-checkpoint', {
+  family: { schema: z.enum(FAMILIES).default('sd1'), value: '<family>', help: 'Model family' },
+  out: out('Output .safetensors'),
+  fullSize: { schema: toggle(), help: 'Real SD 1.5 shapes (~2 GB in fp16) instead of a tiny model' },
+  seed: { schema: integer(0, SEED_MAX).default(0), value: '<n>', help: 'Random seed' },
+});
+
+export const AUTO_LABEL_FLAGS = defineFlags('auto-label', {
+  input: { schema: text(), value: '<dir>', help: 'Image folder' },
+  output: { schema: text().optional(), value: '<file>', help: 'CSV to write (default: <input>/metadata.csv)' },
+  triggerWord: { schema: text().optional(), value: '<word>', help: 'Put first in every caption' },
+  prefix: { schema: text().optional(), value: '<text>', help: 'Text after the trigger word' },
+  suffix: { schema: text().optional(), value: '<text>', help: 'Text at the end' },
+  overwrite: { schema: toggle(), help: 'Replace existing captions too' },
+  dryRun: { schema: toggle(), help: 'Print the captions, write nothing' },
+  model: {
+    schema: text().optional(),
+    value: '<dir|id>',
+    help: 'Captioning model: a BLIP, Florence-2 or WD14 tagger folder, or a hub id (default: the rule-based captioner)',
+  },
+  batchSize: { schema: integer(1, 1024).default(8), value: '<n>', help: 'Images per model batch' },
+  task: { schema: z.enum(FLORENCE_CAPTION_TASKS).default('<DETAILED_CAPTION>'), value: '<prompt>', help: 'Florence-2 task' },
+  threshold: { schema: decimal(0, 1).default(0.35), value: '<p>', help: 'WD14 tagger: keep general tags above this probability' },
+  maxTokens: { schema: integer(1, 4096).default(75), value: '<n>', help: 'BLIP and Florence-2: longest caption in tokens' },
+});
+
+export const DEMO_DATA_FLAGS = defineFlags('demo-data', {
+  out: { schema: text().default('data/demo'), value: '<dir>', help: 'Output folder' },
+  style: {
+    schema: text().default('jiangnan'),
+    value: '<name>',
+    help: 'jiangnan, lingnan, northern_snow, desert_town, neon_night, generic, or all (every style in one folder)',
+  },
+  count: { schema: integer(1, 100_000).default(12), value: '<n>', help: 'Number of images' },
+  seed: { schema: integer(0, SEED_MAX).default(0), value: '<n>', help: 'Random seed' },
+  size: { schema: integer(8, 4096).default(64), value: '<px>', help: 'Image size' },
+});
+
+export const DEMO_FLAGS = defineFlags('demo', {
+  out: { schema: text().default('output/demo'), value: '<dir>', help: 'Working folder' },
+  set: sets('Override a key of the demo config, e.g. `--set mixed_precision=bf16` (repeatable)'),
+});
+
+export const MERGE_FLAGS = defineFlags(
+  'merge',
+  { out: out('The merged checkpoint (same layout and dtypes as the base)') },
+  '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`',
+);
+
+const rank = (help: string) => ({ schema: integer(1, 65536).optional(), value: '<r>', help });
+
+export const COMBINE_FLAGS = defineFlags(
+  'combine',
+  {
+    out: out('The combined LoRA (kohya format)'),
+    rank: rank('Cut each module to at most this rank by SVD (default: ranks add up, the sum is exact)'),
+    family: family('Needed only for diffusers/PEFT inputs'),
+    layers,
+  },
+  '`lora-scripts combine a.safetensors:0.6 b.safetensors:0.4 --out ab.safetensors`',
+);
+
+export const RESIZE_FLAGS = defineFlags('resize', {
+  out: out('The resized LoRA (kohya format)'),
+  rank: rank('At most this rank per layer'),
+  energy: {
+    schema: numeric(z.number().gt(0).max(1)).optional(),
+    value: '<e>',
+    help: "Smallest rank keeping this share of each layer's ‖ΔW‖², e.g. 0.95",
+  },
+  family: family('Needed only for diffusers/PEFT inputs'),
+  layers,
+});
+
+export const INSPECT_FLAGS = defineFlags('inspect', {
+  layers: { schema: toggle(), help: 'List every layer with its rank and alpha' },
+  json: { schema: toggle(), help: 'Print the report as JSON' },
+  hash: { schema: z.boolean().default(true), isNegated: true, help: 'Skip hashing (which reads the whole file once)' },
+});
+
+export const CONVERT_FLAGS = defineFlags(
+  'convert',
+  {
+    to: { schema: z.enum(['kohya', 'diffusers']), value: '<format>', help: 'Key format to write' },
+    out: out('The converted .safetensors (never the input)'),
+    family: family('Default: detected from the layers and metadata'),
+  },
+  'e.g. `lora-scripts convert my.safetensors --to diffusers --out my-diffusers.safetensors`',
+);
+
+/** Training size when `--target` is not given. */
+export const DEFAULT_TARGET_PX = 768;
+
+const threshold = (key: keyof QualityThresholds, min: number, help: string) => ({
+  key,
+  spec: { schema: numeric(z.number().min(min)).default(DEFAULT_THRESHOLDS[key]), value: '<n>', help },
+});
+
+/** prepare's quality thresholds: flag name → the threshold it sets. */
+export const THRESHOLD_FLAGS = {
+  maxUpscale: threshold('maxUpscale', 1, 'Exclude pictures needing more upscaling than this to reach the target (any upscaling warns)'),
+  minSharpness: threshold('minSharpness', 0, 'Exclude blurry pictures: Laplacian variance ÷ brightness variance at 384 px below this'),
+  minBright: threshold('minBrightPercentile', 0, 'Exclude under-exposed pictures: brightest 1 % of pixels below this (0–255)'),
+  maxDark: threshold('maxDarkPercentile', 0, 'Exclude over-exposed pictures: darkest 1 % of pixels above this (0–255)'),
+  minContrast: threshold('minContrast', 0, 'Warn about flat pictures: brightness standard deviation below this (0–128)'),
+  maxAspect: threshold('maxAspect', 1, 'Warn when long side ÷ short side is above this (also the widest bucket)'),
+  duplicateDistance: threshold('duplicateDistance', 0, 'Exclude the later of two pictures whose perceptual hashes differ in ≤ this many of 64 bits'),
+  minCaptionWords: threshold('minCaptionWords', 0, 'Warn about captions of fewer words'),
+  duplicateCaptionCount: threshold('duplicateCaptionCount', 0, 'Warn when this many pictures or more share one caption'),
+} as const;
+
+export const PREPARE_FLAGS = defineFlags('prepare', {
+  out: { schema: text().optional(), value: '<dir>', help: 'Prepared folder (default: <dir>-prepared beside it); replaced on re-runs, the originals are never touched' },
+  target: {
+    schema: sizePx().default(DEFAULT_TARGET_PX),
+    value: '<px>',
+    help: 'Training size: square crops of this size, or buckets of about this many pixels²',
+  },
+  crop: { schema: z.enum(['center', 'attention', 'entropy']).default('center'), value: '<position>', help: 'center, attention (the most salient part) or entropy (the busiest part)' },
+  buckets: { schema: toggle(), help: 'Aspect-ratio buckets (64 px steps, up to --max-aspect) instead of square crops; a folder per bucket' },
+  strict: { schema: toggle(), help: 'Fail (exit 1) when any picture is flagged for exclusion; only the report is written' },
+  triggerWord: { schema: text().optional(), value: '<word>', help: 'Warn about captions without it' },
+  metadata: { schema: text().optional(), value: '<file>', help: 'Caption CSV (default: <dir>/metadata.csv if present, else .txt files beside the pictures)' },
+  captionExtension: { schema: text().default('.txt'), value: '<ext>', help: 'Caption file extension' },
+  jobs: { schema: integer(1, 64).optional(), value: '<n>', help: 'Pictures processed at once (default: twice the number of CPU cores)' },
+  json: { schema: toggle(), help: 'Print the JSON report to stdout instead of the folder path' },
+  maxUpscale: THRESHOLD_FLAGS.maxUpscale.spec,
+  minSharpness: THRESHOLD_FLAGS.minSharpness.spec,
+  minBright: THRESHOLD_FLAGS.minBright.spec,
+  maxDark: THRESHOLD_FLAGS.maxDark.spec,
+  minContrast: THRESHOLD_FLAGS.minContrast.spec,
+  maxAspect: THRESHOLD_FLAGS.maxAspect.spec,
+  duplicateDistance: THRESHOLD_FLAGS.duplicateDistance.spec,
+  minCaptionWords: THRESHOLD_FLAGS.minCaptionWords.spec,
+  duplicateCaptionCount: THRESHOLD_FLAGS.duplicateCaptionCount.spec,
+});
