@@ -37,7 +37,7 @@ from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundE
 from safetensors import SafetensorError, safe_open
 from transformers import CLIPTokenizer
 
-from .lean_load import load_unet_as
+from .lean_load import load_model_as
 from .protocol import EngineFailure
 from .single_file import ARCHITECTURE_METADATA_KEY
 
@@ -51,6 +51,10 @@ TOKENIZER_FOLDERS = {
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
+VAE_ENCODING_PREFIXES = ("encoder.", "quant_conv.")  # the VAE weights that turn pixels into latents
+# Components read by lean_load.py, with the weights that take the training layout: the VAE decoder runs only for
+# samples, so it keeps its stored layout and is not even read until then.
+LEAN_LOADED = (("unet", UNet2DConditionModel, ("",)), ("vae", AutoencoderKL, VAE_ENCODING_PREFIXES))
 
 
 @dataclass
@@ -111,12 +115,15 @@ def load_base_model(
     prediction_type: str | None = None,
     family: str | None = None,
     configs_dir: Path = MODEL_CONFIGS_DIR,
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> BaseModel:
     """Loads `spec`: a .safetensors checkpoint, a diffusers folder or a hub id (`owner/name`).
 
     `family` and `prediction_type` come from TypeScript's checkpoint verdict (or the user's `prediction_type`)
     and are trusted; a single file without them needs its `lora_scripts.architecture` metadata.
     `configs_dir` holds the shipped config folders (sd15/, sd2-v/, sd2-base/, sdxl/, tokenizer-clip*/).
+    `memory_format`: the layout training runs convolutions in (speed.conv_memory_format); a diffusers folder's UNet
+    and VAE are read into it directly, so no second copy of their weights is ever held.
     """
     if prediction_type not in (None, *PREDICTION_TYPES):
         raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
@@ -124,11 +131,11 @@ def load_base_model(
         raise ValueError(f"family must be one of {tuple(PIPELINE_CLASSES)}, got {family!r}")
     path = Path(spec).expanduser()
     if path.is_dir():
-        model = load_diffusers_folder(path, dtype, prediction_type, family)
+        model = load_diffusers_folder(path, dtype, prediction_type, family, memory_format)
     elif path.is_file():
         model = load_single_file(path, dtype, prediction_type, family, configs_dir)
     elif HUB_ID.match(spec) and path.suffix.lower() not in {".safetensors", *PICKLE_SUFFIXES}:
-        model = load_from_hub(spec, dtype, prediction_type)
+        model = load_from_hub(spec, dtype, prediction_type, memory_format)
     else:
         raise EngineFailure(
             "base_model_missing", f"`{spec}` does not exist", culprit=CULPRIT,
@@ -319,21 +326,23 @@ def loader_errors_as_failures(name: str, family: str) -> Iterator[None]:
 # ---- diffusers folders and hub ids ----------------------------------------------------------
 
 
-def load_diffusers_folder(folder: Path, dtype: torch.dtype, prediction_type: str | None, family: str | None) -> BaseModel:
+def load_diffusers_folder(
+    folder: Path, dtype: torch.dtype, prediction_type: str | None, family: str | None, memory_format: torch.memory_format
+) -> BaseModel:
     name = f"{folder.name}/"
     if not (folder / "model_index.json").is_file():
         raise unrecognized(name, "has no `model_index.json`, so it is not a diffusers model folder")
     try:
-        pipe = load_pretrained_pipeline(str(folder), folder / "model_index.json", dtype, local_files_only=True)
+        pipe = load_pretrained_pipeline(str(folder), folder / "model_index.json", dtype, memory_format, local_files_only=True)
     except (OSError, ValueError, RuntimeError) as err:
         raise unrecognized(name, f"is not a loadable diffusers folder ({first_line(err)})") from err
     return base_model_from_pretrained(pipe, prediction_type, source="diffusers_folder", family=family)
 
 
-def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None) -> BaseModel:
+def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None, memory_format: torch.memory_format) -> BaseModel:
     try:
         index_file = Path(hf_hub_download(repo_id, "model_index.json"))
-        pipe = load_pretrained_pipeline(repo_id, index_file, dtype, local_files_only=False)
+        pipe = load_pretrained_pipeline(repo_id, index_file, dtype, memory_format, local_files_only=False)
     except RepositoryNotFoundError as err:  # before OSError: it is one
         raise EngineFailure(
             "base_model_missing", f"`{repo_id}` is neither a local path nor a hub model you can access",
@@ -352,7 +361,7 @@ def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None)
 
 
 def load_pretrained_pipeline(
-    name: str, index_file: Path, dtype: torch.dtype, *, local_files_only: bool
+    name: str, index_file: Path, dtype: torch.dtype, memory_format: torch.memory_format, *, local_files_only: bool
 ) -> DiffusionPipeline:
     class_name = json.loads(index_file.read_text()).get("_class_name")
     pipeline_class = {cls.__name__: cls for cls in (StableDiffusionPipeline, StableDiffusionXLPipeline)}.get(class_name)
@@ -362,9 +371,10 @@ def load_pretrained_pipeline(
     # The safety checker (1.2 GB in SD 1.5) has no part in training or sampling previews.
     skipped = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     extra = dict(skipped) if pipeline_class is StableDiffusionPipeline else {}
-    unet = load_unet_as(index_file.parent / "unet", dtype)  # None: diffusers loads it (already lean there)
-    if unet is not None:
-        extra["unet"] = unet
+    for component, model_class, layout_prefixes in LEAN_LOADED:
+        model = load_model_as(model_class, index_file.parent / component, dtype, memory_format, layout_prefixes)
+        if model is not None:  # None: diffusers loads it (already lean there)
+            extra[component] = model
     return pipeline_class.from_pretrained(name, dtype=dtype, local_files_only=local_files_only, **extra)
 
 

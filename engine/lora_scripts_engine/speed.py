@@ -17,20 +17,27 @@ from .kernel_probe import (KEPT_PROBABILITIES_ATTENTION, LORA_INPUTS_LEFT_TO_AUT
                            why_off)
 from .packed_conv import pack_frozen_convolutions
 from .packed_linear import pack_frozen_linears
+from .models import VAE_ENCODING_PREFIXES
 from .protocol import EngineFailure, emit
 
 aten = torch.ops.aten
+
+
+def conv_memory_format(device: str) -> torch.memory_format:
+    """oneDNN (CPU) and cuDNN (tensor cores) run convolutions faster on NHWC: measured on the CPU, 5 % per UNet step
+    and 15 % per VAE encode (caching latents). The loader reads weights straight into it (no second copy)."""
+    return torch.channels_last if device in ("cuda", "cpu") else torch.contiguous_format
 
 
 def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_unet: bool, trained_text_encoders: list,
                      cpu_kernels: str = "auto") -> list[str]:
     """Sets the UNet up for speed on `compute`'s device; returns what was switched on, for the start message."""
     used = []
-    if compute.device in ("cuda", "cpu"):
-        # oneDNN (CPU) and cuDNN (tensor cores) run convolutions faster on NHWC: measured on the CPU, 5 % per UNet step
-        # and 15 % per VAE encode (caching latents).
+    if conv_memory_format(compute.device) == torch.channels_last:
+        # A no-op where the loader already read the weights channels-last (models.load_base_model's memory_format).
         base.unet.to(memory_format=torch.channels_last)
-        base.vae.to(memory_format=torch.channels_last)
+        for prefix in VAE_ENCODING_PREFIXES:  # the decoder runs only for samples: not worth a copy of its weights
+            base.vae.get_submodule(prefix.rstrip(".")).to(memory_format=torch.channels_last)
         used.append("channels_last")
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:

@@ -179,18 +179,43 @@ def test_diffusers_folder_loads_with_family_and_prediction_type(family, tmp_path
 
 def test_fp32_folder_loaded_as_bf16_gives_the_unet_diffusers_gives(tmp_path):
     """The chunked loader (lean_load.py) must be a pure memory saving: same weights as diffusers' own cast."""
-    from lora_scripts_engine.lean_load import load_unet_as
+    from lora_scripts_engine.lean_load import load_model_as
 
     build_tiny_components("sd1", seed=5).pipeline().save_pretrained(tmp_path / "pipeline")
-    ours = load_unet_as(tmp_path / "pipeline" / "unet", torch.bfloat16)
+    ours = load_model_as(UNet2DConditionModel, tmp_path / "pipeline" / "unet", torch.bfloat16)
     theirs = UNet2DConditionModel.from_pretrained(tmp_path / "pipeline" / "unet", torch_dtype=torch.bfloat16)
-    assert ours is not None and load_unet_as(tmp_path / "pipeline" / "unet", torch.float32) is None  # same dtype: diffusers maps it
+    assert ours is not None and load_model_as(UNet2DConditionModel, tmp_path / "pipeline" / "unet", torch.float32) is None  # same dtype: diffusers maps it
     assert ours.state_dict().keys() == theirs.state_dict().keys()
     for name, tensor in theirs.state_dict().items():
         assert ours.state_dict()[name].dtype == torch.bfloat16
         assert torch.equal(ours.state_dict()[name], tensor), name
     loaded = load_base_model(str(tmp_path / "pipeline"), dtype=torch.bfloat16)
     assert loaded.unet.dtype == torch.bfloat16 and loaded.vae.dtype == torch.bfloat16
+
+
+def test_fp32_folder_loads_channels_last_so_training_copies_no_weight(tmp_path):
+    """A copy made after loading kept the file's mapped original too (SD 1.5 fp32 at 256 px: 7.75 GiB, not 5.1): the
+    UNet and the VAE encoder come out in the layout training uses, so speed.apply_fast_paths moves no weight; the
+    decoder (samples only) keeps the stored layout. Same values as diffusers' loader."""
+    from lora_scripts_engine.device import Compute
+    from lora_scripts_engine.speed import apply_fast_paths
+
+    built = build_tiny_components("sd1", seed=6)
+    built.pipeline().save_pretrained(tmp_path / "pipeline")
+    loaded = load_base_model(str(tmp_path / "pipeline"), memory_format=torch.channels_last)
+    plain = load_base_model(str(tmp_path / "pipeline"))
+    weights = {f"{part}.{name}": tensor for part in ("unet", "vae") for name, tensor in getattr(loaded, part).state_dict().items()}
+    addresses = {name: tensor.data_ptr() for name, tensor in weights.items()}
+    apply_fast_paths(loaded, Compute("cpu", torch.float32, "test"), gradient_checkpointing=False, compile_unet=False, trained_text_encoders=[])
+
+    after = {f"{part}.{name}": tensor for part in ("unet", "vae") for name, tensor in getattr(loaded, part).state_dict().items()}
+    assert {name: tensor.data_ptr() for name, tensor in after.items()} == addresses
+    convolutions = [name for name, tensor in after.items() if tensor.dim() == 4 and tensor.shape[-1] > 1]
+    in_training_layout = [name for name in convolutions if after[name].is_contiguous(memory_format=torch.channels_last)]
+    assert convolutions and in_training_layout == [n for n in convolutions if not n.startswith("vae.decoder.")]
+    for part in ("unet", "vae"):
+        for name, tensor in getattr(plain, part).state_dict().items():
+            assert torch.equal(after[f"{part}.{name}"], tensor), name
 
 
 # ---- errors: one line naming the file, culprit `base_model` -----------------------------------
