@@ -3,7 +3,11 @@
 // Makes sure the CLI is built and the engine venv is set up, then runs the Python orchestrator (bench/train_speed/)
 // with the engine venv's python; every argument is passed on to it (see `--help`).
 // Usage: node bench/train-speed.mjs [--diffusers-src DIR] [--kohya-src DIR] [--diffusers-bf16] [--models demo,sd15]
-//          [--images 40] [--epochs 5] [--resolution 256] [--batch-size 1] [--rank 16] [--write bench/RESULTS.md]
+//          [--images 40] [--epochs 5 | --steps 12] [--resolution 256] [--batch-size 1] [--rank 16] [--write bench/RESULTS.md]
+//          [--precisions fp32,bf16] [--latent-caching on,off] [--no-ceiling]
+// Start-up and memory, fp32 and bf16, caching on and off (bench/RESULTS-startup.md):
+//   node bench/train-speed.mjs --diffusers-src DIR --models sd15 --images 16 --steps 12 --precisions fp32,bf16 \
+//     --latent-caching off,on --no-ceiling --write bench/RESULTS-startup.md
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';

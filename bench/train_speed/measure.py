@@ -1,5 +1,7 @@
 """Runs one trainer command and measures it the same way for every trainer: wall time of the whole command, peak
-RSS of the command and its waited-for descendants (os.wait4), and per-step times from step_timer/sitecustomize.py."""
+RSS of the command and its waited-for descendants (os.wait4), the time from the command's start to its first
+training step, and per-step times from step_timer/sitecustomize.py (time.perf_counter is the system's monotonic
+clock, the same in every process)."""
 from __future__ import annotations
 
 import os
@@ -26,8 +28,11 @@ def run_measured(argv: list[str], extra_env: dict[str, str], work: Path, python_
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
-    stamps = [float(line) for line in times_file.read_text().split()] if times_file.exists() else []
+    lines = times_file.read_text().splitlines() if times_file.exists() else []
+    stamps = [float(line) for line in lines if not line.startswith("first-forward")]
+    first_forward = next((float(line.split()[1]) for line in lines if line.startswith("first-forward")), None)
     result = {"exit_code": child.returncode, "e2e_s": round(wall, 2), "peak_mib": round(usage.ru_maxrss / 1024),
+              "first_step_at_s": round(first_forward - start, 2) if first_forward else None,
               "steps_recorded": len(stamps), "median_step_s": median_step(stamps), "log": str(log_file)}
     if child.returncode != 0:
         result["error"] = log_file.read_text()[-1500:]

@@ -11,7 +11,8 @@ from .paths import BENCH_VENV
 
 STANDIN_LINE = ("torchvision: stand-in transforms (bench/train_speed/torchvision_standin/), "
                 "data transforms are not what is measured")
-FIGURES = (("median_step_s", "step-time"), ("e2e_s", "end-to-end"), ("peak_mib", "peak-memory"))
+FIGURES = (("median_step_s", "step-time"), ("e2e_s", "end-to-end"), ("peak_mib", "peak-memory"),
+           ("first_step_at_s", "time-before-the-first-step"))
 
 
 def machine() -> dict:
@@ -68,15 +69,18 @@ def markdown(report: dict) -> str:
            "- settings: " + ", ".join(f"{k} {v}" for k, v in report["settings"].items()),
            "- matmul peak (best of 3 × 10 square 2048² products): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in report["matmul_peak_gflops"].items()),
            "- median step = median of step-to-step differences of optimizer-step timestamps, first 2 dropped; "
-           "end-to-end = wall time of the whole command (model load, caching, all steps, save); peak = ru_maxrss of the command and its descendants",
+           "end-to-end = wall time of the whole command (model load, caching, all steps, save); peak = ru_maxrss of the command and its descendants; "
+           "first step at = from the command's start to the first forward call, with autograd on, of a module with trainable weights",
            ""]
     for model in report["models"]:
         out += [f"## {model['model']} ({model['settings']['resolution']} px, {model['settings']['steps']} steps)", "",
-                "| trainer | precision | median step s | end-to-end s | peak MiB | steps recorded | exit |", "|---|---|---|---|---|---|---|"]
+                "| trainer | precision | first step at s | median step s | end-to-end s | peak MiB | steps recorded | exit |",
+                "|---|---|---|---|---|---|---|---|"]
         for name, run in model["runs"].items():
             if "skipped" in run:
-                out.append(f"| {name} | – | – | – | – | – | skipped: {run['skipped']} |")
+                out.append(f"| {name} | – | – | – | – | – | – | skipped: {run['skipped']} |")
             else:
-                out.append(f"| {name} | {run.get('precision')} | {run.get('median_step_s')} | {run.get('e2e_s')} | {run.get('peak_mib')} | {run.get('steps_recorded')} | {run.get('exit_code')} |")
+                out.append(f"| {name} | {run.get('precision')} | {run.get('first_step_at_s')} | {run.get('median_step_s')} | {run.get('e2e_s')} "
+                           f"| {run.get('peak_mib')} | {run.get('steps_recorded')} | {run.get('exit_code')} |")
         out += ["", "```", *model["lines"], "```", ""]
     return "\n".join(out)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from .env import venv_python
@@ -22,17 +23,27 @@ class Run:
         self.argv, self.env, self.python_path, self.precision = argv, env or {}, python_path or [], precision
 
 
-def ours(model_dir: Path, data_dir: Path, work: Path, settings: dict) -> Run:
-    """`lora-scripts train` with a generated config; mixed_precision stays `auto` (its pick is read from the output)."""
+MIXED_PRECISION_OF = {"auto": "auto", "fp32": "no", "bf16": "bf16"}  # a bench precision → our `mixed_precision`
+
+
+def ours(model_dir: Path, data_dir: Path, work: Path, settings: dict, precision: str = "auto", cache_latents: bool = True) -> Run:
+    """`lora-scripts train` with a generated config; with precision `auto` its pick is read from the output."""
     work.mkdir(parents=True, exist_ok=True)
     config = {
         "train_data_dir": str(data_dir), "base_model": str(model_dir), "resolution": settings["resolution"],
         "lora_rank": settings["rank"], "lora_alpha": settings["rank"], "target_modules": ["to_q", "to_k", "to_v", "to_out.0"],
         "batch_size": settings["batch_size"], "epochs": settings["epochs"], "learning_rate": settings["learning_rate"],
         "seed": settings["seed"], "output_dir": str(work / "output"), "save_steps": 0,
+        "mixed_precision": MIXED_PRECISION_OF[precision], "cache_latents": cache_latents,
+        # A cache left by an earlier bench run would skip the encoding this run must time.
+        "cache_dir": str(work / "cache"),
     }
+    if settings.get("max_steps"):
+        config["max_train_steps"] = settings["max_steps"]
+    shutil.rmtree(work / "cache", ignore_errors=True)
     (work / "config.yaml").write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML
-    return Run(["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(work / "config.yaml")], {"CI": "1"})
+    return Run(["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(work / "config.yaml")], {"CI": "1"},
+               precision=None if precision == "auto" else precision)
 
 
 def precision_of_ours(log: str) -> str:
@@ -51,6 +62,8 @@ def diffusers(diffusers_src: Path, model_dir: Path, data_dir: Path, work: Path, 
             "--learning_rate", str(settings["learning_rate"]), "--lr_scheduler", "constant", "--rank", str(settings["rank"]),
             "--seed", str(settings["seed"]), "--output_dir", str(work / "output"), "--dataloader_num_workers", "0",
             "--checkpointing_steps", str(10**9)]
+    if settings.get("max_steps"):
+        argv += ["--max_train_steps", str(settings["max_steps"])]
     if bf16:
         argv += ["--mixed_precision", "bf16"]
     env = {"HF_DATASETS_CACHE": str(work / "hf-datasets-cache"),  # a fresh cache: its dataset preparation is part of the run

@@ -1,6 +1,9 @@
 """Put on PYTHONPATH for every benchmarked trainer (ours through node, diffusers', kohya's): when
 LORA_SCRIPTS_BENCH_STEP_TIMES names a file, every optimizer step appends time.perf_counter() to it. The hook is
-registered when the trainer itself imports torch.optim, so Python processes that never train pay nothing.
+registered when the trainer itself imports torch.optim, so Python processes that never train pay nothing. The same
+file gets `first-forward <time>` when the first training step begins: the first forward call, with autograd on, of a
+module holding trainable parameters (a LoRA layer; frozen VAE and text-encoder work before it is not a step of its
+own in any trainer). That hook then removes itself, so the steps run without a global hook.
 For the comparison runs only, LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN names torchvision_standin/finder.py, which serves
 the stand-in torchvision transforms (see that file)."""
 import importlib.abc
@@ -19,6 +22,18 @@ def record_step(optimizer, args, kwargs) -> None:
         out.write(f"{time.perf_counter()!r}\n")
 
 
+def record_first_training_forward() -> None:
+    import torch
+
+    def pre_hook(module, args):
+        if torch.is_grad_enabled() and any(p is not None and p.requires_grad for p in module._parameters.values()):
+            handle.remove()
+            with open(STEP_TIMES, "a") as out:
+                out.write(f"first-forward {time.perf_counter()!r}\n")
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
+
+
 class RegisterHookOnImport(importlib.abc.MetaPathFinder):
     """Finds nothing itself; wraps the real loader of torch.optim.optimizer to register the hook once it has run."""
 
@@ -32,6 +47,7 @@ class RegisterHookOnImport(importlib.abc.MetaPathFinder):
         def exec_module(module):
             run_module(module)
             module.register_optimizer_step_post_hook(record_step)
+            record_first_training_forward()
 
         spec.loader.exec_module = exec_module
         return spec
