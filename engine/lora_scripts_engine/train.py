@@ -56,7 +56,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
     facts = run.base_model_facts  # TypeScript's checkpoint verdict (src/checkpoint): trusted, not re-detected
     prediction_type = facts.prediction_type if config.prediction_type == "auto" else config.prediction_type
     base = load_base_model(config.base_model, dtype=compute.dtype, device=compute.device, prediction_type=prediction_type,
-                           family=facts.family, memory_format=conv_memory_format(compute.device))
+                           family=facts.family, memory_format=conv_memory_format(compute.device, compute.dtype))
     for model in [base.unet, base.vae, *base.text_encoders]:
         model.requires_grad_(False)
     resolution = config.resolution or base.unet.config.sample_size * (2 ** (len(base.vae.config.block_out_channels) - 1))

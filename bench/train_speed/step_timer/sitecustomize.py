@@ -3,7 +3,8 @@ LORA_SCRIPTS_BENCH_STEP_TIMES names a file, every optimizer step appends time.pe
 registered when the trainer itself imports torch.optim, so Python processes that never train pay nothing. The same
 file gets `first-forward <time>` when the first training step begins: the first forward call, with autograd on, of a
 module holding trainable parameters (a LoRA layer; frozen VAE and text-encoder work before it is not a step of its
-own in any trainer). That hook then removes itself, so the steps run without a global hook.
+own in any trainer) once the first optimizer exists (our engine's CPU-kernel self-check trains a layer before that).
+That hook then removes itself, so the steps run without a global hook.
 For the comparison runs only, LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN names torchvision_standin/finder.py, which serves
 the stand-in torchvision transforms (see that file)."""
 import importlib.abc
@@ -47,7 +48,14 @@ class RegisterHookOnImport(importlib.abc.MetaPathFinder):
         def exec_module(module):
             run_module(module)
             module.register_optimizer_step_post_hook(record_step)
-            record_first_training_forward()
+            construct = module.Optimizer.__init__
+
+            def init_and_arm(optimizer, *args, **kwargs):
+                module.Optimizer.__init__ = construct  # once: the first optimizer arms the hook
+                record_first_training_forward()
+                construct(optimizer, *args, **kwargs)
+
+            module.Optimizer.__init__ = init_and_arm
 
         spec.loader.exec_module = exec_module
         return spec
