@@ -91,7 +91,7 @@ describe('planGeneration', () => {
 
   it('starts every prompt at the same seed, so prompts can be compared image for image', () => {
     const other = { ...settings, prompt: 'river', encoderPrompt: 'river', loras: [], batchCount: 1 };
-    const plan = planGeneration([settings, other], { path: '/b/d', sha256: null, name: 'd' }, 'v', '/s');
+    const plan = planGeneration([settings, other], { path: '/b/d', sha256: null, name: 'd', engineFacts: { family: 'sd1', prediction_type: 'epsilon' } }, 'v', '/s');
     const batches = plan.request.batches as { seeds: number[]; prompt: string; loras: unknown[] }[];
     expect(batches.map((b) => [b.prompt, b.seeds, b.loras.length])).toEqual([
       ['town', [4294967294, 4294967295], 1],
