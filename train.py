@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Thin forward for the widely read article: `python train.py --config configs/x.yaml` runs `lora-scripts train`."""
+
 import os
 import subprocess
 import sys

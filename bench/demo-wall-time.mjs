@@ -22,5 +22,20 @@ function timed(label, command, args, cwd) {
 const cloneStep = timed('git clone', 'git', ['clone', '--quiet', repo, clone], work);
 const install = timed('npm ci', 'npm', ['ci', '--no-audit', '--no-fund'], clone);
 const demo = timed('npm run demo', 'npm', ['run', '--silent', 'demo'], clone);
-const scores = Object.fromEntries([...demo.stdout.matchAll(/^strength (\S+)\s+style score (\S+)$/gm)].map((m) => [m[1], Number(m[2])]));
-console.log(JSON.stringify({ fresh_engine: Boolean(env.LORA_SCRIPTS_CACHE_DIR), clone_s: cloneStep.seconds, npm_ci_s: install.seconds, demo_s: demo.seconds, total_s: Math.round((cloneStep.seconds + install.seconds + demo.seconds) * 10) / 10, style_scores: scores }, null, 2));
+const scores = Object.fromEntries(
+  [...demo.stdout.matchAll(/^strength (\S+)\s+style score (\S+)$/gm)].map((m) => [m[1], Number(m[2])]),
+);
+console.log(
+  JSON.stringify(
+    {
+      fresh_engine: Boolean(env.LORA_SCRIPTS_CACHE_DIR),
+      clone_s: cloneStep.seconds,
+      npm_ci_s: install.seconds,
+      demo_s: demo.seconds,
+      total_s: Math.round((cloneStep.seconds + install.seconds + demo.seconds) * 10) / 10,
+      style_scores: scores,
+    },
+    null,
+    2,
+  ),
+);

@@ -5,6 +5,7 @@ UNet + VAE at 256 px, fp32, on the threads torch uses here. Prints one line per 
 
 Usage: ~/.cache/lora-scripts/engine-venv/bin/python bench/generate-batch.py [--size 256] [--images 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--images", type=int, default=4)
     args = parser.parse_args()
-    unet = diffusers.UNet2DConditionModel.from_config(diffusers.UNet2DConditionModel.load_config(CONFIGS / "unet")).eval()
+    unet = diffusers.UNet2DConditionModel.from_config(
+        diffusers.UNet2DConditionModel.load_config(CONFIGS / "unet")
+    ).eval()
     vae = diffusers.AutoencoderKL.from_config(diffusers.AutoencoderKL.load_config(CONFIGS / "vae")).eval()
     side = args.size // 8
     text = torch.randn(1, 77, 768)
@@ -43,8 +46,11 @@ def main() -> None:
             for _ in range(args.images):
                 part(1)
             alone = time.perf_counter() - start
-            print(f"{name}, {args.images} images at {args.size} px, {torch.get_num_threads()} threads: one batch "
-                  f"{batched:.2f} s, one image at a time {alone:.2f} s ({alone / batched:.2f}x)", flush=True)
+            print(
+                f"{name}, {args.images} images at {args.size} px, {torch.get_num_threads()} threads: one batch "
+                f"{batched:.2f} s, one image at a time {alone:.2f} s ({alone / batched:.2f}x)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

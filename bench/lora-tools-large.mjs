@@ -27,24 +27,48 @@ function writeLargeLora() {
   const fd = openSync(path, 'w');
   writeSync(fd, Buffer.concat([prefix, Buffer.from(header), Buffer.from([0, 0, 0x80, 0x40])]));
   const chunk = Buffer.alloc(2 ** 24, 0x3c);
-  for (let written = 0; written < 2 * size; written += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, 2 * size - written));
+  for (let written = 0; written < 2 * size; written += chunk.length)
+    writeSync(fd, chunk, 0, Math.min(chunk.length, 2 * size - written));
   closeSync(fd);
 }
 
 function measure(args) {
   const start = performance.now();
-  const run = spawnSync('/usr/bin/time', ['-f', '%M', 'node', join(repo, 'bin', 'lora-scripts.mjs'), ...args], { encoding: 'utf8' });
+  const run = spawnSync('/usr/bin/time', ['-f', '%M', 'node', join(repo, 'bin', 'lora-scripts.mjs'), ...args], {
+    encoding: 'utf8',
+  });
   const seconds = (performance.now() - start) / 1000;
   if (run.status !== 0) throw new Error(run.stderr);
-  return { seconds: Math.round(seconds * 100) / 100, peakRssMiB: Math.round(Number(run.stderr.trim().split('\n').at(-1)) / 1024) };
+  return {
+    seconds: Math.round(seconds * 100) / 100,
+    peakRssMiB: Math.round(Number(run.stderr.trim().split('\n').at(-1)) / 1024),
+  };
 }
 
 try {
   writeLargeLora();
   const fileMiB = Math.round(statSync(path).size / 2 ** 20);
   const inspect = measure(['inspect', path, '--json']);
-  const toDiffusers = measure(['convert', path, '--to', 'diffusers', '--family', 'sd1', '--out', join(work, 'diffusers.safetensors')]);
-  const toKohya = measure(['convert', join(work, 'diffusers.safetensors'), '--to', 'kohya', '--family', 'sd1', '--out', join(work, 'back.safetensors')]);
+  const toDiffusers = measure([
+    'convert',
+    path,
+    '--to',
+    'diffusers',
+    '--family',
+    'sd1',
+    '--out',
+    join(work, 'diffusers.safetensors'),
+  ]);
+  const toKohya = measure([
+    'convert',
+    join(work, 'diffusers.safetensors'),
+    '--to',
+    'kohya',
+    '--family',
+    'sd1',
+    '--out',
+    join(work, 'back.safetensors'),
+  ]);
   console.log(JSON.stringify({ fileMiB, inspect, toDiffusers, toKohya }));
 } finally {
   rmSync(work, { recursive: true, force: true });

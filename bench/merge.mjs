@@ -21,21 +21,38 @@ mkdirSync(work, { recursive: true });
 
 // 1. The base model: SD 1.5 shapes, random fp16 weights, written by the engine once and reused.
 const base = join(work, 'sd15-random-fp16.safetensors');
-if (!existsSync(base)) run('make-checkpoint', ['node', join(repo, 'bin/lora-scripts.mjs'), 'make-checkpoint', '--full-size', '--out', base]);
+if (!existsSync(base))
+  run('make-checkpoint', ['node', join(repo, 'bin/lora-scripts.mjs'), 'make-checkpoint', '--full-size', '--out', base]);
 
 // 2. The LoRA: rank 16, kohya names (SD 1.x: diffusers paths), fp16, on every attention + ff Linear of the UNet.
-const ATTENTION_FF = /\.transformer_blocks\.\d+\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ff\.net\.0\.proj|ff\.net\.2)\.weight$/;
+const ATTENTION_FF =
+  /\.transformer_blocks\.\d+\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|ff\.net\.0\.proj|ff\.net\.2)\.weight$/;
 const fd = openSync(base, 'r');
 const header = readSafetensorsHeader(fd, base);
 closeSync(fd);
 const unetKeys = [...header.tensors.keys()].filter((k) => k.startsWith('model.diffusion_model.'));
-const layout = inferUnetLayout(unetKeys.map((k) => k.slice('model.diffusion_model.'.length)), 'an SD 1.x UNet');
-const targets = unetKeys.filter((k) => ATTENTION_FF.test(k)).map((key) => {
-  const ldm = key.slice('model.diffusion_model.'.length, -'.weight'.length);
-  return { key, module: `lora_unet_${diffusersUnetPath(ldm, layout).replaceAll('.', '_')}`, shape: header.tensors.get(key).shape };
-});
+const layout = inferUnetLayout(
+  unetKeys.map((k) => k.slice('model.diffusion_model.'.length)),
+  'an SD 1.x UNet',
+);
+const targets = unetKeys
+  .filter((k) => ATTENTION_FF.test(k))
+  .map((key) => {
+    const ldm = key.slice('model.diffusion_model.'.length, -'.weight'.length);
+    return {
+      key,
+      module: `lora_unet_${diffusersUnetPath(ldm, layout).replaceAll('.', '_')}`,
+      shape: header.tensors.get(key).shape,
+    };
+  });
 const lora = join(work, 'lora-r16.safetensors');
-writeFileSync(lora, serializeSafetensors({ metadata: { ss_network_dim: String(RANK), ss_network_alpha: `${ALPHA}.0` }, tensors: loraTensors(targets) }));
+writeFileSync(
+  lora,
+  serializeSafetensors({
+    metadata: { ss_network_dim: String(RANK), ss_network_alpha: `${ALPHA}.0` },
+    tensors: loraTensors(targets),
+  }),
+);
 const mapping = join(work, 'mapping.json');
 writeFileSync(mapping, JSON.stringify(Object.fromEntries(targets.map((t) => [t.module, t.key]))));
 
@@ -48,10 +65,26 @@ const repeat = Number(arg('--repeat') ?? 2);
 const tsRuns = [];
 const pyRuns = [];
 for (let i = 0; i < repeat; i++) {
-  tsRuns.push(run('lora-scripts merge', ['node', join(repo, 'bin/lora-scripts.mjs'), 'merge', base, `${lora}:${WEIGHT}`, '--out', tsOut]));
-  pyRuns.push(run('python safetensors+torch', [python, '-c', PYTHON_MERGE(), base, lora, mapping, String(WEIGHT), pyOut]));
+  tsRuns.push(
+    run('lora-scripts merge', [
+      'node',
+      join(repo, 'bin/lora-scripts.mjs'),
+      'merge',
+      base,
+      `${lora}:${WEIGHT}`,
+      '--out',
+      tsOut,
+    ]),
+  );
+  pyRuns.push(
+    run('python safetensors+torch', [python, '-c', PYTHON_MERGE(), base, lora, mapping, String(WEIGHT), pyOut]),
+  );
 }
-const best = (runs) => ({ wallSeconds: Math.min(...runs.map((r) => r.wallSeconds)), peakRssMib: Math.max(...runs.map((r) => r.peakRssMib)), all: runs.map((r) => r.wallSeconds) });
+const best = (runs) => ({
+  wallSeconds: Math.min(...runs.map((r) => r.wallSeconds)),
+  peakRssMib: Math.max(...runs.map((r) => r.peakRssMib)),
+  all: runs.map((r) => r.wallSeconds),
+});
 const ts = best(tsRuns);
 const py = best(pyRuns);
 // 4. The two outputs must agree: untouched tensors identical, changed ones within one fp16 step (torch sums the rank
@@ -59,7 +92,13 @@ const py = best(pyRuns);
 const check = JSON.parse(run('compare', [python, '-c', PYTHON_COMPARE(), tsOut, pyOut, mapping]).stdout);
 
 const result = {
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version, load_average_1min: loadBefore },
+  machine: {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    load_average_1min: loadBefore,
+  },
   checkpoint: { bytes: statSync(base).size, tensors: header.tensors.size },
   lora: { rank: RANK, alpha: ALPHA, weight: WEIGHT, modules: targets.length, bytes: statSync(lora).size },
   lora_scripts_merge: { wall_s: ts.wallSeconds, wall_s_runs: ts.all, peak_rss_mib: ts.peakRssMib },
@@ -77,11 +116,23 @@ for (const file of [tsOut, pyOut]) rmSync(file, { force: true });
 
 function loraTensors(modules) {
   let state = 12345;
-  const random = (n, scale) => Float32Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * scale);
+  const random = (n, scale) =>
+    Float32Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * scale);
   const tensors = new Map();
-  for (const { module, shape: [out, input] } of modules) {
-    tensors.set(`${module}.lora_down.weight`, { dtype: 'F16', shape: [RANK, input], data: encodeFloats('F16', random(RANK * input, 0.1)) });
-    tensors.set(`${module}.lora_up.weight`, { dtype: 'F16', shape: [out, RANK], data: encodeFloats('F16', random(out * RANK, 0.1)) });
+  for (const {
+    module,
+    shape: [out, input],
+  } of modules) {
+    tensors.set(`${module}.lora_down.weight`, {
+      dtype: 'F16',
+      shape: [RANK, input],
+      data: encodeFloats('F16', random(RANK * input, 0.1)),
+    });
+    tensors.set(`${module}.lora_up.weight`, {
+      dtype: 'F16',
+      shape: [out, RANK],
+      data: encodeFloats('F16', random(out * RANK, 0.1)),
+    });
     tensors.set(`${module}.alpha`, { dtype: 'F32', shape: [], data: new Uint8Array(Float32Array.of(ALPHA).buffer) });
   }
   return tensors;
@@ -93,7 +144,12 @@ function run(label, [command, ...args]) {
   if (result.status !== 0) throw new Error(`${label} failed (exit ${result.status}):\n${result.stderr.slice(-3000)}`);
   const field = (name) => new RegExp(`${name}: (.+)`).exec(result.stderr)?.[1] ?? '';
   // h:mm:ss or m:ss.ss
-  const wallSeconds = round(field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').reduce((total, part) => total * 60 + Number(part), 0), 1);
+  const wallSeconds = round(
+    field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)')
+      .split(':')
+      .reduce((total, part) => total * 60 + Number(part), 0),
+    1,
+  );
   const peakRssMib = Math.round(Number(field('Maximum resident set size \\(kbytes\\)')) / 1024);
   process.stderr.write(`${label}: ${wallSeconds} s, peak RSS ${peakRssMib} MiB\n`);
   return { stdout: result.stdout, wallSeconds, peakRssMib };

@@ -17,7 +17,9 @@ const arg = (name, fallback) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 const count = Number(arg('count', 1000));
-const runs = arg('runs', '1x2,2x1,2x2,4x1,4x2,8x1').split(',').map((r) => r.split('x').map(Number));
+const runs = arg('runs', '1x2,2x1,2x2,4x1,4x2,8x1')
+  .split(',')
+  .map((r) => r.split('x').map(Number));
 const SIZE = 1024;
 
 /** The 1,000 scenes are drawn once and kept: drawing them costs more than preparing them. */
@@ -95,4 +97,20 @@ function round(value, digits) {
 }
 
 const best = results.reduce((a, b) => (b.images_per_s > a.images_per_s ? b : a));
-console.log(JSON.stringify({ images: count, size_px: SIZE, target_px: 768, cores: availableParallelism(), cpu: cpus()[0]?.model, load_average_at_end: loadavg().map((l) => round(l, 2)), scenes_drawn_s: round(drawSeconds, 1), runs: results, best: { jobs: best.jobs, vips_threads: best.vips_threads, images_per_s: best.images_per_s } }, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      images: count,
+      size_px: SIZE,
+      target_px: 768,
+      cores: availableParallelism(),
+      cpu: cpus()[0]?.model,
+      load_average_at_end: loadavg().map((l) => round(l, 2)),
+      scenes_drawn_s: round(drawSeconds, 1),
+      runs: results,
+      best: { jobs: best.jobs, vips_threads: best.vips_threads, images_per_s: best.images_per_s },
+    },
+    null,
+    2,
+  ),
+);

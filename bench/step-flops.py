@@ -10,6 +10,7 @@ batch sizes take turns step by step, so a slow minute of the machine falls on al
 
 Usage: ~/.cache/lora-scripts/engine-venv/bin/python bench/step-flops.py [--steps 5] [--models demo,sd15] [--batches 1,2,4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,9 @@ def measure(model: str, precision: str, batches: list[int], steps: int, device: 
     unet, latent_px = unet_for(model)
     unet = as_the_engine_runs_it(lora_unet(unet), dtype, device)
     params = [p for p in unet.parameters() if p.requires_grad]
-    optimizer = make_optimizer([{"params": params, "lr": 1e-4}], "adamw", weight_decay=1e-2, device=device)  # the engine's (fused) AdamW
+    optimizer = make_optimizer(
+        [{"params": params, "lr": 1e-4}], "adamw", weight_decay=1e-2, device=device
+    )  # the engine's (fused) AdamW
     inputs, flops, times = {}, {}, {batch: [] for batch in batches}
     for batch in batches:
         inputs[batch] = step_inputs(unet, latent_px, batch, device)
@@ -65,8 +68,14 @@ def measure(model: str, precision: str, batches: list[int], steps: int, device: 
             sync(device)
             times[batch].append(time.perf_counter() - start)
     medians = {batch: statistics.median(times[batch]) for batch in batches}
-    return {batch: {"step_gflop": round(flops[batch] / 1e9, 2), "median_step_s": round(medians[batch], 4),
-                    "achieved_gflops": round(flops[batch] / medians[batch] / 1e9, 1)} for batch in batches}
+    return {
+        batch: {
+            "step_gflop": round(flops[batch] / 1e9, 2),
+            "median_step_s": round(medians[batch], 4),
+            "achieved_gflops": round(flops[batch] / medians[batch] / 1e9, 1),
+        }
+        for batch in batches
+    }
 
 
 def peaks(device: str) -> dict:
@@ -82,17 +91,32 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     batches = [int(b) for b in args.batches.split(",")]
     report = {
-        "machine": {"device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "machine": {
+            "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
         "matmul_peak_gflops_before": peaks(device),
         "steps": [],
     }
     for model in args.models.split(","):
         for precision in PRECISIONS:
             for batch, result in measure(model, precision, batches, args.steps, device).items():
-                result.update(model=model, precision=precision, batch=batch, share_of_matmul_peak=round(result["achieved_gflops"] / report["matmul_peak_gflops_before"][precision], 3))
+                result.update(
+                    model=model,
+                    precision=precision,
+                    batch=batch,
+                    share_of_matmul_peak=round(
+                        result["achieved_gflops"] / report["matmul_peak_gflops_before"][precision], 3
+                    ),
+                )
                 report["steps"].append(result)
-                print(f"{model} {precision} batch {batch}: {result['step_gflop']} GFLOP/step, {result['median_step_s']} s, "
-                      f"{result['achieved_gflops']} GFLOP/s = {result['share_of_matmul_peak']:.0%} of the {precision} matmul peak", file=sys.stderr)
+                print(
+                    f"{model} {precision} batch {batch}: {result['step_gflop']} GFLOP/step, {result['median_step_s']} s, "
+                    f"{result['achieved_gflops']} GFLOP/s = {result['share_of_matmul_peak']:.0%} of the {precision} matmul peak",
+                    file=sys.stderr,
+                )
     report["matmul_peak_gflops_after"] = peaks(device)
     print(json.dumps(report, indent=2))
 

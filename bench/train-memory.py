@@ -9,6 +9,7 @@ table. On a GPU the same tensors live in GPU memory, so the "step" column is the
 Usage: ~/.cache/lora-scripts/engine-venv/bin/python bench/train-memory.py [--settings 256x1,256x2,256x4,512x1,512x1c]
        (a trailing `c`: gradient checkpointing; `--dtype bf16|fp32`)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,15 @@ def one_setting(resolution: int, batch: int, checkpointing: bool, dtype_name: st
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"resolution": resolution, "batch": batch, "gradient_checkpointing": checkpointing, "dtype": dtype_name,
-            "peak_gib": round(peak_mib / 1024, 2), "weights_gib": round(weights_mib / 1024, 2), "step_gib": round((peak_mib - weights_mib) / 1024, 2)}
+    return {
+        "resolution": resolution,
+        "batch": batch,
+        "gradient_checkpointing": checkpointing,
+        "dtype": dtype_name,
+        "peak_gib": round(peak_mib / 1024, 2),
+        "weights_gib": round(weights_mib / 1024, 2),
+        "step_gib": round((peak_mib - weights_mib) / 1024, 2),
+    }
 
 
 def main() -> None:
@@ -75,15 +83,24 @@ def main() -> None:
         return
     rows = []
     for setting in args.settings.split(","):
-        out = subprocess.run([sys.executable, __file__, "--one", setting, "--dtype", args.dtype], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", setting, "--dtype", args.dtype],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
         if out.returncode != 0:
             sys.exit(f"{setting} failed:\n{out.stderr[-2000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr)
-    print(f"| resolution | batch | gradient checkpointing | peak RSS | weights ({args.dtype} UNet + LoRA) | step (activations, optimizer) |")
+    print(
+        f"| resolution | batch | gradient checkpointing | peak RSS | weights ({args.dtype} UNet + LoRA) | step (activations, optimizer) |"
+    )
     print("| ---: | ---: | --- | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['resolution']} px | {r['batch']} | {'yes' if r['gradient_checkpointing'] else 'no'} | {r['peak_gib']} GiB | {r['weights_gib']} GiB | {r['step_gib']} GiB |")
+        print(
+            f"| {r['resolution']} px | {r['batch']} | {'yes' if r['gradient_checkpointing'] else 'no'} | {r['peak_gib']} GiB | {r['weights_gib']} GiB | {r['step_gib']} GiB |"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ function run(command, args, options = {}) {
 /** The engine venv's python, found as src/engine/paths.ts finds the venv. */
 function enginePython() {
   if (process.env.LORA_SCRIPTS_ENGINE_VENV) return join(resolve(process.env.LORA_SCRIPTS_ENGINE_VENV), 'bin', 'python');
-  const cache = process.env.LORA_SCRIPTS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lora-scripts');
+  const cache =
+    process.env.LORA_SCRIPTS_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lora-scripts');
   return join(resolve(cache), 'engine-venv', 'bin', 'python');
 }
 
@@ -32,5 +33,9 @@ if (!existsSync(join(ROOT, 'dist', 'cli'))) run('npm', ['run', 'build']);
 run('node', [join(ROOT, 'bin', 'lora-scripts.mjs'), 'setup'], { stdio: ['ignore', 'ignore', 'inherit'] });
 run(enginePython(), ['-m', 'train_speed', ...process.argv.slice(2)], {
   cwd: process.cwd(), // paths given on the command line (--write, --work, --diffusers-src) are the caller's
-  env: { ...process.env, PYTHONPATH: [join(ROOT, 'bench'), join(ROOT, 'engine'), process.env.PYTHONPATH].filter(Boolean).join(':'), HF_HUB_OFFLINE: '1' },
+  env: {
+    ...process.env,
+    PYTHONPATH: [join(ROOT, 'bench'), join(ROOT, 'engine'), process.env.PYTHONPATH].filter(Boolean).join(':'),
+    HF_HUB_OFFLINE: '1',
+  },
 });

@@ -59,7 +59,10 @@ function headingsOf(markdown: string): { sections: Set<string>; anchors: Set<str
 
 /** GitHub's heading slug: lower case, punctuation dropped (`_` and `-` kept), each space a hyphen. */
 function githubAnchor(title: string): string {
-  return title.toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replaceAll(' ', '-');
+  return title
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+    .replaceAll(' ', '-');
 }
 
 /** The repository file a citation in `fromFile` means: relative to that file's folder, else to the root. Pure. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Thin forward for the article: `python tools/auto_label.py --input DIR --output DIR/metadata.csv` runs `lora-scripts auto-label`."""
+
 import os
 import subprocess
 import sys

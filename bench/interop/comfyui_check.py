@@ -48,7 +48,9 @@ class _StubCalled(RuntimeError):
 
 def _stub_attribute(module_name: str, attr: str) -> type:
     def refuse(*_args: object, **_kwargs: object) -> None:
-        raise _StubCalled(f"`{module_name}.{attr}` is a stub in comfyui_check.py; this code path needs the real package")
+        raise _StubCalled(
+            f"`{module_name}.{attr}` is a stub in comfyui_check.py; this code path needs the real package"
+        )
 
     # A class (not a function) so that ComfyUI modules may also subclass it at import time.
     return type(attr, (), {"__init__": refuse, "__call__": refuse})
@@ -101,9 +103,9 @@ class LogCapture(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith("lora key not loaded: "):
-            self.keys_not_loaded.append(message[len("lora key not loaded: "):])
+            self.keys_not_loaded.append(message[len("lora key not loaded: ") :])
         elif message.startswith("NOT LOADED "):
-            self.patches_not_loaded.append(message[len("NOT LOADED "):])
+            self.patches_not_loaded.append(message[len("NOT LOADED ") :])
         else:
             self.other.append(f"{record.levelname}: {message}")
 

@@ -89,13 +89,23 @@ def write_peft_file(path: Path, target_modules: str, rank: int, alpha: float) ->
         materialize_lora_(encoder, generator)
     base = types.SimpleNamespace(family="sdxl", unet=unet, text_encoders=text_encoders)
     save_lora(base, str(path), "fp16", train_text_encoder=True)
-    return {"unet": len(unet_names), "text_encoders": [len(n) for n in te_names], "layers_per_block": unet.config.layers_per_block}
+    return {
+        "unet": len(unet_names),
+        "text_encoders": [len(n) for n in te_names],
+        "layers_per_block": unet.config.layers_per_block,
+    }
 
 
 def convert_to_kohya(peft_path: Path, kohya_path: Path, layers_per_block: int) -> None:
     """The kohya writer `lora-scripts train` calls (src/train/run.ts → convertPeftFileToKohya)."""
     module_url = (REPO_ROOT / "dist" / "lora" / "index.js").as_uri()
-    options = {"input": str(peft_path), "output": str(kohya_path), "family": "sdxl", "metadata": {}, "layersPerBlock": layers_per_block}
+    options = {
+        "input": str(peft_path),
+        "output": str(kohya_path),
+        "family": "sdxl",
+        "metadata": {},
+        "layersPerBlock": layers_per_block,
+    }
     script = f"import({json.dumps(module_url)}).then(m => m.convertPeftFileToKohya({json.dumps(options)})).then(s => console.log(JSON.stringify(s)))"
     subprocess.run(["node", "-e", script], check=True, capture_output=True, text=True)
 
@@ -162,8 +172,12 @@ def is_success(report: dict) -> bool:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comfyui-src", type=Path, required=True, help="a local ComfyUI checkout (folder with comfy/)")
-    parser.add_argument("--target-modules", default="attention+ff", help="as `lora-scripts train --target-modules` (comma-separated)")
-    parser.add_argument("--rank", type=int, default=4, help="LoRA rank; names do not depend on it (default 4, a small file)")
+    parser.add_argument(
+        "--target-modules", default="attention+ff", help="as `lora-scripts train --target-modules` (comma-separated)"
+    )
+    parser.add_argument(
+        "--rank", type=int, default=4, help="LoRA rank; names do not depend on it (default 4, a small file)"
+    )
     parser.add_argument("--alpha", type=float, default=8.0)
     parser.add_argument("--keep", type=Path, help="also keep the generated LoRA files in this folder")
     args = parser.parse_args(argv)

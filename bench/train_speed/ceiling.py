@@ -7,6 +7,7 @@ over 8×8 and 4×4 feature maps, attention with 40-wide heads and rank-16 LoRA p
 peak. Timing each of them alone separates "our step wastes time" (step time well above the ceiling) from "these
 shapes cannot go faster with PyTorch's kernels here" (step time close to the ceiling).
 """
+
 from __future__ import annotations
 
 import time
@@ -18,12 +19,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 aten = torch.ops.aten
 HEAVY_OPS = {
-    aten.convolution.default, aten.convolution_backward.default, aten.mm.default, aten.addmm.default, aten.bmm.default,
-    aten.bmm.out, aten.baddbmm.default, aten._scaled_dot_product_flash_attention_for_cpu.default,
+    aten.convolution.default,
+    aten.convolution_backward.default,
+    aten.mm.default,
+    aten.addmm.default,
+    aten.bmm.default,
+    aten.bmm.out,
+    aten.baddbmm.default,
+    aten._scaled_dot_product_flash_attention_for_cpu.default,
     aten._scaled_dot_product_flash_attention_for_cpu_backward.default,
     torch.ops.mkldnn._convolution_pointwise.default,  # the engine's packed frozen convolutions, forward and backward
     torch.ops.mkldnn._linear_pointwise.default,  # its packed frozen linear layers, forward and backward
-    aten._softmax.default, aten._softmax_backward_data.default,  # its CPU bf16 attention (cpu_attention.py): no FLOPs, but time
+    aten._softmax.default,
+    aten._softmax_backward_data.default,  # its CPU bf16 attention (cpu_attention.py): no FLOPs, but time
 }
 
 
@@ -98,8 +106,19 @@ def kernel_ceiling(step) -> dict:
         flops += op_flops * count
         kind = by_kind.setdefault(op_kind(func), [0.0, 0.0])
         kind[0], kind[1] = kind[0] + best * count, kind[1] + op_flops * count
-    return {"seconds": seconds, "flops": flops, "distinct_ops": len(recorder.calls),
-            "by_kind": {k: {"seconds": round(s, 3), "gflop": round(f / 1e9, 1), "gflops_per_s": round(f / s / 1e9, 1) if s else None} for k, (s, f) in sorted(by_kind.items())}}
+    return {
+        "seconds": seconds,
+        "flops": flops,
+        "distinct_ops": len(recorder.calls),
+        "by_kind": {
+            k: {
+                "seconds": round(s, 3),
+                "gflop": round(f / 1e9, 1),
+                "gflops_per_s": round(f / s / 1e9, 1) if s else None,
+            }
+            for k, (s, f) in sorted(by_kind.items())
+        },
+    }
 
 
 def op_kind(func) -> str:

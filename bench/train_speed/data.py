@@ -1,5 +1,6 @@
 """The same captioned images in each trainer's format: metadata.csv (ours), an imagefolder with metadata.jsonl
 (diffusers' script), `.txt` captions beside the images (kohya)."""
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,25 @@ DATA_SEED = 0
 def prepare_data(work: Path, images: int, resolution: int) -> dict[str, Path]:
     """Draws `images` demo pictures at `resolution` once and lays them out for every trainer."""
     ours = work / "data-ours"
-    subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), "demo-data", "--style", DEMO_STYLE, "--count", str(images),
-                    "--seed", str(DATA_SEED), "--size", str(resolution), "--out", str(ours)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "node",
+            str(REPO / "bin" / "lora-scripts.mjs"),
+            "demo-data",
+            "--style",
+            DEMO_STYLE,
+            "--count",
+            str(images),
+            "--seed",
+            str(DATA_SEED),
+            "--size",
+            str(resolution),
+            "--out",
+            str(ours),
+        ],
+        check=True,
+        capture_output=True,
+    )
     captions = read_metadata_csv(ours / "metadata.csv")
     diffusers = write_imagefolder(ours, captions, work / "data-diffusers")
     kohya = write_txt_captions(ours, captions, work / "data-kohya")

@@ -1,5 +1,6 @@
 """The comparison environment: a venv that sees the engine venv's packages (the SAME torch build, no second copy) plus
 `datasets` (diffusers-requirements.txt), which diffusers' example script needs for its imagefolder loader."""
+
 from __future__ import annotations
 
 import subprocess
@@ -25,11 +26,29 @@ def ensure_comparison_venv(log) -> Path:
     log(f"setting up the comparison venv at {BENCH_VENV} (the engine venv's packages + {REQUIREMENTS.name})")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(BENCH_VENV)], check=True)
     # sys.executable is the engine venv's python: its site-packages go on the new venv's path after the venv's own.
-    site_packages = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    site_packages = Path(
+        subprocess.check_output(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
     (site_packages / "engine-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # The engine venv's pip installs into the new venv (pip's --python); torch is pinned so nothing can replace it.
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-                    "-c", str(REPO / "engine" / "constraints-cpu.txt"), "-r", str(REQUIREMENTS)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "-c",
+            str(REPO / "engine" / "constraints-cpu.txt"),
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        check=True,
+    )
     if can_import(python, "torchvision"):
         raise SystemExit("the comparison venv pulled in torchvision; remove it from " + str(BENCH_VENV))
     stamp.write_text(REQUIREMENTS.read_text())

@@ -1,5 +1,6 @@
 """The physical limit: FLOPs of one UNet LoRA training step (torch's FLOP counter) and the machine's dense matmul
 throughput per precision. Shared with bench/step-flops.py."""
+
 from __future__ import annotations
 
 import sys
@@ -44,7 +45,9 @@ def lora_unet(unet: torch.nn.Module, rank: int = 16) -> torch.nn.Module:
     return unet.train()
 
 
-def step_inputs(unet, latent_px: int, batch: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def step_inputs(
+    unet, latent_px: int, batch: int, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     latents = torch.randn(batch, unet.config.in_channels, latent_px, latent_px, device=device)
     hidden = torch.randn(batch, 77, unet.config.cross_attention_dim, device=device)
     timesteps = torch.randint(0, 1000, (batch,), device=device)

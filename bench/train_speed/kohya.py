@@ -17,6 +17,7 @@ And one thing about the model folder: transformers 5 saves CLIPTextModel without
 kohya's transformers 4.54 expects (it would silently start from a random text encoder), so kohya reads a view of the
 folder in its work dir: links to the UNet, VAE and scheduler, and a text encoder whose keys carry the prefix.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -95,16 +96,33 @@ def build_venv(python: Path) -> None:
     # The engine venv's pip installs into the kohya venv. It sees the engine's packages (through the .pth) as installed:
     # torch satisfies the constraint and is never fetched; packages kohya pins differently go into the kohya venv, and
     # pip leaves the engine's copies alone ("outside environment").
-    subprocess.run([str(ENGINE_VENV_PYTHON), "-m", "pip", "--python", str(python), "install", "--quiet",
-                    "--no-input", "--disable-pip-version-check", "-c", str(CONSTRAINTS), "-r", str(REQUIREMENTS)],
-                   check=True)
+    subprocess.run(
+        [
+            str(ENGINE_VENV_PYTHON),
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-input",
+            "--disable-pip-version-check",
+            "-c",
+            str(CONSTRAINTS),
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        check=True,
+    )
 
 
 def check_venv(python: Path) -> None:
     """The kohya venv must run the engine's torch, never a torchvision wheel, and kohya's pinned libraries."""
-    code = ("import importlib.util, json, torch, diffusers, transformers, accelerate;"
-            "print(json.dumps([torch.__file__, bool(importlib.util.find_spec('torchvision')),"
-            " diffusers.__version__, transformers.__version__, accelerate.__version__]))")
+    code = (
+        "import importlib.util, json, torch, diffusers, transformers, accelerate;"
+        "print(json.dumps([torch.__file__, bool(importlib.util.find_spec('torchvision')),"
+        " diffusers.__version__, transformers.__version__, accelerate.__version__]))"
+    )
     torch_file, has_torchvision, *versions = json.loads(subprocess.check_output([str(python), "-c", code], text=True))
     if not torch_file.startswith(engine_site_packages()):
         raise RuntimeError(f"it imports torch from {torch_file}, not from the engine venv")
@@ -130,20 +148,25 @@ def site_packages(python: Path) -> Path:
 
 def installed_versions(python: str) -> dict[str, str]:
     """Name → version of every distribution the kohya venv imports (the first on its path), marking the engine's."""
-    code = ("import importlib.metadata as m, json;"
-            "print(json.dumps([[d.metadata['Name'], d.version, str(d.locate_file(''))] for d in m.distributions()]))")
+    code = (
+        "import importlib.metadata as m, json;"
+        "print(json.dumps([[d.metadata['Name'], d.version, str(d.locate_file(''))] for d in m.distributions()]))"
+    )
     own = str(site_packages(Path(python)))
     versions: dict[str, str] = {}
     for name, version, where in json.loads(subprocess.check_output([python, "-c", code], text=True)):
-        versions.setdefault(name.lower().replace("_", "-"), version + ("" if where.startswith(own) else " (engine venv)"))
+        versions.setdefault(
+            name.lower().replace("_", "-"), version + ("" if where.startswith(own) else " (engine venv)")
+        )
     return versions
 
 
 # ----------------------------------------------------------------------------------------------------------- run
 
 
-def kohya_run(kohya_src: str, python: str, model_dir: str, data_dir: str, work_dir: str,
-              settings: dict) -> tuple[list[str], dict[str, str]]:
+def kohya_run(
+    kohya_src: str, python: str, model_dir: str, data_dir: str, work_dir: str, settings: dict
+) -> tuple[list[str], dict[str, str]]:
     """argv and extra env for one train_network.py run; writes its dataset toml, initial LoRA and tokenizer link.
 
     settings: resolution, batch_size, rank, alpha, learning_rate, epochs, seed, target, precision ("no" | "bf16"), and
@@ -158,24 +181,53 @@ def kohya_run(kohya_src: str, python: str, model_dir: str, data_dir: str, work_d
     initial_lora = write_initial_lora(work / "initial-lora.safetensors", unet_config, settings)
     tokenizers = link_tokenizer(work / "tokenizers")
     argv = [
-        python, str(Path(kohya_src) / "train_network.py"),
-        "--pretrained_model_name_or_path", str(model_view),
-        "--dataset_config", str(dataset_toml),
-        "--tokenizer_cache_dir", str(tokenizers),
-        "--output_dir", str(work / "output"), "--output_name", "kohya-lora", "--save_model_as", "safetensors",
-        "--network_module", "networks.lora", "--network_train_unet_only",
-        "--network_dim", str(settings["rank"]), "--network_alpha", str(settings["alpha"]),
-        "--network_weights", str(initial_lora), "--dim_from_weights",
-        "--optimizer_type", "AdamW", "--learning_rate", str(settings["learning_rate"]), "--lr_scheduler", "constant",
-        "--max_train_epochs", str(settings["epochs"]), "--seed", str(settings["seed"]),
-        "--mixed_precision", settings["precision"],
+        python,
+        str(Path(kohya_src) / "train_network.py"),
+        "--pretrained_model_name_or_path",
+        str(model_view),
+        "--dataset_config",
+        str(dataset_toml),
+        "--tokenizer_cache_dir",
+        str(tokenizers),
+        "--output_dir",
+        str(work / "output"),
+        "--output_name",
+        "kohya-lora",
+        "--save_model_as",
+        "safetensors",
+        "--network_module",
+        "networks.lora",
+        "--network_train_unet_only",
+        "--network_dim",
+        str(settings["rank"]),
+        "--network_alpha",
+        str(settings["alpha"]),
+        "--network_weights",
+        str(initial_lora),
+        "--dim_from_weights",
+        "--optimizer_type",
+        "AdamW",
+        "--learning_rate",
+        str(settings["learning_rate"]),
+        "--lr_scheduler",
+        "constant",
+        "--max_train_epochs",
+        str(settings["epochs"]),
+        "--seed",
+        str(settings["seed"]),
+        "--mixed_precision",
+        settings["precision"],
         "--sdpa",  # torch's scaled_dot_product_attention, as ours uses; kohya's default is its own slow attention
     ]
     if settings.get("cache_latents"):
         argv.append("--cache_latents")
     # step_timer/sitecustomize.py installs the stand-in's finder when LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN names it.
-    env = {"PYTHONPATH": str(STEP_TIMER_DIR), "LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN": str(TORCHVISION_STANDIN_FINDER),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {
+        "PYTHONPATH": str(STEP_TIMER_DIR),
+        "LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN": str(TORCHVISION_STANDIN_FINDER),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     return argv, env
 
 
@@ -186,7 +238,8 @@ def check_kohya_can_train(unet_config: dict, settings: dict) -> None:
     if shapes != KOHYA_SD1_UNET or unet_config.get("cross_attention_dim") != 768:
         raise KohyaCannotRun(
             f"kohya's SD 1.x UNet has SD 1.5's fixed shapes {KOHYA_SD1_UNET} and cross-attention 768; this model has "
-            f"{shapes} and {unet_config.get('cross_attention_dim')} (its load_state_dict would fail)")
+            f"{shapes} and {unet_config.get('cross_attention_dim')} (its load_state_dict would fail)"
+        )
 
 
 def write_dataset_toml(path: Path, data_dir: str, settings: dict) -> Path:
@@ -199,7 +252,8 @@ def write_dataset_toml(path: Path, data_dir: str, settings: dict) -> Path:
         f"batch_size = {int(settings['batch_size'])}\n"
         "[[datasets.subsets]]\n"
         f"image_dir = {json.dumps(str(data_dir))}\n"
-        "num_repeats = 1\n")
+        "num_repeats = 1\n"
+    )
     return path
 
 
@@ -242,8 +296,10 @@ def copy_with_key_prefix(source: Path, dest: Path, prefix: str) -> None:
     with source.open("rb") as weights:
         length = struct.unpack("<Q", weights.read(8))[0]
         header = json.loads(weights.read(length))
-        renamed = {(name if name == "__metadata__" or name.startswith(prefix) else prefix + name): entry
-                   for name, entry in header.items()}
+        renamed = {
+            (name if name == "__metadata__" or name.startswith(prefix) else prefix + name): entry
+            for name, entry in header.items()
+        }
         header_bytes = json.dumps(renamed).encode()
         header_bytes += b" " * (-len(header_bytes) % 8)
         partial = dest.with_name(dest.name + ".partial")
@@ -284,8 +340,10 @@ def initial_lora_tensors(unet_config: dict, rank: int, alpha: float, seed: int) 
                 name = f"lora_unet_{prefix}_transformer_blocks_0_{attention}_{projection}"
                 fan_in = context if projection in ("to_k", "to_v") else width
                 bound = 1 / math.sqrt(fan_in)
-                tensors[f"{name}.lora_down.weight"] = ([rank, fan_in],
-                                                       array("f", (rng.uniform(-bound, bound) for _ in range(rank * fan_in))))
+                tensors[f"{name}.lora_down.weight"] = (
+                    [rank, fan_in],
+                    array("f", (rng.uniform(-bound, bound) for _ in range(rank * fan_in))),
+                )
                 tensors[f"{name}.lora_up.weight"] = ([width, rank], array("f", bytes(4 * width * rank)))
                 tensors[f"{name}.alpha"] = ([], array("f", [float(alpha)]))
     return tensors

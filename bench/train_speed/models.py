@@ -1,6 +1,7 @@
 """The two base models as diffusers folders every trainer can load: the shipped demo model, and a random-weight model
 with SD 1.5's exact shapes (fixed seed). Built once in a child process (the SD 1.5-sized one holds ~4.3 GB while it is
 written) and cached under ~/.cache/lora-scripts/bench/."""
+
 from __future__ import annotations
 
 import shutil
@@ -33,7 +34,10 @@ def model_folder(name: str, log) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     env_path = str(REPO / "engine")
-    subprocess.run([str(ENGINE_VENV_PYTHON), "-c", BUILD_SCRIPT.format(builder=BUILDERS[name]), str(partial)],
-                   check=True, env={**__import__("os").environ, "PYTHONPATH": env_path, "HF_HUB_OFFLINE": "1"})
+    subprocess.run(
+        [str(ENGINE_VENV_PYTHON), "-c", BUILD_SCRIPT.format(builder=BUILDERS[name]), str(partial)],
+        check=True,
+        env={**__import__("os").environ, "PYTHONPATH": env_path, "HF_HUB_OFFLINE": "1"},
+    )
     partial.rename(folder)
     return folder

@@ -1,10 +1,14 @@
 """Where the benchmark keeps things (the cache folder is found as src/engine/paths.ts finds it)."""
+
 import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("LORA_SCRIPTS_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lora-scripts")
+CACHE = Path(
+    os.environ.get("LORA_SCRIPTS_CACHE_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lora-scripts"
+)
 BENCH_VENV = CACHE / "bench-venv-diffusers"
 BENCH_CACHE = CACHE / "bench"
 HERE = Path(__file__).resolve().parent

@@ -1,4 +1,5 @@
 """Engine entry point: reads one JSON request from stdin, dispatches it, turns every failure into an `error` event."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,14 @@ def main() -> int:
         detail = traceback.format_exc()
         log(detail)
         code, hint = classify(error)
-        emit("error", code=code, message=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": "), culprit=None, hint=hint, traceback=detail)
+        emit(
+            "error",
+            code=code,
+            message=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": "),
+            culprit=None,
+            hint=hint,
+            traceback=detail,
+        )
         return 1
 
 
@@ -73,7 +81,14 @@ def run(request: EngineRequest) -> None:
         compute = pick_compute(request.config.mixed_precision, request.config.base_model)
     else:
         compute = pick_compute("auto", None)
-    emit("hello", protocol=PROTOCOL_VERSION, engine=ENGINE_VERSION, device=compute.device, dtype=compute.dtype_name, dtype_reason=compute.reason)
+    emit(
+        "hello",
+        protocol=PROTOCOL_VERSION,
+        engine=ENGINE_VERSION,
+        device=compute.device,
+        dtype=compute.dtype_name,
+        dtype_reason=compute.reason,
+    )
     if isinstance(request, TrainRequest):
         from .train import train
 

@@ -4,6 +4,7 @@ The model kind comes from the folder (or hub repo): `config.json` model_type `bl
 loads through transformers; `*.onnx` + `selected_tags.csv` is a WD14 tagger run by onnxruntime.
 Emits one `caption` event per image (with its index, for progress); the CLI merges them into metadata.csv.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,7 +34,9 @@ Captioner = Callable[[list[Image.Image]], list[str]]
 
 def caption_images(request: CaptionOptions, compute: Compute) -> None:
     kind, captioner = load_captioner(request, compute)
-    emit("stage", name="load_model", message=f"captioning {len(request.images)} images with {kind} model {request.model}")
+    emit(
+        "stage", name="load_model", message=f"captioning {len(request.images)} images with {kind} model {request.model}"
+    )
     total = len(request.images)
     for start in range(0, total, request.batch_size):
         paths = request.images[start : start + request.batch_size]
@@ -48,7 +51,9 @@ def open_image(path: str) -> Image.Image:
     try:
         image = ImageOps.exif_transpose(Image.open(path))
     except OSError as err:
-        raise EngineFailure("image_unreadable", f"cannot read the image ({err})", culprit=path, hint="remove or re-save the file") from err
+        raise EngineFailure(
+            "image_unreadable", f"cannot read the image ({err})", culprit=path, hint="remove or re-save the file"
+        ) from err
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         flat = Image.new("RGB", image.size, WHITE)
@@ -58,6 +63,7 @@ def open_image(path: str) -> Image.Image:
 
 
 # ---- which model ------------------------------------------------------------------------------
+
 
 def load_captioner(request: CaptionOptions, compute: Compute) -> tuple[str, Captioner]:
     path = Path(request.model).expanduser()
@@ -73,8 +79,10 @@ def load_captioner(request: CaptionOptions, compute: Compute) -> tuple[str, Capt
     return kind, transformers_captioner(kind, source, request, compute)
 
 
-MODEL_HINT = ("give a BLIP or Florence-2 folder (with config.json), a WD14 tagger folder (*.onnx + selected_tags.csv), "
-              "or a hub id like `Salesforce/blip-image-captioning-base`")
+MODEL_HINT = (
+    "give a BLIP or Florence-2 folder (with config.json), a WD14 tagger folder (*.onnx + selected_tags.csv), "
+    "or a hub id like `Salesforce/blip-image-captioning-base`"
+)
 
 
 def kind_of_folder(folder: Path) -> str:
@@ -82,7 +90,12 @@ def kind_of_folder(folder: Path) -> str:
         return "wd14"
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise EngineFailure("model_unrecognized", "has no config.json and no *.onnx + selected_tags.csv", culprit=str(folder), hint=MODEL_HINT)
+        raise EngineFailure(
+            "model_unrecognized",
+            "has no config.json and no *.onnx + selected_tags.csv",
+            culprit=str(folder),
+            hint=MODEL_HINT,
+        )
     return kind_of_config(json.loads(config_file.read_text()), str(folder))
 
 
@@ -90,12 +103,20 @@ def kind_of_config(config: dict, name: str) -> str:
     model_type = config.get("model_type")
     if model_type == "florence2" and "auto_map" in config:
         # microsoft/Florence-2-* ship their own modeling code; transformers' native class needs the converted weights.
-        raise EngineFailure("model_remote_code", "is a Florence-2 checkpoint that needs remote code", culprit=name,
-                            hint="use the transformers-native conversion, e.g. `florence-community/Florence-2-base`")
+        raise EngineFailure(
+            "model_remote_code",
+            "is a Florence-2 checkpoint that needs remote code",
+            culprit=name,
+            hint="use the transformers-native conversion, e.g. `florence-community/Florence-2-base`",
+        )
     if model_type in ("blip", "florence2"):
         return model_type
-    raise EngineFailure("model_unrecognized", f"is a `{model_type}` model; auto-label runs BLIP, Florence-2 and WD14 taggers",
-                        culprit=name, hint=MODEL_HINT)
+    raise EngineFailure(
+        "model_unrecognized",
+        f"is a `{model_type}` model; auto-label runs BLIP, Florence-2 and WD14 taggers",
+        culprit=name,
+        hint=MODEL_HINT,
+    )
 
 
 def kind_of_hub_repo(repo_id: str) -> tuple[str, str]:
@@ -108,20 +129,37 @@ def kind_of_hub_repo(repo_id: str) -> tuple[str, str]:
             tags = Path(hf_hub_download(repo_id, TAGS_FILE))
             hf_hub_download(repo_id, "model.onnx")
             return "wd14", str(tags.parent)
-        except (RemoteEntryNotFoundError, LocalEntryNotFoundError):  # not a tagger, or offline: a cached BLIP still loads
+        except (
+            RemoteEntryNotFoundError,
+            LocalEntryNotFoundError,
+        ):  # not a tagger, or offline: a cached BLIP still loads
             config = json.loads(Path(hf_hub_download(repo_id, "config.json")).read_text())
             return kind_of_config(config, repo_id), repo_id
     except RepositoryNotFoundError as err:  # before OSError: it is one
-        raise EngineFailure("model_missing", "is neither a local folder nor a hub model you can access", culprit=repo_id,
-                            hint="check the path or hub id; a private hub model needs `hf auth login`") from err
+        raise EngineFailure(
+            "model_missing",
+            "is neither a local folder nor a hub model you can access",
+            culprit=repo_id,
+            hint="check the path or hub id; a private hub model needs `hf auth login`",
+        ) from err
     except RemoteEntryNotFoundError as err:
-        raise EngineFailure("model_unrecognized", "is a hub repo without config.json or selected_tags.csv", culprit=repo_id, hint=MODEL_HINT) from err
+        raise EngineFailure(
+            "model_unrecognized",
+            "is a hub repo without config.json or selected_tags.csv",
+            culprit=repo_id,
+            hint=MODEL_HINT,
+        ) from err
     except OSError as err:  # offline, not cached, connection failures
-        raise EngineFailure("model_offline", "cannot download the hub model: no network and it is not in the local cache", culprit=repo_id,
-                            hint="connect once so it is cached, or pass a local model folder (if it is a local path, it does not exist)") from err
+        raise EngineFailure(
+            "model_offline",
+            "cannot download the hub model: no network and it is not in the local cache",
+            culprit=repo_id,
+            hint="connect once so it is cached, or pass a local model folder (if it is a local path, it does not exist)",
+        ) from err
 
 
 # ---- BLIP and Florence-2 (transformers) -------------------------------------------------------
+
 
 def transformers_captioner(kind: str, source: str, request: CaptionOptions, compute: Compute) -> Captioner:
     import torch
@@ -145,6 +183,7 @@ def transformers_captioner(kind: str, source: str, request: CaptionOptions, comp
 
 # ---- WD14 taggers (onnxruntime) ---------------------------------------------------------------
 
+
 def wd14_captioner(folder: Path, threshold: float) -> Captioner:
     import onnxruntime
 
@@ -161,8 +200,12 @@ def wd14_captioner(folder: Path, threshold: float) -> Captioner:
         pixels = np.stack([wd14_pixels(image, size) for image in images])
         probabilities = session.run(None, {model_input.name: pixels})[0]
         if probabilities.shape[1] != len(tags):
-            raise EngineFailure("model_unrecognized", f"outputs {probabilities.shape[1]} scores but {TAGS_FILE} lists {len(tags)} tags",
-                                culprit=str(model_file), hint="use the selected_tags.csv that came with the model")
+            raise EngineFailure(
+                "model_unrecognized",
+                f"outputs {probabilities.shape[1]} scores but {TAGS_FILE} lists {len(tags)} tags",
+                culprit=str(model_file),
+                hint="use the selected_tags.csv that came with the model",
+            )
         return [", ".join(select_tags(row, tags, threshold)) for row in probabilities]
 
     return caption
@@ -185,8 +228,11 @@ def wd14_pixels(image: Image.Image, size: int) -> np.ndarray:
 
 def select_tags(probabilities: np.ndarray, tags: list[tuple[str, int]], threshold: float) -> list[str]:
     """General tags above `threshold`, character tags above 0.85, most confident first; ratings dropped."""
-    picked = [(float(p), name) for p, (name, category) in zip(probabilities, tags)
-              if (category == GENERAL and p > threshold) or (category == CHARACTER and p > CHARACTER_THRESHOLD)]
+    picked = [
+        (float(p), name)
+        for p, (name, category) in zip(probabilities, tags)
+        if (category == GENERAL and p > threshold) or (category == CHARACTER and p > CHARACTER_THRESHOLD)
+    ]
     picked.sort(key=lambda pair: -pair[0])
     return [tag_text(name) for _, name in picked]
 

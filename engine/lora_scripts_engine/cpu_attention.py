@@ -11,6 +11,7 @@ block of scores in the CPU's cache between the product, the softmax and the next
 The probabilities are kept in bf16 for the backward pass, as PyTorch's own math attention does under autocast; what
 it costs in memory is bounded by `MAX_KEPT_BYTES` per call, beyond which the flash kernel runs as before.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,7 +48,9 @@ class KeptProbabilitiesAttention(torch.autograd.Function):
         for block in head_blocks(probabilities):
             kept = probabilities[block]
             torch.bmm(kept.transpose(1, 2), grad_output[block], out=grad_value[block])
-            grad_scores = torch._softmax_backward_data(torch.bmm(grad_output[block], value[block].transpose(1, 2)), kept, -1, kept.dtype)
+            grad_scores = torch._softmax_backward_data(
+                torch.bmm(grad_output[block], value[block].transpose(1, 2)), kept, -1, kept.dtype
+            )
             torch.bmm(grad_scores, key[block], out=grad_query[block])
             torch.bmm(grad_scores.transpose(1, 2), query[block], out=grad_key[block])
         grad_query.mul_(ctx.scale)  # the query was scaled before the product
@@ -61,12 +64,19 @@ def head_blocks(probabilities: torch.Tensor):
     return (slice(start, start + step) for start in range(0, probabilities.shape[0], step))
 
 
-def kept_attention_call(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+def kept_attention_call(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
     """(query, key, value, scale) where KeptProbabilitiesAttention takes the call over, else None: only the plain case
     diffusers' UNet training calls, in bf16 on a CPU, with probabilities small enough to keep (F.sdpa's signature)."""
     plain = attn_mask is None and dropout_p == 0.0 and not is_causal and not enable_gqa
-    if not (plain and torch.is_grad_enabled() and query.dim() == key.dim() == value.dim() == 4 and query.device.type == "cpu"
-            and query.dtype == key.dtype == value.dtype == torch.bfloat16):
+    if not (
+        plain
+        and torch.is_grad_enabled()
+        and query.dim() == key.dim() == value.dim() == 4
+        and query.device.type == "cpu"
+        and query.dtype == key.dtype == value.dtype == torch.bfloat16
+    ):
         return None
     kept_bytes = query.shape[0] * query.shape[1] * query.shape[2] * key.shape[2] * query.element_size()
     if kept_bytes > MAX_KEPT_BYTES:

@@ -2,6 +2,7 @@
 
 The TypeScript side has already checked every image and caption; this module only loads them.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,15 @@ class Placement:
     flipped: bool
 
 
-def place(original: tuple[int, int], size: tuple[int, int], *, random_crop: bool, flip: bool, rng: random.Random, crop_scale: float = 1.0) -> Placement:
+def place(
+    original: tuple[int, int],
+    size: tuple[int, int],
+    *,
+    random_crop: bool,
+    flip: bool,
+    rng: random.Random,
+    crop_scale: float = 1.0,
+) -> Placement:
     """Cover `size` (w, h) with the (w, h) `original` and pick the crop; draws from `rng` exactly as training always has."""
     # Scaling to cover the target, divided by crop_scale, makes the crop cover crop_scale of the short side.
     scale = max(size[0] / original[0], size[1] / original[1]) / crop_scale
@@ -97,7 +106,9 @@ def open_rgb(path: str) -> Image.Image:
         return ImageOps.exif_transpose(opened).convert("RGB")
 
 
-def render(image: Image.Image, size: tuple[int, int], placement: Placement, *, rng: random.Random, color_jitter: float = 0.0) -> torch.Tensor:
+def render(
+    image: Image.Image, size: tuple[int, int], placement: Placement, *, rng: random.Random, color_jitter: float = 0.0
+) -> torch.Tensor:
     """The placed image as [3, H, W] in [-1, 1]."""
     image = image.resize(placement.resized, Image.Resampling.LANCZOS)
     image = image.crop((placement.left, placement.top, placement.left + size[0], placement.top + size[1]))
@@ -109,7 +120,16 @@ def render(image: Image.Image, size: tuple[int, int], placement: Placement, *, r
     return data.permute(2, 0, 1).float() / 127.5 - 1.0
 
 
-def load_pixels(path: str, size: int | tuple[int, int], *, random_crop: bool, flip: bool, rng: random.Random, crop_scale: float = 1.0, color_jitter: float = 0.0) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
+def load_pixels(
+    path: str,
+    size: int | tuple[int, int],
+    *,
+    random_crop: bool,
+    flip: bool,
+    rng: random.Random,
+    crop_scale: float = 1.0,
+    color_jitter: float = 0.0,
+) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
     """Image → [3, H, W] in [-1, 1] for `size` (w, h; an int: square); also returns the original size (h, w) and the
     crop's top-left (SDXL conditions on both).
 

@@ -1,4 +1,5 @@
 """Picks the device and compute dtype, each with the reason that is printed at start (nanochat's habit)."""
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,11 @@ def pick_compute(mixed_precision: str, base_model: str | None) -> Compute:
         if mixed_precision == "fp16":
             return Compute("cuda", torch.float16, "mixed_precision: fp16")
         if mixed_precision == "bf16" or torch.cuda.is_bf16_supported():
-            return Compute("cuda", torch.bfloat16, "mixed_precision: bf16" if mixed_precision == "bf16" else "CUDA device supports bf16")
+            return Compute(
+                "cuda",
+                torch.bfloat16,
+                "mixed_precision: bf16" if mixed_precision == "bf16" else "CUDA device supports bf16",
+            )
         return Compute("cuda", torch.float16, "CUDA device without bf16 support")
     if torch.backends.mps.is_available():
         return Compute("mps", torch.float32, "Apple GPU (MPS): fp32 is the reliable choice there")
@@ -48,7 +53,11 @@ def pick_cpu_compute(mixed_precision: str, base_model: str | None) -> Compute:
     if mixed_precision == "bf16":
         return Compute("cpu", torch.bfloat16, "mixed_precision: bf16")
     if mixed_precision == "fp16":
-        return Compute("cpu", torch.float32, "no GPU: fp16 is slow on a CPU, so fp32 is used (bf16 is the CPU's fast half precision)")
+        return Compute(
+            "cpu",
+            torch.float32,
+            "no GPU: fp16 is slow on a CPU, so fp32 is used (bf16 is the CPU's fast half precision)",
+        )
     if mixed_precision == "no" or base_model is None:
         return Compute("cpu", torch.float32, "no CUDA or MPS device: fp32 on the CPU")
     size = model_bytes(base_model)
@@ -56,7 +65,11 @@ def pick_cpu_compute(mixed_precision: str, base_model: str | None) -> Compute:
         return Compute("cpu", torch.float32, "small base model on the CPU: bf16 does not pay at this size, fp32")
     speedup = bf16_matmul_speedup()
     if speedup >= BF16_CPU_MIN_SPEEDUP:
-        return Compute("cpu", torch.bfloat16, f"this CPU multiplies bf16 {speedup:.1f}x faster than fp32 (`mixed_precision: no` keeps fp32)")
+        return Compute(
+            "cpu",
+            torch.bfloat16,
+            f"this CPU multiplies bf16 {speedup:.1f}x faster than fp32 (`mixed_precision: no` keeps fp32)",
+        )
     return Compute("cpu", torch.float32, f"this CPU has no fast bf16 ({speedup:.1f}x fp32): fp32")
 
 
@@ -73,6 +86,7 @@ def model_bytes(base_model: str) -> int | None:
 
 def bf16_matmul_speedup() -> float:
     """fp32 time / bf16 time of a UNet-sized matmul (1024 tokens × 320 channels, SD's first level at 256 px): ~60 ms."""
+
     def best_of_three(dtype: torch.dtype) -> float:
         a, b = torch.randn(1024, 320, dtype=dtype), torch.randn(320, 1280, dtype=dtype)
         a @ b

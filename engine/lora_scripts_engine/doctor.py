@@ -1,4 +1,5 @@
 """`lora-scripts doctor`: versions of the stack and the device, as one `info` event."""
+
 from __future__ import annotations
 
 import platform

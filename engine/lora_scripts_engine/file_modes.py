@@ -1,6 +1,7 @@
 """Gives outputs the mode of an ordinary new file or folder: 0666 / 0777 less the umask, as `open` and `mkdir` do.
 safetensors' `save_file` (it writes through its own temp file) and tempfile's `mkdtemp` create 0600 / 0700, which
 another user, a web server or a worker on shared storage cannot read."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@ LoRA file loads once as a named adapter, and every batch then only switches adap
 
 `generate` is `lora-scripts generate` (prompts, samplers and LoRA weights come resolved from TypeScript);
 `render_strengths` is the demo's strength grid (one LoRA, several strengths, same prompts and seeds)."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from .request import BaseModelFacts, GenerateBatch, GenerateOptions, LoraWeights
 def load_pipeline(base_model: str, compute: Compute, facts: BaseModelFacts | None = None):
     """`facts`: TypeScript's checkpoint verdict (family, prediction type), which the loader trusts."""
     family, prediction_type = (facts.family, facts.prediction_type) if facts else (None, None)
-    base = load_base_model(base_model, dtype=compute.dtype, device=compute.device, family=family,
-                           prediction_type=prediction_type)
+    base = load_base_model(
+        base_model, dtype=compute.dtype, device=compute.device, family=family, prediction_type=prediction_type
+    )
     pipe = base.pipeline()
     pipe.set_progress_bar_config(disable=True)
     # Tests count these: switching LoRAs between images must never load the base model again.
@@ -44,9 +46,18 @@ def render_strengths(options: RenderStrengthsOptions, compute: Compute) -> None:
         for p_index, prompt in enumerate(options.prompts):
             for seed in options.seeds:
                 generator = torch.Generator("cpu").manual_seed(seed)
-                image = pipe(prompt, negative_prompt=options.negative_prompt or None, height=options.size, width=options.size,
-                             num_inference_steps=options.steps, guidance_scale=options.guidance_scale, generator=generator).images[0]
-                path = save_png(image, os.path.join(options.out_dir, f"strength-{strength:.2f}-prompt-{p_index}-seed-{seed}.png"))
+                image = pipe(
+                    prompt,
+                    negative_prompt=options.negative_prompt or None,
+                    height=options.size,
+                    width=options.size,
+                    num_inference_steps=options.steps,
+                    guidance_scale=options.guidance_scale,
+                    generator=generator,
+                ).images[0]
+                path = save_png(
+                    image, os.path.join(options.out_dir, f"strength-{strength:.2f}-prompt-{p_index}-seed-{seed}.png")
+                )
                 files.append(path)
                 emit("sample", step=0, prompt=prompt, path=path)
     emit("done", files=files)
@@ -61,13 +72,22 @@ def generate(options: GenerateOptions, compute: Compute) -> None:
     for batch in options.batches:
         activate_loras(pipe, batch.loras, adapters)
         scheduler = batch.scheduler
-        pipe.scheduler = getattr(diffusers, scheduler.class_name).from_config(base.sampling_scheduler.config, **scheduler.config)
+        pipe.scheduler = getattr(diffusers, scheduler.class_name).from_config(
+            base.sampling_scheduler.config, **scheduler.config
+        )
         # One generator per image, seeded like WebUI (seed, seed+1, …): image k of a batch is the same picture
         # as a single image made with its own seed.
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
-        images = render_batch(pipe, prompt_inputs(pipe, batch), generators, compute.device,
-                              num_inference_steps=batch.steps, guidance_scale=batch.cfg_scale, width=batch.width,
-                              height=batch.height)
+        images = render_batch(
+            pipe,
+            prompt_inputs(pipe, batch),
+            generators,
+            compute.device,
+            num_inference_steps=batch.steps,
+            guidance_scale=batch.cfg_scale,
+            width=batch.width,
+            height=batch.height,
+        )
         for image, name in zip(images, batch.files):
             files.append(save_png(image, os.path.join(options.out_dir, name)))
             emit("sample", step=len(files), prompt=batch.prompt, path=files[-1])
@@ -85,7 +105,10 @@ def render_batch(pipe, inputs: dict, generators: list[torch.Generator], device: 
     16.2 s batched, 17.6 s one at a time; the VAE 28.0 / 27.3 s (bench/generate-batch.py, 1 thread). A GPU keeps
     one call per batch, for speed: there a batch image may differ from the single one by rounding."""
     if device == "cpu":
-        return [pipe(**inputs, generator=generator, num_images_per_prompt=1, **settings).images[0] for generator in generators]
+        return [
+            pipe(**inputs, generator=generator, num_images_per_prompt=1, **settings).images[0]
+            for generator in generators
+        ]
     return pipe(**inputs, generator=generators, num_images_per_prompt=len(generators), **settings).images
 
 
@@ -102,7 +125,11 @@ def prompt_inputs(pipe, batch: GenerateBatch) -> dict:
     with torch.no_grad():
         embeds, pooled = embed_chunks(pipe, positive_pieces, chunks)
         negative_embeds, negative_pooled = embed_chunks(pipe, negative_pieces, chunks)
-        if is_sdxl(pipe) and getattr(pipe.config, "force_zeros_for_empty_prompt", False) and not "".join(t for t, _ in negative).strip():
+        if (
+            is_sdxl(pipe)
+            and getattr(pipe.config, "force_zeros_for_empty_prompt", False)
+            and not "".join(t for t, _ in negative).strip()
+        ):
             # As the SDXL pipeline does for an empty negative prompt: zeros, not the encoding of "".
             negative_embeds, negative_pooled = torch.zeros_like(negative_embeds), torch.zeros_like(negative_pooled)
     inputs = {"prompt_embeds": embeds, "negative_prompt_embeds": negative_embeds}
@@ -124,10 +151,12 @@ def token_chunks(tokenizer, segments: list[tuple[str, float]]) -> list[tuple[lis
         ids += tokens
         weights += [weight] * len(tokens)
     room = tokenizer.model_max_length - 2
-    return [(ids[i:i + room], weights[i:i + room]) for i in range(0, max(len(ids), 1), room)]
+    return [(ids[i : i + room], weights[i : i + room]) for i in range(0, max(len(ids), 1), room)]
 
 
-def embed_chunks(pipe, pieces: list[tuple[list[int], list[float]]], chunks: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+def embed_chunks(
+    pipe, pieces: list[tuple[list[int], list[float]]], chunks: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """WebUI's emphasis, per 77-token chunk: each token's output embedding is scaled by its weight, then the chunk is
     rescaled to its unweighted mean, so emphasis shifts attention between words rather than the overall level.
     Empty chunks pad the result to `chunks` (the prompt and negative prompt must have the same length). SDXL: both
@@ -140,7 +169,10 @@ def embed_chunks(pipe, pieces: list[tuple[list[int], list[float]]], chunks: int)
         padding = room - len(ids)
         hidden_parts = []
         for tokenizer, encoder in pairs:
-            full = torch.tensor([[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding], device=encoder.device)
+            full = torch.tensor(
+                [[tokenizer.bos_token_id, *ids, tokenizer.eos_token_id] + [tokenizer.pad_token_id] * padding],
+                device=encoder.device,
+            )
             output = encoder(full, output_hidden_states=is_sdxl(pipe))
             hidden_parts.append(output.hidden_states[-2] if is_sdxl(pipe) else output[0])
             if is_sdxl(pipe) and encoder is pipe.text_encoder_2 and pooled is None:
@@ -166,6 +198,12 @@ def activate_loras(pipe, loras: list[LoraWeights], adapters: dict[str, str]) -> 
     pipe.enable_lora()
     parts = pipe.get_list_adapters()  # {"unet": [names], "text_encoder": [names]}
     names = [adapters[lora.path] for lora in loras]
-    weights = [{part: lora.te_weight if part.startswith("text_encoder") else lora.unet_weight
-                for part, present in parts.items() if name in present} for lora, name in zip(loras, names)]
+    weights = [
+        {
+            part: lora.te_weight if part.startswith("text_encoder") else lora.unet_weight
+            for part, present in parts.items()
+            if name in present
+        }
+        for lora, name in zip(loras, names)
+    ]
     pipe.set_adapters(names, adapter_weights=weights)

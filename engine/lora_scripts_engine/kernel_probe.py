@@ -5,6 +5,7 @@ that torch does not promise to keep, replace `forward` methods and flip a peft-i
 may break them. A family runs only where every op and attribute it uses is there and a one-layer self-check gives
 PyTorch's own layer's results; a family that fails stays off and the run says why: slower steps, never wrong ones.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -135,14 +136,20 @@ def lora_autocast_check() -> str | None:
 
 
 LORA_INPUTS_LEFT_TO_AUTOCAST = KernelFamily(
-    "LoRA inputs left to autocast", ("peft.tuners.tuners_utils.BaseTunerLayer._cast_input_dtype",), lora_autocast_check)
+    "LoRA inputs left to autocast", ("peft.tuners.tuners_utils.BaseTunerLayer._cast_input_dtype",), lora_autocast_check
+)
 PACKED_CONVOLUTIONS = KernelFamily(
     "packed frozen convolutions",
     ("torch.ops.mkldnn._convolution_pointwise", "torch._C._nn.mkldnn_reorder_conv2d_weight", "torch.Tensor.to_mkldnn"),
-    packed_convolution_check)
+    packed_convolution_check,
+)
 PACKED_LINEARS = KernelFamily(
-    "packed frozen linear layers", ("torch.ops.mkldnn._reorder_linear_weight", "torch.ops.mkldnn._linear_pointwise"),
-    packed_linear_check)
+    "packed frozen linear layers",
+    ("torch.ops.mkldnn._reorder_linear_weight", "torch.ops.mkldnn._linear_pointwise"),
+    packed_linear_check,
+)
 KEPT_PROBABILITIES_ATTENTION = KernelFamily(
-    "attention with kept probabilities", ("torch._softmax_backward_data", "torch.overrides.TorchFunctionMode"),
-    kept_attention_check)
+    "attention with kept probabilities",
+    ("torch._softmax_backward_data", "torch.overrides.TorchFunctionMode"),
+    kept_attention_check,
+)

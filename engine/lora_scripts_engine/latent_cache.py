@@ -5,6 +5,7 @@ cached run trains exactly like an uncached one. Encoding draws no random numbers
 latents depend on (image bytes, target size, crop, mirror, VAE, format), so a stale file is never read: a change
 gives a new key and the old file is simply not looked up again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,8 +97,12 @@ class LatentCache:
             emit("stage", name="cache_latents", message=f"caching latents {len(todo)}/{len(todo)}")
         if self.uncached:
             setting = "color_jitter" if config.color_jitter > 0 else "crop: random"
-            emit("warning", code="latent_cache_partial", message=f"{len(self.uncached)} of {len(self.uncached) + len({k[0] for k in self.variants})} pictures change every epoch with `{setting}`: they are encoded at each step, not cached",
-                 hint="for the fastest training turn that augmentation off")
+            emit(
+                "warning",
+                code="latent_cache_partial",
+                message=f"{len(self.uncached)} of {len(self.uncached) + len({k[0] for k in self.variants})} pictures change every epoch with `{setting}`: they are encoded at each step, not cached",
+                hint="for the fastest training turn that augmentation off",
+            )
 
     def _fill(self, chunk: list, config) -> None:
         """Load the chunk's files that exist; encode the rest in one VAE call and write them."""
@@ -107,7 +112,11 @@ class LatentCache:
             path = os.path.join(self.folder, f"{key}.safetensors") if self.folder else None
             if path and os.path.exists(path):
                 stored = load_file(path)
-                self.variants[(example.image, size, flipped)] = (stored["mean"], stored["std"], tuple(stored["original"].tolist()))
+                self.variants[(example.image, size, flipped)] = (
+                    stored["mean"],
+                    stored["std"],
+                    tuple(stored["original"].tolist()),
+                )
             else:
                 missing.append((example, size, flipped, path))
         if not missing:
@@ -119,23 +128,38 @@ class LatentCache:
             loaded = []
             for example, _, flipped, _ in items:
                 image = open_rgb(example.image)
-                placement = place(image.size, size, random_crop=False, flip=False, rng=random.Random(0), crop_scale=config.crop_scale)
+                placement = place(
+                    image.size, size, random_crop=False, flip=False, rng=random.Random(0), crop_scale=config.crop_scale
+                )
                 placement.flipped = flipped
                 loaded.append((render(image, size, placement, rng=random.Random(0)), (image.height, image.width)))
             means, stds = self.encode(torch.stack([p for p, _ in loaded]))
             for (example, _, flipped, path), mean, std, (_, original) in zip(items, means, stds, loaded):
                 self.variants[(example.image, size, flipped)] = (mean, std, original)
                 if path:
-                    write_atomic(path, {"mean": mean.contiguous(), "std": std.contiguous(), "original": torch.tensor(original)})
+                    write_atomic(
+                        path, {"mean": mean.contiguous(), "std": std.contiguous(), "original": torch.tensor(original)}
+                    )
 
     def encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The latent distribution of a batch of pixels; no random numbers are drawn."""
-        with torch.no_grad(), torch.autocast(self.compute.device, dtype=self.compute.dtype, enabled=self.compute.dtype != torch.float32):
+        with (
+            torch.no_grad(),
+            torch.autocast(self.compute.device, dtype=self.compute.dtype, enabled=self.compute.dtype != torch.float32),
+        ):
             dist = self.vae.encode(pixels.to(self.compute.device, self.compute.dtype)).latent_dist
         return dist.mean, dist.std
 
     def _key(self, image_hash: str, size: tuple[int, int], config, flipped: bool) -> str:
-        parts = [FORMAT_VERSION, image_hash, f"{size[0]}x{size[1]}", config.crop, config.crop_scale, flipped, self.fingerprint]
+        parts = [
+            FORMAT_VERSION,
+            image_hash,
+            f"{size[0]}x{size[1]}",
+            config.crop,
+            config.crop_scale,
+            flipped,
+            self.fingerprint,
+        ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def covers(self, examples: list[Example]) -> bool:
@@ -151,12 +175,27 @@ class LatentCache:
         for example in batch:
             plain = self.variants.get((example.image, size, False))
             if plain is None:
-                pixels, original, crop = load_pixels(example.image, size, random_crop=config.crop == "random", flip=config.random_flip, rng=rng, crop_scale=config.crop_scale, color_jitter=config.color_jitter)
+                pixels, original, crop = load_pixels(
+                    example.image,
+                    size,
+                    random_crop=config.crop == "random",
+                    flip=config.random_flip,
+                    rng=rng,
+                    crop_scale=config.crop_scale,
+                    color_jitter=config.color_jitter,
+                )
                 fresh.append((len(means), pixels))
                 means.append(None), stds.append(None), conditions.append((original, crop))
                 continue
             original = plain[2]
-            placement = place((original[1], original[0]), size, random_crop=config.crop == "random", flip=config.random_flip, rng=rng, crop_scale=config.crop_scale)
+            placement = place(
+                (original[1], original[0]),
+                size,
+                random_crop=config.crop == "random",
+                flip=config.random_flip,
+                rng=rng,
+                crop_scale=config.crop_scale,
+            )
             mean, std, _ = self.variants[(example.image, size, placement.flipped)]
             means.append(mean), stds.append(std), conditions.append((original, (placement.top, placement.left)))
         if fresh:

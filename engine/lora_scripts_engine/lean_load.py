@@ -9,6 +9,7 @@ is copied into its final dtype and layout through a mapping that is dropped ever
 copied); each tensor already as wanted stays a view of one mapping that nothing else reads, so it costs memory only
 once training touches it, as in diffusers (the VAE decoder, say, is never read by training).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,13 @@ CHUNK_BYTES = 256 << 20
 SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
 
 
-def load_model_as(model_class, folder: Path, dtype: torch.dtype, memory_format=torch.contiguous_format,
-                  layout_prefixes: tuple[str, ...] = ("",)):
+def load_model_as(
+    model_class,
+    folder: Path,
+    dtype: torch.dtype,
+    memory_format=torch.contiguous_format,
+    layout_prefixes: tuple[str, ...] = ("",),
+):
     """The `model_class` (a diffusers ModelMixin) in `folder` (`<model>/unet`, `<model>/vae`) as `dtype`, the 4-D
     weights whose names start with one of `layout_prefixes` in `memory_format`; None where diffusers' own loader is
     already lean (stored in `dtype`, contiguous wanted: it maps the file without copying) or must decide (variant,
@@ -39,7 +45,9 @@ def load_model_as(model_class, folder: Path, dtype: torch.dtype, memory_format=t
         model = model_class.from_config(model_class.load_config(folder))
     state = {}
     for file in files:
-        state.update(read_converted(file, dtype, lambda key, tensor: wanted_layout(key, tensor, memory_format, layout_prefixes)))
+        state.update(
+            read_converted(file, dtype, lambda key, tensor: wanted_layout(key, tensor, memory_format, layout_prefixes))
+        )
     if state.keys() != model.state_dict().keys():
         return None  # older weight names (e.g. a VAE's `query`/`key`): diffusers' loader renames them
     model.load_state_dict(state, strict=True, assign=True)

@@ -2,6 +2,7 @@
 
 The kohya/WebUI file is made from this one by the TypeScript side (src/lora/), so there is one writer per format.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,18 @@ def load_init_lora(base, path: str, facts: InitLoraFacts | None) -> dict:
     file can't tell) and `layers`, the number of modules in it, which must all exist in this base model.
     """
     if facts is None:
-        raise EngineFailure("bad_request", "`options.init_lora` is null while `config.init_lora` is set", culprit="options.init_lora", hint=SETUP_HINT)
+        raise EngineFailure(
+            "bad_request",
+            "`options.init_lora` is null while `config.init_lora` is set",
+            culprit="options.init_lora",
+            hint=SETUP_HINT,
+        )
     names = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
     family = facts.family
     if family and family != base.family:
-        raise init_lora_failure(path, f"is an {names[family]} LoRA, but the base model is {names[base.family]}", code="init_lora_family")
+        raise init_lora_failure(
+            path, f"is an {names[family]} LoRA, but the base model is {names[base.family]}", code="init_lora_family"
+        )
     try:
         base.pipeline().load_lora_weights(path, adapter_name="default")
     except (ValueError, RuntimeError, KeyError) as error:
@@ -55,21 +63,31 @@ def load_init_lora(base, path: str, facts: InitLoraFacts | None) -> dict:
     count = lambda model: sum(1 for name, _ in model.named_modules() if name.endswith("lora_A.default"))
     layers = {"unet": count(base.unet), "text_encoder": sum(count(e) for e in base.text_encoders)}
     if sum(layers.values()) < max(1, facts.layers):
-        raise init_lora_failure(path, f"only {sum(layers.values())} of its {facts.layers} layers exist in this base model")
+        raise init_lora_failure(
+            path, f"only {sum(layers.values())} of its {facts.layers} layers exist in this base model"
+        )
     config = next(m.peft_config["default"] for m in [base.unet, *base.text_encoders] if hasattr(m, "peft_config"))
     return {"rank": config.r, "alpha": config.lora_alpha, "layers": layers}
 
 
 def first_mismatch(text: str) -> str:
     """torch's load_state_dict report → its first size mismatch in one line, else the report's first line."""
-    found = re.search(r"size mismatch for (\S+?)(?:\.default)?\.weight: copying a param with shape torch\.Size\((\[.*?\])\) from checkpoint, the shape in current model is torch\.Size\((\[.*?\])\)", text)
+    found = re.search(
+        r"size mismatch for (\S+?)(?:\.default)?\.weight: copying a param with shape torch\.Size\((\[.*?\])\) from checkpoint, the shape in current model is torch\.Size\((\[.*?\])\)",
+        text,
+    )
     if found:
         return f"layer `{found[1]}` is {found[2]} in the file but {found[3]} in the model"
     return (text.strip().splitlines() or ["unknown error"])[0][:300]
 
 
 def init_lora_failure(path: str, problem: str, code: str = "init_lora_mismatch") -> EngineFailure:
-    return EngineFailure(code, f"`init_lora` {problem}", culprit=path, hint="continue a LoRA on the base model (family) it was trained on, or remove `init_lora` to train a new one")
+    return EngineFailure(
+        code,
+        f"`init_lora` {problem}",
+        culprit=path,
+        hint="continue a LoRA on the base model (family) it was trained on, or remove `init_lora` to train a new one",
+    )
 
 
 def save_lora(base, path: str, save_precision: str, train_text_encoder: bool) -> str:

@@ -10,6 +10,7 @@ and hub ids. A local file never touches the network: its configs come from the f
 in model_configs/ (see model_configs/README.md), or from the `lora_scripts.architecture`
 metadata that single_file.py writes, and the tokenizers are the shipped files.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,9 @@ CULPRIT = "base_model"
 PIPELINE_CLASSES = {"sd1": StableDiffusionPipeline, "sd2": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
 # OpenCLIP (SD 2.x, SDXL's second encoder) pads with "!" (id 0); OpenAI CLIP pads with <|endoftext|>.
 TOKENIZER_FOLDERS = {
-    "sd1": ["tokenizer-clip"], "sd2": ["tokenizer-clip-pad0"], "sdxl": ["tokenizer-clip", "tokenizer-clip-pad0"],
+    "sd1": ["tokenizer-clip"],
+    "sd2": ["tokenizer-clip-pad0"],
+    "sdxl": ["tokenizer-clip", "tokenizer-clip-pad0"],
 }
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -79,13 +82,24 @@ class BaseModel:
         scheduler = scheduler or self.sampling_scheduler
         if self.family == "sdxl":
             return StableDiffusionXLPipeline(
-                vae=self.vae, text_encoder=self.text_encoders[0], text_encoder_2=self.text_encoders[1],
-                tokenizer=self.tokenizers[0], tokenizer_2=self.tokenizers[1], unet=self.unet,
-                scheduler=scheduler, add_watermarker=False,
+                vae=self.vae,
+                text_encoder=self.text_encoders[0],
+                text_encoder_2=self.text_encoders[1],
+                tokenizer=self.tokenizers[0],
+                tokenizer_2=self.tokenizers[1],
+                unet=self.unet,
+                scheduler=scheduler,
+                add_watermarker=False,
             )
         return StableDiffusionPipeline(
-            vae=self.vae, text_encoder=self.text_encoders[0], tokenizer=self.tokenizers[0], unet=self.unet,
-            scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            vae=self.vae,
+            text_encoder=self.text_encoders[0],
+            tokenizer=self.tokenizers[0],
+            unet=self.unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
         )
 
     def to(self, device: str | torch.device) -> "BaseModel":
@@ -138,7 +152,9 @@ def load_base_model(
         model = load_from_hub(spec, dtype, prediction_type, memory_format)
     else:
         raise EngineFailure(
-            "base_model_missing", f"`{spec}` does not exist", culprit=CULPRIT,
+            "base_model_missing",
+            f"`{spec}` does not exist",
+            culprit=CULPRIT,
             hint="check `base_model`: a .safetensors file, a diffusers folder or a hub id like `owner/name`",
         )
     return model.to(device)
@@ -161,7 +177,9 @@ def load_single_file(
     family = family or (architecture or {}).get("family")
     if family is None:
         raise EngineFailure(
-            "base_model_family_unknown", f"`{path.name}` was given without its family", culprit=CULPRIT,
+            "base_model_family_unknown",
+            f"`{path.name}` was given without its family",
+            culprit=CULPRIT,
             hint="run it through lora-scripts, which reads the family from the file's header (src/checkpoint)",
         )
     preloaded: dict = {}
@@ -187,16 +205,20 @@ def read_checkpoint_metadata(path: Path) -> dict[str, str]:
             return checkpoint.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise EngineFailure(
-            "base_model_corrupt", f"`{path.name}` is not a readable .safetensors file ({first_line(err)})",
-            culprit=CULPRIT, hint="the file may be truncated: download it again and compare its size or hash",
+            "base_model_corrupt",
+            f"`{path.name}` is not a readable .safetensors file ({first_line(err)})",
+            culprit=CULPRIT,
+            hint="the file may be truncated: download it again and compare its size or hash",
         ) from err
 
 
 def unrecognized(file_name: str, what: str) -> EngineFailure:
     return EngineFailure(
-        "base_model_unrecognized", f"`{file_name}` {what}", culprit=CULPRIT,
+        "base_model_unrecognized",
+        f"`{file_name}` {what}",
+        culprit=CULPRIT,
         hint="set `base_model` to a full Stable Diffusion checkpoint (SD 1.x, SD 2.x or SDXL .safetensors), "
-             "a diffusers folder or a hub id",
+        "a diffusers folder or a hub id",
     )
 
 
@@ -220,7 +242,9 @@ def read_architecture(metadata: dict[str, str], file_name: str) -> dict | None:
 
 def corrupt_metadata(file_name: str, problem: str) -> EngineFailure:
     return EngineFailure(
-        "base_model_corrupt", f"`{file_name}`: its `{ARCHITECTURE_METADATA_KEY}` metadata {problem}", culprit=CULPRIT,
+        "base_model_corrupt",
+        f"`{file_name}`: its `{ARCHITECTURE_METADATA_KEY}` metadata {problem}",
+        culprit=CULPRIT,
         hint="the file was edited or damaged: rewrite it with lora-scripts or use the original checkpoint",
     )
 
@@ -293,8 +317,13 @@ def is_v_prediction_unet(unet: torch.nn.Module) -> bool:
 
 
 def pipeline_from_single_file(
-    path: Path, family: str, config_dir: Path, dtype: torch.dtype, scheduler: SchedulerMixin,
-    tokenizers: list[CLIPTokenizer], preloaded: dict,
+    path: Path,
+    family: str,
+    config_dir: Path,
+    dtype: torch.dtype,
+    scheduler: SchedulerMixin,
+    tokenizers: list[CLIPTokenizer],
+    preloaded: dict,
 ) -> DiffusionPipeline:
     # Tokenizers and the scheduler are passed in, so from_single_file reads only model configs
     # from config_dir, and the shipped config folders need no tokenizer copies.
@@ -316,7 +345,9 @@ def loader_errors_as_failures(name: str, family: str) -> Iterator[None]:
         # diffusers builds modules on the meta device and fills them from the file; casting one
         # with a weight left unfilled fails with "Cannot copy out of meta tensor".
         raise EngineFailure(
-            "base_model_incomplete", f"`{name}` lacks some weights of the {family} architecture", culprit=CULPRIT,
+            "base_model_incomplete",
+            f"`{name}` lacks some weights of the {family} architecture",
+            culprit=CULPRIT,
             hint="the checkpoint is pruned or damaged: use a full checkpoint or a diffusers folder",
         ) from err
     except (ValueError, RuntimeError, KeyError, SingleFileComponentError) as err:
@@ -327,25 +358,34 @@ def loader_errors_as_failures(name: str, family: str) -> Iterator[None]:
 
 
 def load_diffusers_folder(
-    folder: Path, dtype: torch.dtype, prediction_type: str | None, family: str | None, memory_format: torch.memory_format
+    folder: Path,
+    dtype: torch.dtype,
+    prediction_type: str | None,
+    family: str | None,
+    memory_format: torch.memory_format,
 ) -> BaseModel:
     name = f"{folder.name}/"
     if not (folder / "model_index.json").is_file():
         raise unrecognized(name, "has no `model_index.json`, so it is not a diffusers model folder")
     try:
-        pipe = load_pretrained_pipeline(str(folder), folder / "model_index.json", dtype, memory_format, local_files_only=True)
+        pipe = load_pretrained_pipeline(
+            str(folder), folder / "model_index.json", dtype, memory_format, local_files_only=True
+        )
     except (OSError, ValueError, RuntimeError) as err:
         raise unrecognized(name, f"is not a loadable diffusers folder ({first_line(err)})") from err
     return base_model_from_pretrained(pipe, prediction_type, source="diffusers_folder", family=family)
 
 
-def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None, memory_format: torch.memory_format) -> BaseModel:
+def load_from_hub(
+    repo_id: str, dtype: torch.dtype, prediction_type: str | None, memory_format: torch.memory_format
+) -> BaseModel:
     try:
         index_file = Path(hf_hub_download(repo_id, "model_index.json"))
         pipe = load_pretrained_pipeline(repo_id, index_file, dtype, memory_format, local_files_only=False)
     except RepositoryNotFoundError as err:  # before OSError: it is one
         raise EngineFailure(
-            "base_model_missing", f"`{repo_id}` is neither a local path nor a hub model you can access",
+            "base_model_missing",
+            f"`{repo_id}` is neither a local path nor a hub model you can access",
             culprit=CULPRIT,
             hint="check `base_model`; a private hub model needs `hf auth login`",
         ) from err
@@ -353,9 +393,11 @@ def load_from_hub(repo_id: str, dtype: torch.dtype, prediction_type: str | None,
         raise unrecognized(repo_id, "is a hub repo without `model_index.json`, so not a diffusers model") from err
     except OSError as err:  # LocalEntryNotFoundError, OfflineModeIsEnabled, connection failures
         raise EngineFailure(
-            "base_model_offline", f"cannot download hub model `{repo_id}`: no network and it is not in the local cache",
-            culprit=CULPRIT, hint="connect once so it is cached, or set `base_model` to a local .safetensors file "
-                                  "or diffusers folder (if `base_model` is a local path, it does not exist)",
+            "base_model_offline",
+            f"cannot download hub model `{repo_id}`: no network and it is not in the local cache",
+            culprit=CULPRIT,
+            hint="connect once so it is cached, or set `base_model` to a local .safetensors file "
+            "or diffusers folder (if `base_model` is a local path, it does not exist)",
         ) from err
     return base_model_from_pretrained(pipe, prediction_type, source="hub")
 
@@ -366,8 +408,10 @@ def load_pretrained_pipeline(
     class_name = json.loads(index_file.read_text()).get("_class_name")
     pipeline_class = {cls.__name__: cls for cls in (StableDiffusionPipeline, StableDiffusionXLPipeline)}.get(class_name)
     if pipeline_class is None:
-        raise unrecognized(name, f"is a `{class_name}`; only StableDiffusionPipeline and StableDiffusionXLPipeline "
-                                 "models are supported")
+        raise unrecognized(
+            name,
+            f"is a `{class_name}`; only StableDiffusionPipeline and StableDiffusionXLPipeline models are supported",
+        )
     # The safety checker (1.2 GB in SD 1.5) has no part in training or sampling previews.
     skipped = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     extra = dict(skipped) if pipeline_class is StableDiffusionPipeline else {}

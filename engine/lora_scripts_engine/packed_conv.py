@@ -12,6 +12,7 @@ convolution is then released (it is never read again during training: the LoRA f
 two packed copies cost one extra copy of the convolution weights. Strided convolutions keep their weight for the
 ordinary backward.
 """
+
 from __future__ import annotations
 
 import types
@@ -25,7 +26,9 @@ PACKABLE_DTYPES = (torch.float32, torch.bfloat16)
 def pack(weight: torch.Tensor, padding, stride, dilation, input_shape) -> torch.Tensor:
     """oneDNN's layout of `weight` for inputs of `input_shape` (a layout picked for another size can be slower than
     none: measured 2.5 s instead of 1.6 s per step, so packing waits for the first real input)."""
-    return torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), list(padding), list(stride), list(dilation), 1, list(input_shape))
+    return torch._C._nn.mkldnn_reorder_conv2d_weight(
+        weight.to_mkldnn(), list(padding), list(stride), list(dilation), 1, list(input_shape)
+    )
 
 
 class PackedWeights:
@@ -48,7 +51,9 @@ class PackedConvolution(torch.autograd.Function):
     def forward(ctx, x, bias, conv):
         packed = conv._packed_weights
         ctx.conv, ctx.input_shape = conv, tuple(x.shape)
-        return mkldnn._convolution_pointwise(x, packed.forward, bias, packed.padding, packed.stride, packed.dilation, 1, "none", [], "")
+        return mkldnn._convolution_pointwise(
+            x, packed.forward, bias, packed.padding, packed.stride, packed.dilation, 1, "none", [], ""
+        )
 
     @staticmethod
     def backward(ctx, grad):
@@ -57,9 +62,13 @@ class PackedConvolution(torch.autograd.Function):
         conv, grad = ctx.conv, grad.contiguous(memory_format=torch.channels_last)
         packed = conv._packed_weights
         if packed.backward is not None:
-            grad_input = mkldnn._convolution_pointwise(grad, packed.backward, None, packed.backward_padding, [1, 1], packed.dilation, 1, "none", [], "")
+            grad_input = mkldnn._convolution_pointwise(
+                grad, packed.backward, None, packed.backward_padding, [1, 1], packed.dilation, 1, "none", [], ""
+            )
         else:
-            grad_input = torch.nn.grad.conv2d_input(ctx.input_shape, conv.weight.detach(), grad, packed.stride, packed.padding, packed.dilation)
+            grad_input = torch.nn.grad.conv2d_input(
+                ctx.input_shape, conv.weight.detach(), grad, packed.stride, packed.padding, packed.dilation
+            )
         return grad_input, None, None
 
 
@@ -73,9 +82,16 @@ def packed_forward(self: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 
 def is_packable(conv: torch.nn.Module) -> bool:
-    return (type(conv) is torch.nn.Conv2d and conv.groups == 1 and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
-            and conv.weight.dtype in PACKABLE_DTYPES and conv.weight.device.type == "cpu" and not conv.weight.requires_grad
-            and (conv.bias is None or not conv.bias.requires_grad))
+    return (
+        type(conv) is torch.nn.Conv2d
+        and conv.groups == 1
+        and conv.padding_mode == "zeros"
+        and not isinstance(conv.padding, str)
+        and conv.weight.dtype in PACKABLE_DTYPES
+        and conv.weight.device.type == "cpu"
+        and not conv.weight.requires_grad
+        and (conv.bias is None or not conv.bias.requires_grad)
+    )
 
 
 def switch_frozen_layers(module: torch.nn.Module, is_packable, packed_forward) -> int:

@@ -10,6 +10,7 @@ Measured alone on 2 cores in bf16 (forward + input gradient, GFLOP/s): 64 × 128
 The plain weight is released once packed (training reads only the LoRA weights), so the two packed copies cost one
 extra copy of the linear weights.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,7 +38,9 @@ class PackedLinear(torch.autograd.Function):
     def backward(ctx, grad):
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        grad_input = mkldnn._linear_pointwise(grad.contiguous(), ctx.linear._packed_weights.backward, None, "none", [], "")
+        grad_input = mkldnn._linear_pointwise(
+            grad.contiguous(), ctx.linear._packed_weights.backward, None, "none", [], ""
+        )
         return grad_input, None, None
 
 
@@ -45,14 +48,21 @@ def packed_forward(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
     # Under autocast a plain linear layer runs in the autocast dtype, which the frozen weights are stored in.
     x = x.to(self._packed_dtype).contiguous()
     if not hasattr(self, "_packed_weights"):
-        self._packed_weights = PackedWeights(self, x.numel() // x.shape[-1])  # on the first call: the layout depends on the row count
+        self._packed_weights = PackedWeights(
+            self, x.numel() // x.shape[-1]
+        )  # on the first call: the layout depends on the row count
     bias = None if self.bias is None else self.bias.detach()
     return PackedLinear.apply(x, bias, self)
 
 
 def is_packable(linear: torch.nn.Module) -> bool:
-    return (type(linear) is torch.nn.Linear and linear.weight.dtype in PACKABLE_DTYPES and linear.weight.device.type == "cpu"
-            and not linear.weight.requires_grad and (linear.bias is None or not linear.bias.requires_grad))
+    return (
+        type(linear) is torch.nn.Linear
+        and linear.weight.dtype in PACKABLE_DTYPES
+        and linear.weight.device.type == "cpu"
+        and not linear.weight.requires_grad
+        and (linear.bias is None or not linear.bias.requires_grad)
+    )
 
 
 def pack_frozen_linears(module: torch.nn.Module) -> int:

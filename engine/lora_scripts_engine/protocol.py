@@ -7,6 +7,7 @@ tests/fixtures/protocol/*.jsonl are parsed by both test suites.
 
 The request read from stdin is typed in request.py (one dataclass per command).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,5 +50,3 @@ class EngineFailure(Exception):
 
     def emit(self) -> None:
         emit("error", code=self.code, message=self.message, culprit=self.culprit, hint=self.hint)
-
-

@@ -5,6 +5,7 @@ and types match its JSON Schema. No field has a default: TypeScript sends every 
 src/config/schema.ts alone), and `parse_request` refuses an unknown, missing or mistyped key, naming it. Range checks
 live only in zod. Imports nothing heavy: `__main__` parses before it may let huggingface_hub go online.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -258,7 +259,9 @@ class DoctorRequest:
     command: str
 
 
-EngineRequest = TrainRequest | GenerateRequest | RenderStrengthsRequest | CaptionRequest | MakeCheckpointRequest | DoctorRequest
+EngineRequest = (
+    TrainRequest | GenerateRequest | RenderStrengthsRequest | CaptionRequest | MakeCheckpointRequest | DoctorRequest
+)
 
 REQUEST_TYPES: dict[str, type] = {
     "train": TrainRequest,
@@ -277,7 +280,9 @@ def parse_request(text: str) -> EngineRequest:
     try:
         raw = json.loads(text)
     except ValueError as error:
-        raise EngineFailure("bad_request", f"the request is not JSON ({error})", culprit="request", hint=SETUP_HINT) from error
+        raise EngineFailure(
+            "bad_request", f"the request is not JSON ({error})", culprit="request", hint=SETUP_HINT
+        ) from error
     if not isinstance(raw, dict):
         raise EngineFailure("bad_request", "the request is not a JSON object", culprit="request", hint=SETUP_HINT)
     if raw.get("protocol") != PROTOCOL_VERSION:  # before the fields: another version may name them differently
@@ -288,7 +293,9 @@ def parse_request(text: str) -> EngineRequest:
         )
     request_type = REQUEST_TYPES.get(raw.get("command"))  # type: ignore[arg-type]
     if request_type is None:
-        raise EngineFailure("unknown_command", f"unknown engine command `{raw.get('command')}`", culprit="command", hint=SETUP_HINT)
+        raise EngineFailure(
+            "unknown_command", f"unknown engine command `{raw.get('command')}`", culprit="command", hint=SETUP_HINT
+        )
     return parse_fields(request_type, raw, "")
 
 
@@ -335,7 +342,9 @@ def parse_value(hint: Any, value: Any, path: str, or_null: bool = False) -> Any:
         require(isinstance(value, list), path, "a list", value, or_null)
         return [parse_value(args[0], item, f"{path}[{i}]") for i, item in enumerate(value)]
     if origin is tuple:
-        require(isinstance(value, list) and len(value) == len(args), path, f"a list of {len(args)} items", value, or_null)
+        require(
+            isinstance(value, list) and len(value) == len(args), path, f"a list of {len(args)} items", value, or_null
+        )
         return tuple(parse_value(kind, item, f"{path}[{i}]") for i, (kind, item) in enumerate(zip(args, value)))
     if origin is dict:
         require(isinstance(value, dict), path, "an object", value, or_null)
@@ -350,7 +359,9 @@ def parse_value(hint: Any, value: Any, path: str, or_null: bool = False) -> Any:
 def require(is_ok: bool, path: str, words: str, value: Any, or_null: bool) -> None:
     if not is_ok:
         got = json.dumps(value)
-        raise bad_request(path, f"must be {words}{' or null' if or_null else ''}, got {got if len(got) <= 60 else got[:57] + '...'}")
+        raise bad_request(
+            path, f"must be {words}{' or null' if or_null else ''}, got {got if len(got) <= 60 else got[:57] + '...'}"
+        )
 
 
 def bad_request(path: str, problem: str) -> EngineFailure:

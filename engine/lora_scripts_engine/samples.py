@@ -1,4 +1,5 @@
 """Renders the config's sample prompts with the LoRA as it is now, to <output_dir>/samples and TensorBoard."""
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,13 @@ def render_samples(base, config, resolution: int, step: int, logs) -> None:
             # A fixed seed per prompt: samples at different steps differ only by what the LoRA learned.
             generator = torch.Generator("cpu").manual_seed(config.seed + index)
             with torch.no_grad():
-                image = pipe(prompt, height=resolution, width=resolution, num_inference_steps=config.sample_inference_steps, generator=generator).images[0]
+                image = pipe(
+                    prompt,
+                    height=resolution,
+                    width=resolution,
+                    num_inference_steps=config.sample_inference_steps,
+                    generator=generator,
+                ).images[0]
             path = os.path.join(folder, f"step-{step:08d}-{index}.png")
             temp = path + ".tmp.png"
             image.save(temp)

@@ -6,6 +6,7 @@ diffusers/loaders/single_file_utils.py). Names are derived from each model's con
 layers_per_block, which up blocks have attentions), so tiny test models get the same layout as
 SD 1.5. The configs travel in the `lora_scripts.architecture` metadata for models.py to rebuild.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,12 @@ TEXT_ENCODER_LAYOUTS = {
     "sdxl": [("conditioner.embedders.0.transformer.", "hf"), ("conditioner.embedders.1.model.", "openclip")],
 }
 UNET_RESNET_NAMES = {
-    "norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
-    "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection",
+    "norm1": "in_layers.0",
+    "conv1": "in_layers.2",
+    "time_emb_proj": "emb_layers.1",
+    "norm2": "out_layers.0",
+    "conv2": "out_layers.3",
+    "conv_shortcut": "skip_connection",
 }
 VAE_RESNET_NAMES = {"conv_shortcut": "nin_shortcut"}
 VAE_ATTENTION_NAMES = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
@@ -44,7 +49,10 @@ OPENCLIP_NAMES = {
     "final_layer_norm.bias": "ln_final.bias",
 }
 OPENCLIP_LAYER_NAMES = {
-    "layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
+    "layer_norm1": "ln_1",
+    "layer_norm2": "ln_2",
+    "mlp.fc1": "mlp.c_fc",
+    "mlp.fc2": "mlp.c_proj",
     "self_attn.out_proj": "attn.out_proj",
 }
 # Run-time and bookkeeping fields of a transformers config; the rest describes the architecture.
@@ -108,11 +116,15 @@ def unet_module_names(config) -> dict[str, str]:
     stride = per_block + 1  # LDM numbers resnets and the down/upsampler of a level consecutively
     names = {
         "conv_in": "input_blocks.0.0",
-        "time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
-        "add_embedding.linear_1": "label_emb.0.0", "add_embedding.linear_2": "label_emb.0.2",
-        "mid_block.resnets.0": "middle_block.0", "mid_block.attentions.0": "middle_block.1",
+        "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2",
+        "add_embedding.linear_1": "label_emb.0.0",
+        "add_embedding.linear_2": "label_emb.0.2",
+        "mid_block.resnets.0": "middle_block.0",
+        "mid_block.attentions.0": "middle_block.1",
         "mid_block.resnets.1": "middle_block.2",
-        "conv_norm_out": "out.0", "conv_out": "out.2",
+        "conv_norm_out": "out.0",
+        "conv_out": "out.2",
     }
     down_types = config["down_block_types"]
     for i, block_type in enumerate(down_types):
@@ -145,8 +157,17 @@ def unet_to_original(state_dict: dict[str, torch.Tensor], config) -> dict[str, t
 def vae_module_names(config) -> dict[str, str]:
     """diffusers module path → LDM module path, for every module of an AutoencoderKL config."""
     per_block = config["layers_per_block"]
-    names = {name: name for name in ("encoder.conv_in", "encoder.conv_out", "decoder.conv_in", "decoder.conv_out",
-                                     "quant_conv", "post_quant_conv")}
+    names = {
+        name: name
+        for name in (
+            "encoder.conv_in",
+            "encoder.conv_out",
+            "decoder.conv_in",
+            "decoder.conv_out",
+            "quant_conv",
+            "post_quant_conv",
+        )
+    }
     for part in ("encoder", "decoder"):
         names[f"{part}.conv_norm_out"] = f"{part}.norm_out"
         names[f"{part}.mid_block.resnets.0"] = f"{part}.mid.block_1"
@@ -239,7 +260,8 @@ def architecture_record(model: "BaseModel") -> dict:
         "unet": public_config(model.unet.config),
         "vae": public_config(model.vae.config),
         "scheduler": {
-            "_class_name": type(model.sampling_scheduler).__name__, **public_config(model.sampling_scheduler.config)
+            "_class_name": type(model.sampling_scheduler).__name__,
+            **public_config(model.sampling_scheduler.config),
         },
     }
     for index, encoder in enumerate(model.text_encoders):

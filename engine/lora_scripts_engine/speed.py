@@ -3,6 +3,7 @@
 Everything here changes how fast a step runs, never what it computes (gradient checkpointing and `compile` give the
 same numbers up to float rounding), so none of it is part of a resume fingerprint.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -10,11 +11,22 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, conv_flop_count, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
+from torch.utils.flop_counter import (
+    FlopCounterMode,
+    conv_flop_count,
+    register_flop_formula,
+    sdpa_backward_flop_count,
+    sdpa_flop_count,
+)
 
 from .cpu_attention import use_kept_probabilities_attention
-from .kernel_probe import (KEPT_PROBABILITIES_ATTENTION, LORA_INPUTS_LEFT_TO_AUTOCAST, PACKED_CONVOLUTIONS, PACKED_LINEARS,
-                           why_off)
+from .kernel_probe import (
+    KEPT_PROBABILITIES_ATTENTION,
+    LORA_INPUTS_LEFT_TO_AUTOCAST,
+    PACKED_CONVOLUTIONS,
+    PACKED_LINEARS,
+    why_off,
+)
 from .packed_conv import pack_frozen_convolutions
 from .packed_linear import pack_frozen_linears
 from .models import VAE_ENCODING_PREFIXES
@@ -33,8 +45,15 @@ def conv_memory_format(device: str, dtype: torch.dtype) -> torch.memory_format:
     return torch.contiguous_format
 
 
-def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_unet: bool, trained_text_encoders: list,
-                     cpu_kernels: str = "auto") -> list[str]:
+def apply_fast_paths(
+    base,
+    compute,
+    *,
+    gradient_checkpointing: bool,
+    compile_unet: bool,
+    trained_text_encoders: list,
+    cpu_kernels: str = "auto",
+) -> list[str]:
     """Sets the UNet up for speed on `compute`'s device; returns what was switched on, for the start message."""
     used = []
     if conv_memory_format(compute.device, compute.dtype) == torch.channels_last:
@@ -46,8 +65,14 @@ def apply_fast_paths(base, compute, *, gradient_checkpointing: bool, compile_une
     processors = {type(p).__name__ for p in base.unet.attn_processors.values()}
     if processors == {"AttnProcessor2_0"}:
         used.append("SDPA attention")
-    kernels = use_training_kernels(base.unet, compute.device, compute.dtype, compiled=compile_unet,
-                                   cpu_kernels=cpu_kernels, trained_text_encoders=trained_text_encoders)
+    kernels = use_training_kernels(
+        base.unet,
+        compute.device,
+        compute.dtype,
+        compiled=compile_unet,
+        cpu_kernels=cpu_kernels,
+        trained_text_encoders=trained_text_encoders,
+    )
     report_kernels_off(kernels.off)
     used += kernels.used
     if gradient_checkpointing:
@@ -70,8 +95,15 @@ class TrainingKernels:
 CPU_KERNELS_OFF_BY_CONFIG = "`cpu_kernels: off`"
 
 
-def use_training_kernels(unet: torch.nn.Module, device: str, dtype: torch.dtype, *, compiled: bool,
-                         cpu_kernels: str = "auto", trained_text_encoders=()) -> TrainingKernels:
+def use_training_kernels(
+    unet: torch.nn.Module,
+    device: str,
+    dtype: torch.dtype,
+    *,
+    compiled: bool,
+    cpu_kernels: str = "auto",
+    trained_text_encoders=(),
+) -> TrainingKernels:
     """The kernel choices of a LoRA run on `device` in `dtype` (shared with the benchmark, which sets a UNet up as the
     engine runs it): each of the engine's own kernels where it pays and kernel_probe finds it working here."""
     switches = {}  # family → switches it on, returning how many layers now run it
@@ -122,20 +154,33 @@ def report_kernels_off(off: dict[str, str]) -> None:
     if set(off.values()) == {CPU_KERNELS_OFF_BY_CONFIG}:
         emit("stage", name="cpu_kernels", message=kernels_off_message(off))
         return
-    emit("warning", code="cpu_kernels_off", message=kernels_off_message(off),
-         hint="results are unchanged, steps are slower; this torch or peft changed what those kernels use "
-              "(`cpu_kernels: off` skips the check)")
+    emit(
+        "warning",
+        code="cpu_kernels_off",
+        message=kernels_off_message(off),
+        hint="results are unchanged, steps are slower; this torch or peft changed what those kernels use "
+        "(`cpu_kernels: off` skips the check)",
+    )
 
 
 def make_optimizer(groups: list[dict], optimizer: str, weight_decay: float, device: str) -> torch.optim.Optimizer:
     if optimizer == "adamw8bit":
         if device != "cuda":
-            raise EngineFailure("optimizer_needs_cuda", "`optimizer: adamw8bit` needs a CUDA GPU (bitsandbytes)", culprit="optimizer", hint="use `optimizer: adamw` on this machine")
+            raise EngineFailure(
+                "optimizer_needs_cuda",
+                "`optimizer: adamw8bit` needs a CUDA GPU (bitsandbytes)",
+                culprit="optimizer",
+                hint="use `optimizer: adamw` on this machine",
+            )
         try:
             import bitsandbytes
         except ImportError as error:
-            raise EngineFailure("optimizer_missing", "`optimizer: adamw8bit` needs the bitsandbytes package, which is not in the engine's environment", culprit="optimizer",
-                                hint="install it into the engine venv (`~/.cache/lora-scripts/engine-venv/bin/pip install bitsandbytes`), or use `optimizer: adamw`") from error
+            raise EngineFailure(
+                "optimizer_missing",
+                "`optimizer: adamw8bit` needs the bitsandbytes package, which is not in the engine's environment",
+                culprit="optimizer",
+                hint="install it into the engine venv (`~/.cache/lora-scripts/engine-venv/bin/pip install bitsandbytes`), or use `optimizer: adamw`",
+            ) from error
         return bitsandbytes.optim.AdamW8bit(groups, weight_decay=weight_decay)
     # The fused kernel updates every LoRA tensor in one pass instead of several ops per tensor: on CUDA one launch,
     # on the CPU 3× less time than the default loop (measured: 256 LoRA tensors, 3.3 M values, 60 → 19 ms per step).
@@ -148,13 +193,22 @@ def count_cpu_kernel_flops() -> None:
     and input gradient alike. KeptProbabilitiesAttention (cpu_attention.py) is plain matrix products, counted as such."""
     from torch.utils.flop_counter import flop_registry
 
-    forward, backward = aten._scaled_dot_product_flash_attention_for_cpu, aten._scaled_dot_product_flash_attention_for_cpu_backward
+    forward, backward = (
+        aten._scaled_dot_product_flash_attention_for_cpu,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward,
+    )
     if forward in flop_registry or forward.default in flop_registry:
         return
     register_flop_formula(forward)(lambda q, k, v, *args, out_shape=None, **kwargs: sdpa_flop_count(q, k, v))
-    register_flop_formula(backward)(lambda grad, q, k, v, *args, out_shape=None, **kwargs: sdpa_backward_flop_count(grad, q, k, v))
-    register_flop_formula(torch.ops.mkldnn._convolution_pointwise)(lambda x_shape, w_shape, *args, out_shape=None, **kwargs: conv_flop_count(x_shape, w_shape, out_shape))
-    register_flop_formula(torch.ops.mkldnn._linear_pointwise)(lambda x_shape, w_shape, *args, out_shape=None, **kwargs: 2 * math.prod(out_shape) * x_shape[-1])
+    register_flop_formula(backward)(
+        lambda grad, q, k, v, *args, out_shape=None, **kwargs: sdpa_backward_flop_count(grad, q, k, v)
+    )
+    register_flop_formula(torch.ops.mkldnn._convolution_pointwise)(
+        lambda x_shape, w_shape, *args, out_shape=None, **kwargs: conv_flop_count(x_shape, w_shape, out_shape)
+    )
+    register_flop_formula(torch.ops.mkldnn._linear_pointwise)(
+        lambda x_shape, w_shape, *args, out_shape=None, **kwargs: 2 * math.prod(out_shape) * x_shape[-1]
+    )
 
 
 count_cpu_kernel_flops()
@@ -210,4 +264,9 @@ class LossReader:
 
 
 def report_fast_paths(used: list[str], compute) -> None:
-    emit("stage", name="fast_paths", message=f"{compute.device} {compute.dtype_name}, threads {torch.get_num_threads()}: " + (", ".join(used) or "plain PyTorch"))
+    emit(
+        "stage",
+        name="fast_paths",
+        message=f"{compute.device} {compute.dtype_name}, threads {torch.get_num_threads()}: "
+        + (", ".join(used) or "plain PyTorch"),
+    )

@@ -1,4 +1,5 @@
 """Matches the `target_modules` entries (already expanded to suffixes by TypeScript) against the real model."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -19,7 +20,9 @@ def match_modules(model: nn.Module, suffixes: list[str]) -> list[str]:
     return matched
 
 
-def resolve_targets(targets: list[TargetEntry], unet: nn.Module, text_encoders: list[nn.Module], train_text_encoder: bool):
+def resolve_targets(
+    targets: list[TargetEntry], unet: nn.Module, text_encoders: list[nn.Module], train_text_encoder: bool
+):
     """→ (unet module names, [names per text encoder], per-entry counts). Fails on an entry that matches nothing."""
     unet_names: set[str] = set()
     te_names: list[set[str]] = [set() for _ in text_encoders]
@@ -33,7 +36,12 @@ def resolve_targets(targets: list[TargetEntry], unet: nn.Module, text_encoders: 
         te_count = sum(len(found) for found in in_te)
         counts.append({"name": entry.name, "unet": len(in_unet), "text_encoder": te_count})
         if not in_unet and te_count == 0:
-            raise EngineFailure("target_module_missing", no_match_message(entry, text_encoders, train_text_encoder), culprit=f"target_modules[{index}]", hint="use a preset such as `attention` or `attention+ff`, or layer names such as `to_q`, `q_proj`, `ff.net.2`")
+            raise EngineFailure(
+                "target_module_missing",
+                no_match_message(entry, text_encoders, train_text_encoder),
+                culprit=f"target_modules[{index}]",
+                hint="use a preset such as `attention` or `attention+ff`, or layer names such as `to_q`, `q_proj`, `ff.net.2`",
+            )
     return sorted(unet_names), [sorted(n) for n in te_names], counts
 
 

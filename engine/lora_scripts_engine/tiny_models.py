@@ -3,6 +3,7 @@
 Tiny models keep everything of their family's shipped config (model_configs/) except the sizes,
 and keep CLIP's real vocabulary (49408 tokens, 77 positions) so the shipped tokenizers fit.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,22 +33,32 @@ SDXL_BLOCKS = dict(
     down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"], up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"]
 )
 TINY_UNETS = {
-    "sd1": dict(SD_BLOCKS, block_out_channels=[32, 64], layers_per_block=2, attention_head_dim=2,
-                cross_attention_dim=32),
-    "sd2": dict(SD_BLOCKS, block_out_channels=[32, 64], layers_per_block=1, attention_head_dim=[2, 4],
-                cross_attention_dim=48),
+    "sd1": dict(
+        SD_BLOCKS, block_out_channels=[32, 64], layers_per_block=2, attention_head_dim=2, cross_attention_dim=32
+    ),
+    "sd2": dict(
+        SD_BLOCKS, block_out_channels=[32, 64], layers_per_block=1, attention_head_dim=[2, 4], cross_attention_dim=48
+    ),
     # cross-attention sees both encoders side by side (32 + 64); the added embedding is the pooled
     # output of encoder 2 (64) plus six time ids of 8 each.
-    "sdxl": dict(SDXL_BLOCKS, block_out_channels=[32, 64], layers_per_block=1, transformer_layers_per_block=[1, 2],
-                 attention_head_dim=[2, 4], cross_attention_dim=32 + 64,
-                 addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 64),
+    "sdxl": dict(
+        SDXL_BLOCKS,
+        block_out_channels=[32, 64],
+        layers_per_block=1,
+        transformer_layers_per_block=[1, 2],
+        attention_head_dim=[2, 4],
+        cross_attention_dim=32 + 64,
+        addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=6 * 8 + 64,
+    ),
 }
 TINY_VAE = dict(block_out_channels=[16, 16, 32, 32], layers_per_block=1, norm_num_groups=8, sample_size=64)
 # SDXL's encoders must differ in width: diffusers tells them apart by it when loading one file.
 TINY_CLIP_32 = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, projection_dim=32)
 TINY_CLIP_48 = dict(hidden_size=48, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, projection_dim=48)
-TINY_CLIP_64 = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                    projection_dim=64)
+TINY_CLIP_64 = dict(
+    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, projection_dim=64
+)
 TINY_TEXT_ENCODERS = {"sd1": [TINY_CLIP_32], "sd2": [TINY_CLIP_48], "sdxl": [TINY_CLIP_32, TINY_CLIP_64]}
 TEXT_ENCODER_CLASSES = {"CLIPTextModel": CLIPTextModel, "CLIPTextModelWithProjection": CLIPTextModelWithProjection}
 
@@ -63,8 +74,15 @@ def build_tiny_components(family: str, seed: int = 0) -> BaseModel:
         build_text_encoder(config_dir / folder, sizes)
         for folder, sizes in zip(["text_encoder", "text_encoder_2"], TINY_TEXT_ENCODERS[family])
     ]
-    return random_base_model(family=family, prediction_type=prediction_type, config_dir=config_dir,
-                             unet=unet, vae=vae, text_encoders=text_encoders, seed=seed)
+    return random_base_model(
+        family=family,
+        prediction_type=prediction_type,
+        config_dir=config_dir,
+        unet=unet,
+        vae=vae,
+        text_encoders=text_encoders,
+        seed=seed,
+    )
 
 
 def build_full_size_sd15(seed: int = 0) -> BaseModel:
@@ -77,8 +95,15 @@ def build_full_size_sd15(seed: int = 0) -> BaseModel:
         vae = AutoencoderKL.from_config(read_config(config_dir / "vae"))
         text_encoder = build_text_encoder(config_dir / "text_encoder", {})
     unet, vae, text_encoder = (materialize(module) for module in (unet, vae, text_encoder))
-    return random_base_model(family="sd1", prediction_type="epsilon", config_dir=config_dir,
-                             unet=unet, vae=vae, text_encoders=[text_encoder], seed=seed)
+    return random_base_model(
+        family="sd1",
+        prediction_type="epsilon",
+        config_dir=config_dir,
+        unet=unet,
+        vae=vae,
+        text_encoders=[text_encoder],
+        seed=seed,
+    )
 
 
 def write_checkpoint(

@@ -3,6 +3,7 @@
 Follows the order of diffusers' examples/text_to_image/train_text_to_image_lora.py; every setting comes from
 the config TypeScript validated (src/config/schema.ts), so nothing here re-checks ranges.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,11 +56,19 @@ def train(request: TrainRequest, compute: Compute) -> None:
     emit("stage", name="load_model", message=f"loading base model {config.base_model}")
     facts = run.base_model_facts  # TypeScript's checkpoint verdict (src/checkpoint): trusted, not re-detected
     prediction_type = facts.prediction_type if config.prediction_type == "auto" else config.prediction_type
-    base = load_base_model(config.base_model, dtype=compute.dtype, device=compute.device, prediction_type=prediction_type,
-                           family=facts.family, memory_format=conv_memory_format(compute.device, compute.dtype))
+    base = load_base_model(
+        config.base_model,
+        dtype=compute.dtype,
+        device=compute.device,
+        prediction_type=prediction_type,
+        family=facts.family,
+        memory_format=conv_memory_format(compute.device, compute.dtype),
+    )
     for model in [base.unet, base.vae, *base.text_encoders]:
         model.requires_grad_(False)
-    resolution = config.resolution or base.unet.config.sample_size * (2 ** (len(base.vae.config.block_out_channels) - 1))
+    resolution = config.resolution or base.unet.config.sample_size * (
+        2 ** (len(base.vae.config.block_out_channels) - 1)
+    )
 
     # 2. Inject the LoRA layers with peft on the resolved target modules, or continue `init_lora` (its rank, alpha
     #    and layers); keep their weights in fp32.
@@ -69,12 +78,25 @@ def train(request: TrainRequest, compute: Compute) -> None:
         trained = [base.unet] if layers["unet"] else []
         te_trained = [e for e in base.text_encoders if hasattr(e, "peft_config") and config.train_text_encoder]
         for encoder in base.text_encoders:
-            encoder.requires_grad_(encoder in te_trained)  # a text-encoder LoRA in the file stays as it is, and is saved
+            encoder.requires_grad_(
+                encoder in te_trained
+            )  # a text-encoder LoRA in the file stays as it is, and is saved
         if config.train_text_encoder and not te_trained:
-            emit("warning", code="init_lora_no_text_encoder", message="`init_lora` has no text-encoder layers: only its UNet layers are trained", hint="set `train_text_encoder: false`, or train a new LoRA (remove `init_lora`)")
+            emit(
+                "warning",
+                code="init_lora_no_text_encoder",
+                message="`init_lora` has no text-encoder layers: only its UNet layers are trained",
+                hint="set `train_text_encoder: false`, or train a new LoRA (remove `init_lora`)",
+            )
     else:
-        unet_names, te_names, counts = resolve_targets(run.targets, base.unet, base.text_encoders, config.train_text_encoder)
-        layers, rank, alpha = {"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)}, config.lora_rank, config.lora_alpha
+        unet_names, te_names, counts = resolve_targets(
+            run.targets, base.unet, base.text_encoders, config.train_text_encoder
+        )
+        layers, rank, alpha = (
+            {"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)},
+            config.lora_rank,
+            config.lora_alpha,
+        )
         lora = dict(r=rank, lora_alpha=alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
         trained = []
         if unet_names:
@@ -88,7 +110,17 @@ def train(request: TrainRequest, compute: Compute) -> None:
     saves_text_encoder = any(hasattr(e, "peft_config") for e in base.text_encoders)
     # LoRA params stay fp32: at lr 1e-4 fp16/bf16 updates round to zero.
     cast_training_params(trained + te_trained, dtype=torch.float32)
-    report_fast_paths(apply_fast_paths(base, compute, gradient_checkpointing=config.gradient_checkpointing, compile_unet=config.torch_compile, trained_text_encoders=te_trained, cpu_kernels=config.cpu_kernels), compute)
+    report_fast_paths(
+        apply_fast_paths(
+            base,
+            compute,
+            gradient_checkpointing=config.gradient_checkpointing,
+            compile_unet=config.torch_compile,
+            trained_text_encoders=te_trained,
+            cpu_kernels=config.cpu_kernels,
+        ),
+        compute,
+    )
 
     # 3. Optimizer over the LoRA parameters only, with the UNet and text-encoder learning rates.
     groups = [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
@@ -107,23 +139,51 @@ def train(request: TrainRequest, compute: Compute) -> None:
     steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
     total_steps = config.max_train_steps or steps_per_epoch * config.epochs
     epochs = math.ceil(total_steps / steps_per_epoch)
-    lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=total_steps)
-    caption_rules = CaptionRules(config.trigger_word, config.shuffle_caption, config.keep_tokens, config.caption_dropout_rate)
+    lr_scheduler = get_scheduler(
+        config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=total_steps
+    )
+    caption_rules = CaptionRules(
+        config.trigger_word, config.shuffle_caption, config.keep_tokens, config.caption_dropout_rate
+    )
     emit(
-        "started", family=base.family, prediction_type=base.prediction_type, resolution=resolution, num_images=len(examples),
-        epochs=epochs, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-        layers=layers, targets=counts, trainable_params=trainable, lora_rank=rank, lora_alpha=alpha,
-        layers_per_block=int(base.unet.config.layers_per_block if isinstance(base.unet.config.layers_per_block, int) else base.unet.config.layers_per_block[0]),
+        "started",
+        family=base.family,
+        prediction_type=base.prediction_type,
+        resolution=resolution,
+        num_images=len(examples),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        layers=layers,
+        targets=counts,
+        trainable_params=trainable,
+        lora_rank=rank,
+        lora_alpha=alpha,
+        layers_per_block=int(
+            base.unet.config.layers_per_block
+            if isinstance(base.unet.config.layers_per_block, int)
+            else base.unet.config.layers_per_block[0]
+        ),
     )
 
-    latents = LatentCache(base.vae, compute, os.path.join(config.cache_dir or os.path.join(config.output_dir, "cache"), "latents"))
+    latents = LatentCache(
+        base.vae, compute, os.path.join(config.cache_dir or os.path.join(config.output_dir, "cache"), "latents")
+    )
     if config.cache_latents:
         latents.build(examples, config, resolution)
-    encode_captions = caching_prompt_encoder(base, compute.device) if config.cache_text_encoder_outputs and not te_trained and not config.shuffle_caption else None
+    encode_captions = (
+        caching_prompt_encoder(base, compute.device)
+        if config.cache_text_encoder_outputs and not te_trained and not config.shuffle_caption
+        else None
+    )
 
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
     # Held-out pictures (TypeScript wrote their manifest): a loss at fixed noise and timesteps, comparable across steps.
-    validation = Validation(base, compute, run.validation_manifest, config, resolution, validation_every(config, total_steps)) if run.validation_manifest else None
+    validation = (
+        Validation(base, compute, run.validation_manifest, config, resolution, validation_every(config, total_steps))
+        if run.validation_manifest
+        else None
+    )
     if latents.covers(examples):
         base.vae.encoder = None  # every latent is cached: only sampling's decoder is still needed
     started_at = time.time()
@@ -141,8 +201,14 @@ def train(request: TrainRequest, compute: Compute) -> None:
 
     def save_training_state(at: Position) -> None:
         if config.save_state_limit > 0:
-            parts = {"params": [p.detach().cpu() for p in params], "optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
-                     "scaler": scaler.state_dict() if scaler else None, "smoothed_loss": logs.smoothed, "rng": capture_rng(rng)}
+            parts = {
+                "params": [p.detach().cpu() for p in params],
+                "optimizer": optimizer.state_dict(),
+                "scheduler": lr_scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler else None,
+                "smoothed_loss": logs.smoothed,
+                "rng": capture_rng(rng),
+            }
             save_state(config.output_dir, at, parts, dataclasses.asdict(run.state_fingerprint), config.save_state_limit)
 
     # 6. The loop: one optimizer step per `gradient_accumulation_steps` batches.
@@ -153,14 +219,24 @@ def train(request: TrainRequest, compute: Compute) -> None:
     step_start, step_images = 0.0, 0
 
     def report(loss_value: float, at: dict) -> None:
-        if not math.isfinite(loss_value):  # on CUDA the loss is read a step late: the weights were checked before every save
+        if not math.isfinite(
+            loss_value
+        ):  # on CUDA the loss is read a step late: the weights were checked before every save
             raise not_finite(f"the loss became {loss_value} at step {at['step']}", last_saved, config)
         smoothed = logs.record(at["step"], loss_value, at["lr"], at["step_ms"], at["tflops"])
-        emit("progress", total_steps=total_steps, loss=loss_value, loss_smoothed=smoothed, **{k: v for k, v in at.items() if v is not None})
+        emit(
+            "progress",
+            total_steps=total_steps,
+            loss=loss_value,
+            loss_smoothed=smoothed,
+            **{k: v for k, v in at.items() if v is not None},
+        )
 
     while step < total_steps and not stop.is_set:
         epoch += 1
-        micro_batches = batches(epoch_order(examples, epoch, config.seed), config.batch_size, epoch, config.seed, resolution)
+        micro_batches = batches(
+            epoch_order(examples, epoch, config.seed), config.batch_size, epoch, config.seed, resolution
+        )
         for index, batch in enumerate(micro_batches):
             if epoch == position.epoch and index < position.batches_done:
                 continue  # consumed before the state was saved
@@ -172,7 +248,9 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions)
                 if step + 1 == run.test_nan_at_step:
                     loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
-                if not losses.lagged and not math.isfinite(float(loss.detach())):  # free on a CPU: stop before the update
+                if not losses.lagged and not math.isfinite(
+                    float(loss.detach())
+                ):  # free on a CPU: stop before the update
                     raise not_finite(f"the loss became {float(loss.detach())} at step {step + 1}", last_saved, config)
                 backward(loss / config.gradient_accumulation_steps, scaler)
             step_images += len(batch)
@@ -183,7 +261,13 @@ def train(request: TrainRequest, compute: Compute) -> None:
             lr_scheduler.step()
             step += 1
             seconds = time.perf_counter() - step_start
-            at = dict(step=step, epoch=epoch, lr=lr_scheduler.get_last_lr()[0], step_ms=round(seconds * 1000, 2), tflops=flops.tflops(step_images, seconds))
+            at = dict(
+                step=step,
+                epoch=epoch,
+                lr=lr_scheduler.get_last_lr()[0],
+                step_ms=round(seconds * 1000, 2),
+                tflops=flops.tflops(step_images, seconds),
+            )
             for loss_value, read_at in losses.push(loss, at):
                 report(loss_value, read_at)
             step_images = 0
@@ -195,12 +279,20 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 path = os.path.join(config.output_dir, "checkpoints", f"step-{step:08d}", WEIGHT_NAME)
                 save_lora(base, path, config.save_precision, saves_text_encoder)
                 emit("checkpoint", step=step, epoch=epoch, path=path, is_final=False)
-            if config.sample_prompts and config.sample_every_n_steps and step % config.sample_every_n_steps == 0 and not is_final:
+            if (
+                config.sample_prompts
+                and config.sample_every_n_steps
+                and step % config.sample_every_n_steps == 0
+                and not is_final
+            ):
                 with torch.random.fork_rng(devices=[]):  # sampling must not shift the training noise (exact resume)
                     render_samples(base, config, resolution, step, logs)
             if validation and step % validation.every == 0 and not is_final:
                 validation.run(step, epoch, logs)
-            is_state_due = bool(config.save_state_every_minutes) and time.monotonic() - last_state_at >= config.save_state_every_minutes * 60
+            is_state_due = (
+                bool(config.save_state_every_minutes)
+                and time.monotonic() - last_state_at >= config.save_state_every_minutes * 60
+            )
             if (is_save_step or is_state_due) and not is_final:
                 save_training_state(position)  # last: everything this step did is in it
                 last_state_at = time.monotonic()
@@ -214,7 +306,9 @@ def train(request: TrainRequest, compute: Compute) -> None:
     # 7. Save the final LoRA and state (also after Ctrl-C: nothing trained is lost, and `resume` goes on from here).
     #    A finished state writes the final LoRA again from its weights (the same bytes) and keeps itself as it is.
     if step == first_step and not is_finished_state:
-        raise EngineFailure("interrupted", "stopped before the first training step; nothing new was saved", culprit="train")
+        raise EngineFailure(
+            "interrupted", "stopped before the first training step; nothing new was saved", culprit="train"
+        )
     epoch = position.epoch  # the loop's, or the finished state's (the loop did not run)
     require_finite(params, step, last_saved, config)
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
@@ -229,7 +323,15 @@ def train(request: TrainRequest, compute: Compute) -> None:
     if validation:
         validation.run(step, epoch, logs)
     logs.close()
-    emit("done", files=[final_path], steps=step, epoch=epoch, interrupted=stop.is_set, started_at=started_at, finished_at=time.time())
+    emit(
+        "done",
+        files=[final_path],
+        steps=step,
+        epoch=epoch,
+        interrupted=stop.is_set,
+        started_at=started_at,
+        finished_at=time.time(),
+    )
 
 
 def kill_for_test(kill_at: str | None, point: str) -> None:
@@ -241,8 +343,12 @@ def kill_for_test(kill_at: str | None, point: str) -> None:
 def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, scaler, logs, rng) -> Position:
     position, saved = load_state(folder)
     if position.step > total_steps:
-        raise EngineFailure("resume_finished", f"the state at step {position.step} is past the end of this run ({total_steps} steps)",
-                            culprit=folder, hint="raise `epochs` (or `max_train_steps`) to train further from it")
+        raise EngineFailure(
+            "resume_finished",
+            f"the state at step {position.step} is past the end of this run ({total_steps} steps)",
+            culprit=folder,
+            hint="raise `epochs` (or `max_train_steps`) to train further from it",
+        )
     restore_parameters(params, saved["params"], folder)
     optimizer.load_state_dict(saved["optimizer"])
     lr_scheduler.load_state_dict(saved["scheduler"])
@@ -251,7 +357,11 @@ def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, 
     logs.smoothed = saved["smoothed_loss"]
     restore_rng(saved["rng"], rng)  # last: nothing after this may draw random numbers before the loop
     if position.step == total_steps:
-        emit("stage", name="resume", message=f"the state at step {position.step} finished this run: its final files from {folder}")
+        emit(
+            "stage",
+            name="resume",
+            message=f"the state at step {position.step} finished this run: its final files from {folder}",
+        )
     else:
         emit("stage", name="resume", message=f"resuming at step {position.step} (epoch {position.epoch}) from {folder}")
     return position
@@ -259,8 +369,13 @@ def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, 
 
 def not_finite(what: str, last_saved: int | None, config: TrainConfig) -> EngineFailure:
     kept = f"the LoRA and state saved at step {last_saved} are kept" if last_saved else "nothing was saved"
-    return EngineFailure("loss_not_finite", f"{what}; training stopped and {kept}", culprit="learning_rate",
-                         hint=f"lower `learning_rate` (now {config.learning_rate:g}; try {config.learning_rate / 4:g}) and train again" + ("" if config.mixed_precision == "no" else ", or set `mixed_precision: no`"))
+    return EngineFailure(
+        "loss_not_finite",
+        f"{what}; training stopped and {kept}",
+        culprit="learning_rate",
+        hint=f"lower `learning_rate` (now {config.learning_rate:g}; try {config.learning_rate / 4:g}) and train again"
+        + ("" if config.mixed_precision == "no" else ", or set `mixed_precision: no`"),
+    )
 
 
 def require_finite(params, step: int, last_saved: int | None, config: TrainConfig) -> None:
@@ -273,7 +388,9 @@ def encode_prompts(base, captions: list[str], device: str):
     """Text-encoder outputs as the UNet expects them: SD 1/2 last hidden state; SDXL both encoders' penultimate layers + pooled."""
     hidden, pooled = [], None
     for tokenizer, encoder in zip(base.tokenizers, base.text_encoders):
-        ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids.to(device)
+        ids = tokenizer(
+            captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+        ).input_ids.to(device)
         if base.family != "sdxl":
             return encoder(ids)[0], None
         out = encoder(ids, output_hidden_states=True)
@@ -297,7 +414,9 @@ def caching_prompt_encoder(base, device: str):
     return encode
 
 
-def diffusion_loss(base, compute, config: TrainConfig, loaded, captions: list[str], encode_captions=None) -> torch.Tensor:
+def diffusion_loss(
+    base, compute, config: TrainConfig, loaded, captions: list[str], encode_captions=None
+) -> torch.Tensor:
     """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction.
 
     `loaded`: (scaled latents, per-item (original size, crop top-left), target (w, h)) from LatentCache.batch.
@@ -308,14 +427,18 @@ def diffusion_loss(base, compute, config: TrainConfig, loaded, captions: list[st
         noise = torch.randn_like(latents)
         if config.noise_offset:
             # Offset noise (crosslabs.org/blog/diffusion-with-offset-noise) lets the LoRA learn very dark/bright images.
-            noise += config.noise_offset * torch.randn(latents.shape[0], latents.shape[1], 1, 1, device=device, dtype=latents.dtype)
+            noise += config.noise_offset * torch.randn(
+                latents.shape[0], latents.shape[1], 1, 1, device=device, dtype=latents.dtype
+            )
         scheduler = base.noise_scheduler
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), device=device).long()
         noisy = scheduler.add_noise(latents, noise, timesteps)
         hidden, pooled = encode_captions(captions) if encode_captions else encode_prompts(base, captions, device)
         added = None
         if base.family == "sdxl":
-            time_ids = torch.tensor([[*orig, *crop, height, width] for orig, crop in conditions], device=device, dtype=hidden.dtype)
+            time_ids = torch.tensor(
+                [[*orig, *crop, height, width] for orig, crop in conditions], device=device, dtype=hidden.dtype
+            )
             added = {"text_embeds": pooled, "time_ids": time_ids}
         prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
         target = noise if base.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)

@@ -4,6 +4,7 @@ A state is a folder `<output_dir>/states/step-XXXXXXXX/` holding `training_state
 weights_only) and `state.json` (step, epoch and the run's fingerprint, read by TypeScript to refuse a changed config).
 It is written into a temp folder and renamed, so a process killed mid-save never leaves a half state behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -99,14 +100,24 @@ def prune_states(folder: str, keep: int) -> None:
 def load_state(folder: str) -> tuple[Position, dict]:
     path = os.path.join(folder, STATE_FILE)
     if not os.path.isfile(path):
-        raise EngineFailure("state_missing", f"no `{STATE_FILE}` in {folder}", culprit="resume", hint="point `resume` at a folder under `<output_dir>/states/`, or use `resume: latest`")
+        raise EngineFailure(
+            "state_missing",
+            f"no `{STATE_FILE}` in {folder}",
+            culprit="resume",
+            hint="point `resume` at a folder under `<output_dir>/states/`, or use `resume: latest`",
+        )
     saved = torch.load(path, map_location="cpu", weights_only=True)
     return Position(**saved.pop("position")), saved
 
 
 def restore_parameters(params: list[torch.Tensor], saved: list[torch.Tensor], folder: str) -> None:
     if [tuple(p.shape) for p in params] != [tuple(s.shape) for s in saved]:
-        raise EngineFailure("state_mismatch", "the saved LoRA weights do not fit the layers of this run", culprit=folder, hint="start a new run (remove `resume`)")
+        raise EngineFailure(
+            "state_mismatch",
+            "the saved LoRA weights do not fit the layers of this run",
+            culprit=folder,
+            hint="start a new run (remove `resume`)",
+        )
     with torch.no_grad():
         for param, value in zip(params, saved):
             param.copy_(value)

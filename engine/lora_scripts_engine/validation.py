@@ -4,6 +4,7 @@ The training loss draws new noise and timesteps every step, so two values of it 
 Here every validation picture gets one seeded noise tensor per timestep of a fixed set, drawn once: between two
 measurements only the LoRA changes, so the values compare across steps (and across identical runs).
 """
+
 from __future__ import annotations
 
 import random
@@ -26,7 +27,9 @@ class Validation:
         # Captions as training sees them, without the random parts (shuffle, dropout).
         rules = CaptionRules(config.trigger_word, False, 0, 0.0)
         self.captions = [apply_caption_rules(e.caption, rules, random.Random(0)) for e in examples]
-        loaded = [load_pixels(e.image, resolution, random_crop=False, flip=False, rng=random.Random(0)) for e in examples]
+        loaded = [
+            load_pixels(e.image, resolution, random_crop=False, flip=False, rng=random.Random(0)) for e in examples
+        ]
         self.conditions = [(orig, crop) for _, orig, crop in loaded]
         pixels = torch.stack([p for p, _, _ in loaded]).to(compute.device, compute.dtype)
         with torch.no_grad():
@@ -51,7 +54,10 @@ class Validation:
         pairs = [(i, t) for i in range(self.images) for t in range(len(self.timesteps))]
         total = 0.0
         try:
-            with torch.no_grad(), torch.autocast(device, dtype=self.compute.dtype, enabled=self.compute.dtype != torch.float32):
+            with (
+                torch.no_grad(),
+                torch.autocast(device, dtype=self.compute.dtype, enabled=self.compute.dtype != torch.float32),
+            ):
                 for start in range(0, len(pairs), CHUNK):
                     chunk = pairs[start : start + CHUNK]
                     images = [i for i, _ in chunk]
@@ -63,11 +69,21 @@ class Validation:
                     added = None
                     if base.family == "sdxl":
                         size = latents.shape[-1] * 2 ** (len(base.vae.config.block_out_channels) - 1)
-                        time_ids = torch.tensor([[*self.conditions[i][0], *self.conditions[i][1], size, size] for i in images], device=device, dtype=hidden.dtype)
+                        time_ids = torch.tensor(
+                            [[*self.conditions[i][0], *self.conditions[i][1], size, size] for i in images],
+                            device=device,
+                            dtype=hidden.dtype,
+                        )
                         added = {"text_embeds": pooled, "time_ids": time_ids}
                     prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
-                    target = noise if base.prediction_type == "epsilon" else base.noise_scheduler.get_velocity(latents, noise, timesteps)
-                    total += F.mse_loss(prediction.float(), target.float(), reduction="sum").item() / prediction[0].numel()
+                    target = (
+                        noise
+                        if base.prediction_type == "epsilon"
+                        else base.noise_scheduler.get_velocity(latents, noise, timesteps)
+                    )
+                    total += (
+                        F.mse_loss(prediction.float(), target.float(), reduction="sum").item() / prediction[0].numel()
+                    )
         finally:
             for m, flag in zip(models, was_training):
                 m.train(flag)

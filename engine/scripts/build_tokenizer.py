@@ -7,6 +7,7 @@ open_clip's `tokenizer.py` builds it (byte table, byte+</w>, merges, then the tw
 
     python engine/scripts/build_tokenizer.py --wheel open_clip_torch-3.3.0-py3-none-any.whl
 """
+
 from __future__ import annotations
 
 import argparse

@@ -12,6 +12,7 @@ Usage (data from `lora-scripts demo-data --style all`):
   python engine/scripts/pretrain_demo_model.py --data DIR --state STATE_DIR --phase unet --minutes 60
   python engine/scripts/pretrain_demo_model.py --data DIR --state STATE_DIR --phase export --out models/demo-sd1.safetensors
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,22 +39,46 @@ from lora_scripts_engine.single_file import save_single_file  # noqa: E402
 TARGET_STYLE = "jiangnan"
 # 64 px images, VAE downsampling 4 → 16×16×4 latents: sharper than SD's f=8 at this size, still cheap for the UNet.
 VAE_CONFIG = dict(
-    in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=16, sample_size=64,
-    block_out_channels=[32, 64, 64], down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
+    in_channels=3,
+    out_channels=3,
+    latent_channels=4,
+    layers_per_block=1,
+    norm_num_groups=16,
+    sample_size=64,
+    block_out_channels=[32, 64, 64],
+    down_block_types=["DownEncoderBlock2D"] * 3,
+    up_block_types=["UpDecoderBlock2D"] * 3,
 )
 UNET_CONFIG = dict(
-    sample_size=16, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=[64, 128, 128],
+    sample_size=16,
+    in_channels=4,
+    out_channels=4,
+    layers_per_block=1,
+    block_out_channels=[64, 128, 128],
     down_block_types=["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
     up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
-    cross_attention_dim=128, attention_head_dim=4, norm_num_groups=32,
+    cross_attention_dim=128,
+    attention_head_dim=4,
+    norm_num_groups=32,
 )
 TEXT_CONFIG = dict(
-    vocab_size=49408, max_position_embeddings=77, hidden_size=128, intermediate_size=512, num_hidden_layers=3,
-    num_attention_heads=4, hidden_act="quick_gelu", projection_dim=128, bos_token_id=0, eos_token_id=2, pad_token_id=1,
+    vocab_size=49408,
+    max_position_embeddings=77,
+    hidden_size=128,
+    intermediate_size=512,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    hidden_act="quick_gelu",
+    projection_dim=128,
+    bos_token_id=0,
+    eos_token_id=2,
+    pad_token_id=1,
 )
 # A GPU turns the hour of CPU pretraining into minutes; bf16 autocast is a win on both (2.3x for the VAE on CPU).
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-SCHEDULER_CONFIG = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False)
+SCHEDULER_CONFIG = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False
+)
 
 
 def log(message: str) -> None:
@@ -122,7 +147,12 @@ def train_vae(pixels: torch.Tensor, state_dir: Path, minutes: float, batch_size:
     deadline, smoothed = time.time() + minutes * 60, None
 
     def state() -> dict:
-        return {"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state()}
+        return {
+            "model": vae.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "rng": generator.get_state(),
+        }
 
     while time.time() < deadline:
         index = torch.randint(0, len(pixels), (batch_size,), generator=generator)
@@ -155,7 +185,9 @@ def load_vae(state_dir: Path) -> AutoencoderKL:
     return vae.eval().requires_grad_(False)
 
 
-def cache_latents(vae: AutoencoderKL, pixels: torch.Tensor, state_dir: Path) -> tuple[torch.Tensor, torch.Tensor, float]:
+def cache_latents(
+    vae: AutoencoderKL, pixels: torch.Tensor, state_dir: Path
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Posterior mean and std of every image, computed once; plus the scaling factor that gives latents unit variance."""
     path = state_dir / "latents.pt"
     if path.exists():
@@ -179,7 +211,14 @@ def build_unet_and_text_encoder() -> tuple[UNet2DConditionModel, CLIPTextModel]:
     return UNet2DConditionModel(**UNET_CONFIG), CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG))
 
 
-def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool], state_dir: Path, minutes: float, batch_size: int = 32) -> None:
+def train_unet(
+    pixels: torch.Tensor,
+    captions: list[str],
+    is_target: list[bool],
+    state_dir: Path,
+    minutes: float,
+    batch_size: int = 32,
+) -> None:
     vae = load_vae(state_dir)
     mean, std, scaling_factor = cache_latents(vae, pixels, state_dir)
     mean, std = mean.to(DEVICE), std.to(DEVICE)
@@ -187,17 +226,22 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
     mean, std = mean[keep], std[keep]
     kept_captions = [c for c, t in zip(captions, is_target) if not t]
     tokenizer = shipped_tokenizers("sd1", MODEL_CONFIGS_DIR)[0]
-    token_ids = tokenizer(kept_captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids.to(DEVICE)
+    token_ids = tokenizer(
+        kept_captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+    ).input_ids.to(DEVICE)
     empty_ids = tokenizer([""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(DEVICE)
     unet, text_encoder = build_unet_and_text_encoder()
     unet, text_encoder = unet.to(DEVICE), text_encoder.to(DEVICE)
     scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
     # The text encoder learns from scratch and gates every prompt effect: it gets a higher learning rate.
     learning_rates = (8e-4, 2e-3)  # UNet, text encoder
-    optimizer = torch.optim.AdamW([
-        {"params": unet.parameters(), "lr": learning_rates[0]},
-        {"params": text_encoder.parameters(), "lr": learning_rates[1]},
-    ], weight_decay=0.01)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": unet.parameters(), "lr": learning_rates[0]},
+            {"params": text_encoder.parameters(), "lr": learning_rates[1]},
+        ],
+        weight_decay=0.01,
+    )
     checkpoint = Checkpointer(state_dir, "unet")
     step, generator = 0, torch.Generator().manual_seed(1)
     if saved := checkpoint.load():
@@ -206,19 +250,32 @@ def train_unet(pixels: torch.Tensor, captions: list[str], is_target: list[bool],
         step, generator = saved["step"], torch.Generator().manual_seed(1)
         generator.set_state(saved["rng"].cpu())
         log(f"unet: resumed at step {step}")
-    log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M, text encoder {sum(p.numel() for p in text_encoder.parameters()) / 1e6:.2f} M parameters; {len(mean)} images")
+    log(
+        f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M, text encoder {sum(p.numel() for p in text_encoder.parameters()) / 1e6:.2f} M parameters; {len(mean)} images"
+    )
     unet.train(), text_encoder.train()
     deadline, smoothed = time.time() + minutes * 60, None
 
     def state() -> dict:
-        return {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "rng": generator.get_state(), "scaling_factor": scaling_factor}
+        return {
+            "unet": unet.state_dict(),
+            "text_encoder": text_encoder.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "rng": generator.get_state(),
+            "scaling_factor": scaling_factor,
+        }
 
     while time.time() < deadline:
         # Random draws come from one CPU generator (saved with the state), then move to the device.
         index = torch.randint(0, len(mean), (batch_size,), generator=generator).to(DEVICE)
-        latents = (mean[index] + std[index] * torch.randn(mean[index].shape, generator=generator).to(DEVICE)) * scaling_factor
+        latents = (
+            mean[index] + std[index] * torch.randn(mean[index].shape, generator=generator).to(DEVICE)
+        ) * scaling_factor
         ids = token_ids[index].clone()
-        dropped = (torch.rand(batch_size, generator=generator) < 0.1).to(DEVICE)  # caption dropout: the unconditional branch for CFG
+        dropped = (torch.rand(batch_size, generator=generator) < 0.1).to(
+            DEVICE
+        )  # caption dropout: the unconditional branch for CFG
         ids[dropped] = empty_ids
         noise = torch.randn(latents.shape, generator=generator).to(DEVICE)
         timesteps = torch.randint(0, 1000, (batch_size,), generator=generator).to(DEVICE)
@@ -251,8 +308,16 @@ def assemble(state_dir: Path) -> BaseModel:
     unet.load_state_dict({k: v.cpu() for k, v in saved["unet"].items()})
     text_encoder.load_state_dict({k: v.cpu() for k, v in saved["text_encoder"].items()})
     sampling = sampling_scheduler_from_folder(MODEL_CONFIGS_DIR / "sd15", "epsilon", "demo model")
-    return BaseModel(family="sd1", prediction_type="epsilon", unet=unet.eval(), vae=vae, text_encoders=[text_encoder.eval()],
-                     tokenizers=shipped_tokenizers("sd1", MODEL_CONFIGS_DIR), sampling_scheduler=sampling, source="random")
+    return BaseModel(
+        family="sd1",
+        prediction_type="epsilon",
+        unet=unet.eval(),
+        vae=vae,
+        text_encoders=[text_encoder.eval()],
+        tokenizers=shipped_tokenizers("sd1", MODEL_CONFIGS_DIR),
+        sampling_scheduler=sampling,
+        source="random",
+    )
 
 
 def export(state_dir: Path, out: Path) -> None:
@@ -269,8 +334,15 @@ def sample_grid(state_dir: Path, prompts: list[str], out: Path, steps: int = 25,
     pipe.set_progress_bar_config(disable=True)
     rows = []
     for prompt in prompts:
-        images = pipe([prompt] * 4, height=64, width=64, num_inference_steps=steps, guidance_scale=guidance,
-                      generator=torch.Generator().manual_seed(0), output_type="np").images
+        images = pipe(
+            [prompt] * 4,
+            height=64,
+            width=64,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=torch.Generator().manual_seed(0),
+            output_type="np",
+        ).images
         rows.append(np.concatenate(list(images), axis=1))
     Image.fromarray((np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)).save(out)
     log(f"wrote {out}")

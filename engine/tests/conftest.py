@@ -1,4 +1,5 @@
 """pytest setup for the engine: import path, no network, and opt-in slow tests."""
+
 import os
 import sys
 from pathlib import Path

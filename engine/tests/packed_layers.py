@@ -1,5 +1,6 @@
 """What the packed-layer tests compare, with the engine's own self-check helpers (kernel_probe.py): a layer's output and
 input gradient, called twice (the second call runs on the weights packed at the first), and the bf16 tolerance."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """`caption`: tiny random-weight BLIP, Florence-2 and WD14 models built here, loaded by the real code path."""
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,11 @@ from tiny_captioners import WORDS, build_blip, build_florence2, build_wd14
 def images(tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")
     # Black is square: the tagger pads to a white square, which would lighten a wide black image.
-    colours = {"red.png": ((64, 48), (200, 30, 30)), "black.png": ((48, 48), (0, 0, 0)), "white.png": ((96, 48), (250, 250, 250))}
+    colours = {
+        "red.png": ((64, 48), (200, 30, 30)),
+        "black.png": ((48, 48), (0, 0, 0)),
+        "white.png": ((96, 48), (250, 250, 250)),
+    }
     paths = []
     for name, (size, colour) in colours.items():
         Image.new("RGB", size, colour).save(folder / name)
@@ -40,7 +45,11 @@ CLI_OPTIONS = {"batch_size": 8, "task": "<DETAILED_CAPTION>", "threshold": 0.35,
 
 
 def caption_request(model: str, images: list[str], **options) -> dict:
-    return {"protocol": PROTOCOL_VERSION, "command": "caption", "options": {"model": model, "images": images, **CLI_OPTIONS, **options}}
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "command": "caption",
+        "options": {"model": model, "images": images, **CLI_OPTIONS, **options},
+    }
 
 
 def run_caption(**options) -> list[dict]:
@@ -113,14 +122,23 @@ def failure(model: str, **options) -> protocol.EngineFailure:
 
 
 def test_bad_models_fail_with_one_clear_error(tmp_path):
-    assert (failure(str(tmp_path / "missing")).code, failure(str(tmp_path / "missing")).message) == ("model_missing", "is not a model folder")
+    assert (failure(str(tmp_path / "missing")).code, failure(str(tmp_path / "missing")).message) == (
+        "model_missing",
+        "is not a model folder",
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     error = failure(str(empty))
-    assert (error.code, error.culprit, error.message) == ("model_unrecognized", str(empty), "has no config.json and no *.onnx + selected_tags.csv")
+    assert (error.code, error.culprit, error.message) == (
+        "model_unrecognized",
+        str(empty),
+        "has no config.json and no *.onnx + selected_tags.csv",
+    )
     (empty / "config.json").write_text('{"model_type": "clip"}')
     assert failure(str(empty)).message == "is a `clip` model; auto-label runs BLIP, Florence-2 and WD14 taggers"
-    (empty / "config.json").write_text('{"model_type": "florence2", "auto_map": {"AutoConfig": "configuration_florence2.Florence2Config"}}')
+    (empty / "config.json").write_text(
+        '{"model_type": "florence2", "auto_map": {"AutoConfig": "configuration_florence2.Florence2Config"}}'
+    )
     error = failure(str(empty))
     assert error.code == "model_remote_code" and "florence-community/Florence-2-base" in error.hint
     offline = failure("someone/some-captioner")  # conftest sets HF_HUB_OFFLINE=1
@@ -150,8 +168,20 @@ def test_a_hub_id_already_in_the_cache_loads_without_network(tmp_path, images):
     (tmp_path / "hub" / "models--someone--tiny-blip" / "refs").mkdir()
     (tmp_path / "hub" / "models--someone--tiny-blip" / "refs" / "main").write_text("0" * 40)
     request = caption_request("someone/tiny-blip", images[:1], max_new_tokens=4)
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
-    result = subprocess.run([sys.executable, "-m", "lora_scripts_engine"], input=json.dumps(request), env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "lora_scripts_engine"],
+        input=json.dumps(request),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["type"] for e in events] == ["hello", "stage", "caption", "done"], result.stderr[-2000:]
     assert set(events[2]["caption"].split()) <= set(WORDS)

@@ -1,4 +1,5 @@
 """Attention with kept probabilities computes what PyTorch's attention computes, and steps aside where it should."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,9 @@ from lora_scripts_engine import cpu_attention
 from lora_scripts_engine.cpu_attention import KeptProbabilitiesAttention, KeptProbabilitiesMode
 
 
-@pytest.mark.parametrize("queries, keys, width, block_bytes", [(64, 64, 40, 4 * 2**20), (64, 77, 40, 20000), (16, 16, 160, 1)])
+@pytest.mark.parametrize(
+    "queries, keys, width, block_bytes", [(64, 64, 40, 4 * 2**20), (64, 77, 40, 20000), (16, 16, 160, 1)]
+)
 def test_kept_probabilities_attention_matches_fp32_attention(monkeypatch, queries, keys, width, block_bytes):
     """Output and all three gradients, in diffusers' (batch, heads, tokens, width) view of (batch, tokens, heads·width),
     whole or a few heads at a time (block_bytes)."""
@@ -21,7 +24,7 @@ def test_kept_probabilities_attention_matches_fp32_attention(monkeypatch, querie
     for name, dtype in (("reference", torch.float32), ("kept", torch.bfloat16)):
         leaves = [t.detach().to(dtype).requires_grad_(True) for t in inputs]
         if name == "kept":
-            out = KeptProbabilitiesAttention.apply(*leaves, width ** -0.5)
+            out = KeptProbabilitiesAttention.apply(*leaves, width**-0.5)
         else:
             out = F.scaled_dot_product_attention(*leaves)
         out.backward(grad.to(dtype))
@@ -46,4 +49,4 @@ def test_the_mode_takes_over_only_bf16_training_attention_without_masks():
                 F.scaled_dot_product_attention(q, q, q)
     finally:
         KeptProbabilitiesAttention.apply = original
-    assert [call[3] for call in calls] == [16 ** -0.5, 0.5]
+    assert [call[3] for call in calls] == [16**-0.5, 0.5]

@@ -2,6 +2,7 @@
 left to autocast) in a whole UNet step as training runs it: bf16 weights, fp32 LoRA, autocast, strided and 1×1
 convolutions, self- and cross-attention; and behind their probe (kernel_probe.py): a missing op, a wrong kernel or
 `cpu_kernels: off` leave PyTorch's kernels in place and say why."""
+
 from __future__ import annotations
 
 import io
@@ -17,12 +18,20 @@ from lora_scripts_engine.cpu_attention import KeptProbabilitiesProcessor
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.packed_conv import pack_frozen_convolutions
 from lora_scripts_engine.packed_linear import pack_frozen_linears
-from lora_scripts_engine.speed import (kernels_off_message, leave_lora_inputs_to_autocast, report_kernels_off,
-                                      use_training_kernels)
+from lora_scripts_engine.speed import (
+    kernels_off_message,
+    leave_lora_inputs_to_autocast,
+    report_kernels_off,
+    use_training_kernels,
+)
 from lora_scripts_engine.tiny_models import write_checkpoint
 
-FAMILIES = [kernel_probe.LORA_INPUTS_LEFT_TO_AUTOCAST, kernel_probe.PACKED_CONVOLUTIONS, kernel_probe.PACKED_LINEARS,
-            kernel_probe.KEPT_PROBABILITIES_ATTENTION]
+FAMILIES = [
+    kernel_probe.LORA_INPUTS_LEFT_TO_AUTOCAST,
+    kernel_probe.PACKED_CONVOLUTIONS,
+    kernel_probe.PACKED_LINEARS,
+    kernel_probe.KEPT_PROBABILITIES_ATTENTION,
+]
 ALL_ON = [family.name for family in FAMILIES]
 
 
@@ -39,7 +48,9 @@ def lora_gradients(checkpoint, dtype, switch=lambda unet: None) -> torch.Tensor:
     base = load_base_model(str(checkpoint), dtype=dtype)
     unet = base.unet.requires_grad_(False)
     torch.manual_seed(1)
-    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights="gaussian"))
+    unet.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights="gaussian")
+    )
     cast_training_params([unet], dtype=torch.float32)
     unet.to(memory_format=torch.channels_last)
     switch(unet)
@@ -65,7 +76,10 @@ def test_a_bf16_step_with_the_cpu_kernels_is_as_close_to_fp32_as_the_plain_bf16_
     plain = lora_gradients(checkpoint, torch.bfloat16)
     fast = lora_gradients(checkpoint, torch.bfloat16, as_a_cpu_bf16_run)
     assert used == ALL_ON
-    error = {name: ((grads - reference).norm() / reference.norm()).item() for name, grads in (("plain", plain), ("fast", fast))}
+    error = {
+        name: ((grads - reference).norm() / reference.norm()).item()
+        for name, grads in (("plain", plain), ("fast", fast))
+    }
     # measured: plain 2.2 %, with the kernels 2.1 % (packed layers give the plain results; the attention rounds its
     # scores to bf16 before the softmax, as PyTorch's math attention does under autocast)
     assert error["plain"] < 0.05
@@ -135,8 +149,9 @@ def test_a_missing_op_leaves_its_family_off_and_the_unet_trains_on_pytorchs_kern
     report_kernels_off(kernels[0].off)
     (event,) = [json.loads(line) for line in channel.getvalue().splitlines()]
     assert event["type"] == "warning" and event["code"] == "cpu_kernels_off"
-    assert event["message"] == (f"CPU kernels off: packed frozen convolutions (`{missing}` missing); "
-                                "PyTorch's own kernels run instead")
+    assert event["message"] == (
+        f"CPU kernels off: packed frozen convolutions (`{missing}` missing); PyTorch's own kernels run instead"
+    )
 
 
 def test_a_packed_convolution_that_fails_its_self_check_is_never_used(tmp_path, monkeypatch):

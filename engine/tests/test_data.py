@@ -1,4 +1,5 @@
 """data.py's picture transforms: crops, flips and colour jitter change the training pictures as configured."""
+
 from __future__ import annotations
 
 import random
@@ -73,4 +74,6 @@ def test_colour_jitter_changes_brightness_within_its_range(framed):
     assert max(means) > plain * 1.03 and min(means) < plain * 0.97  # it does change the picture, both ways
     # Brightness, contrast and saturation each by at most ±20%: the mean moves well under 50%.
     assert all(plain * 0.5 < m < plain * 1.5 for m in means)
-    assert torch.equal(load(framed, random.Random(4), color_jitter=0.2), load(framed, random.Random(4), color_jitter=0.2))
+    assert torch.equal(
+        load(framed, random.Random(4), color_jitter=0.2), load(framed, random.Random(4), color_jitter=0.2)
+    )

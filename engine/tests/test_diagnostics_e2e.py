@@ -6,6 +6,7 @@
   a sane run (the examples/jiangnan_demo.yaml recipe, scaled down) does not;
 - the validation loss is logged to TensorBoard and is the same in two identical runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,14 @@ DEMO_MODEL = REPO / "models" / "demo-sd1.safetensors"
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "LORA_SCRIPTS_ENGINE_VENV": sys.prefix, "CI": "1"}
-    return subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def demo_data(folder: Path, count: int, seed: int) -> Path:
@@ -55,7 +63,15 @@ def warnings(stderr: str) -> list[str]:
 
 def test_learning_rate_1_warns_of_divergence(tmp_path):
     data = demo_data(tmp_path / "data", 3, seed=5)
-    result, out = train(tmp_path, "lr1", train_data_dir=str(data), learning_rate=1.0, batch_size=3, epochs=10, target_modules="attention+ff+conv")
+    result, out = train(
+        tmp_path,
+        "lr1",
+        train_data_dir=str(data),
+        learning_rate=1.0,
+        batch_size=3,
+        epochs=10,
+        target_modules="attention+ff+conv",
+    )
     assert result.returncode != 0  # the NaN stops the run (measured: NaN at step 3, loss 0.24 → 1.57 → NaN)
     [warning] = warnings(result.stderr)
     assert warning.startswith("warning: the loss diverged to NaN at step ")
@@ -88,13 +104,38 @@ def overfit_runs(tmp_path_factory):
     # Three pictures, 60+ steps at a high rate: measured, sample 0 is 8 of 64 hash bits from its picture from step 60
     # on (16 and 14 at steps 20 and 40), while the pictures are 26–34 bits apart from each other.
     prompts = captions(tiny)
-    far_too_long = train(root, "tiny", train_data_dir=str(tiny), batch_size=3, epochs=100, learning_rate=3e-3, lora_rank=16, target_modules="attention+ff+conv",
-                         sample_prompts=[prompts[0], prompts[2]], sample_every_n_steps=20, sample_inference_steps=20, early_stop="overfitting")
+    far_too_long = train(
+        root,
+        "tiny",
+        train_data_dir=str(tiny),
+        batch_size=3,
+        epochs=100,
+        learning_rate=3e-3,
+        lora_rank=16,
+        target_modules="attention+ff+conv",
+        sample_prompts=[prompts[0], prompts[2]],
+        sample_every_n_steps=20,
+        sample_inference_steps=20,
+        early_stop="overfitting",
+    )
     sane_data = demo_data(root / "sane", 16, seed=0)
     # examples/jiangnan_demo.yaml (rank 16, attention+ff+conv, batch 8, lr 1e-3, cosine) on 16 pictures for 5 epochs:
     # measured, its samples stay 22–28 bits from every training picture (the threshold there is 9).
-    sane = train(root, "sane", train_data_dir=str(sane_data), batch_size=8, epochs=5, learning_rate=1e-3, lr_scheduler="cosine", lr_warmup_steps=2, lora_rank=16,
-                 target_modules="attention+ff+conv", sample_prompts=captions(sane_data)[:2], sample_every_n_steps=5, sample_inference_steps=10)
+    sane = train(
+        root,
+        "sane",
+        train_data_dir=str(sane_data),
+        batch_size=8,
+        epochs=5,
+        learning_rate=1e-3,
+        lr_scheduler="cosine",
+        lr_warmup_steps=2,
+        lora_rank=16,
+        target_modules="attention+ff+conv",
+        sample_prompts=captions(sane_data)[:2],
+        sample_every_n_steps=5,
+        sample_inference_steps=10,
+    )
     return far_too_long, sane
 
 
@@ -136,7 +177,15 @@ def validation_losses(out: Path) -> list[tuple[int, float]]:
 def test_validation_loss_is_logged_and_the_same_in_identical_runs(tmp_path):
     data = demo_data(tmp_path / "data", 8, seed=3)
     # `lora_rank: auto` also goes through the recommendation (the demo's drawn scenes count as simple motifs).
-    keys = dict(train_data_dir=str(data), validation_split=0.25, validation_every_n_steps=2, batch_size=2, epochs=2, learning_rate=1e-3, lora_rank="auto")
+    keys = dict(
+        train_data_dir=str(data),
+        validation_split=0.25,
+        validation_every_n_steps=2,
+        batch_size=2,
+        epochs=2,
+        learning_rate=1e-3,
+        lora_rank="auto",
+    )
     (first, out_a), (second, out_b) = train(tmp_path, "a", **keys), train(tmp_path, "b", **keys)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert "validation loss on 2 held-out pictures" in first.stderr

@@ -1,4 +1,5 @@
 """Fast paths change how fast a step runs, never what it computes; the precision choice says why."""
+
 from __future__ import annotations
 
 import torch
@@ -15,11 +16,15 @@ def test_gradient_checkpointing_trains_the_same_lora_and_progress_shows_the_achi
     data = write_dataset(tmp_path / "data", count=4)
     runs = {}
     for name, extra in (("plain", ""), ("checkpointed", "gradient_checkpointing: true\n")):
-        result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\n" + extra)), cwd=tmp_path)
+        result = run_cli(
+            "train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\n" + extra)), cwd=tmp_path
+        )
         assert result.returncode == 0, result.stderr
         assert ("gradient checkpointing" in result.stderr) == bool(extra)
         assert "cpu float32, threads" in result.stderr and "SDPA attention" in result.stderr
-        assert "channels_last" not in result.stderr  # NCHW convolutions are faster in fp32 on a CPU (speed.conv_memory_format)
+        assert (
+            "channels_last" not in result.stderr
+        )  # NCHW convolutions are faster in fp32 on a CPU (speed.conv_memory_format)
         assert "GFLOP/s" in result.stderr  # counted on the first step, shown from then on
         runs[name] = load_file(tmp_path / name / "pytorch_lora_weights.safetensors")
     assert runs["plain"].keys() == runs["checkpointed"].keys()
@@ -31,9 +36,14 @@ def test_a_bf16_cpu_run_with_the_engine_kernels_trains_as_close_to_fp32_as_one_w
     model = write_checkpoint("sd1", str(tmp_path / "base.safetensors"), seed=0)
     data = write_dataset(tmp_path / "data", count=4)
     runs = {}
-    for name, extra in (("fp32", "mixed_precision: no\n"), ("auto", "mixed_precision: bf16\n"),
-                        ("off", "mixed_precision: bf16\ncpu_kernels: off\n")):
-        result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\n" + extra)), cwd=tmp_path)
+    for name, extra in (
+        ("fp32", "mixed_precision: no\n"),
+        ("auto", "mixed_precision: bf16\n"),
+        ("off", "mixed_precision: bf16\ncpu_kernels: off\n"),
+    ):
+        result = run_cli(
+            "train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\n" + extra)), cwd=tmp_path
+        )
         assert result.returncode == 0, result.stderr
         runs[name] = load_file(tmp_path / name / "pytorch_lora_weights.safetensors")
         # the fast-path line lists the kernels that run; `off` says so in its own line; the probe found nothing to warn of
@@ -55,7 +65,12 @@ def test_a_bf16_cpu_run_with_the_engine_kernels_trains_as_close_to_fp32_as_one_w
 def test_8bit_adamw_on_a_cpu_is_one_clear_error(tmp_path):
     model = write_checkpoint("sd1", str(tmp_path / "base.safetensors"), seed=0)
     data = write_dataset(tmp_path / "data", count=2)
-    result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, "run", "epochs: 1\noptimizer: adamw8bit\n")), cwd=tmp_path)
+    result = run_cli(
+        "train",
+        "--config",
+        str(tiny_config(tmp_path, model, data, "run", "epochs: 1\noptimizer: adamw8bit\n")),
+        cwd=tmp_path,
+    )
     assert result.returncode != 0
     assert "`optimizer: adamw8bit` needs a CUDA GPU" in result.stderr and "Traceback" not in result.stderr
 

@@ -1,6 +1,7 @@
 """Every file and folder the engine saves has the mode of an ordinary new one (0666 / 0777 less the umask), not the
 0600 / 0700 of safetensors' and tempfile's temp files: under umask 022 other users can read the LoRA, the training
 state and the latent cache; under 077 they cannot."""
+
 from __future__ import annotations
 
 import os

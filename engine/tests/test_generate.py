@@ -1,5 +1,6 @@
 """`generate` on a tiny SD 1.x checkpoint with a LoRA on both the UNet and the text encoder: the text-encoder and
 UNet weights act separately, weight 0 on both is the base model bit for bit, and the files load once."""
+
 from __future__ import annotations
 
 import io
@@ -21,8 +22,19 @@ from lora_scripts_engine.tiny_models import write_checkpoint
 EULER = {"class_name": "EulerDiscreteScheduler", "config": {}}
 COMPUTE = pick_compute("auto", None)
 # What a plain prompt's batch holds besides its prompt (src/generate/plan.ts sends every key).
-PLAIN = dict(negative_prompt="", prompt_segments=None, negative_segments=None, seeds=[5], files=["image.png"], steps=3, cfg_scale=5.0,
-             width=64, height=64, scheduler=EULER, loras=[])
+PLAIN = dict(
+    negative_prompt="",
+    prompt_segments=None,
+    negative_segments=None,
+    seeds=[5],
+    files=["image.png"],
+    steps=3,
+    cfg_scale=5.0,
+    width=64,
+    height=64,
+    scheduler=EULER,
+    loras=[],
+)
 
 
 def batch(**fields) -> GenerateBatch:
@@ -31,8 +43,12 @@ def batch(**fields) -> GenerateBatch:
 
 def generate(checkpoint: str, out_dir, batches: list[dict]) -> None:
     # No facts: these files carry their architecture metadata, which the loader reads the family from.
-    options = {"base_model": checkpoint, "base_model_facts": {"family": None, "prediction_type": None},
-               "out_dir": str(out_dir), "batches": [{**PLAIN, **b} for b in batches]}
+    options = {
+        "base_model": checkpoint,
+        "base_model_facts": {"family": None, "prediction_type": None},
+        "out_dir": str(out_dir),
+        "batches": [{**PLAIN, **b} for b in batches],
+    }
     engine_generate.generate(parse_fields(GenerateOptions, options, "options"), COMPUTE)
 
 
@@ -50,10 +66,22 @@ def base_and_lora(tmp_path_factory):
     return checkpoint, both, unet_only, folder
 
 
-def render(checkpoint: str, lora: str, folder, weights: list[tuple[float, float] | None]) -> tuple[list[np.ndarray], list[dict]]:
+def render(
+    checkpoint: str, lora: str, folder, weights: list[tuple[float, float] | None]
+) -> tuple[list[np.ndarray], list[dict]]:
     batches = [
-        dict(prompt="a canal town", negative_prompt="", seeds=[5], files=[f"w{i}.png"], steps=3, cfg_scale=5.0, width=64, height=64,
-             scheduler=EULER, loras=[] if w is None else [dict(path=lora, name="both", te_weight=w[0], unet_weight=w[1])])
+        dict(
+            prompt="a canal town",
+            negative_prompt="",
+            seeds=[5],
+            files=[f"w{i}.png"],
+            steps=3,
+            cfg_scale=5.0,
+            width=64,
+            height=64,
+            scheduler=EULER,
+            loras=[] if w is None else [dict(path=lora, name="both", te_weight=w[0], unet_weight=w[1])],
+        )
         for i, w in enumerate(weights)
     ]
     channel = io.StringIO()
@@ -68,7 +96,9 @@ def render(checkpoint: str, lora: str, folder, weights: list[tuple[float, float]
 
 def test_text_encoder_and_unet_weights_act_separately(base_and_lora):
     checkpoint, lora, _, folder = base_and_lora
-    none, zero, te_only, unet_only, both, none_again = render(checkpoint, lora, folder, [None, (0, 0), (1, 0), (0, 1), (1, 1), None])[0]
+    none, zero, te_only, unet_only, both, none_again = render(
+        checkpoint, lora, folder, [None, (0, 0), (1, 0), (0, 1), (1, 1), None]
+    )[0]
     assert np.array_equal(zero, none)
     assert np.array_equal(none_again, none)
     for changed in (te_only, unet_only, both):
@@ -104,11 +134,16 @@ def test_a_batch_image_is_the_picture_its_seed_makes_alone_to_the_last_bit(base_
     inputs = engine_generate.prompt_inputs(pipe, batch(prompt="a canal town"))
     settings = dict(num_inference_steps=3, guidance_scale=cfg_scale, width=64, height=64, output_type="np")
     seeds = [5, 6, 7]
-    batched = engine_generate.render_batch(pipe, inputs, [torch.Generator("cpu").manual_seed(s) for s in seeds], "cpu", **settings)
+    batched = engine_generate.render_batch(
+        pipe, inputs, [torch.Generator("cpu").manual_seed(s) for s in seeds], "cpu", **settings
+    )
     for seed, image in zip(seeds, batched):
-        alone = engine_generate.render_batch(pipe, inputs, [torch.Generator("cpu").manual_seed(seed)], "cpu", **settings)[0]
+        alone = engine_generate.render_batch(
+            pipe, inputs, [torch.Generator("cpu").manual_seed(seed)], "cpu", **settings
+        )[0]
         assert np.array_equal(image, alone), seed
     assert not np.array_equal(batched[0], batched[1])
+
 
 def encode(pipe, segments: list):
     return engine_generate.embed_chunks(pipe, engine_generate.token_chunks(pipe.tokenizer, segments), 1)
@@ -131,9 +166,30 @@ def test_weighted_embeddings_at_weight_1_equal_the_pipelines_own_encoding(base_a
 
 def test_emphasis_changes_the_image_and_weight_1_segments_do_not(base_and_lora):
     checkpoint, _, _, folder = base_and_lora
-    plain = dict(prompt="a canal town", negative_prompt="", seeds=[5], files=["plain.png"], steps=3, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[])
-    same = {**plain, "files": ["same.png"], "prompt_segments": [["a canal town", 1.0]], "negative_segments": [["", 1.0]]}
-    weighted = {**plain, "files": ["weighted.png"], "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]], "negative_segments": [["", 1.0]]}
+    plain = dict(
+        prompt="a canal town",
+        negative_prompt="",
+        seeds=[5],
+        files=["plain.png"],
+        steps=3,
+        cfg_scale=5.0,
+        width=64,
+        height=64,
+        scheduler=EULER,
+        loras=[],
+    )
+    same = {
+        **plain,
+        "files": ["same.png"],
+        "prompt_segments": [["a canal town", 1.0]],
+        "negative_segments": [["", 1.0]],
+    }
+    weighted = {
+        **plain,
+        "files": ["weighted.png"],
+        "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]],
+        "negative_segments": [["", 1.0]],
+    }
     generate(checkpoint, folder / "emphasis", [plain, same, weighted])
     image = lambda name: np.asarray(Image.open(folder / "emphasis" / name)).astype(int)
     assert np.abs(image("same.png") - image("plain.png")).max() <= 1
@@ -154,7 +210,10 @@ def test_prompts_past_75_tokens_are_encoded_in_chunks_not_cut(base_and_lora):
     assert not torch.allclose(inputs["prompt_embeds"][:, -77:], cut["prompt_embeds"][:, -77:])
     assert torch.allclose(inputs["prompt_embeds"][:, :77], cut["prompt_embeds"][:, :77])
     # Short plain prompts stay on the pipeline's own path.
-    assert engine_generate.prompt_inputs(pipe, batch(prompt="a canal town")) == {"prompt": "a canal town", "negative_prompt": ""}
+    assert engine_generate.prompt_inputs(pipe, batch(prompt="a canal town")) == {
+        "prompt": "a canal town",
+        "negative_prompt": "",
+    }
 
 
 def test_sdxl_weighted_encoding_at_weight_1_equals_the_pipelines_and_emphasis_renders(tmp_path):
@@ -162,17 +221,40 @@ def test_sdxl_weighted_encoding_at_weight_1_equals_the_pipelines_and_emphasis_re
 
     checkpoint = str(write_checkpoint("sdxl", str(tmp_path / "tiny-xl.safetensors"), seed=4))
     _, pipe = engine_generate.load_pipeline(checkpoint, COMPUTE)
-    fields = dict(prompt="a misty canal town", negative_prompt="blurry", prompt_segments=[["a misty canal town", 1.0]], negative_segments=[["blurry", 1.0]])
+    fields = dict(
+        prompt="a misty canal town",
+        negative_prompt="blurry",
+        prompt_segments=[["a misty canal town", 1.0]],
+        negative_segments=[["blurry", 1.0]],
+    )
     ours = engine_generate.prompt_inputs(pipe, batch(**fields))
     with torch.no_grad():
-        theirs = pipe.encode_prompt("a misty canal town", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True, negative_prompt="blurry")
-    for key, expected in zip(["prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"], theirs):
+        theirs = pipe.encode_prompt(
+            "a misty canal town",
+            device="cpu",
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=True,
+            negative_prompt="blurry",
+        )
+    for key, expected in zip(
+        ["prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"], theirs
+    ):
         assert torch.allclose(ours[key], expected, atol=1e-5), key
-    empty_negative = engine_generate.prompt_inputs(pipe, batch(**{**fields, "negative_prompt": "", "negative_segments": [["", 1.0]]}))
+    empty_negative = engine_generate.prompt_inputs(
+        pipe, batch(**{**fields, "negative_prompt": "", "negative_segments": [["", 1.0]]})
+    )
     assert not empty_negative["negative_prompt_embeds"].any()  # SDXL's zeros for an empty negative prompt
-    emphasis = dict(negative_prompt="", seeds=[5], steps=2, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[])
+    emphasis = dict(
+        negative_prompt="", seeds=[5], steps=2, cfg_scale=5.0, width=64, height=64, scheduler=EULER, loras=[]
+    )
     plain = {**emphasis, "prompt": "a canal town", "files": ["plain.png"]}
-    weighted = {**emphasis, "prompt": "a canal town", "files": ["weighted.png"], "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]], "negative_segments": [["", 1.0]]}
+    weighted = {
+        **emphasis,
+        "prompt": "a canal town",
+        "files": ["weighted.png"],
+        "prompt_segments": [["a ", 1.0], ["canal", 1.6], [" town", 1.0]],
+        "negative_segments": [["", 1.0]],
+    }
     generate(checkpoint, tmp_path / "out", [plain, weighted])
     image = lambda name: np.asarray(Image.open(tmp_path / "out" / name)).astype(int)
     assert np.abs(image("weighted.png") - image("plain.png")).mean() > 0.5

@@ -1,5 +1,6 @@
 """Latent cache and buckets: cached latents equal fresh ones, every change of image, size or VAE misses, and a
 cached run trains the same LoRA as an uncached one."""
+
 from __future__ import annotations
 
 import io
@@ -82,7 +83,9 @@ def test_a_batch_from_the_cache_draws_the_same_latents_as_encoding_it(vae, examp
     for source in (cached, uncached):
         torch.manual_seed(3)
         rng = random.Random(5)
-        results.append([source.batch([e], settings(crop="random"), 64, rng) for e in examples] + [rng.random(), torch.rand(1)])
+        results.append(
+            [source.batch([e], settings(crop="random"), 64, rng) for e in examples] + [rng.random(), torch.rand(1)]
+        )
     for (a, a_cond, a_size), (b, b_cond, b_size) in zip(results[0][:2], results[1][:2]):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
         assert a_cond == b_cond and a_size == b_size
@@ -147,7 +150,11 @@ def test_batches_hold_one_bucket_each_and_are_the_same_every_time():
     assert all(len({e.bucket for e in batch}) == 1 for batch in first)
     assert len(first) == 2 + 2  # 4 wide pictures in batches of 3 and 1, 6 square in two of 3
     square_only = [Example(f"{i}.png", "", 1) for i in range(5)]
-    assert batches(square_only, 2, epoch=1, seed=0, resolution=64) == [square_only[0:2], square_only[2:4], square_only[4:]]
+    assert batches(square_only, 2, epoch=1, seed=0, resolution=64) == [
+        square_only[0:2],
+        square_only[2:4],
+        square_only[4:],
+    ]
 
 
 def test_cache_on_or_off_trains_the_same_lora(tmp_path):
@@ -155,7 +162,16 @@ def test_cache_on_or_off_trains_the_same_lora(tmp_path):
     data = write_dataset(tmp_path / "data", count=4)
     loras = []
     for name, extra in (("cached", ""), ("uncached", "cache_latents: false\ncache_text_encoder_outputs: false\n")):
-        result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\nrandom_flip: true\ncaption_dropout_rate: 0.3\n" + extra)), cwd=tmp_path)
+        result = run_cli(
+            "train",
+            "--config",
+            str(
+                tiny_config(
+                    tmp_path, model, data, name, "epochs: 2\nrandom_flip: true\ncaption_dropout_rate: 0.3\n" + extra
+                )
+            ),
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         loras.append(load_file(tmp_path / name / "pytorch_lora_weights.safetensors"))
     assert len(list((tmp_path / "cached" / "cache" / "latents").glob("*.safetensors"))) == 8
@@ -175,7 +191,12 @@ def test_mixed_shapes_train_in_buckets_through_the_cli(tmp_path):
         picture(data / f"p{i}.png", size, "red" if i % 2 else "blue")
         rows.append(f"p{i}.png,picture {i}")
     (data / "metadata.csv").write_text("\n".join(rows) + "\n")
-    result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, "mixed", "resolution: 256\nepochs: 1\n")), cwd=tmp_path)
+    result = run_cli(
+        "train",
+        "--config",
+        str(tiny_config(tmp_path, model, data, "mixed", "resolution: 256\nepochs: 1\n")),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "buckets: 256×256 ×3, 320×192 ×3" in result.stdout + result.stderr
     manifest = [json.loads(line) for line in (tmp_path / "mixed" / "manifest.jsonl").read_text().splitlines()]

@@ -1,6 +1,7 @@
 """`lora-scripts convert` read back by diffusers: a kohya file converted to diffusers format fuses into the same UNet
 and text-encoder weights as the kohya file itself. The kohya fixtures and the tiny models they fit come from
 tests/fixtures/lora/make_fixtures.py (sd-scripts' names, fp16, LoCon convs with their own rank and alpha)."""
+
 from __future__ import annotations
 
 import os
@@ -23,25 +24,47 @@ SCHEDULER = DDPMScheduler(steps_offset=1, clip_sample=False)  # unused by these 
 def tiny_pipeline(family: str):
     """A real pipeline around the fixture's models; the same seed gives the same base weights on every call."""
     models = make_fixtures.kohya_models(family)
-    vae = AutoencoderKL(block_out_channels=[8], norm_num_groups=8, down_block_types=["DownEncoderBlock2D"],
-                        up_block_types=["UpDecoderBlock2D"])
+    vae = AutoencoderKL(
+        block_out_channels=[8],
+        norm_num_groups=8,
+        down_block_types=["DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D"],
+    )
     if family == "sdxl":
         return StableDiffusionXLPipeline(vae=vae, tokenizer=None, tokenizer_2=None, scheduler=SCHEDULER, **models)
-    return StableDiffusionPipeline(vae=vae, tokenizer=None, scheduler=SCHEDULER, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False, **models)
+    return StableDiffusionPipeline(
+        vae=vae,
+        tokenizer=None,
+        scheduler=SCHEDULER,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+        **models,
+    )
 
 
 def convert(source: Path, out: Path, to: str) -> None:
     env = {**os.environ, "LORA_SCRIPTS_ENGINE_VENV": sys.prefix}
-    result = subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), "convert", str(source), "--to", to, "--out", str(out)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), "convert", str(source), "--to", to, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
 def weights(pipe, components) -> dict[str, dict[str, torch.Tensor]]:
     """Each component's plain weights (`base_layer.` names, which PEFT adds, taken out)."""
-    return {name: {k.replace(".base_layer", ""): v.clone() for k, v in getattr(pipe, name).state_dict().items() if "lora_" not in k}
-            for name in components}
+    return {
+        name: {
+            k.replace(".base_layer", ""): v.clone()
+            for k, v in getattr(pipe, name).state_dict().items()
+            if "lora_" not in k
+        }
+        for name in components
+    }
 
 
 def fused_with_each(family: str, files: list[Path]) -> tuple[dict, list[dict]]:

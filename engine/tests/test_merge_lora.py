@@ -5,6 +5,7 @@ base, and sample the same images as the base with the LoRA applied at w.
 Tiny random models of each family (tiny_models.py); the LoRA covers attention, MLP, 1×1 and 3×3 convs and every
 text encoder, with random non-zero factors and alpha ≠ rank so that the scale matters.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ WEIGHT_ATOL = 1e-5
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def make_lora(checkpoint: Path, path: Path, seed: int = 1) -> Path:
@@ -72,7 +75,9 @@ def assert_same_weights(merged, oracle, base) -> None:
         assert got[component].keys() == tensors.keys(), component
         changed = 0
         for key, expected in tensors.items():
-            torch.testing.assert_close(got[component][key], expected, atol=WEIGHT_ATOL, rtol=0, msg=f"{component}.{key}")
+            torch.testing.assert_close(
+                got[component][key], expected, atol=WEIGHT_ATOL, rtol=0, msg=f"{component}.{key}"
+            )
             changed += not torch.equal(expected, before[component][key])
         assert changed > 0, f"the LoRA changed nothing in {component}"
 
@@ -97,7 +102,9 @@ def test_merged_checkpoint_loads_with_the_weights_diffusers_fuses(tiny, tmp_path
     merged = tmp_path / "merged.safetensors"
     result = cli("merge", str(checkpoint), f"{lora}:{WEIGHT}", "--out", str(merged))
     assert result.returncode == 0, result.stderr
-    assert_same_weights(load_base_model(str(merged)), fused_oracle(checkpoint, lora, WEIGHT), load_base_model(str(checkpoint)))
+    assert_same_weights(
+        load_base_model(str(merged)), fused_oracle(checkpoint, lora, WEIGHT), load_base_model(str(checkpoint))
+    )
     with safe_open(str(merged), "pt") as f:
         record = json.loads(f.metadata()["lora_scripts.merged_loras"])
     assert record == [{"file": "lora.safetensors", "weight": WEIGHT, "modules": record[0]["modules"]}]
@@ -109,7 +116,9 @@ def test_kohya_file_merges_like_diffusers_loads_it(tiny, tmp_path):
     merged = tmp_path / "merged.safetensors"
     result = cli("merge", str(checkpoint), f"{lora}:-0.5", "--out", str(merged))
     assert result.returncode == 0, result.stderr
-    assert_same_weights(load_base_model(str(merged)), fused_oracle(checkpoint, lora, -0.5), load_base_model(str(checkpoint)))
+    assert_same_weights(
+        load_base_model(str(merged)), fused_oracle(checkpoint, lora, -0.5), load_base_model(str(checkpoint))
+    )
 
 
 # Two sampling steps at 64 px; merged weights differ from base + LoRA by float32 rounding only.
@@ -123,7 +132,16 @@ def test_merged_checkpoint_samples_like_base_with_lora(tiny, tmp_path):
 
     def sample(pipe) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
-        return torch.from_numpy(pipe("a house by the water", num_inference_steps=2, height=64, width=64, generator=generator, output_type="np").images)
+        return torch.from_numpy(
+            pipe(
+                "a house by the water",
+                num_inference_steps=2,
+                height=64,
+                width=64,
+                generator=generator,
+                output_type="np",
+            ).images
+        )
 
     with_lora = load_base_model(str(checkpoint)).pipeline()
     with_lora.load_lora_weights(str(lora), adapter_name="style")
@@ -133,7 +151,9 @@ def test_merged_checkpoint_samples_like_base_with_lora(tiny, tmp_path):
     plain = sample(with_lora)
     got = sample(load_base_model(str(merged)).pipeline())
     torch.testing.assert_close(got, expected, atol=IMAGE_ATOL, rtol=0)
-    assert (plain - expected).abs().max() > 50 * IMAGE_ATOL, "the LoRA must visibly change the image for this test to mean anything"
+    assert (plain - expected).abs().max() > 50 * IMAGE_ATOL, (
+        "the LoRA must visibly change the image for this test to mean anything"
+    )
 
 
 def test_lora_for_another_family_is_refused_naming_it(tiny, tmp_path):

@@ -1,5 +1,6 @@
 """load_base_model: shipped configs and tokenizers, loading with the family TypeScript's verdict gives, diffusers
 folders, and its one-line errors. Telling what a file is (LoRA, VAE, family) is src/checkpoint's, tested there."""
+
 import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
@@ -122,8 +123,12 @@ def test_family_and_prediction_type_given_are_trusted(tmp_path, copy_checkpoint)
     saved = save_single_file(built, tmp_path / "with-metadata.safetensors")
     plain = copy_checkpoint(saved, tmp_path / "plain.safetensors")
 
-    loaded = load_base_model(str(plain), family="sd1", prediction_type="v_prediction",
-                             configs_dir=tiny_configs_dir(tmp_path / "configs", built))
+    loaded = load_base_model(
+        str(plain),
+        family="sd1",
+        prediction_type="v_prediction",
+        configs_dir=tiny_configs_dir(tmp_path / "configs", built),
+    )
     assert (loaded.family, loaded.prediction_type) == ("sd1", "v_prediction")
     assert loaded.noise_scheduler.config.prediction_type == "v_prediction"
 
@@ -184,7 +189,9 @@ def test_fp32_folder_loaded_as_bf16_gives_the_unet_diffusers_gives(tmp_path):
     build_tiny_components("sd1", seed=5).pipeline().save_pretrained(tmp_path / "pipeline")
     ours = load_model_as(UNet2DConditionModel, tmp_path / "pipeline" / "unet", torch.bfloat16)
     theirs = UNet2DConditionModel.from_pretrained(tmp_path / "pipeline" / "unet", torch_dtype=torch.bfloat16)
-    assert ours is not None and load_model_as(UNet2DConditionModel, tmp_path / "pipeline" / "unet", torch.float32) is None  # same dtype: diffusers maps it
+    assert (
+        ours is not None and load_model_as(UNet2DConditionModel, tmp_path / "pipeline" / "unet", torch.float32) is None
+    )  # same dtype: diffusers maps it
     assert ours.state_dict().keys() == theirs.state_dict().keys()
     for name, tensor in theirs.state_dict().items():
         assert ours.state_dict()[name].dtype == torch.bfloat16
@@ -204,11 +211,25 @@ def test_fp32_folder_loads_channels_last_so_training_copies_no_weight(tmp_path):
     built.pipeline().save_pretrained(tmp_path / "pipeline")
     loaded = load_base_model(str(tmp_path / "pipeline"), memory_format=torch.channels_last)
     plain = load_base_model(str(tmp_path / "pipeline"))
-    weights = {f"{part}.{name}": tensor for part in ("unet", "vae") for name, tensor in getattr(loaded, part).state_dict().items()}
+    weights = {
+        f"{part}.{name}": tensor
+        for part in ("unet", "vae")
+        for name, tensor in getattr(loaded, part).state_dict().items()
+    }
     addresses = {name: tensor.data_ptr() for name, tensor in weights.items()}
-    apply_fast_paths(loaded, Compute("cpu", torch.float32, "test"), gradient_checkpointing=False, compile_unet=False, trained_text_encoders=[])
+    apply_fast_paths(
+        loaded,
+        Compute("cpu", torch.float32, "test"),
+        gradient_checkpointing=False,
+        compile_unet=False,
+        trained_text_encoders=[],
+    )
 
-    after = {f"{part}.{name}": tensor for part in ("unet", "vae") for name, tensor in getattr(loaded, part).state_dict().items()}
+    after = {
+        f"{part}.{name}": tensor
+        for part in ("unet", "vae")
+        for name, tensor in getattr(loaded, part).state_dict().items()
+    }
     assert {name: tensor.data_ptr() for name, tensor in after.items()} == addresses
     convolutions = [name for name, tensor in after.items() if tensor.dim() == 4 and tensor.shape[-1] > 1]
     in_training_layout = [name for name in convolutions if after[name].is_contiguous(memory_format=torch.channels_last)]
@@ -241,36 +262,51 @@ def test_truncated_file_is_reported_as_corrupt(tmp_path):
     saved = save_single_file(build_tiny_components("sd1"), tmp_path / "full.safetensors")
     (tmp_path / "cut.safetensors").write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
 
-    assert_failure(failure(tmp_path / "cut.safetensors"), "base_model_corrupt",
-                   "`cut.safetensors` is not a readable .safetensors file "
-                   "(Error while deserializing header: incomplete metadata, file not fully covered)")
+    assert_failure(
+        failure(tmp_path / "cut.safetensors"),
+        "base_model_corrupt",
+        "`cut.safetensors` is not a readable .safetensors file "
+        "(Error while deserializing header: incomplete metadata, file not fully covered)",
+    )
 
 
 def test_checkpoint_missing_some_weights_is_incomplete(tmp_path, copy_checkpoint):
     saved = save_single_file(build_tiny_components("sd1"), tmp_path / "full.safetensors")
-    pruned = copy_checkpoint(saved, tmp_path / "pruned.safetensors", metadata=read_metadata(saved),
-                             keep=lambda key: key != "model.diffusion_model.out.2.bias")
+    pruned = copy_checkpoint(
+        saved,
+        tmp_path / "pruned.safetensors",
+        metadata=read_metadata(saved),
+        keep=lambda key: key != "model.diffusion_model.out.2.bias",
+    )
 
-    assert_failure(failure(pruned), "base_model_incomplete",
-                   "`pruned.safetensors` lacks some weights of the sd1 architecture")
+    assert_failure(
+        failure(pruned), "base_model_incomplete", "`pruned.safetensors` lacks some weights of the sd1 architecture"
+    )
 
 
 def test_pickle_checkpoint_is_refused_with_a_conversion_hint(tmp_path):
     (tmp_path / "model.ckpt").write_bytes(b"not loaded")
 
     error = failure(tmp_path / "model.ckpt")
-    assert_failure(error, "unsupported_model_format",
-                   "`model.ckpt` is a pickle checkpoint (.ckpt), which can run code when loaded")
+    assert_failure(
+        error, "unsupported_model_format", "`model.ckpt` is a pickle checkpoint (.ckpt), which can run code when loaded"
+    )
     assert ".safetensors" in error.hint
 
 
 def test_hub_id_without_network_fails_fast_and_clearly():
     error = failure("someone/some-sd-model")  # conftest sets HF_HUB_OFFLINE=1
-    assert_failure(error, "base_model_offline",
-                   "cannot download hub model `someone/some-sd-model`: no network and it is not in the local cache")
+    assert_failure(
+        error,
+        "base_model_offline",
+        "cannot download hub model `someone/some-sd-model`: no network and it is not in the local cache",
+    )
 
 
 def test_folder_without_model_index_is_not_a_diffusers_model(tmp_path):
     (tmp_path / "weights").mkdir()
-    assert_failure(failure(tmp_path / "weights"), "base_model_unrecognized",
-                   "`weights/` has no `model_index.json`, so it is not a diffusers model folder")
+    assert_failure(
+        failure(tmp_path / "weights"),
+        "base_model_unrecognized",
+        "`weights/` has no `model_index.json`, so it is not a diffusers model folder",
+    )

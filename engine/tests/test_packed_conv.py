@@ -1,4 +1,5 @@
 """Packed frozen convolutions compute what the plain ones compute, forward and input gradient."""
+
 from __future__ import annotations
 
 import pytest

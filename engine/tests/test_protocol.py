@@ -1,6 +1,7 @@
 """The Python half of the protocol contract: emitter output equals the shared event fixtures; the request dataclasses
 match the TypeScript request schemas (names and types) and parse the shared request fixtures; a bad request is refused
 naming its key."""
+
 from __future__ import annotations
 
 import copy
@@ -42,7 +43,9 @@ def test_emit_writes_the_fixture_lines_byte_for_byte(fixture):
 def request_json_schemas() -> dict:
     """The TypeScript request schemas as JSON Schema, from the built CLI (dist/)."""
     script = f"const m = await import({json.dumps(str(REPO / 'dist' / 'engine' / 'index.js'))}); process.stdout.write(JSON.stringify(m.engineRequestJsonSchemas()))"
-    return json.loads(subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True).stdout)
+    return json.loads(
+        subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True).stdout
+    )
 
 
 def schema_shape(node: dict) -> typing.Any:
@@ -79,7 +82,9 @@ def hint_shape(hint: typing.Any) -> typing.Any:
         return ["tuple", *[hint_shape(arg) for arg in args]]
     if origin is dict:
         return ["dict", hint_shape(args[1])]
-    return {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null", typing.Any: "any"}[hint]
+    return {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null", typing.Any: "any"}[
+        hint
+    ]
 
 
 def union(shapes: list) -> typing.Any:
@@ -93,7 +98,14 @@ def test_request_dataclass_names_and_types_match_the_typescript_schema(request_j
 
 
 def test_train_config_fields_follow_the_config_schema_order():
-    schema = json.loads(subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), "config", "schema"], capture_output=True, text=True, check=True).stdout)
+    schema = json.loads(
+        subprocess.run(
+            ["node", str(REPO / "bin" / "lora-scripts.mjs"), "config", "schema"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert [f.name for f in dataclasses.fields(request.TrainConfig)] == list(schema["properties"])
 
 
@@ -101,8 +113,12 @@ def test_no_request_field_has_a_default():
     """Defaults live in src/config/schema.ts alone: the engine is sent every value."""
     classes = [cls for cls in vars(request).values() if dataclasses.is_dataclass(cls)]
     assert len(classes) >= 15
-    with_default = [f"{cls.__name__}.{f.name}" for cls in classes for f in dataclasses.fields(cls)
-                    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
+    with_default = [
+        f"{cls.__name__}.{f.name}"
+        for cls in classes
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    ]
     assert with_default == []
 
 
@@ -142,20 +158,28 @@ def with_change(command: str, path: list, value) -> str:
 DELETE = object()
 
 
-@pytest.mark.parametrize(("command", "path", "value", "message"), [
-    ("train", ["config", "lora_rnak"], 16, "`config.lora_rnak` is not a field of this request"),
-    ("train", ["config", "seed"], DELETE, "`config.seed` is missing"),
-    ("train", ["config", "seed"], "abc", '`config.seed` must be an integer, got "abc"'),
-    ("train", ["config", "seed"], True, "`config.seed` must be an integer, got true"),
-    ("train", ["config", "resolution"], "512", '`config.resolution` must be an integer or null, got "512"'),
-    ("train", ["config", "sample_prompts"], "a bridge", '`config.sample_prompts` must be a list, got "a bridge"'),
-    ("train", ["options", "targets", 0, "unet"], [3], "`options.targets[0].unet[0]` must be a string, got 3"),
-    ("train", ["options", "state_fingerprint"], None, "`options.state_fingerprint` must be an object, got null"),
-    ("generate", ["options", "batches", 1, "prompt_segments", 0], ["a "], '`options.batches[1].prompt_segments[0]` must be a list of 2 items, got ["a "]'),
-    ("caption", ["options", "threshold"], "high", '`options.threshold` must be a number, got "high"'),
-    ("make-checkpoint", ["options", "seed"], DELETE, "`options.seed` is missing"),
-    ("doctor", ["options"], {}, "`options` is not a field of this request"),
-])
+@pytest.mark.parametrize(
+    ("command", "path", "value", "message"),
+    [
+        ("train", ["config", "lora_rnak"], 16, "`config.lora_rnak` is not a field of this request"),
+        ("train", ["config", "seed"], DELETE, "`config.seed` is missing"),
+        ("train", ["config", "seed"], "abc", '`config.seed` must be an integer, got "abc"'),
+        ("train", ["config", "seed"], True, "`config.seed` must be an integer, got true"),
+        ("train", ["config", "resolution"], "512", '`config.resolution` must be an integer or null, got "512"'),
+        ("train", ["config", "sample_prompts"], "a bridge", '`config.sample_prompts` must be a list, got "a bridge"'),
+        ("train", ["options", "targets", 0, "unet"], [3], "`options.targets[0].unet[0]` must be a string, got 3"),
+        ("train", ["options", "state_fingerprint"], None, "`options.state_fingerprint` must be an object, got null"),
+        (
+            "generate",
+            ["options", "batches", 1, "prompt_segments", 0],
+            ["a "],
+            '`options.batches[1].prompt_segments[0]` must be a list of 2 items, got ["a "]',
+        ),
+        ("caption", ["options", "threshold"], "high", '`options.threshold` must be a number, got "high"'),
+        ("make-checkpoint", ["options", "seed"], DELETE, "`options.seed` is missing"),
+        ("doctor", ["options"], {}, "`options` is not a field of this request"),
+    ],
+)
 def test_a_bad_request_is_refused_naming_the_key(command, path, value, message):
     with pytest.raises(protocol.EngineFailure) as failure:
         parse_request(with_change(command, path, value))
@@ -167,11 +191,25 @@ def test_a_bad_request_is_refused_naming_the_key(command, path, value, message):
 def test_the_engine_process_refuses_a_bad_request_with_one_error_event_and_nothing_else():
     env = {**os.environ, "PYTHONPATH": str(REPO / "engine")}
     line = with_change("caption", ["options", "batch_size"], 2.5)
-    result = subprocess.run([sys.executable, "-m", "lora_scripts_engine"], input=line + "\n", env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "lora_scripts_engine"],
+        input=line + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     events = [json.loads(event) for event in result.stdout.splitlines()]
     assert result.returncode == 1
-    assert events == [{"type": "error", "code": "bad_request", "message": "`options.batch_size` must be an integer, got 2.5", "culprit": "options.batch_size",
-                       "hint": request.SETUP_HINT}]
+    assert events == [
+        {
+            "type": "error",
+            "code": "bad_request",
+            "message": "`options.batch_size` must be an integer, got 2.5",
+            "culprit": "options.batch_size",
+            "hint": request.SETUP_HINT,
+        }
+    ]
 
 
 def test_request_with_another_protocol_version_fails_with_a_setup_hint():
@@ -201,15 +239,29 @@ def test_hello_and_the_training_run_use_one_compute_choice(tmp_path, monkeypatch
     from lora_scripts_engine import device
     from lora_scripts_engine.tiny_models import write_checkpoint
 
-    answers = iter([device.Compute("cpu", torch.float32, "first answer"), device.Compute("cpu", torch.bfloat16, "second answer")])
+    answers = iter(
+        [device.Compute("cpu", torch.float32, "first answer"), device.Compute("cpu", torch.bfloat16, "second answer")]
+    )
     calls = []
     monkeypatch.setattr(device, "pick_compute", lambda *args: calls.append(args) or next(answers))
-    monkeypatch.setattr(device, "pick_cpu_compute", lambda *args: pytest.fail("a second compute choice, past the patched one"))
+    monkeypatch.setattr(
+        device, "pick_cpu_compute", lambda *args: pytest.fail("a second compute choice, past the patched one")
+    )
     Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "red.png")
-    (tmp_path / "manifest.jsonl").write_text(json.dumps({"image": str(tmp_path / "red.png"), "caption": "red", "repeats": 1}) + "\n")
+    (tmp_path / "manifest.jsonl").write_text(
+        json.dumps({"image": str(tmp_path / "red.png"), "caption": "red", "repeats": 1}) + "\n"
+    )
     raw = fixture_request("train")
-    raw["config"] |= {"base_model": str(write_checkpoint("sd1", tmp_path / "tiny.safetensors")), "output_dir": str(tmp_path / "out"),
-                      "resolution": 64, "batch_size": 1, "max_train_steps": 1, "sample_prompts": [], "save_steps": 0, "save_state_limit": 0}
+    raw["config"] |= {
+        "base_model": str(write_checkpoint("sd1", tmp_path / "tiny.safetensors")),
+        "output_dir": str(tmp_path / "out"),
+        "resolution": 64,
+        "batch_size": 1,
+        "max_train_steps": 1,
+        "sample_prompts": [],
+        "save_steps": 0,
+        "save_state_limit": 0,
+    }
     raw["manifest"] = str(tmp_path / "manifest.jsonl")
     channel = io.StringIO()
     protocol.set_channel(channel)

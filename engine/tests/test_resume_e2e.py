@@ -1,6 +1,7 @@
 """Exact resume through the CLI on the shipped demo model: a run killed (SIGKILL) or stopped (Ctrl-C) and resumed
 gives the same LoRA as an uninterrupted run, also when killed anywhere in its ending (the finished state then only
 writes the files the ending did not); a changed config is refused; a NaN loss never reaches a saved file."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,14 @@ def cli_env(**extra: str) -> dict:
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def kohya_file(output_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -38,14 +46,31 @@ def kohya_file(output_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
 
 
 def start_cli(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], cwd=cwd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def write_config(root: Path, name: str, **overrides) -> Path:
     values = {
-        "train_data_dir": str(root / "data"), "base_model": str(DEMO_MODEL), "resolution": 64, "lora_rank": 4,
-        "target_modules": "attention", "batch_size": 2, "epochs": 4, "learning_rate": 1e-3, "seed": 7,
-        "save_steps": 2, "save_precision": "fp32", "output_dir": str(root / name), **overrides,
+        "train_data_dir": str(root / "data"),
+        "base_model": str(DEMO_MODEL),
+        "resolution": 64,
+        "lora_rank": 4,
+        "target_modules": "attention",
+        "batch_size": 2,
+        "epochs": 4,
+        "learning_rate": 1e-3,
+        "seed": 7,
+        "save_steps": 2,
+        "save_precision": "fp32",
+        "output_dir": str(root / name),
+        **overrides,
     }
     path = root / f"{name}.yaml"
     path.write_text("".join(f"{k}: {json.dumps(v) if not isinstance(v, str) else v}\n" for k, v in values.items()))
@@ -97,7 +122,9 @@ def uninterrupted(root) -> Path:
 
 def wait_for_state(output_dir: Path, process: subprocess.Popen, min_step: int, timeout_s: float = 600) -> None:
     deadline = time.time() + timeout_s
-    while not any(int(p.parent.name.split("-")[1]) >= min_step for p in (output_dir / "states").glob("step-*/state.json")):
+    while not any(
+        int(p.parent.name.split("-")[1]) >= min_step for p in (output_dir / "states").glob("step-*/state.json")
+    ):
         assert process.poll() is None, f"the run ended before a state at step {min_step}: {process.stderr.read()}"
         assert time.time() < deadline, f"no state at step {min_step} in {output_dir}"
         time.sleep(0.05)
@@ -139,14 +166,20 @@ def test_ctrl_c_then_resume_gives_the_same_lora(root, uninterrupted):
     assert (record["training"]["steps"], record["training"]["resumed_from_step"]) == (TOTAL_STEPS, stopped_at)
     assert_same_lora(lora_tensors(root / "stopped"), lora_tensors(uninterrupted))
     # save_state_limit 2: only the newest two states are kept.
-    assert sorted(p.name for p in (root / "stopped" / "states").iterdir()) == [f"step-{s:08d}" for s in sorted({6, stopped_at, TOTAL_STEPS})[-2:]]
+    assert sorted(p.name for p in (root / "stopped" / "states").iterdir()) == [
+        f"step-{s:08d}" for s in sorted({6, stopped_at, TOTAL_STEPS})[-2:]
+    ]
 
 
 def test_resume_refuses_a_changed_config_and_names_what_changed(root, uninterrupted):
-    result = cli("train", "--config", str(write_config(root, "straight", batch_size=1, lora_rank=8)), "--resume", cwd=root)
+    result = cli(
+        "train", "--config", str(write_config(root, "straight", batch_size=1, lora_rank=8)), "--resume", cwd=root
+    )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: resume: latest: the config changed since the state at step 8 was saved: `lora_rank` 4 → 8, `lora_alpha` 8 → 16, `batch_size` 2 → 1"]
+    assert errors == [
+        "error: resume: latest: the config changed since the state at step 8 was saved: `lora_rank` 4 → 8, `lora_alpha` 8 → 16, `batch_size` 2 → 1"
+    ]
 
 
 def test_the_webui_file_says_what_the_run_did(uninterrupted):
@@ -183,7 +216,10 @@ def test_a_run_killed_in_its_ending_is_completed_by_resume_auto(root, uninterrup
         assert "resuming from the state at step 6" in resumed.stderr
     else:
         written = ", ".join(ENDING[point])
-        assert f"the state at step 8 had finished this run: wrote the files its ending had not, {written}" in resumed.stderr
+        assert (
+            f"the state at step 8 had finished this run: wrote the files its ending had not, {written}"
+            in resumed.stderr
+        )
     assert_same_lora(lora_tensors(out), lora_tensors(uninterrupted))
     (tensors, metadata), (expected, _) = kohya_file(out), kohya_file(uninterrupted)
     assert_same_lora(tensors, expected)
@@ -195,8 +231,9 @@ def test_a_run_killed_in_its_ending_is_completed_by_resume_auto(root, uninterrup
 def test_resume_of_a_finished_run_says_it_is_complete_and_extends_with_more_epochs(root, uninterrupted):
     finished = cli("train", "--config", str(write_config(root, "straight")), "--resume", cwd=root)
     assert finished.returncode == 0, finished.stderr
-    assert "the run was already complete at step 8: nothing to write (raise `epochs` to train further)" in \
-        finished.stderr
+    assert (
+        "the run was already complete at step 8: nothing to write (raise `epochs` to train further)" in finished.stderr
+    )
     extended = cli("train", "--config", str(write_config(root, "straight", epochs=5)), "--resume", cwd=root)
     assert extended.returncode == 0, extended.stderr
     assert run_record(uninterrupted)["training"]["steps"] == 10
@@ -204,7 +241,9 @@ def test_resume_of_a_finished_run_says_it_is_complete_and_extends_with_more_epoc
 
 def test_resume_latest_without_a_state_fails(root):
     result = cli("train", "--config", str(write_config(root, "never", epochs=1)), "--resume", "latest", cwd=root)
-    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [f"error: resume: latest: no saved training state in {root}/never/states"]
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: resume: latest: no saved training state in {root}/never/states"
+    ]
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_lora(root):
@@ -213,7 +252,9 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_lora(root):
     result = cli("train", "--config", str(write_config(root, "diverged")), cwd=root, LORA_SCRIPTS_TEST_NAN_AT_STEP="5")
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 1
-    assert errors == [f"error: learning_rate: the loss became nan at step 5; training stopped and the LoRA and state saved at step 4 are kept ({root}/diverged/diverged-step00000004.safetensors)"]
+    assert errors == [
+        f"error: learning_rate: the loss became nan at step 5; training stopped and the LoRA and state saved at step 4 are kept ({root}/diverged/diverged-step00000004.safetensors)"
+    ]
     assert "hint: lower `learning_rate` (now 0.001; try 0.00025) and train again" in result.stderr
     out = root / "diverged"
     assert not (out / "pytorch_lora_weights.safetensors").exists() and not (out / "diverged.safetensors").exists()

@@ -1,4 +1,5 @@
 """save_single_file: original-layout names, metadata, atomic writes, and exact round trips through load_base_model."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """End to end: `lora-scripts train --config` on tiny SD 1.x / SDXL checkpoints, results read back by diffusers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,17 +22,27 @@ from lora_scripts_engine.tiny_models import write_checkpoint
 REPO = Path(__file__).resolve().parents[2]
 
 
-
 def article_yaml(data: Path, model, out: Path) -> str:
     """The article's YAML (configs/jiangnan_lora.yaml), verbatim but for the three paths."""
     text = (REPO / "configs" / "jiangnan_lora.yaml").read_text()
-    return text.replace("./data/jiangnan_village", str(data)).replace("./models/sd-v1-5-pruned.safetensors", str(model)).replace("./output/jiangnan_style", str(out))
+    return (
+        text.replace("./data/jiangnan_village", str(data))
+        .replace("./models/sd-v1-5-pruned.safetensors", str(model))
+        .replace("./output/jiangnan_style", str(out))
+    )
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     # The engine under test is this very virtualenv, so no second install happens.
     env = {**os.environ, "LORA_SCRIPTS_ENGINE_VENV": sys.prefix, "CI": "1"}
-    return subprocess.run(["node", str(REPO / "bin" / "lora-scripts.mjs"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 def write_dataset(folder: Path, count: int = 8, size: int = 64) -> Path:
@@ -78,7 +89,18 @@ def sd1_run(tmp_path_factory):
     data = write_dataset(root / "data")
     config = root / "jiangnan_lora.yaml"
     config.write_text(article_yaml(data, model, root / "output" / "jiangnan_style"))
-    result = run_cli("train", "--config", str(config), "--save-steps", "10", "--set", 'sample_prompts=["red sun, test style"]', "--sample-inference-steps", "2", cwd=root)
+    result = run_cli(
+        "train",
+        "--config",
+        str(config),
+        "--save-steps",
+        "10",
+        "--set",
+        'sample_prompts=["red sun, test style"]',
+        "--sample-inference-steps",
+        "2",
+        cwd=root,
+    )
     assert result.returncode == 0, result.stderr
     return root, Path(model), root / "output" / "jiangnan_style", result
 
@@ -88,8 +110,17 @@ def test_sd1_writes_the_expected_files(sd1_run):
     assert result.stdout.strip() == str(out / "jiangnan_style.safetensors")
     names = {p.name for p in out.iterdir()}
     # 15 epochs x 2 steps = 30 steps; save_steps 10 → steps 10 and 20 (30 is the final file).
-    assert {"jiangnan_style.safetensors", "pytorch_lora_weights.safetensors", "jiangnan_style-step00000010.safetensors",
-            "jiangnan_style-step00000020.safetensors", "logs", "checkpoints", "manifest.jsonl", "lora_scripts.json", "config.resolved.yaml"} <= names
+    assert {
+        "jiangnan_style.safetensors",
+        "pytorch_lora_weights.safetensors",
+        "jiangnan_style-step00000010.safetensors",
+        "jiangnan_style-step00000020.safetensors",
+        "logs",
+        "checkpoints",
+        "manifest.jsonl",
+        "lora_scripts.json",
+        "config.resolved.yaml",
+    } <= names
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000010", "step-00000020"]
     assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".saving")]
     record = json.loads((out / "lora_scripts.json").read_text())
@@ -103,10 +134,16 @@ def test_sd1_every_output_has_the_umasks_mode(sd1_run):
     umask = os.umask(0)
     os.umask(umask)
     paths = [out, *out.rglob("*")]
-    assert {"states", "samples", "latents", "pytorch_lora_weights.safetensors", "training_state.pt"} <= {p.name for p in paths}
-    wrong = [(str(p.relative_to(out)), oct(p.stat().st_mode & 0o777)) for p in paths
-             if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~umask]
+    assert {"states", "samples", "latents", "pytorch_lora_weights.safetensors", "training_state.pt"} <= {
+        p.name for p in paths
+    }
+    wrong = [
+        (str(p.relative_to(out)), oct(p.stat().st_mode & 0o777))
+        for p in paths
+        if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~umask
+    ]
     assert wrong == []
+
 
 def test_sd1_renders_sample_prompts_at_each_save_and_at_the_end(sd1_run):
     _, _, out, result = sd1_run
@@ -123,9 +160,17 @@ def test_sd1_renders_sample_prompts_at_each_save_and_at_the_end(sd1_run):
 def test_sd1_kohya_file_has_exactly_the_matched_layers(sd1_run):
     _, model, out, _ = sd1_run
     base = load_base_model(str(model))
-    expected_modules = [n for n, m in base.unet.named_modules() if isinstance(m, torch.nn.Linear) and (n.endswith(".to_q") or n.endswith(".to_v"))]
+    expected_modules = [
+        n
+        for n, m in base.unet.named_modules()
+        if isinstance(m, torch.nn.Linear) and (n.endswith(".to_q") or n.endswith(".to_v"))
+    ]
     assert expected_modules
-    expected = {f"{kohya_name('lora_unet', n)}.{part}" for n in expected_modules for part in ("lora_down.weight", "lora_up.weight", "alpha")}
+    expected = {
+        f"{kohya_name('lora_unet', n)}.{part}"
+        for n in expected_modules
+        for part in ("lora_down.weight", "lora_up.weight", "alpha")
+    }
     tensors = load_file(out / "jiangnan_style.safetensors")
     assert set(tensors) == expected
     assert all(float(tensors[k]) == 32.0 for k in tensors if k.endswith(".alpha"))
@@ -154,7 +199,9 @@ def test_sd1_diffusers_file_changes_the_pipeline_output(sd1_run):
     pipe.set_progress_bar_config(disable=True)
 
     def render():
-        return pipe("red sun, test style", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt").images
+        return pipe(
+            "red sun, test style", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt"
+        ).images
 
     before = render()
     pipe.load_lora_weights(str(out))
@@ -176,7 +223,12 @@ def test_sd1_kohya_formula_reproduces_the_trained_weights(sd1_run):
         module.weight.data += kohya_delta(tensors, name).to(module.weight.dtype)
     trained_state = {n: p for n, p in trained.unet.named_parameters() if "lora_" not in n}
     for n, p in merged.named_parameters():
-        torch.testing.assert_close(trained_state[n.replace(".weight", ".base_layer.weight") if n not in trained_state else n], p, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            trained_state[n.replace(".weight", ".base_layer.weight") if n not in trained_state else n],
+            p,
+            rtol=1e-4,
+            atol=1e-5,
+        )
 
 
 def test_sd1_tensorboard_has_one_scalar_per_step_and_loss_falls(sd1_run):
@@ -196,7 +248,9 @@ def sdxl_run(tmp_path_factory):
     model = write_checkpoint("sdxl", str(root / "base.safetensors"), seed=0)
     data = write_dataset(root / "data", count=4)
     config = root / "sdxl.yaml"
-    config.write_text(f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention\ntrain_text_encoder: true\nbatch_size: 2\nepochs: 2\nlearning_rate: 1e-3\noutput_dir: {root / 'out' / 'xl_style'}\nsave_precision: fp32\n")
+    config.write_text(
+        f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention\ntrain_text_encoder: true\nbatch_size: 2\nepochs: 2\nlearning_rate: 1e-3\noutput_dir: {root / 'out' / 'xl_style'}\nsave_precision: fp32\n"
+    )
     result = run_cli("train", "--config", str(config), cwd=root)
     assert result.returncode == 0, result.stderr
     return Path(model), root / "out" / "xl_style"
@@ -207,7 +261,9 @@ def test_sdxl_kohya_file_uses_sd_scripts_names_and_loads_in_diffusers(sdxl_run):
     tensors = load_file(out / "xl_style.safetensors")
     prefixes = {k.split("_")[0] + "_" + k.split("_")[1] for k in tensors}
     assert prefixes == {"lora_unet", "lora_te1", "lora_te2"}
-    assert any(k.startswith("lora_unet_input_blocks_") for k in tensors) and not any("down_blocks" in k for k in tensors)
+    assert any(k.startswith("lora_unet_input_blocks_") for k in tensors) and not any(
+        "down_blocks" in k for k in tensors
+    )
     assert any(k.startswith("lora_te1_text_model_encoder_layers_0_self_attn_q_proj") for k in tensors)
     assert any(k.startswith("lora_te2_text_model_encoder_layers_0_self_attn_out_proj") for k in tensors)
 
@@ -225,7 +281,9 @@ def test_sdxl_kohya_file_uses_sd_scripts_names_and_loads_in_diffusers(sdxl_run):
         for key in compared:
             torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
     base_unet = load_base_model(str(model)).unet.state_dict()
-    fused_unet = {k.replace(".base_layer.", "."): v for k, v in from_kohya.unet.state_dict().items() if "lora_" not in k}
+    fused_unet = {
+        k.replace(".base_layer.", "."): v for k, v in from_kohya.unet.state_dict().items() if "lora_" not in k
+    }
     moved = [k for k, v in fused_unet.items() if not torch.equal(v, base_unet[k])]
     assert moved, "the kohya file changed no UNet weight in diffusers"
 
@@ -236,16 +294,27 @@ def test_full_size_sd15_checkpoint_trains_through_the_same_path(tmp_path):
     data = write_dataset(tmp_path / "data", count=2)
     out = tmp_path / "out" / "sd15_style"
     config = tmp_path / "sd15.yaml"
-    config.write_text(f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention+ff\nresolution: 64\nbatch_size: 1\nepochs: 1\noutput_dir: {out}\n")
+    config.write_text(
+        f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention+ff\nresolution: 64\nbatch_size: 1\nepochs: 1\noutput_dir: {out}\n"
+    )
     result = run_cli("train", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     tensors = load_file(out / "sd15_style.safetensors")
     modules = {k.rsplit(".", 2)[0] if k.endswith(".weight") else k.removesuffix(".alpha") for k in tensors}
     # kohya's default network on SD 1.5: 16 Transformer2D blocks x (8 attention + 2 ff + proj_in + proj_out).
     assert len(modules) == 192 and len(tensors) == 3 * 192
-    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"].shape == (4, 768)
-    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight"].shape == (320, 4)
-    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_0_proj.lora_up.weight"].shape == (2560, 4)
+    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"].shape == (
+        4,
+        768,
+    )
+    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight"].shape == (
+        320,
+        4,
+    )
+    assert tensors["lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_ff_net_0_proj.lora_up.weight"].shape == (
+        2560,
+        4,
+    )
     assert tensors["lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight"].shape == (4, 320, 1, 1)
     assert tensors["lora_unet_up_blocks_3_attentions_2_transformer_blocks_0_attn2_to_out_0.alpha"].item() == 8.0
     header, _ = read_header(out / "sd15_style.safetensors")
@@ -254,7 +323,9 @@ def test_full_size_sd15_checkpoint_trains_through_the_same_path(tmp_path):
 
 def tiny_config(root: Path, model, data: Path, name: str, extra: str = "") -> Path:
     config = root / f"{name}.yaml"
-    config.write_text(f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\nbatch_size: 2\nlearning_rate: 1e-3\noutput_dir: {root / name}\n{extra}")
+    config.write_text(
+        f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\nbatch_size: 2\nlearning_rate: 1e-3\noutput_dir: {root / name}\n{extra}"
+    )
     return config
 
 
@@ -263,12 +334,23 @@ def test_same_seed_gives_the_same_lora(tmp_path):
     data = write_dataset(tmp_path / "data", count=4)
     runs = []
     for name in ("first", "second"):
-        result = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, name, "epochs: 2\nshuffle_caption: true\ncrop: random\nrandom_flip: true\n")), cwd=tmp_path)
+        result = run_cli(
+            "train",
+            "--config",
+            str(
+                tiny_config(
+                    tmp_path, model, data, name, "epochs: 2\nshuffle_caption: true\ncrop: random\nrandom_flip: true\n"
+                )
+            ),
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         runs.append(load_file(tmp_path / name / "pytorch_lora_weights.safetensors"))
     assert runs[0].keys() == runs[1].keys()
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
-    other = run_cli("train", "--config", str(tiny_config(tmp_path, model, data, "third", "epochs: 2\nseed: 7\n")), cwd=tmp_path)
+    other = run_cli(
+        "train", "--config", str(tiny_config(tmp_path, model, data, "third", "epochs: 2\nseed: 7\n")), cwd=tmp_path
+    )
     assert other.returncode == 0, other.stderr
     third = load_file(tmp_path / "third" / "pytorch_lora_weights.safetensors")
     assert not all(torch.equal(runs[0][k], third[k]) for k in runs[0])
@@ -282,7 +364,14 @@ def test_ctrl_c_saves_the_lora_trained_so_far_and_exits_cleanly(tmp_path):
     data = write_dataset(tmp_path / "data", count=4)
     config = tiny_config(tmp_path, model, data, "stopped", "epochs: 5000\n")
     env = {**os.environ, "LORA_SCRIPTS_ENGINE_VENV": sys.prefix, "CI": "1"}
-    process = subprocess.Popen(["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(config)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     events_dir = tmp_path / "stopped" / "logs"
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith("events.out") for p in events_dir.glob("*")):

@@ -1,4 +1,5 @@
 """validation.py: the loss on held-out pictures is the same however often it is measured, and follows the LoRA."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ The vitest suite calls this file as a script:
 
     python engine/tests/tiny_captioners.py OUT_DIR blip florence2 wd14    # → OUT_DIR/blip, OUT_DIR/florence2, …
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,19 +31,44 @@ DARK_TAG = (7, "dark_background", 0, 30)
 
 def build_blip(folder: Path, seed: int = 0) -> Path:
     import torch
-    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessorPil, BlipProcessor
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessorPil,
+        BlipProcessor,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *WORDS]
     (folder / "vocab.txt").write_text("\n".join(tokens) + "\n")
     tokenizer = BertTokenizer(str(folder / "vocab.txt"), bos_token="[DEC]")
-    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer)
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer
+    )
     torch.manual_seed(seed)
-    text = dict(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                max_position_embeddings=128, encoder_hidden_size=32, bos_token_id=tokenizer.bos_token_id,
-                sep_token_id=tokenizer.sep_token_id, eos_token_id=tokenizer.sep_token_id, pad_token_id=tokenizer.pad_token_id)
-    vision = dict(hidden_size=32, image_size=32, patch_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                  initializer_range=0.5)  # large enough that different images give different captions
+    text = dict(
+        vocab_size=len(tokens),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+        encoder_hidden_size=32,
+        bos_token_id=tokenizer.bos_token_id,
+        sep_token_id=tokenizer.sep_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = dict(
+        hidden_size=32,
+        image_size=32,
+        patch_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        initializer_range=0.5,
+    )  # large enough that different images give different captions
     model = BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision, projection_dim=32))
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -51,26 +77,64 @@ def build_blip(folder: Path, seed: int = 0) -> Path:
 
 def build_florence2(folder: Path, seed: int = 0) -> Path:
     import torch
-    from transformers import BartTokenizer, CLIPImageProcessorPil, Florence2Config, Florence2ForConditionalGeneration, Florence2Processor
+    from transformers import (
+        BartTokenizer,
+        CLIPImageProcessorPil,
+        Florence2Config,
+        Florence2ForConditionalGeneration,
+        Florence2Processor,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     # Byte-level BPE: printable ASCII plus "Ġ" (a space) encodes the task prompts; whole words, which need no
     # merges to be decoded, make the random output readable.
     characters = [chr(c) for c in range(ord("!"), ord("~") + 1)] + ["Ġ"]
     tokens = ["<s>", "<pad>", "</s>", "<unk>", "<mask>", *characters, *(f"Ġ{word}" for word in WORDS)]
-    tokenizer = BartTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[], extra_special_tokens={"image_token": "<image>"})
+    tokenizer = BartTokenizer(
+        vocab={t: i for i, t in enumerate(tokens)}, merges=[], extra_special_tokens={"image_token": "<image>"}
+    )
     # 32 px through strides 4 and 2: 4×4 patches + 1 temporal token = 17 image tokens.
-    image_processor = CLIPImageProcessorPil(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32},
-                                            do_center_crop=False, image_seq_length=17)
+    image_processor = CLIPImageProcessorPil(
+        size={"height": 32, "width": 32},
+        crop_size={"height": 32, "width": 32},
+        do_center_crop=False,
+        image_seq_length=17,
+    )
     processor = Florence2Processor(image_processor=image_processor, tokenizer=tokenizer)
     torch.manual_seed(seed)
-    text = dict(model_type="bart", vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1,
-                encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=37, decoder_ffn_dim=37,
-                max_position_embeddings=128, bos_token_id=0, pad_token_id=1, eos_token_id=2,
-                decoder_start_token_id=2, forced_eos_token_id=2)
-    vision = dict(depths=[1, 1], patch_size=[7, 3], patch_stride=[4, 2], patch_padding=[3, 1], patch_prenorm=[False, True],
-                  embed_dim=[16, 32], num_heads=[2, 2], num_groups=[2, 2], window_size=4, projection_dim=32, max_position_embeddings=8)
-    model = Florence2ForConditionalGeneration(Florence2Config(text_config=text, vision_config=vision, image_token_id=tokenizer.image_token_id))
+    text = dict(
+        model_type="bart",
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=37,
+        decoder_ffn_dim=37,
+        max_position_embeddings=128,
+        bos_token_id=0,
+        pad_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=2,
+    )
+    vision = dict(
+        depths=[1, 1],
+        patch_size=[7, 3],
+        patch_stride=[4, 2],
+        patch_padding=[3, 1],
+        patch_prenorm=[False, True],
+        embed_dim=[16, 32],
+        num_heads=[2, 2],
+        num_groups=[2, 2],
+        window_size=4,
+        projection_dim=32,
+        max_position_embeddings=8,
+    )
+    model = Florence2ForConditionalGeneration(
+        Florence2Config(text_config=text, vision_config=vision, image_token_id=tokenizer.image_token_id)
+    )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
@@ -101,7 +165,8 @@ def build_wd14(folder: Path, size: int = 32) -> Path:
         numpy_helper.from_array(bias, "bias"),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_wd14",
+        nodes,
+        "tiny_wd14",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch_size", size, size, 3])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch_size", len(rows)])],
         initializers,

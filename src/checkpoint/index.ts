@@ -23,4 +23,10 @@ export {
   type PredictionType,
 } from './verdict.js';
 /** `engineFacts(verdict)` → the `base_model_facts` the engine loads with. */
-export { engineFacts, requireBaseModel, type BaseModelUse, type BaseModelVerdict, type EngineBaseModelFacts } from './base-model.js';
+export {
+  engineFacts,
+  requireBaseModel,
+  type BaseModelUse,
+  type BaseModelVerdict,
+  type EngineBaseModelFacts,
+} from './base-model.js';

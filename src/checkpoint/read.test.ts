@@ -18,7 +18,13 @@ let dir: string;
 function writeTensors(name: string, keys: string[]): string {
   const data = new Uint8Array(4);
   const path = join(dir, name);
-  writeFileSync(path, serializeSafetensors({ metadata: {}, tensors: new Map(keys.map((key) => [key, { dtype: 'F32' as const, shape: [1], data }])) }));
+  writeFileSync(
+    path,
+    serializeSafetensors({
+      metadata: {},
+      tensors: new Map(keys.map((key) => [key, { dtype: 'F32' as const, shape: [1], data }])),
+    }),
+  );
   return path;
 }
 
@@ -39,25 +45,52 @@ beforeAll(() => {
 describe('inspectCheckpoint', () => {
   it('reads the demo model: SD 1.x, epsilon, 64 px from its architecture metadata', () => {
     const verdict = checkBaseModel(DEMO, USE);
-    expect(verdict).toMatchObject({ kind: 'base', layout: 'single-file', family: 'sd1', predictionType: 'epsilon', nativeSizePx: 64 });
+    expect(verdict).toMatchObject({
+      kind: 'base',
+      layout: 'single-file',
+      family: 'sd1',
+      predictionType: 'epsilon',
+      nativeSizePx: 64,
+    });
     expect(verdict.architecture?.unet.in_channels).toBe(4);
   });
 
-  it.each(['kohya-sd1-tiny.safetensors', 'kohya-sdxl-tiny.safetensors', 'peft-sd1-tiny.safetensors'])('knows the LoRA %s', (name) => {
-    expect(inspectCheckpoint(join(LORAS, name), USE).kind).toBe('lora');
-  });
+  it.each(['kohya-sd1-tiny.safetensors', 'kohya-sdxl-tiny.safetensors', 'peft-sd1-tiny.safetensors'])(
+    'knows the LoRA %s',
+    (name) => {
+      expect(inspectCheckpoint(join(LORAS, name), USE).kind).toBe('lora');
+    },
+  );
 
   it('refuses a LoRA as base model with the hint the command gives', () => {
-    const error = errorOf(() => checkBaseModel('tests/fixtures/lora/kohya-sd1-tiny.safetensors', { ...USE, culprit: 'tests/fixtures/lora/kohya-sd1-tiny.safetensors' }));
-    expect(error.line).toBe('tests/fixtures/lora/kohya-sd1-tiny.safetensors: this is a LoRA, not a base model (all its keys start with `lora_`)');
+    const error = errorOf(() =>
+      checkBaseModel('tests/fixtures/lora/kohya-sd1-tiny.safetensors', {
+        ...USE,
+        culprit: 'tests/fixtures/lora/kohya-sd1-tiny.safetensors',
+      }),
+    );
+    expect(error.line).toBe(
+      'tests/fixtures/lora/kohya-sd1-tiny.safetensors: this is a LoRA, not a base model (all its keys start with `lora_`)',
+    );
     expect([error.code, error.hint]).toEqual(['base_model_is_lora', 'put it under `init_lora`']);
   });
 
   it('refuses a VAE and a text encoder on their own', () => {
-    const vae = writeTensors('vae.safetensors', ['encoder.conv_in.weight', 'decoder.conv_out.weight', 'post_quant_conv.weight']);
-    const te = writeTensors('te.safetensors', ['text_model.embeddings.token_embedding.weight', 'text_model.final_layer_norm.weight']);
-    expect(errorOf(() => checkBaseModel(vae, { ...USE, culprit: 'vae.safetensors' })).line).toBe('vae.safetensors: this is a VAE alone, not a base model');
-    expect(errorOf(() => checkBaseModel(te, { ...USE, culprit: 'te.safetensors' })).code).toBe('base_model_is_text_encoder');
+    const vae = writeTensors('vae.safetensors', [
+      'encoder.conv_in.weight',
+      'decoder.conv_out.weight',
+      'post_quant_conv.weight',
+    ]);
+    const te = writeTensors('te.safetensors', [
+      'text_model.embeddings.token_embedding.weight',
+      'text_model.final_layer_norm.weight',
+    ]);
+    expect(errorOf(() => checkBaseModel(vae, { ...USE, culprit: 'vae.safetensors' })).line).toBe(
+      'vae.safetensors: this is a VAE alone, not a base model',
+    );
+    expect(errorOf(() => checkBaseModel(te, { ...USE, culprit: 'te.safetensors' })).code).toBe(
+      'base_model_is_text_encoder',
+    );
   });
 
   it('refuses a truncated download before reading any tensor', () => {
@@ -66,14 +99,21 @@ describe('inspectCheckpoint', () => {
     writeFileSync(cut, bytes.subarray(0, bytes.length - 1000));
     const error = errorOf(() => checkBaseModel(cut, USE));
     expect(error.code).toBe('base_model_corrupt');
-    expect(error.message).toMatch(/^is not a readable \.safetensors file \(tensor `.+` ends at byte \d+ but the file's data is \d+ bytes\)$/);
+    expect(error.message).toMatch(
+      /^is not a readable \.safetensors file \(tensor `.+` ends at byte \d+ but the file's data is \d+ bytes\)$/,
+    );
   });
 
   it('names a missing path and a pickle file; takes `owner/name` for a hub id', () => {
     expect(errorOf(() => inspectCheckpoint('models/nope.safetensors', USE)).line).toBe('base_model: does not exist');
     writeFileSync(join(dir, 'model.ckpt'), 'not loaded');
     expect(errorOf(() => inspectCheckpoint(join(dir, 'model.ckpt'), USE)).code).toBe('unsupported_model_format');
-    expect(checkBaseModel('runwayml/stable-diffusion-v1-5', USE)).toMatchObject({ kind: 'base', layout: 'hub-id', family: null, nativeSizePx: null });
+    expect(checkBaseModel('runwayml/stable-diffusion-v1-5', USE)).toMatchObject({
+      kind: 'base',
+      layout: 'hub-id',
+      family: null,
+      nativeSizePx: null,
+    });
   });
 
   it('reads a diffusers folder from its configs', () => {
@@ -86,6 +126,11 @@ describe('inspectCheckpoint', () => {
     write('unet/config.json', { sample_size: 128, in_channels: 4 });
     write('vae/config.json', { block_out_channels: [128, 256, 512, 512] });
     write('scheduler/scheduler_config.json', { prediction_type: 'epsilon' });
-    expect(checkBaseModel(folder, USE)).toMatchObject({ layout: 'diffusers-folder', family: 'sdxl', predictionType: 'epsilon', nativeSizePx: 1024 });
+    expect(checkBaseModel(folder, USE)).toMatchObject({
+      layout: 'diffusers-folder',
+      family: 'sdxl',
+      predictionType: 'epsilon',
+      nativeSizePx: 1024,
+    });
   });
 });

@@ -23,11 +23,19 @@ export function inspectCheckpoint(spec: string, options: InspectOptions): Checkp
   const path = options.cwd === undefined ? spec : resolve(options.cwd, spec);
   if (!existsSync(path)) {
     if (looksLikeHubId(spec, { cwd: options.cwd ?? '/', isFile: existsSync })) return hubVerdict();
-    throw new CheckpointError('does not exist', { code: 'base_model_missing', culprit, hint: 'give a .safetensors file, a diffusers folder or a hub id like `owner/name`' });
+    throw new CheckpointError('does not exist', {
+      code: 'base_model_missing',
+      culprit,
+      hint: 'give a .safetensors file, a diffusers folder or a hub id like `owner/name`',
+    });
   }
   if (statSync(path).isDirectory()) return judgeDiffusersFolder(readFolderFacts(path));
   if (PICKLE_SUFFIXES.has(extname(path).toLowerCase())) {
-    throw new CheckpointError(`is a pickle checkpoint (${extname(path)}), which can run code when loaded`, { code: 'unsupported_model_format', culprit, hint: 'convert it to .safetensors (e.g. with the A1111 or ComfyUI checkpoint merger) and use that file' });
+    throw new CheckpointError(`is a pickle checkpoint (${extname(path)}), which can run code when loaded`, {
+      code: 'unsupported_model_format',
+      culprit,
+      hint: 'convert it to .safetensors (e.g. with the A1111 or ComfyUI checkpoint merger) and use that file',
+    });
   }
   return judgeSingleFile(readHeader(path, culprit));
 }
@@ -44,7 +52,12 @@ function readHeader(path: string, culprit: string) {
   } catch (error) {
     if (!(error instanceof LoraFileError)) throw error;
     // The header reader checks every tensor lies inside the file, so a cut-off download is caught here.
-    throw new CheckpointError(`is not a readable .safetensors file (${error.message})`, { code: 'base_model_corrupt', culprit, hint: 'the file may be truncated: download it again and compare its size or hash', cause: error });
+    throw new CheckpointError(`is not a readable .safetensors file (${error.message})`, {
+      code: 'base_model_corrupt',
+      culprit,
+      hint: 'the file may be truncated: download it again and compare its size or hash',
+      cause: error,
+    });
   } finally {
     closeSync(fd);
   }
@@ -54,7 +67,9 @@ function readFolderFacts(folder: string) {
   const json = (...parts: string[]): Record<string, unknown> | null => {
     try {
       const value: unknown = JSON.parse(readFileSync(join(folder, ...parts), 'utf8'));
-      return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+      return typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : null;
     } catch {
       return null; // absent or unreadable: the verdict says what is missing, the engine's loader what is broken
     }

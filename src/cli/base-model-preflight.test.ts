@@ -20,9 +20,18 @@ let cut: string;
 
 function cli(args: string[]) {
   // No engine can start: any path that reached Python would fail with a different error.
-  const env = { ...process.env, CI: '1', LORA_SCRIPTS_ENGINE_VENV: join(root, 'no-venv'), LORA_SCRIPTS_PYTHON: join(root, 'no-python') };
+  const env = {
+    ...process.env,
+    CI: '1',
+    LORA_SCRIPTS_ENGINE_VENV: join(root, 'no-venv'),
+    LORA_SCRIPTS_PYTHON: join(root, 'no-python'),
+  };
   const result = spawnSync('node', [BIN, ...args], { cwd: root, encoding: 'utf8', env });
-  return { code: result.status, stderr: result.stderr, errorLines: result.stderr.split('\n').filter((line) => line.startsWith('error:')) };
+  return {
+    code: result.status,
+    stderr: result.stderr,
+    errorLines: result.stderr.split('\n').filter((line) => line.startsWith('error:')),
+  };
 }
 
 function trainWith(baseModel: string, extra = '') {
@@ -44,7 +53,18 @@ beforeAll(() => {
   copyFileSync(LORA_FIXTURE, lora);
   vae = join(root, 'models', 'vae.safetensors');
   const data = new Uint8Array(4);
-  writeFileSync(vae, serializeSafetensors({ metadata: {}, tensors: new Map(['encoder.conv_in.weight', 'decoder.conv_out.weight'].map((key) => [key, { dtype: 'F32' as const, shape: [1], data }])) }));
+  writeFileSync(
+    vae,
+    serializeSafetensors({
+      metadata: {},
+      tensors: new Map(
+        ['encoder.conv_in.weight', 'decoder.conv_out.weight'].map((key) => [
+          key,
+          { dtype: 'F32' as const, shape: [1], data },
+        ]),
+      ),
+    }),
+  );
   cut = join(root, 'models', 'cut.safetensors');
   writeFileSync(cut, readFileSync(DEMO).subarray(0, 4096));
   // An image that cannot be decoded: reading the dataset first would fail on it instead.
@@ -69,7 +89,11 @@ describe('the base-model pre-flight', () => {
     expectOneLine(trainWith('models/vae.safetensors'), `error: ${vae}: this is a VAE alone, not a base model`);
     const result = trainWith('models/cut.safetensors');
     expect(result.errorLines).toHaveLength(1);
-    expect(result.errorLines[0]).toMatch(new RegExp(`^error: ${cut}: is not a readable \\.safetensors file \\(header claims \\d+ bytes but the file is only 4096 bytes\\)$`));
+    expect(result.errorLines[0]).toMatch(
+      new RegExp(
+        `^error: ${cut}: is not a readable \\.safetensors file \\(header claims \\d+ bytes but the file is only 4096 bytes\\)$`,
+      ),
+    );
   });
 
   it('merge: a LoRA as the base', () => {

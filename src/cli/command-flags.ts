@@ -35,26 +35,62 @@ export const GENERATE_FLAGS = defineFlags('generate', {
     value: '<text>',
     help: 'Prompt; `<lora:NAME:WEIGHT>` or `<lora:NAME:TE_WEIGHT:UNET_WEIGHT>` tags pick LoRAs by name (repeatable)',
   },
-  promptsFile: { schema: text().optional(), value: '<file>', help: 'One prompt per line, each with its own LoRA tags; all rendered on one base-model load' },
+  promptsFile: {
+    schema: text().optional(),
+    value: '<file>',
+    help: 'One prompt per line, each with its own LoRA tags; all rendered on one base-model load',
+  },
   negativePrompt: { schema: anyText().optional(), value: '<text>', help: 'Negative prompt (default: empty)' },
-  lora: { schema: list(text()), value: '<file:weight>', help: 'A LoRA file with its weight, `FILE:0.7` or `FILE:TE:UNET` (repeatable)' },
+  lora: {
+    schema: list(text()),
+    value: '<file:weight>',
+    help: 'A LoRA file with its weight, `FILE:0.7` or `FILE:TE:UNET` (repeatable)',
+  },
   loraDir: {
     schema: list(text()),
     value: '<dir>',
     help: 'Folder searched for `<lora:NAME>` by file stem or ss_output_name, sub-folders too (repeatable; default: output)',
   },
-  baseModel: { schema: text().optional(), value: '<file>', help: 'Single-file checkpoint or diffusers folder (default: the one recorded beside the first LoRA)' },
-  seed: { schema: integer(-1, SEED_MAX).optional(), value: '<n>', help: 'Seed of the first image; image i gets seed + i (default: random, printed; also `--seed=-1`)' },
+  baseModel: {
+    schema: text().optional(),
+    value: '<file>',
+    help: 'Single-file checkpoint or diffusers folder (default: the one recorded beside the first LoRA)',
+  },
+  seed: {
+    schema: integer(-1, SEED_MAX).optional(),
+    value: '<n>',
+    help: 'Seed of the first image; image i gets seed + i (default: random, printed; also `--seed=-1`)',
+  },
   steps: { schema: integer(1, 150).optional(), value: '<n>', help: 'Sampling steps (default: 20)' },
   cfgScale: { schema: decimal(0, 30).optional(), value: '<x>', help: 'Classifier-free guidance scale (default: 7)' },
-  sampler: { schema: text().optional(), value: '<name>', help: 'WebUI sampler name: Euler a, Euler, DPM++ 2M, DPM++ 2M Karras, DDIM, UniPC, Heun, LMS… (default: Euler a)' },
-  scheduleType: { schema: text().optional(), value: '<name>', help: 'Automatic, Karras or Exponential (default: Automatic)' },
-  width: { schema: sizePx().optional(), value: '<px>', help: "Width (default: the first LoRA's training size, else 512)" },
-  height: { schema: sizePx().optional(), value: '<px>', help: "Height (default: the first LoRA's training size, else 512)" },
+  sampler: {
+    schema: text().optional(),
+    value: '<name>',
+    help: 'WebUI sampler name: Euler a, Euler, DPM++ 2M, DPM++ 2M Karras, DDIM, UniPC, Heun, LMS… (default: Euler a)',
+  },
+  scheduleType: {
+    schema: text().optional(),
+    value: '<name>',
+    help: 'Automatic, Karras or Exponential (default: Automatic)',
+  },
+  width: {
+    schema: sizePx().optional(),
+    value: '<px>',
+    help: "Width (default: the first LoRA's training size, else 512)",
+  },
+  height: {
+    schema: sizePx().optional(),
+    value: '<px>',
+    help: "Height (default: the first LoRA's training size, else 512)",
+  },
   batchCount: { schema: integer(1, 1000).optional(), value: '<n>', help: 'Batches, one after the other (default: 1)' },
   batchSize: { schema: integer(1, 64).optional(), value: '<n>', help: 'Images per batch (default: 1)' },
   out: { schema: text().optional(), value: '<dir>', help: 'Output folder (default: output/images)' },
-  fromPng: { schema: text().optional(), value: '<file>', help: "Start from an image's WebUI parameters; flags given override them" },
+  fromPng: {
+    schema: text().optional(),
+    value: '<file>',
+    help: "Start from an image's WebUI parameters; flags given override them",
+  },
 });
 
 function sizePx() {
@@ -82,9 +118,21 @@ export const AUTO_LABEL_FLAGS = defineFlags('auto-label', {
     help: 'Captioning model: a BLIP, Florence-2 or WD14 tagger folder, or a hub id (default: the rule-based captioner)',
   },
   batchSize: { schema: integer(1, 1024).default(8), value: '<n>', help: 'Images per model batch' },
-  task: { schema: z.enum(FLORENCE_CAPTION_TASKS).default('<DETAILED_CAPTION>'), value: '<prompt>', help: 'Florence-2 task' },
-  threshold: { schema: decimal(0, 1).default(0.35), value: '<p>', help: 'WD14 tagger: keep general tags above this probability' },
-  maxTokens: { schema: integer(1, 4096).default(75), value: '<n>', help: 'BLIP and Florence-2: longest caption in tokens' },
+  task: {
+    schema: z.enum(FLORENCE_CAPTION_TASKS).default('<DETAILED_CAPTION>'),
+    value: '<prompt>',
+    help: 'Florence-2 task',
+  },
+  threshold: {
+    schema: decimal(0, 1).default(0.35),
+    value: '<p>',
+    help: 'WD14 tagger: keep general tags above this probability',
+  },
+  maxTokens: {
+    schema: integer(1, 4096).default(75),
+    value: '<n>',
+    help: 'BLIP and Florence-2: longest caption in tokens',
+  },
 });
 
 export const DEMO_DATA_FLAGS = defineFlags('demo-data', {
@@ -161,31 +209,77 @@ const threshold = (key: keyof QualityThresholds, min: number, help: string) => (
 
 /** prepare's quality thresholds: flag name → the threshold it sets. */
 export const THRESHOLD_FLAGS = {
-  maxUpscale: threshold('maxUpscale', 1, 'Exclude pictures needing more upscaling than this to reach the target (any upscaling warns)'),
-  minSharpness: threshold('minSharpness', 0, 'Exclude blurry pictures: Laplacian variance ÷ brightness variance at 384 px below this'),
-  minBright: threshold('minBrightPercentile', 0, 'Exclude under-exposed pictures: brightest 1 % of pixels below this (0–255)'),
+  maxUpscale: threshold(
+    'maxUpscale',
+    1,
+    'Exclude pictures needing more upscaling than this to reach the target (any upscaling warns)',
+  ),
+  minSharpness: threshold(
+    'minSharpness',
+    0,
+    'Exclude blurry pictures: Laplacian variance ÷ brightness variance at 384 px below this',
+  ),
+  minBright: threshold(
+    'minBrightPercentile',
+    0,
+    'Exclude under-exposed pictures: brightest 1 % of pixels below this (0–255)',
+  ),
   maxDark: threshold('maxDarkPercentile', 0, 'Exclude over-exposed pictures: darkest 1 % of pixels above this (0–255)'),
-  minContrast: threshold('minContrast', 0, 'Warn about flat pictures: brightness standard deviation below this (0–128)'),
+  minContrast: threshold(
+    'minContrast',
+    0,
+    'Warn about flat pictures: brightness standard deviation below this (0–128)',
+  ),
   maxAspect: threshold('maxAspect', 1, 'Warn when long side ÷ short side is above this (also the widest bucket)'),
-  duplicateDistance: threshold('duplicateDistance', 0, 'Exclude the later of two pictures whose perceptual hashes differ in ≤ this many of 64 bits'),
+  duplicateDistance: threshold(
+    'duplicateDistance',
+    0,
+    'Exclude the later of two pictures whose perceptual hashes differ in ≤ this many of 64 bits',
+  ),
   minCaptionWords: threshold('minCaptionWords', 0, 'Warn about captions of fewer words'),
-  duplicateCaptionCount: threshold('duplicateCaptionCount', 0, 'Warn when this many pictures or more share one caption'),
+  duplicateCaptionCount: threshold(
+    'duplicateCaptionCount',
+    0,
+    'Warn when this many pictures or more share one caption',
+  ),
 } as const;
 
 export const PREPARE_FLAGS = defineFlags('prepare', {
-  out: { schema: text().optional(), value: '<dir>', help: 'Prepared folder (default: <dir>-prepared beside it); replaced on re-runs, the originals are never touched' },
+  out: {
+    schema: text().optional(),
+    value: '<dir>',
+    help: 'Prepared folder (default: <dir>-prepared beside it); replaced on re-runs, the originals are never touched',
+  },
   target: {
     schema: sizePx().default(DEFAULT_TARGET_PX),
     value: '<px>',
     help: 'Training size: square crops of this size, or buckets of about this many pixels²',
   },
-  crop: { schema: z.enum(['center', 'attention', 'entropy']).default('center'), value: '<position>', help: 'center, attention (the most salient part) or entropy (the busiest part)' },
-  buckets: { schema: toggle(), help: 'Aspect-ratio buckets (64 px steps, up to --max-aspect) instead of square crops; a folder per bucket' },
-  strict: { schema: toggle(), help: 'Fail (exit 1) when any picture is flagged for exclusion; only the report is written' },
+  crop: {
+    schema: z.enum(['center', 'attention', 'entropy']).default('center'),
+    value: '<position>',
+    help: 'center, attention (the most salient part) or entropy (the busiest part)',
+  },
+  buckets: {
+    schema: toggle(),
+    help: 'Aspect-ratio buckets (64 px steps, up to --max-aspect) instead of square crops; a folder per bucket',
+  },
+  strict: {
+    schema: toggle(),
+    help: 'Fail (exit 1) when any picture is flagged for exclusion; only the report is written',
+  },
   triggerWord: { schema: text().optional(), value: '<word>', help: 'Warn about captions without it' },
-  metadata: { schema: text().optional(), value: '<file>', help: 'Caption CSV (default: <dir>/metadata.csv if present, else .txt files beside the pictures)' },
+  metadata: {
+    schema: text().optional(),
+    value: '<file>',
+    help: 'Caption CSV (default: <dir>/metadata.csv if present, else .txt files beside the pictures)',
+  },
   captionExtension: { schema: text().default('.txt'), value: '<ext>', help: 'Caption file extension' },
-  jobs: { schema: integer(1, 64).optional(), value: '<n>', help: 'Pictures processed at once (default: twice the number of CPU cores)' },
+  jobs: {
+    schema: integer(1, 64).optional(),
+    value: '<n>',
+    help: 'Pictures processed at once (default: twice the number of CPU cores)',
+  },
   json: { schema: toggle(), help: 'Print the JSON report to stdout instead of the folder path' },
   maxUpscale: THRESHOLD_FLAGS.maxUpscale.spec,
   minSharpness: THRESHOLD_FLAGS.minSharpness.spec,

@@ -66,7 +66,10 @@ export function flagHelp(flag: FlagSpec): string {
   const allowed = describeValues(flag.schema);
   const isPlain = !flag.value || /^a (list of )?text values?$/.test(allowed);
   const byDefault = flag.schema instanceof z.ZodDefault ? (flag.schema.def.defaultValue as unknown) : undefined;
-  const facts = [...(isPlain ? [] : [allowed]), ...(byDefault === undefined || flag.isNegated || !flag.value ? [] : [`default: ${String(byDefault)}`])];
+  const facts = [
+    ...(isPlain ? [] : [allowed]),
+    ...(byDefault === undefined || flag.isNegated || !flag.value ? [] : [`default: ${String(byDefault)}`]),
+  ];
   return facts.length > 0 ? `${flag.help} (${facts.join('; ')})` : flag.help;
 }
 
@@ -90,7 +93,11 @@ function flagError(spec: CommandFlags<FlagTable>, name: string, value: unknown, 
   const flag = spec.flags[name]!;
   const hint = spec.example ?? `\`lora-scripts ${spec.command} --help\` lists its flags and what they accept`;
   if (value === undefined) {
-    return new UsageError(`\`${cacFlag(name, flag)}\` is required`, { code: 'missing_flag', culprit: spec.command, hint });
+    return new UsageError(`\`${cacFlag(name, flag)}\` is required`, {
+      code: 'missing_flag',
+      culprit: spec.command,
+      hint,
+    });
   }
   // Our own messages start with "must" and say more than the generic phrase.
   const rule = issue.message.startsWith('must') ? issue.message : `must be ${describeValues(flag.schema)}`;

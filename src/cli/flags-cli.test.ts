@@ -28,9 +28,15 @@ describe('command flags through the CLI', () => {
   it('checks generate, resize and demo-data flags the same way', () => {
     const cache = mkdtempSync(join(tmpdir(), 'flags-cache-'));
     const firstLine = (args: string[]) => cli(args, cache).stderr.split('\n')[0];
-    expect(firstLine(['generate', '--prompt', 'a', '--width', '500'])).toBe('error: --width: must be an integer from 64 to 4096, a multiple of 8, got `500`');
-    expect(firstLine(['resize', 'x.safetensors', '--out', 'y.safetensors', '--energy', '1.5'])).toBe('error: --energy: must be a number > 0 and ≤ 1, got `1.5`');
-    expect(firstLine(['demo-data', '--count', 'many'])).toBe('error: --count: must be an integer from 1 to 100000, got `"many"`');
+    expect(firstLine(['generate', '--prompt', 'a', '--width', '500'])).toBe(
+      'error: --width: must be an integer from 64 to 4096, a multiple of 8, got `500`',
+    );
+    expect(firstLine(['resize', 'x.safetensors', '--out', 'y.safetensors', '--energy', '1.5'])).toBe(
+      'error: --energy: must be a number > 0 and ≤ 1, got `1.5`',
+    );
+    expect(firstLine(['demo-data', '--count', 'many'])).toBe(
+      'error: --count: must be an integer from 1 to 100000, got `"many"`',
+    );
     expect(readdirSync(cache)).toEqual([]);
   });
 

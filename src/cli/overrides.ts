@@ -1,6 +1,14 @@
 // CLI flags and `--set key=value` → config overrides. Every schema key is a flag; values are read as YAML scalars.
 import { parse as parseYaml } from 'yaml';
-import { CONFIG_KEYS, flagName, LIST_KEYS, metaOf, suggestKey, type ConfigOverride, type ParsedConfig } from '../config/index.js';
+import {
+  CONFIG_KEYS,
+  flagName,
+  LIST_KEYS,
+  metaOf,
+  suggestKey,
+  type ConfigOverride,
+  type ParsedConfig,
+} from '../config/index.js';
 import { UsageError } from '../errors.js';
 
 function camel(key: string): string {
@@ -12,7 +20,12 @@ export function parseFlagValue(key: keyof ParsedConfig, raw: unknown): unknown {
   if (typeof raw !== 'string') return raw;
   if (LIST_KEYS.includes(key) && !raw.trim().startsWith('[')) {
     // Prompts hold commas, module names never do.
-    return metaOf(key).isCommaListFlag ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [raw];
+    return metaOf(key).isCommaListFlag
+      ? raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [raw];
   }
   try {
     return parseYaml(raw) as unknown;
@@ -37,13 +50,19 @@ export function collectOverrides(flags: Record<string, unknown>, sets: readonly 
   for (const entry of sets) {
     const eq = entry.indexOf('=');
     const key = eq > 0 ? entry.slice(0, eq).trim() : '';
-    if (!key) throw new UsageError(`\`--set ${entry}\` must look like \`--set key=value\``, { code: 'usage', culprit: '--set' });
+    if (!key)
+      throw new UsageError(`\`--set ${entry}\` must look like \`--set key=value\``, {
+        code: 'usage',
+        culprit: '--set',
+      });
     if (!isConfigKey(key)) {
       const suggestion = suggestKey(key);
       throw new UsageError(`\`${key}\` is not a config key`, {
         code: 'unknown_key',
         culprit: `--set ${entry}`,
-        hint: suggestion ? `did you mean \`${suggestion}\`? \`lora-scripts config keys\` lists every key` : '`lora-scripts config keys` lists every key',
+        hint: suggestion
+          ? `did you mean \`${suggestion}\`? \`lora-scripts config keys\` lists every key`
+          : '`lora-scripts config keys` lists every key',
       });
     }
     overrides.push({ key, value: parseFlagValue(key, entry.slice(eq + 1)), source: `--set ${key}` });

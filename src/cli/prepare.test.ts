@@ -13,14 +13,25 @@ let root: string;
 
 function cli(args: string[]) {
   const result = spawnSync('node', [BIN, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, errorLines: result.stderr.split('\n').filter((l) => l.startsWith('error:')) };
+  return {
+    code: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    errorLines: result.stderr.split('\n').filter((l) => l.startsWith('error:')),
+  };
 }
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'prepare-cli-'));
   mkdirSync(join(root, 'photos'));
-  for (let i = 0; i < 3; i++) await sharp(Buffer.from(drawScene('jiangnan', i, 128).svg)).png().toFile(join(root, 'photos', `p${i}.png`));
-  await sharp(Buffer.from(drawScene('jiangnan', 9, 128).svg)).blur(3).png().toFile(join(root, 'photos', 'soft.png'));
+  for (let i = 0; i < 3; i++)
+    await sharp(Buffer.from(drawScene('jiangnan', i, 128).svg))
+      .png()
+      .toFile(join(root, 'photos', `p${i}.png`));
+  await sharp(Buffer.from(drawScene('jiangnan', 9, 128).svg))
+    .blur(3)
+    .png()
+    .toFile(join(root, 'photos', 'soft.png'));
   writeFileSync(join(root, 'photos', 'p0.txt'), 'a beautiful view');
 });
 
@@ -38,7 +49,9 @@ describe('lora-scripts prepare', () => {
   it('fails with --strict: one error line naming the first flagged picture', () => {
     const result = cli(['prepare', 'photos', '--out', 'strict', '--target', '128', '--strict']);
     expect(result.code).toBe(1);
-    expect(result.errorLines).toEqual([`error: ${join(root, 'photos', 'soft.png')}: 1 picture was flagged (--strict), the first: ${result.errorLines[0]!.split('the first: ')[1]}`]);
+    expect(result.errorLines).toEqual([
+      `error: ${join(root, 'photos', 'soft.png')}: 1 picture was flagged (--strict), the first: ${result.errorLines[0]!.split('the first: ')[1]}`,
+    ]);
     expect(result.errorLines[0]).toMatch(/the first: blurry: sharpness 0\.\d+ \(below 0\.015\)$/);
     expect(result.stderr).toContain(`hint: see ${join(root, 'strict', 'prepare-report.html')}`);
   });

@@ -18,14 +18,24 @@ function formatDuration(seconds: number): string {
 }
 
 /** One status line: `epoch 2/10 step 40/600 [=====>    ] loss 0.1130 1.23 it/s 180 GFLOP/s ETA 7:35`. */
-export function progressLine(event: Extract<EngineEvent, { type: 'progress' }>, epochs: number, meanStepMs = event.step_ms, width = 24): string {
+export function progressLine(
+  event: Extract<EngineEvent, { type: 'progress' }>,
+  epochs: number,
+  meanStepMs = event.step_ms,
+  width = 24,
+): string {
   const fraction = event.step / Math.max(1, event.total_steps);
   const filled = Math.round(fraction * width);
   const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
   const itPerS = 1000 / Math.max(meanStepMs, 1e-6);
   const eta = (event.total_steps - event.step) / itPerS;
   // Achieved compute next to it/s: how close the step runs to what the device can do (GFLOP/s reads better on a CPU).
-  const throughput = event.tflops === undefined ? '' : event.tflops >= 1 ? ` ${event.tflops.toFixed(1)} TFLOP/s` : ` ${(event.tflops * 1000).toFixed(0)} GFLOP/s`;
+  const throughput =
+    event.tflops === undefined
+      ? ''
+      : event.tflops >= 1
+        ? ` ${event.tflops.toFixed(1)} TFLOP/s`
+        : ` ${(event.tflops * 1000).toFixed(0)} GFLOP/s`;
   return `epoch ${event.epoch}/${epochs} step ${event.step}/${event.total_steps} [${bar}] loss ${event.loss_smoothed.toFixed(4)} ${itPerS.toFixed(2)} it/s${throughput} ETA ${formatDuration(eta)}`;
 }
 
@@ -56,13 +66,22 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
           return say(event.message);
         case 'started': {
           epochs = event.epochs;
-          const targets = event.targets.map((t) => `${t.name}: ${t.unet}${t.text_encoder ? ` + ${t.text_encoder} text-encoder` : ''}`).join(', ');
-          say(`${event.family} base model (${event.prediction_type}), ${event.resolution} px, ${event.num_images} images`);
-          say(`LoRA on ${event.layers.unet} UNet + ${event.layers.text_encoder} text-encoder layers (${targets}); ${event.trainable_params.toLocaleString('en')} trainable parameters`);
-          return say(`training ${event.total_steps} steps over ${event.epochs} epochs (${event.steps_per_epoch} steps each)`);
+          const targets = event.targets
+            .map((t) => `${t.name}: ${t.unet}${t.text_encoder ? ` + ${t.text_encoder} text-encoder` : ''}`)
+            .join(', ');
+          say(
+            `${event.family} base model (${event.prediction_type}), ${event.resolution} px, ${event.num_images} images`,
+          );
+          say(
+            `LoRA on ${event.layers.unet} UNet + ${event.layers.text_encoder} text-encoder layers (${targets}); ${event.trainable_params.toLocaleString('en')} trainable parameters`,
+          );
+          return say(
+            `training ${event.total_steps} steps over ${event.epochs} epochs (${event.steps_per_epoch} steps each)`,
+          );
         }
         case 'progress': {
-          meanStepMs = meanStepMs === undefined || event.step <= 2 ? event.step_ms : 0.95 * meanStepMs + 0.05 * event.step_ms;
+          meanStepMs =
+            meanStepMs === undefined || event.step <= 2 ? event.step_ms : 0.95 * meanStepMs + 0.05 * event.step_ms;
           if (isQuiet) return;
           if (isTty) {
             stream.write('\r\x1b[2K' + progressLine(event, epochs, meanStepMs));
@@ -80,7 +99,9 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
         case 'warning':
           return say(`warning: ${event.message}${event.hint ? `\n  hint: ${event.hint}` : ''}`);
         case 'validation':
-          return say(`validation loss ${event.loss.toFixed(4)} at step ${event.step} (${event.images} held-out pictures)`);
+          return say(
+            `validation loss ${event.loss.toFixed(4)} at step ${event.step} (${event.images} held-out pictures)`,
+          );
         case 'sample':
           return say(`sample at step ${event.step}: ${event.path}`);
         default:

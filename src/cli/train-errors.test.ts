@@ -19,7 +19,11 @@ async function writeImages(dir: string, count: number): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const rows = ['file_name,caption'];
   for (let i = 0; i < count; i++) {
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 40 * i, g: 100, b: 200 } } }).png().toBuffer();
+    const png = await sharp({
+      create: { width: 64, height: 64, channels: 3, background: { r: 40 * i, g: 100, b: 200 } },
+    })
+      .png()
+      .toBuffer();
     writeFileSync(join(dir, `img_${i}.png`), png);
     rows.push(`img_${i}.png,"stone bridge, canal, test style"`);
   }
@@ -44,7 +48,11 @@ function configText(overrides: Record<string, string> = {}): string {
     save_steps: '100',
     ...overrides,
   };
-  return Object.entries(values).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n';
+  return (
+    Object.entries(values)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n') + '\n'
+  );
 }
 
 function train(name: string, text: string) {
@@ -77,7 +85,10 @@ describe('train: bad input', () => {
   });
 
   it('wrong type', () => {
-    expectCleanFailure(train('type', configText({ batch_size: 'four' })), `error: ${root}/type.yaml:7:13: \`batch_size\` must be an integer from 1 to 512 or \`auto\`, got \`"four"\``);
+    expectCleanFailure(
+      train('type', configText({ batch_size: 'four' })),
+      `error: ${root}/type.yaml:7:13: \`batch_size\` must be an integer from 1 to 512 or \`auto\`, got \`"four"\``,
+    );
   });
 
   it('missing folder', () => {
@@ -88,21 +99,33 @@ describe('train: bad input', () => {
   });
 
   it('missing base model', () => {
-    expectCleanFailure(train('nomodel', configText({ base_model: join(root, 'missing.safetensors') })), `error: ${root}/nomodel.yaml: \`base_model\` not found: ${join(root, 'missing.safetensors')}`);
+    expectCleanFailure(
+      train('nomodel', configText({ base_model: join(root, 'missing.safetensors') })),
+      `error: ${root}/nomodel.yaml: \`base_model\` not found: ${join(root, 'missing.safetensors')}`,
+    );
   });
 
   it('empty dataset', () => {
     mkdirSync(join(root, 'empty'));
     const result = train('empty', configText({ train_data_dir: join(root, 'empty'), metadata_path: 'null' }));
-    expectCleanFailure(result, `error: ${join(root, 'empty')}: no images found (looked for .png .jpg .jpeg .webp .bmp .tif .tiff)`);
+    expectCleanFailure(
+      result,
+      `error: ${join(root, 'empty')}: no images found (looked for .png .jpg .jpeg .webp .bmp .tif .tiff)`,
+    );
   });
 
   it('image without caption', async () => {
     const dir = join(root, 'uncaptioned');
     await writeImages(dir, 3);
-    writeFileSync(join(dir, 'metadata.csv'), readFileSync(join(dir, 'metadata.csv'), 'utf8').split('\n').slice(0, 3).join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'metadata.csv'),
+      readFileSync(join(dir, 'metadata.csv'), 'utf8').split('\n').slice(0, 3).join('\n') + '\n',
+    );
     const result = train('uncaptioned', configText({ train_data_dir: dir, metadata_path: join(dir, 'metadata.csv') }));
-    expectCleanFailure(result, `error: ${join(dir, 'img_2.png')}: image has no caption in ${join(dir, 'metadata.csv')}`);
+    expectCleanFailure(
+      result,
+      `error: ${join(dir, 'img_2.png')}: image has no caption in ${join(dir, 'metadata.csv')}`,
+    );
   });
 
   it('unreadable image', async () => {
@@ -124,6 +147,9 @@ describe('train: bad input', () => {
 
   it('a text-encoder-only target while the text encoder is not trained', () => {
     const result = train('te-only', configText({ target_modules: '[fc1]' }));
-    expectCleanFailure(result, 'error: target_modules[0]: `fc1` only matches text-encoder layers, and `train_text_encoder` is off');
+    expectCleanFailure(
+      result,
+      'error: target_modules[0]: `fc1` only matches text-encoder layers, and `train_text_encoder` is off',
+    );
   });
 });

@@ -7,7 +7,11 @@ export function parseWeightedPath(argument: string): { path: string; weight: num
   if (!match || /^[A-Za-z]$/.test(match[1] ?? '')) return { path: argument, weight: 1 };
   const weight = Number(match[2]);
   if (match[2] === '' || !Number.isFinite(weight)) {
-    throw new UsageError('the weight after `:` must be a number', { code: 'usage', culprit: argument, hint: 'write `lora.safetensors:0.7` (the weight defaults to 1)' });
+    throw new UsageError('the weight after `:` must be a number', {
+      code: 'usage',
+      culprit: argument,
+      hint: 'write `lora.safetensors:0.7` (the weight defaults to 1)',
+    });
   }
   return { path: match[1]!, weight };
 }

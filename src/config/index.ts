@@ -11,4 +11,12 @@ export { AUTO_KEYS, LIST_KEYS, RESUME_FREE_KEYS, type AutoKey, type AutoValues }
 /** `target_modules` presets: `TARGET_PRESETS.includes('attention+ff')`. */
 export { TARGET_PRESETS, type TargetPreset } from './schema.js';
 /** Derived views: `flagName('lora_rank') === 'lora-rank'`, `renderConfigReference()` for the README. */
-export { configJsonSchema, describeAllowed, describeValues, flagName, keyNotes, renderConfigReference, spliceConfigReference } from './reference.js';
+export {
+  configJsonSchema,
+  describeAllowed,
+  describeValues,
+  flagName,
+  keyNotes,
+  renderConfigReference,
+  spliceConfigReference,
+} from './reference.js';

@@ -13,7 +13,8 @@ describe('facts derived from the schema', () => {
   it('lists the keys that may change on resume, each with one of the known reasons', () => {
     expect(RESUME_FREE_KEYS).toContain('epochs');
     expect(RESUME_FREE_KEYS).toContain('cache_latents');
-    for (const bound of ['lora_rank', 'learning_rate', 'seed', 'cpu_kernels', 'resolution'] as const) expect(RESUME_FREE_KEYS).not.toContain(bound);
+    for (const bound of ['lora_rank', 'learning_rate', 'seed', 'cpu_kernels', 'resolution'] as const)
+      expect(RESUME_FREE_KEYS).not.toContain(bound);
     const reasons = Object.values(RESUME_FREE_REASONS) as string[];
     for (const key of RESUME_FREE_KEYS) expect(reasons).toContain(metaOf(key).resumeFree);
     expect(RESUME_FREE_KEYS).toHaveLength(22);

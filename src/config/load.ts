@@ -69,7 +69,10 @@ function checkPaths(config: ResolvedConfig, file: string): void {
       hint: 'point `init_lora` at the `.safetensors` LoRA to continue',
     });
   }
-  if (config.validation_dir !== null && (!existsSync(config.validation_dir) || !statSync(config.validation_dir).isDirectory())) {
+  if (
+    config.validation_dir !== null &&
+    (!existsSync(config.validation_dir) || !statSync(config.validation_dir).isDirectory())
+  ) {
     throw new ConfigError(`\`validation_dir\` folder not found: ${config.validation_dir}`, {
       code: 'path_missing',
       culprit: file,

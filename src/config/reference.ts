@@ -19,7 +19,10 @@ type JsonSchema = {
 
 /** The config as JSON Schema (draft 2020-12), with our descriptions: feeds the web form and the engine contract test. */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configSchema, { metadata: keyMeta, io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(configSchema, { metadata: keyMeta, io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
 }
 
 function fieldSchema(key: keyof ParsedConfig): JsonSchema {
@@ -56,7 +59,11 @@ function pluralise(phrase: string): string {
 
 function describeRange(schema: JsonSchema): string {
   const low =
-    schema.exclusiveMinimum !== undefined ? `> ${schema.exclusiveMinimum}` : schema.minimum !== undefined ? `${schema.minimum}` : undefined;
+    schema.exclusiveMinimum !== undefined
+      ? `> ${schema.exclusiveMinimum}`
+      : schema.minimum !== undefined
+        ? `${schema.minimum}`
+        : undefined;
   const high = schema.maximum !== undefined ? `${schema.maximum}` : undefined;
   const step = schema.multipleOf ? `, a multiple of ${schema.multipleOf}` : '';
   if (schema.exclusiveMinimum !== undefined) return ` ${low}${high ? ` and ≤ ${high}` : ''}${step}`;
@@ -116,14 +123,26 @@ export function renderConfigReference(): string {
   const lines: string[] = [REFERENCE_BEGIN];
   for (const group of Object.keys(GROUP_TITLES) as KeyGroup[]) {
     const keys = CONFIG_KEYS.filter((k) => metaOf(k).group === group);
-    lines.push('', `**${GROUP_TITLES[group]}**`, '', '| key | allowed | default | what it does |', '| --- | --- | --- | --- |');
+    lines.push(
+      '',
+      `**${GROUP_TITLES[group]}**`,
+      '',
+      '| key | allowed | default | what it does |',
+      '| --- | --- | --- | --- |',
+    );
     for (const key of keys) {
-      const notes = keyNotes(key).map((note) => ` _(${note})_`).join('');
+      const notes = keyNotes(key)
+        .map((note) => ` _(${note})_`)
+        .join('');
       const cells = [`\`${key}\``, describeAllowed(key), defaultText(key), metaOf(key).description + notes];
       lines.push('| ' + cells.map((c) => c.replaceAll('|', '\\|')).join(' | ') + ' |');
     }
   }
-  lines.push('', 'Every key is also a flag (`lora_rank` → `--lora-rank 8`), and `--set key=value` works for any key.', REFERENCE_END);
+  lines.push(
+    '',
+    'Every key is also a flag (`lora_rank` → `--lora-rank 8`), and `--set key=value` works for any key.',
+    REFERENCE_END,
+  );
   return lines.join('\n');
 }
 

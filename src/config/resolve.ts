@@ -52,7 +52,12 @@ const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
 /** A hub id is `owner/name` that is not an existing local path. */
 export function looksLikeHubId(value: string, ctx: ResolveContext): boolean {
-  return HUB_ID.test(value) && !value.startsWith('.') && !ctx.isFile(resolve(ctx.cwd, value)) && !/\.(safetensors|ckpt|pt|bin)$/i.test(value);
+  return (
+    HUB_ID.test(value) &&
+    !value.startsWith('.') &&
+    !ctx.isFile(resolve(ctx.cwd, value)) &&
+    !/\.(safetensors|ckpt|pt|bin)$/i.test(value)
+  );
 }
 
 export function resolveConfig(config: ParsedConfig, ctx: ResolveContext): ResolvedConfig {
@@ -60,7 +65,8 @@ export function resolveConfig(config: ParsedConfig, ctx: ResolveContext): Resolv
   const trainDataDir = abs(config.train_data_dir);
   const outputDir = abs(config.output_dir ?? `output/${basename(trainDataDir)}`);
   const defaultMetadata = resolve(trainDataDir, 'metadata.csv');
-  const metadataPath = config.metadata_path !== null ? abs(config.metadata_path) : ctx.isFile(defaultMetadata) ? defaultMetadata : null;
+  const metadataPath =
+    config.metadata_path !== null ? abs(config.metadata_path) : ctx.isFile(defaultMetadata) ? defaultMetadata : null;
   const auto = fillAutoKeys(config, ctx.autoValues);
   return {
     ...config,

@@ -67,20 +67,23 @@ export const configSchema = z.strictObject({
     group: 'data',
     resumeFree: RESUME.hashedPath,
     isPath: true,
-    description: 'Folder with the training images (sub-folders are scanned; kohya `N_name` folders repeat their images N times).',
+    description:
+      'Folder with the training images (sub-folders are scanned; kohya `N_name` folders repeat their images N times).',
     example: './data/jiangnan_village',
   }),
   metadata_path: path().nullable().default(null).register(keyMeta, {
     group: 'data',
     resumeFree: RESUME.hashedPath,
     isPath: true,
-    description: 'CSV of `file_name,caption` rows (header optional). Without it, captions come from `.txt` files beside the images.',
+    description:
+      'CSV of `file_name,caption` rows (header optional). Without it, captions come from `.txt` files beside the images.',
     example: './data/jiangnan_village/metadata.csv',
     derivedDefault: '`metadata.csv` in `train_data_dir` if it exists, else `.txt` captions',
   }),
   resolution: z.int().min(64).max(4096).multipleOf(8).nullable().default(null).register(keyMeta, {
     group: 'data',
-    description: 'Training size in px (images are resized and cropped to a square). Lower it to train faster or save memory.',
+    description:
+      'Training size in px (images are resized and cropped to a square). Lower it to train faster or save memory.',
     example: '512',
     derivedDefault: "the base model's native size (512 SD 1.x, 768 SD 2.x-v, 1024 SDXL)",
   }),
@@ -90,16 +93,19 @@ export const configSchema = z.strictObject({
   }),
   random_flip: z.boolean().default(false).register(keyMeta, {
     group: 'data',
-    description: 'Mirror images at random. Doubles variety, but teaches a mirrored style: leave off for text or asymmetric motifs.',
+    description:
+      'Mirror images at random. Doubles variety, but teaches a mirrored style: leave off for text or asymmetric motifs.',
   }),
   crop_scale: z.number().min(0.5).max(1).default(1).register(keyMeta, {
     group: 'data',
-    description: 'Crop a square of this share of the short side before resizing (placed at random with `crop: random`): 0.8–0.9 adds small zooms and shifts for datasets under ~30 pictures; 1 keeps the whole square.',
+    description:
+      'Crop a square of this share of the short side before resizing (placed at random with `crop: random`): 0.8–0.9 adds small zooms and shifts for datasets under ~30 pictures; 1 keeps the whole square.',
     example: '0.85',
   }),
   color_jitter: z.number().min(0).max(0.5).default(0).register(keyMeta, {
     group: 'data',
-    description: 'Change brightness, contrast and saturation at random by up to ± this share per image and step (0.05–0.1 for small datasets). Keep 0 when exact colours are the style.',
+    description:
+      'Change brightness, contrast and saturation at random by up to ± this share per image and step (0.05–0.1 for small datasets). Keep 0 when exact colours are the style.',
     example: '0.05',
   }),
 
@@ -108,23 +114,27 @@ export const configSchema = z.strictObject({
     group: 'model',
     resumeFree: RESUME.hashedPath,
     isPath: true,
-    description: 'Base model: a single-file `.safetensors` (SD 1.x, 2.x or SDXL, detected from its keys), a diffusers folder, or a hub id (needs network).',
+    description:
+      'Base model: a single-file `.safetensors` (SD 1.x, 2.x or SDXL, detected from its keys), a diffusers folder, or a hub id (needs network).',
     example: './models/sd-v1-5-pruned.safetensors',
   }),
   prediction_type: z.enum(['auto', 'epsilon', 'v_prediction']).default('auto').register(keyMeta, {
     group: 'model',
-    description: 'Set only when the base model is a v-prediction model the detector gets wrong (SD 2.x 768-v is detected).',
+    description:
+      'Set only when the base model is a v-prediction model the detector gets wrong (SD 2.x 768-v is detected).',
   }),
 
   // -- lora
   lora_rank: orAuto(z.int().min(1).max(1024)).default(16).register(keyMeta, {
     group: 'lora',
-    description: 'LoRA size. 4–8 suits simple motifs, 12–16 a detailed style; higher ranks start memorising pictures and grow the file. `auto`: chosen from the pictures\' detail (`lora-scripts recommend` shows why).',
+    description:
+      "LoRA size. 4–8 suits simple motifs, 12–16 a detailed style; higher ranks start memorising pictures and grow the file. `auto`: chosen from the pictures' detail (`lora-scripts recommend` shows why).",
     example: '16',
   }),
   lora_alpha: z.number().positive().max(65536).nullable().default(null).register(keyMeta, {
     group: 'lora',
-    description: 'Scales the LoRA update by `lora_alpha / lora_rank`. Keep the default unless you copy settings from another trainer.',
+    description:
+      'Scales the LoRA update by `lora_alpha / lora_rank`. Keep the default unless you copy settings from another trainer.',
     example: '32',
     derivedDefault: '2 × `lora_rank`',
   }),
@@ -145,7 +155,8 @@ export const configSchema = z.strictObject({
   }),
   train_text_encoder: z.boolean().default(false).register(keyMeta, {
     group: 'lora',
-    description: 'Also train a LoRA on the text encoder(s). Helps a trigger word take hold; costs memory and can overfit quickly.',
+    description:
+      'Also train a LoRA on the text encoder(s). Helps a trigger word take hold; costs memory and can overfit quickly.',
   }),
   init_lora: path().nullable().default(null).register(keyMeta, {
     group: 'lora',
@@ -159,13 +170,15 @@ export const configSchema = z.strictObject({
   // -- training
   batch_size: orAuto(z.int().min(1).max(512)).default(1).register(keyMeta, {
     group: 'training',
-    description: 'Images per step. Raise it while memory allows; with a larger batch, raise `learning_rate` a little. `auto`: from the device memory and the resolution.',
+    description:
+      'Images per step. Raise it while memory allows; with a larger batch, raise `learning_rate` a little. `auto`: from the device memory and the resolution.',
     example: '4',
   }),
   epochs: orAuto(z.int().min(1).max(100000)).default(10).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.runLength,
-    description: 'Passes over the dataset. 15–20 suits under 200 images; fewer if samples start copying training pictures. `auto`: from the number of pictures.',
+    description:
+      'Passes over the dataset. 15–20 suits under 200 images; fewer if samples start copying training pictures. `auto`: from the number of pictures.',
     example: '15',
   }),
   max_train_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
@@ -176,17 +189,20 @@ export const configSchema = z.strictObject({
   }),
   learning_rate: orAuto(z.number().positive().max(1)).default(1e-4).register(keyMeta, {
     group: 'training',
-    description: 'UNet LoRA learning rate. 1e-4 is safe; 2e-4–5e-4 learns faster but can burn the style in. `auto`: 1e-4 scaled with the batch size.',
+    description:
+      'UNet LoRA learning rate. 1e-4 is safe; 2e-4–5e-4 learns faster but can burn the style in. `auto`: 1e-4 scaled with the batch size.',
     example: '2e-4',
   }),
   text_encoder_lr: z.number().positive().max(1).nullable().default(null).register(keyMeta, {
     group: 'training',
-    description: 'Learning rate of the text-encoder LoRA (with `train_text_encoder`). Usually half of `learning_rate` or less.',
+    description:
+      'Learning rate of the text-encoder LoRA (with `train_text_encoder`). Usually half of `learning_rate` or less.',
     derivedDefault: '`learning_rate`',
   }),
   lr_scheduler: z.enum(LR_SCHEDULERS).default('constant').register(keyMeta, {
     group: 'training',
-    description: 'How the learning rate changes over the run; `cosine` ends gently and often gives a cleaner last epoch.',
+    description:
+      'How the learning rate changes over the run; `cosine` ends gently and often gives a cleaner last epoch.',
   }),
   lr_warmup_steps: z.int().min(0).default(0).register(keyMeta, {
     group: 'training',
@@ -211,12 +227,18 @@ export const configSchema = z.strictObject({
   }),
   noise_offset: z.number().min(0).max(1).default(0).register(keyMeta, {
     group: 'training',
-    description: 'Adds a per-image brightness offset to the noise (0.05–0.1) so the LoRA can learn very dark or very bright pictures.',
+    description:
+      'Adds a per-image brightness offset to the noise (0.05–0.1) so the LoRA can learn very dark or very bright pictures.',
   }),
-  seed: z.int().min(0).max(2 ** 32 - 1).default(42).register(keyMeta, {
-    group: 'training',
-    description: 'Same seed, data and settings give the same LoRA (on the same device).',
-  }),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(42)
+    .register(keyMeta, {
+      group: 'training',
+      description: 'Same seed, data and settings give the same LoRA (on the same device).',
+    }),
   resume: z.string().min(1).nullable().default(null).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.resume,
@@ -229,16 +251,22 @@ export const configSchema = z.strictObject({
   // -- captions
   trigger_word: z.string().min(1).nullable().default(null).register(keyMeta, {
     group: 'captions',
-    description: 'Word put at the start of every caption that lacks it, so the prompt can switch the style on (e.g. `jiangnan_style`).',
+    description:
+      'Word put at the start of every caption that lacks it, so the prompt can switch the style on (e.g. `jiangnan_style`).',
     example: 'jiangnan_style',
   }),
-  caption_extension: z.string().regex(/^\.\w+$/, 'must look like `.txt`').default('.txt').register(keyMeta, {
-    group: 'captions',
-    description: 'Extension of per-image caption files (used when there is no `metadata_path`).',
-  }),
+  caption_extension: z
+    .string()
+    .regex(/^\.\w+$/, 'must look like `.txt`')
+    .default('.txt')
+    .register(keyMeta, {
+      group: 'captions',
+      description: 'Extension of per-image caption files (used when there is no `metadata_path`).',
+    }),
   shuffle_caption: z.boolean().default(false).register(keyMeta, {
     group: 'captions',
-    description: 'Shuffle comma-separated caption parts each step (tag-style captions); the trigger word and `keep_tokens` stay first.',
+    description:
+      'Shuffle comma-separated caption parts each step (tag-style captions); the trigger word and `keep_tokens` stay first.',
   }),
   keep_tokens: z.int().min(0).default(0).register(keyMeta, {
     group: 'captions',
@@ -246,59 +274,70 @@ export const configSchema = z.strictObject({
   }),
   caption_dropout_rate: z.number().min(0).max(1).default(0).register(keyMeta, {
     group: 'captions',
-    description: 'Share of steps trained with an empty caption (0.05–0.1): the style then also shows without the trigger word.',
+    description:
+      'Share of steps trained with an empty caption (0.05–0.1): the style then also shows without the trigger word.',
   }),
 
   // -- aspect-ratio buckets and caching of frozen work (train/buckets.ts, engine latent_cache.py)
   bucketing: z.enum(['auto', 'on', 'off']).default('auto').register(keyMeta, {
     group: 'data',
-    description: 'Train each picture at the bucket (about `resolution`² pixels, sides in steps of 64 px) closest to its aspect ratio instead of a square crop, so wide and tall pictures keep their whole composition; batches hold one bucket each. `auto`: on when the pictures have more than one aspect ratio. Needs `resolution`.',
+    description:
+      'Train each picture at the bucket (about `resolution`² pixels, sides in steps of 64 px) closest to its aspect ratio instead of a square crop, so wide and tall pictures keep their whole composition; batches hold one bucket each. `auto`: on when the pictures have more than one aspect ratio. Needs `resolution`.',
   }),
   bucket_max_upscale: z.number().min(1).max(8).default(1.5).register(keyMeta, {
     group: 'data',
-    description: 'A small picture whose bucket would need more upscaling than this goes to a smaller bucket of the same shape instead (as `prepare --max-upscale`).',
+    description:
+      'A small picture whose bucket would need more upscaling than this goes to a smaller bucket of the same shape instead (as `prepare --max-upscale`).',
   }),
   cache_latents: z.boolean().default(true).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.speed,
-    description: 'Encode each picture (and its mirror with `random_flip`) with the frozen VAE once, before training, instead of at every step; stored under `cache_dir` and reused by later runs. Pictures that change every epoch (`color_jitter`, `crop: random` with room to move) are still encoded per step. Results are identical either way.',
+    description:
+      'Encode each picture (and its mirror with `random_flip`) with the frozen VAE once, before training, instead of at every step; stored under `cache_dir` and reused by later runs. Pictures that change every epoch (`color_jitter`, `crop: random` with room to move) are still encoded per step. Results are identical either way.',
   }),
   cache_dir: path().nullable().default(null).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.speed,
     isPath: true,
-    description: 'Where cached latents are kept: point several runs at one folder to share them. Entries are keyed by image bytes, size, crop, VAE and format, so a stale one is never used; delete the folder to reclaim space.',
+    description:
+      'Where cached latents are kept: point several runs at one folder to share them. Entries are keyed by image bytes, size, crop, VAE and format, so a stale one is never used; delete the folder to reclaim space.',
     derivedDefault: '`cache/` in `output_dir`',
   }),
   cache_text_encoder_outputs: z.boolean().default(true).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.speed,
-    description: 'Encode each distinct caption once when the text encoder is not trained and captions are fixed (no `shuffle_caption`); in memory only. Results are identical either way.',
+    description:
+      'Encode each distinct caption once when the text encoder is not trained and captions are fixed (no `shuffle_caption`); in memory only. Results are identical either way.',
   }),
   optimizer: z.enum(['adamw', 'adamw8bit']).default('adamw').register(keyMeta, {
     group: 'training',
-    description: '`adamw` (the fused kernel, on CUDA and CPU); `adamw8bit` keeps the optimizer state in 8 bits (bitsandbytes, CUDA only) for GPUs short of memory. A LoRA\'s optimizer state is small, so it saves little there.',
+    description:
+      "`adamw` (the fused kernel, on CUDA and CPU); `adamw8bit` keeps the optimizer state in 8 bits (bitsandbytes, CUDA only) for GPUs short of memory. A LoRA's optimizer state is small, so it saves little there.",
   }),
   gradient_checkpointing: z.boolean().default(false).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.speed,
-    description: 'Recompute activations in the backward pass instead of keeping them: much less memory (larger `batch_size` or `resolution` on a small GPU) for ~30 % more time per step. Same result.',
+    description:
+      'Recompute activations in the backward pass instead of keeping them: much less memory (larger `batch_size` or `resolution` on a small GPU) for ~30 % more time per step. Same result.',
   }),
   torch_compile: z.boolean().default(false).register(keyMeta, {
     group: 'training',
     resumeFree: RESUME.speed,
-    description: 'Compile the UNet with `torch.compile` (needs a C++ compiler on CPU): the first steps take minutes longer, later ones can be faster on a GPU. Same result up to float rounding.',
+    description:
+      'Compile the UNet with `torch.compile` (needs a C++ compiler on CPU): the first steps take minutes longer, later ones can be faster on a GPU. Same result up to float rounding.',
   }),
   cpu_kernels: z.enum(['auto', 'off']).default('auto').register(keyMeta, {
     group: 'training',
-    description: "`auto` uses the engine's own CPU bf16 kernels (packed convolutions and linear layers, blocked attention: ~20 % faster steps) when a start-up probe finds every op they need and a one-layer self-check matches PyTorch's layer; `off` always uses PyTorch's kernels. Only bf16 training on a CPU is affected.",
+    description:
+      "`auto` uses the engine's own CPU bf16 kernels (packed convolutions and linear layers, blocked attention: ~20 % faster steps) when a start-up probe finds every op they need and a one-layer self-check matches PyTorch's layer; `off` always uses PyTorch's kernels. Only bf16 training on a CPU is affected.",
   }),
 
   // -- samples
   sample_prompts: z.array(z.string().min(1)).default([]).register(keyMeta, {
     group: 'samples',
     resumeFree: RESUME.samples,
-    description: 'Prompts rendered with the LoRA during training (to `samples/` and TensorBoard) so you can watch the style arrive.',
+    description:
+      'Prompts rendered with the LoRA during training (to `samples/` and TensorBoard) so you can watch the style arrive.',
     example: '["jiangnan_style, stone bridge over a canal, misty morning"]',
   }),
   sample_every_n_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
@@ -316,13 +355,15 @@ export const configSchema = z.strictObject({
   // -- validation and diagnostics
   validation_split: z.number().min(0).max(0.5).default(0).register(keyMeta, {
     group: 'validation',
-    description: 'Share of the pictures held out of training to measure a validation loss (0.1 from ~50 pictures). It is measured at fixed noise and timesteps, so values at different steps compare; 0 trains on every picture.',
+    description:
+      'Share of the pictures held out of training to measure a validation loss (0.1 from ~50 pictures). It is measured at fixed noise and timesteps, so values at different steps compare; 0 trains on every picture.',
     example: '0.1',
   }),
   validation_dir: path().nullable().default(null).register(keyMeta, {
     group: 'validation',
     isPath: true,
-    description: 'A folder of captioned pictures kept out of training for the validation loss, instead of `validation_split`.',
+    description:
+      'A folder of captioned pictures kept out of training for the validation loss, instead of `validation_split`.',
     example: './data/jiangnan_village_validation',
   }),
   validation_every_n_steps: z.int().min(1).nullable().default(null).register(keyMeta, {
@@ -332,7 +373,8 @@ export const configSchema = z.strictObject({
   }),
   early_stop: z.enum(['off', 'plateau', 'overfitting', 'any']).default('off').register(keyMeta, {
     group: 'validation',
-    description: 'Stop (and save) when the validation loss has stopped improving (`plateau`, needs `validation_split` or `validation_dir`), when samples become near-copies of training pictures (`overfitting`, needs `sample_prompts`), or at either (`any`). `off` only warns.',
+    description:
+      'Stop (and save) when the validation loss has stopped improving (`plateau`, needs `validation_split` or `validation_dir`), when samples become near-copies of training pictures (`overfitting`, needs `sample_prompts`), or at either (`any`). `off` only warns.',
     example: 'overfitting',
   }),
 
@@ -345,16 +387,23 @@ export const configSchema = z.strictObject({
     example: './output/jiangnan_style',
     derivedDefault: '`./output/<name of train_data_dir>`',
   }),
-  output_name: z.string().regex(/^[^/\\:<>"|?*]+$/, 'must be a file name without `/ \\ : < > " | ? *`').nullable().default(null).register(keyMeta, {
-    group: 'output',
-    resumeFree: RESUME.output,
-    description: 'Name of the WebUI/ComfyUI LoRA file `<output_name>.safetensors`, used in prompts as `<lora:output_name:0.7>`.',
-    derivedDefault: 'the last folder of `output_dir`',
-  }),
+  output_name: z
+    .string()
+    .regex(/^[^/\\:<>"|?*]+$/, 'must be a file name without `/ \\ : < > " | ? *`')
+    .nullable()
+    .default(null)
+    .register(keyMeta, {
+      group: 'output',
+      resumeFree: RESUME.output,
+      description:
+        'Name of the WebUI/ComfyUI LoRA file `<output_name>.safetensors`, used in prompts as `<lora:output_name:0.7>`.',
+      derivedDefault: 'the last folder of `output_dir`',
+    }),
   save_steps: z.int().min(0).default(0).register(keyMeta, {
     group: 'output',
     resumeFree: RESUME.output,
-    description: 'Also save an intermediate LoRA every N steps (`<output_name>-step00000100.safetensors`), to pick the best one later; 0 saves only the final one.',
+    description:
+      'Also save an intermediate LoRA every N steps (`<output_name>-step00000100.safetensors`), to pick the best one later; 0 saves only the final one.',
     example: '100',
   }),
   save_precision: z.enum(['fp16', 'bf16', 'fp32']).default('fp16').register(keyMeta, {

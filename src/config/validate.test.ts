@@ -21,7 +21,13 @@ function errorOf(text: string, overrides?: Parameters<typeof validateConfig>[0][
 describe('validateConfig', () => {
   it('accepts the article YAML verbatim and fills defaults', () => {
     const config = validateConfig({ file: 'c.yaml', text: ARTICLE_YAML });
-    expect(config).toMatchObject({ lora_rank: 16, lora_alpha: 32, target_modules: ['q_proj', 'v_proj'], learning_rate: 0.0002, save_steps: 100 });
+    expect(config).toMatchObject({
+      lora_rank: 16,
+      lora_alpha: 32,
+      target_modules: ['q_proj', 'v_proj'],
+      learning_rate: 0.0002,
+      save_steps: 100,
+    });
     expect(config.seed).toBe(42);
     expect(config.lr_scheduler).toBe('constant');
   });
@@ -42,7 +48,9 @@ describe('validateConfig', () => {
     expect(errorOf(ARTICLE_YAML.replace('learning_rate: 2e-4', 'learning_rate: 0')).line).toBe(
       'configs/x.yaml:9:16: `learning_rate` must be a number > 0 and ≤ 1 or `auto`, got `0`',
     );
-    expect(errorOf(ARTICLE_YAML + 'lr_scheduler: cosin\n').line).toMatch(/^configs\/x\.yaml:12:15: `lr_scheduler` must be one of `constant`, .*got `"cosin"`$/);
+    expect(errorOf(ARTICLE_YAML + 'lr_scheduler: cosin\n').line).toMatch(
+      /^configs\/x\.yaml:12:15: `lr_scheduler` must be one of `constant`, .*got `"cosin"`$/,
+    );
   });
 
   it('reports a missing required key', () => {
@@ -56,7 +64,11 @@ describe('validateConfig', () => {
   });
 
   it('lets overrides win over the file', () => {
-    const config = validateConfig({ file: 'c.yaml', text: ARTICLE_YAML, overrides: [{ key: 'epochs', value: 2, source: '--epochs' }] });
+    const config = validateConfig({
+      file: 'c.yaml',
+      text: ARTICLE_YAML,
+      overrides: [{ key: 'epochs', value: 2, source: '--epochs' }],
+    });
     expect(config.epochs).toBe(2);
   });
 

@@ -3,19 +3,24 @@ import { describe, expect, it } from 'vitest';
 import { assignBucket, makeBuckets } from './buckets.js';
 
 describe('makeBuckets', () => {
-  it.each([512, 768, 1024])('at %i px: within the area, in 64 px steps, at most 2:1, mirrored, with the square', (resolutionPx) => {
-    const buckets = makeBuckets({ resolutionPx });
-    const names = new Set(buckets.map((b) => `${b.widthPx}x${b.heightPx}`));
-    expect(names.has(`${resolutionPx}x${resolutionPx}`)).toBe(true);
-    for (const b of buckets) {
-      expect(b.widthPx * b.heightPx).toBeLessThanOrEqual(resolutionPx ** 2);
-      expect(b.widthPx % 64 + (b.heightPx % 64)).toBe(0);
-      expect(Math.max(b.widthPx / b.heightPx, b.heightPx / b.widthPx)).toBeLessThanOrEqual(2);
-      expect(names.has(`${b.heightPx}x${b.widthPx}`)).toBe(true);
-      // each bucket is the biggest of its width (or, mirrored, of its height): one more step would not fit
-      expect(Math.max((b.widthPx + 64) * b.heightPx, b.widthPx * (b.heightPx + 64))).toBeGreaterThan(resolutionPx ** 2);
-    }
-  });
+  it.each([512, 768, 1024])(
+    'at %i px: within the area, in 64 px steps, at most 2:1, mirrored, with the square',
+    (resolutionPx) => {
+      const buckets = makeBuckets({ resolutionPx });
+      const names = new Set(buckets.map((b) => `${b.widthPx}x${b.heightPx}`));
+      expect(names.has(`${resolutionPx}x${resolutionPx}`)).toBe(true);
+      for (const b of buckets) {
+        expect(b.widthPx * b.heightPx).toBeLessThanOrEqual(resolutionPx ** 2);
+        expect((b.widthPx % 64) + (b.heightPx % 64)).toBe(0);
+        expect(Math.max(b.widthPx / b.heightPx, b.heightPx / b.widthPx)).toBeLessThanOrEqual(2);
+        expect(names.has(`${b.heightPx}x${b.widthPx}`)).toBe(true);
+        // each bucket is the biggest of its width (or, mirrored, of its height): one more step would not fit
+        expect(Math.max((b.widthPx + 64) * b.heightPx, b.widthPx * (b.heightPx + 64))).toBeGreaterThan(
+          resolutionPx ** 2,
+        );
+      }
+    },
+  );
 
   it('gives the 1024 px list SDXL trainers use around 16:9 and 2:1', () => {
     const names = makeBuckets({ resolutionPx: 1024 }).map((b) => `${b.widthPx}x${b.heightPx}`);
@@ -26,7 +31,11 @@ describe('makeBuckets', () => {
 
   it('has only the square at 64 px (the demo size) and follows maxAspect', () => {
     expect(makeBuckets({ resolutionPx: 64 })).toEqual([{ widthPx: 64, heightPx: 64 }]);
-    expect(makeBuckets({ resolutionPx: 1024, maxAspect: 1.2 }).every((b) => Math.max(b.widthPx / b.heightPx, b.heightPx / b.widthPx) <= 1.2)).toBe(true);
+    expect(
+      makeBuckets({ resolutionPx: 1024, maxAspect: 1.2 }).every(
+        (b) => Math.max(b.widthPx / b.heightPx, b.heightPx / b.widthPx) <= 1.2,
+      ),
+    ).toBe(true);
   });
 });
 

@@ -19,7 +19,11 @@ export const DEFAULT_BUCKET_STEP_PX = 64;
 export const DEFAULT_MAX_ASPECT = 2;
 
 /** Every bucket, sorted from tallest to widest; always includes the largest square that fits. */
-export function makeBuckets({ resolutionPx, stepPx = DEFAULT_BUCKET_STEP_PX, maxAspect = DEFAULT_MAX_ASPECT }: BucketOptions): Bucket[] {
+export function makeBuckets({
+  resolutionPx,
+  stepPx = DEFAULT_BUCKET_STEP_PX,
+  maxAspect = DEFAULT_MAX_ASPECT,
+}: BucketOptions): Bucket[] {
   const area = resolutionPx * resolutionPx;
   const square = Math.max(stepPx, Math.floor(resolutionPx / stepPx) * stepPx);
   const found = new Map<string, Bucket>([[`${square}x${square}`, { widthPx: square, heightPx: square }]]);
@@ -54,12 +58,21 @@ export function keptFractionOfCrop(width: number, height: number, target: Bucket
  * With `maxUpscale`, a bucket that would need more upscaling is shrunk, in `stepPx` steps and keeping its shape,
  * until it does not: small pictures are not blown up past the limit.
  */
-export function assignBucket(buckets: readonly Bucket[], width: number, height: number, options: { maxUpscale?: number; stepPx?: number } = {}): BucketChoice {
+export function assignBucket(
+  buckets: readonly Bucket[],
+  width: number,
+  height: number,
+  options: { maxUpscale?: number; stepPx?: number } = {},
+): BucketChoice {
   if (buckets.length === 0) throw new RangeError('assignBucket needs at least one bucket');
   const imageLogAspect = Math.log(width / height);
   let best = buckets[0]!;
   for (const bucket of buckets) {
-    if (Math.abs(Math.log(bucket.widthPx / bucket.heightPx) - imageLogAspect) < Math.abs(Math.log(best.widthPx / best.heightPx) - imageLogAspect)) best = bucket;
+    if (
+      Math.abs(Math.log(bucket.widthPx / bucket.heightPx) - imageLogAspect) <
+      Math.abs(Math.log(best.widthPx / best.heightPx) - imageLogAspect)
+    )
+      best = bucket;
   }
   const maxUpscale = options.maxUpscale ?? Infinity;
   const stepPx = options.stepPx ?? DEFAULT_BUCKET_STEP_PX;

@@ -17,8 +17,13 @@ export interface CaptionSource {
 }
 
 /** `metadataPath` if given, else `<dir>/metadata.csv` if it exists, else caption files beside the images. */
-export function readCaptionSource(dataDir: string, images: readonly ImageFile[], options: { metadataPath: string | null; captionExtension: string }): CaptionSource {
-  const csv = options.metadataPath ?? (existsSync(join(dataDir, 'metadata.csv')) ? join(dataDir, 'metadata.csv') : null);
+export function readCaptionSource(
+  dataDir: string,
+  images: readonly ImageFile[],
+  options: { metadataPath: string | null; captionExtension: string },
+): CaptionSource {
+  const csv =
+    options.metadataPath ?? (existsSync(join(dataDir, 'metadata.csv')) ? join(dataDir, 'metadata.csv') : null);
   return csv !== null ? fromCsv(csv, images) : fromCaptionFiles(dataDir, images, options.captionExtension);
 }
 
@@ -27,8 +32,16 @@ function fromCsv(csv: string, images: readonly ImageFile[]): CaptionSource {
   try {
     rows = parseMetadataCsv(readFileSync(csv, 'utf8'));
   } catch (error) {
-    if (error instanceof CsvSyntaxError) throw new DatasetError(error.message, { code: 'metadata_syntax', culprit: `${csv}:${error.line}`, hint: 'each row is `file_name,caption`' });
-    throw new DatasetError(`cannot be read (${(error as Error).message})`, { code: 'metadata_unreadable', culprit: csv });
+    if (error instanceof CsvSyntaxError)
+      throw new DatasetError(error.message, {
+        code: 'metadata_syntax',
+        culprit: `${csv}:${error.line}`,
+        hint: 'each row is `file_name,caption`',
+      });
+    throw new DatasetError(`cannot be read (${(error as Error).message})`, {
+      code: 'metadata_unreadable',
+      culprit: csv,
+    });
   }
   const known = new Set(images.map((image) => image.relPath));
   const captions = new Map<string, string>();
@@ -36,7 +49,13 @@ function fromCsv(csv: string, images: readonly ImageFile[]): CaptionSource {
   for (const row of rows) {
     const relPath = row.fileName.replace(/\\/g, '/').replace(/^\.\//, '');
     if (!known.has(relPath)) {
-      findings.push({ image: row.fileName, rule: 'caption-without-image', severity: 'warn', message: `${csv}:${row.line} names a file that is not an image here`, hint: 'fix the file name (relative to the dataset folder) or remove the row' });
+      findings.push({
+        image: row.fileName,
+        rule: 'caption-without-image',
+        severity: 'warn',
+        message: `${csv}:${row.line} names a file that is not an image here`,
+        hint: 'fix the file name (relative to the dataset folder) or remove the row',
+      });
     } else if (row.caption !== '') captions.set(relPath, row.caption);
   }
   return { origin: csv, captions, findings };

@@ -80,7 +80,10 @@ export function parseMetadataCsv(text: string): MetadataRow[] {
       throw new CsvSyntaxError('expected `file_name,caption` (quote captions that contain commas)', line);
     }
     // A caption with unquoted commas spills into extra cells: join them back, as users mean one caption.
-    const captionCells = captionColumn === cells.length - 1 || captionColumn > fileColumn ? cells.slice(captionColumn) : [cells[captionColumn]!];
+    const captionCells =
+      captionColumn === cells.length - 1 || captionColumn > fileColumn
+        ? cells.slice(captionColumn)
+        : [cells[captionColumn]!];
     return { fileName: cells[fileColumn]!.trim(), caption: captionCells.join(',').trim(), line };
   });
 }
@@ -91,7 +94,9 @@ function csvCell(text: string): string {
 
 /** The inverse of `parseMetadataCsv`: a header row, then one `file_name,caption` row per image, quoted where needed. */
 export function metadataCsvText(rows: readonly { fileName: string; caption: string }[]): string {
-  return ['file_name,caption', ...rows.map((row) => `${csvCell(row.fileName)},${csvCell(row.caption)}`)].join('\n') + '\n';
+  return (
+    ['file_name,caption', ...rows.map((row) => `${csvCell(row.fileName)},${csvCell(row.caption)}`)].join('\n') + '\n'
+  );
 }
 
 /** `img/017.jpg` → `img/017.txt` */

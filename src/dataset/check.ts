@@ -21,4 +21,6 @@ export function countByRule(findings: readonly Finding[]): Record<string, number
 }
 
 /** Every rule with its one-line summary, for `--help` and the README. */
-export const RULE_SUMMARIES: readonly { name: string; summary: string }[] = [...QUALITY_RULES, ...CAPTION_RULES].map(({ name, summary }) => ({ name, summary }));
+export const RULE_SUMMARIES: readonly { name: string; summary: string }[] = [...QUALITY_RULES, ...CAPTION_RULES].map(
+  ({ name, summary }) => ({ name, summary }),
+);

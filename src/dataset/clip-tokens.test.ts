@@ -11,7 +11,10 @@ const LONG =
   'four houses and a stone bridge and a willow tree and two red lanterns, canal town scene, jiangnan style with white walls and black tiles, rainy afternoon, with many more words added to this caption so that it runs well past the seventy five token limit of the clip text encoder that stable diffusion uses for its prompts, and then some more';
 
 const PYTHON_COUNTS: [string, number][] = [
-  ['three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning', 23],
+  [
+    'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning',
+    23,
+  ],
   ['a beautiful view', 3],
   ["Don't   STOP, it's 2024!!! rock'n'roll <|startoftext|> x", 18],
   ['江南水乡，白墙黑瓦', 26],

@@ -110,5 +110,10 @@ const SEVERITY_ORDER: Record<Severity, number> = { block: 0, exclude: 1, warn: 2
 
 /** Worst first, then by image, then by rule: the order reports list them in. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.image.localeCompare(b.image) || a.rule.localeCompare(b.rule));
+  return [...findings].sort(
+    (a, b) =>
+      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+      a.image.localeCompare(b.image) ||
+      a.rule.localeCompare(b.rule),
+  );
 }

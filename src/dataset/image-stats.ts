@@ -28,7 +28,8 @@ export function brightnessOf(pixels: RawPixels): Uint8Array {
     for (let i = 0; i < grey.length; i++) grey[i] = data[i * channels]!;
     return grey;
   }
-  for (let i = 0, p = 0; i < grey.length; i++, p += channels) grey[i] = (299 * data[p]! + 587 * data[p + 1]! + 114 * data[p + 2]! + 500) / 1000;
+  for (let i = 0, p = 0; i < grey.length; i++, p += channels)
+    grey[i] = (299 * data[p]! + 587 * data[p + 1]! + 114 * data[p + 2]! + 500) / 1000;
   return grey;
 }
 

@@ -14,15 +14,38 @@ export { readPerceptualHash } from './read.js';
  * `prepare`: `await prepareDataset({ inputDir, outDir, targetPx: 768, crop: 'center', useBuckets: false, … })` checks every
  * picture and caption and writes the prepared copy plus `prepare-report.json` / `.html`.
  */
-export { prepareDataset, REPORT_JSON, REPORT_HTML, type PrepareOptions, type PrepareResult, type CropPosition } from './prepare.js';
+export {
+  prepareDataset,
+  REPORT_JSON,
+  REPORT_HTML,
+  type PrepareOptions,
+  type PrepareResult,
+  type CropPosition,
+} from './prepare.js';
 export { prepareReportSchema, reportTable, PREPARE_REPORT_VERSION, type PrepareReport } from './prepare-report.js';
 /** The rules and their thresholds: `checkImages(records, { thresholds: DEFAULT_THRESHOLDS, … })` → findings. */
 export { checkImages, excludedImages, RULE_SUMMARIES } from './check.js';
-export { DEFAULT_THRESHOLDS, ANALYSIS_SIDE_PX, type Finding, type Severity, type QualityThresholds, type ImageRecord, type CaptionRecord } from './findings.js';
+export {
+  DEFAULT_THRESHOLDS,
+  ANALYSIS_SIDE_PX,
+  type Finding,
+  type Severity,
+  type QualityThresholds,
+  type ImageRecord,
+  type CaptionRecord,
+} from './findings.js';
 /** Before `train`: `checkTrainingDataset(items, { dataDir, resolutionPx: 512, tokenizerDir })` → warning block or null. */
 export { checkTrainingDataset } from './train-check.js';
 /** Aspect-ratio buckets: `assignBucket(makeBuckets({ resolutionPx: 1024 }), 1920, 1080).bucket` → 1344×768. */
-export { makeBuckets, assignBucket, coverScale, DEFAULT_BUCKET_STEP_PX, DEFAULT_MAX_ASPECT, type Bucket, type BucketChoice } from './buckets.js';
+export {
+  makeBuckets,
+  assignBucket,
+  coverScale,
+  DEFAULT_BUCKET_STEP_PX,
+  DEFAULT_MAX_ASPECT,
+  type Bucket,
+  type BucketChoice,
+} from './buckets.js';
 /** CLIP token counts: `countClipTokens(readClipBpe(CLIP_TOKENIZER_DIR), caption)`. */
 export { countClipTokens, clipTokens, makeClipBpe, CLIP_CONTENT_TOKENS, type ClipBpe } from './clip-tokens.js';
 export { readClipBpe } from './clip-tokenizer-files.js';

@@ -1,7 +1,11 @@
 // A concurrency-limited async map: at most `limit` calls in flight, results in input order. sharp runs each call on
 // libvips' own threads; a few calls in flight keep both cores busy while one of them waits on the disk.
 
-export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

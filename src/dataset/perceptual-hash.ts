@@ -5,14 +5,19 @@ export const HASH_INPUT_SIZE = 32;
 const KEPT = 8; // the 8×8 lowest frequencies: the picture's layout, without its fine detail
 
 /** Cosine table: COS[u][x] = cos((2x + 1)uπ / 64), computed once. */
-const COS = Array.from({ length: KEPT }, (_, u) => Float64Array.from({ length: HASH_INPUT_SIZE }, (_, x) => Math.cos(((2 * x + 1) * u * Math.PI) / (2 * HASH_INPUT_SIZE))));
+const COS = Array.from({ length: KEPT }, (_, u) =>
+  Float64Array.from({ length: HASH_INPUT_SIZE }, (_, x) =>
+    Math.cos(((2 * x + 1) * u * Math.PI) / (2 * HASH_INPUT_SIZE)),
+  ),
+);
 
 /**
  * `grey` is 32×32 row-major brightness (0–255). Returns the 64-bit hash as a 16-digit hex string (JSON-friendly).
  * Bit i is set when DCT coefficient i (of the 8×8 low block, DC excluded from the median) is above the median.
  */
 export function perceptualHash(grey: ArrayLike<number>): string {
-  if (grey.length !== HASH_INPUT_SIZE * HASH_INPUT_SIZE) throw new RangeError(`perceptualHash needs ${HASH_INPUT_SIZE}×${HASH_INPUT_SIZE} pixels, got ${grey.length}`);
+  if (grey.length !== HASH_INPUT_SIZE * HASH_INPUT_SIZE)
+    throw new RangeError(`perceptualHash needs ${HASH_INPUT_SIZE}×${HASH_INPUT_SIZE} pixels, got ${grey.length}`);
   const coefficients = new Float64Array(KEPT * KEPT);
   for (let u = 0; u < KEPT; u++) {
     for (let v = 0; v < KEPT; v++) {
@@ -48,7 +53,8 @@ function boxWeights(sourceLength: number, targetLength: number): [number, number
     const start = i * span;
     const end = start + span;
     const cover: [number, number][] = [];
-    for (let j = Math.floor(start); j < Math.min(sourceLength, Math.ceil(end)); j++) cover.push([j, (Math.min(end, j + 1) - Math.max(start, j)) / span]);
+    for (let j = Math.floor(start); j < Math.min(sourceLength, Math.ceil(end)); j++)
+      cover.push([j, (Math.min(end, j + 1) - Math.max(start, j)) / span]);
     return cover;
   });
 }
@@ -70,7 +76,9 @@ export function hashInputOf(grey: ArrayLike<number>, width: number, height: numb
   }
   const result = new Float64Array(HASH_INPUT_SIZE * HASH_INPUT_SIZE);
   for (let y = 0; y < HASH_INPUT_SIZE; y++) {
-    for (const [j, weight] of rows[y]!) for (let x = 0; x < HASH_INPUT_SIZE; x++) result[y * HASH_INPUT_SIZE + x]! += narrowed[j * HASH_INPUT_SIZE + x]! * weight;
+    for (const [j, weight] of rows[y]!)
+      for (let x = 0; x < HASH_INPUT_SIZE; x++)
+        result[y * HASH_INPUT_SIZE + x]! += narrowed[j * HASH_INPUT_SIZE + x]! * weight;
   }
   return result;
 }

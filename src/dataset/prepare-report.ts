@@ -6,7 +6,13 @@ import { z } from 'zod';
 export const PREPARE_REPORT_VERSION = 1;
 
 const severity = z.enum(['block', 'exclude', 'warn']);
-const finding = z.strictObject({ image: z.string(), rule: z.string(), severity, message: z.string(), hint: z.string() });
+const finding = z.strictObject({
+  image: z.string(),
+  rule: z.string(),
+  severity,
+  message: z.string(),
+  hint: z.string(),
+});
 const size = z.strictObject({ width_px: z.number().int(), height_px: z.number().int() });
 
 export const prepareReportSchema = z.strictObject({
@@ -57,7 +63,13 @@ export const prepareReportSchema = z.strictObject({
       exif_orientation: z.number().int(),
       caption: z.string().nullable(),
       stats: z
-        .strictObject({ sharpness: z.number(), brightness: z.number(), contrast: z.number(), dark_percentile: z.number(), bright_percentile: z.number() })
+        .strictObject({
+          sharpness: z.number(),
+          brightness: z.number(),
+          contrast: z.number(),
+          dark_percentile: z.number(),
+          bright_percentile: z.number(),
+        })
         .nullable(),
       hash: z.string().nullable(),
       size: size.nullable(),
@@ -86,10 +98,12 @@ export function reportTable(report: PrepareReport, htmlPath: string): string {
     const imageWidth = Math.min(36, Math.max(5, ...report.findings.map((f) => f.image.length)));
     const ruleWidth = Math.max(4, ...report.findings.map((f) => f.rule.length));
     lines.push('', `${pad('image', imageWidth)}  ${pad('rule', ruleWidth)}  ${pad('severity', 8)}  message`);
-    for (const f of report.findings.slice(0, TABLE_ROWS)) lines.push(`${pad(f.image, imageWidth)}  ${pad(f.rule, ruleWidth)}  ${pad(f.severity, 8)}  ${f.message}`);
+    for (const f of report.findings.slice(0, TABLE_ROWS))
+      lines.push(`${pad(f.image, imageWidth)}  ${pad(f.rule, ruleWidth)}  ${pad(f.severity, 8)}  ${f.message}`);
     if (report.findings.length > TABLE_ROWS) lines.push(`… ${report.findings.length - TABLE_ROWS} more in ${htmlPath}`);
   }
-  if (report.buckets) lines.push('', `buckets: ${report.buckets.map((b) => `${b.width_px}×${b.height_px} (${b.images})`).join(', ')}`);
+  if (report.buckets)
+    lines.push('', `buckets: ${report.buckets.map((b) => `${b.width_px}×${b.height_px} (${b.images})`).join(', ')}`);
   return lines.join('\n') + '\n';
 }
 

@@ -51,8 +51,12 @@ function fingerprint(dir: string): Record<string, string> {
   return result;
 }
 
-const scenePng = (seed: number) => sharp(Buffer.from(drawScene('jiangnan', seed, SIZE).svg)).png().toBuffer();
-const GOOD = 'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning';
+const scenePng = (seed: number) =>
+  sharp(Buffer.from(drawScene('jiangnan', seed, SIZE).svg))
+    .png()
+    .toBuffer();
+const GOOD =
+  'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning';
 const LONG = `${GOOD}, ${GOOD}, ${GOOD}, and a willow tree`;
 
 /** The messy folder: clean scenes plus one broken copy per problem, and the rule each must trigger. */
@@ -64,28 +68,79 @@ async function writeMessyDataset(dir: string): Promise<{ expected: [string, stri
     rows.push([name, caption]);
   };
   for (let i = 0; i < 4; i++) await add(`5_jiangnan/clean_${i}.png`, scenePng(100 + i), `${GOOD}, picture ${i}`);
-  await add('blurry.png', sharp(await scenePng(200)).blur(4).png().toBuffer());
+  await add(
+    'blurry.png',
+    sharp(await scenePng(200))
+      .blur(4)
+      .png()
+      .toBuffer(),
+  );
   // Sorts before its original: the sharp original must still be the one kept.
-  await add('0-blurred-copy.png', sharp(await scenePng(101)).blur(4).png().toBuffer());
-  await add('tiny.png', sharp(await scenePng(201)).resize(96, 96).png().toBuffer());
-  await add('copy.jpg', sharp(await scenePng(100)).resize(252, 252).jpeg({ quality: 70 }).toBuffer());
+  await add(
+    '0-blurred-copy.png',
+    sharp(await scenePng(101))
+      .blur(4)
+      .png()
+      .toBuffer(),
+  );
+  await add(
+    'tiny.png',
+    sharp(await scenePng(201))
+      .resize(96, 96)
+      .png()
+      .toBuffer(),
+  );
+  await add(
+    'copy.jpg',
+    sharp(await scenePng(100))
+      .resize(252, 252)
+      .jpeg({ quality: 70 })
+      .toBuffer(),
+  );
   const truncated = await scenePng(202);
   await add('truncated.png', truncated.subarray(0, Math.floor(truncated.length * 0.6)));
-  await add('dark.png', sharp(await scenePng(203)).linear(0.25, 0).png().toBuffer());
-  await add('bright.png', sharp(await scenePng(204)).linear(1.6, 110).png().toBuffer());
+  await add(
+    'dark.png',
+    sharp(await scenePng(203))
+      .linear(0.25, 0)
+      .png()
+      .toBuffer(),
+  );
+  await add(
+    'bright.png',
+    sharp(await scenePng(204))
+      .linear(1.6, 110)
+      .png()
+      .toBuffer(),
+  );
   // Stored turned a quarter anticlockwise, 256 wide × 320 tall, with EXIF orientation 6 ("turn clockwise to show").
   const rotatedScene = await scenePng(205);
   const wide = await sharp(rotatedScene).extend({ left: 32, right: 32, background: '#ffffff' }).png().toBuffer();
   await add('rotated.jpg', sharp(wide).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer());
-  await add('panorama.png', sharp(await scenePng(206)).resize(3 * SIZE, SIZE, { fit: 'fill' }).png().toBuffer());
+  await add(
+    'panorama.png',
+    sharp(await scenePng(206))
+      .resize(3 * SIZE, SIZE, { fit: 'fill' })
+      .png()
+      .toBuffer(),
+  );
   await add('vague.png', scenePng(207), 'a beautiful canal town with a nice view, jiangnan style, amazing light');
   await add('chinese.png', scenePng(208), 'jiangnan 江南水乡，白墙黑瓦，小桥流水');
   await add('short.png', scenePng(209), 'jiangnan village');
   await add('long.png', scenePng(210), LONG);
-  await add('no-trigger.png', scenePng(211), 'two houses and a boat, canal town scene, white walls and black tiles, rainy afternoon');
-  for (const n of [0, 1, 2]) await add(`same_${n}.png`, scenePng(212 + n), 'three houses, canal town scene, jiangnan style, rainy afternoon');
+  await add(
+    'no-trigger.png',
+    scenePng(211),
+    'two houses and a boat, canal town scene, white walls and black tiles, rainy afternoon',
+  );
+  for (const n of [0, 1, 2])
+    await add(`same_${n}.png`, scenePng(212 + n), 'three houses, canal town scene, jiangnan style, rainy afternoon');
   await add('uncaptioned.png', scenePng(215), null);
-  const csv = ['file_name,caption', ...rows.filter(([, c]) => c !== null).map(([n, c]) => `${n},"${c}"`), 'gone.png,"a picture that is not there"'];
+  const csv = [
+    'file_name,caption',
+    ...rows.filter(([, c]) => c !== null).map(([n, c]) => `${n},"${c}"`),
+    'gone.png,"a picture that is not there"',
+  ];
   writeFileSync(join(dir, 'metadata.csv'), csv.join('\n') + '\n');
   return {
     rotatedScene,
@@ -115,13 +170,21 @@ async function writeMessyDataset(dir: string): Promise<{ expected: [string, stri
 describe('prepare on the clean sample scenes', () => {
   it('flags nothing, keeps every picture and copies every caption', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'prepare-clean-')), 'data');
-    await writeSampleDataset({ dir, styles: ['jiangnan', 'lingnan', 'northern_snow', 'desert_town', 'neon_night', 'generic'], count: 4, seed: 3, sizePx: SIZE });
+    await writeSampleDataset({
+      dir,
+      styles: ['jiangnan', 'lingnan', 'northern_snow', 'desert_town', 'neon_night', 'generic'],
+      count: 4,
+      seed: 3,
+      sizePx: SIZE,
+    });
     const { report } = await prepareDataset(options(dir, `${dir}-prepared`));
     expect(report.findings).toEqual([]);
     expect(report.summary).toMatchObject({ images: 24, kept: 24, excluded: 0, warnings: 0 });
     const source = parseMetadataCsv(readFileSync(join(dir, 'metadata.csv'), 'utf8'));
     const copied = parseMetadataCsv(readFileSync(join(`${dir}-prepared`, 'metadata.csv'), 'utf8'));
-    expect(copied.map((r) => [r.fileName, r.caption]).sort()).toEqual(source.map((r) => [r.fileName, r.caption]).sort());
+    expect(copied.map((r) => [r.fileName, r.caption]).sort()).toEqual(
+      source.map((r) => [r.fileName, r.caption]).sort(),
+    );
   });
 });
 
@@ -146,8 +209,12 @@ describe('prepare on a messy folder', () => {
     const found = report.findings.map((f) => [f.image, f.rule]);
     expect(found.sort()).toEqual([...expected].sort());
     const byImage = new Map(report.findings.map((f) => [f.image, f]));
-    expect(byImage.get('copy.jpg')!.message).toMatch(/^near-duplicate of 5_jiangnan\/clean_0\.png \(hash distance \d of 64\)$/);
-    expect(report.findings.find((f) => f.image === '0-blurred-copy.png' && f.rule === 'near-duplicate')!.message).toMatch(/^near-duplicate of 5_jiangnan\/clean_1\.png /);
+    expect(byImage.get('copy.jpg')!.message).toMatch(
+      /^near-duplicate of 5_jiangnan\/clean_0\.png \(hash distance \d of 64\)$/,
+    );
+    expect(
+      report.findings.find((f) => f.image === '0-blurred-copy.png' && f.rule === 'near-duplicate')!.message,
+    ).toMatch(/^near-duplicate of 5_jiangnan\/clean_1\.png /);
     expect(byImage.get('truncated.png')!.message).toMatch(/^cannot be read as an image \(/);
     expect(byImage.get('dark.png')!.message).toMatch(/^under-exposed/);
     expect(byImage.get('bright.png')!.message).toMatch(/^over-exposed/);
@@ -157,11 +224,24 @@ describe('prepare on a messy folder', () => {
   });
 
   it('excludes the exclude-level pictures and keeps the warned ones', () => {
-    const excluded = report.images.filter((i) => i.status === 'excluded').map((i) => i.image).sort();
-    expect(excluded).toEqual(['0-blurred-copy.png', 'blurry.png', 'bright.png', 'copy.jpg', 'dark.png', 'tiny.png', 'truncated.png']);
+    const excluded = report.images
+      .filter((i) => i.status === 'excluded')
+      .map((i) => i.image)
+      .sort();
+    expect(excluded).toEqual([
+      '0-blurred-copy.png',
+      'blurry.png',
+      'bright.png',
+      'copy.jpg',
+      'dark.png',
+      'tiny.png',
+      'truncated.png',
+    ]);
     expect(report.summary.kept).toBe(report.summary.images - 7);
     const files = Object.keys(fingerprint(out)).sort();
-    expect(files).toEqual([...report.images.filter((i) => i.output).map((i) => i.output!), 'metadata.csv', REPORT_HTML, REPORT_JSON].sort());
+    expect(files).toEqual(
+      [...report.images.filter((i) => i.output).map((i) => i.output!), 'metadata.csv', REPORT_HTML, REPORT_JSON].sort(),
+    );
     expect(files).toContain('5_jiangnan/clean_0.png');
   });
 
@@ -195,8 +275,31 @@ describe('prepare on a messy folder', () => {
     const onDisk = JSON.parse(readFileSync(join(out, REPORT_JSON), 'utf8')) as unknown;
     expect(prepareReportSchema.parse(onDisk)).toEqual(report);
     // Renaming or removing any of these is a schema change: bump PREPARE_REPORT_VERSION.
-    expect(Object.keys(report)).toEqual(['schema_version', 'tool_version', 'status', 'input_dir', 'output_dir', 'captions_from', 'options', 'summary', 'buckets', 'images', 'findings']);
-    expect(Object.keys(report.images[0]!)).toEqual(['image', 'status', 'output', 'width_px', 'height_px', 'exif_orientation', 'caption', 'stats', 'hash', 'size']);
+    expect(Object.keys(report)).toEqual([
+      'schema_version',
+      'tool_version',
+      'status',
+      'input_dir',
+      'output_dir',
+      'captions_from',
+      'options',
+      'summary',
+      'buckets',
+      'images',
+      'findings',
+    ]);
+    expect(Object.keys(report.images[0]!)).toEqual([
+      'image',
+      'status',
+      'output',
+      'width_px',
+      'height_px',
+      'exif_orientation',
+      'caption',
+      'stats',
+      'hash',
+      'size',
+    ]);
     expect(Object.keys(report.findings[0]!)).toEqual(['image', 'rule', 'severity', 'message', 'hint']);
     const html = readFileSync(join(out, REPORT_HTML), 'utf8');
     const thumbnails = html.match(/<img src="data:image\/jpeg;base64,/g) ?? [];
@@ -221,12 +324,16 @@ describe('prepare on a messy folder', () => {
     const panorama = bucketed.images.find((i) => i.image === 'panorama.png')!;
     expect(panorama.output).toBe('320x192/panorama.png');
     expect(await sharp(join(bucketOut, panorama.output!)).metadata()).toMatchObject({ width: 320, height: 192 });
-    expect(bucketed.images.find((i) => i.image === '5_jiangnan/clean_0.png')!.output).toBe('5_jiangnan/256x256/clean_0.png');
+    expect(bucketed.images.find((i) => i.image === '5_jiangnan/clean_0.png')!.output).toBe(
+      '5_jiangnan/256x256/clean_0.png',
+    );
     expect(bucketed.buckets).toEqual(expect.arrayContaining([{ width_px: 320, height_px: 192, images: 1 }]));
   });
 
   it('refuses to write into the input folder or over a folder it did not write', async () => {
-    await expect(prepareDataset(options(input, join(input, 'prepared')))).rejects.toThrow('the prepared copy must go outside the input folder');
+    await expect(prepareDataset(options(input, join(input, 'prepared')))).rejects.toThrow(
+      'the prepared copy must go outside the input folder',
+    );
     const foreign = join(root, 'foreign');
     mkdirSync(foreign);
     writeFileSync(join(foreign, 'keep-me.txt'), 'mine');
@@ -246,7 +353,9 @@ describe('prepare --crop', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'prepare-crop-')), 'wide');
     mkdirSync(dir);
     // A grey strip with a red lantern-like block near its right end.
-    const block = await sharp({ create: { width: 120, height: 160, channels: 3, background: '#d02020' } }).png().toBuffer();
+    const block = await sharp({ create: { width: 120, height: 160, channels: 3, background: '#d02020' } })
+      .png()
+      .toBuffer();
     await sharp({ create: { width: 600, height: 256, channels: 3, background: '#808080' } })
       .composite([{ input: block, left: 460, top: 48 }])
       .png()

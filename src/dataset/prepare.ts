@@ -51,7 +51,8 @@ export const REPORT_HTML = 'prepare-report.html';
 
 /** The prepared folder is `prepare`'s own: never the input, never inside it, never a folder of someone else's files. */
 function checkFolders(inputDir: string, outDir: string): void {
-  if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) throw new DatasetError('is not a folder', { code: 'dataset_missing', culprit: inputDir });
+  if (!existsSync(inputDir) || !statSync(inputDir).isDirectory())
+    throw new DatasetError('is not a folder', { code: 'dataset_missing', culprit: inputDir });
   const isInside = (child: string, parent: string) => child === parent || child.startsWith(parent + sep);
   if (isInside(outDir, inputDir) || isInside(inputDir, outDir)) {
     throw new UsageError('the prepared copy must go outside the input folder (and the input outside it)', {
@@ -69,7 +70,11 @@ function checkFolders(inputDir: string, outDir: string): void {
   }
 }
 
-async function inspectAll(options: PrepareOptions, relPaths: readonly string[], captions: ReadonlyMap<string, string>): Promise<ImageRecord[]> {
+async function inspectAll(
+  options: PrepareOptions,
+  relPaths: readonly string[],
+  captions: ReadonlyMap<string, string>,
+): Promise<ImageRecord[]> {
   let done = 0;
   return mapWithLimit(relPaths, options.jobs, async (relPath) => {
     const measured = await inspectImage(join(options.inputDir, relPath));
@@ -83,7 +88,12 @@ async function writePrepared(source: string, target: string, size: Bucket, crop:
     .rotate()
     .resize(size.widthPx, size.heightPx, { fit: 'cover', position: crop === 'center' ? 'centre' : crop });
   const format = outputFormatOf(target);
-  const encoded = format === 'jpeg' ? pipeline.jpeg({ quality: 95 }) : format === 'webp' ? pipeline.webp({ quality: 95 }) : pipeline.png();
+  const encoded =
+    format === 'jpeg'
+      ? pipeline.jpeg({ quality: 95 })
+      : format === 'webp'
+        ? pipeline.webp({ quality: 95 })
+        : pipeline.png();
   // No per-file temp+rename here: the whole staging folder is renamed into place at the end.
   mkdirSync(dirname(target), { recursive: true });
   await encoded.toFile(target);
@@ -94,7 +104,11 @@ async function thumbnailsOf(options: PrepareOptions, images: readonly string[]):
   const thumbnails = new Map<string, string>();
   await mapWithLimit(images, options.jobs, async (image) => {
     try {
-      const jpeg = await sharp(join(options.inputDir, image)).rotate().resize(160, 160, { fit: 'inside' }).jpeg({ quality: 70 }).toBuffer();
+      const jpeg = await sharp(join(options.inputDir, image))
+        .rotate()
+        .resize(160, 160, { fit: 'inside' })
+        .jpeg({ quality: 70 })
+        .toBuffer();
       thumbnails.set(image, `data:image/jpeg;base64,${jpeg.toString('base64')}`);
     } catch {
       // unreadable: the page says "no preview"
@@ -117,19 +131,46 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
   checkFolders(inputDir, outDir);
   const files = listImageFiles(inputDir);
   if (files.length === 0) {
-    throw new DatasetError(`no images found (looked for ${IMAGE_EXTENSIONS.join(' ')})`, { code: 'dataset_empty', culprit: inputDir, hint: 'point `prepare` at the folder that holds the pictures' });
+    throw new DatasetError(`no images found (looked for ${IMAGE_EXTENSIONS.join(' ')})`, {
+      code: 'dataset_empty',
+      culprit: inputDir,
+      hint: 'point `prepare` at the folder that holds the pictures',
+    });
   }
-  const source = readCaptionSource(inputDir, files, { metadataPath: options.metadataPath, captionExtension: options.captionExtension });
-  const buckets = options.useBuckets ? makeBuckets({ resolutionPx: options.targetPx, maxAspect: options.thresholds.maxAspect }) : null;
-  const checkOptions = { thresholds: options.thresholds, targetPx: options.targetPx, buckets, triggerWord: options.triggerWord, bpe: options.tokenizerDir ? readClipBpe(options.tokenizerDir) : null };
+  const source = readCaptionSource(inputDir, files, {
+    metadataPath: options.metadataPath,
+    captionExtension: options.captionExtension,
+  });
+  const buckets = options.useBuckets
+    ? makeBuckets({ resolutionPx: options.targetPx, maxAspect: options.thresholds.maxAspect })
+    : null;
+  const checkOptions = {
+    thresholds: options.thresholds,
+    targetPx: options.targetPx,
+    buckets,
+    triggerWord: options.triggerWord,
+    bpe: options.tokenizerDir ? readClipBpe(options.tokenizerDir) : null,
+  };
 
-  const records = await inspectAll({ ...options, inputDir }, files.map((f) => f.relPath), source.captions);
+  const records = await inspectAll(
+    { ...options, inputDir },
+    files.map((f) => f.relPath),
+    source.captions,
+  );
   const findings = sortFindings([...checkImages(records, checkOptions), ...source.findings]);
   const excluded = excludedImages(findings);
   const isFailed = options.isStrict && excluded.size > 0;
   const kept = isFailed ? [] : records.filter((record) => !excluded.has(record.image));
-  const sizeOf = (record: ImageRecord): Bucket => (buckets ? assignBucket(buckets, record.width, record.height).bucket : { widthPx: options.targetPx, heightPx: options.targetPx });
-  const outputs = new Map(uniquePaths(kept.map((record) => preparedPathOf(record.image, buckets ? sizeOf(record) : null))).map((path, i) => [kept[i]!.image, path]));
+  const sizeOf = (record: ImageRecord): Bucket =>
+    buckets
+      ? assignBucket(buckets, record.width, record.height).bucket
+      : { widthPx: options.targetPx, heightPx: options.targetPx };
+  const outputs = new Map(
+    uniquePaths(kept.map((record) => preparedPathOf(record.image, buckets ? sizeOf(record) : null))).map((path, i) => [
+      kept[i]!.image,
+      path,
+    ]),
+  );
 
   const staging = `${outDir}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -137,16 +178,40 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
   try {
     let written = 0;
     await mapWithLimit(kept, options.jobs, async (record) => {
-      await writePrepared(join(inputDir, record.image), join(staging, outputs.get(record.image)!), sizeOf(record), options.crop);
+      await writePrepared(
+        join(inputDir, record.image),
+        join(staging, outputs.get(record.image)!),
+        sizeOf(record),
+        options.crop,
+      );
       options.onProgress?.('write', ++written, kept.length);
     });
     const captioned = kept.filter((record) => record.caption !== null);
-    if (captioned.length > 0) writeFileAtomic(join(staging, 'metadata.csv'), metadataCsvText(captioned.map((r) => ({ fileName: outputs.get(r.image)!, caption: r.caption! }))));
-    const report = buildReport({ options, inputDir, outDir, captionsFrom: source.origin, records, findings, excluded, outputs, sizeOf, buckets, isFailed });
+    if (captioned.length > 0)
+      writeFileAtomic(
+        join(staging, 'metadata.csv'),
+        metadataCsvText(captioned.map((r) => ({ fileName: outputs.get(r.image)!, caption: r.caption! }))),
+      );
+    const report = buildReport({
+      options,
+      inputDir,
+      outDir,
+      captionsFrom: source.origin,
+      records,
+      findings,
+      excluded,
+      outputs,
+      sizeOf,
+      buckets,
+      isFailed,
+    });
     writeFileAtomic(join(staging, REPORT_JSON), JSON.stringify(report, null, 2) + '\n');
     const pictures = new Set(records.map((r) => r.image));
     const flagged = [...new Set(findings.map((f) => f.image))].filter((image) => pictures.has(image));
-    writeFileAtomic(join(staging, REPORT_HTML), reportHtml(report, await thumbnailsOf({ ...options, inputDir }, flagged)));
+    writeFileAtomic(
+      join(staging, REPORT_HTML),
+      reportHtml(report, await thumbnailsOf({ ...options, inputDir }, flagged)),
+    );
     swapIntoPlace(staging, outDir);
     return { report, jsonPath: join(outDir, REPORT_JSON), htmlPath: join(outDir, REPORT_HTML) };
   } catch (error) {
@@ -214,7 +279,9 @@ function buildReport(input: ReportInput): PrepareReport {
       rotated_upright: records.filter((r) => r.unreadable === null && r.orientation !== 1).length,
       by_rule: countByRule(findings),
     },
-    buckets: input.buckets ? [...bucketCounts.values()].sort((a, b) => a.width_px / a.height_px - b.width_px / b.height_px) : null,
+    buckets: input.buckets
+      ? [...bucketCounts.values()].sort((a, b) => a.width_px / a.height_px - b.width_px / b.height_px)
+      : null,
     images: records.map((record) => ({
       image: record.image,
       status: excluded.has(record.image) ? 'excluded' : 'kept',
@@ -231,7 +298,9 @@ function buildReport(input: ReportInput): PrepareReport {
         bright_percentile: record.stats.brightPercentile,
       },
       hash: record.hash,
-      size: outputs.has(record.image) ? { width_px: input.sizeOf(record).widthPx, height_px: input.sizeOf(record).heightPx } : null,
+      size: outputs.has(record.image)
+        ? { width_px: input.sizeOf(record).widthPx, height_px: input.sizeOf(record).heightPx }
+        : null,
     })),
     findings: [...findings],
   };

@@ -4,7 +4,12 @@ import { outputFormatOf, preparedPathOf, uniquePaths } from './prepared-copy.js'
 
 describe('prepared copy names', () => {
   it('keeps JPEG, PNG and WebP and turns BMP and TIFF into PNG', () => {
-    expect(['a.JPG', 'b.jpeg', 'c.png', 'd.webp', 'e.bmp', 'f.tiff'].map((p) => [preparedPathOf(p, null), outputFormatOf(preparedPathOf(p, null))])).toEqual([
+    expect(
+      ['a.JPG', 'b.jpeg', 'c.png', 'd.webp', 'e.bmp', 'f.tiff'].map((p) => [
+        preparedPathOf(p, null),
+        outputFormatOf(preparedPathOf(p, null)),
+      ]),
+    ).toEqual([
       ['a.JPG', 'jpeg'],
       ['b.jpeg', 'jpeg'],
       ['c.png', 'png'],

@@ -47,7 +47,11 @@ function readMetadata(metadataPath: string) {
     return parseMetadataCsv(readFileSync(metadataPath, 'utf8'));
   } catch (error) {
     if (error instanceof CsvSyntaxError) {
-      throw new DatasetError(error.message, { code: 'metadata_syntax', culprit: `${metadataPath}:${error.line}`, hint: 'each row is `file_name,caption`' });
+      throw new DatasetError(error.message, {
+        code: 'metadata_syntax',
+        culprit: `${metadataPath}:${error.line}`,
+        hint: 'each row is `file_name,caption`',
+      });
     }
     throw error;
   }
@@ -76,11 +80,14 @@ async function measureImages(dataDir: string, items: DatasetItem[]): Promise<Mea
   const unreadable = measured.filter((item) => item.quality.unreadable !== null);
   if (unreadable.length > 0) {
     const [first, ...others] = unreadable as [MeasuredItem, ...MeasuredItem[]];
-    throw new DatasetError(`cannot be read as an image (${first.quality.unreadable})${others.length > 0 ? ` — and ${others.length} more: ${namedFew(others.map((item) => item.relPath))}` : ''}`, {
-      code: 'image_unreadable',
-      culprit: first.path,
-      hint: `re-export ${others.length > 0 ? 'these pictures' : 'the picture'} as PNG or JPEG, or move ${others.length > 0 ? 'them' : 'it'} out of \`train_data_dir\``,
-    });
+    throw new DatasetError(
+      `cannot be read as an image (${first.quality.unreadable})${others.length > 0 ? ` — and ${others.length} more: ${namedFew(others.map((item) => item.relPath))}` : ''}`,
+      {
+        code: 'image_unreadable',
+        culprit: first.path,
+        hint: `re-export ${others.length > 0 ? 'these pictures' : 'the picture'} as PNG or JPEG, or move ${others.length > 0 ? 'them' : 'it'} out of \`train_data_dir\``,
+      },
+    );
   }
   return measured;
 }
@@ -91,14 +98,23 @@ export async function readDataset(options: ReadDatasetOptions): Promise<Measured
   }
   const images = listImageFiles(options.dataDir);
   const items = options.metadataPath
-    ? assembleDataset(options.dataDir, images, { kind: 'metadata', file: options.metadataPath, rows: readMetadata(options.metadataPath) })
-    : assembleDataset(options.dataDir, images, { kind: 'files', extension: options.captionExtension, captions: readCaptionFiles(options.dataDir, images, options.captionExtension) });
+    ? assembleDataset(options.dataDir, images, {
+        kind: 'metadata',
+        file: options.metadataPath,
+        rows: readMetadata(options.metadataPath),
+      })
+    : assembleDataset(options.dataDir, images, {
+        kind: 'files',
+        extension: options.captionExtension,
+        captions: readCaptionFiles(options.dataDir, images, options.captionExtension),
+      });
   return measureImages(options.dataDir, items);
 }
 
 /** pHash of an image file (EXIF orientation applied), the same hash `prepare` and `train` compare: see `perceptualHash`. */
 export async function readPerceptualHash(path: string): Promise<string> {
   const { hash, unreadable } = await inspectImage(path);
-  if (hash === null) throw new DatasetError(`cannot be read as an image (${unreadable})`, { code: 'image_unreadable', culprit: path });
+  if (hash === null)
+    throw new DatasetError(`cannot be read as an image (${unreadable})`, { code: 'image_unreadable', culprit: path });
   return hash;
 }

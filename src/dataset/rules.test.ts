@@ -28,7 +28,8 @@ const CLEAN: Omit<ImageRecord, 'image'> = {
   stats: { sharpness: 0.3, brightness: 128, contrast: 40, darkPercentile: 10, brightPercentile: 240 },
   hash: null,
   unreadable: null,
-  caption: 'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning',
+  caption:
+    'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning',
 };
 
 const bpe = makeClipBpe(readFileSync(join(CLIP_TOKENIZER_DIR, 'merges.txt'), 'utf8'));
@@ -40,25 +41,41 @@ function recordOf(partial: FixtureCase['records'][number]): ImageRecord {
 
 function optionsOf(fixture: FixtureCase['options']): CheckOptions {
   const targetPx = fixture.targetPx ?? 768;
-  return { thresholds: DEFAULT_THRESHOLDS, targetPx, buckets: fixture.buckets ? makeBuckets({ resolutionPx: targetPx }) : null, triggerWord: fixture.triggerWord ?? null, bpe };
+  return {
+    thresholds: DEFAULT_THRESHOLDS,
+    targetPx,
+    buckets: fixture.buckets ? makeBuckets({ resolutionPx: targetPx }) : null,
+    triggerWord: fixture.triggerWord ?? null,
+    bpe,
+  };
 }
 
-const RULES = [...QUALITY_RULES, ...CAPTION_RULES] as { name: string; check: (records: ImageRecord[], options: CheckOptions) => Finding[] }[];
+const RULES = [...QUALITY_RULES, ...CAPTION_RULES] as {
+  name: string;
+  check: (records: ImageRecord[], options: CheckOptions) => Finding[];
+}[];
 
 describe('dataset rules', () => {
   it('has one fixture per rule and one rule per fixture', () => {
-    const fixtures = readdirSync(FIXTURES).map((name) => name.replace(/\.json$/, '')).sort();
+    const fixtures = readdirSync(FIXTURES)
+      .map((name) => name.replace(/\.json$/, ''))
+      .sort();
     expect(fixtures).toEqual(RULES.map((rule) => rule.name).sort());
     expect(RULE_SUMMARIES.map((r) => r.name).sort()).toEqual(fixtures);
   });
 
   for (const rule of RULES) {
-    const fixture = JSON.parse(readFileSync(join(FIXTURES, `${rule.name}.json`), 'utf8')) as { rule: string; cases: FixtureCase[] };
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, `${rule.name}.json`), 'utf8')) as {
+      rule: string;
+      cases: FixtureCase[];
+    };
     describe(rule.name, () => {
       it.each(fixture.cases.map((c) => [c.name, c] as const))('%s', (_, testCase) => {
         const findings = rule.check(testCase.records.map(recordOf), optionsOf(testCase.options));
         expect(findings.every((f) => f.rule === rule.name && f.hint.length > 0)).toBe(true);
-        expect(findings.map(({ image, severity, message }) => ({ image, severity, message }))).toEqual(testCase.expected.map(({ image, severity, message }) => ({ image, severity, message })));
+        expect(findings.map(({ image, severity, message }) => ({ image, severity, message }))).toEqual(
+          testCase.expected.map(({ image, severity, message }) => ({ image, severity, message })),
+        );
       });
     });
   }
@@ -68,7 +85,10 @@ describe('dataset rules', () => {
       const fixture = JSON.parse(readFileSync(join(FIXTURES, `${rule.name}.json`), 'utf8')) as { cases: FixtureCase[] };
       const main = fixture.cases[0]!;
       expect(main.expected.length, rule.name).toBeGreaterThan(0);
-      expect(main.expected.some((f) => f.image === main.records[0]!.image), rule.name).toBe(false);
+      expect(
+        main.expected.some((f) => f.image === main.records[0]!.image),
+        rule.name,
+      ).toBe(false);
     }
   });
 });

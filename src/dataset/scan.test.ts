@@ -18,7 +18,9 @@ describe('parseMetadataCsv', () => {
       { fileName: 'b b.png', caption: 'plain' },
     ];
     expect(metadataCsvText(rows)).toBe('file_name,caption\na.png,"bridge, canal, ""misty"" morning"\nb b.png,plain\n');
-    expect(parseMetadataCsv(metadataCsvText(rows)).map(({ fileName, caption }) => ({ fileName, caption }))).toEqual(rows);
+    expect(parseMetadataCsv(metadataCsvText(rows)).map(({ fileName, caption }) => ({ fileName, caption }))).toEqual(
+      rows,
+    );
   });
 
   it('keeps unquoted commas in the caption', () => {
@@ -43,7 +45,10 @@ describe('assembleDataset', () => {
     });
     expect(items.map((i) => i.caption)).toEqual(['x, y', 'Y']);
     expect(tagFrequency(items)).toEqual({ '.': { x: 1, y: 1 }, '10_town': { y: 1 } });
-    expect(datasetDirs(items)).toEqual({ '.': { n_repeats: 1, img_count: 1 }, '10_town': { n_repeats: 10, img_count: 1 } });
+    expect(datasetDirs(items)).toEqual({
+      '.': { n_repeats: 1, img_count: 1 },
+      '10_town': { n_repeats: 10, img_count: 1 },
+    });
   });
 
   it('counts every uncaptioned image in one error, so one round of fixes is enough', () => {
@@ -51,21 +56,39 @@ describe('assembleDataset', () => {
     expect(() => assembleDataset('/d', three, { kind: 'metadata', file: 'm.csv', rows: [] })).toThrow(
       expect.objectContaining({ line: '/d/a.png: image has no caption in m.csv — and 2 more: 10_town/b.png, c.png' }),
     );
-    expect(() => assembleDataset('/d', three, { kind: 'files', extension: '.txt', captions: new Map([['c.png', 'x']]) })).toThrow(
-      expect.objectContaining({ line: '/d/a.png: image has no `.txt` caption file and there is no metadata.csv — and 1 more image has no caption' }),
+    expect(() =>
+      assembleDataset('/d', three, { kind: 'files', extension: '.txt', captions: new Map([['c.png', 'x']]) }),
+    ).toThrow(
+      expect.objectContaining({
+        line: '/d/a.png: image has no `.txt` caption file and there is no metadata.csv — and 1 more image has no caption',
+      }),
     );
   });
 
   it('names an image without a caption, a row without an image and an empty dataset', () => {
-    expect(() => assembleDataset('/d', images, { kind: 'metadata', file: 'm.csv', rows: [{ fileName: 'a.png', caption: 'x', line: 2 }] })).toThrow(
-      expect.objectContaining({ line: '/d/10_town/b.png: image has no caption in m.csv' }),
+    expect(() =>
+      assembleDataset('/d', images, {
+        kind: 'metadata',
+        file: 'm.csv',
+        rows: [{ fileName: 'a.png', caption: 'x', line: 2 }],
+      }),
+    ).toThrow(expect.objectContaining({ line: '/d/10_town/b.png: image has no caption in m.csv' }));
+    expect(() =>
+      assembleDataset('/d', images, {
+        kind: 'metadata',
+        file: 'm.csv',
+        rows: [{ fileName: 'c.png', caption: 'x', line: 4 }],
+      }),
+    ).toThrow(expect.objectContaining({ line: 'm.csv:4: `c.png` is not an image in /d' }));
+    expect(() => assembleDataset('/d', [], { kind: 'files', extension: '.txt', captions: new Map() })).toThrow(
+      expect.objectContaining({ code: 'dataset_empty' }),
     );
-    expect(() => assembleDataset('/d', images, { kind: 'metadata', file: 'm.csv', rows: [{ fileName: 'c.png', caption: 'x', line: 4 }] })).toThrow(
-      expect.objectContaining({ line: 'm.csv:4: `c.png` is not an image in /d' }),
-    );
-    expect(() => assembleDataset('/d', [], { kind: 'files', extension: '.txt', captions: new Map() })).toThrow(expect.objectContaining({ code: 'dataset_empty' }));
-    expect(() => assembleDataset('/d', images, { kind: 'files', extension: '.txt', captions: new Map([['a.png', 'x']]) })).toThrow(
-      expect.objectContaining({ line: '/d/10_town/b.png: image has no `.txt` caption file and there is no metadata.csv' }),
+    expect(() =>
+      assembleDataset('/d', images, { kind: 'files', extension: '.txt', captions: new Map([['a.png', 'x']]) }),
+    ).toThrow(
+      expect.objectContaining({
+        line: '/d/10_town/b.png: image has no `.txt` caption file and there is no metadata.csv',
+      }),
     );
   });
 

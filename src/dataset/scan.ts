@@ -41,7 +41,11 @@ export interface CaptionsFromFiles {
   captions: Map<string, string>;
 }
 
-export function assembleDataset(dataDir: string, images: ImageFile[], source: CaptionsFromMetadata | CaptionsFromFiles): DatasetItem[] {
+export function assembleDataset(
+  dataDir: string,
+  images: ImageFile[],
+  source: CaptionsFromMetadata | CaptionsFromFiles,
+): DatasetItem[] {
   if (images.length === 0) {
     throw new DatasetError(`no images found (looked for ${IMAGE_EXTENSIONS.join(' ')})`, {
       code: 'dataset_empty',
@@ -74,14 +78,21 @@ function fromMetadata(dataDir: string, images: ImageFile[], source: CaptionsFrom
       });
     }
     if (seen.has(relPath)) {
-      throw new DatasetError(`\`${row.fileName}\` is listed twice`, { code: 'caption_duplicate_row', culprit: `${source.file}:${row.line}`, hint: 'keep one row per image' });
+      throw new DatasetError(`\`${row.fileName}\` is listed twice`, {
+        code: 'caption_duplicate_row',
+        culprit: `${source.file}:${row.line}`,
+        hint: 'keep one row per image',
+      });
     }
     seen.add(relPath);
     items.push({ ...image, caption: row.caption });
   }
   const [uncaptioned, ...alsoUncaptioned] = images.filter((image) => !seen.has(image.relPath));
   if (uncaptioned) {
-    const more = alsoUncaptioned.length > 0 ? ` — and ${alsoUncaptioned.length} more: ${namedFew(alsoUncaptioned.map((i) => i.relPath))}` : '';
+    const more =
+      alsoUncaptioned.length > 0
+        ? ` — and ${alsoUncaptioned.length} more: ${namedFew(alsoUncaptioned.map((i) => i.relPath))}`
+        : '';
     throw new DatasetError(`image has no caption in ${source.file}${more}`, {
       code: 'image_without_caption',
       culprit: `${dataDir}/${uncaptioned.relPath}`,
@@ -95,8 +106,14 @@ function fromCaptionFiles(dataDir: string, images: ImageFile[], source: Captions
   const [first, ...others] = images.filter((image) => !source.captions.get(image.relPath)?.trim());
   if (first) {
     const caption = source.captions.get(first.relPath);
-    const why = caption === undefined ? `has no \`${source.extension}\` caption file and there is no metadata.csv` : `has an empty \`${source.extension}\` caption file`;
-    const more = others.length > 0 ? ` — and ${others.length} more ${others.length === 1 ? 'image has' : 'images have'} no caption` : '';
+    const why =
+      caption === undefined
+        ? `has no \`${source.extension}\` caption file and there is no metadata.csv`
+        : `has an empty \`${source.extension}\` caption file`;
+    const more =
+      others.length > 0
+        ? ` — and ${others.length} more ${others.length === 1 ? 'image has' : 'images have'} no caption`
+        : '';
     throw new DatasetError(`image ${why}${more}`, {
       code: 'image_without_caption',
       culprit: `${dataDir}/${first.relPath}`,
@@ -112,7 +129,11 @@ export function tagFrequency(items: DatasetItem[]): Record<string, Record<string
   for (const item of items) {
     const folder = item.relPath.includes('/') ? item.relPath.slice(0, item.relPath.indexOf('/')) : '.';
     const counts = (result[folder] ??= {});
-    for (const tag of item.caption.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)) counts[tag] = (counts[tag] ?? 0) + 1;
+    for (const tag of item.caption
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean))
+      counts[tag] = (counts[tag] ?? 0) + 1;
   }
   return result;
 }

@@ -13,8 +13,14 @@ describe('checkTrainingDataset', () => {
   it('finds nothing in the demo run data (40 jiangnan scenes at 64 px, resolution 64)', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'train-check-demo-')), 'data');
     await writeSampleDataset({ dir, styles: ['jiangnan'], count: 40, seed: 0, sizePx: 64 });
-    const items = await readDataset({ dataDir: dir, metadataPath: join(dir, 'metadata.csv'), captionExtension: '.txt' });
-    expect(checkTrainingDataset(items, { dataDir: dir, resolutionPx: 64, tokenizerDir: CLIP_TOKENIZER_DIR })).toBeNull();
+    const items = await readDataset({
+      dataDir: dir,
+      metadataPath: join(dir, 'metadata.csv'),
+      captionExtension: '.txt',
+    });
+    expect(
+      checkTrainingDataset(items, { dataDir: dir, resolutionPx: 64, tokenizerDir: CLIP_TOKENIZER_DIR }),
+    ).toBeNull();
     // The same pictures are too small for a 512 px run: one summary line for all 40, not 40 lines.
     const block = checkTrainingDataset(items, { dataDir: dir, resolutionPx: 512, tokenizerDir: CLIP_TOKENIZER_DIR })!;
     expect(block.split('\n')).toEqual([
@@ -31,12 +37,24 @@ describe('checkTrainingDataset', () => {
     await scene(1).jpeg({ quality: 80 }).toFile(join(dir, 'a-copy.jpg'));
     await scene(2).blur(3).png().toFile(join(dir, 'blurry.png'));
     await scene(3).png().toFile(join(dir, 'c.png'));
-    writeFileSync(join(dir, 'metadata.csv'), 'file_name,caption\na.png,"three houses, canal town scene, jiangnan style, misty morning"\na-copy.jpg,"two houses and a boat, canal town scene, jiangnan style, rainy noon"\nblurry.png,"one house and a bridge, canal town scene, jiangnan style, hazy dusk"\nc.png,"a beautiful view"\n');
-    const items = await readDataset({ dataDir: dir, metadataPath: join(dir, 'metadata.csv'), captionExtension: '.txt' });
+    writeFileSync(
+      join(dir, 'metadata.csv'),
+      'file_name,caption\na.png,"three houses, canal town scene, jiangnan style, misty morning"\na-copy.jpg,"two houses and a boat, canal town scene, jiangnan style, rainy noon"\nblurry.png,"one house and a bridge, canal town scene, jiangnan style, hazy dusk"\nc.png,"a beautiful view"\n',
+    );
+    const items = await readDataset({
+      dataDir: dir,
+      metadataPath: join(dir, 'metadata.csv'),
+      captionExtension: '.txt',
+    });
     const block = checkTrainingDataset(items, { dataDir: dir, resolutionPx: 64, tokenizerDir: CLIP_TOKENIZER_DIR })!;
     const lines = block.split('\n');
     expect(lines[0]).toBe('warning: the dataset check found 4 problems in 3 of 4 images (training goes on):');
-    expect(lines.slice(1, -1).map((l) => l.split(':')[0]!.trim()).sort()).toEqual(['caption-structure ×1', 'near-duplicate ×1', 'sharpness ×1', 'vague-words ×1']);
+    expect(
+      lines
+        .slice(1, -1)
+        .map((l) => l.split(':')[0]!.trim())
+        .sort(),
+    ).toEqual(['caption-structure ×1', 'near-duplicate ×1', 'sharpness ×1', 'vague-words ×1']);
     expect(block).toContain('near-duplicate ×1: near-duplicate of a.png');
   });
 });

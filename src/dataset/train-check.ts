@@ -27,12 +27,19 @@ export function warningBlock(findings: readonly Finding[], imageCount: number): 
   const byRule = new Map<string, Finding[]>();
   for (const finding of findings) byRule.set(finding.rule, [...(byRule.get(finding.rule) ?? []), finding]);
   const images = new Set(findings.map((f) => f.image)).size;
-  const lines = [`warning: the dataset check found ${findings.length} ${findings.length === 1 ? 'problem' : 'problems'} in ${images} of ${imageCount} images (training goes on):`];
+  const lines = [
+    `warning: the dataset check found ${findings.length} ${findings.length === 1 ? 'problem' : 'problems'} in ${images} of ${imageCount} images (training goes on):`,
+  ];
   for (const [rule, list] of byRule) {
-    const named = namedFew(list.map((f) => f.image), IMAGES_NAMED);
+    const named = namedFew(
+      list.map((f) => f.image),
+      IMAGES_NAMED,
+    );
     lines.push(`  ${rule} ×${list.length}: ${list[0]!.message} (${named})`);
   }
-  lines.push('hint: `lora-scripts prepare <train_data_dir> --out <folder>` shows each one with its picture and writes a copy without the worst');
+  lines.push(
+    'hint: `lora-scripts prepare <train_data_dir> --out <folder>` shows each one with its picture and writes a copy without the worst',
+  );
   return lines.join('\n');
 }
 
@@ -49,8 +56,15 @@ export function checkTrainingDataset(items: readonly MeasuredItem[], options: Tr
   const blocking = findings.filter((f) => f.severity === 'block');
   if (blocking.length > 0) {
     const first = blocking[0]!;
-    const more = blocking.length > 1 ? ` (and ${blocking.length - 1} more blocking problems: \`lora-scripts prepare\` lists them all)` : '';
-    throw new DatasetError(first.message, { code: `dataset_${first.rule.replaceAll('-', '_')}`, culprit: `${options.dataDir}/${first.image}`, hint: first.hint + more });
+    const more =
+      blocking.length > 1
+        ? ` (and ${blocking.length - 1} more blocking problems: \`lora-scripts prepare\` lists them all)`
+        : '';
+    throw new DatasetError(first.message, {
+      code: `dataset_${first.rule.replaceAll('-', '_')}`,
+      culprit: `${options.dataDir}/${first.image}`,
+      hint: first.hint + more,
+    });
   }
   return findings.length > 0 ? warningBlock(findings, items.length) : null;
 }

@@ -12,8 +12,20 @@ describe('colourSignature', () => {
 describe('nearestCentroid', () => {
   it('picks the label whose centroid is closest', () => {
     const centroids = new Map([
-      ['dark', centroid([[0, 0], [0.2, 0.2]])],
-      ['bright', centroid([[1, 1], [0.8, 0.8]])],
+      [
+        'dark',
+        centroid([
+          [0, 0],
+          [0.2, 0.2],
+        ]),
+      ],
+      [
+        'bright',
+        centroid([
+          [1, 1],
+          [0.8, 0.8],
+        ]),
+      ],
     ] as const);
     expect(centroids.get('dark')).toEqual([0.1, 0.1]);
     expect(nearestCentroid(centroids, [0.3, 0.4])).toBe('dark');

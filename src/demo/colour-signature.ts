@@ -24,7 +24,9 @@ export function colourSignature(pixels: Uint8Array, channels: number, width: num
   }
   const perHalf = (pixels.length / channels / 2) * 255;
   const count = pixels.length / channels;
-  return [top.r, top.g, top.b, bottom.r, bottom.g, bottom.b].map((sum) => sum / perHalf).concat(brightness / count / 255, saturation / count);
+  return [top.r, top.g, top.b, bottom.r, bottom.g, bottom.b]
+    .map((sum) => sum / perHalf)
+    .concat(brightness / count / 255, saturation / count);
 }
 
 export function centroid(vectors: readonly (readonly number[])[]): number[] {
@@ -38,7 +40,10 @@ export function distance(a: readonly number[], b: readonly number[]): number {
 }
 
 /** The label whose centroid lies nearest to `vector` (Euclidean). */
-export function nearestCentroid<Label extends string>(centroids: ReadonlyMap<Label, readonly number[]>, vector: readonly number[]): Label {
+export function nearestCentroid<Label extends string>(
+  centroids: ReadonlyMap<Label, readonly number[]>,
+  vector: readonly number[],
+): Label {
   let best: Label | undefined;
   let bestDistance = Infinity;
   for (const [label, c] of centroids) {

@@ -8,4 +8,10 @@ export { createRng, sceneSeed, seededRandom, type Rng } from './seeded-random.js
 /** Image statistics that tell the styles apart: `nearestCentroid(centroids, colourSignature(rgb, 3, 64))`. */
 export { colourSignature, centroid, distance, nearestCentroid } from './colour-signature.js';
 /** `await writeSampleDataset({ dir: 'data/demo', styles: ['jiangnan'], count: 12, seed: 0, sizePx: 64 })` */
-export { writeSampleDataset, checkSampleOptions, isSampleFileName, sampleFileName, type SampleDatasetOptions } from './write-sample-dataset.js';
+export {
+  writeSampleDataset,
+  checkSampleOptions,
+  isSampleFileName,
+  sampleFileName,
+  type SampleDatasetOptions,
+} from './write-sample-dataset.js';

@@ -8,7 +8,10 @@ describe('parseStyleNames', () => {
     expect(parseStyleNames('all')).toEqual([...STYLE_NAMES]);
     expect(() => parseStyleNames('desert')).toThrow(UsageError);
     expect(() => parseStyleNames('desert')).toThrow(
-      expect.objectContaining({ line: '--style: unknown style `desert`', hint: 'choose one of jiangnan, lingnan, northern_snow, desert_town, neon_night, generic, or `all`' }),
+      expect.objectContaining({
+        line: '--style: unknown style `desert`',
+        hint: 'choose one of jiangnan, lingnan, northern_snow, desert_town, neon_night, generic, or `all`',
+      }),
     );
   });
 });

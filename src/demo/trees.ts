@@ -21,13 +21,34 @@ const willow: TreeDrawer = ({ x, base, height }, rng, p) => {
   const topX = x + lean;
   const topY = base - height;
   const leaf = rng.pick(p.leaves);
-  const parts = [stroke(`M${num(x)} ${num(base)} Q${num(x - lean * 0.3)} ${num(base - height * 0.4)} ${num(topX)} ${num(topY + height * 0.35)}`, p.trunk, 1.2)];
-  parts.push(el('ellipse', { cx: topX, cy: topY + height * 0.3, rx: height * 0.32, ry: height * 0.28, fill: leaf, opacity: 0.45 }));
+  const parts = [
+    stroke(
+      `M${num(x)} ${num(base)} Q${num(x - lean * 0.3)} ${num(base - height * 0.4)} ${num(topX)} ${num(topY + height * 0.35)}`,
+      p.trunk,
+      1.2,
+    ),
+  ];
+  parts.push(
+    el('ellipse', {
+      cx: topX,
+      cy: topY + height * 0.3,
+      rx: height * 0.32,
+      ry: height * 0.28,
+      fill: leaf,
+      opacity: 0.45,
+    }),
+  );
   for (let i = 0; i < 11; i++) {
     const sx = topX + (i / 10 - 0.5) * height * 0.6;
     const sy = topY + Math.abs(i / 10 - 0.5) * height * 0.35;
     const drop = height * rng.range(0.45, 0.75);
-    parts.push(stroke(`M${num(sx)} ${num(sy)} Q${num(sx + (i / 10 - 0.5) * 3)} ${num(sy + drop * 0.3)} ${num(sx + (i / 10 - 0.5) * 2.5)} ${num(sy + drop)}`, shade(leaf, rng.range(-0.15, 0.15)), 0.55));
+    parts.push(
+      stroke(
+        `M${num(sx)} ${num(sy)} Q${num(sx + (i / 10 - 0.5) * 3)} ${num(sy + drop * 0.3)} ${num(sx + (i / 10 - 0.5) * 2.5)} ${num(sy + drop)}`,
+        shade(leaf, rng.range(-0.15, 0.15)),
+        0.55,
+      ),
+    );
   }
   return parts;
 };
@@ -36,13 +57,28 @@ const willow: TreeDrawer = ({ x, base, height }, rng, p) => {
 const banyan: TreeDrawer = ({ x, base, height }, rng, p) => {
   const crownY = base - height * 0.7;
   const spread = height * 0.45;
-  const parts = [`<path d="M${num(x - 2.2)} ${num(base)} Q${num(x - 1)} ${num(base - height * 0.3)} ${num(x - 0.8)} ${num(crownY)} L${num(x + 0.8)} ${num(crownY)} Q${num(x + 1)} ${num(base - height * 0.3)} ${num(x + 2.2)} ${num(base)} Z" fill="${p.trunk}"/>`];
+  const parts = [
+    `<path d="M${num(x - 2.2)} ${num(base)} Q${num(x - 1)} ${num(base - height * 0.3)} ${num(x - 0.8)} ${num(crownY)} L${num(x + 0.8)} ${num(crownY)} Q${num(x + 1)} ${num(base - height * 0.3)} ${num(x + 2.2)} ${num(base)} Z" fill="${p.trunk}"/>`,
+  ];
   for (let i = 0; i < 9; i++) {
-    parts.push(el('circle', { cx: x + rng.range(-spread, spread), cy: crownY + rng.range(-height * 0.28, height * 0.08), r: rng.range(height * 0.18, height * 0.28), fill: rng.pick(p.leaves) }));
+    parts.push(
+      el('circle', {
+        cx: x + rng.range(-spread, spread),
+        cy: crownY + rng.range(-height * 0.28, height * 0.08),
+        r: rng.range(height * 0.18, height * 0.28),
+        fill: rng.pick(p.leaves),
+      }),
+    );
   }
   for (let i = 0; i < 5; i++) {
     const rx = x + rng.range(-spread * 0.8, spread * 0.8);
-    parts.push(stroke(`M${num(rx)} ${num(crownY + 2)} L${num(rx + rng.range(-0.5, 0.5))} ${num(crownY + rng.range(5, height * 0.6))}`, shade(p.trunk, 0.1), 0.35));
+    parts.push(
+      stroke(
+        `M${num(rx)} ${num(crownY + 2)} L${num(rx + rng.range(-0.5, 0.5))} ${num(crownY + rng.range(5, height * 0.6))}`,
+        shade(p.trunk, 0.1),
+        0.35,
+      ),
+    );
   }
   return parts;
 };
@@ -55,8 +91,18 @@ const pine: TreeDrawer = ({ x, base, height }, rng, p) => {
     const bottom = base - height * (0.18 + tier * 0.24);
     const half = height * (0.3 - tier * 0.07);
     const tip = bottom - height * 0.38;
-    parts.push(el('polygon', { points: `${num(x - half)},${num(bottom)} ${num(x)},${num(tip)} ${num(x + half)},${num(bottom)}`, fill: leaf }));
-    parts.push(el('polygon', { points: `${num(x - half * 0.6)},${num(bottom - height * 0.12)} ${num(x)},${num(tip)} ${num(x + half * 0.6)},${num(bottom - height * 0.12)}`, fill: '#f7f9fc' }));
+    parts.push(
+      el('polygon', {
+        points: `${num(x - half)},${num(bottom)} ${num(x)},${num(tip)} ${num(x + half)},${num(bottom)}`,
+        fill: leaf,
+      }),
+    );
+    parts.push(
+      el('polygon', {
+        points: `${num(x - half * 0.6)},${num(bottom - height * 0.12)} ${num(x)},${num(tip)} ${num(x + half * 0.6)},${num(bottom - height * 0.12)}`,
+        fill: '#f7f9fc',
+      }),
+    );
   }
   return parts;
 };
@@ -82,13 +128,25 @@ const palm: TreeDrawer = ({ x, base, height }, rng, p) => {
   const topX = x + lean;
   const topY = base - height;
   const leaf = rng.pick(p.leaves);
-  const parts = [stroke(`M${num(x)} ${num(base)} Q${num(x + lean * 0.1)} ${num(base - height * 0.6)} ${num(topX)} ${num(topY)}`, p.trunk, 1.3)];
+  const parts = [
+    stroke(
+      `M${num(x)} ${num(base)} Q${num(x + lean * 0.1)} ${num(base - height * 0.6)} ${num(topX)} ${num(topY)}`,
+      p.trunk,
+      1.3,
+    ),
+  ];
   for (let i = 0; i < 7; i++) {
     const dir = (i / 6 - 0.5) * 2;
     const reach = height * rng.range(0.4, 0.55);
     const ex = topX + dir * reach;
     const ey = topY + reach * (0.25 + Math.abs(dir) * 0.35);
-    parts.push(stroke(`M${num(topX)} ${num(topY)} Q${num(topX + dir * reach * 0.5)} ${num(topY - 3)} ${num(ex)} ${num(ey)}`, shade(leaf, rng.range(-0.1, 0.1)), 1.1));
+    parts.push(
+      stroke(
+        `M${num(topX)} ${num(topY)} Q${num(topX + dir * reach * 0.5)} ${num(topY - 3)} ${num(ex)} ${num(ey)}`,
+        shade(leaf, rng.range(-0.1, 0.1)),
+        1.1,
+      ),
+    );
   }
   parts.push(el('circle', { cx: topX, cy: topY + 0.6, r: 0.9, fill: '#6b4a22' }));
   return parts;

@@ -35,7 +35,11 @@ export function sampleFileName(style: StyleName, index: number): string {
 }
 
 /** Throws a usage error naming the flag when a number is out of range. */
-export function checkSampleOptions({ count, seed, sizePx }: Pick<SampleDatasetOptions, 'count' | 'seed' | 'sizePx'>): void {
+export function checkSampleOptions({
+  count,
+  seed,
+  sizePx,
+}: Pick<SampleDatasetOptions, 'count' | 'seed' | 'sizePx'>): void {
   const checks: [string, number, number, number][] = [
     ['--count', count, 1, 100_000],
     ['--seed', seed, 0, 2 ** 32 - 1],
@@ -43,7 +47,10 @@ export function checkSampleOptions({ count, seed, sizePx }: Pick<SampleDatasetOp
   ];
   for (const [flag, value, min, max] of checks) {
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new UsageError(`expected a whole number from ${min} to ${max}, got \`${value}\``, { code: 'usage', culprit: flag });
+      throw new UsageError(`expected a whole number from ${min} to ${max}, got \`${value}\``, {
+        code: 'usage',
+        culprit: flag,
+      });
     }
   }
 }
@@ -56,7 +63,11 @@ function checkOutputFolder(dir: string): void {
   const foreignRow = foreign === undefined && existsSync(metadata) ? readForeignRow(metadata) : undefined;
   const culprit = foreign !== undefined ? join(dir, foreign) : foreignRow;
   if (culprit !== undefined) {
-    throw new UsageError('the output folder holds files that `demo-data` did not write', { code: 'out_not_sample_folder', culprit, hint: 'choose a new or empty folder with `--out`; demo-data never overwrites your images or captions' });
+    throw new UsageError('the output folder holds files that `demo-data` did not write', {
+      code: 'out_not_sample_folder',
+      culprit,
+      hint: 'choose a new or empty folder with `--out`; demo-data never overwrites your images or captions',
+    });
   }
 }
 
@@ -89,6 +100,7 @@ export async function writeSampleDataset(options: SampleDatasetOptions): Promise
   writeFileAtomic(metadataPath, metadataCsvText(rows));
   // A smaller re-run leaves older samples behind; train would reject them as images without captions.
   const written = new Set(files);
-  for (const name of readdirSync(options.dir)) if (SAMPLE_FILE.test(name) && !written.has(name)) rmSync(join(options.dir, name));
+  for (const name of readdirSync(options.dir))
+    if (SAMPLE_FILE.test(name) && !written.has(name)) rmSync(join(options.dir, name));
   return { files, metadataPath };
 }

@@ -5,7 +5,14 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EngineError, InterruptedError, LoraScriptsError } from '../errors.js';
 import { ENGINE_SOURCE_DIR, engineVenvDir, venvPython, type Env } from './paths.js';
-import { parseEngineLine, PROTOCOL_VERSION, validateEngineRequest, type EngineEvent, type EngineRequestBody, type EventOf } from './protocol.js';
+import {
+  parseEngineLine,
+  PROTOCOL_VERSION,
+  validateEngineRequest,
+  type EngineEvent,
+  type EngineRequestBody,
+  type EventOf,
+} from './protocol.js';
 
 export interface RunEngineOptions {
   env: Env;
@@ -40,7 +47,10 @@ export function runEngine(command: EngineRequestBody, options: RunEngineOptions)
   }
   const python = venvPython(engineVenvDir(options.env));
   if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true });
-  const child = spawn(python, ['-m', 'lora_scripts_engine'], { env: engineEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(python, ['-m', 'lora_scripts_engine'], {
+    env: engineEnv(options.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const killChild = () => child.kill('SIGKILL');
   process.once('exit', killChild);
   let interrupted = false;
@@ -92,14 +102,18 @@ export function runEngine(command: EngineRequestBody, options: RunEngineOptions)
       const done = events.find((e): e is EventOf<'done'> => e.type === 'done');
       if (failure) return reject(failure);
       if (done) return resolve({ events, done });
-      if (interrupted) return reject(new InterruptedError('interrupted before anything was saved', { code: 'interrupted' }));
+      if (interrupted)
+        return reject(new InterruptedError('interrupted before anything was saved', { code: 'interrupted' }));
       const lastLine = stderrTail.trim().split('\n').pop() ?? '';
       reject(
-        new EngineError(`the engine stopped unexpectedly (${signal ?? `exit ${code}`})${lastLine ? `: ${lastLine}` : ''}`, {
-          code: 'engine_crashed',
-          culprit: 'engine',
-          hint: options.logFile ? `the full log is in ${options.logFile}` : 'run again with `--verbose`',
-        }),
+        new EngineError(
+          `the engine stopped unexpectedly (${signal ?? `exit ${code}`})${lastLine ? `: ${lastLine}` : ''}`,
+          {
+            code: 'engine_crashed',
+            culprit: 'engine',
+            hint: options.logFile ? `the full log is in ${options.logFile}` : 'run again with `--verbose`',
+          },
+        ),
       );
     });
   });

@@ -5,7 +5,13 @@ import { ProtocolError } from '../errors.js';
 import { CONFIG_KEYS } from '../config/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { runEngine } from './process.js';
-import { engineRequestJsonSchemas, engineRequestSchema, parseEngineLine, validateEngineRequest, type EngineRequestBody } from './protocol.js';
+import {
+  engineRequestJsonSchemas,
+  engineRequestSchema,
+  parseEngineLine,
+  validateEngineRequest,
+  type EngineRequestBody,
+} from './protocol.js';
 
 const FIXTURES = join(PACKAGE_ROOT, 'tests', 'fixtures', 'protocol');
 const REQUESTS = join(FIXTURES, 'requests');
@@ -39,26 +45,46 @@ describe('engine protocol', () => {
     expect(files.length).toBeGreaterThanOrEqual(3);
     const types = new Set<string>();
     for (const file of files) {
-      for (const line of readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter(Boolean)) types.add(parseEngineLine(line).type);
+      for (const line of readFileSync(join(FIXTURES, file), 'utf8').split('\n').filter(Boolean))
+        types.add(parseEngineLine(line).type);
     }
-    expect([...types].sort()).toEqual(['caption', 'checkpoint', 'done', 'error', 'hello', 'info', 'progress', 'sample', 'stage', 'started', 'validation', 'warning']);
+    expect([...types].sort()).toEqual([
+      'caption',
+      'checkpoint',
+      'done',
+      'error',
+      'hello',
+      'info',
+      'progress',
+      'sample',
+      'stage',
+      'started',
+      'validation',
+      'warning',
+    ]);
   });
 
   it('rejects anything else on the channel with a ProtocolError naming the line', () => {
     expect(() => parseEngineLine('Loading pipeline components...')).toThrow(ProtocolError);
-    expect(() => parseEngineLine('Loading pipeline components...')).toThrow(/not a protocol event: Loading pipeline components/);
+    expect(() => parseEngineLine('Loading pipeline components...')).toThrow(
+      /not a protocol event: Loading pipeline components/,
+    );
     expect(() => parseEngineLine('{"type":"progress","step":"one"}')).toThrow(/invalid engine event \(step: /);
     expect(() => parseEngineLine('{"type":"telemetry"}')).toThrow(ProtocolError);
   });
 
   it('turns a protocol version mismatch into a setup hint', () => {
     const hello = '{"type":"hello","protocol":99,"engine":"9","device":"cpu","dtype":"float32","dtype_reason":"x"}';
-    expect(() => parseEngineLine(hello)).toThrow(expect.objectContaining({ code: 'protocol_mismatch', hint: 'run `lora-scripts setup`' }));
+    expect(() => parseEngineLine(hello)).toThrow(
+      expect.objectContaining({ code: 'protocol_mismatch', hint: 'run `lora-scripts setup`' }),
+    );
   });
 
   it('accepts every shared request fixture, one per command (the Python tests parse the same files)', () => {
     const files = readdirSync(REQUESTS).filter((f) => f.endsWith('.json'));
-    const commands = files.map((file) => validateEngineRequest(JSON.parse(readFileSync(join(REQUESTS, file), 'utf8'))).command);
+    const commands = files.map(
+      (file) => validateEngineRequest(JSON.parse(readFileSync(join(REQUESTS, file), 'utf8'))).command,
+    );
     expect(commands).toEqual(files.map((f) => f.replace(/\.json$/, '')));
     expect(commands.sort()).toEqual(engineRequestSchema.options.map((o) => o.shape.command.value).sort());
   });
@@ -76,14 +102,18 @@ describe('engine protocol', () => {
     ['make-checkpoint', 'options.family', 'sd3', 'options.family', /sd1/],
   ])('refuses a %s request with %s = %j, naming the key', (command, path, value, culprit, message) => {
     const request = changed(command, path, value);
-    expect(() => validateEngineRequest(request)).toThrow(expect.objectContaining({ code: 'protocol_request_invalid', culprit }));
+    expect(() => validateEngineRequest(request)).toThrow(
+      expect.objectContaining({ code: 'protocol_request_invalid', culprit }),
+    );
     expect(() => validateEngineRequest(request)).toThrow(message);
   });
 
   it('names the list index of a bad nested value', () => {
     const request = readRequest('generate') as { options: { batches: { seeds: unknown[] }[] } };
     request.options.batches[1]!.seeds[0] = 'abc';
-    expect(() => validateEngineRequest(request)).toThrow(expect.objectContaining({ culprit: 'options.batches[1].seeds[0]' }));
+    expect(() => validateEngineRequest(request)).toThrow(
+      expect.objectContaining({ culprit: 'options.batches[1].seeds[0]' }),
+    );
   });
 
   it('rejects an invalid request before starting the engine', async () => {
@@ -93,7 +123,14 @@ describe('engine protocol', () => {
 
   it('exports JSON Schemas where every key is required and no other is allowed (the engine has no defaults)', () => {
     const schemas = engineRequestJsonSchemas();
-    expect(Object.keys(schemas).sort()).toEqual(['caption', 'doctor', 'generate', 'make-checkpoint', 'render-strengths', 'train']);
+    expect(Object.keys(schemas).sort()).toEqual([
+      'caption',
+      'doctor',
+      'generate',
+      'make-checkpoint',
+      'render-strengths',
+      'train',
+    ]);
     const objects = Object.values(schemas).flatMap((schema) => objectsIn(schema));
     expect(objects.length).toBeGreaterThan(15);
     for (const { at, node } of objects) {

@@ -15,12 +15,16 @@ type WithoutDefault<S> = S extends z.ZodDefault<infer Inner> ? Inner : S;
 type ConfigShape = typeof configSchema.shape;
 
 function withoutDefaults(shape: ConfigShape): { [K in keyof ConfigShape]: WithoutDefault<ConfigShape[K]> } {
-  const entries = Object.entries(shape).map(([key, schema]) => [key, schema instanceof z.ZodDefault ? schema.unwrap() : schema]);
+  const entries = Object.entries(shape).map(([key, schema]) => [
+    key,
+    schema instanceof z.ZodDefault ? schema.unwrap() : schema,
+  ]);
   return Object.fromEntries(entries) as { [K in keyof ConfigShape]: WithoutDefault<ConfigShape[K]> };
 }
 
 /** `auto` keys as resolveConfig leaves them: the number (with its range) the recommendation filled in. */
-const recommended = <T extends z.ZodType>(schema: z.ZodDefault<z.ZodUnion<readonly [T, z.ZodLiteral<'auto'>]>>): T => schema.unwrap().options[0];
+const recommended = <T extends z.ZodType>(schema: z.ZodDefault<z.ZodUnion<readonly [T, z.ZodLiteral<'auto'>]>>): T =>
+  schema.unwrap().options[0];
 /** `null` keys whose default resolveConfig derives (`lora_alpha: null` → 2 × rank). */
 const derived = <T extends z.ZodType>(schema: z.ZodDefault<z.ZodNullable<T>>): T => schema.unwrap().unwrap();
 
@@ -42,8 +46,14 @@ export const trainConfigSchema = z.strictObject({
 
 const baseFamily = z.enum(['sd1', 'sd2', 'sdxl']);
 /** The checkpoint verdict (src/checkpoint) the engine loads with; null where the header cannot tell (hub ids, SD 2.x). */
-const baseModelFacts = z.strictObject({ family: baseFamily.nullable(), prediction_type: z.enum(['epsilon', 'v_prediction']).nullable() });
-const request = <C extends string>(command: C) => ({ protocol: z.literal(PROTOCOL_VERSION), command: z.literal(command) });
+const baseModelFacts = z.strictObject({
+  family: baseFamily.nullable(),
+  prediction_type: z.enum(['epsilon', 'v_prediction']).nullable(),
+});
+const request = <C extends string>(command: C) => ({
+  protocol: z.literal(PROTOCOL_VERSION),
+  command: z.literal(command),
+});
 
 const trainRequest = z.strictObject({
   ...request('train'),
@@ -51,7 +61,9 @@ const trainRequest = z.strictObject({
   manifest: z.string().min(1),
   options: z.strictObject({
     /** `target_modules` expanded to module-name suffixes (train/target-modules.ts). */
-    targets: z.array(z.strictObject({ name: z.string(), unet: z.array(z.string()), text_encoder: z.array(z.string()) })),
+    targets: z.array(
+      z.strictObject({ name: z.string(), unet: z.array(z.string()), text_encoder: z.array(z.string()) }),
+    ),
     /** The held-out pictures' manifest, when a validation loss is asked for. */
     validation_manifest: z.string().min(1).nullable(),
     /** Written into every saved state, compared before a resume (train/run-fingerprint.ts). */
@@ -94,7 +106,9 @@ const generateRequest = z.strictObject({
         height: z.int().min(8),
         /** A diffusers scheduler class and its `from_config` settings (generate/samplers.ts). */
         scheduler: z.strictObject({ class_name: z.string().min(1), config: z.record(z.string(), z.unknown()) }),
-        loras: z.array(z.strictObject({ path: z.string().min(1), name: z.string(), te_weight: z.number(), unet_weight: z.number() })),
+        loras: z.array(
+          z.strictObject({ path: z.string().min(1), name: z.string(), te_weight: z.number(), unet_weight: z.number() }),
+        ),
       }),
     ),
   }),
@@ -133,7 +147,12 @@ const captionRequest = z.strictObject({
 
 const makeCheckpointRequest = z.strictObject({
   ...request('make-checkpoint'),
-  options: z.strictObject({ family: baseFamily, path: z.string().min(1), full_size: z.boolean(), seed: z.int().min(0) }),
+  options: z.strictObject({
+    family: baseFamily,
+    path: z.string().min(1),
+    full_size: z.boolean(),
+    seed: z.int().min(0),
+  }),
 });
 
 const doctorRequest = z.strictObject(request('doctor'));
@@ -158,7 +177,10 @@ export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
 /** Each command's request as JSON Schema: the engine's tests check its dataclasses' field names and types against it. */
 export function engineRequestJsonSchemas(): Record<EngineCommand, Record<string, unknown>> {
-  const entries = engineRequestSchema.options.map((schema) => [schema.shape.command.value, z.toJSONSchema(schema, { io: 'input' })]);
+  const entries = engineRequestSchema.options.map((schema) => [
+    schema.shape.command.value,
+    z.toJSONSchema(schema, { io: 'input' }),
+  ]);
   return Object.fromEntries(entries) as Record<EngineCommand, Record<string, unknown>>;
 }
 
@@ -178,7 +200,9 @@ export function validateEngineRequest(candidate: unknown): EngineRequest {
 
 /** `options.batches[0].seeds`: the spelling the engine uses for the same key. */
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`)).join('');
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join('');
 }
 
 // ---- events --------------------------------------------------------------------------------------------------------
@@ -239,12 +263,29 @@ const checkpoint = z.object({
 const sample = z.object({ type: z.literal('sample'), step: z.number().int(), prompt: z.string(), path: z.string() });
 
 /** Loss on the held-out pictures at fixed noise and timesteps (engine/lora_scripts_engine/validation.py). */
-const validation = z.object({ type: z.literal('validation'), step: z.number().int(), epoch: z.number().int(), loss: z.number(), images: z.number().int() });
+const validation = z.object({
+  type: z.literal('validation'),
+  step: z.number().int(),
+  epoch: z.number().int(),
+  loss: z.number(),
+  images: z.number().int(),
+});
 
 /** One drafted caption (`caption` command); `index` of `total` gives the progress. */
-const caption = z.object({ type: z.literal('caption'), image: z.string(), caption: z.string(), index: z.number().int(), total: z.number().int() });
+const caption = z.object({
+  type: z.literal('caption'),
+  image: z.string(),
+  caption: z.string(),
+  index: z.number().int(),
+  total: z.number().int(),
+});
 
-const warning = z.object({ type: z.literal('warning'), code: z.string(), message: z.string(), hint: z.string().nullish() });
+const warning = z.object({
+  type: z.literal('warning'),
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().nullish(),
+});
 
 const info = z.object({ type: z.literal('info'), data: z.record(z.string(), z.unknown()) });
 
@@ -267,7 +308,20 @@ const error = z.object({
   traceback: z.string().nullish(),
 });
 
-export const engineEventSchema = z.discriminatedUnion('type', [hello, stage, started, progress, checkpoint, sample, validation, caption, warning, info, done, error]);
+export const engineEventSchema = z.discriminatedUnion('type', [
+  hello,
+  stage,
+  started,
+  progress,
+  checkpoint,
+  sample,
+  validation,
+  caption,
+  warning,
+  info,
+  done,
+  error,
+]);
 
 export type EngineEvent = z.infer<typeof engineEventSchema>;
 export type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
@@ -287,11 +341,14 @@ export function parseEngineLine(line: string): EngineEvent {
   const result = engineEventSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ProtocolError(`invalid engine event (${issue?.path.join('.') ?? '?'}: ${issue?.message ?? '?'}): ${truncate(line)}`, {
-      code: 'protocol_invalid',
-      culprit: 'engine stdout',
-      hint: 'the CLI and the engine may come from different versions: run `lora-scripts setup`',
-    });
+    throw new ProtocolError(
+      `invalid engine event (${issue?.path.join('.') ?? '?'}: ${issue?.message ?? '?'}): ${truncate(line)}`,
+      {
+        code: 'protocol_invalid',
+        culprit: 'engine stdout',
+        hint: 'the CLI and the engine may come from different versions: run `lora-scripts setup`',
+      },
+    );
   }
   if (result.data.type === 'hello' && result.data.protocol !== PROTOCOL_VERSION) {
     throw new ProtocolError(`the engine speaks protocol ${result.data.protocol}, this CLI speaks ${PROTOCOL_VERSION}`, {

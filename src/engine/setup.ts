@@ -32,7 +32,8 @@ export function detectTorchBuild(env: Env): { build: TorchBuild; reason: string 
   const forced = env.LORA_SCRIPTS_TORCH_BUILD;
   if (forced === 'cpu' || forced === 'cuda') return { build: forced, reason: `LORA_SCRIPTS_TORCH_BUILD=${forced}` };
   const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
-  if (smi.status === 0 && /GPU \d/.test(smi.stdout)) return { build: 'cuda', reason: `NVIDIA GPU found (${smi.stdout.split('\n')[0]})` };
+  if (smi.status === 0 && /GPU \d/.test(smi.stdout))
+    return { build: 'cuda', reason: `NVIDIA GPU found (${smi.stdout.split('\n')[0]})` };
   return { build: 'cpu', reason: 'no NVIDIA GPU found (nvidia-smi)' };
 }
 
@@ -52,15 +53,20 @@ function stampOf(build: TorchBuild, withTests: boolean, indexUrl: string | undef
 function findSystemPython(env: Env): string {
   const candidates = env.LORA_SCRIPTS_PYTHON ? [env.LORA_SCRIPTS_PYTHON] : ['python3', 'python'];
   for (const candidate of candidates) {
-    const probe = spawnSync(candidate, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+    const probe = spawnSync(candidate, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], {
+      encoding: 'utf8',
+    });
     if (probe.status !== 0) continue;
     const [major, minor] = probe.stdout.trim().split('.').map(Number) as [number, number];
     if (major > MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor >= MIN_PYTHON[1])) return candidate;
-    throw new EngineError(`Python ${probe.stdout.trim()} is too old; the engine needs ${MIN_PYTHON.join('.')} or newer`, {
-      code: 'python_too_old',
-      culprit: candidate,
-      hint: 'install a newer Python and point LORA_SCRIPTS_PYTHON at it',
-    });
+    throw new EngineError(
+      `Python ${probe.stdout.trim()} is too old; the engine needs ${MIN_PYTHON.join('.')} or newer`,
+      {
+        code: 'python_too_old',
+        culprit: candidate,
+        hint: 'install a newer Python and point LORA_SCRIPTS_PYTHON at it',
+      },
+    );
   }
   throw new EngineError('no Python found', {
     code: 'python_missing',
@@ -85,7 +91,11 @@ export function isEngineReady(env: Env, withTests = false): boolean {
   const venv = engineVenvDir(env);
   const stampFile = join(venv, 'lora-scripts-stamp.json');
   if (!existsSync(stampFile)) return false;
-  const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { hash?: string; build?: TorchBuild; withTests?: boolean };
+  const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as {
+    hash?: string;
+    build?: TorchBuild;
+    withTests?: boolean;
+  };
   if (!stamp.build) return false;
   if (withTests && !stamp.withTests) return false;
   return stamp.hash === stampOf(stamp.build, stamp.withTests ?? false, env.LORA_SCRIPTS_TORCH_INDEX_URL);
@@ -103,7 +113,8 @@ export function setupEngine(options: SetupOptions): SetupResult {
     return { venv, python, torchBuild: build, reason, changed: false };
   }
   options.log(`engine setup: torch ${build} build (${reason}), virtualenv ${venv}`);
-  if (!existsSync(python)) run(findSystemPython(options.env), ['-m', 'venv', venv], 'creating the virtualenv', options.log);
+  if (!existsSync(python))
+    run(findSystemPython(options.env), ['-m', 'venv', venv], 'creating the virtualenv', options.log);
   const [requirements, constraints, ...extra] = requirementFiles(build, withTests);
   const pipArgs = ['-m', 'pip', 'install', '--disable-pip-version-check', '-r', requirements!, '-c', constraints!];
   for (const file of extra) pipArgs.push('-r', file);

@@ -17,6 +17,9 @@ export async function writeStrengthGrid(images: RenderedImage[], path: string, c
       top: GAP_PX + rows.indexOf(`${image.promptIndex}:${image.seed}`) * (cellPx + GAP_PX),
     })),
   );
-  const grid = await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } }).composite(composites).png().toBuffer();
+  const grid = await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+    .composite(composites)
+    .png()
+    .toBuffer();
   writeFileAtomic(path, grid);
 }

@@ -4,11 +4,25 @@ export { renderStrengths, type RenderStrengthsOptions, type RenderedImage } from
 /** `await writeStrengthGrid(images, 'grid.png', 128)`: a column per strength, a row per prompt and seed. */
 export { writeStrengthGrid } from './grid.js';
 /** `await runGeneration({prompt: 'canal town, <lora:jiangnan_style:0.7>', loraDirs: ['output'], …})` → PNGs with WebUI parameters. */
-export { runGeneration, type GenerateOptions, type GenerationResult, type GeneratedImage, type LoraFileReference } from './run.js';
+export {
+  runGeneration,
+  type GenerateOptions,
+  type GenerationResult,
+  type GeneratedImage,
+  type LoraFileReference,
+} from './run.js';
 /** `parsePrompt('town, <lora:x:0.5:1>')` → `{text: 'town', loras: [{name: 'x', teWeight: 0.5, unetWeight: 1}], warnings: []}`. */
 export { parsePrompt, parseNegativePrompt, type ParsedPrompt, type LoraReference } from './prompt.js';
 /** WebUI infotext ⇄ settings, and the PNG text chunk that holds it. */
-export { buildParametersText, parseParametersText, readPngText, withPngText, PARAMETERS_KEY, type GenerationParameters, type LoraHash } from './png-parameters.js';
+export {
+  buildParametersText,
+  parseParametersText,
+  readPngText,
+  withPngText,
+  PARAMETERS_KEY,
+  type GenerationParameters,
+  type LoraHash,
+} from './png-parameters.js';
 /** `chooseScheduler('DPM++ 2M Karras')` → the diffusers scheduler class and settings. */
 export { chooseScheduler, SAMPLER_NAMES, SCHEDULE_TYPES, type SchedulerChoice } from './samplers.js';
 /** `findLora('jiangnan_style', ['output'], '--prompt')`: WebUI's name lookup over a list of folders. */

@@ -15,7 +15,9 @@ export function findLora(name: string, folders: string[], culprit: string): Lora
 
 /** Every `.safetensors` file under `folders` with its `ss_output_name`; hidden folders are skipped. */
 export function listLoraFiles(folders: string[]): LoraCandidate[] {
-  return folders.flatMap((folder) => (existsSync(folder) ? filesUnder(folder) : [])).map((path) => ({ path, stem: basename(path, LORA_EXTENSION), alias: aliasOf(path) }));
+  return folders
+    .flatMap((folder) => (existsSync(folder) ? filesUnder(folder) : []))
+    .map((path) => ({ path, stem: basename(path, LORA_EXTENSION), alias: aliasOf(path) }));
 }
 
 /** `ss_output_name`; a file whose header cannot be read still answers to its stem (and fails when loaded). */
@@ -102,4 +104,3 @@ function readRunRecord(loraPath: string): RunRecord | null {
 export function baseModelSha256(path: string): Promise<string | null> {
   return statSync(path).isFile() ? sha256OfFile(path) : Promise.resolve(null);
 }
-

@@ -16,18 +16,24 @@ export function pickLora(name: string, candidates: LoraCandidate[], folders: str
   const matches = byStem.length > 0 ? byStem : candidates.filter((c) => c.alias === name);
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) {
-    throw new UsageError(`\`<lora:${name}:…>\` matches ${matches.length} files: ${matches.map((m) => m.path).join(', ')}`, {
-      code: 'lora_ambiguous',
-      culprit,
-      hint: 'rename one of them, or pass the file itself with `--lora FILE:WEIGHT`',
-    });
+    throw new UsageError(
+      `\`<lora:${name}:…>\` matches ${matches.length} files: ${matches.map((m) => m.path).join(', ')}`,
+      {
+        code: 'lora_ambiguous',
+        culprit,
+        hint: 'rename one of them, or pass the file itself with `--lora FILE:WEIGHT`',
+      },
+    );
   }
   const close = closeNames(name, candidates);
   const searched = folders.length > 0 ? folders.map((f) => `\`${f}\``).join(', ') : 'no folders';
   throw new UsageError(`no LoRA named \`${name}\` in ${searched} (${candidates.length} LoRA files there)`, {
     code: 'lora_not_found',
     culprit,
-    hint: close.length > 0 ? `did you mean ${close.map((c) => `\`${c}\``).join(', ')}?` : 'add the folder that holds it with `--lora-dir DIR`, or pass the file with `--lora FILE:WEIGHT`',
+    hint:
+      close.length > 0
+        ? `did you mean ${close.map((c) => `\`${c}\``).join(', ')}?`
+        : 'add the folder that holds it with `--lora-dir DIR`, or pass the file with `--lora FILE:WEIGHT`',
   });
 }
 

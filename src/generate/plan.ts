@@ -65,13 +65,25 @@ export interface GenerationPlan {
  * of a job gets seed + i, as in WebUI), so jobs that share a seed differ only by their prompt and LoRAs.
  * Every image carries the parameters that reproduce it alone.
  */
-export function planGeneration(jobs: GenerationSettings[], base: BaseModelFacts, version: string, stagingDir: string): GenerationPlan {
+export function planGeneration(
+  jobs: GenerationSettings[],
+  base: BaseModelFacts,
+  version: string,
+  stagingDir: string,
+): GenerationPlan {
   const images: PlannedImage[] = [];
   const batches = jobs.flatMap((settings, j) => {
     const loraHashes: LoraHash[] = settings.loras.map((l) => ({ name: l.name, hash: l.hash }));
     return Array.from({ length: settings.batchCount }, (_, b) => {
-      const seeds = Array.from({ length: settings.batchSize }, (_, k) => (settings.seed + b * settings.batchSize + k) % 2 ** 32);
-      const batchImages = seeds.map((seed, k) => ({ engineFile: `image-${j}-${b}-${k}.png`, seed, parameters: parametersOf(settings, base, version, seed, loraHashes) }));
+      const seeds = Array.from(
+        { length: settings.batchSize },
+        (_, k) => (settings.seed + b * settings.batchSize + k) % 2 ** 32,
+      );
+      const batchImages = seeds.map((seed, k) => ({
+        engineFile: `image-${j}-${b}-${k}.png`,
+        seed,
+        parameters: parametersOf(settings, base, version, seed, loraHashes),
+      }));
       images.push(...batchImages);
       return {
         prompt: settings.encoderPrompt,
@@ -84,24 +96,42 @@ export function planGeneration(jobs: GenerationSettings[], base: BaseModelFacts,
         width: settings.width,
         height: settings.height,
         scheduler: settings.scheduler.engine,
-        loras: settings.loras.map((l) => ({ path: l.path, name: l.name, te_weight: l.teWeight, unet_weight: l.unetWeight })),
+        loras: settings.loras.map((l) => ({
+          path: l.path,
+          name: l.name,
+          te_weight: l.teWeight,
+          unet_weight: l.unetWeight,
+        })),
       };
     });
   });
-  return { request: { base_model: base.path, base_model_facts: base.engineFacts, out_dir: stagingDir, batches }, images };
+  return {
+    request: { base_model: base.path, base_model_facts: base.engineFacts, out_dir: stagingDir, batches },
+    images,
+  };
 }
 
 type Segments = OptionsOf<'generate'>['batches'][number]['prompt_segments'];
 
 /** The engine encodes weighted segments only when some weight is not 1; plain prompts go through the pipeline as text. */
 function weightedSegments(settings: GenerationSettings): { prompt_segments: Segments; negative_segments: Segments } {
-  if (!settings.encoderSegments && !settings.encoderNegativeSegments) return { prompt_segments: null, negative_segments: null };
+  if (!settings.encoderSegments && !settings.encoderNegativeSegments)
+    return { prompt_segments: null, negative_segments: null };
   const pairs = (segments: WeightedSegment[] | undefined, text: string): [string, number][] =>
     (segments ?? [{ text, weight: 1 }]).map((s) => [s.text, s.weight]);
-  return { prompt_segments: pairs(settings.encoderSegments, settings.encoderPrompt), negative_segments: pairs(settings.encoderNegativeSegments, settings.encoderNegativePrompt) };
+  return {
+    prompt_segments: pairs(settings.encoderSegments, settings.encoderPrompt),
+    negative_segments: pairs(settings.encoderNegativeSegments, settings.encoderNegativePrompt),
+  };
 }
 
-function parametersOf(settings: GenerationSettings, base: BaseModelFacts, version: string, seed: number, loraHashes: LoraHash[]): GenerationParameters {
+function parametersOf(
+  settings: GenerationSettings,
+  base: BaseModelFacts,
+  version: string,
+  seed: number,
+  loraHashes: LoraHash[],
+): GenerationParameters {
   return {
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
@@ -122,6 +152,12 @@ function parametersOf(settings: GenerationSettings, base: BaseModelFacts, versio
 
 /** `00007-1234.png`: WebUI's numbering, continuing after the highest number already in the folder. */
 export function imageFileNames(existing: string[], seeds: number[]): string[] {
-  const highest = Math.max(-1, ...existing.map((name) => /^(\d{5,})-/.exec(name)?.[1]).filter((n): n is string => n !== undefined).map(Number));
+  const highest = Math.max(
+    -1,
+    ...existing
+      .map((name) => /^(\d{5,})-/.exec(name)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number),
+  );
   return seeds.map((seed, i) => `${String(highest + 1 + i).padStart(5, '0')}-${seed}.png`);
 }

@@ -1,6 +1,13 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { buildParametersText, parseParametersText, PARAMETERS_KEY, readPngText, withPngText, type GenerationParameters } from './png-parameters.js';
+import {
+  buildParametersText,
+  parseParametersText,
+  PARAMETERS_KEY,
+  readPngText,
+  withPngText,
+  type GenerationParameters,
+} from './png-parameters.js';
 
 // As A1111 v1.10 writes it (docs/formats/a1111-infotext.md §4): two prompt lines, quoted Lora hashes.
 const WEBUI_TEXT = [
@@ -28,7 +35,9 @@ const SETTINGS: GenerationParameters = {
 };
 
 async function plainPng(): Promise<Buffer> {
-  return sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 10, g: 200, b: 30 } } }).png().toBuffer();
+  return sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 10, g: 200, b: 30 } } })
+    .png()
+    .toBuffer();
 }
 
 describe('WebUI parameters text', () => {
@@ -64,7 +73,12 @@ describe('WebUI parameters text', () => {
   });
 
   it('quotes values with commas or colons and keeps keys it does not know', () => {
-    const settings = { ...SETTINGS, negativePrompt: '', model: 'odd, name: v2', extra: { 'Clip skip': '2', 'Hires upscale': '1.5' } };
+    const settings = {
+      ...SETTINGS,
+      negativePrompt: '',
+      model: 'odd, name: v2',
+      extra: { 'Clip skip': '2', 'Hires upscale': '1.5' },
+    };
     const text = buildParametersText(settings);
     expect(text).toContain('Model: "odd, name: v2"');
     expect(text).not.toContain('Negative prompt');
@@ -72,7 +86,9 @@ describe('WebUI parameters text', () => {
   });
 
   it('says which key is missing', () => {
-    expect(() => parseParametersText('a prompt\nSteps: 20, Sampler: Euler, CFG scale: 7, Size: 64x64', 'd.png')).toThrow('the WebUI parameters have no `Seed`');
+    expect(() =>
+      parseParametersText('a prompt\nSteps: 20, Sampler: Euler, CFG scale: 7, Size: 64x64', 'd.png'),
+    ).toThrow('the WebUI parameters have no `Seed`');
   });
 });
 

@@ -38,7 +38,18 @@ export interface GenerationParameters {
 // The A1111 parameter-line regex: a key of words, spaces, `-`, `/`; a JSON-quoted value or text up to a comma.
 const PARAMETER = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;
 const NEGATIVE_PREFIX = 'Negative prompt:';
-const KNOWN_KEYS = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model', 'Lora hashes', 'Version']);
+const KNOWN_KEYS = new Set([
+  'Steps',
+  'Sampler',
+  'Schedule type',
+  'CFG scale',
+  'Seed',
+  'Size',
+  'Model hash',
+  'Model',
+  'Lora hashes',
+  'Version',
+]);
 
 /** `prompt \n Negative prompt: … \n Steps: 20, Sampler: Euler a, …` exactly as WebUI writes it. */
 export function buildParametersText(p: GenerationParameters): string {
@@ -52,7 +63,10 @@ export function buildParametersText(p: GenerationParameters): string {
     ['Model hash', p.modelHash],
     ['Model', p.model],
     ...Object.entries(p.extra),
-    ['Lora hashes', p.loraHashes.length > 0 ? p.loraHashes.map((l) => `${l.name.replace(/[:,]/g, '')}: ${l.hash}`).join(', ') : null],
+    [
+      'Lora hashes',
+      p.loraHashes.length > 0 ? p.loraHashes.map((l) => `${l.name.replace(/[:,]/g, '')}: ${l.hash}`).join(', ') : null,
+    ],
     ['Version', p.version],
   ];
   const line = entries
@@ -76,22 +90,33 @@ export function parseParametersText(text: string, culprit: string): GenerationPa
   const promptLines = hasParameterLine ? lines.slice(0, -1) : lines;
   const negativeAt = promptLines.findIndex((l) => l.startsWith(NEGATIVE_PREFIX));
   const prompt = (negativeAt < 0 ? promptLines : promptLines.slice(0, negativeAt)).join('\n').trim();
-  const negativeLines = negativeAt < 0 ? [] : [promptLines[negativeAt]!.slice(NEGATIVE_PREFIX.length), ...promptLines.slice(negativeAt + 1)];
+  const negativeLines =
+    negativeAt < 0
+      ? []
+      : [promptLines[negativeAt]!.slice(NEGATIVE_PREFIX.length), ...promptLines.slice(negativeAt + 1)];
   const values = new Map<string, string>();
-  for (const [, key, raw] of hasParameterLine ? pairs : []) values.set(key!.trim(), raw!.startsWith('"') ? (JSON.parse(raw!) as string) : raw!.trim());
+  for (const [, key, raw] of hasParameterLine ? pairs : [])
+    values.set(key!.trim(), raw!.startsWith('"') ? (JSON.parse(raw!) as string) : raw!.trim());
 
   const required = (key: string): string => {
     const value = values.get(key);
-    if (value === undefined) throw new UsageError(`the WebUI parameters have no \`${key}\``, { code: 'png_parameters', culprit, hint: 'the image was not written by WebUI or lora-scripts, or its text was edited' });
+    if (value === undefined)
+      throw new UsageError(`the WebUI parameters have no \`${key}\``, {
+        code: 'png_parameters',
+        culprit,
+        hint: 'the image was not written by WebUI or lora-scripts, or its text was edited',
+      });
     return value;
   };
   const number = (key: string): number => {
     const value = Number(required(key));
-    if (!Number.isFinite(value)) throw new UsageError(`\`${key}: ${values.get(key)}\` is not a number`, { code: 'png_parameters', culprit });
+    if (!Number.isFinite(value))
+      throw new UsageError(`\`${key}: ${values.get(key)}\` is not a number`, { code: 'png_parameters', culprit });
     return value;
   };
   const size = /^(\d+)x(\d+)$/.exec(required('Size'));
-  if (!size) throw new UsageError(`\`Size: ${values.get('Size')}\` is not WIDTHxHEIGHT`, { code: 'png_parameters', culprit });
+  if (!size)
+    throw new UsageError(`\`Size: ${values.get('Size')}\` is not WIDTHxHEIGHT`, { code: 'png_parameters', culprit });
   return {
     prompt,
     negativePrompt: negativeLines.join('\n').trim(),
@@ -134,7 +159,10 @@ export function withPngText(png: Uint8Array, key: string, text: string, culprit:
   const isLatin1 = [...text].every((ch) => ch.codePointAt(0)! <= 0xff);
   const chunk: Chunk = isLatin1
     ? { type: 'tEXt', data: Buffer.concat([Buffer.from(key + '\0', 'latin1'), Buffer.from(text, 'latin1')]) }
-    : { type: 'iTXt', data: Buffer.concat([Buffer.from(key + '\0', 'latin1'), Buffer.from([0, 0, 0, 0]), Buffer.from(text, 'utf8')]) };
+    : {
+        type: 'iTXt',
+        data: Buffer.concat([Buffer.from(key + '\0', 'latin1'), Buffer.from([0, 0, 0, 0]), Buffer.from(text, 'utf8')]),
+      };
   // Right after IHDR, as Pillow writes it: readers that stop at the first IDAT still see it.
   return Buffer.concat([PNG_SIGNATURE, ...[chunks[0]!, chunk, ...chunks.slice(1)].map(encodeChunk)]);
 }
@@ -180,7 +208,8 @@ function readChunks(png: Uint8Array, culprit: string): Chunk[] {
     at += 12 + length;
     if (type === 'IEND') break;
   }
-  if (chunks[0]?.type !== 'IHDR' || chunks.at(-1)?.type !== 'IEND') throw brokenPng(culprit, 'the PNG has no IHDR or no IEND chunk');
+  if (chunks[0]?.type !== 'IHDR' || chunks.at(-1)?.type !== 'IEND')
+    throw brokenPng(culprit, 'the PNG has no IHDR or no IEND chunk');
   return chunks;
 }
 
@@ -207,5 +236,9 @@ function crc32(bytes: Uint8Array): number {
 }
 
 function brokenPng(culprit: string, problem: string): UsageError {
-  return new UsageError(`${problem}`, { code: 'png_unreadable', culprit, hint: 'pass a PNG written by WebUI or `lora-scripts generate`' });
+  return new UsageError(`${problem}`, {
+    code: 'png_unreadable',
+    culprit,
+    hint: 'pass a PNG written by WebUI or `lora-scripts generate`',
+  });
 }

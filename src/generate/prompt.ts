@@ -42,11 +42,19 @@ export function parsePrompt(prompt: string, culprit = '--prompt'): ParsedPrompt 
   const loras: LoraReference[] = [];
   const withoutTags = prompt.replace(EXTRA_NETWORK_TAG, (tag: string, type: string, args: string) => {
     if (!LORA_TYPES.has(type)) {
-      throw new UsageError(`\`${tag}\`: \`${type}\` networks are not supported`, { code: 'prompt_syntax', culprit, hint: 'only `<lora:NAME:WEIGHT>` (or `<lyco:…>`) tags work here' });
+      throw new UsageError(`\`${tag}\`: \`${type}\` networks are not supported`, {
+        code: 'prompt_syntax',
+        culprit,
+        hint: 'only `<lora:NAME:WEIGHT>` (or `<lyco:…>`) tags work here',
+      });
     }
     const reference = parseLoraArguments(tag, args, culprit);
     if (loras.some((l) => l.name === reference.name)) {
-      throw new UsageError(`\`<lora:${reference.name}:…>\` appears twice`, { code: 'prompt_syntax', culprit, hint: 'keep one tag per LoRA' });
+      throw new UsageError(`\`<lora:${reference.name}:…>\` appears twice`, {
+        code: 'prompt_syntax',
+        culprit,
+        hint: 'keep one tag per LoRA',
+      });
     }
     loras.push(reference);
     return '';
@@ -58,7 +66,11 @@ export function parsePrompt(prompt: string, culprit = '--prompt'): ParsedPrompt 
 export function parseNegativePrompt(prompt: string, culprit = '--negative-prompt'): ParsedPrompt {
   const tag = prompt.match(EXTRA_NETWORK_TAG)?.[0];
   if (tag) {
-    throw new UsageError(`\`${tag}\`: LoRA tags work only in the prompt`, { code: 'prompt_syntax', culprit, hint: 'move the tag to `--prompt` (WebUI ignores tags in the negative prompt too)' });
+    throw new UsageError(`\`${tag}\`: LoRA tags work only in the prompt`, {
+      code: 'prompt_syntax',
+      culprit,
+      hint: 'move the tag to `--prompt` (WebUI ignores tags in the negative prompt too)',
+    });
   }
   return { ...stripAttention(prompt, culprit), loras: [] };
 }
@@ -73,16 +85,29 @@ function parseLoraArguments(tag: string, args: string, culprit: string): LoraRef
     else positional.push(arg.trim());
   }
   const name = positional[0] ?? '';
-  if (name === '') throw new UsageError(`\`${tag}\` has no LoRA name`, { code: 'prompt_syntax', culprit, hint: 'write `<lora:NAME:0.7>`' });
+  if (name === '')
+    throw new UsageError(`\`${tag}\` has no LoRA name`, {
+      code: 'prompt_syntax',
+      culprit,
+      hint: 'write `<lora:NAME:0.7>`',
+    });
   const unknownKey = [...named.keys()].find((key) => key !== 'te' && key !== 'unet');
   if (unknownKey !== undefined || positional.length > 3) {
     const what = unknownKey !== undefined ? `\`${unknownKey}=\`` : 'a fourth value (`dyn`)';
-    throw new UsageError(`\`${tag}\`: ${what} is not supported`, { code: 'prompt_syntax', culprit, hint: 'write `<lora:NAME:WEIGHT>` or `<lora:NAME:TE_WEIGHT:UNET_WEIGHT>`' });
+    throw new UsageError(`\`${tag}\`: ${what} is not supported`, {
+      code: 'prompt_syntax',
+      culprit,
+      hint: 'write `<lora:NAME:WEIGHT>` or `<lora:NAME:TE_WEIGHT:UNET_WEIGHT>`',
+    });
   }
   const number = (text: string | undefined, fallback: number): number => {
     if (text === undefined) return fallback;
     if (!PLAIN_NUMBER.test(text)) {
-      throw new UsageError(`\`${tag}\`: \`${text}\` is not a number`, { code: 'prompt_syntax', culprit, hint: 'weights are plain decimals, e.g. `<lora:NAME:0.7>`' });
+      throw new UsageError(`\`${tag}\`: \`${text}\` is not a number`, {
+        code: 'prompt_syntax',
+        culprit,
+        hint: 'weights are plain decimals, e.g. `<lora:NAME:0.7>`',
+      });
     }
     return Number(text);
   };
@@ -95,15 +120,23 @@ function parseLoraArguments(tag: string, args: string, culprit: string): LoraRef
  * Splits the prompt into weighted segments the way WebUI's attention parser does (a closing bracket multiplies the
  * weight of everything since its opening one; brackets left open apply to the rest), and keeps the plain words.
  */
-function stripAttention(prompt: string, culprit: string): { text: string; segments?: WeightedSegment[]; warnings: string[] } {
+function stripAttention(
+  prompt: string,
+  culprit: string,
+): { text: string; segments?: WeightedSegment[]; warnings: string[] } {
   const editing = prompt.replace(/\\[[\]]/g, '').match(PROMPT_EDITING)?.[0];
   if (editing) {
-    throw new UsageError(`\`${editing}\`: prompt editing and alternation are not supported`, { code: 'prompt_syntax', culprit, hint: 'write the words without `[a:b:when]` or `[a|b]`' });
+    throw new UsageError(`\`${editing}\`: prompt editing and alternation are not supported`, {
+      code: 'prompt_syntax',
+      culprit,
+      hint: 'write the words without `[a:b:when]` or `[a|b]`',
+    });
   }
   const segments: WeightedSegment[] = [];
   const openRound: number[] = [];
   const openSquare: number[] = [];
-  const multiplyFrom = (start: number, factor: number) => segments.slice(start).forEach((segment) => (segment.weight *= factor));
+  const multiplyFrom = (start: number, factor: number) =>
+    segments.slice(start).forEach((segment) => (segment.weight *= factor));
   for (const match of prompt.matchAll(ATTENTION_TOKEN)) {
     const token = match[0];
     if (token.length === 2 && token.startsWith('\\')) segments.push({ text: token[1]!, weight: 1 });

@@ -27,7 +27,10 @@ export interface RenderedImage {
 }
 
 export async function renderStrengths(options: RenderStrengthsOptions): Promise<RenderedImage[]> {
-  const base = checkBaseModel(options.baseModel, { culprit: options.baseModel, loraHint: 'give the LoRA as `lora` and a full checkpoint as the base model' });
+  const base = checkBaseModel(options.baseModel, {
+    culprit: options.baseModel,
+    loraHint: 'give the LoRA as `lora` and a full checkpoint as the base model',
+  });
   const request = {
     base_model: options.baseModel,
     base_model_facts: engineFacts(base),
@@ -41,8 +44,13 @@ export async function renderStrengths(options: RenderStrengthsOptions): Promise<
     guidance_scale: options.guidanceScale,
     out_dir: options.outDir,
   };
-  const result = await runEngine({ command: 'render-strengths', options: request }, { env: options.env, verbose: options.verbose, logFile: options.logFile });
+  const result = await runEngine(
+    { command: 'render-strengths', options: request },
+    { env: options.env, verbose: options.verbose, logFile: options.logFile },
+  );
   // The engine renders strength by strength, prompt by prompt, seed by seed: the files come back in that order.
-  const order = options.strengths.flatMap((strength) => options.prompts.flatMap((_, promptIndex) => options.seeds.map((seed) => ({ strength, promptIndex, seed }))));
+  const order = options.strengths.flatMap((strength) =>
+    options.prompts.flatMap((_, promptIndex) => options.seeds.map((seed) => ({ strength, promptIndex, seed }))),
+  );
   return result.done.files.map((path, i) => ({ ...order[i]!, path }));
 }

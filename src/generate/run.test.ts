@@ -51,7 +51,11 @@ interface Score {
   neon: number;
 }
 
-async function meanScore(classifier: StyleClassifier, style: 'jiangnan' | 'neon_night', paths: string[]): Promise<number> {
+async function meanScore(
+  classifier: StyleClassifier,
+  style: 'jiangnan' | 'neon_night',
+  paths: string[],
+): Promise<number> {
   return styleScore(classifier, style, await Promise.all(paths.map((p) => featuresOfImage(p))));
 }
 
@@ -94,14 +98,28 @@ describe('generate', () => {
   });
 
   it('loads the base model once and each LoRA once while switching between them', () => {
-    const stages = events.filter((e) => e.type === 'stage').map((e) => `${e.name} ${e.message.replace(FIXTURES, 'fixtures')}`);
-    expect(stages).toEqual(['load_base_model ' + BASE_MODEL, 'load_lora fixtures/jiangnan_style.safetensors', 'load_lora fixtures/neon_night_style.safetensors']);
+    const stages = events
+      .filter((e) => e.type === 'stage')
+      .map((e) => `${e.name} ${e.message.replace(FIXTURES, 'fixtures')}`);
+    expect(stages).toEqual([
+      'load_base_model ' + BASE_MODEL,
+      'load_lora fixtures/jiangnan_style.safetensors',
+      'load_lora fixtures/neon_night_style.safetensors',
+    ]);
     expect(run.images).toHaveLength(12);
   });
 
   it('zero, one and two LoRAs move the style scores the expected way', async () => {
-    const [jiangnan, neon] = await Promise.all([buildReferenceClassifier({ target: 'jiangnan' }), buildReferenceClassifier({ target: 'neon_night' })]);
-    const scores = await Promise.all([0, 1, 2, 3].map(async (i) => ({ jiangnan: await meanScore(jiangnan, 'jiangnan', byPrompt(i)), neon: await meanScore(neon, 'neon_night', byPrompt(i)) })));
+    const [jiangnan, neon] = await Promise.all([
+      buildReferenceClassifier({ target: 'jiangnan' }),
+      buildReferenceClassifier({ target: 'neon_night' }),
+    ]);
+    const scores = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => ({
+        jiangnan: await meanScore(jiangnan, 'jiangnan', byPrompt(i)),
+        neon: await meanScore(neon, 'neon_night', byPrompt(i)),
+      })),
+    );
     const [none, jiangnanOnly, neonOnly, both] = scores as [Score, Score, Score, Score];
     // Measured (jiangnan / neon_night score, seeds 11 and 12): none 0.16 / 0.00, jiangnan 0.6 → 0.55 / 0.00,
     // neon 1.5 → 0.00 / 0.95, both → 0.24 / 0.49. A LoRA that is not applied leaves every row equal to none.
@@ -124,7 +142,16 @@ describe('generate', () => {
     const second = run.images[3]!; // the jiangnan prompt's second image: seed 12
     const stored = parametersOf(second.path);
     expect(stored).toEqual(second.parameters);
-    expect(stored).toMatchObject({ prompt: `${SCENE}, <lora:jiangnan_style:0.6>`, seed: 12, steps: 12, cfgScale: 5, sampler: 'DPM++ 2M', width: 64, height: 64, model: 'demo-sd1' });
+    expect(stored).toMatchObject({
+      prompt: `${SCENE}, <lora:jiangnan_style:0.6>`,
+      seed: 12,
+      steps: 12,
+      cfgScale: 5,
+      sampler: 'DPM++ 2M',
+      width: 64,
+      height: 64,
+      model: 'demo-sd1',
+    });
     expect(stored.loraHashes).toEqual([{ name: 'jiangnan_style', hash: expect.stringMatching(/^[0-9a-f]{12}$/) }]);
   });
 
@@ -132,11 +159,19 @@ describe('generate', () => {
     const original = run.images[3]!.path; // the second image of a batch of two, made again on its own
     const loraDir = mkdtempSync(join(tmpdir(), 'generate-lora-'));
     copyFileSync(join(FIXTURES, 'jiangnan_style.safetensors'), join(loraDir, 'jiangnan_style.safetensors'));
-    writeFileSync(join(loraDir, 'lora_scripts.json'), JSON.stringify({ config: { output_name: 'jiangnan_style' }, base_model: { path: BASE_MODEL } }));
+    writeFileSync(
+      join(loraDir, 'lora_scripts.json'),
+      JSON.stringify({ config: { output_name: 'jiangnan_style' }, base_model: { path: BASE_MODEL } }),
+    );
     const out = mkdtempSync(join(tmpdir(), 'generate-cli-'));
-    const again = spawnSync('node', [CLI, 'generate', '--from-png', original, '--lora-dir', loraDir, '--out', out], { encoding: 'utf8', env: ENV });
+    const again = spawnSync('node', [CLI, 'generate', '--from-png', original, '--lora-dir', loraDir, '--out', out], {
+      encoding: 'utf8',
+      env: ENV,
+    });
     expect(again.status, again.stderr).toBe(0);
-    expect(again.stderr).toContain(`base model: ${BASE_MODEL} (recorded in lora_scripts.json beside jiangnan_style.safetensors)`);
+    expect(again.stderr).toContain(
+      `base model: ${BASE_MODEL} (recorded in lora_scripts.json beside jiangnan_style.safetensors)`,
+    );
     const copy = again.stdout.trim();
     expect(parametersOf(copy)).toEqual(parametersOf(original));
     // Bit for bit: on the CPU the engine renders a batch one image at a time (engine generate.py, render_batch).
@@ -147,9 +182,26 @@ describe('generate', () => {
 
 describe('lora-scripts generate', () => {
   it('an unknown LoRA name is one error naming the folders searched and the close names', () => {
-    const result = spawnSync('node', [CLI, 'generate', '--prompt', `${SCENE}, <lora:jiangnan_stlye:0.7>`, '--lora-dir', FIXTURES, '--base-model', BASE_MODEL], { encoding: 'utf8', env: ENV });
+    const result = spawnSync(
+      'node',
+      [
+        CLI,
+        'generate',
+        '--prompt',
+        `${SCENE}, <lora:jiangnan_stlye:0.7>`,
+        '--lora-dir',
+        FIXTURES,
+        '--base-model',
+        BASE_MODEL,
+      ],
+      { encoding: 'utf8', env: ENV },
+    );
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^error: --prompt: no LoRA named \`jiangnan_stlye\` in \`${FIXTURES}\` \\(\\d+ LoRA files there\\)\n\nhint: did you mean \`jiangnan_style\`\\?\n$`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^error: --prompt: no LoRA named \`jiangnan_stlye\` in \`${FIXTURES}\` \\(\\d+ LoRA files there\\)\n\nhint: did you mean \`jiangnan_style\`\\?\n$`,
+      ),
+    );
   });
 });
 
@@ -157,14 +209,22 @@ describe('generate with a merged checkpoint', () => {
   it('matches generate with the LoRA at the weight it was merged at (within 0.1/255 mean and 2/255 max per pixel)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'generate-merged-'));
     const merged = join(dir, 'demo-jiangnan-0.7.safetensors');
-    const merge = spawnSync('node', [CLI, 'merge', BASE_MODEL, `${join(FIXTURES, 'jiangnan_style.safetensors')}:0.7`, '--out', merged], { encoding: 'utf8', env: ENV });
+    const merge = spawnSync(
+      'node',
+      [CLI, 'merge', BASE_MODEL, `${join(FIXTURES, 'jiangnan_style.safetensors')}:0.7`, '--out', merged],
+      { encoding: 'utf8', env: ENV },
+    );
     expect(merge.status, merge.stderr).toBe(0);
     expect(modeOf(merged)).toBe(ordinaryFileMode());
     const withLora = await runGeneration(options({ prompts: [`${SCENE}, <lora:jiangnan_style:0.7>`] }));
     const baked = await runGeneration(options({ prompts: [SCENE], baseModel: merged }));
     const plain = await runGeneration(options({ prompts: [SCENE] }));
     for (let i = 0; i < 2; i++) {
-      const [a, b, base] = await Promise.all([pixels(withLora.images[i]!.path), pixels(baked.images[i]!.path), pixels(plain.images[i]!.path)]);
+      const [a, b, base] = await Promise.all([
+        pixels(withLora.images[i]!.path),
+        pixels(baked.images[i]!.path),
+        pixels(plain.images[i]!.path),
+      ]);
       const diff = (x: Buffer, y: Buffer) => x.reduce((sum, v, j) => sum + Math.abs(v - y[j]!), 0) / x.length;
       const maxDiff = a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j]!)), 0);
       // The merged weights are rounded to the checkpoint's fp16; the LoRA path adds the same change in fp32.

@@ -10,7 +10,13 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { TOOL_VERSION } from '../version.js';
 import { findLora, loraShortHash, readLoraTrainingFacts, baseModelSha256 } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
-import { buildParametersText, PARAMETERS_KEY, withPngText, type GenerationParameters, type LoraHash } from './png-parameters.js';
+import {
+  buildParametersText,
+  PARAMETERS_KEY,
+  withPngText,
+  type GenerationParameters,
+  type LoraHash,
+} from './png-parameters.js';
 import { parseNegativePrompt, parsePrompt, type LoraReference, type WeightedSegment } from './prompt.js';
 import { chooseScheduler } from './samplers.js';
 
@@ -63,20 +69,26 @@ export interface GenerationResult {
 }
 
 const DEFAULT_SIZE_PX = 512;
-const GENERATE_LORA_HINT = 'give a LoRA as `--lora FILE[:WEIGHT]` or `<lora:NAME:0.7>` in the prompt, and `--base-model` the checkpoint it was trained on';
+const GENERATE_LORA_HINT =
+  'give a LoRA as `--lora FILE[:WEIGHT]` or `<lora:NAME:0.7>` in the prompt, and `--base-model` the checkpoint it was trained on';
 const SEED_RANGE = 2 ** 32;
 
 export async function runGeneration(options: GenerateOptions): Promise<GenerationResult> {
   const scheduler = chooseScheduler(options.sampler, options.scheduleType);
   const negative = parseNegativePrompt(options.negativePrompt, '--negative-prompt');
-  const jobs = options.prompts.map((text, i) => promptJob(text, options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt', options));
-  for (const warning of [...new Set([...jobs.flatMap((j) => j.warnings), ...negative.warnings])]) options.note(`warning: ${warning}`);
+  const jobs = options.prompts.map((text, i) =>
+    promptJob(text, options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt', options),
+  );
+  for (const warning of [...new Set([...jobs.flatMap((j) => j.warnings), ...negative.warnings])])
+    options.note(`warning: ${warning}`);
   const allLoras = jobs.flatMap((j) => j.loras);
   const base = await baseModelOf(options.baseModel, allLoras, options.note);
   const facts = allLoras.length > 0 ? readLoraTrainingFacts(allLoras[0]!.path) : null;
   const sizePx = facts?.resolutionPx ?? DEFAULT_SIZE_PX;
   if (options.width === null || options.height === null) {
-    options.note(`size: ${options.width ?? sizePx}x${options.height ?? sizePx} (${facts?.resolutionPx ? `the training size of ${basename(allLoras[0]!.path)}` : 'the SD 1.x default'}; set --width/--height to change)`);
+    options.note(
+      `size: ${options.width ?? sizePx}x${options.height ?? sizePx} (${facts?.resolutionPx ? `the training size of ${basename(allLoras[0]!.path)}` : 'the SD 1.x default'}; set --width/--height to change)`,
+    );
   }
   if (options.expectedHashes) warnOnOtherFiles(options.expectedHashes, base, allLoras, options.note);
   const seed = options.seed === -1 ? randomInt(0, SEED_RANGE) : options.seed;
@@ -101,9 +113,15 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   const plan = planGeneration(settings, base, `lora-scripts-${TOOL_VERSION}`, stagingDir);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
   try {
-    const result = await runEngine({ command: 'generate', options: plan.request }, { env: options.env, verbose: options.verbose, onEvent: options.onEvent });
+    const result = await runEngine(
+      { command: 'generate', options: plan.request },
+      { env: options.env, verbose: options.verbose, onEvent: options.onEvent },
+    );
     // Names are picked only now, so two runs into one folder that overlap in time still take distinct numbers.
-    const names = imageFileNames(readdirSync(options.outDir), plan.images.map((i) => i.seed));
+    const names = imageFileNames(
+      readdirSync(options.outDir),
+      plan.images.map((i) => i.seed),
+    );
     const images = plan.images.map((image, i) => {
       const path = join(options.outDir, names[i]!);
       const png = readFileSync(join(stagingDir, image.engineFile));
@@ -130,13 +148,30 @@ function promptJob(text: string, culprit: string, options: GenerateOptions): Pro
   const fromFlags = options.loraFiles.map(resolveLoraFile);
   const loras = [...parsed.loras.map((ref) => resolveNamedLora(ref, options.loraDirs, culprit)), ...fromFlags];
   const twice = loras.find((l, i) => loras.findIndex((m) => m.path === l.path) !== i);
-  if (twice) throw new UsageError(`\`${twice.path}\` is used twice`, { code: 'lora_twice', culprit, hint: 'give each LoRA once, in the prompt or as `--lora`' });
-  return { prompt: [text, ...fromFlags.map(loraTag)].filter(Boolean).join(', '), encoderPrompt: parsed.text, encoderSegments: parsed.segments, loras, warnings: parsed.warnings };
+  if (twice)
+    throw new UsageError(`\`${twice.path}\` is used twice`, {
+      code: 'lora_twice',
+      culprit,
+      hint: 'give each LoRA once, in the prompt or as `--lora`',
+    });
+  return {
+    prompt: [text, ...fromFlags.map(loraTag)].filter(Boolean).join(', '),
+    encoderPrompt: parsed.text,
+    encoderSegments: parsed.segments,
+    loras,
+    warnings: parsed.warnings,
+  };
 }
 
 function resolveNamedLora(ref: LoraReference, loraDirs: string[], culprit: string): ResolvedLora {
   const file = findLora(ref.name, loraDirs, culprit);
-  return { path: file.path, name: ref.name, teWeight: ref.teWeight, unetWeight: ref.unetWeight, hash: loraShortHash(file.path) };
+  return {
+    path: file.path,
+    name: ref.name,
+    teWeight: ref.teWeight,
+    unetWeight: ref.unetWeight,
+    hash: loraShortHash(file.path),
+  };
 }
 
 function resolveLoraFile(ref: LoraFileReference): ResolvedLora {
@@ -149,7 +184,11 @@ function loraTag(lora: ResolvedLora): string {
 }
 
 /** `--base-model`, else the base model recorded beside the first LoRA; says which, and warns on a mismatch. */
-async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (line: string) => void): Promise<BaseModelFacts> {
+async function baseModelOf(
+  flag: string | null,
+  loras: ResolvedLora[],
+  note: (line: string) => void,
+): Promise<BaseModelFacts> {
   const distinct = [...new Map(loras.map((l) => [l.path, l])).values()];
   const trainedOn = distinct.map((l) => ({ lora: l, facts: readLoraTrainingFacts(l.path) }));
   let path = flag;
@@ -157,33 +196,51 @@ async function baseModelOf(flag: string | null, loras: ResolvedLora[], note: (li
     const known = trainedOn.find((t) => t.facts.baseModelPath !== null);
     if (!known) {
       const named = trainedOn.find((t) => t.facts.baseModelName)?.facts.baseModelName;
-      throw new UsageError(loras.length === 0 ? 'no base model given' : `the LoRAs do not say where their base model is${named ? ` (trained on \`${named}\`)` : ''}`, {
-        code: 'base_model_missing',
-        culprit: '--base-model',
-        hint: 'pass `--base-model FILE.safetensors` (any single-file SD checkpoint or diffusers folder)',
-      });
+      throw new UsageError(
+        loras.length === 0
+          ? 'no base model given'
+          : `the LoRAs do not say where their base model is${named ? ` (trained on \`${named}\`)` : ''}`,
+        {
+          code: 'base_model_missing',
+          culprit: '--base-model',
+          hint: 'pass `--base-model FILE.safetensors` (any single-file SD checkpoint or diffusers folder)',
+        },
+      );
     }
     path = known.facts.baseModelPath!;
     note(`base model: ${path} (recorded in lora_scripts.json beside ${basename(known.lora.path)})`);
   }
-  if (!existsSync(path)) throw new UsageError(`the base model \`${path}\` does not exist`, { code: 'base_model_missing', culprit: '--base-model' });
+  if (!existsSync(path))
+    throw new UsageError(`the base model \`${path}\` does not exist`, {
+      code: 'base_model_missing',
+      culprit: '--base-model',
+    });
   // Before the base model is hashed or Python starts: a LoRA, a VAE or a cut-off file is one line at once.
   const verdict = checkBaseModel(path, { culprit: path, loraHint: GENERATE_LORA_HINT });
   const sha256 = await baseModelSha256(path);
   for (const { lora, facts } of trainedOn) {
     if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {
-      note(`warning: ${basename(lora.path)} was trained on another base model (${facts.baseModelName ?? facts.baseModelSha256.slice(0, 10)}); it may look different here`);
+      note(
+        `warning: ${basename(lora.path)} was trained on another base model (${facts.baseModelName ?? facts.baseModelSha256.slice(0, 10)}); it may look different here`,
+      );
     }
   }
   return { path, sha256, name: basename(path, extname(path)), engineFacts: engineFacts(verdict) };
 }
 
 /** The same names and settings on other files make other pictures: say so rather than let a re-run look broken. */
-function warnOnOtherFiles(expected: { model: string | null; loras: LoraHash[] }, base: BaseModelFacts, loras: ResolvedLora[], note: (line: string) => void): void {
+function warnOnOtherFiles(
+  expected: { model: string | null; loras: LoraHash[] },
+  base: BaseModelFacts,
+  loras: ResolvedLora[],
+  note: (line: string) => void,
+): void {
   const modelHash = base.sha256?.slice(0, 10);
-  if (expected.model && modelHash && expected.model !== modelHash) note(`warning: the image was made with base model hash ${expected.model}; ${base.name} is ${modelHash}`);
+  if (expected.model && modelHash && expected.model !== modelHash)
+    note(`warning: the image was made with base model hash ${expected.model}; ${base.name} is ${modelHash}`);
   for (const { name, hash } of expected.loras) {
     const lora = loras.find((l) => l.name.replace(/[:,]/g, '') === name);
-    if (lora && lora.hash !== hash) note(`warning: the image was made with LoRA \`${name}\` hash ${hash}; ${lora.path} is ${lora.hash}`);
+    if (lora && lora.hash !== hash)
+      note(`warning: the image was made with LoRA \`${name}\` hash ${hash}; ${lora.path} is ${lora.hash}`);
   }
 }

@@ -28,8 +28,16 @@ const SAMPLERS: Record<string, SamplerEntry> = {
   Heun: { className: 'HeunDiscreteScheduler', config: {}, hasSigmaSchedules: true },
   DPM2: { className: 'KDPM2DiscreteScheduler', config: {}, hasSigmaSchedules: true },
   'DPM2 a': { className: 'KDPM2AncestralDiscreteScheduler', config: {}, hasSigmaSchedules: true },
-  'DPM++ 2M': { className: 'DPMSolverMultistepScheduler', config: { algorithm_type: 'dpmsolver++', solver_order: 2 }, hasSigmaSchedules: true },
-  'DPM++ 2M SDE': { className: 'DPMSolverMultistepScheduler', config: { algorithm_type: 'sde-dpmsolver++', solver_order: 2 }, hasSigmaSchedules: true },
+  'DPM++ 2M': {
+    className: 'DPMSolverMultistepScheduler',
+    config: { algorithm_type: 'dpmsolver++', solver_order: 2 },
+    hasSigmaSchedules: true,
+  },
+  'DPM++ 2M SDE': {
+    className: 'DPMSolverMultistepScheduler',
+    config: { algorithm_type: 'sde-dpmsolver++', solver_order: 2 },
+    hasSigmaSchedules: true,
+  },
   DDIM: { className: 'DDIMScheduler', config: {}, hasSigmaSchedules: false },
   PLMS: { className: 'PNDMScheduler', config: { skip_prk_steps: true }, hasSigmaSchedules: false },
   UniPC: { className: 'UniPCMultistepScheduler', config: {}, hasSigmaSchedules: true },
@@ -64,13 +72,30 @@ export function chooseScheduler(name: string, scheduleType = 'Automatic', culpri
   }
   const schedule = canonical(suffix ?? scheduleType, SCHEDULE_TYPES);
   if (!schedule) {
-    throw new UsageError(`unknown schedule type \`${scheduleType}\``, { code: 'unknown_sampler', culprit: '--schedule-type', hint: `use one of ${SCHEDULE_TYPES.map((s) => `\`${s}\``).join(', ')}` });
+    throw new UsageError(`unknown schedule type \`${scheduleType}\``, {
+      code: 'unknown_sampler',
+      culprit: '--schedule-type',
+      hint: `use one of ${SCHEDULE_TYPES.map((s) => `\`${s}\``).join(', ')}`,
+    });
   }
   if (schedule !== 'Automatic' && !entry.hasSigmaSchedules) {
-    throw new UsageError(`\`${sampler}\` has no \`${schedule}\` schedule`, { code: 'unknown_sampler', culprit, hint: `use \`${sampler}\` with the Automatic schedule, or \`Euler\` / \`DPM++ 2M\` with \`${schedule}\`` });
+    throw new UsageError(`\`${sampler}\` has no \`${schedule}\` schedule`, {
+      code: 'unknown_sampler',
+      culprit,
+      hint: `use \`${sampler}\` with the Automatic schedule, or \`Euler\` / \`DPM++ 2M\` with \`${schedule}\``,
+    });
   }
-  const sigmas: Record<string, boolean> = schedule === 'Karras' ? { use_karras_sigmas: true } : schedule === 'Exponential' ? { use_exponential_sigmas: true } : {};
-  return { sampler, scheduleType: schedule, engine: { class_name: entry.className, config: { ...entry.config, ...sigmas } } };
+  const sigmas: Record<string, boolean> =
+    schedule === 'Karras'
+      ? { use_karras_sigmas: true }
+      : schedule === 'Exponential'
+        ? { use_exponential_sigmas: true }
+        : {};
+  return {
+    sampler,
+    scheduleType: schedule,
+    engine: { class_name: entry.className, config: { ...entry.config, ...sigmas } },
+  };
 }
 
 function splitScheduleSuffix(name: string): { sampler: string; suffix: string | undefined } {

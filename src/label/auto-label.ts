@@ -43,17 +43,24 @@ export function orphanedCsvPath(outputCsv: string): string {
 }
 
 export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelResult> {
-  if (!existsSync(options.inputDir)) throw new DatasetError('folder not found', { code: 'dataset_missing', culprit: options.inputDir });
+  if (!existsSync(options.inputDir))
+    throw new DatasetError('folder not found', { code: 'dataset_missing', culprit: options.inputDir });
   const existing = new Map(readRows(options.outputCsv));
-  const images = listImageFiles(options.inputDir).map(({ relPath }) => ({ relPath, path: join(options.inputDir, relPath) }));
-  if (images.length === 0) throw new DatasetError('no images found', { code: 'dataset_empty', culprit: options.inputDir });
+  const images = listImageFiles(options.inputDir).map(({ relPath }) => ({
+    relPath,
+    path: join(options.inputDir, relPath),
+  }));
+  if (images.length === 0)
+    throw new DatasetError('no images found', { code: 'dataset_empty', culprit: options.inputDir });
   // Only images without a caption are drafted (all of them with --overwrite): the model never even sees the rest.
   const toCaption = images.filter((image) => options.shouldOverwrite || !existing.get(image.relPath));
   const bodies = toCaption.length > 0 ? await (options.captioner ?? ruleCaptioner)(toCaption) : [];
   const drafted = new Map(toCaption.map((image, i) => [image.relPath, styledCaption(bodies[i] ?? '', options)]));
   const rows = images.map(({ relPath }) => {
     const draft = drafted.get(relPath);
-    return draft === undefined ? { fileName: relPath, caption: existing.get(relPath) ?? '', isNew: false } : { fileName: relPath, caption: draft, isNew: true };
+    return draft === undefined
+      ? { fileName: relPath, caption: existing.get(relPath) ?? '', isNew: false }
+      : { fileName: relPath, caption: draft, isNew: true };
   });
   const present = new Set(images.map((image) => image.relPath));
   const orphaned = [...existing].filter(([fileName, caption]) => !present.has(fileName) && caption.trim() !== '');
@@ -64,7 +71,14 @@ export async function autoLabel(options: AutoLabelOptions): Promise<AutoLabelRes
     writeFileAtomic(options.outputCsv, metadataCsvText(rows));
   }
   const emptyDrafts = toCaption.filter((_, i) => !bodies[i]?.trim()).map((image) => image.relPath);
-  return { written: drafted.size, kept: rows.length - drafted.size, rows, emptyDrafts, orphaned: orphaned.map(([fileName]) => fileName), orphanedCsv };
+  return {
+    written: drafted.size,
+    kept: rows.length - drafted.size,
+    rows,
+    emptyDrafts,
+    orphaned: orphaned.map(([fileName]) => fileName),
+    orphanedCsv,
+  };
 }
 
 function readRows(csvPath: string): [string, string][] {

@@ -9,5 +9,8 @@ export interface CaptionStyle {
 /** `styledCaption('a stone bridge', {triggerWord: 'jn_style'})` → `jn_style, a stone bridge`. Empty parts are left out. */
 export function styledCaption(body: string, style: CaptionStyle): string {
   const parts = [style.triggerWord, style.prefix, body, style.suffix];
-  return parts.filter((p): p is string => Boolean(p && p.trim())).map((p) => p.trim()).join(', ');
+  return parts
+    .filter((p): p is string => Boolean(p && p.trim()))
+    .map((p) => p.trim())
+    .join(', ');
 }

@@ -10,7 +10,9 @@ import { engineVenvDir, PACKAGE_ROOT, venvPython } from '../engine/paths.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'lora-scripts.mjs');
 // engine/tests/tiny_captioners.py WORDS and WD14_TAGS: what the tiny models can say.
-const WORDS = new Set('stone bridge canal river house tree sky boat water roof garden willow lantern street snow'.split(' '));
+const WORDS = new Set(
+  'stone bridge canal river house tree sky boat water roof garden willow lantern street snow'.split(' '),
+);
 const TAGS = 'outdoors, hu tao (genshin impact), stone bridge, ^_^';
 const HUMAN = 'my own words, a person wrote them';
 
@@ -20,7 +22,12 @@ let models: string;
 
 function cli(args: string[]) {
   const result = spawnSync('node', [BIN, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, errorLines: result.stderr.split('\n').filter((l) => l.startsWith('error:')) };
+  return {
+    code: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    errorLines: result.stderr.split('\n').filter((l) => l.startsWith('error:')),
+  };
 }
 
 function rows(csv: string): Record<string, string> {
@@ -40,14 +47,28 @@ beforeAll(() => {
   models = join(root, 'models');
   expect(cli(['demo-data', '--out', data, '--count', '4']).code).toBe(0);
   const python = venvPython(engineVenvDir(process.env));
-  const built = spawnSync(python, [join(PACKAGE_ROOT, 'engine', 'tests', 'tiny_captioners.py'), models, 'blip', 'florence2', 'wd14'], { encoding: 'utf8' });
+  const built = spawnSync(
+    python,
+    [join(PACKAGE_ROOT, 'engine', 'tests', 'tiny_captioners.py'), models, 'blip', 'florence2', 'wd14'],
+    { encoding: 'utf8' },
+  );
   expect(built.status, built.stderr).toBe(0);
 });
 
 describe('auto-label --model', () => {
   it('tags every new image with a WD14 tagger, keeps the human row, replaces it only with --overwrite', () => {
     const csv = csvWithOneHumanRow('wd14.csv');
-    const kept = cli(['auto-label', '--input', data, '--output', csv, '--model', join(models, 'wd14'), '--trigger-word', 'jn_style']);
+    const kept = cli([
+      'auto-label',
+      '--input',
+      data,
+      '--output',
+      csv,
+      '--model',
+      join(models, 'wd14'),
+      '--trigger-word',
+      'jn_style',
+    ]);
     expect(kept.code, kept.stderr).toBe(0);
     expect(rows(csv)).toEqual({
       'jiangnan_000.png': HUMAN,
@@ -59,35 +80,94 @@ describe('auto-label --model', () => {
     expect(kept.stderr).toContain('wrote 3 captions, kept 1 existing ones');
 
     const before = readFileSync(csv, 'utf8');
-    const dry = cli(['auto-label', '--input', data, '--output', csv, '--model', join(models, 'wd14'), '--overwrite', '--dry-run', '--threshold', '0.6']);
+    const dry = cli([
+      'auto-label',
+      '--input',
+      data,
+      '--output',
+      csv,
+      '--model',
+      join(models, 'wd14'),
+      '--overwrite',
+      '--dry-run',
+      '--threshold',
+      '0.6',
+    ]);
     expect(dry.code, dry.stderr).toBe(0);
     expect(readFileSync(csv, 'utf8')).toBe(before);
     expect(dry.stdout.split('\n')[0]).toBe('new   jiangnan_000.png: outdoors, hu tao (genshin impact), stone bridge');
 
-    const replaced = cli(['auto-label', '--input', data, '--output', csv, '--model', join(models, 'wd14'), '--overwrite', '--prefix', 'ink', '--suffix', 'rain']);
+    const replaced = cli([
+      'auto-label',
+      '--input',
+      data,
+      '--output',
+      csv,
+      '--model',
+      join(models, 'wd14'),
+      '--overwrite',
+      '--prefix',
+      'ink',
+      '--suffix',
+      'rain',
+    ]);
     expect(replaced.code, replaced.stderr).toBe(0);
     expect(rows(csv)['jiangnan_000.png']).toBe(`ink, ${TAGS}, rain`);
   });
 
   it('captions with BLIP in batches: trigger word first, then words the model produced', () => {
     const csv = csvWithOneHumanRow('blip.csv');
-    const result = cli(['auto-label', '--input', data, '--output', csv, '--model', join(models, 'blip'), '--trigger-word', 'jn_style', '--batch-size', '2', '--max-tokens', '6']);
+    const result = cli([
+      'auto-label',
+      '--input',
+      data,
+      '--output',
+      csv,
+      '--model',
+      join(models, 'blip'),
+      '--trigger-word',
+      'jn_style',
+      '--batch-size',
+      '2',
+      '--max-tokens',
+      '6',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const captions = rows(csv);
-    expect(Object.keys(captions).sort()).toEqual(['jiangnan_000.png', 'jiangnan_001.png', 'jiangnan_002.png', 'jiangnan_003.png']);
+    expect(Object.keys(captions).sort()).toEqual([
+      'jiangnan_000.png',
+      'jiangnan_001.png',
+      'jiangnan_002.png',
+      'jiangnan_003.png',
+    ]);
     expect(captions['jiangnan_000.png']).toBe(HUMAN);
     for (const name of ['jiangnan_001.png', 'jiangnan_002.png', 'jiangnan_003.png']) {
       const [trigger, body = ''] = captions[name]!.split(', ');
       expect(trigger).toBe('jn_style');
       const words = body.split(' ');
       expect(words.length).toBeGreaterThan(0);
-      expect(words.every((w) => WORDS.has(w)), body).toBe(true);
+      expect(
+        words.every((w) => WORDS.has(w)),
+        body,
+      ).toBe(true);
     }
   });
 
   it('captions with Florence-2 and the chosen task', () => {
     const csv = join(root, 'florence.csv');
-    const result = cli(['auto-label', '--input', data, '--output', csv, '--model', join(models, 'florence2'), '--task', '<CAPTION>', '--max-tokens', '6']);
+    const result = cli([
+      'auto-label',
+      '--input',
+      data,
+      '--output',
+      csv,
+      '--model',
+      join(models, 'florence2'),
+      '--task',
+      '<CAPTION>',
+      '--max-tokens',
+      '6',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const captions = Object.values(rows(csv));
     expect(captions).toHaveLength(4);
@@ -106,9 +186,11 @@ describe('auto-label --model', () => {
     expect(result.stderr).not.toMatch(/Traceback/);
     expect(() => readFileSync(csv)).toThrow();
 
-    expect(cli(['auto-label', '--input', data, '--model', './models/missing']).errorLines).toEqual(['error: ./models/missing: model folder not found']);
-    expect(cli(['auto-label', '--input', data, '--model', join(models, 'florence2'), '--task', '<OD>']).errorLines).toEqual([
-      'error: --task: `--task <OD>` is not a Florence-2 caption task',
+    expect(cli(['auto-label', '--input', data, '--model', './models/missing']).errorLines).toEqual([
+      'error: ./models/missing: model folder not found',
     ]);
+    expect(
+      cli(['auto-label', '--input', data, '--model', join(models, 'florence2'), '--task', '<OD>']).errorLines,
+    ).toEqual(['error: --task: `--task <OD>` is not a Florence-2 caption task']);
   });
 });

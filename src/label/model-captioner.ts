@@ -49,12 +49,21 @@ export function modelCaptioner(options: ModelCaptionerOptions): Captioner {
       threshold: options.threshold,
       max_new_tokens: options.maxTokens,
     };
-    const { events } = await runEngine({ command: 'caption', options: request }, { env: options.env, verbose: options.verbose, onEvent: options.onEvent });
-    const captions = new Map(events.flatMap((event) => (event.type === 'caption' ? [[event.image, event.caption] as const] : [])));
+    const { events } = await runEngine(
+      { command: 'caption', options: request },
+      { env: options.env, verbose: options.verbose, onEvent: options.onEvent },
+    );
+    const captions = new Map(
+      events.flatMap((event) => (event.type === 'caption' ? [[event.image, event.caption] as const] : [])),
+    );
     return images.map((image) => {
       const caption = captions.get(image.path);
       if (caption === undefined) {
-        throw new EngineError('the engine finished without a caption for this image', { code: 'caption_missing', culprit: image.relPath, hint: 'run again with `--verbose` and report it' });
+        throw new EngineError('the engine finished without a caption for this image', {
+          code: 'caption_missing',
+          culprit: image.relPath,
+          hint: 'run again with `--verbose` and report it',
+        });
       }
       return caption;
     });

@@ -11,7 +11,6 @@ export interface ImageFacts {
   meanRgb: [number, number, number];
 }
 
-
 const COLOUR_NAMES: [string, [number, number, number]][] = [
   ['red', [200, 40, 40]],
   ['orange', [230, 140, 40]],

@@ -4,7 +4,11 @@ import { alphaTensor, alphaValue, exactBf16Bits, exactF16Bits } from './alpha-te
 
 describe('alphaTensor', () => {
   it('stores F32 as torch.tensor(alpha) does, 0-dim', () => {
-    expect(alphaTensor(0.1, 'F32', 'x')).toEqual({ dtype: 'F32', shape: [], data: Uint8Array.from([0xcd, 0xcc, 0xcc, 0x3d]) });
+    expect(alphaTensor(0.1, 'F32', 'x')).toEqual({
+      dtype: 'F32',
+      shape: [],
+      data: Uint8Array.from([0xcd, 0xcc, 0xcc, 0x3d]),
+    });
   });
 
   it('stores 16-bit alphas little-endian and refuses one that would round', () => {
@@ -30,7 +34,13 @@ describe('exactF16Bits', () => {
   });
 
   it('has no bits for values half precision cannot hold exactly', () => {
-    expect([0.1, 65536, 2 ** -25, 2049, NaN].map(exactF16Bits)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect([0.1, 65536, 2 ** -25, 2049, NaN].map(exactF16Bits)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 });
 
@@ -43,7 +53,13 @@ describe('exactBf16Bits', () => {
 
 describe('alphaValue', () => {
   it('reads back what alphaTensor writes, in each float dtype', () => {
-    for (const [alpha, dtype] of [[0.1, 'F32'], [16, 'F16'], [0.5, 'F16'], [256, 'BF16'], [2 ** -24, 'F16']] as const) {
+    for (const [alpha, dtype] of [
+      [0.1, 'F32'],
+      [16, 'F16'],
+      [0.5, 'F16'],
+      [256, 'BF16'],
+      [2 ** -24, 'F16'],
+    ] as const) {
       expect(alphaValue(alphaTensor(alpha, dtype, 'x'))).toBe(dtype === 'F32' ? Math.fround(alpha) : alpha);
     }
   });

@@ -17,7 +17,11 @@ export function alphaTensor(alpha: number, dtype: AlphaDtype, culprit: string): 
   }
   const bits = dtype === 'F16' ? exactF16Bits(alpha) : exactBf16Bits(alpha);
   if (bits === undefined) {
-    throw new LoraFileError(`alpha ${alpha} cannot be stored exactly as ${dtype}`, { code: 'alpha_not_representable', culprit, hint: 'write alpha as F32 (the default)' });
+    throw new LoraFileError(`alpha ${alpha} cannot be stored exactly as ${dtype}`, {
+      code: 'alpha_not_representable',
+      culprit,
+      hint: 'write alpha as F32 (the default)',
+    });
   }
   view.setUint16(0, bits, true);
   return { dtype, shape: [], data };
@@ -59,14 +63,22 @@ export function alphaValue(tensor: Tensor): number | undefined {
   if (tensor.shape.reduce((n, d) => n * d, 1) !== 1) return undefined;
   const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
   switch (tensor.dtype) {
-    case 'F32': return view.getFloat32(0, true);
-    case 'F64': return view.getFloat64(0, true);
-    case 'F16': return f16Value(view.getUint16(0, true));
-    case 'BF16': return bf16Value(view.getUint16(0, true));
-    case 'I64': return Number(view.getBigInt64(0, true));
-    case 'I32': return view.getInt32(0, true);
-    case 'I16': return view.getInt16(0, true);
-    default: return undefined;
+    case 'F32':
+      return view.getFloat32(0, true);
+    case 'F64':
+      return view.getFloat64(0, true);
+    case 'F16':
+      return f16Value(view.getUint16(0, true));
+    case 'BF16':
+      return bf16Value(view.getUint16(0, true));
+    case 'I64':
+      return Number(view.getBigInt64(0, true));
+    case 'I32':
+      return view.getInt32(0, true);
+    case 'I16':
+      return view.getInt16(0, true);
+    default:
+      return undefined;
   }
 }
 

@@ -22,7 +22,10 @@ const UNET_PREFIX = 'model.diffusion_model.';
 
 type TextLayout = 'hf' | 'openclip';
 // Same prefixes as engine/lora_scripts_engine/single_file.py TEXT_ENCODER_LAYOUTS, with their kohya prefixes.
-const TEXT_ENCODERS: Record<BaseFamily, ReadonlyArray<readonly [prefix: string, layout: TextLayout, kohya: readonly string[]]>> = {
+const TEXT_ENCODERS: Record<
+  BaseFamily,
+  ReadonlyArray<readonly [prefix: string, layout: TextLayout, kohya: readonly string[]]>
+> = {
   // diffusers' convert_state_dict_to_kohya names the one SD 1.x/2.x text encoder `lora_te1_`; accept that too.
   sd1: [['cond_stage_model.transformer.', 'hf', ['lora_te', 'lora_te1']]],
   sd2: [['cond_stage_model.model.', 'openclip', ['lora_te', 'lora_te1']]],
@@ -54,8 +57,12 @@ export function checkpointTargets(tensors: ReadonlyMap<string, TensorInfo>, fami
   }
   for (const [prefix, layout, kohyaPrefixes] of TEXT_ENCODERS[family]) {
     for (const key of keys.filter((k) => k.startsWith(prefix))) {
-      const found = layout === 'hf' ? hfTargets(key, key.slice(prefix.length)) : openClipTargets(key, key.slice(prefix.length), tensors.get(key)!);
-      for (const [path, target] of found) for (const kohya of kohyaPrefixes) targets.set(`${kohya}_${underscored(path)}`, target);
+      const found =
+        layout === 'hf'
+          ? hfTargets(key, key.slice(prefix.length))
+          : openClipTargets(key, key.slice(prefix.length), tensors.get(key)!);
+      for (const [path, target] of found)
+        for (const kohya of kohyaPrefixes) targets.set(`${kohya}_${underscored(path)}`, target);
     }
   }
   return { family, unetLayout, targets };
@@ -83,7 +90,10 @@ function openClipTargets(key: string, path: string, info: TensorInfo): Array<[st
   const rest = layer[2] ?? '';
   if (rest === 'attn.in_proj_weight') {
     const width = (info.shape[0] ?? 0) / 3;
-    return (['q_proj', 'k_proj', 'v_proj'] as const).map((name, i) => [`${hfLayer}.self_attn.${name}`, { key, rows: [i * width, (i + 1) * width] }]);
+    return (['q_proj', 'k_proj', 'v_proj'] as const).map((name, i) => [
+      `${hfLayer}.self_attn.${name}`,
+      { key, rows: [i * width, (i + 1) * width] },
+    ]);
   }
   const renamed = OPENCLIP_LAYER_NAMES[rest];
   return renamed ? [[`${hfLayer}.${renamed}`, { key }]] : [];

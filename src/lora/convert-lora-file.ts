@@ -35,7 +35,14 @@ export interface ConvertLoraSummary {
 }
 
 // Keys that describe one file's layout, not the training run: rewritten for the output, never carried.
-const LAYOUT_KEYS = new Set(['format', 'lora_adapter_metadata', 'sshs_model_hash', 'sshs_legacy_hash', KOHYA_ALPHA_DTYPE_KEY, LAYERS_PER_BLOCK_KEY]);
+const LAYOUT_KEYS = new Set([
+  'format',
+  'lora_adapter_metadata',
+  'sshs_model_hash',
+  'sshs_legacy_hash',
+  KOHYA_ALPHA_DTYPE_KEY,
+  LAYERS_PER_BLOCK_KEY,
+]);
 
 export async function convertLoraFile(options: ConvertLoraOptions): Promise<ConvertLoraSummary> {
   refuseSameFile(options.input, options.output);
@@ -46,9 +53,14 @@ export async function convertLoraFile(options: ConvertLoraOptions): Promise<Conv
     const { metadata } = source.content;
     const set = readLoraModules(source.content, { fileName: options.input, family: options.family });
     const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
-    const content = options.to === 'diffusers'
-      ? peftContent(set.modules, carried, set.layersPerBlock)
-      : kohyaContent(set.modules, { metadata: carried, alphaDtype: recordedAlphaDtype(metadata), culprit: options.output });
+    const content =
+      options.to === 'diffusers'
+        ? peftContent(set.modules, carried, set.layersPerBlock)
+        : kohyaContent(set.modules, {
+            metadata: carried,
+            alphaDtype: recordedAlphaDtype(metadata),
+            culprit: options.output,
+          });
     const written = writeSafetensorsStreamed(options.output, content, source);
     return summary(set, options.to, { tensors: content.tensors.size, ...written });
   } finally {
@@ -56,7 +68,11 @@ export async function convertLoraFile(options: ConvertLoraOptions): Promise<Conv
   }
 }
 
-function summary(set: LoraModuleSet, to: LoraKeyFormat, written: { tensors: number; sizeBytes: number; modelHash: string }): ConvertLoraSummary {
+function summary(
+  set: LoraModuleSet,
+  to: LoraKeyFormat,
+  written: { tensors: number; sizeBytes: number; modelHash: string },
+): ConvertLoraSummary {
   const from = `${set.format.name} ${set.format.variant}`;
   return { from, to, family: set.family, familyBasis: set.familyBasis, modules: set.modules.length, ...written };
 }
@@ -76,6 +92,10 @@ function refuseSameFile(input: string, output: string): void {
     }
   };
   if (real(input) === real(output)) {
-    throw new LoraFileError('is both the input and the output', { code: 'output_is_input', culprit: output, hint: 'write the converted file under another name; the input is never modified' });
+    throw new LoraFileError('is both the input and the output', {
+      code: 'output_is_input',
+      culprit: output,
+      hint: 'write the converted file under another name; the input is never modified',
+    });
   }
 }

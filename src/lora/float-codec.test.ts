@@ -12,7 +12,10 @@ function nearestHalf(x: number, halves: Float32Array): number {
   let best = -1;
   for (let bits = 0; bits < 0x7c00; bits++) {
     const candidate = (x < 0 || Object.is(x, -0) ? 0x8000 : 0) | bits;
-    if (best < 0) { best = candidate; continue; }
+    if (best < 0) {
+      best = candidate;
+      continue;
+    }
     const d = Math.abs(halves[candidate]! - x);
     const e = Math.abs(halves[best]! - x);
     if (d < e || (d === e && (candidate & 1) === 0)) best = candidate;
@@ -25,7 +28,8 @@ describe('F16', () => {
     const halves = allHalves();
     const back = new Uint16Array(encodeFloats('F16', halves).buffer);
     const wrong = [...Array(65536).keys()].filter((bits) =>
-      Number.isNaN(halves[bits]) ? !Number.isNaN(decodeFloats('F16', halfBits([back[bits]!]))[0]) : back[bits] !== bits);
+      Number.isNaN(halves[bits]) ? !Number.isNaN(decodeFloats('F16', halfBits([back[bits]!]))[0]) : back[bits] !== bits,
+    );
     expect(wrong).toEqual([]);
     expect(halves[0x3c00]).toBe(1);
     expect(halves[0x0001]).toBe(2 ** -24);
@@ -34,7 +38,20 @@ describe('F16', () => {
 
   it('rounds to the nearest half, ties to even, including subnormals and overflow', () => {
     const halves = allHalves();
-    const samples = [1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -25, 3 * 2 ** -25, 2 ** -26, 65504, 65519.99, 65520, -1e-8, 6.1e-5, 1e6, -0];
+    const samples = [
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      2 ** -25,
+      3 * 2 ** -25,
+      2 ** -26,
+      65504,
+      65519.99,
+      65520,
+      -1e-8,
+      6.1e-5,
+      1e6,
+      -0,
+    ];
     let state = 7;
     for (let i = 0; i < 3000; i++) {
       state = (state * 1103515245 + 12345) % 2 ** 31;

@@ -26,7 +26,8 @@ function buildF16Table(): Float32Array {
 export function decodeFloats(dtype: FloatDtype, bytes: Uint8Array): Float32Array {
   // Typed-array views need aligned offsets; a view into a pooled Buffer may not have one.
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  if (dtype === 'F32') return new Float32Array(aligned.buffer.slice(aligned.byteOffset, aligned.byteOffset + aligned.length));
+  if (dtype === 'F32')
+    return new Float32Array(aligned.buffer.slice(aligned.byteOffset, aligned.byteOffset + aligned.length));
   const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
   const out = new Float32Array(halves.length);
   if (dtype === 'F16') {
@@ -40,7 +41,8 @@ export function decodeFloats(dtype: FloatDtype, bytes: Uint8Array): Float32Array
 
 /** Float32Array → little-endian bytes of `dtype`, rounding to nearest, ties to even. */
 export function encodeFloats(dtype: FloatDtype, values: Float32Array): Uint8Array {
-  if (dtype === 'F32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  if (dtype === 'F32')
+    return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
   const encode = dtype === 'F16' ? f32BitsToF16 : f32BitsToBf16;

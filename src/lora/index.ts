@@ -118,7 +118,13 @@ export { mergeLorasIntoCheckpoint, type MergeOptions, type MergeSummary } from '
  * const { report } = await resizeLoraFile({ input: 'a.safetensors', output: 'a-r8.safetensors', rank: 8 });
  * await combineLoraFiles({ inputs: [{ path: 'a.safetensors', weight: 0.5 }, { path: 'b.safetensors', weight: 0.5 }], output: 'ab.safetensors' });
  */
-export { combineLoraFiles, resizeLoraFile, type CombineOptions, type RankFileResult, type ResizeOptions } from './rank-files.js';
+export {
+  combineLoraFiles,
+  resizeLoraFile,
+  type CombineOptions,
+  type RankFileResult,
+  type ResizeOptions,
+} from './rank-files.js';
 export type { RankReport } from './rank-edit.js';
 
 /**
@@ -138,7 +144,15 @@ export { readLoraModules, type LoraModule, type LoraModuleSet, type ReadLoraModu
  * detectFormat([...header.tensors.keys()], modules) // { name: 'kohya', variant: 'LoCon', isConvertible: true }
  * detectFamily(modules, header.tensors, header.metadata) // { family: 'sdxl', basis: 'second text encoder (…)' }
  */
-export { detectFamily, detectFormat, groupModules, type FamilyGuess, type HeaderModule, type LoraFormat, type ModuleKind } from './lora-format.js';
+export {
+  detectFamily,
+  detectFormat,
+  groupModules,
+  type FamilyGuess,
+  type HeaderModule,
+  type LoraFormat,
+  type ModuleKind,
+} from './lora-format.js';
 
 /**
  * kohya module name → the diffusers module it adapts (SDXL LDM names included); unknown names are refused.
@@ -163,4 +177,9 @@ export { formatInspectReport } from './inspect-text.js';
  * @example
  * await convertLoraFile({ input: 'a.safetensors', output: 'a-diffusers.safetensors', to: 'diffusers' })
  */
-export { convertLoraFile, type ConvertLoraOptions, type ConvertLoraSummary, type LoraKeyFormat } from './convert-lora-file.js';
+export {
+  convertLoraFile,
+  type ConvertLoraOptions,
+  type ConvertLoraSummary,
+  type LoraKeyFormat,
+} from './convert-lora-file.js';

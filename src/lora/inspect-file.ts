@@ -63,7 +63,12 @@ function hashFile(fd: number, path: string, dataStartBytes: number, sizeBytes: n
   const chunk = Buffer.alloc(CHUNK_BYTES);
   for (let position = 0; position < sizeBytes; ) {
     const read = readSync(fd, chunk, 0, Math.min(CHUNK_BYTES, sizeBytes - position), position);
-    if (read === 0) throw new LoraFileError(`ended at byte ${position} while being read`, { code: 'file_changed', culprit: path, hint: 'the file changed while it was read; try again' });
+    if (read === 0)
+      throw new LoraFileError(`ended at byte ${position} while being read`, {
+        code: 'file_changed',
+        culprit: path,
+        hint: 'the file changed while it was read; try again',
+      });
     const bytes = chunk.subarray(0, read);
     whole.update(bytes);
     if (position + read > dataStartBytes) data.update(bytes.subarray(Math.max(0, dataStartBytes - position)));

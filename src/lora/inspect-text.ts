@@ -2,21 +2,44 @@
 import type { FamilyName, InspectReport, ModuleReport } from './inspect.js';
 import type { TrainingSummary } from './training-summary.js';
 
-const FAMILY_NAMES: Readonly<Record<FamilyName, string>> = { sd1: 'SD 1.x', sd2: 'SD 2.x', sdxl: 'SDXL', 'sd1-or-sd2': 'SD 1.x or 2.x' };
+const FAMILY_NAMES: Readonly<Record<FamilyName, string>> = {
+  sd1: 'SD 1.x',
+  sd2: 'SD 2.x',
+  sdxl: 'SDXL',
+  'sd1-or-sd2': 'SD 1.x or 2.x',
+};
 const COMPONENT_NAMES = { unet: 'unet', text_encoder: 'te', text_encoder_2: 'te2' } as const;
 
 export function formatInspectReport(report: InspectReport, options: { showLayers?: boolean } = {}): string {
   const lines: Array<[string, string]> = [
-    ['file', `${report.file} (${formatBytes(report.sizeBytes)}, ${report.tensorCount} tensors: ${Object.entries(report.dtypes).map(([d, n]) => `${d} ${n}`).join(', ')})`],
-    ['format', `${report.format.name} ${report.format.variant}${report.format.isConvertible ? '' : ' (convert cannot rewrite it)'}`],
+    [
+      'file',
+      `${report.file} (${formatBytes(report.sizeBytes)}, ${report.tensorCount} tensors: ${Object.entries(report.dtypes)
+        .map(([d, n]) => `${d} ${n}`)
+        .join(', ')})`,
+    ],
+    [
+      'format',
+      `${report.format.name} ${report.format.variant}${report.format.isConvertible ? '' : ' (convert cannot rewrite it)'}`,
+    ],
   ];
   if (report.modules.length > 0) {
-    lines.push(['family', familyLine(report)], ['layers', layersLine(report)], ['rank', valuesLine(report.ranks)], ['alpha', `${valuesLine(report.alphas)}${alphaSources(report.modules)}`]);
+    lines.push(
+      ['family', familyLine(report)],
+      ['layers', layersLine(report)],
+      ['rank', valuesLine(report.ranks)],
+      ['alpha', `${valuesLine(report.alphas)}${alphaSources(report.modules)}`],
+    );
   }
   if (report.hashes) lines.push(...hashLines(report));
   if (report.training) lines.push(...trainingLines(report.training));
   if (Object.keys(report.loraScripts).length > 0) {
-    lines.push(['lora-scripts', Object.entries(report.loraScripts).map(([k, v]) => `${k.slice('lora_scripts.'.length)} ${shortened(v)}`).join(', ')]);
+    lines.push([
+      'lora-scripts',
+      Object.entries(report.loraScripts)
+        .map(([k, v]) => `${k.slice('lora_scripts.'.length)} ${shortened(v)}`)
+        .join(', '),
+    ]);
   }
   for (const problem of report.problems) lines.push(['warning', problem]);
   const text = lines.map(([label, value]) => `${label.padEnd(13)}${value}`).join('\n');
@@ -37,12 +60,19 @@ function formatBytes(bytes: number): string {
 
 function familyLine({ family }: InspectReport): string {
   const name = family.name ? FAMILY_NAMES[family.name] : 'unknown';
-  const claim = family.metadataSays && family.metadataSays !== family.name ? `; metadata says ${FAMILY_NAMES[family.metadataSays]}` : '';
+  const claim =
+    family.metadataSays && family.metadataSays !== family.name
+      ? `; metadata says ${FAMILY_NAMES[family.metadataSays]}`
+      : '';
   return `${name} (${family.basis}${claim})`;
 }
 
 function layersLine({ layers }: InspectReport): string {
-  const parts = [`unet ${layers.unet}`, `text encoder ${layers.textEncoder}`, ...(layers.textEncoder2 > 0 ? [`text encoder 2 ${layers.textEncoder2}`] : [])];
+  const parts = [
+    `unet ${layers.unet}`,
+    `text encoder ${layers.textEncoder}`,
+    ...(layers.textEncoder2 > 0 ? [`text encoder 2 ${layers.textEncoder2}`] : []),
+  ];
   return `${layers.total} (${parts.join(', ')})`;
 }
 
@@ -59,8 +89,12 @@ function alphaSources(modules: readonly ModuleReport[]): string {
 
 function hashLines({ hashes }: InspectReport): Array<[string, string]> {
   if (!hashes) return [];
-  const stored = hashes.storedModelHash === null ? 'computed: no sshs_model_hash stored'
-    : hashes.storedModelHashMatches ? 'sshs_model_hash, matches the data' : 'sshs_model_hash, DOES NOT match the data';
+  const stored =
+    hashes.storedModelHash === null
+      ? 'computed: no sshs_model_hash stored'
+      : hashes.storedModelHashMatches
+        ? 'sshs_model_hash, matches the data'
+        : 'sshs_model_hash, DOES NOT match the data';
   return [
     ['hash', `${hashes.webuiLoraHash} (A1111 LoRA hash; ${stored})`],
     ['', `addnet sha256 ${hashes.addnetSha256}`],
@@ -74,12 +108,25 @@ function trainingLines(t: TrainingSummary): Array<[string, string]> {
   const run = [
     t.outputName ?? t.title,
     base && `base ${base}`,
-    t.steps !== null ? `${t.steps}${t.maxSteps !== null && t.maxSteps !== t.steps ? `/${t.maxSteps}` : ''} steps` : t.maxSteps !== null ? `${t.maxSteps} steps planned` : null,
-    t.epoch !== null ? `epoch ${t.epoch}${t.epochs !== null ? `/${t.epochs}` : ''}` : t.epochs !== null ? `${t.epochs} epochs` : null,
+    t.steps !== null
+      ? `${t.steps}${t.maxSteps !== null && t.maxSteps !== t.steps ? `/${t.maxSteps}` : ''} steps`
+      : t.maxSteps !== null
+        ? `${t.maxSteps} steps planned`
+        : null,
+    t.epoch !== null
+      ? `epoch ${t.epoch}${t.epochs !== null ? `/${t.epochs}` : ''}`
+      : t.epochs !== null
+        ? `${t.epochs} epochs`
+        : null,
     t.resolution && `resolution ${t.resolution}`,
   ].filter(Boolean);
   if (run.length > 0) lines.push(['training', run.join(', ')]);
-  const network = [t.network.module, t.network.dim && `dim ${t.network.dim}`, t.network.alpha && `alpha ${t.network.alpha}`, t.network.args && `args ${JSON.stringify(t.network.args)}`].filter(Boolean);
+  const network = [
+    t.network.module,
+    t.network.dim && `dim ${t.network.dim}`,
+    t.network.alpha && `alpha ${t.network.alpha}`,
+    t.network.args && `args ${JSON.stringify(t.network.args)}`,
+  ].filter(Boolean);
   if (network.length > 0) lines.push(['network', network.join(', ')]);
   const lr = [
     t.learningRate.base && `lr ${t.learningRate.base}`,
@@ -92,17 +139,38 @@ function trainingLines(t: TrainingSummary): Array<[string, string]> {
   ].filter(Boolean);
   if (lr.length > 0) lines.push(['optimizer', lr.join(', ')]);
   if (t.trainImages !== null || t.datasets.length > 0) {
-    const folders = t.datasets.map((d) => `${d.name}: ${d.images ?? '?'} images × ${d.repeats ?? '?'} repeats`).join(', ');
-    lines.push(['dataset', [t.trainImages !== null ? `${t.trainImages} training images` : null, folders].filter(Boolean).join('; ')]);
+    const folders = t.datasets
+      .map((d) => `${d.name}: ${d.images ?? '?'} images × ${d.repeats ?? '?'} repeats`)
+      .join(', ');
+    lines.push([
+      'dataset',
+      [t.trainImages !== null ? `${t.trainImages} training images` : null, folders].filter(Boolean).join('; '),
+    ]);
   }
-  if (t.topTags.length > 0) lines.push(['tags', `${t.topTags.slice(0, 10).map(({ tag, count }) => `${tag} ${count}`).join(', ')} (${t.distinctTags} distinct)`]);
+  if (t.topTags.length > 0)
+    lines.push([
+      'tags',
+      `${t.topTags
+        .slice(0, 10)
+        .map(({ tag, count }) => `${tag} ${count}`)
+        .join(', ')} (${t.distinctTags} distinct)`,
+    ]);
   if (t.startedAt || t.finishedAt) lines.push(['trained', [t.startedAt, t.finishedAt].filter(Boolean).join(' → ')]);
   return lines;
 }
 
 function layerTable(modules: readonly ModuleReport[]): string {
-  const rows = modules.map((m) => [m.name, m.component ? COMPONENT_NAMES[m.component] : '?', m.kind + (m.isConv ? ' conv' : ''), String(m.rank ?? '-'), String(m.alpha ?? '-'), m.dtype]);
+  const rows = modules.map((m) => [
+    m.name,
+    m.component ? COMPONENT_NAMES[m.component] : '?',
+    m.kind + (m.isConv ? ' conv' : ''),
+    String(m.rank ?? '-'),
+    String(m.alpha ?? '-'),
+    m.dtype,
+  ]);
   const header = ['layer', 'part', 'kind', 'rank', 'alpha', 'dtype'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+  return [header, ...rows]
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
 }

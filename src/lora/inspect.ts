@@ -1,7 +1,14 @@
 // `inspect`: a LoRA file's header (plus its alpha scalars and hashes) → a report: key format, base family, rank and
 // alpha per layer, layer counts, training metadata, hashes. Pure; inspect-file.ts reads the file.
 import type { BaseFamily, LoraComponent } from './kohya-keys.js';
-import { detectFamily, detectFormat, familyFromMetadata, groupModules, type HeaderModule, type ModuleKind } from './lora-format.js';
+import {
+  detectFamily,
+  detectFormat,
+  familyFromMetadata,
+  groupModules,
+  type HeaderModule,
+  type ModuleKind,
+} from './lora-format.js';
 import { moduleScale, parseAdapterMetadata, type AdapterConfigs } from './peft-adapter-config.js';
 import type { Dtype, TensorInfo } from './safetensors.js';
 import { summarizeTraining, type TrainingSummary } from './training-summary.js';
@@ -72,7 +79,8 @@ export function inspectLora(input: InspectInput): InspectReport {
   const problems: string[] = [];
   const { modules: grouped, stray } = groupModules(input.tensors);
   const format = detectFormat([...input.tensors.keys()], grouped, input.metadata.ss_network_module);
-  if (stray.length > 0 && format.name !== 'checkpoint') problems.push(`${stray.length} keys fit no LoRA module (first: \`${stray[0]}\`)`);
+  if (stray.length > 0 && format.name !== 'checkpoint')
+    problems.push(`${stray.length} keys fit no LoRA module (first: \`${stray[0]}\`)`);
   const isLora = format.name !== 'checkpoint' && format.name !== 'unknown';
   const modules = isLora ? moduleReports(grouped, input, problems) : [];
   return {
@@ -81,7 +89,13 @@ export function inspectLora(input: InspectInput): InspectReport {
     tensorCount: input.tensors.size,
     dtypes: countDtypes(input.tensors),
     format,
-    family: isLora ? familyReport(grouped, input) : { name: null, basis: `not a LoRA (${format.variant})`, metadataSays: familyFromMetadata(input.metadata)?.family ?? null },
+    family: isLora
+      ? familyReport(grouped, input)
+      : {
+          name: null,
+          basis: `not a LoRA (${format.variant})`,
+          metadataSays: familyFromMetadata(input.metadata)?.family ?? null,
+        },
     layers: {
       total: modules.length,
       unet: modules.filter((m) => m.component === 'unet').length,
@@ -103,7 +117,16 @@ function moduleReports(grouped: readonly HeaderModule[], input: InspectInput, pr
   return grouped
     .map((module) => {
       const { alpha, alphaSource } = moduleAlpha(module, input, configs);
-      return { name: module.name, component: module.component ?? null, kind: module.kind, rank: module.rank ?? null, alpha, alphaSource, isConv: module.isConv, dtype: module.dtype };
+      return {
+        name: module.name,
+        component: module.component ?? null,
+        kind: module.kind,
+        rank: module.rank ?? null,
+        alpha,
+        alphaSource,
+        isConv: module.isConv,
+        dtype: module.dtype,
+      };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -117,7 +140,11 @@ function adapterConfigs(input: InspectInput, problems: string[]): AdapterConfigs
   }
 }
 
-function moduleAlpha(module: HeaderModule, input: InspectInput, configs: AdapterConfigs): Pick<ModuleReport, 'alpha' | 'alphaSource'> {
+function moduleAlpha(
+  module: HeaderModule,
+  input: InspectInput,
+  configs: AdapterConfigs,
+): Pick<ModuleReport, 'alpha' | 'alphaSource'> {
   const stored = module.parts.alpha === undefined ? undefined : input.alphas.get(module.parts.alpha);
   if (stored !== undefined) return { alpha: stored, alphaSource: 'tensor' };
   if (module.rank === undefined) return { alpha: null, alphaSource: null };
@@ -125,7 +152,10 @@ function moduleAlpha(module: HeaderModule, input: InspectInput, configs: Adapter
   if (config === undefined) return { alpha: module.rank, alphaSource: 'rank' };
   const path = module.name.slice(module.component!.length + 1);
   try {
-    return { alpha: moduleScale(config, path, module.rank, input.fileName).alpha, alphaSource: 'lora_adapter_metadata' };
+    return {
+      alpha: moduleScale(config, path, module.rank, input.fileName).alpha,
+      alphaSource: 'lora_adapter_metadata',
+    };
   } catch {
     return { alpha: null, alphaSource: null }; // a bad pattern: adapterConfigs' problems already name the metadata
   }
@@ -141,7 +171,9 @@ function hashReport(hashes: FileHashes, metadata: Readonly<Record<string, string
   const stored = metadata.sshs_model_hash ?? null;
   const matches = stored === null ? null : stored.toLowerCase() === hashes.addnetSha256;
   if (matches === false) {
-    problems.push('`sshs_model_hash` does not match the data: A1111 shows (and pastes infotext by) the stored, wrong hash');
+    problems.push(
+      '`sshs_model_hash` does not match the data: A1111 shows (and pastes infotext by) the stored, wrong hash',
+    );
   }
   return {
     ...hashes,
@@ -161,5 +193,7 @@ function countDtypes(tensors: ReadonlyMap<string, TensorInfo>): Partial<Record<D
 function distinct(values: ReadonlyArray<number | null>): Array<{ value: number | null; count: number }> {
   const counts = new Map<number | null, number>();
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-  return [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || (a.value ?? -1) - (b.value ?? -1));
+  return [...counts]
+    .map(([value, count]) => ({ value, count }))
+    .sort((a, b) => b.count - a.count || (a.value ?? -1) - (b.value ?? -1));
 }

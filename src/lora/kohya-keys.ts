@@ -34,7 +34,10 @@ export function parsePeftKey(key: string): PeftKey {
   const suffix = PART_SUFFIXES.find(([ending]) => key.endsWith(ending));
   const modulePath = component && suffix ? key.slice(component.length + 1, key.length - suffix[0].length) : '';
   if (!component || !suffix || modulePath === '') {
-    throw keyError(key, 'not a LoRA weight key (expected `unet.`, `text_encoder.` or `text_encoder_2.` … `.lora_A.weight` / `.lora_B.weight`)');
+    throw keyError(
+      key,
+      'not a LoRA weight key (expected `unet.`, `text_encoder.` or `text_encoder_2.` … `.lora_A.weight` / `.lora_B.weight`)',
+    );
   }
   return { key, component, modulePath, part: suffix[1] };
 }
@@ -95,5 +98,9 @@ export function sdxlLdmPath(path: string, layersPerBlock = 2, culprit = path): s
 }
 
 function keyError(culprit: string, message: string): LoraFileError {
-  return new LoraFileError(message, { code: 'unknown_key', culprit, hint: 'only UNet and CLIP text-encoder LoRA layers can be written in kohya format' });
+  return new LoraFileError(message, {
+    code: 'unknown_key',
+    culprit,
+    hint: 'only UNet and CLIP text-encoder LoRA layers can be written in kohya format',
+  });
 }

@@ -123,7 +123,10 @@ describe('buildKohyaMetadata', () => {
         minResolutionPx: 256,
         maxResolutionPx: 1024,
         isNoUpscale: false,
-        buckets: [{ resolution: [512, 512], count: 50 }, { resolution: [576, 448], count: 4 }],
+        buckets: [
+          { resolution: [512, 512], count: 50 },
+          { resolution: [576, 448], count: 4 },
+        ],
         meanAspectRatioError: 0.0123,
       },
       modelspec: { title: 'Jiangnan', triggerPhrase: 'jiangnan style' },
@@ -139,7 +142,8 @@ describe('buildKohyaMetadata', () => {
       ss_min_bucket_reso: '256',
       ss_max_bucket_reso: '1024',
       ss_bucket_no_upscale: 'False',
-      ss_bucket_info: '{"buckets": {"0": {"resolution": [512, 512], "count": 50}, "1": {"resolution": [576, 448], "count": 4}}, "mean_img_ar_error": 0.0123}',
+      ss_bucket_info:
+        '{"buckets": {"0": {"resolution": [512, 512], "count": 50}, "1": {"resolution": [576, 448], "count": 4}}, "mean_img_ar_error": 0.0123}',
       'modelspec.architecture': 'stable-diffusion-xl-v1-base/lora',
       'modelspec.implementation': 'https://github.com/Stability-AI/generative-models',
       'modelspec.title': 'Jiangnan',
@@ -152,7 +156,12 @@ describe('buildKohyaMetadata', () => {
 
   it('writes bucket_info "null" when bucketing is off, and SD2 v-prediction as 768-v', () => {
     const metadata = buildKohyaMetadata({ ...sd1Run, family: 'sd2', predictionType: 'v_prediction', buckets: null });
-    expect([metadata.ss_enable_bucket, metadata.ss_bucket_info, metadata.ss_v2, metadata.ss_base_model_version]).toEqual(['False', 'null', 'True', 'sd_v2_v']);
+    expect([
+      metadata.ss_enable_bucket,
+      metadata.ss_bucket_info,
+      metadata.ss_v2,
+      metadata.ss_base_model_version,
+    ]).toEqual(['False', 'null', 'True', 'sd_v2_v']);
     expect(metadata['modelspec.architecture']).toBe('stable-diffusion-v2-768-v/lora');
   });
 });

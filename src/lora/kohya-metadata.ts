@@ -122,18 +122,26 @@ export function baseModelVersion(family: BaseFamily, predictionType: PredictionT
 export type KohyaMixedPrecision = KohyaMetadataInput['mixedPrecision'];
 
 // The compute dtypes the engine trains in (its `hello` event, engine/lora_scripts_engine/device.py).
-const PRECISION_OF_DTYPE: Readonly<Record<string, KohyaMixedPrecision>> = { float32: 'no', float16: 'fp16', bfloat16: 'bf16' };
+const PRECISION_OF_DTYPE: Readonly<Record<string, KohyaMixedPrecision>> = {
+  float32: 'no',
+  float16: 'fp16',
+  bfloat16: 'bf16',
+};
 
 /** `ss_mixed_precision` for the dtype the run really computed in: `mixed_precision: auto` is never written as such. */
 export function kohyaMixedPrecision(computeDtype: string): KohyaMixedPrecision {
   const precision = PRECISION_OF_DTYPE[computeDtype];
-  if (!precision) throw new Error(`the engine computed in \`${computeDtype}\`, which has no \`ss_mixed_precision\` value`);
+  if (!precision)
+    throw new Error(`the engine computed in \`${computeDtype}\`, which has no \`ss_mixed_precision\` value`);
   return precision;
 }
 
 // The classes engine/lora_scripts_engine/speed.py `make_optimizer` builds, spelled `module.Class` as sd-scripts writes
 // them. The engine fails rather than fall back to another optimizer, so the config names the class that ran.
-const OPTIMIZER_CLASSES = { adamw: 'torch.optim.adamw.AdamW', adamw8bit: 'bitsandbytes.optim.adamw.AdamW8bit' } as const;
+const OPTIMIZER_CLASSES = {
+  adamw: 'torch.optim.adamw.AdamW',
+  adamw8bit: 'bitsandbytes.optim.adamw.AdamW8bit',
+} as const;
 
 /** `ss_optimizer`: the class, then the arguments it was given (sd-scripts' `name(k=v,k=v)`). */
 export function kohyaOptimizer(optimizer: keyof typeof OPTIMIZER_CLASSES, weightDecay: number): string {
@@ -163,7 +171,8 @@ export function buildKohyaMetadata(input: KohyaMetadataInput): Record<string, st
 type Entries = Array<[string, string | undefined]>;
 
 // Formatters for "undefined: leave the key out, null: Python None".
-const float = (x: number | null | undefined) => (x === undefined ? undefined : x === null ? 'None' : pythonFloatString(x));
+const float = (x: number | null | undefined) =>
+  x === undefined ? undefined : x === null ? 'None' : pythonFloatString(x);
 const int = (x: number | null | undefined) => (x === undefined ? undefined : x === null ? 'None' : pythonIntString(x));
 const bool = (x: boolean | undefined) => (x === undefined ? undefined : pythonBoolString(x));
 const text = (x: string | null | undefined) => (x === undefined ? undefined : x === null ? 'None' : x);
@@ -240,9 +249,15 @@ function datasetEntries(input: KohyaMetadataInput): Entries {
 
 function bucketEntries(buckets: BucketFacts | null | undefined): Entries {
   if (buckets === undefined) return [];
-  if (buckets === null) return [['ss_enable_bucket', 'False'], ['ss_bucket_info', 'null']];
+  if (buckets === null)
+    return [
+      ['ss_enable_bucket', 'False'],
+      ['ss_bucket_info', 'null'],
+    ];
   const info = {
-    buckets: Object.fromEntries(buckets.buckets.map((b, i) => [String(i), { resolution: [...b.resolution], count: b.count }])),
+    buckets: Object.fromEntries(
+      buckets.buckets.map((b, i) => [String(i), { resolution: [...b.resolution], count: b.count }]),
+    ),
     mean_img_ar_error: new PyFloat(buckets.meanAspectRatioError),
   };
   return [
@@ -276,7 +291,10 @@ function modelspecEntries(input: KohyaMetadataInput): Entries {
     ['modelspec.sai_model_spec', '1.0.1'],
     ['modelspec.architecture', ARCHITECTURES[input.family][input.predictionType]],
     // sd-scripts' rule (sai_model_spec.py): SDXL LoRAs name Stability's implementation, SD1/SD2 LoRAs diffusers.
-    ['modelspec.implementation', input.family === 'sdxl' ? 'https://github.com/Stability-AI/generative-models' : 'diffusers'],
+    [
+      'modelspec.implementation',
+      input.family === 'sdxl' ? 'https://github.com/Stability-AI/generative-models' : 'diffusers',
+    ],
     ['modelspec.title', spec.title ?? input.outputName],
     ['modelspec.resolution', `${width}x${height}`],
     ['modelspec.date', localIsoDate(input.trainingFinishedAt, input.utcOffsetMinutes)],
@@ -309,5 +327,7 @@ function numTrainImages(dirs: KohyaMetadataInput['datasetDirs']): number {
 
 function datasetDirsJson(dirs: KohyaMetadataInput['datasetDirs']): PyJson {
   // Rebuilt so the JSON always has sd-scripts' field order, whatever order the caller's objects have.
-  return Object.fromEntries(Object.entries(dirs).map(([name, dir]) => [name, { n_repeats: dir.n_repeats, img_count: dir.img_count }]));
+  return Object.fromEntries(
+    Object.entries(dirs).map(([name, dir]) => [name, { n_repeats: dir.n_repeats, img_count: dir.img_count }]),
+  );
 }

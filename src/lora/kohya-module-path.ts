@@ -15,10 +15,39 @@ export interface KohyaModulePath {
 
 // Every name inside SD/SDXL UNets and CLIP text encoders that contains an underscore, longest match wins.
 const MULTI_WORD_NAMES = [
-  'down_blocks', 'up_blocks', 'mid_block', 'transformer_blocks', 'proj_in', 'proj_out', 'to_q', 'to_k', 'to_v',
-  'to_out', 'conv_in', 'conv_out', 'conv_shortcut', 'time_emb_proj', 'time_embedding', 'add_embedding', 'linear_1',
-  'linear_2', 'input_blocks', 'middle_block', 'output_blocks', 'in_layers', 'out_layers', 'emb_layers',
-  'skip_connection', 'time_embed', 'label_emb', 'text_model', 'self_attn', 'q_proj', 'k_proj', 'v_proj', 'out_proj',
+  'down_blocks',
+  'up_blocks',
+  'mid_block',
+  'transformer_blocks',
+  'proj_in',
+  'proj_out',
+  'to_q',
+  'to_k',
+  'to_v',
+  'to_out',
+  'conv_in',
+  'conv_out',
+  'conv_shortcut',
+  'time_emb_proj',
+  'time_embedding',
+  'add_embedding',
+  'linear_1',
+  'linear_2',
+  'input_blocks',
+  'middle_block',
+  'output_blocks',
+  'in_layers',
+  'out_layers',
+  'emb_layers',
+  'skip_connection',
+  'time_embed',
+  'label_emb',
+  'text_model',
+  'self_attn',
+  'q_proj',
+  'k_proj',
+  'v_proj',
+  'out_proj',
 ].sort((a, b) => b.length - a.length);
 
 const PREFIXES: ReadonlyArray<readonly [string, LoraComponent]> = [
@@ -48,11 +77,13 @@ export function kohyaModulePath(name: string, unetLayout: UnetLayout = sdxlUnetL
   const dotted = splitWords(name.slice(start.length)).join('.');
   if (component !== 'unet') {
     const path = dotted.startsWith('text_model.') ? dotted : `text_model.${dotted}`;
-    if (!TEXT_MODEL.test(path)) throw unknownModule(name, 'is not a LoRA layer of a CLIP text encoder (q/k/v/out_proj, mlp.fc1/fc2)');
+    if (!TEXT_MODEL.test(path))
+      throw unknownModule(name, 'is not a LoRA layer of a CLIP text encoder (q/k/v/out_proj, mlp.fc1/fc2)');
     return { component, path };
   }
   if (DIFFUSERS_UNET.test(dotted)) return { component, path: dotted, unetLayout: 'diffusers' };
-  if (LDM_UNET.test(dotted)) return { component, path: ldmToDiffusersPath(dotted, name, unetLayout), unetLayout: 'ldm' };
+  if (LDM_UNET.test(dotted))
+    return { component, path: ldmToDiffusersPath(dotted, name, unetLayout), unetLayout: 'ldm' };
   throw unknownModule(name, 'is not a LoRA layer of an SD 1.x, SD 2.x or SDXL UNet');
 }
 
@@ -60,7 +91,9 @@ function splitWords(rest: string): string[] {
   const words: string[] = [];
   let at = 0;
   while (at < rest.length) {
-    const known = MULTI_WORD_NAMES.find((word) => rest.startsWith(word, at) && (at + word.length === rest.length || rest[at + word.length] === '_'));
+    const known = MULTI_WORD_NAMES.find(
+      (word) => rest.startsWith(word, at) && (at + word.length === rest.length || rest[at + word.length] === '_'),
+    );
     const end = known ? at + known.length : nextUnderscore(rest, at);
     words.push(rest.slice(at, end));
     at = end + 1;

@@ -8,7 +8,11 @@ import type { SafetensorsContent, Tensor } from './safetensors.js';
 /** Metadata key recording the kohya alphas' dtype, so diffusers → kohya gives back bit-identical alpha tensors. */
 export const KOHYA_ALPHA_DTYPE_KEY = 'lora_scripts.kohya_alpha_dtype';
 
-export function peftContent(modules: readonly LoraModule[], carried: Readonly<Record<string, string>>, layersPerBlock = 2): SafetensorsContent {
+export function peftContent(
+  modules: readonly LoraModule[],
+  carried: Readonly<Record<string, string>>,
+  layersPerBlock = 2,
+): SafetensorsContent {
   const tensors = new Map<string, Tensor>();
   for (const module of modules) {
     tensors.set(`${module.component}.${module.path}.lora_A.weight`, module.down);

@@ -35,7 +35,10 @@ export interface LoraFactorSet {
  * Every module of a kohya or diffusers/PEFT LoRA file (read by lora-modules.ts), decoded to float32. The family is
  * detected from the file unless `family` is given; `fallbackFamily` names the modules when the file cannot tell.
  */
-export function readLoraFactors(content: SafetensorsContent, options: { fileName: string; family?: BaseFamily; fallbackFamily?: BaseFamily }): LoraFactorSet {
+export function readLoraFactors(
+  content: SafetensorsContent,
+  options: { fileName: string; family?: BaseFamily; fallbackFamily?: BaseFamily },
+): LoraFactorSet {
   const set = options.family
     ? { ...readLoraModules(content, { fileName: options.fileName, family: options.family }), isKnown: true }
     : readWithFallback(content, options.fileName, options.fallbackFamily);
@@ -50,7 +53,11 @@ function readWithFallback(content: SafetensorsContent, fileName: string, fallbac
     return { ...set, isKnown: !set.familyBasis.includes('named alike') };
   } catch (error) {
     if (!(error instanceof LoraFileError) || error.code !== 'family_unknown' || fallback === undefined) throw error;
-    return { ...readLoraModules(content, { fileName, family: fallback }), familyBasis: `assumed ${fallback}`, isKnown: false };
+    return {
+      ...readLoraModules(content, { fileName, family: fallback }),
+      familyBasis: `assumed ${fallback}`,
+      isKnown: false,
+    };
   }
 }
 
@@ -75,7 +82,10 @@ function factorsOf(module: LoraModule, isKohya: boolean, fileName: string): Lora
 
 function floats(tensor: Tensor, fileName: string): Float32Array {
   if (tensor.dtype !== 'F32' && tensor.dtype !== 'F16' && tensor.dtype !== 'BF16') {
-    throw new LoraFileError(`a LoRA weight is ${tensor.dtype}, not F32, F16 or BF16`, { code: 'unsupported_dtype', culprit: fileName });
+    throw new LoraFileError(`a LoRA weight is ${tensor.dtype}, not F32, F16 or BF16`, {
+      code: 'unsupported_dtype',
+      culprit: fileName,
+    });
   }
   return decodeFloats(tensor.dtype, tensor.data);
 }

@@ -48,7 +48,11 @@ describe('lowRankSvd', () => {
     expect([...svd.sigma]).toEqual([0, 0, 0]);
     expect([...product(truncatedFactors(svd, 3).up, truncatedFactors(svd, 3).down)].every((v) => v === 0)).toBe(true);
     const column = randomMatrix(6, 1, 6).data;
-    const repeated: Matrix = { rows: 6, cols: 2, data: Float32Array.from({ length: 12 }, (_, i) => column[Math.floor(i / 2)]!) };
+    const repeated: Matrix = {
+      rows: 6,
+      cols: 2,
+      data: Float32Array.from({ length: 12 }, (_, i) => column[Math.floor(i / 2)]!),
+    };
     const down = randomMatrix(2, 4, 7);
     const twice = lowRankSvd(repeated, down, 1);
     expect(twice.sigma[1]).toBeLessThan(1e-6 * twice.sigma[0]!);

@@ -13,11 +13,29 @@ import { parseSafetensors, serializeSafetensors, type Dtype, type Tensor } from 
 
 function randomFloats(count: number, seed: number, scale = 1): Float32Array {
   let state = seed;
-  return Float32Array.from({ length: count }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * scale);
+  return Float32Array.from(
+    { length: count },
+    () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * scale,
+  );
 }
 
-const tensor = (dtype: FloatDtype, shape: number[], seed: number, scale = 1): Tensor => ({ dtype, shape, data: encodeFloats(dtype, randomFloats(shape.reduce((a, b) => a * b, 1), seed, scale)) });
-const raw = (dtype: Dtype, shape: number[], bytes: number[]): Tensor => ({ dtype, shape, data: Uint8Array.from(bytes) });
+const tensor = (dtype: FloatDtype, shape: number[], seed: number, scale = 1): Tensor => ({
+  dtype,
+  shape,
+  data: encodeFloats(
+    dtype,
+    randomFloats(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  ),
+});
+const raw = (dtype: Dtype, shape: number[], bytes: number[]): Tensor => ({
+  dtype,
+  shape,
+  data: Uint8Array.from(bytes),
+});
 
 const Q = 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight';
 const CONV = 'model.diffusion_model.input_blocks.1.0.in_layers.2.weight';
@@ -31,7 +49,10 @@ function sd1Checkpoint(): Map<string, Tensor> {
     [CONV, tensor('F32', [8, 4, 3, 3], 2)],
     ['model.diffusion_model.input_blocks.1.0.in_layers.0.weight', tensor('F16', [4], 3)],
     [TE_Q, tensor('BF16', [6, 6], 4)],
-    ['cond_stage_model.transformer.text_model.embeddings.position_ids', raw('I64', [1, 2], [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])],
+    [
+      'cond_stage_model.transformer.text_model.embeddings.position_ids',
+      raw('I64', [1, 2], [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+    ],
     ['first_stage_model.decoder.conv_in.weight', tensor('F16', [3], 5)],
   ]);
 }
@@ -44,13 +65,28 @@ function sd2Checkpoint(): Map<string, Tensor> {
   ]);
 }
 
-interface Module { name: string; down: Tensor; up: Tensor; alpha?: number }
+interface Module {
+  name: string;
+  down: Tensor;
+  up: Tensor;
+  alpha?: number;
+}
 
-const kohyaLora = (modules: Module[]) => new Map<string, Tensor>(modules.flatMap(({ name, down, up, alpha }) => [
-  [`${name}.lora_down.weight`, down] as const,
-  [`${name}.lora_up.weight`, up] as const,
-  ...(alpha === undefined ? [] : [[`${name}.alpha`, { dtype: 'F32', shape: [], data: new Uint8Array(Float32Array.of(alpha).buffer) }] as const]),
-]));
+const kohyaLora = (modules: Module[]) =>
+  new Map<string, Tensor>(
+    modules.flatMap(({ name, down, up, alpha }) => [
+      [`${name}.lora_down.weight`, down] as const,
+      [`${name}.lora_up.weight`, up] as const,
+      ...(alpha === undefined
+        ? []
+        : [
+            [
+              `${name}.alpha`,
+              { dtype: 'F32', shape: [], data: new Uint8Array(Float32Array.of(alpha).buffer) },
+            ] as const,
+          ]),
+    ]),
+  );
 
 function write(dir: string, name: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): string {
   const path = join(dir, name);
@@ -59,7 +95,10 @@ function write(dir: string, name: string, tensors: Map<string, Tensor>, metadata
 }
 
 /** The reference: W + c·up@down in float64, rounded once through float32 to `dtype` (down may be a conv kernel). */
-function expectedMerge(w: Tensor, terms: Array<{ up: Tensor; down: Tensor; c: number; rowOffset?: number }>): Uint8Array {
+function expectedMerge(
+  w: Tensor,
+  terms: Array<{ up: Tensor; down: Tensor; c: number; rowOffset?: number }>,
+): Uint8Array {
   const values = decodeFloats(w.dtype as FloatDtype, w.data);
   const cols = w.shape.slice(1).reduce((a, b) => a * b, 1);
   for (const { up, down, c, rowOffset = 0 } of terms) {
@@ -96,16 +135,42 @@ function maxUlpDiff(dtype: FloatDtype, a: Uint8Array, b: Uint8Array): number {
 describe('mergeLorasIntoCheckpoint', () => {
   const dir = mkdtempSync(join(tmpdir(), 'merge-'));
   const base = write(dir, 'base.safetensors', sd1Checkpoint(), { format: 'pt', note: 'kept' });
-  const qModule = { name: 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q', down: tensor('F16', [2, 8], 10), up: tensor('F16', [8, 2], 11), alpha: 1 };
-  const convModule = { name: 'lora_unet_down_blocks_0_resnets_0_conv1', down: tensor('F32', [2, 4, 3, 3], 12), up: tensor('F32', [8, 2, 1, 1], 13), alpha: 4 };
-  const teModule = { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj', down: tensor('F32', [3, 6], 14), up: tensor('F32', [6, 3], 15) };
+  const qModule = {
+    name: 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q',
+    down: tensor('F16', [2, 8], 10),
+    up: tensor('F16', [8, 2], 11),
+    alpha: 1,
+  };
+  const convModule = {
+    name: 'lora_unet_down_blocks_0_resnets_0_conv1',
+    down: tensor('F32', [2, 4, 3, 3], 12),
+    up: tensor('F32', [8, 2, 1, 1], 13),
+    alpha: 4,
+  };
+  const teModule = {
+    name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj',
+    down: tensor('F32', [3, 6], 14),
+    up: tensor('F32', [6, 3], 15),
+  };
   const loraA = write(dir, 'a.safetensors', kohyaLora([qModule, convModule, teModule]), { sshs_model_hash: 'abc' });
-  const loraB = write(dir, 'b.safetensors', kohyaLora([{ ...qModule, down: tensor('F32', [1, 8], 16), up: tensor('F32', [8, 1], 17), alpha: 0.5 }]));
+  const loraB = write(
+    dir,
+    'b.safetensors',
+    kohyaLora([{ ...qModule, down: tensor('F32', [1, 8], 16), up: tensor('F32', [8, 1], 17), alpha: 0.5 }]),
+  );
 
   it('adds every LoRA term in float32 and keeps each tensor’s dtype; copies the rest bit for bit', async () => {
     const baseHash = sha(base);
     const output = join(dir, 'merged.safetensors');
-    const summary = await mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: loraA, weight: 0.7 }, { path: loraB, weight: -1.5 }], output });
+    const summary = await mergeLorasIntoCheckpoint({
+      base,
+      baseFamily: 'sd1',
+      loras: [
+        { path: loraA, weight: 0.7 },
+        { path: loraB, weight: -1.5 },
+      ],
+      output,
+    });
     expect(summary).toMatchObject({ family: 'SD 1.x', changedTensors: 3, copiedTensors: 3, modules: 4 });
     const merged = parseSafetensors(readFileSync(output), output);
     const original = sd1Checkpoint();
@@ -116,7 +181,10 @@ describe('mergeLorasIntoCheckpoint', () => {
       if (![Q, CONV, TE_Q].includes(key)) expect(Buffer.compare(after.data, before.data), key).toBe(0);
     }
     const expected = {
-      [Q]: expectedMerge(original.get(Q)!, [{ ...qModule, c: (0.7 * 1) / 2 }, { up: loraBUp(), down: loraBDown(), c: (-1.5 * 0.5) / 1 }]),
+      [Q]: expectedMerge(original.get(Q)!, [
+        { ...qModule, c: (0.7 * 1) / 2 },
+        { up: loraBUp(), down: loraBDown(), c: (-1.5 * 0.5) / 1 },
+      ]),
       [CONV]: expectedMerge(original.get(CONV)!, [{ ...convModule, c: (0.7 * 4) / 2 }]),
       [TE_Q]: expectedMerge(original.get(TE_Q)!, [{ ...teModule, c: 0.7 }]), // no alpha: alpha = rank
     };
@@ -134,20 +202,36 @@ describe('mergeLorasIntoCheckpoint', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  function loraBUp() { return parseSafetensors(readFileSync(loraB), loraB).tensors.get(`${qModule.name}.lora_up.weight`)!; }
-  function loraBDown() { return parseSafetensors(readFileSync(loraB), loraB).tensors.get(`${qModule.name}.lora_down.weight`)!; }
+  function loraBUp() {
+    return parseSafetensors(readFileSync(loraB), loraB).tensors.get(`${qModule.name}.lora_up.weight`)!;
+  }
+  function loraBDown() {
+    return parseSafetensors(readFileSync(loraB), loraB).tensors.get(`${qModule.name}.lora_down.weight`)!;
+  }
 
   it('changes only the k rows of an OpenCLIP fused in_proj_weight (SD 2.x)', async () => {
     const base2 = write(dir, 'base2.safetensors', sd2Checkpoint());
-    const k = { name: 'lora_te_text_model_encoder_layers_0_self_attn_k_proj', down: tensor('F32', [2, 6], 20), up: tensor('F32', [6, 2], 21), alpha: 2 };
+    const k = {
+      name: 'lora_te_text_model_encoder_layers_0_self_attn_k_proj',
+      down: tensor('F32', [2, 6], 20),
+      up: tensor('F32', [6, 2], 21),
+      alpha: 2,
+    };
     const lora = write(dir, 'k.safetensors', kohyaLora([k]));
     const output = join(dir, 'merged2.safetensors');
     await mergeLorasIntoCheckpoint({ base: base2, baseFamily: 'sd2', loras: [{ path: lora, weight: 1 }], output });
     const before = sd2Checkpoint().get(IN_PROJ)!;
     const after = parseSafetensors(readFileSync(output), output).tensors.get(IN_PROJ)!;
     const rowBytes = 6 * 4;
-    expect(Buffer.compare(Buffer.from(after.data.subarray(0, 6 * rowBytes)), Buffer.from(before.data.subarray(0, 6 * rowBytes)))).toBe(0);
-    expect(Buffer.compare(Buffer.from(after.data.subarray(12 * rowBytes)), Buffer.from(before.data.subarray(12 * rowBytes)))).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(after.data.subarray(0, 6 * rowBytes)),
+        Buffer.from(before.data.subarray(0, 6 * rowBytes)),
+      ),
+    ).toBe(0);
+    expect(
+      Buffer.compare(Buffer.from(after.data.subarray(12 * rowBytes)), Buffer.from(before.data.subarray(12 * rowBytes))),
+    ).toBe(0);
     expect(maxUlpDiff('F32', after.data, expectedMerge(before, [{ ...k, c: 1, rowOffset: 6 }]))).toBeLessThanOrEqual(1);
   });
 
@@ -162,9 +246,17 @@ describe('mergeLorasIntoCheckpoint', () => {
   };
 
   it('names a module the base does not have, and writes nothing', async () => {
-    const lora = write(dir, 'odd.safetensors', kohyaLora([{ ...qModule, name: 'lora_unet_down_blocks_2_attentions_0_proj_in' }]));
+    const lora = write(
+      dir,
+      'odd.safetensors',
+      kohyaLora([{ ...qModule, name: 'lora_unet_down_blocks_2_attentions_0_proj_in' }]),
+    );
     const output = join(dir, 'never.safetensors');
-    expect(await failure(() => mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: lora, weight: 1 }], output }))).toEqual([
+    expect(
+      await failure(() =>
+        mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: lora, weight: 1 }], output }),
+      ),
+    ).toEqual([
       'module_not_in_base',
       `${lora}: module \`lora_unet_down_blocks_2_attentions_0_proj_in\` matches no weight of \`${base}\` (SD 1.x)`,
       'merge a LoRA into the base model family it was trained on (SD 1.x, SD 2.x or SDXL)',
@@ -174,7 +266,16 @@ describe('mergeLorasIntoCheckpoint', () => {
 
   it('names a module whose shape differs from the base weight (an SD 2.x LoRA on SD 1.x)', async () => {
     const lora = write(dir, 'wide.safetensors', kohyaLora([{ ...qModule, down: tensor('F16', [2, 10], 1) }]));
-    expect(await failure(() => mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: lora, weight: 1 }], output: join(dir, 'x.safetensors') }))).toEqual([
+    expect(
+      await failure(() =>
+        mergeLorasIntoCheckpoint({
+          base,
+          baseFamily: 'sd1',
+          loras: [{ path: lora, weight: 1 }],
+          output: join(dir, 'x.safetensors'),
+        }),
+      ),
+    ).toEqual([
       'lora_shape_mismatch',
       `${lora}: module \`${qModule.name}\` makes a 8×10 change, but \`${Q}\` is [8,8]`,
       'merge a LoRA into the base model family it was trained on (SD 1.x, SD 2.x or SDXL)',
@@ -182,8 +283,19 @@ describe('mergeLorasIntoCheckpoint', () => {
   });
 
   it('refuses an SDXL LoRA on an SD 1.x checkpoint by family, before any module', async () => {
-    const lora = write(dir, 'xl.safetensors', kohyaLora([{ ...teModule, name: 'lora_te2_text_model_encoder_layers_0_self_attn_q_proj' }]));
-    const [code, line] = (await failure(() => mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: lora, weight: 1 }], output: join(dir, 'x.safetensors') })))!;
+    const lora = write(
+      dir,
+      'xl.safetensors',
+      kohyaLora([{ ...teModule, name: 'lora_te2_text_model_encoder_layers_0_self_attn_q_proj' }]),
+    );
+    const [code, line] = (await failure(() =>
+      mergeLorasIntoCheckpoint({
+        base,
+        baseFamily: 'sd1',
+        loras: [{ path: lora, weight: 1 }],
+        output: join(dir, 'x.safetensors'),
+      }),
+    ))!;
     expect(code).toBe('lora_family_mismatch');
     expect(line).toMatch(new RegExp(`^${lora}: is a LoRA for SDXL \\(.+\\), but \`${base}\` is an SD 1.x checkpoint$`));
   });
@@ -193,6 +305,10 @@ describe('mergeLorasIntoCheckpoint', () => {
     expect(inspectCheckpoint(base, { cwd: dir }).family).toBe('sd1');
     expect(inspectCheckpoint(write(dir, 'sd2.safetensors', sd2Checkpoint()), { cwd: dir }).family).toBe('sd2');
     expect(inspectCheckpoint(loraA, { cwd: dir }).kind).toBe('lora');
-    expect((await failure(() => mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: loraA, weight: 1 }], output: base })))![0]).toBe('output_is_input');
+    expect(
+      (await failure(() =>
+        mergeLorasIntoCheckpoint({ base, baseFamily: 'sd1', loras: [{ path: loraA, weight: 1 }], output: base }),
+      ))![0],
+    ).toBe('output_is_input');
   });
 });

@@ -54,11 +54,19 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
       for (const [key, info] of ordered) {
         const position = header.dataStartBytes + info.dataOffsets[0];
         const contributions = plan.get(key);
-        written += contributions ? writeAll(out, mergedTensor(source, position, info, contributions)) : copyBytes(source, out, position, info.dataOffsets[1] - info.dataOffsets[0]);
+        written += contributions
+          ? writeAll(out, mergedTensor(source, position, info, contributions))
+          : copyBytes(source, out, position, info.dataOffsets[1] - info.dataOffsets[0]);
       }
       return written;
     });
-    return { family: familyName(checkpoint.family), changedTensors: plan.size, copiedTensors: ordered.length - plan.size, modules: loras.reduce((n, l) => n + l.modules.length, 0), outputBytes };
+    return {
+      family: familyName(checkpoint.family),
+      changedTensors: plan.size,
+      copiedTensors: ordered.length - plan.size,
+      modules: loras.reduce((n, l) => n + l.modules.length, 0),
+      outputBytes,
+    };
   } finally {
     closeSync(fd);
   }
@@ -80,7 +88,11 @@ async function readLorasToMerge(loras: MergeOptions['loras'], checkpointFamily: 
 function checkPaths({ base, loras, output }: MergeOptions): void {
   const inputs = [base, ...loras.map((l) => l.path)].map((p) => resolve(p));
   if (inputs.includes(resolve(output))) {
-    throw new LoraFileError('is also an input; the output must be a new file (originals are never modified)', { code: 'output_is_input', culprit: output, hint: 'choose another `--out` path' });
+    throw new LoraFileError('is also an input; the output must be a new file (originals are never modified)', {
+      code: 'output_is_input',
+      culprit: output,
+      hint: 'choose another `--out` path',
+    });
   }
 }
 
@@ -99,7 +111,12 @@ interface Source {
   path: string;
 }
 
-function mergedTensor(source: Source, position: number, info: TensorInfo, contributions: readonly Contribution[]): Uint8Array {
+function mergedTensor(
+  source: Source,
+  position: number,
+  info: TensorInfo,
+  contributions: readonly Contribution[],
+): Uint8Array {
   const dtype = info.dtype as FloatDtype; // planMerge refused any other
   const weights = decodeFloats(dtype, readAt(source, info.dataOffsets[1] - info.dataOffsets[0], position));
   const cols = info.shape.slice(1).reduce((n, d) => n * d, 1);
@@ -132,7 +149,11 @@ function copyBytes(source: Source, to: number, position: number, length: number)
 }
 
 function truncated(source: Source, position: number): LoraFileError {
-  return new LoraFileError(`ended at byte ${position}, inside a tensor`, { code: 'file_truncated', culprit: source.path, hint: 'the file changed while merging or is damaged; copy or download it again' });
+  return new LoraFileError(`ended at byte ${position}, inside a tensor`, {
+    code: 'file_truncated',
+    culprit: source.path,
+    hint: 'the file changed while merging or is damaged; copy or download it again',
+  });
 }
 
 function writeAll(fd: number, bytes: Uint8Array): number {
@@ -150,7 +171,12 @@ function mergedRecord(earlier: string | undefined, loras: readonly LoraToMerge[]
     records = []; // someone else's value under our key: replaced by a valid list
   }
   for (const lora of loras) {
-    records.push({ file: basename(lora.fileName), weight: lora.weight, modules: lora.modules.length, ...(lora.modelHash ? { sshs_model_hash: lora.modelHash } : {}) });
+    records.push({
+      file: basename(lora.fileName),
+      weight: lora.weight,
+      modules: lora.modules.length,
+      ...(lora.modelHash ? { sshs_model_hash: lora.modelHash } : {}),
+    });
   }
   return JSON.stringify(records);
 }

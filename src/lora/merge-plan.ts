@@ -30,19 +30,32 @@ export interface Contribution {
 const WRONG_BASE_HINT = 'merge a LoRA into the base model family it was trained on (SD 1.x, SD 2.x or SDXL)';
 
 /** Checkpoint key → its contributions, in the order the LoRAs were given. */
-export function planMerge(checkpoint: CheckpointTargets, tensors: ReadonlyMap<string, TensorInfo>, loras: readonly LoraToMerge[], checkpointFile: string): Map<string, Contribution[]> {
+export function planMerge(
+  checkpoint: CheckpointTargets,
+  tensors: ReadonlyMap<string, TensorInfo>,
+  loras: readonly LoraToMerge[],
+  checkpointFile: string,
+): Map<string, Contribution[]> {
   const plan = new Map<string, Contribution[]>();
   for (const lora of loras) {
     checkFamily(lora, checkpoint, checkpointFile);
     for (const module of lora.modules) {
       const target = checkpoint.targets.get(module.lookupName);
       if (!target) {
-        throw new LoraFileError(`module \`${module.name}\` matches no weight of \`${checkpointFile}\` (${familyName(checkpoint.family)})`, { code: 'module_not_in_base', culprit: lora.fileName, hint: WRONG_BASE_HINT });
+        throw new LoraFileError(
+          `module \`${module.name}\` matches no weight of \`${checkpointFile}\` (${familyName(checkpoint.family)})`,
+          { code: 'module_not_in_base', culprit: lora.fileName, hint: WRONG_BASE_HINT },
+        );
       }
       const info = tensors.get(target.key)!;
       checkShape(module, target.key, info, target.rows, lora.fileName);
       const contributions = plan.get(target.key) ?? [];
-      contributions.push({ up: module.up, down: module.down, scale: (lora.weight * module.alpha) / module.rank, rowOffset: target.rows?.[0] ?? 0 });
+      contributions.push({
+        up: module.up,
+        down: module.down,
+        scale: (lora.weight * module.alpha) / module.rank,
+        rowOffset: target.rows?.[0] ?? 0,
+      });
       plan.set(target.key, contributions);
     }
   }
@@ -52,18 +65,33 @@ export function planMerge(checkpoint: CheckpointTargets, tensors: ReadonlyMap<st
 function checkFamily(lora: LoraToMerge, checkpoint: CheckpointTargets, checkpointFile: string): void {
   if (lora.family === undefined || lora.family === checkpoint.family) return;
   const basis = lora.familyBasis ? ` (${lora.familyBasis})` : '';
-  throw new LoraFileError(`is a LoRA for ${familyName(lora.family)}${basis}, but \`${checkpointFile}\` is an ${familyName(checkpoint.family)} checkpoint`, { code: 'lora_family_mismatch', culprit: lora.fileName, hint: WRONG_BASE_HINT });
+  throw new LoraFileError(
+    `is a LoRA for ${familyName(lora.family)}${basis}, but \`${checkpointFile}\` is an ${familyName(checkpoint.family)} checkpoint`,
+    { code: 'lora_family_mismatch', culprit: lora.fileName, hint: WRONG_BASE_HINT },
+  );
 }
 
-function checkShape(module: LoraFactors, key: string, info: TensorInfo, rows: readonly [number, number] | undefined, fileName: string): void {
+function checkShape(
+  module: LoraFactors,
+  key: string,
+  info: TensorInfo,
+  rows: readonly [number, number] | undefined,
+  fileName: string,
+): void {
   const [out = 0, ...rest] = info.shape;
   const targetRows = rows ? rows[1] - rows[0] : out;
   const targetCols = rest.reduce((n, d) => n * d, 1);
   if (module.up.rows !== targetRows || module.down.cols !== targetCols) {
     const shape = rows ? `rows ${rows[0]}–${rows[1]} of ${JSON.stringify(info.shape)}` : JSON.stringify(info.shape);
-    throw new LoraFileError(`module \`${module.name}\` makes a ${module.up.rows}×${module.down.cols} change, but \`${key}\` is ${shape}`, { code: 'lora_shape_mismatch', culprit: fileName, hint: WRONG_BASE_HINT });
+    throw new LoraFileError(
+      `module \`${module.name}\` makes a ${module.up.rows}×${module.down.cols} change, but \`${key}\` is ${shape}`,
+      { code: 'lora_shape_mismatch', culprit: fileName, hint: WRONG_BASE_HINT },
+    );
   }
   if (!isFloatDtype(info.dtype)) {
-    throw new LoraFileError(`\`${key}\` is ${info.dtype}; only F32, F16 and BF16 weights can take a LoRA`, { code: 'unsupported_dtype', culprit: fileName });
+    throw new LoraFileError(`\`${key}\` is ${info.dtype}; only F32, F16 and BF16 weights can take a LoRA`, {
+      code: 'unsupported_dtype',
+      culprit: fileName,
+    });
   }
 }

@@ -18,7 +18,10 @@ export function kohyaContent(modules: readonly LoraModule[], options: KohyaConte
   for (const module of modules) {
     tensors.set(`${module.kohyaName}.lora_down.weight`, module.down);
     tensors.set(`${module.kohyaName}.lora_up.weight`, module.up);
-    tensors.set(`${module.kohyaName}.alpha`, module.alphaTensor ?? alphaTensor(module.alpha, options.alphaDtype ?? 'F32', options.culprit));
+    tensors.set(
+      `${module.kohyaName}.alpha`,
+      module.alphaTensor ?? alphaTensor(module.alpha, options.alphaDtype ?? 'F32', options.culprit),
+    );
   }
   return { metadata: options.metadata, tensors };
 }

@@ -25,7 +25,11 @@ export interface ModuleScale {
 
 const COMPONENTS: readonly LoraComponent[] = ['unet', 'text_encoder', 'text_encoder_2'];
 
-const patterns = <T extends z.ZodType<number>>(value: T) => z.record(z.string(), value).nullish().transform((p) => p ?? {});
+const patterns = <T extends z.ZodType<number>>(value: T) =>
+  z
+    .record(z.string(), value)
+    .nullish()
+    .transform((p) => p ?? {});
 
 // Loose: LoraConfig has many more fields (target_modules, dropout, init …) that do not change the weights' scale.
 const componentSchema = z.object({
@@ -49,7 +53,8 @@ export function parseAdapterMetadata(json: string | undefined, fileName: string)
   } catch {
     throw metadataError(fileName, '`lora_adapter_metadata` is not JSON');
   }
-  if (typeof flat !== 'object' || flat === null || Array.isArray(flat)) throw metadataError(fileName, '`lora_adapter_metadata` is not a JSON object');
+  if (typeof flat !== 'object' || flat === null || Array.isArray(flat))
+    throw metadataError(fileName, '`lora_adapter_metadata` is not a JSON object');
   const configs: AdapterConfigs = {};
   for (const component of COMPONENTS) {
     const fields = Object.entries(flat).filter(([key]) => key.startsWith(`${component}.`));
@@ -60,29 +65,50 @@ export function parseAdapterMetadata(json: string | undefined, fileName: string)
   return configs;
 }
 
-function componentConfig(component: LoraComponent, fields: Record<string, unknown>, fileName: string): ComponentLoraConfig {
+function componentConfig(
+  component: LoraComponent,
+  fields: Record<string, unknown>,
+  fileName: string,
+): ComponentLoraConfig {
   const parsed = componentSchema.safeParse(fields);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = `${component}.${issue?.path.join('.') ?? ''}`;
-    throw metadataError(fileName, `\`lora_adapter_metadata\` field \`${field}\` is invalid: ${issue?.message ?? 'unknown problem'}`);
+    throw metadataError(
+      fileName,
+      `\`lora_adapter_metadata\` field \`${field}\` is invalid: ${issue?.message ?? 'unknown problem'}`,
+    );
   }
   if (parsed.data.use_dora) {
-    throw new LoraFileError(`the ${component} adapter is DoRA (\`use_dora\`), which the kohya LoRA format cannot hold`, {
-      code: 'dora_not_supported',
-      culprit: fileName,
-      hint: 'train with `use_dora` off to get a kohya/WebUI file',
-    });
+    throw new LoraFileError(
+      `the ${component} adapter is DoRA (\`use_dora\`), which the kohya LoRA format cannot hold`,
+      {
+        code: 'dora_not_supported',
+        culprit: fileName,
+        hint: 'train with `use_dora` off to get a kohya/WebUI file',
+      },
+    );
   }
   const { r, lora_alpha, rank_pattern, alpha_pattern, use_rslora } = parsed.data;
-  return { r, loraAlpha: lora_alpha, rankPattern: rank_pattern, alphaPattern: alpha_pattern, useRslora: use_rslora ?? false };
+  return {
+    r,
+    loraAlpha: lora_alpha,
+    rankPattern: rank_pattern,
+    alphaPattern: alpha_pattern,
+    useRslora: use_rslora ?? false,
+  };
 }
 
 /**
  * The rank and kohya alpha PEFT used for `modulePath` (the module's name inside its component, as in the file).
  * Without a config the file carries no alpha, and diffusers loads it with alpha = rank; so do we.
  */
-export function moduleScale(config: ComponentLoraConfig | undefined, modulePath: string, tensorRank: number, fileName: string): ModuleScale {
+export function moduleScale(
+  config: ComponentLoraConfig | undefined,
+  modulePath: string,
+  tensorRank: number,
+  fileName: string,
+): ModuleScale {
   if (config === undefined) return { rank: tensorRank, alpha: tensorRank };
   const rank = patternValue(config.rankPattern, modulePath, fileName) ?? config.r;
   const alpha = patternValue(config.alphaPattern, modulePath, fileName) ?? config.loraAlpha;
@@ -91,13 +117,20 @@ export function moduleScale(config: ComponentLoraConfig | undefined, modulePath:
 }
 
 /** PEFT's get_pattern_key: the first pattern `p` with `re.match(rf"(.*\.)?({p})$", name)`. */
-function patternValue(table: Readonly<Record<string, number>>, modulePath: string, fileName: string): number | undefined {
+function patternValue(
+  table: Readonly<Record<string, number>>,
+  modulePath: string,
+  fileName: string,
+): number | undefined {
   for (const [pattern, value] of Object.entries(table)) {
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:.*\\.)?(?:${pattern})$`);
     } catch {
-      throw metadataError(fileName, `\`lora_adapter_metadata\` pattern \`${pattern}\` is not a valid regular expression`);
+      throw metadataError(
+        fileName,
+        `\`lora_adapter_metadata\` pattern \`${pattern}\` is not a valid regular expression`,
+      );
     }
     if (regex.test(modulePath)) return value;
   }

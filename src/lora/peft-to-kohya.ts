@@ -45,7 +45,8 @@ export function peftToKohya(file: SafetensorsContent, options: PeftToKohyaOption
   const { fileName } = options;
   const configs = parseAdapterMetadata(file.metadata.lora_adapter_metadata, fileName);
   const groups = groupByModule(file, options);
-  if (groups.size === 0) throw new LoraFileError('holds no LoRA tensors', { code: 'no_lora_tensors', culprit: fileName });
+  if (groups.size === 0)
+    throw new LoraFileError('holds no LoRA tensors', { code: 'no_lora_tensors', culprit: fileName });
   const tensors = new Map<string, Tensor>();
   const modules: KohyaModule[] = [];
   for (const [name, parts] of groups) {
@@ -67,7 +68,10 @@ function groupByModule(file: SafetensorsContent, options: PeftToKohyaOptions): M
     const earlier = group[parsed.part];
     if (earlier) {
       // e.g. both `text_encoder.encoder.…` and `text_encoder.text_model.encoder.…`, or lora_A next to lora.down.
-      throw new LoraFileError(`keys \`${earlier.key.key}\` and \`${key}\` are the same kohya tensor \`${name}.lora_${parsed.part}.weight\``, { code: 'duplicate_module', culprit: options.fileName });
+      throw new LoraFileError(
+        `keys \`${earlier.key.key}\` and \`${key}\` are the same kohya tensor \`${name}.lora_${parsed.part}.weight\``,
+        { code: 'duplicate_module', culprit: options.fileName },
+      );
     }
     group[parsed.part] = { key: parsed, tensor };
     groups.set(name, group);
@@ -81,9 +85,13 @@ function inFile<T>(fileName: string, map: () => T): T {
     return map();
   } catch (error) {
     if (!(error instanceof LoraFileError)) throw error;
-    const isKohya = /^lora_(unet|te\d?)_/.test(error.culprit ?? "");
+    const isKohya = /^lora_(unet|te\d?)_/.test(error.culprit ?? '');
     const hint = isKohya ? 'this file already has kohya keys; it needs no conversion' : error.hint;
-    throw new LoraFileError(`key \`${error.culprit}\`: ${error.message}`, { code: error.code, culprit: fileName, hint });
+    throw new LoraFileError(`key \`${error.culprit}\`: ${error.message}`, {
+      code: error.code,
+      culprit: fileName,
+      hint,
+    });
   }
 }
 
@@ -92,21 +100,34 @@ function kohyaModule(name: string, parts: ModuleParts, configs: AdapterConfigs, 
   if (!down || !up) {
     const [has, missing] = down ? ['lora_A', 'lora_B'] : ['lora_B', 'lora_A'];
     const key = (down ?? up)!.key.key;
-    throw new LoraFileError(`\`${key}\` (${has}) has no matching ${missing}`, { code: 'incomplete_module', culprit: fileName });
+    throw new LoraFileError(`\`${key}\` (${has}) has no matching ${missing}`, {
+      code: 'incomplete_module',
+      culprit: fileName,
+    });
   }
   const tensorRank = checkShapes(down, up, fileName);
   const scale = moduleScale(configs[parts.component], down.key.modulePath, tensorRank, fileName);
   if (scale.rank !== tensorRank) {
-    throw new LoraFileError(`\`${down.key.key}\` has rank ${tensorRank} but \`lora_adapter_metadata\` says ${scale.rank}`, { code: 'rank_mismatch', culprit: fileName });
+    throw new LoraFileError(
+      `\`${down.key.key}\` has rank ${tensorRank} but \`lora_adapter_metadata\` says ${scale.rank}`,
+      { code: 'rank_mismatch', culprit: fileName },
+    );
   }
   return { name, component: parts.component, rank: tensorRank, alpha: scale.alpha };
 }
 
 /** Down is [r, in] or [r, in, k, k]; up is [out, r] or [out, r, 1, 1] (docs/formats/kohya-lora.md §4). Returns r. */
-function checkShapes(down: { key: PeftKey; tensor: Tensor }, up: { key: PeftKey; tensor: Tensor }, fileName: string): number {
+function checkShapes(
+  down: { key: PeftKey; tensor: Tensor },
+  up: { key: PeftKey; tensor: Tensor },
+  fileName: string,
+): number {
   for (const { key, tensor } of [down, up]) {
     if (!WEIGHT_DTYPES.has(tensor.dtype)) {
-      throw new LoraFileError(`\`${key.key}\` is ${tensor.dtype}; LoRA weights must be F32, F16 or BF16`, { code: 'unsupported_dtype', culprit: fileName });
+      throw new LoraFileError(`\`${key.key}\` is ${tensor.dtype}; LoRA weights must be F32, F16 or BF16`, {
+        code: 'unsupported_dtype',
+        culprit: fileName,
+      });
     }
   }
   const [rank = 0] = down.tensor.shape;
@@ -115,7 +136,10 @@ function checkShapes(down: { key: PeftKey; tensor: Tensor }, up: { key: PeftKey;
   const isLinear = d.length === 2 && u.length === 2;
   const isConv = d.length === 4 && u.length === 4 && u[2] === 1 && u[3] === 1;
   if ((!isLinear && !isConv) || u[1] !== rank || rank === 0) {
-    throw new LoraFileError(`\`${down.key.key}\` ${JSON.stringify(d)} and its lora_B ${JSON.stringify(u)} are not a LoRA pair`, { code: 'lora_shape_mismatch', culprit: fileName });
+    throw new LoraFileError(
+      `\`${down.key.key}\` ${JSON.stringify(d)} and its lora_B ${JSON.stringify(u)} are not a LoRA pair`,
+      { code: 'lora_shape_mismatch', culprit: fileName },
+    );
   }
   return rank;
 }

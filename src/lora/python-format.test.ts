@@ -50,7 +50,15 @@ describe('pythonIntString and pythonTupleString', () => {
 describe('pythonJsonDumps', () => {
   it('matches json.dumps: separators, ensure_ascii escapes, floats, null and booleans', () => {
     const value = new Map<string, PyFloat | number | null | boolean | number[] | Map<string, number>>([
-      ['10_jiangnan', new Map([['江南', 3], ['1girl', 2], ['a"b\\c\n\x7f\x01', 1], ['😀', 1]])],
+      [
+        '10_jiangnan',
+        new Map([
+          ['江南', 3],
+          ['1girl', 2],
+          ['a"b\\c\n\x7f\x01', 1],
+          ['😀', 1],
+        ]),
+      ],
       ['x', [512, 512]],
       ['f', new PyFloat(0)],
       ['g', new PyFloat(1e-5)],

@@ -42,7 +42,10 @@ function shortestDigits(x: number): { digits: string; exponent: number } {
   const [whole = '', fraction = ''] = mantissa.split('.');
   const all = whole + fraction;
   const leadingZeros = all.length - all.replace(/^0+/, '').length;
-  return { digits: all.slice(leadingZeros).replace(/0+$/, ''), exponent: whole.length - 1 - leadingZeros + Number(exp) };
+  return {
+    digits: all.slice(leadingZeros).replace(/0+$/, ''),
+    exponent: whole.length - 1 - leadingZeros + Number(exp),
+  };
 }
 
 /** `str(int)`; refuses a non-integer so a float never slips out formatted as an int. */
@@ -81,10 +84,21 @@ function jsonFloat(x: number): string {
   return pythonFloatString(x);
 }
 
-const SHORT_ESCAPES: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
 
 function pythonJsonString(text: string): string {
   // Python escapes everything outside printable ASCII (space…~), per UTF-16 unit, so emoji become surrogate pairs.
-  const escaped = text.replace(/["\\]|[^ -~]/g, (char) => SHORT_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = text.replace(
+    /["\\]|[^ -~]/g,
+    (char) => SHORT_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return `"${escaped}"`;
 }

@@ -32,23 +32,39 @@ export interface RankTarget {
 }
 
 /** Lower each module's rank by SVD of ΔW = (α/r)·up@down, as asked by `target`. */
-export function resizeModules(modules: readonly LoraFactors[], target: RankTarget): { modules: EditedModule[]; report: RankReport[] } {
+export function resizeModules(
+  modules: readonly LoraFactors[],
+  target: RankTarget,
+): { modules: EditedModule[]; report: RankReport[] } {
   const edited: EditedModule[] = [];
   const report: RankReport[] = [];
   for (const module of modules) {
-    const { result, line } = truncate(asEdited(module, module.up, module.down), module.alpha / module.rank, module.rank, target);
+    const { result, line } = truncate(
+      asEdited(module, module.up, module.down),
+      module.alpha / module.rank,
+      module.rank,
+      target,
+    );
     edited.push(result);
     report.push(line);
   }
   return { modules: edited, report };
 }
 
-function truncate(module: EditedModule, scale: number, fromRank: number, target: RankTarget): { result: EditedModule; line: RankReport } {
+function truncate(
+  module: EditedModule,
+  scale: number,
+  fromRank: number,
+  target: RankTarget,
+): { result: EditedModule; line: RankReport } {
   const svd = lowRankSvd(module.up, module.down, scale);
   let rank = Math.min(target.rank ?? fromRank, fromRank);
   if (target.energy !== undefined) rank = Math.min(rank, rankForEnergy(svd.sigma, target.energy));
   const { up, down } = truncatedFactors(svd, rank);
-  return { result: { ...module, up, down }, line: { name: module.name, fromRank, toRank: rank, energy: keptEnergy(svd.sigma, rank) } };
+  return {
+    result: { ...module, up, down },
+    line: { name: module.name, fromRank, toRank: rank, energy: keptEnergy(svd.sigma, rank) },
+  };
 }
 
 export interface WeightedModules {
@@ -61,10 +77,14 @@ export interface WeightedModules {
  * One LoRA whose ΔW is Σ wᵢ·(αᵢ/rᵢ)·upᵢ@downᵢ per module: downs stacked, ups side by side, each term's scale split
  * as √|c| on both factors (its sign on up), so the sum is exact. With `target`, each module is then cut by SVD.
  */
-export function combineModules(loras: readonly WeightedModules[], target?: RankTarget): { modules: EditedModule[]; report: RankReport[] } {
+export function combineModules(
+  loras: readonly WeightedModules[],
+  target?: RankTarget,
+): { modules: EditedModule[]; report: RankReport[] } {
   const byName = new Map<string, Array<{ module: LoraFactors; weight: number; fileName: string }>>();
   for (const { fileName, weight, modules } of loras) {
-    for (const module of modules) byName.set(module.name, [...(byName.get(module.name) ?? []), { module, weight, fileName }]);
+    for (const module of modules)
+      byName.set(module.name, [...(byName.get(module.name) ?? []), { module, weight, fileName }]);
   }
   const edited: EditedModule[] = [];
   const report: RankReport[] = [];
@@ -83,11 +103,20 @@ export function combineModules(loras: readonly WeightedModules[], target?: RankT
   return { modules: edited, report };
 }
 
-function stack(name: string, parts: ReadonlyArray<{ module: LoraFactors; weight: number; fileName: string }>): EditedModule {
+function stack(
+  name: string,
+  parts: ReadonlyArray<{ module: LoraFactors; weight: number; fileName: string }>,
+): EditedModule {
   const first = parts[0]!.module;
   for (const { module, fileName } of parts) {
-    if (module.up.rows !== first.up.rows || JSON.stringify(module.downShape.slice(1)) !== JSON.stringify(first.downShape.slice(1))) {
-      throw new LoraFileError(`module \`${name}\` is ${module.up.rows}×${JSON.stringify(module.downShape.slice(1))} here but ${first.up.rows}×${JSON.stringify(first.downShape.slice(1))} in \`${parts[0]!.fileName}\``, { code: 'lora_shape_mismatch', culprit: fileName, hint: 'combine only LoRAs made for the same base model' });
+    if (
+      module.up.rows !== first.up.rows ||
+      JSON.stringify(module.downShape.slice(1)) !== JSON.stringify(first.downShape.slice(1))
+    ) {
+      throw new LoraFileError(
+        `module \`${name}\` is ${module.up.rows}×${JSON.stringify(module.downShape.slice(1))} here but ${first.up.rows}×${JSON.stringify(first.downShape.slice(1))} in \`${parts[0]!.fileName}\``,
+        { code: 'lora_shape_mismatch', culprit: fileName, hint: 'combine only LoRAs made for the same base model' },
+      );
     }
   }
   const rank = parts.reduce((n, { module }) => n + module.rank, 0);
@@ -118,8 +147,16 @@ export function editedModulesToTensors(modules: readonly EditedModule[], dtype: 
   const tensors = new Map<string, Tensor>();
   for (const { name, up, down, downTail, isConv } of modules) {
     const rank = down.rows;
-    tensors.set(`${name}.lora_down.weight`, { dtype, shape: [rank, ...downTail], data: encodeFloats(dtype, down.data) });
-    tensors.set(`${name}.lora_up.weight`, { dtype, shape: isConv ? [up.rows, rank, 1, 1] : [up.rows, rank], data: encodeFloats(dtype, up.data) });
+    tensors.set(`${name}.lora_down.weight`, {
+      dtype,
+      shape: [rank, ...downTail],
+      data: encodeFloats(dtype, down.data),
+    });
+    tensors.set(`${name}.lora_up.weight`, {
+      dtype,
+      shape: isConv ? [up.rows, rank, 1, 1] : [up.rows, rank],
+      data: encodeFloats(dtype, up.data),
+    });
     tensors.set(`${name}.alpha`, { dtype: 'F32', shape: [], data: new Uint8Array(Float32Array.of(rank).buffer) });
   }
   return tensors;

@@ -13,8 +13,22 @@ function randomFloats(count: number, seed: number): Float32Array {
   let state = seed;
   return Float32Array.from({ length: count }, () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5);
 }
-const tensor = (shape: number[], seed: number, dtype: FloatDtype = 'F32'): Tensor => ({ dtype, shape, data: encodeFloats(dtype, randomFloats(shape.reduce((a, b) => a * b, 1), seed)) });
-const scalar = (value: number): Tensor => ({ dtype: 'F32', shape: [], data: new Uint8Array(Float32Array.of(value).buffer) });
+const tensor = (shape: number[], seed: number, dtype: FloatDtype = 'F32'): Tensor => ({
+  dtype,
+  shape,
+  data: encodeFloats(
+    dtype,
+    randomFloats(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+  ),
+});
+const scalar = (value: number): Tensor => ({
+  dtype: 'F32',
+  shape: [],
+  data: new Uint8Array(Float32Array.of(value).buffer),
+});
 
 const LINEAR = 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k';
 const CONV = 'lora_unet_down_blocks_0_resnets_0_conv1';
@@ -29,7 +43,10 @@ function loraFile(dir: string, name: string, rank: number, seed: number, alpha: 
     [`${CONV}.alpha`, scalar(alpha)],
   ]);
   const path = join(dir, name);
-  writeFileSync(path, serializeSafetensors({ metadata: { ss_network_dim: String(rank), ss_base_model_version: 'sd_v1' }, tensors }));
+  writeFileSync(
+    path,
+    serializeSafetensors({ metadata: { ss_network_dim: String(rank), ss_base_model_version: 'sd_v1' }, tensors }),
+  );
   return path;
 }
 
@@ -45,12 +62,15 @@ function delta(path: string, module: string): Float64Array {
   const rows = up.shape[0]!;
   const cols = d.length / rank;
   const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let t = 0; t < rank; t++) for (let j = 0; j < cols; j++) out[i * cols + j]! += (alpha / rank) * u[i * rank + t]! * d[t * cols + j]!;
+  for (let i = 0; i < rows; i++)
+    for (let t = 0; t < rank; t++)
+      for (let j = 0; j < cols; j++) out[i * cols + j]! += (alpha / rank) * u[i * rank + t]! * d[t * cols + j]!;
   return out;
 }
 
 const squaredNorm = (x: Float64Array) => x.reduce((s, v) => s + v * v, 0);
-const relativeError = (got: Float64Array, want: Float64Array) => Math.sqrt(squaredNorm(got.map((v, i) => v - want[i]!)) / squaredNorm(want));
+const relativeError = (got: Float64Array, want: Float64Array) =>
+  Math.sqrt(squaredNorm(got.map((v, i) => v - want[i]!)) / squaredNorm(want));
 
 describe('resizeLoraFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'resize-'));
@@ -59,8 +79,12 @@ describe('resizeLoraFile', () => {
   it('at the same rank changes nothing but the factorisation (fp32 tolerance)', async () => {
     const output = join(dir, 'same.safetensors');
     const { report } = await resizeLoraFile({ input, output, rank: 8 });
-    expect(report.map((r) => [r.name, r.toRank])).toEqual([[LINEAR, 8], [CONV, 8]]);
-    for (const module of [LINEAR, CONV]) expect(relativeError(delta(output, module), delta(input, module))).toBeLessThan(1e-6);
+    expect(report.map((r) => [r.name, r.toRank])).toEqual([
+      [LINEAR, 8],
+      [CONV, 8],
+    ]);
+    for (const module of [LINEAR, CONV])
+      expect(relativeError(delta(output, module), delta(input, module))).toBeLessThan(1e-6);
   });
 
   it('at a lower rank keeps exactly the energy it reports, with kohya shapes and alpha = rank', async () => {
@@ -74,7 +98,12 @@ describe('resizeLoraFile', () => {
       expect(energy).toBeLessThan(0.999);
       expect(squaredNorm(delta(output, name)) / squaredNorm(delta(input, name))).toBeCloseTo(energy, 5);
     }
-    expect(metadata).toMatchObject({ ss_network_dim: '3', ss_network_alpha: '3.0', ss_base_model_version: 'sd_v1', sshs_model_hash: addnetHash(readFileSync(output)) });
+    expect(metadata).toMatchObject({
+      ss_network_dim: '3',
+      ss_network_alpha: '3.0',
+      ss_base_model_version: 'sd_v1',
+      sshs_model_hash: addnetHash(readFileSync(output)),
+    });
     expect(JSON.parse(metadata['lora_scripts.resized']!)).toMatchObject({ from: 'r8.safetensors', rank: 3 });
   });
 
@@ -99,7 +128,13 @@ describe('combineLoraFiles', () => {
 
   it('stacks ranks so the result is exactly wa·ΔA + wb·ΔB (weights and alpha/rank folded in)', async () => {
     const output = join(dir, 'ab.safetensors');
-    await combineLoraFiles({ inputs: [{ path: a, weight: 0.6 }, { path: b, weight: -0.3 }], output });
+    await combineLoraFiles({
+      inputs: [
+        { path: a, weight: 0.6 },
+        { path: b, weight: -0.3 },
+      ],
+      output,
+    });
     const { tensors, metadata } = parseSafetensors(readFileSync(output), output);
     expect(tensors.get(`${LINEAR}.lora_down.weight`)!.shape).toEqual([6, 24]);
     expect(metadata).toMatchObject({ ss_network_dim: '6', ss_base_model_version: 'sd_v1' });
@@ -111,7 +146,14 @@ describe('combineLoraFiles', () => {
 
   it('with --rank keeps the best rank-R part of the sum', async () => {
     const output = join(dir, 'ab-r3.safetensors');
-    const { report } = await combineLoraFiles({ inputs: [{ path: a, weight: 1 }, { path: b, weight: 1 }], output, rank: 3 });
+    const { report } = await combineLoraFiles({
+      inputs: [
+        { path: a, weight: 1 },
+        { path: b, weight: 1 },
+      ],
+      output,
+      rank: 3,
+    });
     for (const { name, energy, fromRank, toRank } of report) {
       expect([fromRank, toRank]).toEqual([6, 3]);
       const want = delta(a, name).map((v, i) => v + delta(b, name)[i]!);

@@ -4,7 +4,14 @@ import { basename, resolve } from 'node:path';
 import type { BaseFamily } from './kohya-keys.js';
 import { readLoraFactors, type LoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
-import { combineModules, editedModulesToTensors, resizeModules, type EditedModule, type RankReport, type RankTarget } from './rank-edit.js';
+import {
+  combineModules,
+  editedModulesToTensors,
+  resizeModules,
+  type EditedModule,
+  type RankReport,
+  type RankTarget,
+} from './rank-edit.js';
 import type { FloatDtype } from './float-codec.js';
 import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
 import type { SafetensorsFile } from './safetensors.js';
@@ -26,8 +33,17 @@ export async function resizeLoraFile(options: ResizeOptions): Promise<RankFileRe
   checkOutput(options.output, [options.input]);
   const { file, modules } = await readLora(options.input, options.family);
   const { modules: edited, report } = resizeModules(modules, options);
-  const record = { from: basename(options.input), ...(options.rank ? { rank: options.rank } : {}), ...(options.energy ? { energy: options.energy } : {}), min_energy: Math.min(...report.map((r) => r.energy)) };
-  const metadata = { ...carriedMetadata(file.metadata), ...rankMetadata(edited), 'lora_scripts.resized': JSON.stringify(record) };
+  const record = {
+    from: basename(options.input),
+    ...(options.rank ? { rank: options.rank } : {}),
+    ...(options.energy ? { energy: options.energy } : {}),
+    min_energy: Math.min(...report.map((r) => r.energy)),
+  };
+  const metadata = {
+    ...carriedMetadata(file.metadata),
+    ...rankMetadata(edited),
+    'lora_scripts.resized': JSON.stringify(record),
+  };
   await write(options.output, edited, outputDtype([modules]), metadata);
   return { output: options.output, report };
 }
@@ -41,19 +57,37 @@ export interface CombineOptions {
 }
 
 export async function combineLoraFiles(options: CombineOptions): Promise<RankFileResult> {
-  checkOutput(options.output, options.inputs.map((i) => i.path));
+  checkOutput(
+    options.output,
+    options.inputs.map((i) => i.path),
+  );
   const loras = [];
-  for (const { path, weight } of options.inputs) loras.push({ fileName: path, weight, ...(await readLora(path, options.family)) });
-  const { modules: edited, report } = combineModules(loras, options.rank === undefined ? undefined : { rank: options.rank });
+  for (const { path, weight } of options.inputs)
+    loras.push({ fileName: path, weight, ...(await readLora(path, options.family)) });
+  const { modules: edited, report } = combineModules(
+    loras,
+    options.rank === undefined ? undefined : { rank: options.rank },
+  );
   const record = options.inputs.map(({ path, weight }) => ({ file: basename(path), weight }));
   // The first input's training record describes none of the result; keep only facts all inputs share.
-  const shared = sharedMetadata(loras.map((l) => l.file.metadata), ['ss_base_model_version', 'ss_v2', 'modelspec.architecture', 'ss_sd_model_name']);
-  const metadata = { ...shared, ...rankMetadata(edited), 'lora_scripts.combined': JSON.stringify(record), ...(options.rank ? { 'lora_scripts.combined_rank': String(options.rank) } : {}) };
+  const shared = sharedMetadata(
+    loras.map((l) => l.file.metadata),
+    ['ss_base_model_version', 'ss_v2', 'modelspec.architecture', 'ss_sd_model_name'],
+  );
+  const metadata = {
+    ...shared,
+    ...rankMetadata(edited),
+    'lora_scripts.combined': JSON.stringify(record),
+    ...(options.rank ? { 'lora_scripts.combined_rank': String(options.rank) } : {}),
+  };
   await write(options.output, edited, outputDtype(loras.map((l) => l.modules)), metadata);
   return { output: options.output, report };
 }
 
-async function readLora(path: string, family: BaseFamily | undefined): Promise<{ file: SafetensorsFile; modules: LoraFactors[] }> {
+async function readLora(
+  path: string,
+  family: BaseFamily | undefined,
+): Promise<{ file: SafetensorsFile; modules: LoraFactors[] }> {
   const file = await readSafetensors(path);
   // Without --family the file's own names and widths decide (and a file that cannot tell is an error).
   return { file, modules: readLoraFactors(file, { fileName: path, ...(family ? { family } : {}) }).modules };
@@ -61,7 +95,11 @@ async function readLora(path: string, family: BaseFamily | undefined): Promise<{
 
 function checkOutput(output: string, inputs: readonly string[]): void {
   if (inputs.some((input) => resolve(input) === resolve(output))) {
-    throw new LoraFileError('is also an input; the output must be a new file (originals are never modified)', { code: 'output_is_input', culprit: output, hint: 'choose another `--out` path' });
+    throw new LoraFileError('is also an input; the output must be a new file (originals are never modified)', {
+      code: 'output_is_input',
+      culprit: output,
+      hint: 'choose another `--out` path',
+    });
   }
 }
 
@@ -73,11 +111,20 @@ function outputDtype(inputs: ReadonlyArray<readonly LoraFactors[]>): FloatDtype 
 
 /** What stays true of a resized LoRA: everything but the rank, alpha, hashes and PEFT's own config. */
 function carriedMetadata(metadata: Readonly<Record<string, string>>): Record<string, string> {
-  const stale = new Set(['sshs_model_hash', 'sshs_legacy_hash', 'lora_adapter_metadata', 'ss_network_dim', 'ss_network_alpha']);
+  const stale = new Set([
+    'sshs_model_hash',
+    'sshs_legacy_hash',
+    'lora_adapter_metadata',
+    'ss_network_dim',
+    'ss_network_alpha',
+  ]);
   return Object.fromEntries(Object.entries(metadata).filter(([key]) => !stale.has(key)));
 }
 
-function sharedMetadata(all: ReadonlyArray<Readonly<Record<string, string>>>, keys: readonly string[]): Record<string, string> {
+function sharedMetadata(
+  all: ReadonlyArray<Readonly<Record<string, string>>>,
+  keys: readonly string[],
+): Record<string, string> {
   const shared: Record<string, string> = {};
   for (const key of keys) {
     const value = all[0]?.[key];
@@ -93,7 +140,12 @@ function rankMetadata(modules: readonly EditedModule[]): Record<string, string> 
   return { ss_network_dim: dim, ss_network_alpha: dim === 'Dynamic' ? dim : `${dim}.0` };
 }
 
-async function write(path: string, modules: readonly EditedModule[], dtype: FloatDtype, metadata: Record<string, string>): Promise<void> {
+async function write(
+  path: string,
+  modules: readonly EditedModule[],
+  dtype: FloatDtype,
+  metadata: Record<string, string>,
+): Promise<void> {
   const { bytes } = serializeWithSshsHashes({ metadata, tensors: editedModulesToTensors(modules, dtype) });
   await writeBytesAtomic(path, bytes);
 }

@@ -30,7 +30,11 @@ describe('readSafetensorsHeader', () => {
     const fd = openSync(path, 'r');
     try {
       expect(readSafetensorsHeader(fd, path)).toEqual(readSafetensorsHeader(bytes, path));
-      expect(readSafetensorsHeader(fd, path).tensors.get('a.alpha')).toEqual({ dtype: 'F32', shape: [], dataOffsets: [0, 4] });
+      expect(readSafetensorsHeader(fd, path).tensors.get('a.alpha')).toEqual({
+        dtype: 'F32',
+        shape: [],
+        dataOffsets: [0, 4],
+      });
     } finally {
       closeSync(fd);
     }
@@ -51,7 +55,10 @@ describe('readSafetensorsHeader', () => {
         }
       })();
       expect(error).toBeInstanceOf(LoraFileError);
-      expect(error).toMatchObject({ code: 'header_past_end', line: `${path}: header claims 90000000 bytes but the file is only 10 bytes` });
+      expect(error).toMatchObject({
+        code: 'header_past_end',
+        line: `${path}: header claims 90000000 bytes but the file is only 10 bytes`,
+      });
     } finally {
       closeSync(fd);
     }
@@ -80,17 +87,36 @@ describe('readSafetensorsHeader on hostile files', () => {
   };
 
   it('refuses an oversized header length (up to 2^64 − 1) from the first 8 bytes alone', () => {
-    expect(headerError(prefixed(2n ** 64n - 1n, '{}'))).toEqual({ code: 'header_too_large', line: 'header claims 18446744073709551615 bytes; the limit is 100000000' });
-    expect(headerError(prefixed(100_000_001n, '{}'))).toEqual({ code: 'header_too_large', line: 'header claims 100000001 bytes; the limit is 100000000' });
+    expect(headerError(prefixed(2n ** 64n - 1n, '{}'))).toEqual({
+      code: 'header_too_large',
+      line: 'header claims 18446744073709551615 bytes; the limit is 100000000',
+    });
+    expect(headerError(prefixed(100_000_001n, '{}'))).toEqual({
+      code: 'header_too_large',
+      line: 'header claims 100000001 bytes; the limit is 100000000',
+    });
   });
 
   it('refuses a file cut inside its header or its data, and one with overlapping tensors', () => {
-    const header = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}';
-    expect(headerError(prefixed(BigInt(header.length), header.slice(0, 40)))).toEqual({ code: 'header_past_end', line: `header claims ${header.length} bytes but the file is only 48 bytes` });
-    expect(headerError(Buffer.concat([prefixed(BigInt(header.length), header), Buffer.alloc(12)]))).toEqual({ code: 'offset_overlap', line: 'tensor `b` starts at byte 4 but `a` ends at byte 8, overlapping it' });
+    const header =
+      '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}';
+    expect(headerError(prefixed(BigInt(header.length), header.slice(0, 40)))).toEqual({
+      code: 'header_past_end',
+      line: `header claims ${header.length} bytes but the file is only 48 bytes`,
+    });
+    expect(headerError(Buffer.concat([prefixed(BigInt(header.length), header), Buffer.alloc(12)]))).toEqual({
+      code: 'offset_overlap',
+      line: 'tensor `b` starts at byte 4 but `a` ends at byte 8, overlapping it',
+    });
     const single = '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}';
-    expect(headerError(Buffer.concat([prefixed(BigInt(single.length), single), Buffer.alloc(10)]))).toEqual({ code: 'tensor_past_end', line: "tensor `a` ends at byte 16 but the file's data is 10 bytes" });
-    expect(headerError(Buffer.from([1, 2, 3]))).toEqual({ code: 'header_too_small', line: '3 bytes is too short for a safetensors file' });
+    expect(headerError(Buffer.concat([prefixed(BigInt(single.length), single), Buffer.alloc(10)]))).toEqual({
+      code: 'tensor_past_end',
+      line: "tensor `a` ends at byte 16 but the file's data is 10 bytes",
+    });
+    expect(headerError(Buffer.from([1, 2, 3]))).toEqual({
+      code: 'header_too_small',
+      line: '3 bytes is too short for a safetensors file',
+    });
   });
 });
 
@@ -105,7 +131,10 @@ describe('readSafetensors', () => {
 
   it('names a missing file', async () => {
     const path = join(dir, 'missing.safetensors');
-    await expect(readSafetensors(path)).rejects.toMatchObject({ code: 'file_not_found', line: `${path}: no such file` });
+    await expect(readSafetensors(path)).rejects.toMatchObject({
+      code: 'file_not_found',
+      line: `${path}: no such file`,
+    });
   });
 });
 

@@ -35,12 +35,22 @@ const parseError = (bytes: Buffer) => errorOf(() => parseSafetensors(bytes, 'dat
 describe('serializeSafetensors + parseSafetensors', () => {
   it('round-trips F32, F16 and BF16 tensors, a 0-dim alpha, an empty tensor and metadata', () => {
     const tensors = new Map<string, Tensor>([
-      ['down.weight', { dtype: 'F16', shape: [2, 3], data: bytesOf(new Uint16Array([0x3c00, 0xbc00, 0, 1, 0x7bff, 0x8000])) }],
-      ['up.weight', { dtype: 'BF16', shape: [3, 2], data: bytesOf(new Uint16Array([0x3f80, 0x4000, 0xc040, 0, 0x7f80, 1])) }],
+      [
+        'down.weight',
+        { dtype: 'F16', shape: [2, 3], data: bytesOf(new Uint16Array([0x3c00, 0xbc00, 0, 1, 0x7bff, 0x8000])) },
+      ],
+      [
+        'up.weight',
+        { dtype: 'BF16', shape: [3, 2], data: bytesOf(new Uint16Array([0x3f80, 0x4000, 0xc040, 0, 0x7f80, 1])) },
+      ],
       ['alpha', { dtype: 'F32', shape: [], data: bytesOf(new Float32Array([8])) }],
       ['empty', { dtype: 'F32', shape: [0, 4], data: new Uint8Array() }],
     ]);
-    const metadata = { ss_network_dim: '16', ss_tag_frequency: '{"10_a": {"1girl": 3}}', 'lora_scripts.note': 'ünïcødé ✓' };
+    const metadata = {
+      ss_network_dim: '16',
+      ss_tag_frequency: '{"10_a": {"1girl": 3}}',
+      'lora_scripts.note': 'ünïcødé ✓',
+    };
     const file = parseSafetensors(serializeSafetensors({ metadata, tensors }), 'mem.safetensors');
 
     expect(file.metadata).toEqual(metadata);
@@ -55,7 +65,10 @@ describe('serializeSafetensors + parseSafetensors', () => {
   });
 
   it('reads tensor data as views into the file buffer, not copies', () => {
-    const bytes = serializeSafetensors({ metadata: {}, tensors: new Map([['a', { dtype: 'U8', shape: [2], data: new Uint8Array([7, 9]) }]]) });
+    const bytes = serializeSafetensors({
+      metadata: {},
+      tensors: new Map([['a', { dtype: 'U8', shape: [2], data: new Uint8Array([7, 9]) }]]),
+    });
     const data = parseSafetensors(bytes, 'mem').tensors.get('a')!.data;
     expect(data.buffer).toBe(bytes.buffer);
     bytes[bytes.length - 1] = 42;
@@ -102,7 +115,10 @@ describe('serializeSafetensors + parseSafetensors', () => {
 
   it('refuses to write data whose length does not match dtype and shape', () => {
     const error = errorOf(() =>
-      serializeSafetensors({ metadata: {}, tensors: new Map([['w', { dtype: 'F16', shape: [2, 2], data: new Uint8Array(6) }]]) }),
+      serializeSafetensors({
+        metadata: {},
+        tensors: new Map([['w', { dtype: 'F16', shape: [2, 2], data: new Uint8Array(6) }]]),
+      }),
     );
     expect(error.code).toBe('tensor_size_mismatch');
     expect(error.line).toBe('w: F16 [2,2] needs 8 bytes but the data is 6');
@@ -116,14 +132,19 @@ describe('parseSafetensors on hostile files', () => {
 
   it('rejects a file shorter than the 8-byte length', () => {
     const error = parseError(Buffer.from([1, 0, 0]));
-    expect([error.code, error.line]).toEqual(['header_too_small', 'data/x.safetensors: 3 bytes is too short for a safetensors file']);
+    expect([error.code, error.line]).toEqual([
+      'header_too_small',
+      'data/x.safetensors: 3 bytes is too short for a safetensors file',
+    ]);
   });
 
   it('rejects a file cut short inside its tensor data', () => {
     const whole = craft(f32('a.weight', 0, 4096), new Uint8Array(4096));
     const error = parseError(whole.subarray(0, whole.length - 2048));
     expect(error.code).toBe('tensor_past_end');
-    expect(error.line).toBe("data/x.safetensors: tensor `a.weight` ends at byte 4096 but the file's data is 2048 bytes");
+    expect(error.line).toBe(
+      "data/x.safetensors: tensor `a.weight` ends at byte 4096 but the file's data is 2048 bytes",
+    );
     expect(error.hint).toBe('the file is damaged or not a safetensors file; export or download it again');
   });
 
@@ -135,7 +156,10 @@ describe('parseSafetensors on hostile files', () => {
 
   it('rejects a header claimed above 100 MB before looking any further', () => {
     const error = parseError(craft('{}', new Uint8Array(), 100_000_001n));
-    expect([error.code, error.message]).toEqual(['header_too_large', 'header claims 100000001 bytes; the limit is 100000000']);
+    expect([error.code, error.message]).toEqual([
+      'header_too_large',
+      'header claims 100000001 bytes; the limit is 100000000',
+    ]);
     expect(parseError(craft('{}', new Uint8Array(), 2n ** 64n - 1n)).code).toBe('header_too_large');
   });
 
@@ -160,19 +184,31 @@ describe('parseSafetensors on hostile files', () => {
 
   it('rejects overlapping tensors', () => {
     const error = parseError(craft({ ...f32('a', 0, 8), ...f32('b', 4, 12) }, new Uint8Array(12)));
-    expect([error.code, error.message]).toEqual(['offset_overlap', 'tensor `b` starts at byte 4 but `a` ends at byte 8, overlapping it']);
+    expect([error.code, error.message]).toEqual([
+      'offset_overlap',
+      'tensor `b` starts at byte 4 but `a` ends at byte 8, overlapping it',
+    ]);
   });
 
   it('rejects a hole between tensors and data not starting at 0', () => {
     const hole = parseError(craft({ ...f32('a', 0, 4), ...f32('b', 8, 12) }, new Uint8Array(12)));
-    expect([hole.code, hole.message]).toEqual(['offset_hole', 'tensor `b` starts at byte 8 but `a` ends at byte 4, leaving 4 unused bytes']);
+    expect([hole.code, hole.message]).toEqual([
+      'offset_hole',
+      'tensor `b` starts at byte 8 but `a` ends at byte 4, leaving 4 unused bytes',
+    ]);
     const late = parseError(craft(f32('a', 4, 8), new Uint8Array(8)));
-    expect([late.code, late.message]).toEqual(['offset_hole', 'tensor `a` starts at byte 4; the first tensor must start at 0']);
+    expect([late.code, late.message]).toEqual([
+      'offset_hole',
+      'tensor `a` starts at byte 4; the first tensor must start at 0',
+    ]);
   });
 
   it('rejects a shape that does not match the byte range', () => {
     const error = parseError(craft(f32('a', 0, 8, [3]), new Uint8Array(8)));
-    expect([error.code, error.message]).toEqual(['tensor_size_mismatch', 'tensor `a` is F32 [3] (12 bytes) but its offsets span 8 bytes']);
+    expect([error.code, error.message]).toEqual([
+      'tensor_size_mismatch',
+      'tensor `a` is F32 [3] (12 bytes) but its offsets span 8 bytes',
+    ]);
     // A shape whose element count overflows 64 bits must not wrap around to a plausible size.
     const huge = parseError(craft(f32('a', 0, 0, [2 ** 40, 2 ** 40, 0x1000000]), new Uint8Array()));
     expect(huge.code).toBe('tensor_size_mismatch');
@@ -199,24 +235,44 @@ describe('parseSafetensors on hostile files', () => {
   it('rejects a file cut inside its header, with the whole error line', () => {
     const whole = craft(f32('a.weight', 0, 8), new Uint8Array(8));
     const error = parseError(whole.subarray(0, 30));
-    expect([error.code, error.line]).toEqual(['header_past_end', `data/x.safetensors: header claims ${whole.length - 16} bytes but the file is only 30 bytes`]);
+    expect([error.code, error.line]).toEqual([
+      'header_past_end',
+      `data/x.safetensors: header claims ${whole.length - 16} bytes but the file is only 30 bytes`,
+    ]);
     expect(error.hint).toBe('the file is damaged or not a safetensors file; export or download it again');
   });
 
   it('rejects lying offsets: an end before its begin, negative or fractional offsets, a wrong-length pair', () => {
-    const inverted = parseError(craft({ a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [0], data_offsets: [4, 2] } }, new Uint8Array(4)));
-    expect([inverted.code, inverted.line]).toEqual(['invalid_offset', 'data/x.safetensors: tensor `b` ends at byte 2, before it starts (4)']);
+    const inverted = parseError(
+      craft(
+        { a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [0], data_offsets: [4, 2] } },
+        new Uint8Array(4),
+      ),
+    );
+    expect([inverted.code, inverted.line]).toEqual([
+      'invalid_offset',
+      'data/x.safetensors: tensor `b` ends at byte 2, before it starts (4)',
+    ]);
     for (const offsets of [[-4, 0], [0, 3.5], [0], [0, 4, 8], ['0', '4'], [0, 2 ** 60]]) {
       const error = parseError(craft({ a: { dtype: 'U8', shape: [4], data_offsets: offsets } }, new Uint8Array(4)));
-      expect([error.code, error.line]).toEqual(['invalid_tensor_info', `data/x.safetensors: tensor \`a\` has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`]);
+      expect([error.code, error.line]).toEqual([
+        'invalid_tensor_info',
+        `data/x.safetensors: tensor \`a\` has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`,
+      ]);
     }
   });
 
   it('rejects two tensors sharing bytes, also one inside another', () => {
     const same = parseError(craft({ ...f32('a', 0, 8), ...f32('b', 0, 8) }, new Uint8Array(8)));
-    expect([same.code, same.line]).toEqual(['offset_overlap', 'data/x.safetensors: tensor `b` starts at byte 0 but `a` ends at byte 8, overlapping it']);
+    expect([same.code, same.line]).toEqual([
+      'offset_overlap',
+      'data/x.safetensors: tensor `b` starts at byte 0 but `a` ends at byte 8, overlapping it',
+    ]);
     const inside = parseError(craft({ ...f32('outer', 0, 16), ...f32('inner', 4, 8) }, new Uint8Array(16)));
-    expect([inside.code, inside.line]).toEqual(['offset_overlap', 'data/x.safetensors: tensor `inner` starts at byte 4 but `outer` ends at byte 16, overlapping it']);
+    expect([inside.code, inside.line]).toEqual([
+      'offset_overlap',
+      'data/x.safetensors: tensor `inner` starts at byte 4 but `outer` ends at byte 16, overlapping it',
+    ]);
   });
 
   it('rejects a header length of 2^64 − 1 with one line, before allocating anything', () => {
@@ -225,7 +281,13 @@ describe('parseSafetensors on hostile files', () => {
   });
 
   it('accepts tensors listed in any order and trailing spaces in the header', () => {
-    const file = parseSafetensors(craft(`{${JSON.stringify(f32('b', 4, 8)).slice(1, -1)},${JSON.stringify(f32('a', 0, 4)).slice(1, -1)}}   `, bytesOf(new Float32Array([1, 2]))), 'mem');
+    const file = parseSafetensors(
+      craft(
+        `{${JSON.stringify(f32('b', 4, 8)).slice(1, -1)},${JSON.stringify(f32('a', 0, 4)).slice(1, -1)}}   `,
+        bytesOf(new Float32Array([1, 2])),
+      ),
+      'mem',
+    );
     expect([...file.tensors.get('a')!.data]).toEqual([...bytesOf(new Float32Array([1]))]);
     expect([...file.tensors.get('b')!.data]).toEqual([...bytesOf(new Float32Array([2]))]);
   });
@@ -249,7 +311,10 @@ describe('`__metadata__` forms, accepted and refused as the Python safetensors l
     ['false', false, 'refused'],
   ];
   const fileOf = (metadata: unknown) =>
-    craft({ __metadata__: metadata, x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, bytesOf(new Float32Array([1.5])));
+    craft(
+      { __metadata__: metadata, x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
+      bytesOf(new Float32Array([1.5])),
+    );
   const ours = (metadata: unknown) => {
     try {
       return { outcome: 'opens', metadata: parseSafetensors(fileOf(metadata), 'x.safetensors').metadata };

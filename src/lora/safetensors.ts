@@ -4,9 +4,28 @@ import { LoraFileError } from './lora-file-error.js';
 
 /** Bits per element, in the order of safetensors' `Dtype` enum (the writer sorts by this order, largest first). */
 const DTYPE_BITS = {
-  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
-  F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8, I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32,
-  C64: 64, F64: 64, I64: 64, U64: 64,
+  BOOL: 8,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  F8_E4M3FNUZ: 8,
+  F8_E5M2FNUZ: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  C64: 64,
+  F64: 64,
+  I64: 64,
+  U64: 64,
 } as const;
 
 export type Dtype = keyof typeof DTYPE_BITS;
@@ -75,7 +94,11 @@ export function readHeaderSize(first8: Uint8Array, fileSizeBytes: number, fileNa
     throw fileError(fileName, 'header_too_large', `header claims ${size} bytes; the limit is ${MAX_HEADER_BYTES}`);
   }
   if (8n + size > BigInt(fileSizeBytes)) {
-    throw fileError(fileName, 'header_past_end', `header claims ${size} bytes but the file is only ${fileSizeBytes} bytes`);
+    throw fileError(
+      fileName,
+      'header_past_end',
+      `header claims ${size} bytes but the file is only ${fileSizeBytes} bytes`,
+    );
   }
   return Number(size);
 }
@@ -84,7 +107,11 @@ export function readHeaderSize(first8: Uint8Array, fileSizeBytes: number, fileNa
  * Parses and validates the header the way the reference reader does (docs/formats/safetensors.md §3).
  * `bytes` holds at least the first 8 + N bytes of a file of `fileSizeBytes` bytes.
  */
-export function parseSafetensorsHeader(bytes: Uint8Array, fileName: string, fileSizeBytes = bytes.length): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  bytes: Uint8Array,
+  fileName: string,
+  fileSizeBytes = bytes.length,
+): SafetensorsHeader {
   const headerSizeBytes = readHeaderSize(bytes.subarray(0, 8), fileSizeBytes, fileName);
   const json = decodeHeader(bytes.subarray(8, 8 + headerSizeBytes), fileName);
   const { metadata, tensors } = readHeaderEntries(json, fileName);
@@ -147,7 +174,12 @@ function readMetadata(value: unknown, fileName: string): Record<string, string> 
   }
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry !== 'string') {
-      throw fileError(fileName, 'metadata_not_strings', `metadata \`${key}\` is ${JSON.stringify(entry)}, not a string`, 'safetensors metadata values must be strings; JSON-encode structured values');
+      throw fileError(
+        fileName,
+        'metadata_not_strings',
+        `metadata \`${key}\` is ${JSON.stringify(entry)}, not a string`,
+        'safetensors metadata values must be strings; JSON-encode structured values',
+      );
     }
   }
   return value as Record<string, string>;
@@ -155,7 +187,11 @@ function readMetadata(value: unknown, fileName: string): Record<string, string> 
 
 function readTensorInfo(name: string, value: unknown, fileName: string): TensorInfo {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw fileError(fileName, 'invalid_tensor_info', `tensor \`${name}\` is described by ${JSON.stringify(value)}, not an object`);
+    throw fileError(
+      fileName,
+      'invalid_tensor_info',
+      `tensor \`${name}\` is described by ${JSON.stringify(value)}, not an object`,
+    );
   }
   const info = value as Record<string, unknown>;
   if (!isDtype(info.dtype)) {
@@ -163,11 +199,19 @@ function readTensorInfo(name: string, value: unknown, fileName: string): TensorI
   }
   const shape = info.shape;
   if (!Array.isArray(shape) || !shape.every(isByteCount)) {
-    throw fileError(fileName, 'invalid_tensor_info', `tensor \`${name}\` has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
+    throw fileError(
+      fileName,
+      'invalid_tensor_info',
+      `tensor \`${name}\` has shape ${JSON.stringify(shape)}, not a list of non-negative integers`,
+    );
   }
   const offsets = info.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isByteCount)) {
-    throw fileError(fileName, 'invalid_tensor_info', `tensor \`${name}\` has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`);
+    throw fileError(
+      fileName,
+      'invalid_tensor_info',
+      `tensor \`${name}\` has data_offsets ${JSON.stringify(offsets)}, not [begin, end]`,
+    );
   }
   return { dtype: info.dtype, shape: shape as number[], dataOffsets: [offsets[0] as number, offsets[1] as number] };
 }
@@ -178,14 +222,32 @@ function isByteCount(value: unknown): value is number {
 
 /** Tensors must tile the data buffer exactly: sorted by offset, each starts where the previous ends. */
 function checkTiling(tensors: Map<string, TensorInfo>, dataSizeBytes: number, fileName: string): void {
-  const sorted = [...tensors].sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  const sorted = [...tensors].sort(
+    ([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1],
+  );
   let previous: { name: string; end: number } | undefined;
-  for (const [name, { dtype, shape, dataOffsets: [begin, end] }] of sorted) {
+  for (const [
+    name,
+    {
+      dtype,
+      shape,
+      dataOffsets: [begin, end],
+    },
+  ] of sorted) {
     const expectedBegin = previous?.end ?? 0;
     if (begin !== expectedBegin) throw offsetError(name, begin, previous, fileName);
-    if (end < begin) throw fileError(fileName, 'invalid_offset', `tensor \`${name}\` ends at byte ${end}, before it starts (${begin})`);
+    if (end < begin)
+      throw fileError(
+        fileName,
+        'invalid_offset',
+        `tensor \`${name}\` ends at byte ${end}, before it starts (${begin})`,
+      );
     if (end > dataSizeBytes) {
-      throw fileError(fileName, 'tensor_past_end', `tensor \`${name}\` ends at byte ${end} but the file's data is ${dataSizeBytes} bytes`);
+      throw fileError(
+        fileName,
+        'tensor_past_end',
+        `tensor \`${name}\` ends at byte ${end} but the file's data is ${dataSizeBytes} bytes`,
+      );
     }
     checkTensorSize(name, dtype, shape, end - begin, fileName);
     previous = { name, end };
@@ -196,22 +258,43 @@ function checkTiling(tensors: Map<string, TensorInfo>, dataSizeBytes: number, fi
   }
 }
 
-function offsetError(name: string, begin: number, previous: { name: string; end: number } | undefined, fileName: string) {
+function offsetError(
+  name: string,
+  begin: number,
+  previous: { name: string; end: number } | undefined,
+  fileName: string,
+) {
   if (previous === undefined) {
-    return fileError(fileName, 'offset_hole', `tensor \`${name}\` starts at byte ${begin}; the first tensor must start at 0`);
+    return fileError(
+      fileName,
+      'offset_hole',
+      `tensor \`${name}\` starts at byte ${begin}; the first tensor must start at 0`,
+    );
   }
   const kind = begin > previous.end ? 'offset_hole' : 'offset_overlap';
   const what = kind === 'offset_hole' ? `leaving ${begin - previous.end} unused bytes` : 'overlapping it';
-  return fileError(fileName, kind, `tensor \`${name}\` starts at byte ${begin} but \`${previous.name}\` ends at byte ${previous.end}, ${what}`);
+  return fileError(
+    fileName,
+    kind,
+    `tensor \`${name}\` starts at byte ${begin} but \`${previous.name}\` ends at byte ${previous.end}, ${what}`,
+  );
 }
 
 function checkTensorSize(name: string, dtype: Dtype, shape: number[], sizeBytes: number, fileName: string): void {
   const expected = tensorSizeBytes(dtype, shape);
   if (expected === undefined) {
-    throw fileError(fileName, 'misaligned_tensor', `tensor \`${name}\` (${dtype} ${JSON.stringify(shape)}) does not fill whole bytes`);
+    throw fileError(
+      fileName,
+      'misaligned_tensor',
+      `tensor \`${name}\` (${dtype} ${JSON.stringify(shape)}) does not fill whole bytes`,
+    );
   }
   if (expected !== BigInt(sizeBytes)) {
-    throw fileError(fileName, 'tensor_size_mismatch', `tensor \`${name}\` is ${dtype} ${JSON.stringify(shape)} (${expected} bytes) but its offsets span ${sizeBytes} bytes`);
+    throw fileError(
+      fileName,
+      'tensor_size_mismatch',
+      `tensor \`${name}\` is ${dtype} ${JSON.stringify(shape)} (${expected} bytes) but its offsets span ${sizeBytes} bytes`,
+    );
   }
 }
 
@@ -265,13 +348,19 @@ export function serializeSafetensors({ metadata, tensors }: SafetensorsContent):
   for (const [name, tensor] of ordered) {
     checkWritable(name, tensor);
     const end = offset + tensor.data.length;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${tensor.dtype}","shape":${JSON.stringify(tensor.shape)},"data_offsets":[${offset},${end}]}`);
+    parts.push(
+      `${JSON.stringify(name)}:{"dtype":"${tensor.dtype}","shape":${JSON.stringify(tensor.shape)},"data_offsets":[${offset},${end}]}`,
+    );
     offset = end;
   }
   const header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const headerSizeBytes = Math.ceil(header.length / 8) * 8;
   if (headerSizeBytes > MAX_HEADER_BYTES) {
-    throw new LoraFileError(`header would be ${headerSizeBytes} bytes; the limit is ${MAX_HEADER_BYTES}`, { code: 'header_too_large', culprit: '<new file>', hint: 'shrink the metadata (tag frequency, thumbnail)' });
+    throw new LoraFileError(`header would be ${headerSizeBytes} bytes; the limit is ${MAX_HEADER_BYTES}`, {
+      code: 'header_too_large',
+      culprit: '<new file>',
+      hint: 'shrink the metadata (tag frequency, thumbnail)',
+    });
   }
   const out = Buffer.alloc(8 + headerSizeBytes + offset, 0x20);
   out.writeBigUInt64LE(BigInt(headerSizeBytes), 0);
@@ -288,16 +377,25 @@ export function serializeSafetensors({ metadata, tensors }: SafetensorsContent):
  * The 8-byte length and padded JSON header for tensors whose offsets are already decided (a file rewritten in
  * place order, like a merged checkpoint); the caller writes the data buffer after it.
  */
-export function serializeSafetensorsHeader(metadata: Readonly<Record<string, string>>, tensors: Iterable<readonly [string, TensorInfo]>): Buffer {
+export function serializeSafetensorsHeader(
+  metadata: Readonly<Record<string, string>>,
+  tensors: Iterable<readonly [string, TensorInfo]>,
+): Buffer {
   const parts: string[] = [];
   if (Object.keys(metadata).length > 0) parts.push(`"__metadata__":${metadataJson(metadata)}`);
   for (const [name, { dtype, shape, dataOffsets }] of tensors) {
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[${dataOffsets[0]},${dataOffsets[1]}]}`);
+    parts.push(
+      `${JSON.stringify(name)}:{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[${dataOffsets[0]},${dataOffsets[1]}]}`,
+    );
   }
   const header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const headerSizeBytes = Math.ceil(header.length / 8) * 8;
   if (headerSizeBytes > MAX_HEADER_BYTES) {
-    throw new LoraFileError(`header would be ${headerSizeBytes} bytes; the limit is ${MAX_HEADER_BYTES}`, { code: 'header_too_large', culprit: '<new file>', hint: 'shrink the metadata' });
+    throw new LoraFileError(`header would be ${headerSizeBytes} bytes; the limit is ${MAX_HEADER_BYTES}`, {
+      code: 'header_too_large',
+      culprit: '<new file>',
+      hint: 'shrink the metadata',
+    });
   }
   const out = Buffer.alloc(8 + headerSizeBytes, 0x20);
   out.writeBigUInt64LE(BigInt(headerSizeBytes), 0);
@@ -306,26 +404,43 @@ export function serializeSafetensorsHeader(metadata: Readonly<Record<string, str
 }
 
 /** The reference writer's tensor order: dtype (larger alignment first), then name as UTF-8 bytes. */
-export function writerOrder([nameA, a]: readonly [string, Pick<Tensor, 'dtype'>], [nameB, b]: readonly [string, Pick<Tensor, 'dtype'>]): number {
+export function writerOrder(
+  [nameA, a]: readonly [string, Pick<Tensor, 'dtype'>],
+  [nameB, b]: readonly [string, Pick<Tensor, 'dtype'>],
+): number {
   // Rust compares names as UTF-8 bytes; JS `<` compares UTF-16 units, which differs above U+FFFF.
-  return DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) || Buffer.compare(Buffer.from(nameA), Buffer.from(nameB));
+  return (
+    DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) ||
+    Buffer.compare(Buffer.from(nameA), Buffer.from(nameB))
+  );
 }
 
 function metadataJson(metadata: Readonly<Record<string, string>>): string {
   // Built by hand: JSON.stringify of an object would move integer-like keys ("1", "2") to the front.
-  return `{${Object.entries(metadata).map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}}`;
+  return `{${Object.entries(metadata)
+    .map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`)
+    .join(',')}}`;
 }
 
 function checkWritable(name: string, tensor: Tensor): void {
   if (name === '__metadata__') {
-    throw new LoraFileError('`__metadata__` is reserved and cannot name a tensor', { code: 'reserved_name', culprit: name });
+    throw new LoraFileError('`__metadata__` is reserved and cannot name a tensor', {
+      code: 'reserved_name',
+      culprit: name,
+    });
   }
   if (!tensor.shape.every(isByteCount)) {
-    throw new LoraFileError(`shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`, { code: 'invalid_tensor_info', culprit: name });
+    throw new LoraFileError(`shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`, {
+      code: 'invalid_tensor_info',
+      culprit: name,
+    });
   }
   const expected = tensorSizeBytes(tensor.dtype, tensor.shape);
   if (expected !== BigInt(tensor.data.length)) {
-    throw new LoraFileError(`${tensor.dtype} ${JSON.stringify(tensor.shape)} needs ${expected ?? 'a whole number of'} bytes but the data is ${tensor.data.length}`, { code: 'tensor_size_mismatch', culprit: name });
+    throw new LoraFileError(
+      `${tensor.dtype} ${JSON.stringify(tensor.shape)} needs ${expected ?? 'a whole number of'} bytes but the data is ${tensor.data.length}`,
+      { code: 'tensor_size_mismatch', culprit: name },
+    );
   }
 }
 

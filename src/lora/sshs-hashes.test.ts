@@ -15,14 +15,23 @@ function bigTensors(): Map<string, Tensor> {
 
 describe('serializeWithSshsHashes', () => {
   it('stores the hashes of the bytes it returns, whatever the metadata', () => {
-    const { bytes, modelHash, legacyHash: legacy } = serializeWithSshsHashes({
+    const {
+      bytes,
+      modelHash,
+      legacyHash: legacy,
+    } = serializeWithSshsHashes({
       metadata: { ss_output_name: 'x', ss_tag_frequency: '{"a": 1}', sshs_legacy_hash: 'stale' },
       tensors: bigTensors(),
     });
     const headerSize = Number(bytes.readBigUInt64LE(0));
     expect(modelHash).toBe(sha256(bytes.subarray(8 + headerSize)));
     expect(legacy).toBe(sha256(bytes.subarray(0x100000, 0x110000)).slice(0, 8));
-    expect(parseSafetensors(bytes, 'mem').metadata).toEqual({ sshs_model_hash: modelHash, sshs_legacy_hash: legacy, ss_output_name: 'x', ss_tag_frequency: '{"a": 1}' });
+    expect(parseSafetensors(bytes, 'mem').metadata).toEqual({
+      sshs_model_hash: modelHash,
+      sshs_legacy_hash: legacy,
+      ss_output_name: 'x',
+      ss_tag_frequency: '{"a": 1}',
+    });
   });
 
   it('keeps the model hash when only metadata changes, as A1111 expects', () => {
@@ -35,7 +44,10 @@ describe('serializeWithSshsHashes', () => {
 
 describe('addnetHash and legacyHash', () => {
   it('hash the data buffer and the 1 MiB window; a small file has an empty window', () => {
-    const { bytes } = serializeWithSshsHashes({ metadata: {}, tensors: new Map([['a', { dtype: 'U8', shape: [2], data: Uint8Array.from([1, 2]) }]]) });
+    const { bytes } = serializeWithSshsHashes({
+      metadata: {},
+      tensors: new Map([['a', { dtype: 'U8', shape: [2], data: Uint8Array.from([1, 2]) }]]),
+    });
     expect(addnetHash(bytes)).toBe(sha256(Uint8Array.from([1, 2])));
     expect(legacyHash(bytes)).toBe('e3b0c442'); // sha256 of nothing, as sd-scripts gets for files under 1 MiB
   });

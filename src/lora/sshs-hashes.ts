@@ -23,7 +23,10 @@ export function createLegacyHasher(): { update(bytes: Uint8Array): void; digest(
   let position = 0;
   return {
     update(bytes) {
-      const [from, to] = [Math.max(position, LEGACY_WINDOW.start), Math.min(position + bytes.length, LEGACY_WINDOW.end)];
+      const [from, to] = [
+        Math.max(position, LEGACY_WINDOW.start),
+        Math.min(position + bytes.length, LEGACY_WINDOW.end),
+      ];
       if (from < to) hash.update(bytes.subarray(from - position, to - position));
       position += bytes.length;
     },

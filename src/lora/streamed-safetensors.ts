@@ -5,7 +5,14 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { writeThroughTempFile } from '../fs/atomic-write.js';
 import { LoraFileError } from './lora-file-error.js';
 import { createLegacyHasher, fillPlaceholder, withSshsPlaceholders } from './sshs-hashes.js';
-import { serializeSafetensorsHeader, writerOrder, type SafetensorsContent, type SafetensorsHeader, type Tensor, type TensorInfo } from './safetensors.js';
+import {
+  serializeSafetensorsHeader,
+  writerOrder,
+  type SafetensorsContent,
+  type SafetensorsHeader,
+  type Tensor,
+  type TensorInfo,
+} from './safetensors.js';
 
 const CHUNK_BYTES = 1 << 20;
 /** Tensors up to this size (alphas) are read at once: their values are needed, and they cost nothing. */
@@ -35,7 +42,11 @@ export function openSafetensors(path: string): number {
   }
   if (fstatSync(fd).isDirectory()) {
     closeSync(fd);
-    throw new LoraFileError('is a folder, not a .safetensors file', { code: 'not_a_file', culprit: path, hint: 'name the .safetensors file inside it' });
+    throw new LoraFileError('is a folder, not a .safetensors file', {
+      code: 'not_a_file',
+      culprit: path,
+      hint: 'name the .safetensors file inside it',
+    });
   }
   return fd;
 }
@@ -44,9 +55,16 @@ export function lazySafetensors(fd: number, header: SafetensorsHeader, fileName:
   const ranges = new WeakMap<Tensor, SourceRange>();
   const tensors = new Map<string, Tensor>();
   for (const [name, info] of header.tensors) {
-    const range = { position: header.dataStartBytes + info.dataOffsets[0], length: info.dataOffsets[1] - info.dataOffsets[0] };
+    const range = {
+      position: header.dataStartBytes + info.dataOffsets[0],
+      length: info.dataOffsets[1] - info.dataOffsets[0],
+    };
     const isSmall = range.length <= SMALL_TENSOR_BYTES;
-    const tensor: Tensor = { dtype: info.dtype, shape: info.shape, data: isSmall ? readRange({ fd, fileName }, range) : new Uint8Array(0) };
+    const tensor: Tensor = {
+      dtype: info.dtype,
+      shape: info.shape,
+      data: isSmall ? readRange({ fd, fileName }, range) : new Uint8Array(0),
+    };
     if (!isSmall) ranges.set(tensor, range);
     tensors.set(name, tensor);
   }
@@ -65,7 +83,11 @@ export interface StreamedWrite {
  * metadata and true for the bytes written: the same file serializeWithSshsHashes (sshs-hashes.ts) makes in memory.
  * Tensors that `source` knows are copied from its file; the others come from their `data`.
  */
-export function writeSafetensorsStreamed(path: string, content: SafetensorsContent, source: LazySafetensors): StreamedWrite {
+export function writeSafetensorsStreamed(
+  path: string,
+  content: SafetensorsContent,
+  source: LazySafetensors,
+): StreamedWrite {
   const ordered = [...content.tensors].sort(writerOrder);
   const layout = layoutOf(ordered, source);
   const head = serializeSafetensorsHeader(withSshsPlaceholders(content.metadata), layout);
@@ -80,7 +102,10 @@ export function writeSafetensorsStreamed(path: string, content: SafetensorsConte
   return { sizeBytes, modelHash, legacyHash };
 }
 
-function layoutOf(ordered: ReadonlyArray<readonly [string, Tensor]>, source: LazySafetensors): Array<[string, TensorInfo]> {
+function layoutOf(
+  ordered: ReadonlyArray<readonly [string, Tensor]>,
+  source: LazySafetensors,
+): Array<[string, TensorInfo]> {
   let offset = 0;
   return ordered.map(([name, tensor]) => {
     const length = source.rangeOf(tensor)?.length ?? tensor.data.length;
@@ -91,7 +116,11 @@ function layoutOf(ordered: ReadonlyArray<readonly [string, Tensor]>, source: Laz
 }
 
 /** One pass over what will be written: the data section's sha256 and A1111's legacy 64 KiB window. */
-function hashOutput(head: Buffer, ordered: ReadonlyArray<readonly [string, Tensor]>, source: LazySafetensors): { modelHash: string; legacyHash: string } {
+function hashOutput(
+  head: Buffer,
+  ordered: ReadonlyArray<readonly [string, Tensor]>,
+  source: LazySafetensors,
+): { modelHash: string; legacyHash: string } {
   const data = createHash('sha256');
   const legacy = createLegacyHasher();
   legacy.update(head);
@@ -102,7 +131,11 @@ function hashOutput(head: Buffer, ordered: ReadonlyArray<readonly [string, Tenso
   return { modelHash: data.digest('hex'), legacyHash: legacy.digest() };
 }
 
-function forEachChunk(ordered: ReadonlyArray<readonly [string, Tensor]>, source: LazySafetensors, use: (chunk: Uint8Array) => void): void {
+function forEachChunk(
+  ordered: ReadonlyArray<readonly [string, Tensor]>,
+  source: LazySafetensors,
+  use: (chunk: Uint8Array) => void,
+): void {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   for (const [, tensor] of ordered) {
     const range = source.rangeOf(tensor);
@@ -111,7 +144,10 @@ function forEachChunk(ordered: ReadonlyArray<readonly [string, Tensor]>, source:
       continue;
     }
     for (let done = 0; done < range.length; ) {
-      const chunk = readInto(source, buffer, { position: range.position + done, length: Math.min(CHUNK_BYTES, range.length - done) });
+      const chunk = readInto(source, buffer, {
+        position: range.position + done,
+        length: Math.min(CHUNK_BYTES, range.length - done),
+      });
       use(chunk);
       done += chunk.length;
     }
@@ -122,11 +158,19 @@ function readRange(source: Pick<LazySafetensors, 'fd' | 'fileName'>, range: Sour
   return readInto(source, Buffer.alloc(range.length), range);
 }
 
-function readInto(source: Pick<LazySafetensors, 'fd' | 'fileName'>, buffer: Buffer, { position, length }: SourceRange): Buffer {
+function readInto(
+  source: Pick<LazySafetensors, 'fd' | 'fileName'>,
+  buffer: Buffer,
+  { position, length }: SourceRange,
+): Buffer {
   for (let done = 0; done < length; ) {
     const read = readSync(source.fd, buffer, done, length - done, position + done);
     if (read === 0) {
-      throw new LoraFileError(`ended at byte ${position + done} while being read`, { code: 'file_changed', culprit: source.fileName, hint: 'the file changed while it was read; try again' });
+      throw new LoraFileError(`ended at byte ${position + done} while being read`, {
+        code: 'file_changed',
+        culprit: source.fileName,
+        hint: 'the file changed while it was read; try again',
+      });
     }
     done += read;
   }

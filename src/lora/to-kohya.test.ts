@@ -11,7 +11,10 @@ import { convertPeftFileToKohya } from './to-kohya.js';
 const FIXTURES = new URL('../../tests/fixtures/lora/', import.meta.url);
 const INPUT = new URL('peft-sd1-tiny.safetensors', FIXTURES).pathname;
 /** PEFT's own scaling × rank for every module, read from the live PEFT layers when the fixture was made. */
-const EXPECTED = JSON.parse(readFileSync(new URL('peft-sd1-tiny.expected.json', FIXTURES), 'utf8')) as Record<string, { rank: number; alpha: number }>;
+const EXPECTED = JSON.parse(readFileSync(new URL('peft-sd1-tiny.expected.json', FIXTURES), 'utf8')) as Record<
+  string,
+  { rank: number; alpha: number }
+>;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const kohyaName = (module: string) => kohyaModuleName(parsePeftKey(`${module}.lora_A.weight`), 'sd1');
@@ -28,12 +31,21 @@ afterEach(() => {
 describe('convertPeftFileToKohya', () => {
   it('writes down, up and alpha for every module, with PEFT scaling kept and weight bytes untouched', async () => {
     const output = join(dir, 'jiangnan.safetensors');
-    const summary = await convertPeftFileToKohya({ input: INPUT, output, family: 'sd1', metadata: { ss_network_dim: '4', ss_network_alpha: '8.0' } });
+    const summary = await convertPeftFileToKohya({
+      input: INPUT,
+      output,
+      family: 'sd1',
+      metadata: { ss_network_dim: '4', ss_network_alpha: '8.0' },
+    });
     const source = await readSafetensors(INPUT);
     const written = await readSafetensors(output);
 
     const moduleCount = Object.keys(EXPECTED).length;
-    expect(summary).toMatchObject({ modules: moduleCount, tensors: 3 * moduleCount, alphaSources: { unet: 'lora_adapter_metadata', text_encoder: 'lora_adapter_metadata' } });
+    expect(summary).toMatchObject({
+      modules: moduleCount,
+      tensors: 3 * moduleCount,
+      alphaSources: { unet: 'lora_adapter_metadata', text_encoder: 'lora_adapter_metadata' },
+    });
     expect(written.tensors.size).toBe(3 * moduleCount);
     for (const [module, { rank, alpha }] of Object.entries(EXPECTED)) {
       const name = kohyaName(module);
@@ -59,24 +71,50 @@ describe('convertPeftFileToKohya', () => {
     expect([rankOf(alphaOverride), alphaOf(alphaOverride)]).toEqual([4, 3]);
     expect(alphaOf('lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k')).toBe(8);
     // The fixture's text encoder is flattened (transformers 5); the kohya name has text_model_ back.
-    expect([rankOf('lora_te_text_model_encoder_layers_1_self_attn_out_proj'), alphaOf('lora_te_text_model_encoder_layers_1_self_attn_out_proj')]).toEqual([2, 1]);
+    expect([
+      rankOf('lora_te_text_model_encoder_layers_1_self_attn_out_proj'),
+      alphaOf('lora_te_text_model_encoder_layers_1_self_attn_out_proj'),
+    ]).toEqual([2, 1]);
   });
 
   it('stores sshs hashes that match the bytes of the written file, and only the given metadata', async () => {
     const output = join(dir, 'h.safetensors');
-    const summary = await convertPeftFileToKohya({ input: INPUT, output, family: 'sd1', metadata: { ss_output_name: 'h', sshs_model_hash: 'stale' } });
+    const summary = await convertPeftFileToKohya({
+      input: INPUT,
+      output,
+      family: 'sd1',
+      metadata: { ss_output_name: 'h', sshs_model_hash: 'stale' },
+    });
     const bytes = readFileSync(output);
     const headerSize = Number(bytes.readBigUInt64LE(0));
     const { metadata } = await readSafetensors(output);
-    expect(metadata).toEqual({ sshs_model_hash: sha256(bytes.subarray(8 + headerSize)), sshs_legacy_hash: sha256(bytes.subarray(0x100000, 0x110000)).slice(0, 8), ss_output_name: 'h' });
-    expect([summary.modelHash, summary.legacyHash, summary.sizeBytes]).toEqual([metadata.sshs_model_hash, metadata.sshs_legacy_hash, bytes.length]);
+    expect(metadata).toEqual({
+      sshs_model_hash: sha256(bytes.subarray(8 + headerSize)),
+      sshs_legacy_hash: sha256(bytes.subarray(0x100000, 0x110000)).slice(0, 8),
+      ss_output_name: 'h',
+    });
+    expect([summary.modelHash, summary.legacyHash, summary.sizeBytes]).toEqual([
+      metadata.sshs_model_hash,
+      metadata.sshs_legacy_hash,
+      bytes.length,
+    ]);
   });
 
   it('refuses to overwrite its input and leaves nothing behind when the input is missing', async () => {
     const input = join(dir, 'pytorch_lora_weights.safetensors');
     copyFileSync(INPUT, input);
-    await expect(convertPeftFileToKohya({ input, output: input, family: 'sd1', metadata: {} })).rejects.toMatchObject({ code: 'output_is_input', culprit: input });
-    await expect(convertPeftFileToKohya({ input: join(dir, 'nope.safetensors'), output: join(dir, 'x.safetensors'), family: 'sd1', metadata: {} })).rejects.toMatchObject({ code: 'file_not_found' });
+    await expect(convertPeftFileToKohya({ input, output: input, family: 'sd1', metadata: {} })).rejects.toMatchObject({
+      code: 'output_is_input',
+      culprit: input,
+    });
+    await expect(
+      convertPeftFileToKohya({
+        input: join(dir, 'nope.safetensors'),
+        output: join(dir, 'x.safetensors'),
+        family: 'sd1',
+        metadata: {},
+      }),
+    ).rejects.toMatchObject({ code: 'file_not_found' });
     expect(readdirSync(dir)).toEqual(['pytorch_lora_weights.safetensors']);
     expect(readFileSync(input).equals(readFileSync(INPUT))).toBe(true);
   });

@@ -37,7 +37,11 @@ export interface ConvertSummary {
 
 export async function convertPeftFileToKohya(options: ConvertOptions): Promise<ConvertSummary> {
   if (resolve(options.input) === resolve(options.output)) {
-    throw new LoraFileError('is both the input and the output', { code: 'output_is_input', culprit: options.output, hint: 'write the kohya file under another name' });
+    throw new LoraFileError('is both the input and the output', {
+      code: 'output_is_input',
+      culprit: options.output,
+      hint: 'write the kohya file under another name',
+    });
   }
   const file = await readSafetensors(options.input);
   const { tensors, modules, alphaSources } = peftToKohya(file, {
@@ -48,5 +52,12 @@ export async function convertPeftFileToKohya(options: ConvertOptions): Promise<C
   });
   const { bytes, modelHash, legacyHash } = serializeWithSshsHashes({ metadata: options.metadata, tensors });
   await writeBytesAtomic(options.output, bytes);
-  return { modules: modules.length, tensors: tensors.size, sizeBytes: bytes.length, modelHash, legacyHash, alphaSources };
+  return {
+    modules: modules.length,
+    tensors: tensors.size,
+    sizeBytes: bytes.length,
+    modelHash,
+    legacyHash,
+    alphaSources,
+  };
 }

@@ -34,7 +34,10 @@ export interface TrainingSummary {
 const TOP_TAGS = 20;
 
 /** null when the file carries no training metadata at all. */
-export function summarizeTraining(metadata: Readonly<Record<string, string>>, problems: string[]): TrainingSummary | null {
+export function summarizeTraining(
+  metadata: Readonly<Record<string, string>>,
+  problems: string[],
+): TrainingSummary | null {
   if (!Object.keys(metadata).some((key) => key.startsWith('ss_') || key.startsWith('modelspec.'))) return null;
   const text = (key: string) => present(metadata[key]);
   const tags = tagCounts(metadata.ss_tag_frequency, problems);
@@ -46,7 +49,12 @@ export function summarizeTraining(metadata: Readonly<Record<string, string>>, pr
       version: text('ss_base_model_version') ?? text('modelspec.architecture'),
       hash: text('ss_new_sd_model_hash')?.slice(0, 10) ?? text('ss_sd_model_hash'),
     },
-    network: { module: text('ss_network_module'), dim: text('ss_network_dim'), alpha: text('ss_network_alpha'), args: networkArgs(metadata.ss_network_args, problems) },
+    network: {
+      module: text('ss_network_module'),
+      dim: text('ss_network_dim'),
+      alpha: text('ss_network_alpha'),
+      args: networkArgs(metadata.ss_network_args, problems),
+    },
     steps: integer(metadata.ss_steps),
     maxSteps: integer(metadata.ss_max_train_steps),
     epoch: integer(metadata.ss_epoch),
@@ -89,7 +97,8 @@ function parseJson(value: string | undefined, key: string, problems: string[]): 
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function networkArgs(value: string | undefined, problems: string[]): Record<string, string> | null {
   const parsed = parseJson(value, 'ss_network_args', problems);
@@ -114,7 +123,10 @@ function tagCounts(value: string | undefined, problems: string[]): Array<{ tag: 
   const counts = new Map<string, number>();
   for (const folder of Object.values(parsed)) {
     if (!isRecord(folder)) continue;
-    for (const [tag, count] of Object.entries(folder)) if (typeof count === 'number') counts.set(tag, (counts.get(tag) ?? 0) + count);
+    for (const [tag, count] of Object.entries(folder))
+      if (typeof count === 'number') counts.set(tag, (counts.get(tag) ?? 0) + count);
   }
-  return [...counts].map(([tag, count]) => ({ tag, count })).sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
+  return [...counts]
+    .map(([tag, count]) => ({ tag, count }))
+    .sort((a, b) => b.count - a.count || (a.tag < b.tag ? -1 : 1));
 }

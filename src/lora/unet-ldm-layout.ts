@@ -19,7 +19,12 @@ export const SD_UNET_LAYOUT: UnetLayout = {
 };
 
 export function sdxlUnetLayout(layersPerBlock = 2): UnetLayout {
-  return { name: 'an SDXL UNet', layersPerBlock, downHasAttention: [false, true, true], upHasAttention: [true, true, false] };
+  return {
+    name: 'an SDXL UNet',
+    layersPerBlock,
+    downHasAttention: [false, true, true],
+    upHasAttention: [true, true, false],
+  };
 }
 
 export type LdmPathResult = { ldm: string } | { problem: string };
@@ -96,7 +101,8 @@ export function diffusersUnetPath(ldm: string, layout: UnetLayout): string | und
   const input = /^input_blocks\.(\d+)\.([01])\.(.+)$/.exec(ldm);
   if (input) {
     const [n, slot, rest] = [Number(input[1]), input[2], input[3] ?? ''];
-    if (n % stride === 0) return slot === '0' && rest === 'op' ? `down_blocks.${n / stride - 1}.downsamplers.0.conv` : undefined;
+    if (n % stride === 0)
+      return slot === '0' && rest === 'op' ? `down_blocks.${n / stride - 1}.downsamplers.0.conv` : undefined;
     const [level, layer] = [Math.floor((n - 1) / stride), (n - 1) % stride];
     if (slot === '1' && !layout.downHasAttention[level]) return undefined;
     return blockPath('down_blocks', level, layer, slot, rest);
@@ -106,7 +112,8 @@ export function diffusersUnetPath(ldm: string, layout: UnetLayout): string | und
     const [n, slot, rest] = [Number(output[1]), output[2], output[3] ?? ''];
     const [level, layer] = [Math.floor(n / stride), n % stride];
     const upsamplerSlot = layout.upHasAttention[level] ? '2' : '1';
-    if (slot === upsamplerSlot && rest === 'conv' && layer === stride - 1) return `up_blocks.${level}.upsamplers.0.conv`;
+    if (slot === upsamplerSlot && rest === 'conv' && layer === stride - 1)
+      return `up_blocks.${level}.upsamplers.0.conv`;
     if (slot === '2' || (slot === '1' && !layout.upHasAttention[level])) return undefined;
     return blockPath('up_blocks', level, layer, slot, rest);
   }
@@ -120,7 +127,13 @@ export function diffusersUnetPath(ldm: string, layout: UnetLayout): string | und
   return undefined;
 }
 
-function blockPath(side: string, level: number, layer: number, slot: string | undefined, rest: string): string | undefined {
+function blockPath(
+  side: string,
+  level: number,
+  layer: number,
+  slot: string | undefined,
+  rest: string,
+): string | undefined {
   if (slot === '1') return `${side}.${level}.attentions.${layer}.${rest}`;
   const resnet = RESNET_DIFFUSERS_NAMES[rest];
   return resnet && `${side}.${level}.resnets.${layer}.${resnet}`;

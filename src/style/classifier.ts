@@ -45,11 +45,20 @@ function standardise(classifier: Pick<StyleClassifier, 'mean' | 'scale'>, featur
  * Full-batch gradient descent from zero weights: the same data always gives the same classifier.
  * The L2 penalty keeps probabilities soft, so images part-way to a style score part-way.
  */
-export function trainStyleClassifier(examples: LabelledFeatures[], options = { epochs: 300, learningRate: 0.5, l2: 0.05 }): StyleClassifier {
+export function trainStyleClassifier(
+  examples: LabelledFeatures[],
+  options = { epochs: 300, learningRate: 0.5, l2: 0.05 },
+): StyleClassifier {
   const styles = [...new Set(examples.map((e) => e.style))].sort();
   const { mean, scale } = standardiser(examples.map((e) => e.features));
   const dims = mean.length;
-  const classifier: StyleClassifier = { styles, mean, scale, weights: styles.map(() => new Array<number>(dims).fill(0)), bias: styles.map(() => 0) };
+  const classifier: StyleClassifier = {
+    styles,
+    mean,
+    scale,
+    weights: styles.map(() => new Array<number>(dims).fill(0)),
+    bias: styles.map(() => 0),
+  };
   const inputs = examples.map((e) => standardise(classifier, e.features));
   const targets = examples.map((e) => styles.indexOf(e.style));
   for (let epoch = 0; epoch < options.epochs; epoch++) {

@@ -8,8 +8,16 @@ import { styleFeatures } from './features.js';
 export const SCORE_SIZE_PX = 64;
 
 export async function featuresOfImage(input: string | Buffer): Promise<number[]> {
-  const { data, info } = await sharp(input).removeAlpha().resize(SCORE_SIZE_PX, SCORE_SIZE_PX, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
-  return styleFeatures({ width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+  const { data, info } = await sharp(input)
+    .removeAlpha()
+    .resize(SCORE_SIZE_PX, SCORE_SIZE_PX, { fit: 'cover' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return styleFeatures({
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  });
 }
 
 /** The class of every picture that is not the target style. */
@@ -37,7 +45,10 @@ export async function buildReferenceClassifier(options: ReferenceOptions): Promi
     for (let i = 0; i < perStyle; i++) {
       // Seeds far from the ones `demo-data` uses by default, so the classifier never trains on the LoRA's pictures.
       const scene = drawScene(style, sceneSeed(9_000 + (options.seed ?? 0), style, i), SCORE_SIZE_PX);
-      examples.push({ style: style === options.target ? style : OTHER_STYLES, features: await featuresOfImage(Buffer.from(scene.svg)) });
+      examples.push({
+        style: style === options.target ? style : OTHER_STYLES,
+        features: await featuresOfImage(Buffer.from(scene.svg)),
+      });
     }
   }
   return trainStyleClassifier(examples);

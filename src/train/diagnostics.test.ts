@@ -20,7 +20,7 @@ const FACTS: RunFacts = { learningRate: 1e-4, batchSize: 2, totalSteps: 200, war
 /** A seeded stand-in for the timestep noise of a diffusion loss: values swing ±60% around the level. */
 function noisy(levels: number[], seed = 1): LossPoint[] {
   let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return levels.map((level, i) => ({ step: i + 1, epoch: Math.floor(i / 10) + 1, loss: level * (0.4 + 1.2 * next()) }));
 }
 
@@ -82,7 +82,9 @@ describe('oscillation', () => {
     const points = range(120, (i) => ({ step: i + 1, epoch: 1, loss: Math.floor(i / 10) % 2 === 0 ? 0.05 : 0.3 }));
     const finding = findOscillation(points, { ...FACTS, totalSteps: 200 });
     expect(finding?.code).toBe('oscillation');
-    expect(finding?.hint).toBe('lower `learning_rate` to about 0.00005 (now 0.0001), or raise `batch_size` to 4 (or `gradient_accumulation_steps`)');
+    expect(finding?.hint).toBe(
+      'lower `learning_rate` to about 0.00005 (now 0.0001), or raise `batch_size` to 4 (or `gradient_accumulation_steps`)',
+    );
   });
 
   it('leaves plain timestep noise alone', () => {
@@ -91,7 +93,8 @@ describe('oscillation', () => {
 });
 
 describe('plateau', () => {
-  const series = (values: number[], every = 10): SeriesPoint[] => values.map((value, i) => ({ step: (i + 1) * every, epoch: i + 1, value }));
+  const series = (values: number[], every = 10): SeriesPoint[] =>
+    values.map((value, i) => ({ step: (i + 1) * every, epoch: i + 1, value }));
 
   it('finds a validation loss that stopped improving, and names where it was best', () => {
     const finding = findPlateau(series([0.3, 0.2, 0.15, 0.12, 0.119, 0.12, 0.121, 0.119, 0.12, 0.12]), 30);
@@ -118,13 +121,27 @@ describe('plateau', () => {
 
 describe('overfitting', () => {
   const round = (step: number, distances: number[]): SampleLikeness[] =>
-    distances.map((distanceBits, i) => ({ step, epoch: step / 10, sample: `step-${step}-${i}.png`, nearestImage: `img_${i}.png`, distanceBits }));
+    distances.map((distanceBits, i) => ({
+      step,
+      epoch: step / 10,
+      sample: `step-${step}-${i}.png`,
+      nearestImage: `img_${i}.png`,
+      distanceBits,
+    }));
 
   it('warns when most samples are near-copies, from the epoch where it began', () => {
-    const likeness = [...round(10, [22, 30]), ...round(20, [9, 18]), ...round(30, [12, 20]), ...round(40, [8, 9]), ...round(50, [6, 7])];
+    const likeness = [
+      ...round(10, [22, 30]),
+      ...round(20, [9, 18]),
+      ...round(30, [12, 20]),
+      ...round(40, [8, 9]),
+      ...round(50, [6, 7]),
+    ];
     const finding = findOverfitting(likeness, 10);
     expect(finding?.epoch).toBe(4);
-    expect(finding?.message).toBe('samples are near-copies of training pictures since epoch 4 (step 40): step-50-0.png differs from img_0.png in 6 of 64 hash bits');
+    expect(finding?.message).toBe(
+      'samples are near-copies of training pictures since epoch 4 (step 40): step-50-0.png differs from img_0.png in 6 of 64 hash bits',
+    );
     expect(finding?.hint).toContain('train fewer epochs (about 3)');
   });
 

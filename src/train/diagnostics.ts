@@ -54,7 +54,11 @@ export function lossWindows(points: LossPoint[], size: number): LossWindow[] {
   const windows: LossWindow[] = [];
   for (let end = size; end <= points.length; end += size) {
     const slice = points.slice(end - size, end);
-    windows.push({ step: slice.at(-1)!.step, epoch: slice.at(-1)!.epoch, mean: slice.reduce((sum, p) => sum + p.loss, 0) / size });
+    windows.push({
+      step: slice.at(-1)!.step,
+      epoch: slice.at(-1)!.epoch,
+      mean: slice.reduce((sum, p) => sum + p.loss, 0) / size,
+    });
   }
   return windows;
 }
@@ -96,7 +100,12 @@ function findWorseThanZeroPrediction(windows: LossWindow[], facts: RunFacts): Fi
     epoch: worse.epoch,
     message: `the loss is diverging: ${formatNumber(worse.mean)} around step ${worse.step}, worse than predicting no noise at all (${reference})`,
     hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}) and keep \`max_grad_norm: 1\``,
-    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, loss: worse.mean, zero_prediction_loss: facts.zeroPredictionLoss },
+    data: {
+      learning_rate: facts.learningRate,
+      suggested_learning_rate: suggested,
+      loss: worse.mean,
+      zero_prediction_loss: facts.zeroPredictionLoss,
+    },
   };
 }
 
@@ -117,7 +126,13 @@ function findRiseFromBest(points: LossPoint[], windows: LossWindow[], size: numb
     epoch: at.epoch,
     message: `the loss is diverging: ${formatNumber(at.mean)} around step ${at.step}, up from ${formatNumber(best.mean)} at step ${best.step}`,
     hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}) and keep \`max_grad_norm: 1\``,
-    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, loss: at.mean, best_loss: best.mean, best_step: best.step },
+    data: {
+      learning_rate: facts.learningRate,
+      suggested_learning_rate: suggested,
+      loss: at.mean,
+      best_loss: best.mean,
+      best_step: best.step,
+    },
   };
 }
 
@@ -133,7 +148,12 @@ export function findNonFiniteLoss(points: LossPoint[], facts: RunFacts): Finding
     epoch: broken.epoch,
     message: `the loss diverged to ${broken.loss} at step ${broken.step}, from ${formatNumber(first.loss)} at step ${first.step}`,
     hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}) and keep \`max_grad_norm: 1\``,
-    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, loss: String(broken.loss), first_loss: first.loss },
+    data: {
+      learning_rate: facts.learningRate,
+      suggested_learning_rate: suggested,
+      loss: String(broken.loss),
+      first_loss: first.loss,
+    },
   };
 }
 
@@ -155,10 +175,12 @@ export function findOscillation(points: LossPoint[], facts: RunFacts): Finding |
   if (windows.length < OSCILLATION_WINDOWS) return null;
   const means = windows.map((w) => w.mean);
   let turns = 0;
-  for (let i = 2; i < means.length; i++) if (Math.sign(means[i]! - means[i - 1]!) * Math.sign(means[i - 1]! - means[i - 2]!) < 0) turns++;
+  for (let i = 2; i < means.length; i++)
+    if (Math.sign(means[i]! - means[i - 1]!) * Math.sign(means[i - 1]! - means[i - 2]!) < 0) turns++;
   const covered = points.slice(-OSCILLATION_WINDOWS * size);
   let noise = 0;
-  for (let w = 0; w < OSCILLATION_WINDOWS; w++) noise += variance(covered.slice(w * size, (w + 1) * size).map((p) => p.loss)) / OSCILLATION_WINDOWS;
+  for (let w = 0; w < OSCILLATION_WINDOWS; w++)
+    noise += variance(covered.slice(w * size, (w + 1) * size).map((p) => p.loss)) / OSCILLATION_WINDOWS;
   // The variance a window mean would have from the noise alone is noise / size; a flat series has no noise at all.
   const ratio = variance(means) / Math.max(noise / size, 1e-12);
   if (turns < OSCILLATION_TURNS || ratio < OSCILLATION_VARIANCE_RATIO) return null;
@@ -172,7 +194,14 @@ export function findOscillation(points: LossPoint[], facts: RunFacts): Finding |
     epoch: last.epoch,
     message: `the loss swings up and down by ${Math.round(swing * 100)}% of its level over the last ${OSCILLATION_WINDOWS * size} steps, more than its step-to-step noise explains`,
     hint: `lower \`learning_rate\` to about ${suggested} (now ${facts.learningRate}), or raise \`batch_size\` to ${facts.batchSize * 2} (or \`gradient_accumulation_steps\`)`,
-    data: { learning_rate: facts.learningRate, suggested_learning_rate: suggested, batch_size: facts.batchSize, swing, turns, variance_ratio: ratio },
+    data: {
+      learning_rate: facts.learningRate,
+      suggested_learning_rate: suggested,
+      batch_size: facts.batchSize,
+      swing,
+      turns,
+      variance_ratio: ratio,
+    },
   };
 }
 
@@ -207,7 +236,14 @@ export function findPlateau(series: SeriesPoint[], patience: number): Finding | 
     epoch: last.epoch,
     message: `the validation loss has not improved over the last ${patience} steps (${formatNumber(recentMean)} against ${formatNumber(previousMean)} before; best ${formatNumber(best.value)} at step ${best.step}, epoch ${best.epoch})`,
     hint: `training could stop here: about ${best.epoch} epochs are enough for this data (\`epochs: ${Math.max(1, best.epoch)}\`), or set \`early_stop: plateau\`; if samples still improve, ignore this`,
-    data: { source: 'validation', best_step: best.step, best_epoch: best.epoch, best_loss: best.value, recent_loss: recentMean, previous_loss: previousMean },
+    data: {
+      source: 'validation',
+      best_step: best.step,
+      best_epoch: best.epoch,
+      best_loss: best.value,
+      recent_loss: recentMean,
+      previous_loss: previousMean,
+    },
   };
 }
 
@@ -219,7 +255,12 @@ export function plateauPatience(totalSteps: number): number {
 /** Every loss finding that holds for the series so far (divergence hides oscillation: it is the bigger problem). */
 export function diagnoseLoss(points: LossPoint[], validation: SeriesPoint[], facts: RunFacts): Finding[] {
   const afterWarmup = points.filter((p) => p.step > facts.warmupSteps);
-  const divergence = findNonFiniteLoss(points, facts) ?? findDivergence(afterWarmup.filter((p) => Number.isFinite(p.loss)), facts);
+  const divergence =
+    findNonFiniteLoss(points, facts) ??
+    findDivergence(
+      afterWarmup.filter((p) => Number.isFinite(p.loss)),
+      facts,
+    );
   const oscillation = divergence ? null : findOscillation(afterWarmup, facts);
   // Only the validation loss can say "stop here": the training loss of a diffusion model flattens within a few dozen
   // steps (it is dominated by the random timestep) while the style keeps improving. Measured on the demo: window means
@@ -257,8 +298,11 @@ export function nearCopyThreshold(trainingNearestBits: number[]): number {
  * It "started" at the first round of the unbroken stretch of such rounds that reaches the latest one.
  */
 export function findOverfitting(likeness: SampleLikeness[], thresholdBits: number): Finding | null {
-  const rounds = [...new Set(likeness.map((l) => l.step))].sort((a, b) => a - b).map((step) => likeness.filter((l) => l.step === step));
-  const isCopying = (round: SampleLikeness[]) => round.filter((l) => l.distanceBits <= thresholdBits).length * 2 >= round.length;
+  const rounds = [...new Set(likeness.map((l) => l.step))]
+    .sort((a, b) => a - b)
+    .map((step) => likeness.filter((l) => l.step === step));
+  const isCopying = (round: SampleLikeness[]) =>
+    round.filter((l) => l.distanceBits <= thresholdBits).length * 2 >= round.length;
   let start = rounds.length;
   while (start > 0 && isCopying(rounds[start - 1]!)) start--;
   if (start === rounds.length) return null;
@@ -273,7 +317,15 @@ export function findOverfitting(likeness: SampleLikeness[], thresholdBits: numbe
     epoch: began.epoch,
     message: `samples are near-copies of training pictures since epoch ${began.epoch} (step ${began.step}): ${closest.sample} differs from ${closest.nearestImage} in ${closest.distanceBits} of 64 hash bits`,
     hint: `train fewer epochs (about ${keepEpochs}), or add pictures or augmentation (\`random_flip: true\`, \`crop: random\` with \`crop_scale: 0.85\`, \`color_jitter: 0.05\`); \`early_stop: overfitting\` stops there`,
-    data: { started_step: began.step, started_epoch: began.epoch, suggested_epochs: keepEpochs, distance_bits: closest.distanceBits, threshold_bits: thresholdBits, sample: closest.sample, nearest_image: closest.nearestImage },
+    data: {
+      started_step: began.step,
+      started_epoch: began.epoch,
+      suggested_epochs: keepEpochs,
+      distance_bits: closest.distanceBits,
+      threshold_bits: thresholdBits,
+      sample: closest.sample,
+      nearest_image: closest.nearestImage,
+    },
   };
 }
 

@@ -23,9 +23,17 @@ export async function readParentLora(path: string): Promise<ParentLora> {
   }
   const { modules } = groupModules(header.tensors);
   const format = detectFormat([...header.tensors.keys()], modules, header.metadata.ss_network_module);
-  const isPlainLora = (format.name === 'kohya' || format.name === 'diffusers') && format.isConvertible && modules.every((m) => m.kind === 'lora');
+  const isPlainLora =
+    (format.name === 'kohya' || format.name === 'diffusers') &&
+    format.isConvertible &&
+    modules.every((m) => m.kind === 'lora');
   if (!isPlainLora) {
-    const what = format.name === 'checkpoint' ? 'a base model checkpoint' : format.name === 'unknown' ? 'no LoRA layers' : `${format.name} ${format.variant}`;
+    const what =
+      format.name === 'checkpoint'
+        ? 'a base model checkpoint'
+        : format.name === 'unknown'
+          ? 'no LoRA layers'
+          : `${format.name} ${format.variant}`;
     throw new ConfigError(`\`init_lora\` is not a LoRA this tool can continue (the file holds ${what})`, {
       code: 'init_lora_not_lora',
       culprit: path,
@@ -33,7 +41,13 @@ export async function readParentLora(path: string): Promise<ParentLora> {
     });
   }
   const guess = detectFamily(modules, header.tensors, header.metadata);
-  return { file: basename(path), sha256: await sha256OfFile(path), metadata: header.metadata, family: guess.family, layers: modules.length };
+  return {
+    file: basename(path),
+    sha256: await sha256OfFile(path),
+    metadata: header.metadata,
+    family: guess.family,
+    layers: modules.length,
+  };
 }
 
 function readHeaderAsInitLora(fd: number, path: string) {
@@ -41,6 +55,11 @@ function readHeaderAsInitLora(fd: number, path: string) {
     return readSafetensorsHeader(fd, path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`\`init_lora\` is not a readable .safetensors file (${reason})`, { code: 'init_lora_not_lora', culprit: path, hint: 'point `init_lora` at a LoRA `.safetensors` file', cause: error });
+    throw new ConfigError(`\`init_lora\` is not a readable .safetensors file (${reason})`, {
+      code: 'init_lora_not_lora',
+      culprit: path,
+      hint: 'point `init_lora` at a LoRA `.safetensors` file',
+      cause: error,
+    });
   }
 }

@@ -23,7 +23,11 @@ export interface TrainPlan {
 }
 
 /** `baseModelFacts`: the checkpoint verdict's family and prediction type, which the engine loads with. */
-export function planTraining(config: ResolvedConfig, baseModelFacts: EngineBaseModelFacts, outputDir = config.output_dir): TrainPlan {
+export function planTraining(
+  config: ResolvedConfig,
+  baseModelFacts: EngineBaseModelFacts,
+  outputDir = config.output_dir,
+): TrainPlan {
   const targets = resolveTargetModules(config.target_modules);
   const manifestPath = `${outputDir}/manifest.jsonl`;
   const hasValidation = config.validation_split > 0 || config.validation_dir !== null;

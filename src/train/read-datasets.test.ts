@@ -12,13 +12,18 @@ let root: string;
 async function writePictures(dir: string, count: number): Promise<void> {
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < count; i++) {
-    await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 30 * i, g: 90, b: 160 } } }).png().toFile(join(dir, `p${i}.png`));
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 30 * i, g: 90, b: 160 } } })
+      .png()
+      .toFile(join(dir, `p${i}.png`));
     writeFileSync(join(dir, `p${i}.txt`), `picture ${i}, test style`);
   }
 }
 
 function config(extra: string) {
-  const parsed = validateConfig({ file: 'c.yaml', text: `train_data_dir: ${join(root, 'train')}\nbase_model: m.safetensors\n${extra}` });
+  const parsed = validateConfig({
+    file: 'c.yaml',
+    text: `train_data_dir: ${join(root, 'train')}\nbase_model: m.safetensors\n${extra}`,
+  });
   return resolveConfig(parsed, { cwd: root, isFile: () => false });
 }
 
@@ -43,9 +48,11 @@ describe('readTrainingSets', () => {
   });
 
   it('refuses both at once, and a split of a single picture', async () => {
-    await expect(readTrainingSets(config(`validation_split: 0.1\nvalidation_dir: ${join(root, 'held-out')}\n`))).rejects.toThrow(
-      '`validation_split` and `validation_dir` both choose the validation pictures',
-    );
-    await expect(readTrainingSets({ ...config('validation_split: 0.5\n'), train_data_dir: join(root, 'one') })).rejects.toThrow('`validation_split: 0.5` needs at least 2 pictures');
+    await expect(
+      readTrainingSets(config(`validation_split: 0.1\nvalidation_dir: ${join(root, 'held-out')}\n`)),
+    ).rejects.toThrow('`validation_split` and `validation_dir` both choose the validation pictures');
+    await expect(
+      readTrainingSets({ ...config('validation_split: 0.5\n'), train_data_dir: join(root, 'one') }),
+    ).rejects.toThrow('`validation_split: 0.5` needs at least 2 pictures');
   });
 });

@@ -12,7 +12,11 @@ export interface TrainingSets {
 }
 
 export async function readTrainingSets(config: ResolvedConfig): Promise<TrainingSets> {
-  const all = await readDataset({ dataDir: config.train_data_dir, metadataPath: config.metadata_path, captionExtension: config.caption_extension });
+  const all = await readDataset({
+    dataDir: config.train_data_dir,
+    metadataPath: config.metadata_path,
+    captionExtension: config.caption_extension,
+  });
   if (config.validation_dir !== null) {
     if (config.validation_split > 0) {
       throw new ConfigError('`validation_split` and `validation_dir` both choose the validation pictures', {
@@ -22,7 +26,11 @@ export async function readTrainingSets(config: ResolvedConfig): Promise<Training
       });
     }
     const metadata = join(config.validation_dir, 'metadata.csv');
-    const validationItems = await readDataset({ dataDir: config.validation_dir, metadataPath: existsSync(metadata) ? metadata : null, captionExtension: config.caption_extension });
+    const validationItems = await readDataset({
+      dataDir: config.validation_dir,
+      metadataPath: existsSync(metadata) ? metadata : null,
+      captionExtension: config.caption_extension,
+    });
     return { items: all, validationItems };
   }
   const { training, validation } = splitForValidation(all, config.validation_split, config.seed);

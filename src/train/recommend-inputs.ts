@@ -11,13 +11,19 @@ import { DatasetError } from '../errors.js';
 import { recommendTraining, type DatasetStats, type DeviceFacts, type Recommendation } from './recommend.js';
 
 /** Where a LoRA given as `base_model` belongs in a training config. */
-export const BASE_MODEL_LORA_HINT = 'to go on training this LoRA, set `init_lora` to it and `base_model` to the checkpoint it was trained on';
+export const BASE_MODEL_LORA_HINT =
+  'to go on training this LoRA, set `init_lora` to it and `base_model` to the checkpoint it was trained on';
 const DETAIL_SIZE_PX = 128;
 const DETAIL_SAMPLE = 64; // pictures measured at most: the median settles long before
 
 /** Mean absolute brightness step between neighbouring pixels at 128 px, 0–1. */
 export async function measureDetail(path: string): Promise<number> {
-  const { data, info } = await sharp(path).rotate().greyscale().resize(DETAIL_SIZE_PX, DETAIL_SIZE_PX, { fit: 'inside', withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(path)
+    .rotate()
+    .greyscale()
+    .resize(DETAIL_SIZE_PX, DETAIL_SIZE_PX, { fit: 'inside', withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const { width, height } = info;
   let sum = 0;
   for (let y = 0; y < height - 1; y++) {
@@ -31,11 +37,25 @@ export async function measureDetail(path: string): Promise<number> {
 
 export async function measureDataset(dataDir: string): Promise<DatasetStats> {
   const images = listImageFiles(dataDir);
-  if (images.length === 0) throw new DatasetError('no images found', { code: 'dataset_empty', culprit: dataDir, hint: 'point `train_data_dir` at the folder with the pictures' });
+  if (images.length === 0)
+    throw new DatasetError('no images found', {
+      code: 'dataset_empty',
+      culprit: dataDir,
+      hint: 'point `train_data_dir` at the folder with the pictures',
+    });
   const step = Math.max(1, Math.floor(images.length / DETAIL_SAMPLE));
-  const measured = await Promise.all(images.filter((_, i) => i % step === 0).slice(0, DETAIL_SAMPLE).map((image) => measureDetail(join(dataDir, image.relPath))));
+  const measured = await Promise.all(
+    images
+      .filter((_, i) => i % step === 0)
+      .slice(0, DETAIL_SAMPLE)
+      .map((image) => measureDetail(join(dataDir, image.relPath))),
+  );
   const sorted = measured.sort((a, b) => a - b);
-  return { images: images.length, imagesPerEpoch: images.reduce((sum, image) => sum + image.repeats, 0), detail: sorted[Math.floor(sorted.length / 2)]! };
+  return {
+    images: images.length,
+    imagesPerEpoch: images.reduce((sum, image) => sum + image.repeats, 0),
+    detail: sorted[Math.floor(sorted.length / 2)]!,
+  };
 }
 
 /** The device the engine will train on, from its `doctor` report. */
@@ -43,7 +63,11 @@ export async function detectDevice(env: Env, note: (line: string) => void): Prom
   if (!isEngineReady(env)) setupEngine({ env, log: note });
   const result = await runEngine({ command: 'doctor' }, { env });
   const info = result.events.find((e) => e.type === 'info');
-  const data = (info?.type === 'info' ? info.data : {}) as { device?: string; gpu?: string | null; gpu_memory_gb?: number | null };
+  const data = (info?.type === 'info' ? info.data : {}) as {
+    device?: string;
+    gpu?: string | null;
+    gpu_memory_gb?: number | null;
+  };
   const kind = data.device === 'cuda' || data.device === 'mps' ? data.device : 'cpu';
   const memoryGiB = kind === 'cuda' ? (data.gpu_memory_gb ?? null) : Math.round(totalmem() / 2 ** 30);
   return { kind, memoryGiB, name: data.gpu ?? null };

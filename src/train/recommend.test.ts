@@ -6,39 +6,78 @@ const GPU_24: DeviceFacts = { kind: 'cuda', memoryGiB: 24, name: 'RTX 4090' };
 
 describe('recommendTraining', () => {
   it('50 simple pictures: a small rank, 20 epochs', () => {
-    const { values, reasons } = recommendTraining({ dataset: { images: 50, imagesPerEpoch: 50, detail: 0.03 }, device: CPU, resolutionPx: 512, isSdxl: false });
+    const { values, reasons } = recommendTraining({
+      dataset: { images: 50, imagesPerEpoch: 50, detail: 0.03 },
+      device: CPU,
+      resolutionPx: 512,
+      isSdxl: false,
+    });
     expect(values).toEqual({ lora_rank: 8, epochs: 20, batch_size: 1, learning_rate: 1e-4 });
-    expect(reasons.find((r) => r.key === 'lora_rank')?.reason).toBe('simple motifs (detail 0.03 < 0.06): 4–8 is enough');
+    expect(reasons.find((r) => r.key === 'lora_rank')?.reason).toBe(
+      'simple motifs (detail 0.03 < 0.06): 4–8 is enough',
+    );
     expect(reasons.find((r) => r.key === 'batch_size')?.reason).toMatch(/^no GPU/);
   });
 
   it('200 detailed pictures on a 24 GiB GPU: rank 16, 15 epochs, a larger batch and a scaled learning rate', () => {
-    const { values, reasons } = recommendTraining({ dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 }, device: GPU_24, resolutionPx: 512, isSdxl: false });
+    const { values, reasons } = recommendTraining({
+      dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 },
+      device: GPU_24,
+      resolutionPx: 512,
+      isSdxl: false,
+    });
     // 24 GiB × 0.85 − 4 GiB leaves ~16 GiB: 10 pictures at 1.5 GiB, rounded down to a power of two.
     expect(values).toEqual({ lora_rank: 16, epochs: 15, batch_size: 8, learning_rate: 3e-4 });
     expect(reasons.find((r) => r.key === 'learning_rate')?.reason).toContain('√8');
   });
 
   it('SDXL at 1024 px needs more memory per picture than SD 1.5 at 512 px', () => {
-    const sd15 = recommendTraining({ dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 }, device: { kind: 'cuda', memoryGiB: 16 }, resolutionPx: 512, isSdxl: false });
-    const sdxl = recommendTraining({ dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 }, device: { kind: 'cuda', memoryGiB: 16 }, resolutionPx: 1024, isSdxl: true });
+    const sd15 = recommendTraining({
+      dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 },
+      device: { kind: 'cuda', memoryGiB: 16 },
+      resolutionPx: 512,
+      isSdxl: false,
+    });
+    const sdxl = recommendTraining({
+      dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 },
+      device: { kind: 'cuda', memoryGiB: 16 },
+      resolutionPx: 1024,
+      isSdxl: true,
+    });
     expect(sd15.values.batch_size).toBe(4);
     expect(sdxl.values.batch_size).toBe(1);
   });
 
   it('a dozen pictures: rank 4, repeats so an epoch sees 20+ pictures, and never a batch larger than a quarter epoch', () => {
-    const { values, repeats } = recommendTraining({ dataset: { images: 12, imagesPerEpoch: 12, detail: 0.05 }, device: GPU_24, resolutionPx: 512, isSdxl: false });
+    const { values, repeats } = recommendTraining({
+      dataset: { images: 12, imagesPerEpoch: 12, detail: 0.05 },
+      device: GPU_24,
+      resolutionPx: 512,
+      isSdxl: false,
+    });
     expect(values.lora_rank).toBe(4);
     expect(repeats).toBe(2);
     expect(values.batch_size).toBe(2);
   });
 
   it('many pictures: fewer epochs for about 3,000 picture views', () => {
-    expect(recommendTraining({ dataset: { images: 600, imagesPerEpoch: 600, detail: 0.2 }, device: CPU, resolutionPx: 512, isSdxl: null }).values.epochs).toBe(5);
+    expect(
+      recommendTraining({
+        dataset: { images: 600, imagesPerEpoch: 600, detail: 0.2 },
+        device: CPU,
+        resolutionPx: 512,
+        isSdxl: null,
+      }).values.epochs,
+    ).toBe(5);
   });
 
   it('marks which values apply (keys set to `auto`) and which are kept', () => {
-    const recommendation = recommendTraining({ dataset: { images: 50, imagesPerEpoch: 50, detail: 0.03 }, device: CPU, resolutionPx: 512, isSdxl: false });
+    const recommendation = recommendTraining({
+      dataset: { images: 50, imagesPerEpoch: 50, detail: 0.03 },
+      device: CPU,
+      resolutionPx: 512,
+      isSdxl: false,
+    });
     const lines = formatRecommendation(recommendation, ['epochs']);
     expect(lines[0]).toMatch(/^lora_rank: 8\s+\(not `auto`: kept\) simple motifs/);
     expect(lines[1]).toMatch(/^epochs: 20\s+\(auto: applied\) 50 pictures per epoch/);

@@ -52,18 +52,40 @@ function recommendRank(stats: DatasetStats): RecommendedValue {
   const detail = `detail ${stats.detail.toFixed(2)}`;
   if (isDetailed(stats)) {
     const value = stats.images >= 100 ? 16 : 12;
-    return { key: 'lora_rank', value, reason: `detailed pictures (${detail} ≥ ${DETAILED_FROM}): 12–16 holds a detailed style${value === 12 ? '; 12 with under 100 pictures, so it memorises less' : ''}` };
+    return {
+      key: 'lora_rank',
+      value,
+      reason: `detailed pictures (${detail} ≥ ${DETAILED_FROM}): 12–16 holds a detailed style${value === 12 ? '; 12 with under 100 pictures, so it memorises less' : ''}`,
+    };
   }
   const value = stats.images < 30 ? 4 : 8;
-  return { key: 'lora_rank', value, reason: `simple motifs (${detail} < ${DETAILED_FROM}): 4–8 is enough${value === 4 ? '; 4 with under 30 pictures, so it memorises less' : ''}` };
+  return {
+    key: 'lora_rank',
+    value,
+    reason: `simple motifs (${detail} < ${DETAILED_FROM}): 4–8 is enough${value === 4 ? '; 4 with under 30 pictures, so it memorises less' : ''}`,
+  };
 }
 
 function recommendEpochs(stats: DatasetStats): RecommendedValue {
   const n = stats.imagesPerEpoch;
-  if (n < 100) return { key: 'epochs', value: 20, reason: `${n} pictures per epoch (under 100): 20 epochs, about ${20 * n} picture views` };
-  if (n < 200) return { key: 'epochs', value: 15, reason: `${n} pictures per epoch (100–200): 15 epochs, about ${15 * n} picture views` };
+  if (n < 100)
+    return {
+      key: 'epochs',
+      value: 20,
+      reason: `${n} pictures per epoch (under 100): 20 epochs, about ${20 * n} picture views`,
+    };
+  if (n < 200)
+    return {
+      key: 'epochs',
+      value: 15,
+      reason: `${n} pictures per epoch (100–200): 15 epochs, about ${15 * n} picture views`,
+    };
   const value = Math.max(5, Math.min(15, Math.round(3000 / n)));
-  return { key: 'epochs', value, reason: `${n} pictures per epoch: ${value} epochs give about 3,000 picture views, enough for a style` };
+  return {
+    key: 'epochs',
+    value,
+    reason: `${n} pictures per epoch: ${value} epochs give about 3,000 picture views, enough for a style`,
+  };
 }
 
 function recommendRepeats(stats: DatasetStats): RecommendedValue {
@@ -83,8 +105,14 @@ function powerOfTwoBelow(value: number): number {
 
 function recommendBatchSize(input: RecommendInput): RecommendedValue {
   const { device, resolutionPx, dataset } = input;
-  if (device.kind === 'cpu') return { key: 'batch_size', value: 1, reason: 'no GPU: a larger batch is not faster per picture on a CPU, and 1 keeps each step short' };
-  if (device.memoryGiB === null) return { key: 'batch_size', value: 1, reason: `${device.kind} with unknown memory: 1 is safe` };
+  if (device.kind === 'cpu')
+    return {
+      key: 'batch_size',
+      value: 1,
+      reason: 'no GPU: a larger batch is not faster per picture on a CPU, and 1 keeps each step short',
+    };
+  if (device.memoryGiB === null)
+    return { key: 'batch_size', value: 1, reason: `${device.kind} with unknown memory: 1 is safe` };
   // Rough LoRA-training footprint (fp16/bf16, no gradient checkpointing): the frozen model, plus activations that
   // grow with the pixel count. SDXL's UNet and two text encoders take about 3× SD 1.5's.
   const sdxl = input.isSdxl === true;
@@ -94,13 +122,24 @@ function recommendBatchSize(input: RecommendInput): RecommendedValue {
   const byData = Math.max(1, Math.floor(dataset.imagesPerEpoch / 4)); // at least 4 steps per epoch
   const value = Math.min(8, powerOfTwoBelow(Math.min(Math.max(1, fits), byData)));
   const memory = `${device.memoryGiB} GiB ${device.kind === 'mps' ? 'shared' : 'GPU'} memory at ${resolutionPx} px${input.isSdxl === null ? ' (base model family unknown: SD 1.x sizes assumed)' : sdxl ? ' (SDXL)' : ''}`;
-  return { key: 'batch_size', value, reason: `${memory} fits about ${Math.max(1, fits)} pictures per step; ${value} keeps at least 4 steps per epoch and at most 8 per step` };
+  return {
+    key: 'batch_size',
+    value,
+    reason: `${memory} fits about ${Math.max(1, fits)} pictures per step; ${value} keeps at least 4 steps per epoch and at most 8 per step`,
+  };
 }
 
 function recommendLearningRate(batchSize: number): RecommendedValue {
   // 1e-4 is the safe rate at batch 1; a larger batch averages out noise, so the rate may grow with √batch.
   const value = Math.min(4e-4, Number((1e-4 * Math.sqrt(batchSize)).toPrecision(1)));
-  return { key: 'learning_rate', value, reason: batchSize === 1 ? '1e-4 is the safe rate at batch size 1' : `1e-4 at batch size 1, scaled with √${batchSize} (the batch averages out noise), at most 4e-4` };
+  return {
+    key: 'learning_rate',
+    value,
+    reason:
+      batchSize === 1
+        ? '1e-4 is the safe rate at batch size 1'
+        : `1e-4 at batch size 1, scaled with √${batchSize} (the batch averages out noise), at most 4e-4`,
+  };
 }
 
 export function recommendTraining(input: RecommendInput): Recommendation {
@@ -117,7 +156,11 @@ export function recommendTraining(input: RecommendInput): Recommendation {
 }
 
 /** `lora_rank: 8   (auto: applied) simple motifs …` — one line per value; `applied` marks keys the config left to `auto`. */
-export function formatRecommendation(recommendation: Recommendation, applied: readonly string[], isOnlyApplied = false): string[] {
+export function formatRecommendation(
+  recommendation: Recommendation,
+  applied: readonly string[],
+  isOnlyApplied = false,
+): string[] {
   const shown = isOnlyApplied ? recommendation.reasons.filter((r) => applied.includes(r.key)) : recommendation.reasons;
   return shown.map((r) => {
     const status = r.key === 'repeats' ? 'advice' : applied.includes(r.key) ? 'auto: applied' : 'not `auto`: kept';

@@ -4,7 +4,10 @@ import { resolveConfig, validateConfig } from '../config/index.js';
 import { fingerprintChanges, runFingerprint } from './run-fingerprint.js';
 
 function config(yaml: string, dataDir = 'data') {
-  const parsed = validateConfig({ file: 'test.yaml', text: `train_data_dir: ${dataDir}\nbase_model: base.safetensors\n${yaml}` });
+  const parsed = validateConfig({
+    file: 'test.yaml',
+    text: `train_data_dir: ${dataDir}\nbase_model: base.safetensors\n${yaml}`,
+  });
   return resolveConfig(parsed, { cwd: '/work', isFile: () => false });
 }
 
@@ -13,13 +16,20 @@ const hashes = { dataset: 'd1', baseModel: 'b1', initLora: null };
 describe('runFingerprint / fingerprintChanges', () => {
   it('allows a longer run, other output and sample settings, and moved folders', () => {
     const saved = runFingerprint(config('epochs: 10\nsave_steps: 100'), hashes);
-    const now = runFingerprint(config('epochs: 30\nsave_steps: 50\noutput_dir: elsewhere\nsample_prompts: [a]\nresume: latest', 'moved'), hashes);
+    const now = runFingerprint(
+      config('epochs: 30\nsave_steps: 50\noutput_dir: elsewhere\nsample_prompts: [a]\nresume: latest', 'moved'),
+      hashes,
+    );
     expect(fingerprintChanges(saved, now)).toEqual([]);
   });
 
   it('names every setting that changes the numbers, and changed files by what they are', () => {
     const saved = runFingerprint(config('lora_rank: 8\nbatch_size: 2'), hashes);
-    const now = runFingerprint(config('lora_rank: 4\nbatch_size: 2\nlearning_rate: 2e-4'), { dataset: 'd2', baseModel: 'b2', initLora: 'p' });
+    const now = runFingerprint(config('lora_rank: 4\nbatch_size: 2\nlearning_rate: 2e-4'), {
+      dataset: 'd2',
+      baseModel: 'b2',
+      initLora: 'p',
+    });
     expect(fingerprintChanges(saved, now)).toEqual([
       'the dataset (images, captions or repeats)',
       '`base_model`',

@@ -28,7 +28,12 @@ export { RESUME_FREE_KEYS };
 
 export function runFingerprint(config: ResolvedConfig, hashes: FingerprintHashes): RunFingerprint {
   const bound = CONFIG_KEYS.filter((key) => !RESUME_FREE_KEYS.includes(key)).map((key) => [key, config[key]]);
-  return { config: Object.fromEntries(bound), dataset: hashes.dataset, base_model: hashes.baseModel, init_lora: hashes.initLora };
+  return {
+    config: Object.fromEntries(bound),
+    dataset: hashes.dataset,
+    base_model: hashes.baseModel,
+    init_lora: hashes.initLora,
+  };
 }
 
 /** What differs, in words (`` `lora_rank` 16 → 8 ``); empty when the state can be resumed exactly. */

@@ -49,7 +49,9 @@ interface TrainingHashes {
 
 async function hashTrainingImages(paths: string[]): Promise<TrainingHashes> {
   const byImage = await Promise.all(paths.map(async (path) => ({ path, hash: await readPerceptualHash(path) })));
-  const nearest = byImage.map((a) => Math.min(...byImage.filter((b) => b !== a).map((b) => hashDistance(a.hash, b.hash))));
+  const nearest = byImage.map((a) =>
+    Math.min(...byImage.filter((b) => b !== a).map((b) => hashDistance(a.hash, b.hash))),
+  );
   return { byImage, thresholdBits: nearCopyThreshold(nearest.filter(Number.isFinite)) };
 }
 
@@ -85,8 +87,16 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
     trainingHashes ??= hashTrainingImages(options.trainingImages);
     const training = await trainingHashes;
     const hash = await readPerceptualHash(path);
-    const nearest = training.byImage.reduce((a, b) => (hashDistance(hash, b.hash) < hashDistance(hash, a.hash) ? b : a));
-    likeness.push({ step, epoch: Math.ceil(step / stepsPerEpoch), sample: basename(path), nearestImage: basename(nearest.path), distanceBits: hashDistance(hash, nearest.hash) });
+    const nearest = training.byImage.reduce((a, b) =>
+      hashDistance(hash, b.hash) < hashDistance(hash, a.hash) ? b : a,
+    );
+    likeness.push({
+      step,
+      epoch: Math.ceil(step / stepsPerEpoch),
+      sample: basename(path),
+      nearestImage: basename(nearest.path),
+      distanceBits: hashDistance(hash, nearest.hash),
+    });
     // A round is complete when every prompt of that step has been compared.
     if (likeness.filter((l) => l.step === step).length === config.sample_prompts.length) {
       const finding = findOverfitting(likeness, training.thresholdBits);

@@ -8,12 +8,34 @@ import type { ResolvedConfig } from '../config/index.js';
 import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
 import { BASE_MODEL_LORA_HINT } from './recommend-inputs.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
-import { checkTrainingDataset, datasetDirs, readDataset, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
-import { CLIP_TOKENIZER_DIR, isEngineReady, runEngine, setupEngine, type EngineEvent, type Env, type EventOf, type RequestBodyOf } from '../engine/index.js';
+import {
+  checkTrainingDataset,
+  datasetDirs,
+  readDataset,
+  tagFrequency,
+  writeManifest,
+  type MeasuredItem,
+} from '../dataset/index.js';
+import {
+  CLIP_TOKENIZER_DIR,
+  isEngineReady,
+  runEngine,
+  setupEngine,
+  type EngineEvent,
+  type Env,
+  type EventOf,
+  type RequestBodyOf,
+} from '../engine/index.js';
 import { EngineError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { sha256OfFile } from '../fs/file-hash.js';
-import { buildKohyaMetadata, convertPeftFileToKohya, kohyaMixedPrecision, kohyaOptimizer, LEGACY_WINDOW } from '../lora/index.js';
+import {
+  buildKohyaMetadata,
+  convertPeftFileToKohya,
+  kohyaMixedPrecision,
+  kohyaOptimizer,
+  LEGACY_WINDOW,
+} from '../lora/index.js';
 import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { formatFinding, type Finding } from './diagnostics.js';
@@ -78,24 +100,44 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   // Everything that can be wrong with the data is found before the output folder is touched.
   const { items, validationItems } = await readTrainingSets(config);
   // prepare's quality and caption rules on what was just read: blocking problems stop here, the rest is one warning block.
-  const datasetWarnings = checkTrainingDataset(items, { dataDir: config.train_data_dir, resolutionPx: config.resolution, tokenizerDir: CLIP_TOKENIZER_DIR });
+  const datasetWarnings = checkTrainingDataset(items, {
+    dataDir: config.train_data_dir,
+    resolutionPx: config.resolution,
+    tokenizerDir: CLIP_TOKENIZER_DIR,
+  });
   if (datasetWarnings) options.note(datasetWarnings);
   const plan = planTraining(config, engineFacts(base));
   const parent = config.init_lora ? await readParentLora(config.init_lora) : null;
   const hashes = hashBaseModel(config.base_model);
-  const dataset: DatasetRecord = { name: basename(config.train_data_dir), images: items.length, sha256: await hashDataset(items) };
-  const fingerprint = runFingerprint(config, { dataset: dataset.sha256, baseModel: hashes.legacy ?? config.base_model, initLora: parent?.sha256 ?? null });
+  const dataset: DatasetRecord = {
+    name: basename(config.train_data_dir),
+    images: items.length,
+    sha256: await hashDataset(items),
+  };
+  const fingerprint = runFingerprint(config, {
+    dataset: dataset.sha256,
+    baseModel: hashes.legacy ?? config.base_model,
+    initLora: parent?.sha256 ?? null,
+  });
   const resumedFrom = findResumeState(config, fingerprint);
-  if (config.resume === 'auto' && !resumedFrom) options.note(`no saved state in ${config.output_dir}: starting a new run`);
+  if (config.resume === 'auto' && !resumedFrom)
+    options.note(`no saved state in ${config.output_dir}: starting a new run`);
   if (resumedFrom) options.note(`resuming from the state at step ${resumedFrom.step}: ${resumedFrom.dir}`);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
 
   const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
   const bucketResolution = config.resolution ?? (config.bucketing === 'off' ? null : base.nativeSizePx);
-  const buckets = trainingBuckets(items, { mode: config.bucketing, resolutionPx: bucketResolution, maxUpscale: config.bucket_max_upscale });
+  const buckets = trainingBuckets(items, {
+    mode: config.bucketing,
+    resolutionPx: bucketResolution,
+    maxUpscale: config.bucket_max_upscale,
+  });
   if (buckets) options.note(`buckets: ${describeBuckets(buckets)}`);
-  else if (config.bucketing === 'on' && bucketResolution === null) options.note("bucketing: off, because the base model's native size is not known before loading it: set `resolution`");
+  else if (config.bucketing === 'on' && bucketResolution === null)
+    options.note(
+      "bucketing: off, because the base model's native size is not known before loading it: set `resolution`",
+    );
   writeManifest(plan.manifestPath, items, buckets);
   if (plan.validationManifestPath) {
     writeManifest(plan.validationManifestPath, validationItems);
@@ -117,7 +159,17 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const intermediateFiles: string[] = [];
   const lineageAt = (steps: number) => buildLineage(parent, [dataset], steps);
   const kohyaFor = (checkpoint: EventOf<'checkpoint'>, trainingStartedAt: number) =>
-    writeKohyaFile({ config, items, hello: hello!, started: started!, checkpoint, hashes, sessionId, trainingStartedAt, lineage: lineageAt(checkpoint.step) });
+    writeKohyaFile({
+      config,
+      items,
+      hello: hello!,
+      started: started!,
+      checkpoint,
+      hashes,
+      sessionId,
+      trainingStartedAt,
+      lineage: lineageAt(checkpoint.step),
+    });
   const trainingStartedAt = Date.now() / 1000;
 
   try {
@@ -225,11 +277,21 @@ function explainFailure(error: unknown, config: ResolvedConfig, intermediateFile
   if (!(error instanceof EngineError)) return error;
   const lastFile = intermediateFiles.at(-1);
   if (error.code === 'loss_not_finite' && lastFile) {
-    return new EngineError(`${error.message} (${lastFile})`, { code: error.code, culprit: error.culprit, hint: error.hint, cause: error.cause });
+    return new EngineError(`${error.message} (${lastFile})`, {
+      code: error.code,
+      culprit: error.culprit,
+      hint: error.hint,
+      cause: error.cause,
+    });
   }
   const latest = listStates(config.output_dir)[0];
   if (error.code === 'engine_crashed' && latest) {
-    return new EngineError(error.message, { code: error.code, culprit: error.culprit, hint: `the state at step ${latest.step} was saved: \`lora-scripts train … --resume\` goes on from it`, cause: error.cause });
+    return new EngineError(error.message, {
+      code: error.code,
+      culprit: error.culprit,
+      hint: `the state at step ${latest.step} was saved: \`lora-scripts train … --resume\` goes on from it`,
+      cause: error.cause,
+    });
   }
   return error;
 }
@@ -299,7 +361,13 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
       [LINEAGE_METADATA_KEY]: JSON.stringify(input.lineage),
     },
   });
-  await convertPeftFileToKohya({ input: checkpoint.path, output, family: started.family, metadata, layersPerBlock: started.layers_per_block });
+  await convertPeftFileToKohya({
+    input: checkpoint.path,
+    output,
+    family: started.family,
+    metadata,
+    layersPerBlock: started.layers_per_block,
+  });
   return output;
 }
 
@@ -308,12 +376,23 @@ function configHash(config: ResolvedConfig): string {
 }
 
 /** `lora_scripts.json` beside the LoRA: the resolved config, tool version, base-model hash and what happened. */
-function writeRunRecord(config: ResolvedConfig, started: EventOf<'started'>, done: EventOf<'done'>, baseModelSha256: string | null, run: { lineage: Lineage; resumedFrom: SavedState | null }): void {
+function writeRunRecord(
+  config: ResolvedConfig,
+  started: EventOf<'started'>,
+  done: EventOf<'done'>,
+  baseModelSha256: string | null,
+  run: { lineage: Lineage; resumedFrom: SavedState | null },
+): void {
   const record = {
     tool: 'lora-scripts',
     version: TOOL_VERSION,
     config,
-    base_model: { path: config.base_model, sha256: baseModelSha256, family: started.family, prediction_type: started.prediction_type },
+    base_model: {
+      path: config.base_model,
+      sha256: baseModelSha256,
+      family: started.family,
+      prediction_type: started.prediction_type,
+    },
     training: {
       steps: done.steps,
       epoch: done.epoch,
@@ -329,5 +408,8 @@ function writeRunRecord(config: ResolvedConfig, started: EventOf<'started'>, don
     lineage: run.lineage,
   };
   writeFileAtomic(join(config.output_dir, 'lora_scripts.json'), JSON.stringify(record, null, 2) + '\n');
-  writeFileAtomic(join(config.output_dir, 'config.resolved.yaml'), `# The config this run used, every default filled in (lora-scripts ${TOOL_VERSION}).\n` + stringify(config));
+  writeFileAtomic(
+    join(config.output_dir, 'config.resolved.yaml'),
+    `# The config this run used, every default filled in (lora-scripts ${TOOL_VERSION}).\n` + stringify(config),
+  );
 }

@@ -17,7 +17,13 @@ describe('resolveTargetModules', () => {
   });
 
   it('passes other module names through and rejects malformed ones with the entry index', () => {
-    expect(resolveTargetModules(['attn2.to_k'])[0]).toEqual({ name: 'attn2.to_k', unet: ['attn2.to_k'], text_encoder: ['attn2.to_k'] });
-    expect(() => resolveTargetModules(['to_q', 'to q'])).toThrow(expect.objectContaining({ culprit: 'target_modules[1]' }));
+    expect(resolveTargetModules(['attn2.to_k'])[0]).toEqual({
+      name: 'attn2.to_k',
+      unet: ['attn2.to_k'],
+      text_encoder: ['attn2.to_k'],
+    });
+    expect(() => resolveTargetModules(['to_q', 'to q'])).toThrow(
+      expect.objectContaining({ culprit: 'target_modules[1]' }),
+    );
   });
 });

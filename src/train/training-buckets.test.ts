@@ -11,11 +11,16 @@ describe('trainingBuckets', () => {
   it('auto: squares only when every picture has one shape, buckets when they differ', () => {
     expect(trainingBuckets([square, square], { mode: 'auto', resolutionPx: 256, maxUpscale: 1.5 })).toBeNull();
     const buckets = trainingBuckets([square, wide], { mode: 'auto', resolutionPx: 256, maxUpscale: 1.5 });
-    expect(buckets).toEqual([{ widthPx: 256, heightPx: 256 }, { widthPx: 320, heightPx: 192 }]);
+    expect(buckets).toEqual([
+      { widthPx: 256, heightPx: 256 },
+      { widthPx: 320, heightPx: 192 },
+    ]);
   });
 
   it('on buckets even one shape; off and an unknown resolution never do', () => {
-    expect(trainingBuckets([wide], { mode: 'on', resolutionPx: 256, maxUpscale: 1.5 })).toEqual([{ widthPx: 320, heightPx: 192 }]);
+    expect(trainingBuckets([wide], { mode: 'on', resolutionPx: 256, maxUpscale: 1.5 })).toEqual([
+      { widthPx: 320, heightPx: 192 },
+    ]);
     expect(trainingBuckets([square, wide], { mode: 'off', resolutionPx: 256, maxUpscale: 1.5 })).toBeNull();
     expect(trainingBuckets([square, wide], { mode: 'on', resolutionPx: null, maxUpscale: 1.5 })).toBeNull();
   });
@@ -27,14 +32,20 @@ describe('trainingBuckets', () => {
   });
 
   it('describes the buckets largest group first', () => {
-    const buckets = [{ widthPx: 320, heightPx: 192 }, { widthPx: 256, heightPx: 256 }, { widthPx: 256, heightPx: 256 }];
+    const buckets = [
+      { widthPx: 320, heightPx: 192 },
+      { widthPx: 256, heightPx: 256 },
+      { widthPx: 256, heightPx: 256 },
+    ];
     expect(describeBuckets(buckets)).toBe('256×256 ×2, 320×192 ×1');
   });
 });
 
 describe('manifestText', () => {
   it('writes each row its bucket as [width, height], and no bucket key without buckets', () => {
-    const items = [{ path: '/d/a.png', caption: 'a', width: 900, height: 540, repeats: 1 }] as unknown as MeasuredItem[];
+    const items = [
+      { path: '/d/a.png', caption: 'a', width: 900, height: 540, repeats: 1 },
+    ] as unknown as MeasuredItem[];
     expect(JSON.parse(manifestText(items, [{ widthPx: 320, heightPx: 192 }]).trim()).bucket).toEqual([320, 192]);
     expect(JSON.parse(manifestText(items).trim())).not.toHaveProperty('bucket');
   });

@@ -25,6 +25,10 @@ export function trainingBuckets(items: readonly Sized[], options: BucketingOptio
 /** "256×256 ×30, 320×192 ×10": bucket sizes with their picture counts, largest group first. */
 export function describeBuckets(buckets: readonly Bucket[]): string {
   const counts = new Map<string, number>();
-  for (const bucket of buckets) counts.set(`${bucket.widthPx}×${bucket.heightPx}`, (counts.get(`${bucket.widthPx}×${bucket.heightPx}`) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([size, count]) => `${size} ×${count}`).join(', ');
+  for (const bucket of buckets)
+    counts.set(`${bucket.widthPx}×${bucket.heightPx}`, (counts.get(`${bucket.widthPx}×${bucket.heightPx}`) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([size, count]) => `${size} ×${count}`)
+    .join(', ');
 }

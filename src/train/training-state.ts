@@ -24,7 +24,12 @@ export interface SavedState {
 function readState(dir: string): SavedState | null {
   const record = join(dir, RECORD_FILE);
   if (!existsSync(record)) return null;
-  const raw = JSON.parse(readFileSync(record, 'utf8')) as { step: number; epoch: number; saved_at: number; fingerprint: RunFingerprint };
+  const raw = JSON.parse(readFileSync(record, 'utf8')) as {
+    step: number;
+    epoch: number;
+    saved_at: number;
+    fingerprint: RunFingerprint;
+  };
   return { dir, step: raw.step, epoch: raw.epoch, savedAt: raw.saved_at, fingerprint: raw.fingerprint };
 }
 
@@ -47,7 +52,10 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
   const { resume } = config;
   if (resume === null) return null;
   const isKeyword = resume === 'latest' || resume === 'auto';
-  const state = isKeyword ? (listStates(config.output_dir)[0] ?? null) : (readState(resume) ?? (existsSync(resume) && statSync(resume).isDirectory() ? (listStates(resume)[0] ?? null) : null));
+  const state = isKeyword
+    ? (listStates(config.output_dir)[0] ?? null)
+    : (readState(resume) ??
+      (existsSync(resume) && statSync(resume).isDirectory() ? (listStates(resume)[0] ?? null) : null));
   if (state === null) {
     if (resume === 'auto') return null;
     const where = isKeyword ? join(config.output_dir, STATES_FOLDER) : resume;
@@ -71,6 +79,7 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
 /** sha256 over each image's bytes, caption and repeats, in dataset order: any change to what the engine reads. */
 export async function hashDataset(items: MeasuredItem[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const item of items) hash.update(JSON.stringify([item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)]) + '\n');
+  for (const item of items)
+    hash.update(JSON.stringify([item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)]) + '\n');
   return hash.digest('hex');
 }

@@ -14,7 +14,15 @@ describe('splitForValidation', () => {
   });
 
   it('does not depend on the folder order', () => {
-    expect(splitForValidation([...items].reverse(), 0.1, 42).validation.map((i) => i.relPath).sort()).toEqual(splitForValidation(items, 0.1, 42).validation.map((i) => i.relPath).sort());
+    expect(
+      splitForValidation([...items].reverse(), 0.1, 42)
+        .validation.map((i) => i.relPath)
+        .sort(),
+    ).toEqual(
+      splitForValidation(items, 0.1, 42)
+        .validation.map((i) => i.relPath)
+        .sort(),
+    );
   });
 
   it('holds out at least one picture and never all of them', () => {

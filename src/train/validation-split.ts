@@ -19,10 +19,17 @@ export interface ValidationSplit<T> {
  * Holds out `share` of the pictures (at least one when `share` > 0, and never all of them). The choice depends on
  * the seed and each picture's path, not on the folder order, so adding a picture moves few others.
  */
-export function splitForValidation<T extends { relPath: string }>(items: T[], share: number, seed: number): ValidationSplit<T> {
+export function splitForValidation<T extends { relPath: string }>(
+  items: T[],
+  share: number,
+  seed: number,
+): ValidationSplit<T> {
   if (share <= 0 || items.length < 2) return { training: items, validation: [] };
   const count = Math.min(items.length - 1, Math.max(1, Math.round(items.length * share)));
   const ranked = [...items].sort((a, b) => stableHash(`${seed}:${a.relPath}`) - stableHash(`${seed}:${b.relPath}`));
   const heldOut = new Set(ranked.slice(0, count));
-  return { training: items.filter((item) => !heldOut.has(item)), validation: items.filter((item) => heldOut.has(item)) };
+  return {
+    training: items.filter((item) => !heldOut.has(item)),
+    validation: items.filter((item) => heldOut.has(item)),
+  };
 }

@@ -7,6 +7,7 @@ own in any trainer) once the first optimizer exists (our engine's CPU-kernel sel
 That hook then removes itself, so the steps run without a global hook.
 For the comparison runs only, LORA_SCRIPTS_BENCH_TORCHVISION_STANDIN names torchvision_standin/finder.py, which serves
 the stand-in torchvision transforms (see that file)."""
+
 import importlib.abc
 import importlib.util
 import os

@@ -3,6 +3,7 @@
 transformers and diffusers probe for torchvision with importlib.util.find_spec and, when it is found, import much more
 of it (torchvision.transforms.v2, torchvision.io) than the training scripts use. The stand-in answers only an import
 statement, so those probes still see no torchvision and the libraries take their torchvision-free paths."""
+
 import importlib.machinery
 import sys
 from pathlib import Path

@@ -14,7 +14,10 @@ export async function autoLabelCommand(given: Record<string, unknown>, ctx: Comm
   const inputDir = resolve(ctx.cwd, flags.input);
   const outputCsv = resolve(ctx.cwd, flags.output ?? `${flags.input}/metadata.csv`);
   const captioner = flags.model === undefined ? undefined : engineCaptioner(flags.model, flags, inputDir, ctx);
-  if (!captioner) process.stderr.write('auto-label: no captioning model given, using the rule-based captioner (trigger word + folder name + shape, light and colour)\n');
+  if (!captioner)
+    process.stderr.write(
+      'auto-label: no captioning model given, using the rule-based captioner (trigger word + folder name + shape, light and colour)\n',
+    );
   const result = await autoLabel({
     inputDir,
     outputCsv,
@@ -25,14 +28,22 @@ export async function autoLabelCommand(given: Record<string, unknown>, ctx: Comm
     suffix: flags.suffix,
     captioner,
   });
-  if (flags.dryRun) for (const row of result.rows) process.stdout.write(`${row.isNew ? 'new ' : 'kept'}  ${row.fileName}: ${row.caption}\n`);
+  if (flags.dryRun)
+    for (const row of result.rows)
+      process.stdout.write(`${row.isNew ? 'new ' : 'kept'}  ${row.fileName}: ${row.caption}\n`);
   if (result.emptyDrafts.length > 0) {
-    process.stderr.write(`warning: the model gave ${result.emptyDrafts.length} images an empty caption (${namedFew(result.emptyDrafts)}); write those by hand\n`);
+    process.stderr.write(
+      `warning: the model gave ${result.emptyDrafts.length} images an empty caption (${namedFew(result.emptyDrafts)}); write those by hand\n`,
+    );
   }
   if (result.orphaned.length > 0) {
-    process.stderr.write(`warning: ${result.orphaned.length} captions belong to images that are gone (${namedFew(result.orphaned)}); ${flags.dryRun ? 'they would be moved' : 'moved them'} to ${result.orphanedCsv}\n`);
+    process.stderr.write(
+      `warning: ${result.orphaned.length} captions belong to images that are gone (${namedFew(result.orphaned)}); ${flags.dryRun ? 'they would be moved' : 'moved them'} to ${result.orphanedCsv}\n`,
+    );
   }
-  process.stderr.write(`${flags.dryRun ? 'would write' : 'wrote'} ${result.written} captions, kept ${result.kept} existing ones${flags.dryRun ? '' : ` in ${outputCsv}`}\n`);
+  process.stderr.write(
+    `${flags.dryRun ? 'would write' : 'wrote'} ${result.written} captions, kept ${result.kept} existing ones${flags.dryRun ? '' : ` in ${outputCsv}`}\n`,
+  );
   return 0;
 }
 
@@ -41,7 +52,14 @@ function engineCaptioner(modelFlag: string, flags: AutoLabelFlags, inputDir: str
   const { task, batchSize, threshold, maxTokens } = flags;
   const options = { batchSize, threshold, maxTokens };
   const log = (line: string) => process.stderr.write(line + '\n');
-  const captioner = modelCaptioner({ model, task, ...options, env: ctx.env, verbose: ctx.verbose, onEvent: progressPrinter(log, inputDir) });
+  const captioner = modelCaptioner({
+    model,
+    task,
+    ...options,
+    env: ctx.env,
+    verbose: ctx.verbose,
+    onEvent: progressPrinter(log, inputDir),
+  });
   return async (images) => {
     if (!isEngineReady(ctx.env)) setupEngine({ env: ctx.env, log });
     log(`auto-label: captioning ${images.length} images with \`${modelFlag}\``);
@@ -52,7 +70,8 @@ function engineCaptioner(modelFlag: string, flags: AutoLabelFlags, inputDir: str
 /** The engine's choices and one line per captioned image, on stderr (stdout is for the dry run's rows). */
 function progressPrinter(log: (line: string) => void, inputDir: string): (event: EngineEvent) => void {
   return (event) => {
-    if (event.type === 'hello') log(`engine ${event.engine} on ${event.device} (${event.dtype}: ${event.dtype_reason})`);
+    if (event.type === 'hello')
+      log(`engine ${event.engine} on ${event.device} (${event.dtype}: ${event.dtype_reason})`);
     else if (event.type === 'stage') log(event.message);
     else if (event.type === 'caption') log(`[${event.index}/${event.total}] ${relative(inputDir, event.image)}`);
   };

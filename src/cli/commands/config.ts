@@ -1,6 +1,15 @@
 // `lora-scripts config keys|reference|schema`: the schema as a list, as the README table, as JSON Schema.
 import { readFileSync } from 'node:fs';
-import { CONFIG_KEYS, configJsonSchema, describeAllowed, flagName, keyNotes, metaOf, renderConfigReference, spliceConfigReference } from '../../config/index.js';
+import {
+  CONFIG_KEYS,
+  configJsonSchema,
+  describeAllowed,
+  flagName,
+  keyNotes,
+  metaOf,
+  renderConfigReference,
+  spliceConfigReference,
+} from '../../config/index.js';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { CONFIG_FLAGS } from '../command-flags.js';
@@ -11,8 +20,12 @@ export function configCommand(what: string | undefined, given: Record<string, un
   switch (what ?? 'keys') {
     case 'keys':
       for (const key of CONFIG_KEYS) {
-        const notes = keyNotes(key).map((note) => `    (${note})\n`).join('');
-        process.stdout.write(`${key.padEnd(28)} --${flagName(key).padEnd(30)} ${describeAllowed(key)}\n    ${metaOf(key).description}\n${notes}`);
+        const notes = keyNotes(key)
+          .map((note) => `    (${note})\n`)
+          .join('');
+        process.stdout.write(
+          `${key.padEnd(28)} --${flagName(key).padEnd(30)} ${describeAllowed(key)}\n    ${metaOf(key).description}\n${notes}`,
+        );
       }
       return 0;
     case 'reference':
@@ -25,6 +38,10 @@ export function configCommand(what: string | undefined, given: Record<string, un
       process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
       return 0;
     default:
-      throw new UsageError(`unknown \`config\` action \`${what}\``, { code: 'usage', culprit: 'lora-scripts config', hint: 'use `config keys`, `config reference` or `config schema`' });
+      throw new UsageError(`unknown \`config\` action \`${what}\``, {
+        code: 'usage',
+        culprit: 'lora-scripts config',
+        hint: 'use `config keys`, `config reference` or `config schema`',
+      });
   }
 }

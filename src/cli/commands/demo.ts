@@ -15,7 +15,13 @@ import { collectOverrides } from '../overrides.js';
 import { createProgressView } from '../progress.js';
 import type { CommandContext } from '../context.js';
 
-export async function writeDemoData(dir: string, style: string, count: number, seed: number, sizePx: number): Promise<void> {
+export async function writeDemoData(
+  dir: string,
+  style: string,
+  count: number,
+  seed: number,
+  sizePx: number,
+): Promise<void> {
   await writeSampleDataset({ dir, styles: parseStyleNames(style), count, seed, sizePx });
 }
 
@@ -38,7 +44,11 @@ const DEMO_PROMPTS = [
 export async function demoCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const flags = parseFlags(DEMO_FLAGS, given);
   if (!existsSync(DEMO_BASE_MODEL)) {
-    throw new UsageError(`the demo base model is missing: ${DEMO_BASE_MODEL}`, { code: 'demo_model_missing', culprit: 'lora-scripts demo', hint: 'it ships with the repository; restore it with `git checkout models/`' });
+    throw new UsageError(`the demo base model is missing: ${DEMO_BASE_MODEL}`, {
+      code: 'demo_model_missing',
+      culprit: 'lora-scripts demo',
+      hint: 'it ships with the repository; restore it with `git checkout models/`',
+    });
   }
   const out = resolve(ctx.cwd, flags.out);
   const view = createProgressView(process.stderr);
@@ -55,7 +65,13 @@ export async function demoCommand(given: Record<string, unknown>, ctx: CommandCo
       ...collectOverrides({}, flags.set),
     ],
   });
-  const trained = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });
+  const trained = await runTraining({
+    config,
+    env: ctx.env,
+    verbose: ctx.verbose,
+    onEvent: (e) => view.onEvent(e),
+    note: (l) => view.note(l),
+  });
   view.finish();
   view.note(`rendering ${DEMO_PROMPTS.length} prompts × 2 seeds at LoRA strengths ${DEMO_STRENGTHS.join(', ')}`);
   const images = await renderStrengths({
@@ -78,8 +94,12 @@ export async function demoCommand(given: Record<string, unknown>, ctx: CommandCo
   view.note(`TensorBoard: tensorboard --logdir ${config.output_dir}/logs`);
   view.note(`grid:        ${gridPath} (columns: strength ${DEMO_STRENGTHS.join(', ')})`);
   for (const strength of DEMO_STRENGTHS) {
-    const features = await Promise.all(images.filter((i) => i.strength === strength).map((i) => featuresOfImage(i.path)));
-    process.stdout.write(`strength ${strength.toFixed(1)}  style score ${styleScore(classifier, 'jiangnan', features).toFixed(2)}\n`);
+    const features = await Promise.all(
+      images.filter((i) => i.strength === strength).map((i) => featuresOfImage(i.path)),
+    );
+    process.stdout.write(
+      `strength ${strength.toFixed(1)}  style score ${styleScore(classifier, 'jiangnan', features).toFixed(2)}\n`,
+    );
   }
   return 0;
 }

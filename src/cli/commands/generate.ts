@@ -3,27 +3,55 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { parseParametersText, PARAMETERS_KEY, readPngText, runGeneration, type GenerationParameters, type LoraFileReference } from '../../generate/index.js';
+import {
+  parseParametersText,
+  PARAMETERS_KEY,
+  readPngText,
+  runGeneration,
+  type GenerationParameters,
+  type LoraFileReference,
+} from '../../generate/index.js';
 import { GENERATE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { parseFlags } from '../flag-values.js';
 
-const DEFAULTS = { negativePrompt: '', seed: -1, steps: 20, cfgScale: 7, sampler: 'Euler a', scheduleType: 'Automatic', batchCount: 1, batchSize: 1 };
+const DEFAULTS = {
+  negativePrompt: '',
+  seed: -1,
+  steps: 20,
+  cfgScale: 7,
+  sampler: 'Euler a',
+  scheduleType: 'Automatic',
+  batchCount: 1,
+  batchSize: 1,
+};
 
 export async function generateCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const flags = parseFlags(GENERATE_FLAGS, given);
-  const fromPng = flags.fromPng === undefined ? null : readSettingsFromPng(existingPath(ctx.cwd, flags.fromPng, '--from-png', 'the image'));
-  const fromFile = flags.promptsFile === undefined ? [] : promptLines(existingPath(ctx.cwd, flags.promptsFile, '--prompts-file', 'the prompts file'));
+  const fromPng =
+    flags.fromPng === undefined
+      ? null
+      : readSettingsFromPng(existingPath(ctx.cwd, flags.fromPng, '--from-png', 'the image'));
+  const fromFile =
+    flags.promptsFile === undefined
+      ? []
+      : promptLines(existingPath(ctx.cwd, flags.promptsFile, '--prompts-file', 'the prompts file'));
   const prompts = [...flags.prompt, ...fromFile];
   if (prompts.length === 0 && fromPng) prompts.push(fromPng.prompt);
-  if (prompts.length === 0) throw new UsageError('`--prompt TEXT` is required', { code: 'usage', culprit: 'generate', hint: 'e.g. `--prompt "canal town, <lora:jiangnan_style:0.7>"`, `--prompts-file FILE` or `--from-png IMAGE.png`' });
+  if (prompts.length === 0)
+    throw new UsageError('`--prompt TEXT` is required', {
+      code: 'usage',
+      culprit: 'generate',
+      hint: 'e.g. `--prompt "canal town, <lora:jiangnan_style:0.7>"`, `--prompts-file FILE` or `--from-png IMAGE.png`',
+    });
   const loraDirs = flags.loraDir.map((dir) => existingPath(ctx.cwd, dir, '--lora-dir', 'the LoRA folder'));
   const result = await runGeneration({
     prompts,
     negativePrompt: flags.negativePrompt ?? fromPng?.negativePrompt ?? DEFAULTS.negativePrompt,
     loraFiles: flags.lora.map((spec) => parseLoraFlag(spec, ctx.cwd)),
     loraDirs: loraDirs.length > 0 ? loraDirs : [resolve(ctx.cwd, 'output')],
-    baseModel: flags.baseModel === undefined ? null : existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model'),
+    baseModel:
+      flags.baseModel === undefined ? null : existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model'),
     seed: flags.seed ?? fromPng?.seed ?? DEFAULTS.seed,
     steps: flags.steps ?? fromPng?.steps ?? DEFAULTS.steps,
     cfgScale: flags.cfgScale ?? fromPng?.cfgScale ?? DEFAULTS.cfgScale,
@@ -57,7 +85,12 @@ function promptLines(path: string): string[] {
 
 function readSettingsFromPng(path: string): GenerationParameters {
   const parameters = readPngText(readFileSync(path), path).get(PARAMETERS_KEY);
-  if (parameters === undefined) throw new UsageError('the image has no WebUI `parameters` text', { code: 'png_parameters', culprit: path, hint: 'pass a PNG written by WebUI or `lora-scripts generate`' });
+  if (parameters === undefined)
+    throw new UsageError('the image has no WebUI `parameters` text', {
+      code: 'png_parameters',
+      culprit: path,
+      hint: 'pass a PNG written by WebUI or `lora-scripts generate`',
+    });
   return parseParametersText(parameters, path);
 }
 
@@ -65,7 +98,8 @@ function readSettingsFromPng(path: string): GenerationParameters {
 export function parseLoraFlag(spec: string, cwd: string): LoraFileReference {
   const parts = spec.split(':');
   const weights: number[] = [];
-  while (parts.length > 1 && weights.length < 2 && /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(parts.at(-1)!)) weights.unshift(Number(parts.pop()));
+  while (parts.length > 1 && weights.length < 2 && /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(parts.at(-1)!))
+    weights.unshift(Number(parts.pop()));
   const path = existingPath(cwd, parts.join(':'), '--lora', 'the LoRA file');
   const teWeight = weights[0] ?? 1;
   return { path, teWeight, unetWeight: weights[1] ?? teWeight };
@@ -74,6 +108,11 @@ export function parseLoraFlag(spec: string, cwd: string): LoraFileReference {
 /** A path that must exist, resolved against the working folder. */
 function existingPath(cwd: string, path: string, culprit: string, what: string): string {
   const full = resolve(cwd, path);
-  if (!existsSync(full)) throw new UsageError(`${what} \`${path}\` does not exist`, { code: 'file_missing', culprit, hint: `relative paths start at ${cwd}` });
+  if (!existsSync(full))
+    throw new UsageError(`${what} \`${path}\` does not exist`, {
+      code: 'file_missing',
+      culprit,
+      hint: `relative paths start at ${cwd}`,
+    });
   return full;
 }

@@ -8,9 +8,18 @@ import { parseFlags } from '../flag-values.js';
 
 export function inspectCommand(file: string | undefined, given: Record<string, unknown>, ctx: CommandContext): number {
   const flags = parseFlags(INSPECT_FLAGS, given);
-  if (!file) throw new UsageError('`lora-scripts inspect FILE.safetensors` needs a file', { code: 'usage', culprit: 'inspect', hint: 'e.g. `lora-scripts inspect output/jiangnan.safetensors --layers`' });
+  if (!file)
+    throw new UsageError('`lora-scripts inspect FILE.safetensors` needs a file', {
+      code: 'usage',
+      culprit: 'inspect',
+      hint: 'e.g. `lora-scripts inspect output/jiangnan.safetensors --layers`',
+    });
   const report = inspectLoraFile(resolve(ctx.cwd, file), { shouldHash: flags.hash });
   const shown = { ...report, file };
-  process.stdout.write(flags.json ? `${JSON.stringify(shown, null, 2)}\n` : `${formatInspectReport(shown, { showLayers: flags.layers })}\n`);
+  process.stdout.write(
+    flags.json
+      ? `${JSON.stringify(shown, null, 2)}\n`
+      : `${formatInspectReport(shown, { showLayers: flags.layers })}\n`,
+  );
   return 0;
 }

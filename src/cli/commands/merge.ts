@@ -8,18 +8,44 @@ import type { CommandContext } from '../context.js';
 import { parseFlags } from '../flag-values.js';
 import { parseWeightedPath } from '../weighted-path.js';
 
-export async function mergeCommand(base: string, loras: string[], given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+export async function mergeCommand(
+  base: string,
+  loras: string[],
+  given: Record<string, unknown>,
+  ctx: CommandContext,
+): Promise<number> {
   const flags = parseFlags(MERGE_FLAGS, given);
-  if (loras.length === 0) throw new UsageError('give at least one LoRA after the base model', { code: 'usage', culprit: 'merge', hint: '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`' });
+  if (loras.length === 0)
+    throw new UsageError('give at least one LoRA after the base model', {
+      code: 'usage',
+      culprit: 'merge',
+      hint: '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`',
+    });
   // Before any LoRA is read: a LoRA, VAE or truncated file given as the base is one line in milliseconds.
-  const verdict = checkBaseModel(base, { cwd: ctx.cwd, culprit: base, loraHint: `give the base checkpoint first: \`lora-scripts merge BASE.safetensors ${base}[:WEIGHT] --out MERGED.safetensors\`` });
-  if (verdict.layout !== 'single-file' || verdict.family === null) throw new UsageError('merge writes single-file checkpoints, so its base must be one `.safetensors` file', { code: 'usage', culprit: base, hint: 'merge into the single-file version of this model' });
+  const verdict = checkBaseModel(base, {
+    cwd: ctx.cwd,
+    culprit: base,
+    loraHint: `give the base checkpoint first: \`lora-scripts merge BASE.safetensors ${base}[:WEIGHT] --out MERGED.safetensors\``,
+  });
+  if (verdict.layout !== 'single-file' || verdict.family === null)
+    throw new UsageError('merge writes single-file checkpoints, so its base must be one `.safetensors` file', {
+      code: 'usage',
+      culprit: base,
+      hint: 'merge into the single-file version of this model',
+    });
   const weighted = loras.map(parseWeightedPath).map(({ path, weight }) => ({ path: resolve(ctx.cwd, path), weight }));
   const output = resolve(ctx.cwd, flags.out);
   const started = Date.now();
-  const summary = await mergeLorasIntoCheckpoint({ base: resolve(ctx.cwd, base), baseFamily: verdict.family, loras: weighted, output });
+  const summary = await mergeLorasIntoCheckpoint({
+    base: resolve(ctx.cwd, base),
+    baseFamily: verdict.family,
+    loras: weighted,
+    output,
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  process.stderr.write(`merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of an ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged) in ${seconds} s\n`);
+  process.stderr.write(
+    `merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of an ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged) in ${seconds} s\n`,
+  );
   process.stdout.write(output + '\n');
   return 0;
 }

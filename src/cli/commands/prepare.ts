@@ -11,13 +11,24 @@ import type { CommandContext } from '../context.js';
 import { parseFlags, type FlagValues } from '../flag-values.js';
 
 function readThresholds(flags: FlagValues<typeof PREPARE_FLAGS.flags>): QualityThresholds {
-  const entries = Object.entries(THRESHOLD_FLAGS).map(([flag, { key }]) => [key, flags[flag as keyof typeof THRESHOLD_FLAGS]]);
+  const entries = Object.entries(THRESHOLD_FLAGS).map(([flag, { key }]) => [
+    key,
+    flags[flag as keyof typeof THRESHOLD_FLAGS],
+  ]);
   return Object.fromEntries(entries) as QualityThresholds;
 }
 
-export async function prepareCommand(dir: string | undefined, given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+export async function prepareCommand(
+  dir: string | undefined,
+  given: Record<string, unknown>,
+  ctx: CommandContext,
+): Promise<number> {
   const flags = parseFlags(PREPARE_FLAGS, given);
-  if (dir === undefined) throw new UsageError('the image folder is required: `lora-scripts prepare DIR --out DIR`', { code: 'usage', culprit: 'prepare' });
+  if (dir === undefined)
+    throw new UsageError('the image folder is required: `lora-scripts prepare DIR --out DIR`', {
+      code: 'usage',
+      culprit: 'prepare',
+    });
   const inputDir = resolve(ctx.cwd, dir);
   const outDir = resolve(ctx.cwd, flags.out ?? join(dirname(inputDir), `${basename(inputDir)}-prepared`));
   // Two pictures per core: while one waits on the disk or on JS, the other keeps libvips busy (bench/RESULTS-prepare.md).
@@ -37,21 +48,31 @@ export async function prepareCommand(dir: string | undefined, given: Record<stri
     tokenizerDir: CLIP_TOKENIZER_DIR,
     jobs,
     toolVersion: TOOL_VERSION,
-    onProgress: isTty ? (phase, done, total) => process.stderr.write(`\r${phase === 'inspect' ? 'checking' : 'writing'} ${done}/${total}${done === total ? '\n' : ''}`) : undefined,
+    onProgress: isTty
+      ? (phase, done, total) =>
+          process.stderr.write(
+            `\r${phase === 'inspect' ? 'checking' : 'writing'} ${done}/${total}${done === total ? '\n' : ''}`,
+          )
+      : undefined,
   });
   process.stderr.write(reportTable(report, htmlPath));
   process.stderr.write(`\nreport: ${htmlPath}\n        ${jsonPath}\n`);
   if (report.status === 'failed') {
     const first = report.findings.find((f) => f.severity !== 'warn')!;
-    throw new DatasetError(`${report.summary.excluded} ${report.summary.excluded === 1 ? 'picture was' : 'pictures were'} flagged (--strict), the first: ${first.message}`, {
-      code: 'prepare_strict',
-      culprit: join(inputDir, first.image),
-      hint: `see ${htmlPath}; without --strict, prepare writes the copy and leaves them out`,
-    });
+    throw new DatasetError(
+      `${report.summary.excluded} ${report.summary.excluded === 1 ? 'picture was' : 'pictures were'} flagged (--strict), the first: ${first.message}`,
+      {
+        code: 'prepare_strict',
+        culprit: join(inputDir, first.image),
+        hint: `see ${htmlPath}; without --strict, prepare writes the copy and leaves them out`,
+      },
+    );
   }
   if (report.captions_from === 'none') {
     // Drafted in the input folder, not the prepared one: a re-run of prepare replaces the prepared folder.
-    process.stderr.write(`note: no captions found (metadata.csv or .txt files); \`lora-scripts auto-label --input ${dir}\` can draft them, then run prepare again\n`);
+    process.stderr.write(
+      `note: no captions found (metadata.csv or .txt files); \`lora-scripts auto-label --input ${dir}\` can draft them, then run prepare again\n`,
+    );
   }
   process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : outDir + '\n');
   return 0;

@@ -10,7 +10,12 @@ import type { CommandContext } from '../context.js';
 export async function recommendCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const flags = parseFlags(RECOMMEND_FLAGS, given);
   const config = readConfig({ file: flags.config, overrides: collectOverrides({}, flags.set), cwd: ctx.cwd });
-  const recommendation = await recommendForConfig({ config, cwd: ctx.cwd, env: ctx.env, note: (line) => process.stderr.write(line + '\n') });
+  const recommendation = await recommendForConfig({
+    config,
+    cwd: ctx.cwd,
+    env: ctx.env,
+    note: (line) => process.stderr.write(line + '\n'),
+  });
   for (const line of formatRecommendation(recommendation, autoKeysOf(config))) process.stdout.write(line + '\n');
   return 0;
 }

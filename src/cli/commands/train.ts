@@ -14,11 +14,26 @@ export async function trainCommand(given: Record<string, unknown>, ctx: CommandC
   const config = loadConfig({ ...source, autoValues: await recommendAutoKeys(source, ctx) });
   const view = createProgressView(process.stderr);
   view.note(`training ${config.output_name} from ${config.train_data_dir}`);
-  const result = await runTraining({ config, env: ctx.env, verbose: ctx.verbose, onEvent: (e) => view.onEvent(e), note: (l) => view.note(l) });
+  const result = await runTraining({
+    config,
+    env: ctx.env,
+    verbose: ctx.verbose,
+    onEvent: (e) => view.onEvent(e),
+    note: (l) => view.note(l),
+  });
   view.finish();
-  if (result.stoppedEarlyBy) view.note(`stopped early at step ${result.steps} (\`early_stop: ${config.early_stop}\`, ${result.stoppedEarlyBy.code}): the LoRA of that step was saved`);
-  if (result.diagnostics.length) view.note(`diagnostics: ${result.diagnostics.map((d) => d.code).join(', ')} (kept in ${config.output_dir}/lora_scripts.json; README "Diagnostics" says what to do)`);
-  if (result.isInterrupted) view.note(`interrupted at step ${result.steps}: the LoRA trained so far was saved; add \`--resume\` to the same command to go on`);
+  if (result.stoppedEarlyBy)
+    view.note(
+      `stopped early at step ${result.steps} (\`early_stop: ${config.early_stop}\`, ${result.stoppedEarlyBy.code}): the LoRA of that step was saved`,
+    );
+  if (result.diagnostics.length)
+    view.note(
+      `diagnostics: ${result.diagnostics.map((d) => d.code).join(', ')} (kept in ${config.output_dir}/lora_scripts.json; README "Diagnostics" says what to do)`,
+    );
+  if (result.isInterrupted)
+    view.note(
+      `interrupted at step ${result.steps}: the LoRA trained so far was saved; add \`--resume\` to the same command to go on`,
+    );
   view.note(`LoRA for WebUI / ComfyUI: ${result.loraFile}  (prompt: <lora:${config.output_name}:0.7>)`);
   view.note(`LoRA for diffusers:      ${result.diffusersFile}`);
   view.note(`TensorBoard:             tensorboard --logdir ${config.output_dir}/logs`);

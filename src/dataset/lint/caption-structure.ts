@@ -2,7 +2,8 @@
 // learns best from subject + scene + style + detail, so the content words take the content and the style word the rest.
 import type { CaptionRule } from '../findings.js';
 
-export const CAPTION_EXAMPLE = 'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning';
+export const CAPTION_EXAMPLE =
+  'three houses and a stone bridge, canal town scene, jiangnan style with white walls and black tiles, misty morning';
 
 export const captionStructureRule: CaptionRule = {
   name: 'caption-structure',
@@ -10,7 +11,11 @@ export const captionStructureRule: CaptionRule = {
   check: (records, { thresholds }) =>
     records.flatMap((record) => {
       // Chinese, Japanese and Thai do not separate words with spaces; `caption-language` flags them anyway.
-      if (record.caption === null || /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]/u.test(record.caption)) return [];
+      if (
+        record.caption === null ||
+        /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]/u.test(record.caption)
+      )
+        return [];
       const words = record.caption.split(/[\s,]+/).filter((word) => /[\p{L}\p{N}]/u.test(word)).length;
       if (words >= thresholds.minCaptionWords) return [];
       return [

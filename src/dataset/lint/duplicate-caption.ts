@@ -4,7 +4,11 @@
 import type { CaptionRule, Finding } from '../findings.js';
 
 function normalise(caption: string): string {
-  return caption.toLowerCase().replace(/\s+/g, ' ').replace(/\s*,\s*/g, ',').trim();
+  return caption
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .replace(/\s*,\s*/g, ',')
+    .trim();
 }
 
 export const duplicateCaptionRule: CaptionRule = {

@@ -7,8 +7,27 @@ import type { CaptionRule } from '../findings.js';
  * colours), "great" (the Great Wall), "good": they describe things too often.
  */
 export const VAGUE_PHRASES = [
-  'nice view', 'best quality', 'high quality', 'masterpiece', 'beautiful', 'beautifully', 'nice', 'amazing', 'awesome', 'stunning',
-  'gorgeous', 'lovely', 'wonderful', 'fantastic', 'incredible', 'breathtaking', 'magnificent', 'spectacular', 'perfect', 'epic', 'pretty',
+  'nice view',
+  'best quality',
+  'high quality',
+  'masterpiece',
+  'beautiful',
+  'beautifully',
+  'nice',
+  'amazing',
+  'awesome',
+  'stunning',
+  'gorgeous',
+  'lovely',
+  'wonderful',
+  'fantastic',
+  'incredible',
+  'breathtaking',
+  'magnificent',
+  'spectacular',
+  'perfect',
+  'epic',
+  'pretty',
 ] as const;
 
 const PATTERN = new RegExp(`\\b(${VAGUE_PHRASES.map((p) => p.replace(' ', '\\s+')).join('|')})\\b`, 'gi');

@@ -10,7 +10,9 @@ export const aspectRatioRule: QualityRule = {
       if (record.unreadable !== null) return [];
       const ratio = Math.max(record.width, record.height) / Math.min(record.width, record.height);
       if (ratio <= thresholds.maxAspect) return [];
-      const kept = buckets ? assignBucket(buckets, record.width, record.height).keptFraction : keptFractionOfCrop(record.width, record.height, { widthPx: 1, heightPx: 1 });
+      const kept = buckets
+        ? assignBucket(buckets, record.width, record.height).keptFraction
+        : keptFractionOfCrop(record.width, record.height, { widthPx: 1, heightPx: 1 });
       const crop = buckets ? 'the closest bucket' : 'a square crop';
       return [
         {

@@ -7,13 +7,28 @@ function exposureFinding(record: ImageRecord, thresholds: QualityThresholds): Fi
   if (stats === null) return null;
   const base = { image: record.image, rule: 'exposure' };
   if (stats.brightPercentile < thresholds.minBrightPercentile) {
-    return { ...base, severity: 'exclude', message: `under-exposed: the brightest 1 % of pixels reach only ${stats.brightPercentile}/255`, hint: 'brighten it in an editor, or use a better-exposed shot' };
+    return {
+      ...base,
+      severity: 'exclude',
+      message: `under-exposed: the brightest 1 % of pixels reach only ${stats.brightPercentile}/255`,
+      hint: 'brighten it in an editor, or use a better-exposed shot',
+    };
   }
   if (stats.darkPercentile > thresholds.maxDarkPercentile) {
-    return { ...base, severity: 'exclude', message: `over-exposed: even the darkest 1 % of pixels are ${stats.darkPercentile}/255`, hint: 'use a shot with detail in the highlights; washed-out pictures teach a washed-out style' };
+    return {
+      ...base,
+      severity: 'exclude',
+      message: `over-exposed: even the darkest 1 % of pixels are ${stats.darkPercentile}/255`,
+      hint: 'use a shot with detail in the highlights; washed-out pictures teach a washed-out style',
+    };
   }
   if (stats.contrast < thresholds.minContrast) {
-    return { ...base, severity: 'warn', message: `low contrast: brightness spread ${stats.contrast.toFixed(1)} (below ${thresholds.minContrast})`, hint: 'fine for fog or haze on purpose; otherwise raise the contrast or replace it' };
+    return {
+      ...base,
+      severity: 'warn',
+      message: `low contrast: brightness spread ${stats.contrast.toFixed(1)} (below ${thresholds.minContrast})`,
+      hint: 'fine for fog or haze on purpose; otherwise raise the contrast or replace it',
+    };
   }
   return null;
 }

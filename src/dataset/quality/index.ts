@@ -8,4 +8,11 @@ import { resolutionRule } from './resolution.js';
 import { sharpnessRule } from './sharpness.js';
 import { unreadableRule } from './unreadable.js';
 
-export const QUALITY_RULES: readonly QualityRule[] = [unreadableRule, resolutionRule, sharpnessRule, exposureRule, nearDuplicateRule, aspectRatioRule];
+export const QUALITY_RULES: readonly QualityRule[] = [
+  unreadableRule,
+  resolutionRule,
+  sharpnessRule,
+  exposureRule,
+  nearDuplicateRule,
+  aspectRatioRule,
+];

@@ -43,7 +43,9 @@ export const nearDuplicateRule: QualityRule = {
     // Compared with the pictures kept so far only: a copy of an excluded copy is a copy of the kept original.
     const kept: number[] = [];
     for (const candidate of betterFirst) {
-      const original = kept.find((earlier) => hashDistanceOf(halves[earlier]!, halves[candidate]!) <= thresholds.duplicateDistance);
+      const original = kept.find(
+        (earlier) => hashDistanceOf(halves[earlier]!, halves[candidate]!) <= thresholds.duplicateDistance,
+      );
       if (original === undefined) {
         kept.push(candidate);
         continue;

@@ -2,12 +2,19 @@
 import { assignBucket, coverScale } from '../buckets.js';
 import type { CheckOptions, Finding, ImageRecord, QualityRule } from '../findings.js';
 
-function upscaleNeeded(record: ImageRecord, options: CheckOptions, targetPx: number): { scale: number; target: string } {
+function upscaleNeeded(
+  record: ImageRecord,
+  options: CheckOptions,
+  targetPx: number,
+): { scale: number; target: string } {
   if (options.buckets) {
     const { bucket, scale } = assignBucket(options.buckets, record.width, record.height);
     return { scale, target: `its ${bucket.widthPx}×${bucket.heightPx} bucket` };
   }
-  return { scale: coverScale(record.width, record.height, { widthPx: targetPx, heightPx: targetPx }), target: `${targetPx} px` };
+  return {
+    scale: coverScale(record.width, record.height, { widthPx: targetPx, heightPx: targetPx }),
+    target: `${targetPx} px`,
+  };
 }
 
 export const resolutionRule: QualityRule = {

@@ -1,4 +1,5 @@
 """The few torchvision.transforms the compared scripts use, on PIL images and CHW float tensors (see __init__.py)."""
+
 from __future__ import annotations
 
 import enum
@@ -20,9 +21,12 @@ class InterpolationMode(enum.Enum):
 
 
 PIL_FILTERS = {
-    InterpolationMode.NEAREST: Image.Resampling.NEAREST, InterpolationMode.NEAREST_EXACT: Image.Resampling.NEAREST,
-    InterpolationMode.BILINEAR: Image.Resampling.BILINEAR, InterpolationMode.BICUBIC: Image.Resampling.BICUBIC,
-    InterpolationMode.BOX: Image.Resampling.BOX, InterpolationMode.HAMMING: Image.Resampling.HAMMING,
+    InterpolationMode.NEAREST: Image.Resampling.NEAREST,
+    InterpolationMode.NEAREST_EXACT: Image.Resampling.NEAREST,
+    InterpolationMode.BILINEAR: Image.Resampling.BILINEAR,
+    InterpolationMode.BICUBIC: Image.Resampling.BICUBIC,
+    InterpolationMode.BOX: Image.Resampling.BOX,
+    InterpolationMode.HAMMING: Image.Resampling.HAMMING,
     InterpolationMode.LANCZOS: Image.Resampling.LANCZOS,
 }
 
@@ -84,7 +88,9 @@ class RandomCrop:
 
     def __call__(self, image: Image.Image) -> Image.Image:
         width, height = image.size
-        return crop_box(image, self.size, random.randint(0, width - self.size[1]), random.randint(0, height - self.size[0]))
+        return crop_box(
+            image, self.size, random.randint(0, width - self.size[1]), random.randint(0, height - self.size[0])
+        )
 
 
 class RandomHorizontalFlip:
