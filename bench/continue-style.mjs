@@ -109,7 +109,8 @@ for (const name of ['parent', 'snow', 'mixed']) {
     verbose: false,
   });
   for (const strength of [0, 1]) {
-    const row = (scores[strength === 0 ? 'base model' : name] = {});
+    const row = {};
+    scores[strength === 0 ? 'base model' : name] = row;
     for (const [index, style] of Object.keys(prompts).entries()) {
       const features = await Promise.all(
         images.filter((i) => i.strength === strength && i.promptIndex === index).map((i) => featuresOfImage(i.path)),

@@ -116,8 +116,11 @@ for (const file of [tsOut, pyOut]) rmSync(file, { force: true });
 
 function loraTensors(modules) {
   let state = 12345;
-  const random = (n, scale) =>
-    Float32Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * scale);
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+  const random = (n, scale) => Float32Array.from({ length: n }, () => (next() - 0.5) * scale);
   const tensors = new Map();
   for (const {
     module,

@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from lora_scripts_engine.speed import make_optimizer  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from train_speed.flops import as_the_engine_runs_it, lora_unet, matmul_throughput, step_inputs, sync, training_step  # noqa: E402
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}

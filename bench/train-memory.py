@@ -28,9 +28,8 @@ def one_setting(resolution: int, batch: int, checkpointing: bool, dtype_name: st
     import torch
     from accelerate import init_empty_weights
     from diffusers import UNet2DConditionModel
-    from peft import LoraConfig
-
     from lora_scripts_engine.tiny_models import MODEL_CONFIGS_DIR, materialize, read_config
+    from peft import LoraConfig
 
     dtype = torch.bfloat16 if dtype_name == "bf16" else torch.float32
     with init_empty_weights():

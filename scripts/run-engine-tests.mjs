@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 const { engineVenvDir, venvPython, ENGINE_SOURCE_DIR } = await import('../dist/engine/paths.js');
 const { setupEngine } = await import('../dist/engine/setup.js');
-setupEngine({ env: process.env, withTests: true, log: (l) => process.stderr.write(l + '\n') });
+setupEngine({ env: process.env, withTests: true, log: (l) => process.stderr.write(`${l}\n`) });
 const python = venvPython(engineVenvDir(process.env));
 const result = spawnSync(python, ['-m', 'pytest', join(ENGINE_SOURCE_DIR, 'tests'), ...process.argv.slice(2)], {
   stdio: 'inherit',

@@ -112,10 +112,9 @@ def convert_to_kohya(peft_path: Path, kohya_path: Path, layers_per_block: int) -
 
 def comfy_meta_sdxl(comfy, diffusers_unet_state_dict: dict):
     """ComfyUI's own SDXL model and CLIP classes, detected from the UNet's shapes, with every weight on `meta`."""
-    import torch
-
     import comfy.model_detection
     import comfy.model_patcher
+    import torch
 
     cpu, meta = torch.device("cpu"), torch.device("meta")
     model_config = comfy.model_detection.model_config_from_diffusers_unet(diffusers_unet_state_dict)

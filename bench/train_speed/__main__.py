@@ -11,14 +11,15 @@ import math
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from . import runners
+from .ceiling import kernel_ceiling
 from .data import prepare_data
 from .env import ensure_comparison_venv
-from .ceiling import kernel_ceiling
 from .flops import as_the_engine_runs_it, count_step_flops, matmul_throughput, step_inputs, training_step
 from .measure import run_measured
 from .models import model_folder
@@ -169,7 +170,7 @@ def physical_limit(model_dir: Path, settings: dict, ours: dict, peaks: dict) -> 
         optimizer = torch.optim.AdamW([p for p in unet.parameters() if p.requires_grad], lr=1e-4)
         inputs = step_inputs(unet, latent_px, settings["batch_size"])
         inputs = (inputs[0].contiguous(memory_format=torch.channels_last), *inputs[1:])
-        ceiling = kernel_ceiling(lambda: training_step(unet, optimizer, inputs, dtype))
+        ceiling = kernel_ceiling(partial(training_step, unet, optimizer, inputs, dtype))
         log(f"{ours['precision']} kernel ceiling: " + json.dumps(ceiling))
     del unet
     gc.collect()

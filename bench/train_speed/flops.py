@@ -71,7 +71,7 @@ def as_the_engine_runs_it(unet: torch.nn.Module, dtype: torch.dtype, device: str
     cast_training_params, speed.apply_fast_paths)."""
     from lora_scripts_engine.speed import kernels_off_message, use_training_kernels
 
-    for name, parameter in unet.named_parameters():
+    for parameter in unet.parameters():
         parameter.data = parameter.data.to(torch.float32 if parameter.requires_grad else dtype)
     unet.to(device, memory_format=torch.channels_last)
     kernels = use_training_kernels(unet, device, dtype, compiled=False)

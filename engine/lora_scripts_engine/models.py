@@ -102,7 +102,7 @@ class BaseModel:
             requires_safety_checker=False,
         )
 
-    def to(self, device: str | torch.device) -> "BaseModel":
+    def to(self, device: str | torch.device) -> BaseModel:
         for module in [self.unet, self.vae, *self.text_encoders]:
             module.to(device)
         return self

@@ -60,7 +60,7 @@ TEXT_CONFIG_NOISE = {"transformers_version", "_name_or_path", "dtype", "torch_dt
 
 
 def save_single_file(
-    model: "BaseModel",
+    model: BaseModel,
     path: str | Path,
     *,
     dtype: torch.dtype | None = None,
@@ -79,7 +79,7 @@ def save_single_file(
     return write_atomically(tensors, Path(path), metadata)
 
 
-def original_layout_state_dict(model: "BaseModel") -> dict[str, torch.Tensor]:
+def original_layout_state_dict(model: BaseModel) -> dict[str, torch.Tensor]:
     layouts = TEXT_ENCODER_LAYOUTS[model.family]
     if model.family == "sdxl":
         check_sdxl_encoder_widths(model.text_encoders)
@@ -252,7 +252,7 @@ def clip_to_openclip(state_dict: dict[str, torch.Tensor], config) -> dict[str, t
 # ---- metadata and writing --------------------------------------------------------------------
 
 
-def architecture_record(model: "BaseModel") -> dict:
+def architecture_record(model: BaseModel) -> dict:
     """The configs models.py needs to rebuild `model` from this file without any shipped config."""
     record = {
         "family": model.family,

@@ -27,9 +27,9 @@ from .kernel_probe import (
     PACKED_LINEARS,
     why_off,
 )
+from .models import VAE_ENCODING_PREFIXES
 from .packed_conv import pack_frozen_convolutions
 from .packed_linear import pack_frozen_linears
-from .models import VAE_ENCODING_PREFIXES
 from .protocol import EngineFailure, emit
 
 aten = torch.ops.aten

@@ -20,17 +20,17 @@ from diffusers.training_utils import cast_training_params
 from peft import LoraConfig
 
 from .data import CaptionRules, apply_caption_rules, batches, bucket_counts, epoch_order, read_manifest
-from .latent_cache import LatentCache
 from .device import Compute
+from .latent_cache import LatentCache
 from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
-from .protocol import EngineFailure, emit, log
+from .protocol import EngineFailure, emit
 from .request import TrainConfig, TrainRequest
 from .samples import render_samples
 from .speed import LossReader, StepFlops, apply_fast_paths, conv_memory_format, make_optimizer, report_fast_paths
 from .targets import resolve_targets
-from .validation import Validation, validation_every
 from .training_state import Position, capture_rng, load_state, restore_parameters, restore_rng, save_state
+from .validation import Validation, validation_every
 
 
 class StopFlag:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 import time
@@ -31,10 +30,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel  # noqa: E402
-from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
-
 from lora_scripts_engine.models import MODEL_CONFIGS_DIR, BaseModel, sampling_scheduler_from_folder, shipped_tokenizers  # noqa: E402
 from lora_scripts_engine.single_file import save_single_file  # noqa: E402
+from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
 
 TARGET_STYLE = "jiangnan"
 # 64 px images, VAE downsampling 4 → 16×16×4 latents: sharper than SD's f=8 at this size, still cheap for the UNet.

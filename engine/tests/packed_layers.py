@@ -4,7 +4,6 @@ input gradient, called twice (the second call runs on the weights packed at the 
 from __future__ import annotations
 
 import torch
-
 from lora_scripts_engine.kernel_probe import BF16_TOLERANCE, output_and_input_gradient  # noqa: F401
 
 

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from lora_scripts_engine import protocol
 from lora_scripts_engine.__main__ import guard_offline, online_model
 from lora_scripts_engine.caption import caption_images, select_tags, tag_text, wd14_pixels
 from lora_scripts_engine.device import pick_compute
 from lora_scripts_engine.protocol import PROTOCOL_VERSION
 from lora_scripts_engine.request import CaptionOptions, parse_request
-
+from PIL import Image
 from tiny_captioners import WORDS, build_blip, build_florence2, build_wd14
 
 

@@ -11,7 +11,6 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-
 from test_resume_e2e import DEMO_MODEL, cli, write_config
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from lora_scripts_engine import cpu_attention
 from lora_scripts_engine.cpu_attention import KeptProbabilitiesAttention, KeptProbabilitiesMode
 

@@ -11,8 +11,6 @@ import json
 import pytest
 import torch
 from diffusers.training_utils import cast_training_params
-from peft import LoraConfig
-
 from lora_scripts_engine import kernel_probe, packed_conv, protocol
 from lora_scripts_engine.cpu_attention import KeptProbabilitiesProcessor
 from lora_scripts_engine.models import load_base_model
@@ -25,6 +23,7 @@ from lora_scripts_engine.speed import (
     use_training_kernels,
 )
 from lora_scripts_engine.tiny_models import write_checkpoint
+from peft import LoraConfig
 
 FAMILIES = [
     kernel_probe.LORA_INPUTS_LEFT_TO_AUTOCAST,

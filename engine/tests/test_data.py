@@ -6,9 +6,8 @@ import random
 
 import pytest
 import torch
-from PIL import Image, ImageDraw
-
 from lora_scripts_engine.data import load_pixels
+from PIL import Image, ImageDraw
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-from safetensors.torch import load_file
-
 from lora_scripts_engine.device import pick_compute
 from lora_scripts_engine.speed import LossReader, StepFlops
 from lora_scripts_engine.tiny_models import write_checkpoint
+from safetensors.torch import load_file
 from test_train_e2e import run_cli, tiny_config, write_dataset
 
 

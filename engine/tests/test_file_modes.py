@@ -9,14 +9,13 @@ import stat
 
 import pytest
 import torch
-from peft import LoraConfig
-
 from lora_scripts_engine import latent_cache
 from lora_scripts_engine.file_modes import process_umask
 from lora_scripts_engine.lora_files import save_lora
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.tiny_models import write_checkpoint
 from lora_scripts_engine.training_state import Position, save_state
+from peft import LoraConfig
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o002])

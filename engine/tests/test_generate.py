@@ -8,9 +8,6 @@ import json
 
 import numpy as np
 import pytest
-from peft import LoraConfig
-from PIL import Image
-
 from lora_scripts_engine import generate as engine_generate
 from lora_scripts_engine import protocol
 from lora_scripts_engine.device import pick_compute
@@ -18,6 +15,8 @@ from lora_scripts_engine.lora_files import save_lora
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.request import GenerateBatch, GenerateOptions, LoraWeights, parse_fields
 from lora_scripts_engine.tiny_models import write_checkpoint
+from peft import LoraConfig
+from PIL import Image
 
 EULER = {"class_name": "EulerDiscreteScheduler", "config": {}}
 COMPUTE = pick_compute("auto", None)

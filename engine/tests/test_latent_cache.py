@@ -12,13 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from PIL import Image, ImageDraw
-from safetensors.torch import load_file
-
 from lora_scripts_engine import protocol
 from lora_scripts_engine.data import Example, batches, load_pixels
 from lora_scripts_engine.latent_cache import LatentCache
 from lora_scripts_engine.tiny_models import build_tiny_components, write_checkpoint
+from PIL import Image, ImageDraw
+from safetensors.torch import load_file
 from test_train_e2e import run_cli, tiny_config, write_dataset
 
 CPU = SimpleNamespace(device="cpu", dtype=torch.float32)
@@ -71,7 +70,7 @@ def test_cached_latents_equal_freshly_encoded_ones(vae, examples, tmp_path):
     reread = LatentCache(vae, CPU, str(tmp_path / "cache"))
     reread.encode = lambda pixels: pytest.fail("a cached variant was encoded again")
     reread.build(examples, settings(), 64)
-    for key, (mean, std, original) in cache.variants.items():
+    for key, (mean, _std, original) in cache.variants.items():
         assert torch.equal(reread.variants[key][0], mean) and reread.variants[key][2] == original
 
 

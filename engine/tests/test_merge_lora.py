@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers.utils.state_dict_utils import convert_state_dict_to_kohya
-from peft import LoraConfig
-from safetensors.torch import load_file, safe_open, save_file
-
 from lora_scripts_engine.lora_files import save_lora
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.tiny_models import write_checkpoint
+from peft import LoraConfig
+from safetensors.torch import load_file, safe_open, save_file
 
 REPO = Path(__file__).resolve().parents[2]
 WEIGHT = 0.7

@@ -9,9 +9,6 @@ import pytest
 import torch
 from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, UNet2DConditionModel
-from safetensors import safe_open
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
-
 from lora_scripts_engine.models import (
     MODEL_CONFIGS_DIR,
     is_v_prediction_unet,
@@ -24,6 +21,8 @@ from lora_scripts_engine.single_file import (
     save_single_file,
 )
 from lora_scripts_engine.tiny_models import build_tiny_components
+from safetensors import safe_open
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 FAMILIES = ["sd1", "sd2", "sdxl"]
 SHIPPED_FOLDERS = {"sd1": ["sd15"], "sd2": ["sd2-v", "sd2-base"], "sdxl": ["sdxl"]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from lora_scripts_engine.packed_conv import pack_frozen_convolutions
 from packed_layers import output_and_input_gradient, tolerance
 
@@ -29,9 +28,8 @@ def test_packed_convolution_matches_the_plain_one(dtype, kernel, stride, padding
 
 
 def test_the_flop_counter_counts_packed_convolutions_as_plain_ones():
-    from torch.utils.flop_counter import FlopCounterMode
-
     import lora_scripts_engine.speed  # noqa: F401  (registers the formula)
+    from torch.utils.flop_counter import FlopCounterMode
 
     counts = []
     for packed in (False, True):

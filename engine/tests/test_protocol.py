@@ -16,7 +16,6 @@ import typing
 from pathlib import Path
 
 import pytest
-
 from lora_scripts_engine import protocol, request
 from lora_scripts_engine.request import REQUEST_TYPES, parse_request
 
@@ -233,11 +232,10 @@ def test_hello_and_the_training_run_use_one_compute_choice(tmp_path, monkeypatch
     """`pick_compute` may probe the CPU and answer differently each time: __main__ asks once, and `hello` and the
     run's own report (the `fast_paths` stage line) name the same dtype."""
     import torch
-    from PIL import Image
-
     from lora_scripts_engine import __main__ as engine_main
     from lora_scripts_engine import device
     from lora_scripts_engine.tiny_models import write_checkpoint
+    from PIL import Image
 
     answers = iter(
         [device.Compute("cpu", torch.float32, "first answer"), device.Compute("cpu", torch.bfloat16, "second answer")]

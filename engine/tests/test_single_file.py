@@ -4,12 +4,11 @@ import json
 
 import pytest
 import torch
-from safetensors import safe_open
-from transformers import CLIPTextConfig, CLIPTextModelWithProjection
-
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.single_file import ARCHITECTURE_METADATA_KEY, save_single_file
 from lora_scripts_engine.tiny_models import TINY_PREDICTION_TYPES, build_tiny_components, write_checkpoint
+from safetensors import safe_open
+from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
 FAMILIES = ["sd1", "sd2", "sdxl"]
 
@@ -157,7 +156,7 @@ def test_failed_write_keeps_the_previous_file_and_leaves_no_temp_file(tmp_path):
     path = save_single_file(built, tmp_path / "model.safetensors")
     before = path.read_bytes()
 
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError):
         save_single_file(built, path, extra_metadata={"not a string": 1})  # safetensors rejects it mid-write
     assert path.read_bytes() == before
     assert [entry.name for entry in tmp_path.iterdir()] == ["model.safetensors"]

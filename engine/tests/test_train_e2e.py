@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image, ImageDraw
-from safetensors import safe_open
-from safetensors.torch import load_file
-
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.tiny_models import write_checkpoint
+from PIL import Image, ImageDraw
+from safetensors.torch import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,13 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from PIL import Image
-from peft import LoraConfig
-
 from lora_scripts_engine.device import pick_compute
 from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.tiny_models import write_checkpoint
 from lora_scripts_engine.validation import TIMESTEP_FRACTIONS, Validation
+from peft import LoraConfig
+from PIL import Image
 
 
 class Logs:

@@ -86,7 +86,7 @@ export function parseFlags<T extends FlagTable>(spec: CommandFlags<T>, given: Re
 
 // A copy of config/validate.ts formatValue: flag values are shown as config values are.
 function formatValue(value: unknown): string {
-  return '`' + JSON.stringify(value) + '`';
+  return `\`${JSON.stringify(value)}\``;
 }
 
 function flagError(spec: CommandFlags<FlagTable>, name: string, value: unknown, issue: z.core.$ZodIssue): UsageError {

@@ -53,7 +53,7 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
   const say = (line: string) => {
     if (isQuiet) return;
     clearBar();
-    stream.write(line + '\n');
+    stream.write(`${line}\n`);
   };
   return {
     note: say,
@@ -84,7 +84,7 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
             meanStepMs === undefined || event.step <= 2 ? event.step_ms : 0.95 * meanStepMs + 0.05 * event.step_ms;
           if (isQuiet) return;
           if (isTty) {
-            stream.write('\r\x1b[2K' + progressLine(event, epochs, meanStepMs));
+            stream.write(`\r\x1b[2K${progressLine(event, epochs, meanStepMs)}`);
             barShown = event.step !== event.total_steps;
             if (!barShown) stream.write('\n'); // the last bar stays on screen as the run's summary
             return;

@@ -27,7 +27,7 @@ async function writeImages(dir: string, count: number): Promise<void> {
     writeFileSync(join(dir, `img_${i}.png`), png);
     rows.push(`img_${i}.png,"stone bridge, canal, test style"`);
   }
-  writeFileSync(join(dir, 'metadata.csv'), rows.join('\n') + '\n');
+  writeFileSync(join(dir, 'metadata.csv'), `${rows.join('\n')}\n`);
 }
 
 let root: string;
@@ -48,11 +48,9 @@ function configText(overrides: Record<string, string> = {}): string {
     save_steps: '100',
     ...overrides,
   };
-  return (
-    Object.entries(values)
-      .map(([k, v]) => `${k}: ${v}`)
-      .join('\n') + '\n'
-  );
+  return `${Object.entries(values)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\n')}\n`;
 }
 
 function train(name: string, text: string) {
@@ -119,7 +117,7 @@ describe('train: bad input', () => {
     await writeImages(dir, 3);
     writeFileSync(
       join(dir, 'metadata.csv'),
-      readFileSync(join(dir, 'metadata.csv'), 'utf8').split('\n').slice(0, 3).join('\n') + '\n',
+      `${readFileSync(join(dir, 'metadata.csv'), 'utf8').split('\n').slice(0, 3).join('\n')}\n`,
     );
     const result = train('uncaptioned', configText({ train_data_dir: dir, metadata_path: join(dir, 'metadata.csv') }));
     expectCleanFailure(

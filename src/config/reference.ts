@@ -35,7 +35,7 @@ function describeJson(schema: JsonSchema): string {
     const nullable = schema.anyOf.some((s) => s.type === 'null');
     return parts.join(' or ') + (nullable ? ' (or `null` for auto)' : '');
   }
-  if (schema.enum) return 'one of ' + schema.enum.map((v) => `\`${String(v)}\``).join(', ');
+  if (schema.enum) return `one of ${schema.enum.map((v) => `\`${String(v)}\``).join(', ')}`;
   if (schema.const !== undefined) return `\`${String(schema.const)}\``;
   switch (schema.type) {
     case 'boolean':
@@ -45,9 +45,9 @@ function describeJson(schema: JsonSchema): string {
     case 'array':
       return `a list of ${schema.items ? pluralise(describeJson(schema.items)) : 'values'}`;
     case 'integer':
-      return 'an integer' + describeRange(schema);
+      return `an integer${describeRange(schema)}`;
     case 'number':
-      return 'a number' + describeRange(schema);
+      return `a number${describeRange(schema)}`;
     default:
       return 'a value';
   }
@@ -101,7 +101,7 @@ function defaultText(key: keyof ParsedConfig): string {
   if (meta.derivedDefault) return meta.derivedDefault;
   const schema = fieldSchema(key);
   if (!('default' in schema)) return '**required**';
-  return '`' + JSON.stringify(schema.default) + '`';
+  return `\`${JSON.stringify(schema.default)}\``;
 }
 
 const GROUP_TITLES: Record<KeyGroup, string> = {
@@ -135,7 +135,7 @@ export function renderConfigReference(): string {
         .map((note) => ` _(${note})_`)
         .join('');
       const cells = [`\`${key}\``, describeAllowed(key), defaultText(key), metaOf(key).description + notes];
-      lines.push('| ' + cells.map((c) => c.replaceAll('|', '\\|')).join(' | ') + ' |');
+      lines.push(`| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`);
     }
   }
   lines.push(

@@ -48,7 +48,7 @@ describe('validateConfig', () => {
     expect(errorOf(ARTICLE_YAML.replace('learning_rate: 2e-4', 'learning_rate: 0')).line).toBe(
       'configs/x.yaml:9:16: `learning_rate` must be a number > 0 and ≤ 1 or `auto`, got `0`',
     );
-    expect(errorOf(ARTICLE_YAML + 'lr_scheduler: cosin\n').line).toMatch(
+    expect(errorOf(`${ARTICLE_YAML}lr_scheduler: cosin\n`).line).toMatch(
       /^configs\/x\.yaml:12:15: `lr_scheduler` must be one of `constant`, .*got `"cosin"`$/,
     );
   });
@@ -73,6 +73,6 @@ describe('validateConfig', () => {
   });
 
   it('reports YAML syntax errors with their position', () => {
-    expect(errorOf(ARTICLE_YAML + 'foo: [\n').line).toMatch(/^configs\/x\.yaml:1[23]:\d+: not valid YAML: /);
+    expect(errorOf(`${ARTICLE_YAML}foo: [\n`).line).toMatch(/^configs\/x\.yaml:1[23]:\d+: not valid YAML: /);
   });
 });

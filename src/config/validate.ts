@@ -85,7 +85,7 @@ function levenshteinWithin(a: string, b: string, limit: number): boolean {
 }
 
 function formatValue(value: unknown): string {
-  return value === undefined ? 'nothing' : '`' + JSON.stringify(value) + '`';
+  return value === undefined ? 'nothing' : `\`${JSON.stringify(value)}\``;
 }
 
 type Locate = (key: string, atValue?: boolean) => string;

@@ -28,7 +28,7 @@ export function readCaptionSource(
 }
 
 function fromCsv(csv: string, images: readonly ImageFile[]): CaptionSource {
-  let rows;
+  let rows: ReturnType<typeof parseMetadataCsv>;
   try {
     rows = parseMetadataCsv(readFileSync(csv, 'utf8'));
   } catch (error) {

@@ -28,8 +28,10 @@ export function parseCsvRecords(text: string): { cells: string[]; line: number }
   for (let i = 0; i < source.length; i++) {
     const ch = source[i]!;
     if (inQuotes) {
-      if (ch === '"' && source[i + 1] === '"') (cell += '"'), i++;
-      else if (ch === '"') inQuotes = false;
+      if (ch === '"' && source[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') inQuotes = false;
       else {
         if (ch === '\n') line++;
         cell += ch;
@@ -94,9 +96,7 @@ function csvCell(text: string): string {
 
 /** The inverse of `parseMetadataCsv`: a header row, then one `file_name,caption` row per image, quoted where needed. */
 export function metadataCsvText(rows: readonly { fileName: string; caption: string }[]): string {
-  return (
-    ['file_name,caption', ...rows.map((row) => `${csvCell(row.fileName)},${csvCell(row.caption)}`)].join('\n') + '\n'
-  );
+  return `${['file_name,caption', ...rows.map((row) => `${csvCell(row.fileName)},${csvCell(row.caption)}`)].join('\n')}\n`;
 }
 
 /** `img/017.jpg` → `img/017.txt` */

@@ -48,15 +48,20 @@ function bpeWord(bpe: ClipBpe, word: string): string[] {
     let bestRank = Infinity;
     for (let i = 0; i < symbols.length - 1; i++) {
       const rank = bpe.mergeRanks.get(`${symbols[i]} ${symbols[i + 1]}`);
-      if (rank !== undefined && rank < bestRank) (bestRank = rank), (best = i);
+      if (rank !== undefined && rank < bestRank) {
+        bestRank = rank;
+        best = i;
+      }
     }
     if (best < 0) break;
     const left = symbols[best]!;
     const right = symbols[best + 1]!;
     const merged: string[] = [];
     for (let i = 0; i < symbols.length; i++) {
-      if (i < symbols.length - 1 && symbols[i] === left && symbols[i + 1] === right) merged.push(left + right), i++;
-      else merged.push(symbols[i]!);
+      if (i < symbols.length - 1 && symbols[i] === left && symbols[i + 1] === right) {
+        merged.push(left + right);
+        i++;
+      } else merged.push(symbols[i]!);
     }
     symbols = merged;
   }

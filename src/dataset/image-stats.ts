@@ -66,7 +66,10 @@ function percentile(histogram: Uint32Array, total: number, fraction: number): nu
 export function imageStats(grey: Uint8Array, width: number, height: number): ImageStats {
   const histogram = new Uint32Array(256);
   let sum = 0;
-  for (const level of grey) (histogram[level]! += 1), (sum += level);
+  for (const level of grey) {
+    histogram[level]! += 1;
+    sum += level;
+  }
   const brightness = sum / grey.length;
   let squares = 0;
   for (let level = 0; level < 256; level++) squares += histogram[level]! * (level - brightness) ** 2;

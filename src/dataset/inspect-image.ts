@@ -1,6 +1,6 @@
 // The quality shell: decodes one picture with sharp (EXIF orientation applied, truncation an error) and measures what
 // the quality rules judge. One decode at the analysis size: JPEG shrink-on-load keeps this cheap for big photos.
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { ANALYSIS_SIDE_PX, type ImageRecord } from './findings.js';
 import { brightnessOf, imageStats } from './image-stats.js';
 import { hashInputOf, perceptualHash } from './perceptual-hash.js';
@@ -16,7 +16,7 @@ export async function inspectImage(path: string): Promise<MeasuredImage> {
   let width = 0;
   let height = 0;
   let orientation = 1;
-  let decoded;
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
     const header = await sharp(path).metadata();
     orientation = header.orientation ?? 1;

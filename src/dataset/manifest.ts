@@ -14,21 +14,19 @@ export interface ManifestLine {
 }
 
 export function manifestText(items: MeasuredItem[], buckets: readonly Bucket[] | null = null): string {
-  return (
-    items
-      .map((item, index) => {
-        const bucket = buckets?.[index];
-        const line: ManifestLine = {
-          image: item.path,
-          caption: item.caption,
-          width: item.width,
-          height: item.height,
-          repeats: item.repeats,
-        };
-        return JSON.stringify(bucket ? { ...line, bucket: [bucket.widthPx, bucket.heightPx] } : line);
-      })
-      .join('\n') + '\n'
-  );
+  return `${items
+    .map((item, index) => {
+      const bucket = buckets?.[index];
+      const line: ManifestLine = {
+        image: item.path,
+        caption: item.caption,
+        width: item.width,
+        height: item.height,
+        repeats: item.repeats,
+      };
+      return JSON.stringify(bucket ? { ...line, bucket: [bucket.widthPx, bucket.heightPx] } : line);
+    })
+    .join('\n')}\n`;
 }
 
 export function writeManifest(path: string, items: MeasuredItem[], buckets: readonly Bucket[] | null = null): void {

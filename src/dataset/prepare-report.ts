@@ -104,7 +104,7 @@ export function reportTable(report: PrepareReport, htmlPath: string): string {
   }
   if (report.buckets)
     lines.push('', `buckets: ${report.buckets.map((b) => `${b.width_px}×${b.height_px} (${b.images})`).join(', ')}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function escapeHtml(text: string): string {

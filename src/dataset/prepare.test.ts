@@ -141,7 +141,7 @@ async function writeMessyDataset(dir: string): Promise<{ expected: [string, stri
     ...rows.filter(([, c]) => c !== null).map(([n, c]) => `${n},"${c}"`),
     'gone.png,"a picture that is not there"',
   ];
-  writeFileSync(join(dir, 'metadata.csv'), csv.join('\n') + '\n');
+  writeFileSync(join(dir, 'metadata.csv'), `${csv.join('\n')}\n`);
   return {
     rotatedScene,
     expected: [

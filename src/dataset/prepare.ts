@@ -205,7 +205,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       buckets,
       isFailed,
     });
-    writeFileAtomic(join(staging, REPORT_JSON), JSON.stringify(report, null, 2) + '\n');
+    writeFileAtomic(join(staging, REPORT_JSON), `${JSON.stringify(report, null, 2)}\n`);
     const pictures = new Set(records.map((r) => r.image));
     const flagged = [...new Set(findings.map((f) => f.image))].filter((image) => pictures.has(image));
     writeFileAtomic(

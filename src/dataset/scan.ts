@@ -128,7 +128,8 @@ export function tagFrequency(items: DatasetItem[]): Record<string, Record<string
   const result: Record<string, Record<string, number>> = {};
   for (const item of items) {
     const folder = item.relPath.includes('/') ? item.relPath.slice(0, item.relPath.indexOf('/')) : '.';
-    const counts = (result[folder] ??= {});
+    result[folder] ??= {};
+    const counts = result[folder];
     for (const tag of item.caption
       .split(',')
       .map((t) => t.trim().toLowerCase())
@@ -143,7 +144,8 @@ export function datasetDirs(items: DatasetItem[]): Record<string, { n_repeats: n
   const result: Record<string, { n_repeats: number; img_count: number }> = {};
   for (const item of items) {
     const folder = item.relPath.includes('/') ? item.relPath.slice(0, item.relPath.indexOf('/')) : '.';
-    const entry = (result[folder] ??= { n_repeats: item.repeats, img_count: 0 });
+    result[folder] ??= { n_repeats: item.repeats, img_count: 0 };
+    const entry = result[folder];
     entry.img_count++;
   }
   return result;

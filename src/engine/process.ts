@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EngineError, InterruptedError, LoraScriptsError } from '../errors.js';
+import { EngineError, InterruptedError, type LoraScriptsError } from '../errors.js';
 import { ENGINE_SOURCE_DIR, engineVenvDir, venvPython, type Env } from './paths.js';
 import {
   parseEngineLine,
@@ -39,7 +39,7 @@ function engineEnv(env: Env): NodeJS.ProcessEnv {
 
 /** Spawns `python -m lora_scripts_engine`, writes the request, resolves with the `done` event or rejects with one clear error. */
 export function runEngine(command: EngineRequestBody, options: RunEngineOptions): Promise<EngineRunResult> {
-  let request;
+  let request: ReturnType<typeof validateEngineRequest>;
   try {
     request = validateEngineRequest({ protocol: PROTOCOL_VERSION, ...command });
   } catch (error) {
@@ -84,7 +84,7 @@ export function runEngine(command: EngineRequestBody, options: RunEngineOptions)
     }
   });
   child.stdin.on('error', () => undefined); // an engine that dies at once closes stdin; the exit handler reports it
-  child.stdin.end(JSON.stringify(request) + '\n');
+  child.stdin.end(`${JSON.stringify(request)}\n`);
 
   return new Promise((resolve, reject) => {
     child.on('error', (error) =>

@@ -361,5 +361,5 @@ export function parseEngineLine(line: string): EngineEvent {
 }
 
 function truncate(line: string): string {
-  return line.length > 160 ? line.slice(0, 157) + '...' : line;
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }

@@ -121,7 +121,7 @@ export function setupEngine(options: SetupOptions): SetupResult {
   if (indexUrl) pipArgs.push('--extra-index-url', indexUrl);
   run(python, pipArgs, 'installing the engine requirements', options.log);
   // The stamp is written last (atomically): an interrupted setup is simply redone next time.
-  writeFileSync(stampFile + '.tmp', JSON.stringify({ hash, build, withTests }, null, 2));
-  renameSync(stampFile + '.tmp', stampFile);
+  writeFileSync(`${stampFile}.tmp`, JSON.stringify({ hash, build, withTests }, null, 2));
+  renameSync(`${stampFile}.tmp`, stampFile);
   return { venv, python, torchBuild: build, reason, changed: true };
 }

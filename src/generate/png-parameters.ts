@@ -158,10 +158,10 @@ export function withPngText(png: Uint8Array, key: string, text: string, culprit:
   const chunks = readChunks(png, culprit).filter((c) => !(TEXT_CHUNK_TYPES.has(c.type) && textChunkKey(c) === key));
   const isLatin1 = [...text].every((ch) => ch.codePointAt(0)! <= 0xff);
   const chunk: Chunk = isLatin1
-    ? { type: 'tEXt', data: Buffer.concat([Buffer.from(key + '\0', 'latin1'), Buffer.from(text, 'latin1')]) }
+    ? { type: 'tEXt', data: Buffer.concat([Buffer.from(`${key}\0`, 'latin1'), Buffer.from(text, 'latin1')]) }
     : {
         type: 'iTXt',
-        data: Buffer.concat([Buffer.from(key + '\0', 'latin1'), Buffer.from([0, 0, 0, 0]), Buffer.from(text, 'utf8')]),
+        data: Buffer.concat([Buffer.from(`${key}\0`, 'latin1'), Buffer.from([0, 0, 0, 0]), Buffer.from(text, 'utf8')]),
       };
   // Right after IHDR, as Pillow writes it: readers that stop at the first IDAT still see it.
   return Buffer.concat([PNG_SIGNATURE, ...[chunks[0]!, chunk, ...chunks.slice(1)].map(encodeChunk)]);

@@ -135,8 +135,9 @@ function stripAttention(
   const segments: WeightedSegment[] = [];
   const openRound: number[] = [];
   const openSquare: number[] = [];
-  const multiplyFrom = (start: number, factor: number) =>
-    segments.slice(start).forEach((segment) => (segment.weight *= factor));
+  const multiplyFrom = (start: number, factor: number) => {
+    for (const segment of segments.slice(start)) segment.weight *= factor;
+  };
   for (const match of prompt.matchAll(ATTENTION_TOKEN)) {
     const token = match[0];
     if (token.length === 2 && token.startsWith('\\')) segments.push({ text: token[1]!, weight: 1 });

@@ -102,7 +102,7 @@ describe('generate', () => {
       .filter((e) => e.type === 'stage')
       .map((e) => `${e.name} ${e.message.replace(FIXTURES, 'fixtures')}`);
     expect(stages).toEqual([
-      'load_base_model ' + BASE_MODEL,
+      `load_base_model ${BASE_MODEL}`,
       'load_lora fixtures/jiangnan_style.safetensors',
       'load_lora fixtures/neon_night_style.safetensors',
     ]);

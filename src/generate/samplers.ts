@@ -102,7 +102,7 @@ function splitScheduleSuffix(name: string): { sampler: string; suffix: string | 
   const direct = canonical(name, [...SAMPLER_NAMES, ...Object.keys(UNAVAILABLE)]);
   if (direct) return { sampler: direct, suffix: undefined };
   for (const schedule of SCHEDULE_TYPES) {
-    if (name.toLowerCase().endsWith(' ' + schedule.toLowerCase())) {
+    if (name.toLowerCase().endsWith(` ${schedule.toLowerCase()}`)) {
       const base = canonical(name.slice(0, -schedule.length - 1), [...SAMPLER_NAMES, ...Object.keys(UNAVAILABLE)]);
       if (base) return { sampler: base, suffix: schedule };
     }

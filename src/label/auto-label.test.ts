@@ -63,7 +63,10 @@ describe('autoLabel', () => {
     writeFileSync(csv, 'file_name,caption\nb.png,a person wrote this\n');
     const seen: string[] = [];
     const captioner = async (images: readonly { relPath: string }[]) =>
-      images.map((i) => (seen.push(i.relPath), i.relPath === 'c.png' ? ' ' : `drafted ${i.relPath}`));
+      images.map((i) => {
+        seen.push(i.relPath);
+        return i.relPath === 'c.png' ? ' ' : `drafted ${i.relPath}`;
+      });
     const result = await autoLabel({
       inputDir: dir,
       outputCsv: csv,

@@ -10,7 +10,7 @@ export interface CaptionStyle {
 export function styledCaption(body: string, style: CaptionStyle): string {
   const parts = [style.triggerWord, style.prefix, body, style.suffix];
   return parts
-    .filter((p): p is string => Boolean(p && p.trim()))
+    .filter((p): p is string => Boolean(p?.trim()))
     .map((p) => p.trim())
     .join(', ');
 }

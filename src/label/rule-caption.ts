@@ -32,7 +32,10 @@ export function colourName([r, g, b]: [number, number, number]): string {
   for (const entry of COLOUR_NAMES) {
     const [cr, cg, cb] = entry[1];
     const distance = (r - cr) ** 2 + (g - cg) ** 2 + (b - cb) ** 2;
-    if (distance < bestDistance) (best = entry), (bestDistance = distance);
+    if (distance < bestDistance) {
+      best = entry;
+      bestDistance = distance;
+    }
   }
   return best[0];
 }

@@ -1,6 +1,7 @@
 // F16/BF16 conversions against an independent oracle: the nearest representable value, ties to the even one.
 import { describe, expect, it } from 'vitest';
 import { decodeFloats, encodeFloats, f32BitsToBf16, f32BitsToF16 } from './float-codec.js';
+import { seededUniform } from '../testing/seeded-random.js';
 
 const halfBits = (values: number[]) => new Uint8Array(Uint16Array.from(values).buffer);
 const allHalves = () => decodeFloats('F16', halfBits([...Array(65536).keys()]));
@@ -52,10 +53,9 @@ describe('F16', () => {
       1e6,
       -0,
     ];
-    let state = 7;
+    const next = seededUniform(7);
     for (let i = 0; i < 3000; i++) {
-      state = (state * 1103515245 + 12345) % 2 ** 31;
-      samples.push(Math.fround((state / 2 ** 31 - 0.5) * 2 ** ((i % 40) - 28)));
+      samples.push(Math.fround((next() - 0.5) * 2 ** ((i % 40) - 28)));
     }
     for (const x of samples) expect(f32BitsToF16(f32Bits(x)), String(x)).toBe(nearestHalf(Math.fround(x), halves));
   });

@@ -16,7 +16,7 @@ const peftSd1 = () =>
 
 function tensor(shape: number[], dtype: Dtype = 'F16', seed = 0): Tensor {
   const data = new Uint8Array(Number(tensorSizeBytes(dtype, shape)));
-  data.forEach((_, i) => (data[i] = (i * 7 + seed) % 251));
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + seed) % 251;
   return { dtype, shape, data };
 }
 

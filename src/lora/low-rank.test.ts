@@ -1,11 +1,11 @@
 // The SVD through r×r matrices against the product it factors: same-rank is lossless, truncation keeps what it says.
 import { describe, expect, it } from 'vitest';
 import { addProduct, keptEnergy, lowRankSvd, rankForEnergy, truncatedFactors, type Matrix } from './low-rank.js';
+import { seededUniform } from '../testing/seeded-random.js';
 
 function randomMatrix(rows: number, cols: number, seed: number): Matrix {
-  let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-  return { rows, cols, data: Float32Array.from({ length: rows * cols }, next) };
+  const next = seededUniform(seed);
+  return { rows, cols, data: Float32Array.from({ length: rows * cols }, () => next() * 2 - 1) };
 }
 
 const product = (up: Matrix, down: Matrix, c = 1) => {

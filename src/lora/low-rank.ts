@@ -240,7 +240,7 @@ function rotate(x: Float64Array, y: Float64Array, cos: number, sin: number): voi
 /** Σ_t basis[t] · weights[t], times `sign`. */
 function combineColumns(basis: Float64Array[], weights: Float64Array, sign: number): Float64Array {
   const out = new Float64Array(basis[0]?.length ?? 0);
-  basis.forEach((column, t) => axpy(out, column, sign * weights[t]!));
+  for (const [t, column] of basis.entries()) axpy(out, column, sign * weights[t]!);
   return out;
 }
 

@@ -10,13 +10,11 @@ import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
 import { LoraFileError } from './lora-file-error.js';
 import { mergeLorasIntoCheckpoint } from './merge-checkpoint.js';
 import { parseSafetensors, serializeSafetensors, type Dtype, type Tensor } from './safetensors.js';
+import { seededUniform } from '../testing/seeded-random.js';
 
 function randomFloats(count: number, seed: number, scale = 1): Float32Array {
-  let state = seed;
-  return Float32Array.from(
-    { length: count },
-    () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * scale,
-  );
+  const next = seededUniform(seed);
+  return Float32Array.from({ length: count }, () => (next() - 0.5) * scale);
 }
 
 const tensor = (dtype: FloatDtype, shape: number[], seed: number, scale = 1): Tensor => ({

@@ -9,7 +9,7 @@ const TE = 'text_encoder.encoder.layers.0.self_attn.q_proj';
 
 function tensor(shape: number[], dtype: Dtype = 'F16'): Tensor {
   const data = new Uint8Array(Number(tensorSizeBytes(dtype, shape)));
-  data.forEach((_, i) => (data[i] = i % 256));
+  for (let i = 0; i < data.length; i++) data[i] = i % 256;
   return { dtype, shape, data };
 }
 

@@ -8,10 +8,11 @@ import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
 import { combineLoraFiles, resizeLoraFile } from './rank-files.js';
 import { parseSafetensors, serializeSafetensors, type Tensor } from './safetensors.js';
 import { addnetHash } from './sshs-hashes.js';
+import { seededUniform } from '../testing/seeded-random.js';
 
 function randomFloats(count: number, seed: number): Float32Array {
-  let state = seed;
-  return Float32Array.from({ length: count }, () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5);
+  const next = seededUniform(seed);
+  return Float32Array.from({ length: count }, () => next() - 0.5);
 }
 const tensor = (shape: number[], seed: number, dtype: FloatDtype = 'F32'): Tensor => ({
   dtype,

@@ -14,13 +14,13 @@ import {
   type SeriesPoint,
   zeroPredictionLoss,
 } from './diagnostics.js';
+import { seededUniform } from '../testing/seeded-random.js';
 
 const FACTS: RunFacts = { learningRate: 1e-4, batchSize: 2, totalSteps: 200, warmupSteps: 0, zeroPredictionLoss: 1 };
 
 /** A seeded stand-in for the timestep noise of a diffusion loss: values swing ±60% around the level. */
 function noisy(levels: number[], seed = 1): LossPoint[] {
-  let state = seed;
-  const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const next = seededUniform(seed);
   return levels.map((level, i) => ({ step: i + 1, epoch: Math.floor(i / 10) + 1, loss: level * (0.4 + 1.2 * next()) }));
 }
 

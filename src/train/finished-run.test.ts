@@ -60,7 +60,7 @@ describe('readLoggedFindings', () => {
     mkdirSync(join(dir, 'logs'));
     const finding = (code: string, step: number) => ({ code, step, epoch: 1, message: 'm', hint: 'h', data: {} });
     const lines = [finding('divergence', 5), finding('overfitting', 20), finding('divergence', 9)];
-    const log = lines.map((f) => JSON.stringify({ type: 'diagnostic', ...f }) + '\n').join('');
+    const log = lines.map((f) => `${JSON.stringify({ type: 'diagnostic', ...f })}\n`).join('');
     writeFileSync(join(dir, 'logs', 'diagnostics.jsonl'), log);
     expect(readLoggedFindings(dir)).toEqual([finding('divergence', 5), finding('overfitting', 20)]);
     expect(readLoggedFindings(join(dir, 'none'))).toEqual([]);

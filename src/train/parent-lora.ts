@@ -15,7 +15,7 @@ export interface ParentLora extends ParentFacts {
 
 export async function readParentLora(path: string): Promise<ParentLora> {
   const fd = openSync(path, 'r');
-  let header;
+  let header: ReturnType<typeof readHeaderAsInitLora>;
   try {
     header = readHeaderAsInitLora(fd, path);
   } finally {

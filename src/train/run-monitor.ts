@@ -73,7 +73,7 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
     for (const finding of found) {
       if (findings.has(finding.code)) continue;
       findings.set(finding.code, finding);
-      appendFileSync(logFile, JSON.stringify({ type: 'diagnostic', ...finding }) + '\n');
+      appendFileSync(logFile, `${JSON.stringify({ type: 'diagnostic', ...finding })}\n`);
       options.report(finding);
       if (!stoppedBy && shouldStopFor(finding, config.early_stop)) {
         stoppedBy = finding;
@@ -169,5 +169,5 @@ export function recordDiagnostics(outputDir: string, findings: Finding[], stoppe
   const file = join(outputDir, 'lora_scripts.json');
   const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   record.diagnostics = findings.map((finding) => ({ ...finding, stopped_training: finding === stoppedBy }));
-  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
+  writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
 }

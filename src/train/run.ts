@@ -8,14 +8,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
 import { BASE_MODEL_LORA_HINT } from './recommend-inputs.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
-import {
-  checkTrainingDataset,
-  datasetDirs,
-  readDataset,
-  tagFrequency,
-  writeManifest,
-  type MeasuredItem,
-} from '../dataset/index.js';
+import { checkTrainingDataset, datasetDirs, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import {
   CLIP_TOKENIZER_DIR,
   isEngineReady,
@@ -407,9 +400,9 @@ function writeRunRecord(
     },
     lineage: run.lineage,
   };
-  writeFileAtomic(join(config.output_dir, 'lora_scripts.json'), JSON.stringify(record, null, 2) + '\n');
+  writeFileAtomic(join(config.output_dir, 'lora_scripts.json'), `${JSON.stringify(record, null, 2)}\n`);
   writeFileAtomic(
     join(config.output_dir, 'config.resolved.yaml'),
-    `# The config this run used, every default filled in (lora-scripts ${TOOL_VERSION}).\n` + stringify(config),
+    `# The config this run used, every default filled in (lora-scripts ${TOOL_VERSION}).\n${stringify(config)}`,
   );
 }

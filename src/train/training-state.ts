@@ -80,6 +80,6 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
 export async function hashDataset(items: MeasuredItem[]): Promise<string> {
   const hash = createHash('sha256');
   for (const item of items)
-    hash.update(JSON.stringify([item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)]) + '\n');
+    hash.update(`${JSON.stringify([item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)])}\n`);
   return hash.digest('hex');
 }

@@ -51,7 +51,7 @@ function engineCaptioner(modelFlag: string, flags: AutoLabelFlags, inputDir: str
   const model = modelSource(modelFlag, ctx.cwd);
   const { task, batchSize, threshold, maxTokens } = flags;
   const options = { batchSize, threshold, maxTokens };
-  const log = (line: string) => process.stderr.write(line + '\n');
+  const log = (line: string) => process.stderr.write(`${line}\n`);
   const captioner = modelCaptioner({
     model,
     task,

@@ -28,6 +28,6 @@ export async function combineCommand(
     ...(rank ? { rank } : {}),
   });
   printReport(result.report, ctx.verbose || layers);
-  process.stdout.write(result.output + '\n');
+  process.stdout.write(`${result.output}\n`);
   return 0;
 }

@@ -32,10 +32,10 @@ export function configCommand(what: string | undefined, given: Record<string, un
       if (flags.write !== undefined) {
         writeFileAtomic(flags.write, spliceConfigReference(readFileSync(flags.write, 'utf8')));
         process.stderr.write(`updated the config reference in ${flags.write}\n`);
-      } else process.stdout.write(renderConfigReference() + '\n');
+      } else process.stdout.write(`${renderConfigReference()}\n`);
       return 0;
     case 'schema':
-      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return 0;
     default:
       throw new UsageError(`unknown \`config\` action \`${what}\``, {

@@ -29,7 +29,7 @@ export async function demoDataCommand(given: Record<string, unknown>, ctx: Comma
   const flags = parseFlags(DEMO_DATA_FLAGS, given);
   const dir = resolve(ctx.cwd, flags.out);
   await writeDemoData(dir, flags.style, flags.count, flags.seed, flags.size);
-  process.stdout.write(dir + '\n');
+  process.stdout.write(`${dir}\n`);
   return 0;
 }
 

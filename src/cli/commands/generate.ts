@@ -65,13 +65,13 @@ export async function generateCommand(given: Record<string, unknown>, ctx: Comma
     expectedHashes: fromPng ? { model: fromPng.modelHash, loras: fromPng.loraHashes } : undefined,
     env: ctx.env,
     verbose: ctx.verbose,
-    note: (line) => process.stderr.write(line + '\n'),
+    note: (line) => process.stderr.write(`${line}\n`),
     onEvent: (event) => {
       if (event.type === 'sample') process.stderr.write(`image ${event.step} done\n`);
       else if (event.type === 'warning') process.stderr.write(`warning: ${event.message}\n`);
     },
   });
-  for (const image of result.images) process.stdout.write(image.path + '\n');
+  for (const image of result.images) process.stdout.write(`${image.path}\n`);
   return 0;
 }
 

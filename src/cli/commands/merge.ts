@@ -46,6 +46,6 @@ export async function mergeCommand(
   process.stderr.write(
     `merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of an ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged) in ${seconds} s\n`,
   );
-  process.stdout.write(output + '\n');
+  process.stdout.write(`${output}\n`);
   return 0;
 }

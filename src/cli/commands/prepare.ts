@@ -74,6 +74,6 @@ export async function prepareCommand(
       `note: no captions found (metadata.csv or .txt files); \`lora-scripts auto-label --input ${dir}\` can draft them, then run prepare again\n`,
     );
   }
-  process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : outDir + '\n');
+  process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${outDir}\n`);
   return 0;
 }

@@ -14,8 +14,8 @@ export async function recommendCommand(given: Record<string, unknown>, ctx: Comm
     config,
     cwd: ctx.cwd,
     env: ctx.env,
-    note: (line) => process.stderr.write(line + '\n'),
+    note: (line) => process.stderr.write(`${line}\n`),
   });
-  for (const line of formatRecommendation(recommendation, autoKeysOf(config))) process.stdout.write(line + '\n');
+  for (const line of formatRecommendation(recommendation, autoKeysOf(config))) process.stdout.write(`${line}\n`);
   return 0;
 }

@@ -22,7 +22,7 @@ export async function resizeCommand(
     ...(energy ? { energy } : {}),
   });
   printReport(result.report, ctx.verbose || layers);
-  process.stdout.write(result.output + '\n');
+  process.stdout.write(`${result.output}\n`);
   return 0;
 }
 

@@ -11,7 +11,7 @@ export function setupCommand(given: Record<string, unknown>, ctx: CommandContext
     env: ctx.env,
     withTests: flags.withTests,
     force: flags.force,
-    log: (l) => process.stderr.write(l + '\n'),
+    log: (l) => process.stderr.write(`${l}\n`),
   });
   process.stderr.write(
     result.changed

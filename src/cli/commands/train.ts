@@ -37,7 +37,7 @@ export async function trainCommand(given: Record<string, unknown>, ctx: CommandC
   view.note(`LoRA for WebUI / ComfyUI: ${result.loraFile}  (prompt: <lora:${config.output_name}:0.7>)`);
   view.note(`LoRA for diffusers:      ${result.diffusersFile}`);
   view.note(`TensorBoard:             tensorboard --logdir ${config.output_dir}/logs`);
-  process.stdout.write(result.loraFile + '\n');
+  process.stdout.write(`${result.loraFile}\n`);
   return result.isInterrupted ? 130 : 0;
 }
 
@@ -46,7 +46,7 @@ async function recommendAutoKeys(source: LoadConfigOptions, ctx: CommandContext)
   const parsed = readConfig(source);
   const keys = autoKeysOf(parsed);
   if (keys.length === 0) return undefined;
-  const say = (line: string) => process.stderr.write(line + '\n');
+  const say = (line: string) => process.stderr.write(`${line}\n`);
   const recommendation = await recommendForConfig({ config: parsed, cwd: ctx.cwd, env: ctx.env, note: say });
   for (const line of formatRecommendation(recommendation, keys, true)) say(`auto ${line}`);
   return recommendation.values;
