@@ -53,6 +53,15 @@ describe('divergence', () => {
     );
   });
 
+  it('says nothing against the zero-prediction loss when the base model itself starts above it', () => {
+    // An SD 1.5-shaped model with random weights (bench/train-speed.mjs): 1.27 before the first update, then falling.
+    const losses = [1.27, 1.263, 1.259, 1.24, 1.234, 1.228, 1.22, 1.212, 1.205, 1.192, 1.182, 1.176];
+    const points = losses.map((loss, i) => ({ step: i + 1, epoch: 1, loss }));
+    expect(findDivergence(points, { ...FACTS, totalSteps: 12 })).toBeNull();
+    // The same windows after a working start (0.35 before the first update) are a divergence.
+    expect(findDivergence(points, { ...FACTS, totalSteps: 12 }, 0.35)?.code).toBe('divergence');
+  });
+
   it('leaves a healthy loss below the zero-prediction loss alone, however high it starts', () => {
     const points = noisy(range(40, (i) => 0.6 - i * 0.005));
     expect(findDivergence(points, { ...FACTS, totalSteps: 40 })).toBeNull();

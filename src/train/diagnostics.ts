@@ -78,18 +78,33 @@ const DIVERGED_OVER_FIRST = 1.5;
 // One step 50× the first window: the weights have blown up, whatever the windows say yet.
 const EXPLODED_OVER_FIRST = 50;
 
-export function findDivergence(points: LossPoint[], facts: RunFacts): Finding | null {
+/**
+ * `startLoss` is the loss before the first update (the base model with the LoRA still at zero), by default the
+ * first point's.
+ */
+export function findDivergence(
+  points: LossPoint[],
+  facts: RunFacts,
+  startLoss: number | undefined = points[0]?.loss,
+): Finding | null {
   const size = windowSize(facts.totalSteps);
   const windows = lossWindows(points, size);
-  return findWorseThanZeroPrediction(windows, facts) ?? findRiseFromBest(points, windows, size, facts);
+  return findWorseThanZeroPrediction(windows, facts, startLoss) ?? findRiseFromBest(points, windows, size, facts);
 }
 
 /**
  * A window worse than predicting no noise at all. Unlike the rise from the best window, this needs no history: a run
  * whose first steps already blew the LoRA up (the first window is no reference then) is caught at its first window.
- * Any working base model scores far below it (the demo model about 0.4, SD 1.5 about 0.1).
+ * Any working base model scores far below it (the demo model about 0.4, SD 1.5 about 0.1). A base model that starts
+ * above it is no working model (random weights: an SD 1.5-shaped one starts at 1.27 and falls), so there the rule
+ * says nothing and the rise from the best window judges alone.
  */
-function findWorseThanZeroPrediction(windows: LossWindow[], facts: RunFacts): Finding | null {
+function findWorseThanZeroPrediction(
+  windows: LossWindow[],
+  facts: RunFacts,
+  startLoss: number | undefined,
+): Finding | null {
+  if (startLoss === undefined || !(startLoss < facts.zeroPredictionLoss)) return null;
   const worse = windows.find((w) => w.mean > facts.zeroPredictionLoss);
   if (!worse) return null;
   const suggested = roundLearningRate(facts.learningRate / 10);
@@ -260,6 +275,7 @@ export function diagnoseLoss(points: LossPoint[], validation: SeriesPoint[], fac
     findDivergence(
       afterWarmup.filter((p) => Number.isFinite(p.loss)),
       facts,
+      points[0]?.loss,
     );
   const oscillation = divergence ? null : findOscillation(afterWarmup, facts);
   // Only the validation loss can say "stop here": the training loss of a diffusion model flattens within a few dozen
