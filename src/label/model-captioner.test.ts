@@ -191,6 +191,8 @@ describe('auto-label --model', () => {
     ]);
     expect(
       cli(['auto-label', '--input', data, '--model', join(models, 'florence2'), '--task', '<OD>']).errorLines,
-    ).toEqual(['error: --task: `--task <OD>` is not a Florence-2 caption task']);
+    ).toEqual([
+      'error: --task: must be one of `<CAPTION>`, `<DETAILED_CAPTION>`, `<MORE_DETAILED_CAPTION>`, got `"<OD>"`',
+    ]);
   });
 });
