@@ -1,0 +1,31 @@
+// The one error a request gets refused with: an HTTP status and a code, so the server renders it without a lookup.
+import { LoraScriptsError } from '../../errors.js';
+
+/** 400 bad input, 401 no or wrong token, 403 not allowed from here, 413 too large. */
+export type RefusalStatus = 400 | 401 | 403 | 413;
+
+/** What the client is told: `message` is one line that names the field or path and says what to do. */
+export interface Refusal {
+  status: RefusalStatus;
+  code: string;
+  message: string;
+}
+
+export class RequestRefused extends LoraScriptsError {
+  readonly status: RefusalStatus;
+
+  constructor(status: RefusalStatus, message: string, details: { code: string; culprit?: string }) {
+    super(message, details);
+    this.status = status;
+  }
+
+  /** The response body: the culprit leads the message, as the CLI prints it. */
+  get refusal(): Refusal {
+    return { status: this.status, code: this.code, message: this.line };
+  }
+}
+
+/** A path or name as it can be shown in a message: quoted in backticks, control characters such as NUL escaped. */
+export function showPath(path: string): string {
+  return `\`${JSON.stringify(path).slice(1, -1)}\``;
+}
