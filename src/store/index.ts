@@ -1,0 +1,30 @@
+// The job store: job records, their lifecycle and where they are kept (SQLite now; PostgreSQL later, same interface).
+
+/**
+ * The job record and its pure lifecycle.
+ * @example const running = transition(queuedJob, { type: 'start' }, new Date().toISOString());
+ */
+export {
+  ALLOWED_EVENTS,
+  type Job,
+  type JobError,
+  type JobEvent,
+  type JobEventType,
+  type JobKind,
+  type JobProgress,
+  type JobStatus,
+  jobKindSchema,
+  jobSchema,
+  jobStatusSchema,
+  type NewJob,
+  newJobSchema,
+  transition,
+} from './job-state.js';
+/**
+ * Opens the embedded store; a restarted server calls `markRunningAsInterrupted()` first.
+ * @example const store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
+ */
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+/** Every store error carries one of the codes listed on the class. */
+export { StoreError } from './store-error.js';
+export type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions } from './types.js';
