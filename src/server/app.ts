@@ -1,0 +1,101 @@
+// The studio's HTTP app: security first, then the routes; no listen here (serve.ts does that), so tests call request().
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { PROTOCOL_VERSION } from '../engine/index.js';
+import type { JobStore } from '../store/index.js';
+import { errorToHttp, refusalError } from './http-errors.js';
+import { jobRoutes } from './routes/jobs.js';
+import { jsonBody, REFUSED_RESPONSES } from './routes/responses.js';
+import { type OpenApiDocument, openApiDocumentSchema } from './schemas.js';
+import { metaRoutes } from './routes/meta.js';
+import { type AccessPolicy, checkRequest, DEFAULT_LIMITS } from './security/index.js';
+
+export interface AppDeps {
+  store: JobStore;
+  /** The absolute workspace folder every path the API takes is confined to. */
+  workspace: string;
+  policy: AccessPolicy;
+  /** The lora-scripts version reported by `/api/version`. */
+  version: string;
+  /** Where the stack of an unexpected error goes (default: stderr); the client only sees a generic 500. */
+  logError?: (error: unknown) => void;
+}
+
+export const OPENAPI_PATH = '/api/openapi.json';
+
+const openApiRoute = createRoute({
+  method: 'get',
+  path: OPENAPI_PATH,
+  summary: 'This document: every route with its request and response schemas (OpenAPI 3)',
+  responses: { 200: jsonBody(openApiDocumentSchema, 'The OpenAPI 3 document'), ...REFUSED_RESPONSES },
+});
+
+export function createApp({ store, policy, version, logError = logToStderr }: AppDeps) {
+  const app = new OpenAPIHono();
+  app.use('*', async (c, next) => {
+    const refusal = checkRequest(policy, {
+      method: c.req.method,
+      hostHeader: c.req.header('host'),
+      originHeader: c.req.header('origin'),
+      authorization: c.req.header('authorization'),
+    });
+    if (refusal !== null) {
+      const { status, body } = refusalError(refusal);
+      return c.json(body, status);
+    }
+    await next();
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: DEFAULT_LIMITS.bodyJsonBytes,
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              code: 'body_too_large',
+              message: `the request body is larger than ${DEFAULT_LIMITS.bodyJsonBytes} bytes`,
+              hint: 'send a smaller body',
+            },
+          },
+          413,
+        ),
+    }),
+  );
+
+  const api = app
+    .route('/', metaRoutes({ name: 'lora-scripts', version, protocol: PROTOCOL_VERSION }))
+    .route('/', jobRoutes(store));
+
+  // Registered as a route of its own (not `app.doc`) so that the document lists itself too.
+  const documentConfig = {
+    openapi: '3.0.0',
+    info: { title: 'lora-scripts studio', version, description: 'The HTTP API of `lora-scripts serve`' },
+  };
+  app.openapi(openApiRoute, (c) => c.json(app.getOpenAPIDocument(documentConfig) as OpenApiDocument, 200));
+
+  app.notFound((c) =>
+    c.json(
+      {
+        error: {
+          code: 'route_not_found',
+          message: `no route \`${c.req.method} ${c.req.path}\``,
+          hint: `GET ${OPENAPI_PATH} lists the routes`,
+        },
+      },
+      404,
+    ),
+  );
+  app.onError((error, c) => {
+    const { status, body, internal } = errorToHttp(error);
+    if (internal) logError(error);
+    return c.json(body, status);
+  });
+  return api;
+}
+
+export type StudioApp = ReturnType<typeof createApp>;
+
+function logToStderr(error: unknown): void {
+  process.stderr.write(`studio: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+}

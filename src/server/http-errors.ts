@@ -1,0 +1,55 @@
+// Errors → HTTP in one place: every failure becomes `{error: {code, message, hint?, field?}}` with one status.
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { HTTPException } from 'hono/http-exception';
+import type { z } from 'zod';
+import { LoraScriptsError } from '../errors.js';
+import { RequestRefused, type Refusal } from './security/index.js';
+import type { ErrorBody } from './schemas.js';
+
+export interface HttpError {
+  status: ContentfulStatusCode;
+  body: ErrorBody;
+}
+
+/** Store codes that are the client's to fix; any other LoraScriptsError code is a plain 400. */
+const STATUS_BY_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
+  job_not_found: 404,
+  invalid_job: 400,
+  job_exists: 409,
+  illegal_job_transition: 409,
+  device_busy: 409,
+};
+
+const API_HINT = 'GET /api/openapi.json describes what each route accepts';
+
+export function refusalError(refusal: Refusal): HttpError {
+  return { status: refusal.status, body: { error: { code: refusal.code, message: refusal.message } } };
+}
+
+/** A request that failed its schema: 400 naming the first field at fault and what to send instead. */
+export function validationError(error: z.ZodError, target: string): HttpError {
+  const issue = error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : target;
+  const message = `${target} field \`${field}\`: ${issue?.message ?? 'is not valid'}`;
+  return { status: 400, body: { error: { code: 'invalid_request', message, field, hint: API_HINT } } };
+}
+
+/** Any thrown error as the response to send; `internal` is true for the 500s, whose stack belongs in the log. */
+export function errorToHttp(error: unknown): HttpError & { internal: boolean } {
+  if (error instanceof RequestRefused) return { ...refusalError(error.refusal), internal: false };
+  if (error instanceof LoraScriptsError) {
+    const status = STATUS_BY_CODE[error.code] ?? 400;
+    const body = { error: { code: error.code, message: error.line, ...(error.hint ? { hint: error.hint } : {}) } };
+    return { status, body, internal: status >= 500 };
+  }
+  // Hono's own 4xx (malformed JSON in a body, …); its message is written for the client.
+  if (error instanceof HTTPException && error.status < 500) {
+    const code = error.status === 400 ? 'bad_request' : `http_${error.status}`;
+    return { status: error.status, body: { error: { code, message: error.message, hint: API_HINT } }, internal: false };
+  }
+  return {
+    status: 500,
+    body: { error: { code: 'internal_error', message: 'the server failed on this request; its log has the details' } },
+    internal: true,
+  };
+}
