@@ -1,0 +1,135 @@
+// The I/O shell of the studio: workspace folder, store file, access policy, listening socket, and closing them all.
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { UsageError } from '../errors.js';
+import { openSqliteStore } from '../store/index.js';
+import { TOOL_VERSION } from '../version.js';
+import { createApp } from './app.js';
+import { accessPolicy, isLoopbackHost, newToken } from './security/index.js';
+
+export interface ServeOptions {
+  host: string;
+  /** 0 picks a free port (tests); the URL shows the one bound. */
+  port: number;
+  /** Created when missing; relative paths are from the current folder. */
+  workspace: string;
+  token?: string | undefined;
+  /** Where start-up lines go (default: stdout). */
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  /** The address to open, with `?token=` when the server needs one. */
+  url: string;
+  /** Stops accepting, drops open connections and closes the store; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Where the store lives inside a workspace; one file, so copying the workspace copies the job history. */
+export const STORE_FILE = ['.lora-scripts', 'studio.db'] as const;
+
+export async function startServer({
+  host,
+  port,
+  workspace,
+  token,
+  log = printLine,
+}: ServeOptions): Promise<RunningServer> {
+  // A LAN bind without a token would let anyone on the network in, so one is made and printed rather than refused.
+  const needsToken = token === undefined && !isLoopbackHost(host);
+  const effectiveToken = needsToken ? newToken() : token;
+  // Checks the token before anything is created; the real policy needs the bound port, known only after listen.
+  accessPolicy({ host, port: port || 1, token: effectiveToken });
+
+  const root = resolve(workspace);
+  mkdirSync(root, { recursive: true });
+  const store = openSqliteStore(resolve(root, ...STORE_FILE));
+  const interrupted = await store.markRunningAsInterrupted();
+  if (interrupted.length > 0) {
+    log(
+      `${interrupted.length} job(s) were running when the server last stopped; marked interrupted: ${ids(interrupted)}`,
+    );
+  }
+
+  let resolveApp: (app: ReturnType<typeof createApp>) => void = () => {};
+  const appReady = new Promise<ReturnType<typeof createApp>>((done) => {
+    resolveApp = done;
+  });
+  const server = createAdaptorServer({ fetch: async (request, env) => (await appReady).fetch(request, env) }) as Server;
+  try {
+    await listen(server, host, port);
+  } catch (error) {
+    await store.close();
+    throw listenError(error, host, port);
+  }
+  const bound = (server.address() as AddressInfo).port;
+  const policy = accessPolicy({ host, port: bound, token: effectiveToken });
+  resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION }));
+
+  const url = `http://${shownHost(host, bound, policy.anyHost)}/${policy.tokenRequired ? `?token=${effectiveToken}` : ''}`;
+  log(`lora-scripts studio on ${url} (workspace ${root})`);
+  if (needsToken)
+    log('a token was made because the host is not loopback; API clients send `Authorization: Bearer <token>`');
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= closeAll(server, () => store.close());
+    return closing;
+  };
+  return { url, close };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+}
+
+/** The usual reasons a bind fails, as one line naming the flag to change. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new UsageError(`port ${port} on ${host} is already in use`, {
+      code: 'port_in_use',
+      culprit: '--port',
+      hint: 'stop the other server, or pick another port with `--port`',
+    });
+  }
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new UsageError(`cannot listen on ${host}:${port} (${code})`, {
+      code: 'cannot_listen',
+      culprit: '--host',
+      hint: 'use an address of this machine (default `127.0.0.1`) and a port above 1023',
+    });
+  }
+  return error;
+}
+
+async function closeAll(server: Server, closeStore: () => Promise<void>): Promise<void> {
+  await new Promise<void>((done) => {
+    server.close(() => done());
+    // Browsers keep idle connections open; without this, close waits for them to time out.
+    server.closeAllConnections();
+  });
+  await closeStore();
+}
+
+/** The address as the user gave it (`127.0.0.1` stays `127.0.0.1`); a wildcard bind is shown as `localhost`. */
+function shownHost(host: string, port: number, anyHost: boolean): string {
+  const name = anyHost ? 'localhost' : host.replace(/^\[(.*)\]$/, '$1');
+  return `${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
+function ids(jobs: readonly { id: string }[]): string {
+  return jobs.map((job) => job.id).join(', ');
+}
+
+function printLine(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
