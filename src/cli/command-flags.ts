@@ -291,3 +291,22 @@ export const PREPARE_FLAGS = defineFlags('prepare', {
   minCaptionWords: THRESHOLD_FLAGS.minCaptionWords.spec,
   duplicateCaptionCount: THRESHOLD_FLAGS.duplicateCaptionCount.spec,
 });
+
+export const SERVE_FLAGS = defineFlags('serve', {
+  port: { schema: integer(1, 65535).default(6008), value: '<n>', help: 'TCP port to listen on' },
+  host: {
+    schema: text().default('127.0.0.1'),
+    value: '<address>',
+    help: 'Address to bind; anything but loopback needs a token (one is made and printed when none is given)',
+  },
+  workspace: {
+    schema: text().default('workspace'),
+    value: '<dir>',
+    help: 'Folder the studio reads and writes in, created when missing; the job store is .lora-scripts/studio.db in it',
+  },
+  token: {
+    schema: text().optional(),
+    value: '<token>',
+    help: 'Secret API clients send as `Authorization: Bearer <token>` (at least 16 characters)',
+  },
+});

@@ -180,6 +180,13 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     run(async (ctx) => (await import('./commands/prepare.js')).prepareCommand(dir, flags, ctx)),
   );
 
+  withFlags(
+    cli.command('serve', 'Run the studio server: an HTTP API over the jobs in a workspace (the web app comes later)'),
+    COMMAND_FLAGS.SERVE_FLAGS,
+  ).action((flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/serve.js')).serveCommand(flags, ctx)),
+  );
+
   cli.help();
   cli.version(TOOL_VERSION);
   return cli;
