@@ -87,7 +87,7 @@ describe('GET /api/jobs', () => {
   });
 
   it('answers a limit that is not a whole number with 400 naming `limit`', async () => {
-    for (const limit of ['abc', '1.5', '0', '100000']) {
+    for (const limit of ['abc', '1.5', '0', '100000', '1e2', '0x10', '', '-1']) {
       const { status, body } = await call(app, `/api/jobs?limit=${limit}`);
       expect(status).toBe(400);
       const error = errorOf(body);
@@ -200,7 +200,15 @@ describe('POST /api/jobs/{id}/cancel', () => {
     expect(errorOf(malformed.body).message).toMatch(/malformed json/i);
     const extra = await post('{"force": true}');
     expect(extra.status).toBe(400);
-    expect(errorOf(extra.body).message).toMatch(/^json field `/);
+    expect(errorOf(extra.body).message).toMatch(/^the json part of the request: .*"force"/);
+    const array = await post('[]');
+    expect([array.status, errorOf(array.body).field]).toEqual([400, 'json']);
+    const form = await call(app, '/api/jobs/q/cancel', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1',
+    });
+    expect([form.status, errorOf(form.body).code]).toEqual([415, 'unsupported_media_type']);
     expect((await store.getJob('q'))?.status).toBe('queued');
   });
 

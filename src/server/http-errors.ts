@@ -20,6 +20,9 @@ const STATUS_BY_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   device_busy: 409,
 };
 
+/** Names for the statuses Hono's validators raise by themselves. */
+const HTTP_CODES: Readonly<Record<number, string>> = { 400: 'bad_request', 415: 'unsupported_media_type' };
+
 const API_HINT = 'GET /api/openapi.json describes what each route accepts';
 
 export function refusalError(refusal: Refusal): HttpError {
@@ -29,8 +32,11 @@ export function refusalError(refusal: Refusal): HttpError {
 /** A request that failed its schema: 400 naming the first field at fault and what to send instead. */
 export function validationError(error: z.ZodError, target: string): HttpError {
   const issue = error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : target;
-  const message = `${target} field \`${field}\`: ${issue?.message ?? 'is not valid'}`;
+  const path = issue?.path ?? [];
+  const field = path.length > 0 ? path.map(String).join('.') : target;
+  // An issue with no path is about the whole part (a body that is not an object), so there is no field to name.
+  const where = path.length > 0 ? `${target} field \`${field}\`` : `the ${target} part of the request`;
+  const message = `${where}: ${issue?.message ?? 'is not valid'}`;
   return { status: 400, body: { error: { code: 'invalid_request', message, field, hint: API_HINT } } };
 }
 
@@ -44,7 +50,7 @@ export function errorToHttp(error: unknown): HttpError & { internal: boolean } {
   }
   // Hono's own 4xx (malformed JSON in a body, …); its message is written for the client.
   if (error instanceof HTTPException && error.status < 500) {
-    const code = error.status === 400 ? 'bad_request' : `http_${error.status}`;
+    const code = HTTP_CODES[error.status] ?? `http_${error.status}`;
     return { status: error.status, body: { error: { code, message: error.message, hint: API_HINT } }, internal: false };
   }
   return {

@@ -52,12 +52,14 @@ export const openApiDocumentSchema = z
   .meta({ id: 'OpenApiDocument' });
 export type OpenApiDocument = z.infer<typeof openApiDocumentSchema>;
 
-const wholeNumber = (min: number, max: number) =>
-  z.coerce
-    .number({ error: `send a whole number from ${min} to ${max}` })
-    .int({ error: `send a whole number from ${min} to ${max}` })
-    .min(min, { error: `send a whole number from ${min} to ${max}` })
-    .max(max, { error: `send a whole number from ${min} to ${max}` });
+/** A query value of digits only (`1e2`, `0x10` and ` 5` are refused), read as a number within the range. */
+const wholeNumber = (min: number, max: number) => {
+  const error = `send a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^\d{1,16}$/, { error })
+    .pipe(z.coerce.number<string>().int().min(min, { error }).max(max, { error }));
+};
 
 export const listJobsQuerySchema = z.object({
   status: jobStatusSchema.optional(),
