@@ -1,12 +1,13 @@
 // The studio's HTTP app: security first, then the routes; no listen here (serve.ts does that), so tests call request().
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { PROTOCOL_VERSION } from '../engine/index.js';
 import type { JobStore } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jsonBody, REFUSED_RESPONSES } from './routes/responses.js';
-import { type OpenApiDocument, openApiDocumentSchema } from './schemas.js';
+import { type ErrorBody, type OpenApiDocument, openApiDocumentSchema } from './schemas.js';
 import { metaRoutes } from './routes/meta.js';
 import { type AccessPolicy, checkRequest, DEFAULT_LIMITS } from './security/index.js';
 
@@ -32,37 +33,8 @@ const openApiRoute = createRoute({
 
 export function createApp({ store, policy, version, logError = logToStderr }: AppDeps) {
   const app = new OpenAPIHono();
-  app.use('*', async (c, next) => {
-    const refusal = checkRequest(policy, {
-      method: c.req.method,
-      hostHeader: c.req.header('host'),
-      originHeader: c.req.header('origin'),
-      authorization: c.req.header('authorization'),
-    });
-    if (refusal !== null) {
-      const { status, body } = refusalError(refusal);
-      return c.json(body, status);
-    }
-    await next();
-  });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: DEFAULT_LIMITS.bodyJsonBytes,
-      onError: (c) =>
-        c.json(
-          {
-            error: {
-              code: 'body_too_large',
-              message: `the request body is larger than ${DEFAULT_LIMITS.bodyJsonBytes} bytes`,
-              hint: 'send a smaller body',
-            },
-          },
-          413,
-        ),
-    }),
-  );
-
+  app.use('*', accessCheck(policy));
+  app.use('*', jsonBodyLimit());
   const api = app
     .route('/', metaRoutes({ name: 'lora-scripts', version, protocol: PROTOCOL_VERSION }))
     .route('/', jobRoutes(store));
@@ -74,24 +46,50 @@ export function createApp({ store, policy, version, logError = logToStderr }: Ap
   };
   app.openapi(openApiRoute, (c) => c.json(app.getOpenAPIDocument(documentConfig) as OpenApiDocument, 200));
 
-  app.notFound((c) =>
-    c.json(
-      {
-        error: {
-          code: 'route_not_found',
-          message: `no route \`${c.req.method} ${c.req.path}\``,
-          hint: `GET ${OPENAPI_PATH} lists the routes`,
-        },
-      },
-      404,
-    ),
-  );
+  app.notFound((c) => c.json(routeNotFound(c.req.method, c.req.path), 404));
   app.onError((error, c) => {
     const { status, body, internal } = errorToHttp(error);
     if (internal) logError(error);
     return c.json(body, status);
   });
   return api;
+}
+
+/** Runs before anything else, so a refused request never reaches a route or reads its body. */
+function accessCheck(policy: AccessPolicy): MiddlewareHandler {
+  return async (c, next) => {
+    const refusal = checkRequest(policy, {
+      method: c.req.method,
+      hostHeader: c.req.header('host'),
+      originHeader: c.req.header('origin'),
+      authorization: c.req.header('authorization'),
+    });
+    if (refusal === null) return next();
+    const { status, body } = refusalError(refusal);
+    return c.json(body, status);
+  };
+}
+
+function jsonBodyLimit(): MiddlewareHandler {
+  const maxSize = DEFAULT_LIMITS.bodyJsonBytes;
+  const tooLarge: ErrorBody = {
+    error: {
+      code: 'body_too_large',
+      message: `the request body is larger than ${maxSize} bytes (${maxSize / 1024 / 1024} MiB)`,
+      hint: 'send a smaller body',
+    },
+  };
+  return bodyLimit({ maxSize, onError: (c) => c.json(tooLarge, 413) });
+}
+
+function routeNotFound(method: string, path: string): ErrorBody {
+  return {
+    error: {
+      code: 'route_not_found',
+      message: `no route \`${method} ${path}\``,
+      hint: `GET ${OPENAPI_PATH} lists the routes`,
+    },
+  };
 }
 
 export type StudioApp = ReturnType<typeof createApp>;
