@@ -26,5 +26,5 @@ export {
  */
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 /** Every store error carries one of the codes listed on the class. */
-export { StoreError } from './store-error.js';
+export { jobNotFound, StoreError } from './store-error.js';
 export type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions } from './types.js';

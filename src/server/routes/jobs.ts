@@ -1,6 +1,6 @@
 // The jobs resource: list, read, read the log, cancel. Creating jobs and running them come with the job runner.
 import { createRoute } from '@hono/zod-openapi';
-import { type JobStore, StoreError } from '../../store/index.js';
+import { type JobStore, jobNotFound } from '../../store/index.js';
 import { createRouter } from '../router.js';
 import {
   cancelBodySchema,
@@ -62,7 +62,7 @@ export function jobRoutes(store: JobStore) {
     .openapi(getJob, async (c) => {
       const { id } = c.req.valid('param');
       const job = await store.getJob(id);
-      if (job === null) throw noSuchJob(id);
+      if (job === null) throw jobNotFound(id);
       return c.json(job, 200);
     })
     .openapi(readLog, async (c) => {
@@ -76,13 +76,4 @@ export function jobRoutes(store: JobStore) {
       const { id } = c.req.valid('param');
       return c.json(await store.applyEvent(id, { type: 'cancel' }), 200);
     });
-}
-
-/** The store's own `job_not_found`, as its other methods throw it (store/index.ts does not export its maker). */
-function noSuchJob(id: string): StoreError {
-  return new StoreError('no such job', {
-    code: 'job_not_found',
-    culprit: `job \`${id}\``,
-    hint: 'list the jobs with `GET /api/jobs` to find its id',
-  });
 }
