@@ -291,7 +291,9 @@ describe(`GET ${OPENAPI_PATH}`, () => {
       'GET /api/jobs/{id}/log',
       'GET /api/openapi.json',
       'GET /api/version',
+      'POST /api/jobs',
       'POST /api/jobs/{id}/cancel',
+      'POST /api/jobs/{id}/resume',
     ]);
     const schemas = (document as { components?: { schemas?: Record<string, unknown> } }).components?.schemas ?? {};
     expect(Object.keys(schemas)).toEqual(

@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { PROTOCOL_VERSION } from '../engine/index.js';
 import type { JobStore } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
+import { jobQueueRoutes } from './routes/job-queue.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jsonBody, REFUSED_RESPONSES } from './routes/responses.js';
 import { type ErrorBody, type OpenApiDocument, openApiDocumentSchema } from './schemas.js';
@@ -18,6 +19,8 @@ export interface AppDeps {
   policy: AccessPolicy;
   /** The lora-scripts version reported by `/api/version`. */
   version: string;
+  /** Called after a job is queued, so the runner starts it at once (default: nothing; the runner polls). */
+  onJobQueued?: () => void;
   /** Where the stack of an unexpected error goes (default: stderr); the client only sees a generic 500. */
   logError?: (error: unknown) => void;
 }
@@ -31,13 +34,21 @@ const openApiRoute = createRoute({
   responses: { 200: jsonBody(openApiDocumentSchema, 'The OpenAPI 3 document'), ...REFUSED_RESPONSES },
 });
 
-export function createApp({ store, policy, version, logError = logToStderr }: AppDeps) {
+export function createApp({
+  store,
+  workspace,
+  policy,
+  version,
+  onJobQueued = () => {},
+  logError = logToStderr,
+}: AppDeps) {
   const app = new OpenAPIHono();
   app.use('*', accessCheck(policy));
   app.use('*', jsonBodyLimit());
   const api = app
     .route('/', metaRoutes({ name: 'lora-scripts', version, protocol: PROTOCOL_VERSION }))
-    .route('/', jobRoutes(store));
+    .route('/', jobRoutes(store))
+    .route('/', jobQueueRoutes({ store, workspace, onQueued: onJobQueued }));
 
   // Registered as a route of its own (not `app.doc`) so that the document lists itself too.
   const documentConfig = {

@@ -9,3 +9,8 @@ export { type AppDeps, createApp, OPENAPI_PATH, type StudioApp } from './app.js'
  * @example const { url, close } = await startServer({ host: '127.0.0.1', port: 6008, workspace: 'workspace' });
  */
 export { type RunningServer, type ServeOptions, STORE_FILE, startServer } from './serve.js';
+/**
+ * The queue runner and the train executor, for a server or a worker of its own.
+ * @example const runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env }) });
+ */
+export { type JobExecutor, type JobRunner, startJobRunner, trainExecutor } from './runner/index.js';

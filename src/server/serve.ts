@@ -8,6 +8,8 @@ import { UsageError } from '../errors.js';
 import { openSqliteStore } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp } from './app.js';
+import { DEFAULT_DEVICE } from './routes/job-queue.js';
+import { startJobRunner, trainExecutor } from './runner/index.js';
 import { accessPolicy, isLoopbackHost, newToken } from './security/index.js';
 
 export interface ServeOptions {
@@ -19,12 +21,14 @@ export interface ServeOptions {
   token?: string | undefined;
   /** Where start-up lines go (default: stdout). */
   log?: (line: string) => void;
+  /** The environment the training engine runs with (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningServer {
   /** The address to open, with `?token=` when the server needs one. */
   url: string;
-  /** Stops accepting, drops open connections and closes the store; safe to call twice. */
+  /** Stops accepting, drops open connections, stops the runner (its job becomes interrupted), closes the store. */
   close(): Promise<void>;
 }
 
@@ -37,6 +41,7 @@ export async function startServer({
   workspace,
   token,
   log = printLine,
+  env = process.env,
 }: ServeOptions): Promise<RunningServer> {
   // A LAN bind without a token would let anyone on the network in, so one is made and printed rather than refused.
   const needsToken = token === undefined && !isLoopbackHost(host);
@@ -67,7 +72,8 @@ export async function startServer({
   }
   const bound = (server.address() as AddressInfo).port;
   const policy = accessPolicy({ host, port: bound, token: effectiveToken });
-  resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION }));
+  const runner = startJobRunner({ store, device: DEFAULT_DEVICE, execute: trainExecutor({ workspace: root, env }) });
+  resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION, onJobQueued: runner.wake }));
 
   const url = `http://${shownHost(host, bound, policy.anyHost)}/${policy.tokenRequired ? `?token=${effectiveToken}` : ''}`;
   log(`lora-scripts studio on ${url} (workspace ${root})`);
@@ -75,7 +81,10 @@ export async function startServer({
     log('a token was made because the host is not loopback; API clients send `Authorization: Bearer <token>`');
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= closeAll(server, () => store.close());
+    closing ??= closeAll(server, async () => {
+      await runner.stop();
+      await store.close();
+    });
     return closing;
   };
   return { url, close };

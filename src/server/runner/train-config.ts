@@ -1,0 +1,58 @@
+// A train job's config: the CLI's own schema on the JSON object, every path confined to the workspace.
+import { statSync } from 'node:fs';
+import {
+  CONFIG_KEYS,
+  looksLikeHubId,
+  metaOf,
+  type ParsedConfig,
+  type ResolvedConfig,
+  resolveConfig,
+  validateConfig,
+} from '../../config/index.js';
+import { resolveInWorkspace } from '../security/index.js';
+
+/** What config errors name as the file; the CLI names the YAML file there. */
+const CONFIG_SOURCE = 'config';
+
+const PATH_KEYS = CONFIG_KEYS.filter((key) => metaOf(key).isPath);
+/** `resume` values that name no folder (config/resolve.ts reads them the same way). */
+const RESUME_WORDS: readonly string[] = ['latest', 'auto'];
+
+/**
+ * `config` validated exactly as `train --config` validates its YAML (JSON is YAML, so the same parser names the key
+ * at fault), with each path resolved inside `workspace`; `resume` replaces the config's own (a resumed job's `auto`).
+ * Throws ConfigError (400) or RequestRefused (400/403 for a path).
+ */
+export function resolveTrainConfig(
+  config: Record<string, unknown>,
+  workspace: string,
+  resume: string | null = null,
+): ResolvedConfig {
+  const parsed = validateConfig({ file: CONFIG_SOURCE, text: JSON.stringify(config) });
+  const confined = confinePaths({ ...parsed, resume: resume ?? parsed.resume }, workspace);
+  return resolveConfig(confined, { cwd: workspace, isFile });
+}
+
+function confinePaths(config: ParsedConfig, workspace: string): ParsedConfig {
+  const context = { cwd: workspace, isFile };
+  const confined: Record<string, unknown> = { ...config };
+  for (const key of PATH_KEYS) {
+    const value = config[key];
+    if (typeof value !== 'string') continue;
+    // A hub id (`owner/model`) is downloaded, not read from the workspace.
+    if (key === 'base_model' && looksLikeHubId(value, context)) continue;
+    confined[key] = resolveInWorkspace(workspace, value);
+  }
+  if (config.resume !== null && !RESUME_WORDS.includes(config.resume)) {
+    confined.resume = resolveInWorkspace(workspace, config.resume);
+  }
+  return confined as ParsedConfig;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

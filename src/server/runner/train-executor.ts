@@ -1,0 +1,41 @@
+// The executor of `train` jobs: the CLI's own training function, its notes as the job log, its steps as progress.
+import { relative } from 'node:path';
+import type { Env } from '../../engine/index.js';
+import { InterruptedError } from '../../errors.js';
+import { runTraining } from '../../train/index.js';
+import type { JobExecutor } from './job-runner.js';
+import { resolveTrainConfig } from './train-config.js';
+
+export interface TrainExecutorOptions {
+  workspace: string;
+  env: Env;
+}
+
+/**
+ * A resumed job (`resume_from` set by the resume route, `auto`) goes on from its last saved state, as `--resume auto`.
+ * Note: the training function takes no stop signal yet, so an aborted job runs until its engine ends; Ctrl-C on the
+ * server still reaches the engine, which saves and stops.
+ */
+export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExecutor {
+  return async (job, { log, progress }) => {
+    const config = resolveTrainConfig(job.config, workspace, job.resume_from);
+    log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
+    const result = await runTraining({
+      config,
+      env,
+      verbose: false,
+      note: (line) => log(line.split('\n')),
+      onEvent: (event) => {
+        if (event.type === 'progress') progress({ step: event.step, total: event.total_steps, loss: event.loss });
+      },
+    });
+    if (result.isInterrupted) {
+      throw new InterruptedError(`interrupted at step ${result.steps}; the LoRA trained so far was saved`, {
+        code: 'interrupted',
+        hint: 'resume the job to go on from its last saved state',
+      });
+    }
+    const files = [result.loraFile, result.diffusersFile, ...result.intermediateFiles];
+    return files.map((file) => relative(workspace, file));
+  };
+}
