@@ -1,6 +1,6 @@
 // The executor of `train` jobs: the CLI's own training function, its notes as the job log, its steps as progress.
 import { relative } from 'node:path';
-import type { Env } from '../../engine/index.js';
+import type { EngineEvent, Env } from '../../engine/index.js';
 import { InterruptedError } from '../../errors.js';
 import { runTraining } from '../../train/index.js';
 import type { JobExecutor } from './job-runner.js';
@@ -27,6 +27,8 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
       note: (line) => log(line.split('\n')),
       onEvent: (event) => {
         if (event.type === 'progress') progress({ step: event.step, total: event.total_steps, loss: event.loss });
+        const line = logLineOf(event, workspace);
+        if (line !== null) log([line]);
       },
     });
     if (result.isInterrupted) {
@@ -35,7 +37,24 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
         hint: 'resume the job to go on from its last saved state',
       });
     }
+    log([`LoRA for WebUI / ComfyUI: ${relative(workspace, result.loraFile)}`]);
     const files = [result.loraFile, result.diffusersFile, ...result.intermediateFiles];
     return files.map((file) => relative(workspace, file));
   };
+}
+
+/** The engine events worth a line in the job log (the CLI shows the same ones on its progress line). */
+export function logLineOf(event: EngineEvent, workspace: string): string | null {
+  switch (event.type) {
+    case 'started':
+      return `${event.num_images} pictures, ${event.epochs} epochs of ${event.steps_per_epoch} steps (${event.total_steps} steps)`;
+    case 'progress':
+      return `step ${event.step}/${event.total_steps}  epoch ${event.epoch}  loss ${event.loss.toFixed(4)}`;
+    case 'validation':
+      return `step ${event.step}: validation loss ${event.loss.toFixed(4)} on ${event.images} pictures`;
+    case 'checkpoint':
+      return `step ${event.step}: saved ${relative(workspace, event.path)}`;
+    default:
+      return null;
+  }
 }

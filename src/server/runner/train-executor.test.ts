@@ -1,0 +1,90 @@
+// The real train executor behind the real runner: a tiny training on the shipped demo model, from queue to done.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeSampleDataset } from '../../demo/index.js';
+import { PACKAGE_ROOT } from '../../engine/index.js';
+import { type Job, type JobStatus, type JobStore, openSqliteStore } from '../../store/index.js';
+import { type JobRunner, startJobRunner } from './job-runner.js';
+import { trainExecutor } from './train-executor.js';
+
+const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
+// The engine's cache (LORA_SCRIPTS_CACHE_DIR) comes from the environment; one torch thread, as the busy test
+// machine runs faster that way (src/generate/run.test.ts measured it).
+const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1' };
+const WAIT_MS = 170_000;
+const TINY_RUN = {
+  train_data_dir: 'data/demo',
+  base_model: 'models/demo-sd1.safetensors',
+  output_dir: 'output/demo',
+  resolution: 64,
+  lora_rank: 4,
+  batch_size: 2,
+  max_train_steps: 2,
+  seed: 1,
+};
+
+let workspace: string;
+let store: JobStore;
+let runner: JobRunner | undefined;
+
+beforeEach(async () => {
+  workspace = mkdtempSync(join(tmpdir(), 'lora-train-job-'));
+  mkdirSync(join(workspace, 'models'));
+  copyFileSync(DEMO_MODEL, join(workspace, 'models', 'demo-sd1.safetensors'));
+  await writeSampleDataset({
+    dir: join(workspace, 'data', 'demo'),
+    styles: ['jiangnan'],
+    count: 4,
+    seed: 3,
+    sizePx: 64,
+  });
+  store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
+});
+
+afterEach(async () => {
+  await runner?.stop();
+  await store.close();
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+async function waitForEnd(id: string): Promise<Job> {
+  const ends: JobStatus[] = ['done', 'failed', 'cancelled', 'interrupted'];
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const job = await store.getJob(id);
+    if (job && ends.includes(job.status)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} is still ${job?.status} after ${WAIT_MS} ms`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+describe('trainExecutor', () => {
+  it('trains a queued job to done, with the LoRA among its outputs, its progress and its log', async () => {
+    const queued = await store.createJob({ kind: 'train', device: 'default', config: TINY_RUN });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    const job = await waitForEnd(queued.id);
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('done');
+    expect(job.outputs).toContain('output/demo/demo.safetensors');
+    for (const output of job.outputs) expect(existsSync(join(workspace, output)), output).toBe(true);
+    expect(job.progress).toMatchObject({ step: 2, total: 2 });
+    expect(job.progress?.loss).toEqual(expect.any(Number));
+    const log = (await store.readLog(job.id)).map((line) => line.text);
+    expect(log[0]).toBe('training demo from data/demo');
+    expect(log).toContain(`step 2/2  epoch 1  loss ${job.progress?.loss?.toFixed(4)}`);
+    expect(log.at(-1)).toBe('LoRA for WebUI / ComfyUI: output/demo/demo.safetensors');
+  }, 200_000);
+
+  it('fails a job whose data folder is missing with the error of `train`, not done', async () => {
+    const config = { ...TINY_RUN, train_data_dir: 'data/none' };
+    const queued = await store.createJob({ kind: 'train', device: 'default', config });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    const job = await waitForEnd(queued.id);
+    expect(job.status).toBe('failed');
+    expect(job.error?.code).toEqual(expect.any(String));
+    expect(job.error?.message).toContain('data/none');
+    expect(job.outputs).toEqual([]);
+  }, 200_000);
+});
