@@ -85,6 +85,7 @@ describe('trainExecutor', () => {
     expect(job.status).toBe('failed');
     expect(job.error?.code).toEqual(expect.any(String));
     expect(job.error?.message).toContain('data/none');
+    expect(job.error?.message).not.toContain(workspace);
     expect(job.outputs).toEqual([]);
   }, 200_000);
 });

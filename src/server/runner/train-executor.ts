@@ -1,7 +1,7 @@
 // The executor of `train` jobs: the CLI's own training function, its notes as the job log, its steps as progress.
 import { relative } from 'node:path';
 import type { EngineEvent, Env } from '../../engine/index.js';
-import { InterruptedError } from '../../errors.js';
+import { InterruptedError, LoraScriptsError } from '../../errors.js';
 import { runTraining } from '../../train/index.js';
 import type { JobExecutor } from './job-runner.js';
 import { resolveTrainConfig } from './train-config.js';
@@ -17,7 +17,7 @@ export interface TrainExecutorOptions {
  * server still reaches the engine, which saves and stops.
  */
 export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExecutor {
-  return async (job, { log, progress }) => {
+  const execute: JobExecutor = async (job, { log, progress }) => {
     const config = resolveTrainConfig(job.config, workspace, job.resume_from);
     log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
     const result = await runTraining({
@@ -41,6 +41,23 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
     const files = [result.loraFile, result.diffusersFile, ...result.intermediateFiles];
     return files.map((file) => relative(workspace, file));
   };
+  return (job, execution) =>
+    execute(job, execution).catch((error: unknown) => {
+      throw inWorkspaceTerms(error, workspace);
+    });
+}
+
+/** The error with the workspace's own path taken out: a client sees the paths it sent, not the server's folders. */
+export function inWorkspaceTerms(error: unknown, workspace: string): unknown {
+  if (!(error instanceof LoraScriptsError)) return error;
+  const strip = (text: string) => text.replaceAll(`${workspace}/`, '');
+  const ErrorClass = error.constructor as typeof LoraScriptsError;
+  return new ErrorClass(strip(error.message), {
+    code: error.code,
+    ...(error.culprit === undefined ? {} : { culprit: strip(error.culprit) }),
+    ...(error.hint === undefined ? {} : { hint: strip(error.hint) }),
+    cause: error,
+  });
 }
 
 /** The engine events worth a line in the job log (the CLI shows the same ones on its progress line). */
