@@ -49,8 +49,18 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
 
 /** The error with the workspace's own path taken out: a client sees the paths it sent, not the server's folders. */
 export function inWorkspaceTerms(error: unknown, workspace: string): unknown {
-  if (!(error instanceof LoraScriptsError)) return error;
   const strip = (text: string) => text.replaceAll(`${workspace}/`, '');
+  const missing = error as NodeJS.ErrnoException;
+  // The CLI checks its paths when it loads the config (config/load.ts); a job's paths may be missing by run time.
+  if (missing.code === 'ENOENT' && typeof missing.path === 'string') {
+    return new LoraScriptsError('not found in the workspace', {
+      code: 'path_missing',
+      culprit: strip(missing.path),
+      hint: 'upload it, or fix the path in the job config',
+      cause: error,
+    });
+  }
+  if (!(error instanceof LoraScriptsError)) return error;
   const ErrorClass = error.constructor as typeof LoraScriptsError;
   return new ErrorClass(strip(error.message), {
     code: error.code,
