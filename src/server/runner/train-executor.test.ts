@@ -77,6 +77,32 @@ describe('trainExecutor', () => {
     expect(log.at(-1)).toBe('LoRA for WebUI / ComfyUI: output/demo/demo.safetensors');
   }, 200_000);
 
+  it('resumes an interrupted job from the last state its output folder holds, as `--resume auto`', async () => {
+    const first = await store.createJob({ kind: 'train', device: 'default', config: TINY_RUN });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    expect((await waitForEnd(first.id)).status).toBe('done');
+    await runner.stop();
+
+    // A longer run on the same output folder that the server lost while it ran (its states are those of `first`).
+    const longer = await store.createJob({
+      kind: 'train',
+      device: 'default',
+      config: { ...TINY_RUN, max_train_steps: 3 },
+    });
+    await store.claimNextQueued('default');
+    await store.markRunningAsInterrupted();
+    await store.applyEvent(longer.id, { type: 'resume', resume_from: 'auto' });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    const resumed = await waitForEnd(longer.id);
+    expect(resumed.error).toBeNull();
+    expect(resumed.status).toBe('done');
+    expect(resumed.attempts).toBe(2);
+    expect(resumed.progress).toMatchObject({ step: 3, total: 3 });
+    const log = (await store.readLog(longer.id)).map((line) => line.text);
+    expect(log.some((line) => line.startsWith('resuming from the state at step 2'))).toBe(true);
+    expect(log.filter((line) => line.startsWith('step 1/'))).toEqual([]);
+  }, 200_000);
+
   it('fails a job whose data folder is missing with the error of `train`, not done', async () => {
     const config = { ...TINY_RUN, train_data_dir: 'data/none' };
     const queued = await store.createJob({ kind: 'train', device: 'default', config });
