@@ -135,6 +135,21 @@ describe('startJobRunner', () => {
     });
   });
 
+  it('records a job that ends with its outputs during stop() as done', async () => {
+    let finish: () => void = () => {};
+    const runner = start(async (_job, { signal }) => {
+      await new Promise<void>((done) => {
+        finish = done;
+        signal.addEventListener('abort', () => finish(), { once: true });
+      });
+      return ['output/last.safetensors'];
+    });
+    await queue('last');
+    await waitForStatus('last', 'running');
+    await runner.stop();
+    expect(await store.getJob('last')).toMatchObject({ status: 'done', outputs: ['output/last.safetensors'] });
+  });
+
   it('aborts the running job when it is cancelled, and goes on with the next one', async () => {
     const gate = gatedExecutor();
     await queue('long');

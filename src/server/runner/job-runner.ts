@@ -47,10 +47,13 @@ export function startJobRunner({
 
   const runOne = async (job: Job) => {
     const controller = new AbortController();
+    // stop() may have come while the job was being claimed: the executor then starts aborted.
+    if (stopping) controller.abort();
     current = { id: job.id, controller };
     const writes = createWriteQueue(logError);
     // The job may be cancelled by any client of the store, so its status is what the runner watches.
-    const watcher = setInterval(() => void abortIfNotRunning(store, job.id, controller), pollMs);
+    const watch = () => abortIfNotRunning(store, job.id, controller).catch(logError);
+    const watcher = setInterval(watch, pollMs);
     let outcome: JobEvent;
     try {
       const outputs = await execute(job, {
@@ -58,7 +61,8 @@ export function startJobRunner({
         log: (lines) => writes.add(() => store.appendLog(job.id, lines)),
         progress: (progress) => writes.add(() => recordProgress(store, job.id, progress)),
       });
-      outcome = stopping ? { type: 'interrupt' } : { type: 'finish', outputs };
+      // Ended with its outputs even if a stop came meanwhile: it finished.
+      outcome = { type: 'finish', outputs };
     } catch (error) {
       // Interrupted (the server's Ctrl-C reached the engine): resumable, not failed.
       const isInterrupted = stopping || error instanceof InterruptedError;
@@ -88,7 +92,7 @@ export function startJobRunner({
   return {
     wake: () => {
       idle.wake();
-      if (current) void abortIfNotRunning(store, current.id, current.controller);
+      if (current) abortIfNotRunning(store, current.id, current.controller).catch(logError);
     },
     stop: async () => {
       stopping = true;

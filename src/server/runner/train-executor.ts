@@ -17,8 +17,10 @@ export interface TrainExecutorOptions {
  * server still reaches the engine, which saves and stops.
  */
 export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExecutor {
-  const execute: JobExecutor = async (job, { log, progress }) => {
+  const execute: JobExecutor = async (job, { signal, log, progress }) => {
     const config = resolveTrainConfig(job.config, workspace, job.resume_from);
+    // The last point where a stop is honoured at once; the training function takes no signal yet.
+    if (signal.aborted) throw new InterruptedError('stopped before the training began', { code: 'interrupted' });
     log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
     const result = await runTraining({
       config,
