@@ -8,8 +8,7 @@ import { UsageError } from '../errors.js';
 import { openSqliteStore } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp } from './app.js';
-import { DEFAULT_DEVICE } from './routes/job-queue.js';
-import { startJobRunner, trainExecutor } from './runner/index.js';
+import { DEFAULT_DEVICE, startJobRunner, trainExecutor } from './runner/index.js';
 import { accessPolicy, isLoopbackHost, newToken } from './security/index.js';
 
 export interface ServeOptions {

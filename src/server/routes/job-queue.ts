@@ -2,12 +2,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { JobStore } from '../../store/index.js';
 import { createRouter } from '../router.js';
-import { resolveTrainConfig } from '../runner/index.js';
+import { DEFAULT_DEVICE, resolveTrainConfig } from '../runner/index.js';
 import { cancelBodySchema, jobIdParamsSchema, jobResponseSchema } from '../schemas.js';
 import { BAD_REQUEST, CONFLICT, jsonBody, NOT_FOUND, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
-
-/** The device every job runs on until the engine picks devices itself. */
-export const DEFAULT_DEVICE = 'default';
 
 /** The job kinds the server runs so far; the others come with their executors. */
 export const SUBMITTABLE_KINDS = ['train'] as const;

@@ -4,6 +4,7 @@
  * @example const runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env }) });
  */
 export {
+  DEFAULT_DEVICE,
   type JobExecution,
   type JobExecutor,
   type JobRunner,

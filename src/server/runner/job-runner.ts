@@ -33,6 +33,9 @@ export interface JobRunner {
 
 const DEFAULT_POLL_MS = 500;
 
+/** The device every job runs on until the engine picks devices itself. */
+export const DEFAULT_DEVICE = 'default';
+
 /** @example const runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env }) }); */
 export function startJobRunner({
   store,
