@@ -19,7 +19,7 @@ import {
   type EventOf,
   type RequestBodyOf,
 } from '../engine/index.js';
-import { EngineError } from '../errors.js';
+import { EngineError, InterruptedError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { sha256OfFile } from '../fs/file-hash.js';
 import {
@@ -48,6 +48,11 @@ export interface TrainOptions {
   note: (line: string) => void;
   /** Each diagnostic as it is found (train/diagnostics.ts); by default printed through `note` as one warning line. */
   onFinding?: (finding: Finding) => void;
+  /**
+   * Stops the run as Ctrl-C does (the engine saves the LoRA trained so far; the result says `isInterrupted`): a
+   * server cancelling or stopping a job.
+   */
+  stopSignal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -165,13 +170,15 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     });
   const trainingStartedAt = Date.now() / 1000;
 
+  // A stop asked for before the engine starts: the engine must not be spawned only to be interrupted at once.
+  if (options.stopSignal?.aborted) throw new InterruptedError('stopped before training began', { code: 'interrupted' });
   try {
     const result = await runEngine(engineRequest(plan, { fingerprint, parent, resumedFrom, env: options.env }), {
       env: options.env,
       logFile: plan.engineLogPath,
       verbose: options.verbose,
       forwardInterrupt: true,
-      stopSignal: monitor.stopSignal,
+      stopSignal: options.stopSignal ? AbortSignal.any([monitor.stopSignal, options.stopSignal]) : monitor.stopSignal,
       onEvent: (event) => {
         if (event.type === 'hello') hello = event;
         if (event.type === 'started') started = event;

@@ -103,6 +103,28 @@ describe('trainExecutor', () => {
     expect(log.filter((line) => line.startsWith('step 1/'))).toEqual([]);
   }, 200_000);
 
+  it('stops a running training when its job is cancelled, keeps it cancelled and goes on with the next job', async () => {
+    const long = await store.createJob({
+      kind: 'train',
+      device: 'default',
+      config: { ...TINY_RUN, output_dir: 'output/long', max_train_steps: 5000 },
+    });
+    const next = await store.createJob({ kind: 'train', device: 'default', config: TINY_RUN });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    const deadline = Date.now() + WAIT_MS;
+    while (((await store.getJob(long.id))?.progress?.step ?? 0) < 1) {
+      if (Date.now() > deadline) throw new Error('the long job never reported a step');
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    await store.applyEvent(long.id, { type: 'cancel' });
+
+    // One job at a time: the next one can only finish after the cancelled training has stopped.
+    expect((await waitForEnd(next.id)).status).toBe('done');
+    const cancelled = await store.getJob(long.id);
+    expect(cancelled?.status).toBe('cancelled');
+    expect(cancelled?.progress?.step).toBeLessThan(5000);
+  }, 200_000);
+
   it('fails a job whose data folder is missing with the error of `train`, not done', async () => {
     const config = { ...TINY_RUN, train_data_dir: 'data/none' };
     const queued = await store.createJob({ kind: 'train', device: 'default', config });

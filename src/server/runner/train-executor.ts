@@ -13,19 +13,17 @@ export interface TrainExecutorOptions {
 
 /**
  * A resumed job (`resume_from` set by the resume route, `auto`) goes on from its last saved state, as `--resume auto`.
- * Note: the training function takes no stop signal yet, so an aborted job runs until its engine ends; Ctrl-C on the
- * server still reaches the engine, which saves and stops.
+ * The job's signal (cancel, server stop) stops the training as Ctrl-C does: the engine saves what it trained so far.
  */
 export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExecutor {
   const execute: JobExecutor = async (job, { signal, log, progress }) => {
     const config = resolveTrainConfig(job.config, workspace, job.resume_from);
-    // The last point where a stop is honoured at once; the training function takes no signal yet.
-    if (signal.aborted) throw new InterruptedError('stopped before the training began', { code: 'interrupted' });
     log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
     const result = await runTraining({
       config,
       env,
       verbose: false,
+      stopSignal: signal,
       note: (line) => log(line.split('\n')),
       onEvent: (event) => {
         if (event.type === 'progress') progress({ step: event.step, total: event.total_steps, loss: event.loss });
