@@ -14,7 +14,8 @@ export interface LoadConfigOptions {
   autoValues?: AutoValues;
 }
 
-function isFile(path: string): boolean {
+/** The `isFile` of the resolver's context: a path that is a file (false for a folder or nothing). */
+export function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
   } catch {

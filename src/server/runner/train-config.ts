@@ -1,10 +1,11 @@
 // A train job's config: the CLI's own schema on the JSON object, every path confined to the workspace.
-import { statSync } from 'node:fs';
 import {
   CONFIG_KEYS,
+  isFile,
   looksLikeHubId,
   metaOf,
   type ParsedConfig,
+  RESUME_KEYWORDS,
   type ResolvedConfig,
   resolveConfig,
   validateConfig,
@@ -15,8 +16,6 @@ import { resolveInWorkspace } from '../security/index.js';
 const CONFIG_SOURCE = 'config';
 
 const PATH_KEYS = CONFIG_KEYS.filter((key) => metaOf(key).isPath);
-/** `resume` values that name no folder (config/resolve.ts reads them the same way). */
-const RESUME_WORDS: readonly string[] = ['latest', 'auto'];
 
 /**
  * `config` validated exactly as `train --config` validates its YAML (JSON is YAML, so the same parser names the key
@@ -43,16 +42,8 @@ function confinePaths(config: ParsedConfig, workspace: string): ParsedConfig {
     if (key === 'base_model' && looksLikeHubId(value, context)) continue;
     confined[key] = resolveInWorkspace(workspace, value);
   }
-  if (config.resume !== null && !RESUME_WORDS.includes(config.resume)) {
+  if (config.resume !== null && !RESUME_KEYWORDS.includes(config.resume)) {
     confined.resume = resolveInWorkspace(workspace, config.resume);
   }
   return confined as ParsedConfig;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
