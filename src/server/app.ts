@@ -5,8 +5,14 @@ import { bodyLimit } from 'hono/body-limit';
 import { PROTOCOL_VERSION } from '../engine/index.js';
 import type { JobStore } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
+import { configRoutes } from './routes/config.js';
+import { datasetRoutes } from './routes/datasets.js';
+import { jobEventRoutes } from './routes/job-events.js';
 import { jobQueueRoutes } from './routes/job-queue.js';
 import { jobRoutes } from './routes/jobs.js';
+import { loraRoutes } from './routes/loras.js';
+import { workspaceFileRoutes } from './routes/files.js';
+import { webAppRoutes } from './routes/web-app.js';
 import { jsonBody, REFUSED_RESPONSES } from './routes/responses.js';
 import { type ErrorBody, type OpenApiDocument, openApiDocumentSchema } from './schemas.js';
 import { metaRoutes } from './routes/meta.js';
@@ -19,6 +25,8 @@ export interface AppDeps {
   policy: AccessPolicy;
   /** The lora-scripts version reported by `/api/version`. */
   version: string;
+  /** The environment the engine runs with (default: this process's). */
+  env?: NodeJS.ProcessEnv;
   /** Called after a job is queued, so the runner starts it at once (default: nothing; the runner polls). */
   onJobQueued?: () => void;
   /** Where the stack of an unexpected error goes (default: stderr); the client only sees a generic 500. */
@@ -34,21 +42,36 @@ const openApiRoute = createRoute({
   responses: { 200: jsonBody(openApiDocumentSchema, 'The OpenAPI 3 document'), ...REFUSED_RESPONSES },
 });
 
+/** What every resource's routes may use: the store, the workspace, the engine's environment, the runner's wake-up. */
+export interface RouteDeps {
+  store: JobStore;
+  workspace: string;
+  env: NodeJS.ProcessEnv;
+  onJobQueued: () => void;
+}
+
 export function createApp({
   store,
   workspace,
   policy,
   version,
+  env = process.env,
   onJobQueued = () => {},
   logError = logToStderr,
 }: AppDeps) {
+  const deps: RouteDeps = { store, workspace, env, onJobQueued };
   const app = new OpenAPIHono();
   app.use('*', accessCheck(policy));
   app.use('*', jsonBodyLimit());
   const api = app
     .route('/', metaRoutes({ name: 'lora-scripts', version, protocol: PROTOCOL_VERSION }))
     .route('/', jobRoutes(store))
-    .route('/', jobQueueRoutes({ store, workspace, onQueued: onJobQueued }));
+    .route('/', jobQueueRoutes({ store, workspace, onQueued: onJobQueued }))
+    .route('/', jobEventRoutes(deps))
+    .route('/', workspaceFileRoutes(deps))
+    .route('/', datasetRoutes(deps))
+    .route('/', loraRoutes(deps))
+    .route('/', configRoutes(deps));
 
   // Registered as a route of its own (not `app.doc`) so that the document lists itself too.
   const documentConfig = {
@@ -57,6 +80,8 @@ export function createApp({
   };
   app.openapi(openApiRoute, (c) => c.json(app.getOpenAPIDocument(documentConfig) as OpenApiDocument, 200));
 
+  // Last: the web app answers the GETs no API route took (its pages are client-side routes).
+  app.route('/', webAppRoutes(deps));
   app.notFound((c) => c.json(routeNotFound(c.req.method, c.req.path), 404));
   app.onError((error, c) => {
     const { status, body, internal } = errorToHttp(error);
@@ -81,6 +106,10 @@ function accessCheck(policy: AccessPolicy): MiddlewareHandler {
   };
 }
 
+/**
+ * The JSON body limit, for every request but uploads (`multipart/form-data`, `application/zip`): an upload route sets
+ * its own, larger limit, and the file limits apply as it reads.
+ */
 function jsonBodyLimit(): MiddlewareHandler {
   const maxSize = DEFAULT_LIMITS.bodyJsonBytes;
   const tooLarge: ErrorBody = {
@@ -90,7 +119,13 @@ function jsonBodyLimit(): MiddlewareHandler {
       hint: 'send a smaller body',
     },
   };
-  return bodyLimit({ maxSize, onError: (c) => c.json(tooLarge, 413) });
+  const limit = bodyLimit({ maxSize, onError: (c) => c.json(tooLarge, 413) });
+  return async (c, next) => (isUpload(c.req.header('content-type')) ? next() : limit(c, next));
+}
+
+export function isUpload(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'multipart/form-data' || type === 'application/zip';
 }
 
 function routeNotFound(method: string, path: string): ErrorBody {

@@ -72,7 +72,7 @@ export async function startServer({
   const bound = (server.address() as AddressInfo).port;
   const policy = accessPolicy({ host, port: bound, token: effectiveToken });
   const runner = startJobRunner({ store, device: DEFAULT_DEVICE, execute: trainExecutor({ workspace: root, env }) });
-  resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION, onJobQueued: runner.wake }));
+  resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION, env, onJobQueued: runner.wake }));
 
   const url = `http://${shownHost(host, bound, policy.anyHost)}/${policy.tokenRequired ? `?token=${effectiveToken}` : ''}`;
   log(`lora-scripts studio on ${url} (workspace ${root})`);
