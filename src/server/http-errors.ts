@@ -15,6 +15,7 @@ export interface HttpError {
 const STATUS_BY_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   job_not_found: 404,
   invalid_job: 400,
+  invalid_job_update: 400,
   job_exists: 409,
   illegal_job_transition: 409,
   device_busy: 409,

@@ -20,6 +20,14 @@ export {
   newJobSchema,
   transition,
 } from './job-state.js';
+/** What watchers of a job see, kept in the store; the server's feed and stream read them with `readUpdates`. */
+export {
+  type JobUpdate,
+  type JobUpdateType,
+  jobUpdateMetaSchema,
+  type NewJobUpdate,
+  newJobUpdateSchema,
+} from './job-updates.js';
 /**
  * Opens the embedded store; a restarted server calls `markRunningAsInterrupted()` first.
  * @example const store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
@@ -27,4 +35,4 @@ export {
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 /** Every store error carries one of the codes listed on the class. */
 export { jobNotFound, StoreError } from './store-error.js';
-export type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions } from './types.js';
+export type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions, ReadUpdatesOptions } from './types.js';

@@ -290,6 +290,76 @@ for (const backend of BACKENDS) {
         expect((await rejection(store.readLog('ghost'))).code).toBe('job_not_found');
       });
     });
+
+    describe('updates', () => {
+      const progress = (step: number) => ({
+        type: 'progress' as const,
+        step,
+        total_steps: 10,
+        epoch: 1,
+        loss: 0.1,
+        loss_smoothed: 0.12,
+        lr: 1e-4,
+        step_ms: 200,
+        eta_s: null,
+      });
+      const types = (updates: { type: string }[]) => updates.map((update) => update.type);
+
+      it('numbers a job’s updates from 1 and writes a status update at every status change, whoever made it', async () => {
+        await store.createJob({ id: 'j', kind: 'train', device: 'cpu', config: {} });
+        await store.claimNextQueued('cpu');
+        await store.appendUpdates('j', [progress(1), progress(2)]);
+        await store.appendUpdates('j', [{ type: 'sample', step: 2, prompt: '江南, 雨', path: 'out/s.png' }]);
+        await store.applyEvent('j', { type: 'progress', progress: { step: 2, total: 10 } });
+        await store.applyEvent('j', FINISH);
+        const updates = await store.readUpdates('j');
+        expect(updates.map((update) => update.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect(types(updates)).toEqual(['status', 'status', 'progress', 'progress', 'sample', 'status']);
+        expect(updates.filter((update) => update.type === 'status').map((update) => update.status)).toEqual([
+          'queued',
+          'running',
+          'done',
+        ]);
+        expect(updates.at(-1)).toMatchObject({ type: 'status', status: 'done', outputs: ['out/style.safetensors'] });
+        expect(updates[4]).toMatchObject({ type: 'sample', prompt: '江南, 雨', at: '2026-12-06T10:00:03.000Z' });
+      });
+
+      it('records the error of a failed job and an interruption by a new server', async () => {
+        await store.createJob({ id: 'f', kind: 'train', device: 'cpu', config: {} });
+        await store.claimNextQueued('cpu');
+        await store.applyEvent('f', { type: 'fail', code: 'out_of_memory', message: 'CUDA out of memory' });
+        expect((await store.readUpdates('f')).at(-1)).toMatchObject({
+          status: 'failed',
+          error: { code: 'out_of_memory', message: 'CUDA out of memory' },
+        });
+        await store.createJob({ id: 'i', kind: 'train', device: 'cpu', config: {} });
+        await store.claimNextQueued('cpu');
+        await (await open()).markRunningAsInterrupted();
+        expect(types(await store.readUpdates('i', { after: 2 }))).toEqual(['status']);
+        expect((await store.readUpdates('i')).at(-1)).toMatchObject({ status: 'interrupted' });
+      });
+
+      it('pages with after and limit, apart from other jobs', async () => {
+        await store.createJob({ id: 'j', kind: 'train', device: 'cpu', config: {} });
+        await store.createJob({ id: 'k', kind: 'train', device: 'cpu', config: {} });
+        await store.appendUpdates('j', [1, 2, 3, 4, 5].map(progress));
+        await store.appendUpdates('k', [{ type: 'log', lines: ['other'] }]);
+        expect((await store.readUpdates('j', { after: 2, limit: 2 })).map((update) => update.seq)).toEqual([3, 4]);
+        expect(await store.readUpdates('j', { after: 6 })).toEqual([]);
+        expect(types(await store.readUpdates('k'))).toEqual(['status', 'log']);
+      });
+
+      it('refuses an update of an unknown type or shape, naming the field, and writes none of the batch', async () => {
+        await store.createJob({ id: 'j', kind: 'train', device: 'cpu', config: {} });
+        const bad = { ...progress(1), loss: 'high' } as unknown as ReturnType<typeof progress>;
+        const error = await rejection(store.appendUpdates('j', [progress(1), bad]));
+        expect(error.code).toBe('invalid_job_update');
+        expect(error.culprit).toBe('`loss`');
+        expect(types(await store.readUpdates('j'))).toEqual(['status']);
+        expect((await rejection(store.appendUpdates('ghost', [progress(1)]))).code).toBe('job_not_found');
+        expect((await rejection(store.readUpdates('ghost'))).code).toBe('job_not_found');
+      });
+    });
   });
 }
 

@@ -73,7 +73,7 @@ describe('openSqliteStore', () => {
     const after = openRaw();
     try {
       expect(after.prepare('SELECT version FROM schema_version ORDER BY version').all()).toEqual([
-        { version: 1 },
+        ...SQLITE_MIGRATIONS.map(({ version }) => ({ version })),
         { version: 99 },
       ]);
     } finally {
@@ -90,7 +90,9 @@ describe('migrate', () => {
       const schemaAfterFirst = raw.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all();
       expect(migrate(raw)).toEqual([]);
       expect(raw.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all()).toEqual(schemaAfterFirst);
-      expect(raw.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 1 }]);
+      expect(raw.prepare('SELECT version FROM schema_version').all()).toEqual(
+        SQLITE_MIGRATIONS.map(({ version }) => ({ version })),
+      );
     } finally {
       raw.close();
     }
@@ -100,18 +102,19 @@ describe('migrate', () => {
     const raw = openRaw();
     try {
       migrate(raw);
+      const latest = SQLITE_MIGRATIONS.at(-1)!.version;
       const next = [
         ...SQLITE_MIGRATIONS,
-        { version: 2, name: 'job tags', sql: 'ALTER TABLE jobs ADD COLUMN tags TEXT' },
-        { version: 3, name: 'broken', sql: 'ALTER TABLE no_such_table ADD COLUMN x TEXT' },
+        { version: latest + 1, name: 'job tags', sql: 'ALTER TABLE jobs ADD COLUMN tags TEXT' },
+        { version: latest + 2, name: 'broken', sql: 'ALTER TABLE no_such_table ADD COLUMN x TEXT' },
       ];
       expect(() => migrate(raw, next)).toThrow(/no_such_table/);
-      // version 2 was rolled back with the failing version 3
-      expect(raw.prepare('SELECT MAX(version) AS version FROM schema_version').get()).toEqual({ version: 1 });
+      // the first new version was rolled back with the failing one after it
+      expect(raw.prepare('SELECT MAX(version) AS version FROM schema_version').get()).toEqual({ version: latest });
       const columns = raw.prepare('SELECT name FROM pragma_table_info(?)').all('jobs') as { name: string }[];
       expect(columns.map((column) => column.name)).not.toContain('tags');
-      expect(migrate(raw, next.slice(0, 2))).toEqual([2]);
-      expect(migrate(raw, next.slice(0, 2))).toEqual([]);
+      expect(migrate(raw, next.slice(0, -1))).toEqual([latest + 1]);
+      expect(migrate(raw, next.slice(0, -1))).toEqual([]);
     } finally {
       raw.close();
     }

@@ -5,9 +5,10 @@ import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { ZodError } from 'zod';
 import { type Job, type JobEvent, jobSchema, newJobSchema, queuedJob, transition } from './job-state.js';
+import { type JobUpdate, type NewJobUpdate, newJobUpdateSchema } from './job-updates.js';
 import { migrate } from './sqlite-migrations.js';
 import { jobNotFound, StoreError } from './store-error.js';
-import type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions } from './types.js';
+import type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions, ReadUpdatesOptions } from './types.js';
 
 export interface SqliteStoreOptions {
   /** The clock for job timestamps. */
@@ -69,11 +70,14 @@ class SqliteJobStore implements JobStore {
     if (!parsed.success) throw invalidJob(parsed.error);
     const job = queuedJob({ ...parsed.data, id: parsed.data.id ?? this.newId() }, this.timestamp());
     const row = jobToRow(job);
-    try {
-      this.db.prepare(`INSERT INTO jobs (${JOB_COLUMNS}) VALUES (${JOB_COLUMNS.replace(/(\w+)/g, '@$1')})`).run(row);
-    } catch (error) {
-      throw translateConstraint(error, job);
-    }
+    this.inTransaction(() => {
+      try {
+        this.db.prepare(`INSERT INTO jobs (${JOB_COLUMNS}) VALUES (${JOB_COLUMNS.replace(/(\w+)/g, '@$1')})`).run(row);
+      } catch (error) {
+        throw translateConstraint(error, job);
+      }
+      this.insertUpdates(job.id, [statusUpdateOf(job)], job.created_at);
+    });
     return job;
   }
 
@@ -96,7 +100,8 @@ class SqliteJobStore implements JobStore {
     return this.inTransaction(() => {
       const job = this.findJob(id);
       if (!job) throw jobNotFound(id);
-      return this.saveJob(transition(job, event, this.timestamp()));
+      const at = this.timestamp();
+      return this.saveJob(transition(job, event, at), at);
     });
   }
 
@@ -119,6 +124,22 @@ class SqliteJobStore implements JobStore {
       .all(id, options.fromLine ?? 0, options.limit ?? -1) as JobLogLine[];
   }
 
+  async appendUpdates(id: string, updates: readonly NewJobUpdate[]): Promise<void> {
+    const checked = updates.map(checkUpdate);
+    this.inTransaction(() => {
+      if (!this.findJob(id)) throw jobNotFound(id);
+      this.insertUpdates(id, checked, this.timestamp());
+    });
+  }
+
+  async readUpdates(id: string, options: ReadUpdatesOptions = {}): Promise<JobUpdate[]> {
+    if (!this.findJob(id)) throw jobNotFound(id);
+    const rows = this.db
+      .prepare('SELECT seq, at, data FROM job_updates WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(id, options.after ?? 0, options.limit ?? -1) as { seq: number; at: string; data: string }[];
+    return rows.map((row) => ({ ...(JSON.parse(row.data) as NewJobUpdate), seq: row.seq, at: row.at }));
+  }
+
   async claimNextQueued(device: string): Promise<Job | null> {
     return this.inTransaction(() => {
       const busy = this.db.prepare("SELECT 1 FROM jobs WHERE device = ? AND status = 'running'").get(device);
@@ -127,7 +148,8 @@ class SqliteJobStore implements JobStore {
         .prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE device = ? AND status = 'queued' ORDER BY seq LIMIT 1`)
         .get(device) as JobRow | undefined;
       if (!row) return null;
-      return this.saveJob(transition(rowToJob(row), { type: 'start' }, this.timestamp()));
+      const at = this.timestamp();
+      return this.saveJob(transition(rowToJob(row), { type: 'start' }, at), at);
     });
   }
 
@@ -137,7 +159,7 @@ class SqliteJobStore implements JobStore {
         .prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'running' ORDER BY seq`)
         .all() as JobRow[];
       const at = this.timestamp();
-      return rows.map((row) => this.saveJob(transition(rowToJob(row), { type: 'interrupt' }, at)));
+      return rows.map((row) => this.saveJob(transition(rowToJob(row), { type: 'interrupt' }, at), at));
     });
   }
 
@@ -150,7 +172,20 @@ class SqliteJobStore implements JobStore {
     return row ? rowToJob(row) : null;
   }
 
-  private saveJob(job: Job): Job {
+  /** Call inside a transaction: numbers on from the job's last update. */
+  private insertUpdates(id: string, updates: readonly NewJobUpdate[], at: string): void {
+    const last = this.db.prepare('SELECT MAX(seq) AS seq FROM job_updates WHERE job_id = ?').get(id) as {
+      seq: number | null;
+    };
+    const insert = this.db.prepare('INSERT INTO job_updates (job_id, seq, at, data) VALUES (?, ?, ?, ?)');
+    for (const [index, update] of updates.entries()) {
+      insert.run(id, (last.seq ?? 0) + index + 1, at, JSON.stringify(update));
+    }
+  }
+
+  /** Call inside a transaction; a change of status is also written as a `status` update. */
+  private saveJob(job: Job, at: string): Job {
+    const before = this.findJob(job.id);
     try {
       this.db
         .prepare(
@@ -162,6 +197,7 @@ class SqliteJobStore implements JobStore {
     } catch (error) {
       throw translateConstraint(error, job);
     }
+    if (before?.status !== job.status) this.insertUpdates(job.id, [statusUpdateOf(job)], at);
     return job;
   }
 
@@ -193,6 +229,21 @@ function rowToJob(row: JobRow): Job {
     progress: row.progress === null ? null : JSON.parse(row.progress),
     error: row.error === null ? null : JSON.parse(row.error),
     outputs: JSON.parse(row.outputs),
+  });
+}
+
+function statusUpdateOf(job: Job): NewJobUpdate {
+  return { type: 'status', status: job.status, error: job.error, outputs: job.outputs };
+}
+
+function checkUpdate(update: NewJobUpdate): NewJobUpdate {
+  const parsed = newJobUpdateSchema.safeParse(update);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new StoreError(issue?.message ?? 'invalid job update', {
+    code: 'invalid_job_update',
+    culprit: `\`${issue?.path.join('.') || 'update'}\``,
+    hint: 'an update is one of the types in store/job-updates.ts',
   });
 }
 

@@ -2,7 +2,7 @@
 import { LoraScriptsError } from '../errors.js';
 
 /**
- * Codes: `job_not_found` (404), `invalid_job` (400), `job_exists`, `illegal_job_transition`, `device_busy` (409),
+ * Codes: `job_not_found` (404), `invalid_job`, `invalid_job_update` (400), `job_exists`, `illegal_job_transition`, `device_busy` (409),
  * `store_too_new` (the file was migrated by a newer lora-scripts).
  */
 export class StoreError extends LoraScriptsError {}

@@ -1,5 +1,6 @@
 // The job store's contract: what the server and the worker may ask of any backend (SQLite now, PostgreSQL later).
 import type { Job, JobEvent, JobKind, JobStatus, NewJob } from './job-state.js';
+import type { JobUpdate, NewJobUpdate } from './job-updates.js';
 
 export interface ListJobsFilter {
   status?: JobStatus;
@@ -11,6 +12,12 @@ export interface ListJobsFilter {
 export interface ReadLogOptions {
   /** The first line to return; lines are numbered from 0, so pass the last `line_no` + 1 to page on. */
   fromLine?: number;
+  limit?: number;
+}
+
+export interface ReadUpdatesOptions {
+  /** Only updates with a larger `seq` (0: from the first). */
+  after?: number;
   limit?: number;
 }
 
@@ -36,6 +43,13 @@ export interface JobStore {
   appendLog(id: string, lines: readonly string[]): Promise<void>;
   /** The job's log lines in order. Throws `job_not_found`. */
   readLog(id: string, options?: ReadLogOptions): Promise<JobLogLine[]>;
+  /** Appends updates after the job's last one, numbered on. Throws `job_not_found`, `invalid_job_update`. */
+  appendUpdates(id: string, updates: readonly NewJobUpdate[]): Promise<void>;
+  /**
+   * The job's updates in order. Besides those appended, the store writes a `status` update in the same transaction as
+   * each status change (creation included), so a watcher never misses one. Throws `job_not_found`.
+   */
+  readUpdates(id: string, options?: ReadUpdatesOptions): Promise<JobUpdate[]>;
   /**
    * Takes the oldest queued job for `device` and marks it running, or returns null when there is none or when a job
    * is already running on that device (one device job at a time).
