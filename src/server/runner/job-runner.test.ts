@@ -186,3 +186,38 @@ describe('startJobRunner', () => {
     expect(resumed.resume_from).toBe('auto');
   });
 });
+
+describe('job updates from a running job', () => {
+  it('keeps its log lines and typed updates in order, between its running and done status updates', async () => {
+    start(async (_job, { log, update }) => {
+      log(['loading']);
+      update({ type: 'sample', step: 2, prompt: '江南水乡', path: 'out/sample-2.png' });
+      log(['saved']);
+      return ['out/style.safetensors'];
+    });
+    await queue('a');
+    await waitForStatus('a', 'done');
+    const updates = await store.readUpdates('a');
+    expect(updates.map(({ seq, at, ...update }) => update)).toEqual([
+      { type: 'status', status: 'queued', error: null, outputs: [] },
+      { type: 'status', status: 'running', error: null, outputs: [] },
+      { type: 'log', lines: ['loading'] },
+      { type: 'sample', step: 2, prompt: '江南水乡', path: 'out/sample-2.png' },
+      { type: 'log', lines: ['saved'] },
+      { type: 'status', status: 'done', error: null, outputs: ['out/style.safetensors'] },
+    ]);
+  });
+
+  it('ends a failed job with a failed status update that carries the error', async () => {
+    start(async () => {
+      throw new ConfigError('learning_rate must be positive', { code: 'invalid_config', hint: 'use 1e-4' });
+    });
+    await queue('b');
+    await waitForStatus('b', 'failed');
+    expect((await store.readUpdates('b')).at(-1)).toMatchObject({
+      type: 'status',
+      status: 'failed',
+      error: { code: 'invalid_config', message: 'learning_rate must be positive', hint: 'use 1e-4' },
+    });
+  });
+});

@@ -1,13 +1,17 @@
 // The in-process queue runner: one job at a time per device, from the store's queue to a final status.
 import { InterruptedError, LoraScriptsError } from '../../errors.js';
-import type { Job, JobError, JobEvent, JobProgress, JobStore } from '../../store/index.js';
+import type { Job, JobError, JobEvent, JobProgress, JobStore, NewJobUpdate } from '../../store/index.js';
 
-/** What a running job may do besides its work: see its stop signal, write log lines, report progress. */
+/** What a running job may do besides its work: see its stop signal, write log lines, report progress and updates. */
 export interface JobExecution {
   /** Aborted when the job is cancelled or the runner stops; the executor ends as soon as it can. */
   signal: AbortSignal;
+  /** Lines of the job's full log; watchers get them as `log` updates too. */
   log(lines: readonly string[]): void;
+  /** The job record's progress (what a job list shows). */
   progress(progress: JobProgress): void;
+  /** A typed update for watchers (loss, samples, checkpoints, findings…), kept in the store in order. */
+  update(update: NewJobUpdate): void;
 }
 
 /** Runs one job to its end; resolves with the workspace-relative files it wrote, rejects with why it failed. */
@@ -61,8 +65,9 @@ export function startJobRunner({
     try {
       const outputs = await execute(job, {
         signal: controller.signal,
-        log: (lines) => writes.add(() => store.appendLog(job.id, lines)),
+        log: (lines) => writes.add(() => recordLog(store, job.id, lines)),
         progress: (progress) => writes.add(() => recordProgress(store, job.id, progress)),
+        update: (update) => writes.add(() => store.appendUpdates(job.id, [update])),
       });
       // Ended with its outputs even if a stop came meanwhile: it finished.
       outcome = { type: 'finish', outputs };
@@ -125,6 +130,11 @@ async function settle(store: JobStore, id: string, event: JobEvent): Promise<voi
 async function abortIfNotRunning(store: JobStore, id: string, controller: AbortController): Promise<void> {
   const job = await store.getJob(id);
   if (job?.status !== 'running') controller.abort();
+}
+
+async function recordLog(store: JobStore, id: string, lines: readonly string[]): Promise<void> {
+  await store.appendLog(id, lines);
+  await store.appendUpdates(id, [{ type: 'log', lines: [...lines] }]);
 }
 
 /** Progress of a job that was cancelled meanwhile is dropped: the job is no longer the runner's. */

@@ -77,6 +77,38 @@ describe('trainExecutor', () => {
     expect(log.at(-1)).toBe('LoRA for WebUI / ComfyUI: output/demo/demo.safetensors');
   }, 200_000);
 
+  it('gives watchers typed updates: progress with loss and learning rate, samples and checkpoints as paths in the workspace', async () => {
+    const config = {
+      ...TINY_RUN,
+      max_train_steps: 4,
+      save_steps: 2,
+      sample_prompts: ['jiangnan water town'],
+      sample_every_n_steps: 2,
+      sample_inference_steps: 2,
+    };
+    const queued = await store.createJob({ kind: 'train', device: 'default', config });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    const job = await waitForEnd(queued.id);
+    expect(job.error).toBeNull();
+    const updates = await store.readUpdates(job.id);
+    const progress = updates.flatMap((update) => (update.type === 'progress' ? [update] : []));
+    expect(progress.map((update) => update.step)).toEqual([1, 2, 3, 4]);
+    for (const update of progress) {
+      expect(update).toMatchObject({ total_steps: 4, loss: expect.any(Number), lr: expect.any(Number) });
+    }
+    // the warm-up step gives no estimate; a real one needs a few timed steps
+    expect(progress[0]!.eta_s).toBeNull();
+    const samples = updates.flatMap((update) => (update.type === 'sample' ? [update] : []));
+    expect(samples.map((sample) => sample.prompt)).toContain('jiangnan water town');
+    const checkpoints = updates.flatMap((update) => (update.type === 'checkpoint' ? [update] : []));
+    expect(checkpoints.map((checkpoint) => checkpoint.step)).toContain(2);
+    for (const { path } of [...samples, ...checkpoints]) {
+      expect(path.startsWith('output/demo/'), path).toBe(true);
+      expect(existsSync(join(workspace, path)), path).toBe(true);
+    }
+    expect(updates.at(-1)).toMatchObject({ type: 'status', status: 'done' });
+  }, 300_000);
+
   it('resumes an interrupted job from the last state its output folder holds, as `--resume auto`', async () => {
     const first = await store.createJob({ kind: 'train', device: 'default', config: TINY_RUN });
     runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });

@@ -2,7 +2,9 @@
 import { relative } from 'node:path';
 import type { EngineEvent, Env } from '../../engine/index.js';
 import { InterruptedError, LoraScriptsError } from '../../errors.js';
-import { runTraining } from '../../train/index.js';
+import type { NewJobUpdate } from '../../store/index.js';
+import { formatFinding, runTraining } from '../../train/index.js';
+import { createEtaEstimator } from './eta.js';
 import type { JobExecutor } from './job-runner.js';
 import { resolveTrainConfig } from './train-config.js';
 
@@ -16,19 +18,27 @@ export interface TrainExecutorOptions {
  * The job's signal (cancel, server stop) stops the training as Ctrl-C does: the engine saves what it trained so far.
  */
 export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExecutor {
-  const execute: JobExecutor = async (job, { signal, log, progress }) => {
+  const execute: JobExecutor = async (job, { signal, log, progress, update }) => {
     const config = resolveTrainConfig(job.config, workspace, job.resume_from);
     log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
+    const eta = createEtaEstimator();
     const result = await runTraining({
       config,
       env,
       verbose: false,
       stopSignal: signal,
       note: (line) => log(line.split('\n')),
+      onFinding: (finding) => {
+        log([formatFinding(finding)]);
+        const { code, step, epoch, message, hint } = finding;
+        update({ type: 'finding', code, step, epoch, message, hint });
+      },
       onEvent: (event) => {
         if (event.type === 'progress') progress({ step: event.step, total: event.total_steps, loss: event.loss });
         const line = logLineOf(event, workspace);
         if (line !== null) log([line]);
+        const typed = updateOf(event, workspace, eta);
+        if (typed !== null) update(typed);
       },
     });
     if (result.isInterrupted) {
@@ -68,6 +78,31 @@ export function inWorkspaceTerms(error: unknown, workspace: string): unknown {
     ...(error.hint === undefined ? {} : { hint: strip(error.hint) }),
     cause: error,
   });
+}
+
+/** The engine events a watcher of the job sees as typed updates (paths made workspace-relative). */
+export function updateOf(
+  event: EngineEvent,
+  workspace: string,
+  eta: ReturnType<typeof createEtaEstimator>,
+): NewJobUpdate | null {
+  switch (event.type) {
+    case 'progress': {
+      const { step, total_steps, epoch, loss, loss_smoothed, lr, step_ms } = event;
+      const eta_s = eta.secondsLeft(step, total_steps, step_ms);
+      return { type: 'progress', step, total_steps, epoch, loss, loss_smoothed, lr, step_ms, eta_s };
+    }
+    case 'sample':
+      return { type: 'sample', step: event.step, prompt: event.prompt, path: relative(workspace, event.path) };
+    case 'checkpoint':
+      return { type: 'checkpoint', step: event.step, path: relative(workspace, event.path), is_final: event.is_final };
+    case 'validation':
+      return { type: 'validation', step: event.step, epoch: event.epoch, loss: event.loss, images: event.images };
+    case 'warning':
+      return { type: 'warning', code: event.code, message: event.message, hint: event.hint ?? null };
+    default:
+      return null;
+  }
 }
 
 /** The engine events worth a line in the job log (the CLI shows the same ones on its progress line). */
