@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../engine/index.js';
 import { type JobStore, openSqliteStore } from '../store/index.js';
-import { createApp, OPENAPI_PATH, type StudioApp } from './app.js';
+import { createApp, TOKEN_COOKIE, OPENAPI_PATH, type StudioApp } from './app.js';
 import {
   errorBodySchema,
   jobListSchema,
@@ -254,6 +254,27 @@ describe('access checks', () => {
     expect([wrong.status, errorOf(wrong.body).code]).toEqual([401, 'token_invalid']);
     const right = await call(lan, '/api/version', { headers: { authorization: `Bearer ${token}` } });
     expect(right.status).toBe(200);
+  });
+
+  it('logs a browser in from the printed `?token=` link with a strict, script-proof cookie', async () => {
+    const token = 'a-token-long-enough-to-pass';
+    const lan = createApp({
+      store,
+      workspace: dir,
+      policy: accessPolicy({ host: '0.0.0.0', port: PORT, token }),
+      version: '9.9.9',
+    });
+    const link = await lan.request(`/api/version?token=${token}`, { headers: { host: `studio.lan:${PORT}` } });
+    expect(link.status).toBe(200);
+    const cookie = link.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(new RegExp(`^${TOKEN_COOKIE}=${token};`));
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const withCookie = await lan.request('/api/jobs', {
+      headers: { host: `studio.lan:${PORT}`, cookie: `${TOKEN_COOKIE}=${token}` },
+    });
+    expect(withCookie.status).toBe(200);
+    expect(withCookie.headers.get('set-cookie')).toBeNull();
   });
 });
 

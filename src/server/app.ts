@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { getCookie, setCookie } from 'hono/cookie';
 import { PROTOCOL_VERSION } from '../engine/index.js';
 import type { JobStore } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
@@ -91,18 +92,31 @@ export function createApp({
   return api;
 }
 
+/** The cookie that keeps a browser logged in after it opened the printed `?token=` link. */
+export const TOKEN_COOKIE = 'lora_scripts_token';
+
 /** Runs before anything else, so a refused request never reaches a route or reads its body. */
 function accessCheck(policy: AccessPolicy): MiddlewareHandler {
   return async (c, next) => {
+    const queryToken = c.req.query('token');
+    const cookieToken = getCookie(c, TOKEN_COOKIE);
     const refusal = checkRequest(policy, {
       method: c.req.method,
       hostHeader: c.req.header('host'),
       originHeader: c.req.header('origin'),
       authorization: c.req.header('authorization'),
+      cookieToken,
+      queryToken,
     });
-    if (refusal === null) return next();
-    const { status, body } = refusalError(refusal);
-    return c.json(body, status);
+    if (refusal !== null) {
+      const { status, body } = refusalError(refusal);
+      return c.json(body, status);
+    }
+    await next();
+    // SameSite=Strict: another site's page cannot make the browser send it; HttpOnly: the page's scripts never see it.
+    if (policy.tokenRequired && queryToken !== undefined && queryToken !== cookieToken) {
+      setCookie(c, TOKEN_COOKIE, queryToken, { httpOnly: true, sameSite: 'Strict', path: '/' });
+    }
   };
 }
 

@@ -171,6 +171,13 @@ describe('checkRequest: token', () => {
     expect(checkRequest(policy, get({ hostHeader, cookieToken: TOKEN }))).toBeNull();
   });
 
+  it('takes `?token=` on reads (the printed link, images, event streams) but never on a write', () => {
+    expect(checkRequest(policy, get({ hostHeader, queryToken: TOKEN }))).toBeNull();
+    expect(checkRequest(policy, get({ hostHeader, queryToken: 'not-the-token-at-all' }))?.code).toBe('token_invalid');
+    const write = { ...get({ hostHeader, queryToken: TOKEN }), method: 'POST' };
+    expect(checkRequest(policy, write)?.code).toBe('token_missing');
+  });
+
   it('refuses a request with no token with 401 and says how to send it', () => {
     const refusal = checkRequest(policy, get({ hostHeader }));
     expect(refusal).toMatchObject({ status: 401, code: 'token_missing' });

@@ -26,6 +26,11 @@ export interface RequestFacts {
   originHeader: string | undefined;
   authorization: string | undefined;
   cookieToken?: string | undefined;
+  /**
+   * `?token=` of the URL, taken on reads only: it is how the printed studio link logs a browser in (the server then
+   * sets the cookie), and how an `<img>` or an EventSource, which cannot send headers, may authenticate.
+   */
+  queryToken?: string | undefined;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
@@ -113,7 +118,8 @@ function originAllowed(policy: AccessPolicy, hostHeader: string, request: Reques
 
 function checkToken(expected: string, request: RequestFacts): Refusal | null {
   const bearer = /^bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
-  const presented = bearer ?? request.cookieToken;
+  const isRead = !STATE_CHANGING_METHODS.has(request.method.toUpperCase());
+  const presented = bearer ?? request.cookieToken ?? (isRead ? request.queryToken : undefined);
   if (presented === undefined || presented === '') {
     return {
       status: 401,
