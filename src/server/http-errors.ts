@@ -19,6 +19,10 @@ const STATUS_BY_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   job_exists: 409,
   illegal_job_transition: 409,
   device_busy: 409,
+  // src/server/loras/: a LoRA path with no file, a keep of a step with no saved LoRA, a keep on a non-train job.
+  lora_not_found: 404,
+  step_not_saved: 404,
+  not_a_train_job: 409,
 };
 
 /** Names for the statuses Hono's validators raise by themselves. */
