@@ -53,7 +53,7 @@ export const openApiDocumentSchema = z
 export type OpenApiDocument = z.infer<typeof openApiDocumentSchema>;
 
 /** A query value of digits only (`1e2`, `0x10` and ` 5` are refused), read as a number within the range. */
-const wholeNumber = (min: number, max: number) => {
+export const wholeNumber = (min: number, max: number) => {
   const error = `send a whole number from ${min} to ${max}`;
   return z
     .string()

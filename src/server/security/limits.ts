@@ -11,6 +11,8 @@ export const DEFAULT_LIMITS = {
   zipTotalBytes: 2 * 1024 * MiB,
   /** Files in one zip: large datasets have a few thousand images plus captions; 20 000 stops a zip of empty files. */
   zipFiles: 20_000,
+  /** Open job streams (SSE): a studio page holds one or two; 1000 serves a whole team while capping sockets and timers. */
+  openStreams: 1000,
 } as const;
 
 /** What `checkZipEntries` enforces by default; a file inside a zip is an upload like any other. */
