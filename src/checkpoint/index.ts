@@ -30,3 +30,5 @@ export {
   type BaseModelVerdict,
   type EngineBaseModelFacts,
 } from './base-model.js';
+/** `merge`'s pre-flight and merge: `await mergeIntoBaseModel({base, cwd, loras: [{path, weight: 0.8}], output, loraHint})`. */
+export { mergeIntoBaseModel, type MergeIntoBaseOptions } from './merge-into-base.js';

@@ -2,7 +2,7 @@
 // them with the same table (cli/flag-values.ts). Config keys are not here: `train` takes them from config/schema.ts.
 // Imports single files, not dataset/index.ts or label/index.ts (sharp), so `--help` stays fast.
 import { z } from 'zod';
-import { DEFAULT_THRESHOLDS, type QualityThresholds } from '../dataset/findings.js';
+import { DEFAULT_TARGET_PX, DEFAULT_THRESHOLDS, type QualityThresholds } from '../dataset/findings.js';
 import { FLORENCE_CAPTION_TASKS } from '../label/model-captioner.js';
 import { anyText, decimal, defineFlags, integer, list, numeric, text, toggle } from './flag-values.js';
 
@@ -199,8 +199,8 @@ export const CONVERT_FLAGS = defineFlags(
   'e.g. `lora-scripts convert my.safetensors --to diffusers --out my-diffusers.safetensors`',
 );
 
-/** Training size when `--target` is not given. */
-export const DEFAULT_TARGET_PX = 768;
+/** Training size when `--target` is not given (dataset/findings.ts: the studio's prepare jobs use it too). */
+export { DEFAULT_TARGET_PX };
 
 const threshold = (key: keyof QualityThresholds, min: number, help: string) => ({
   key,

@@ -63,6 +63,9 @@ export interface QualityThresholds {
   duplicateCaptionCount: number;
 }
 
+/** `prepare`'s training size when none is given: square crops of this size, or buckets of about this many pixels². */
+export const DEFAULT_TARGET_PX = 768;
+
 export const DEFAULT_THRESHOLDS: QualityThresholds = {
   maxUpscale: 1.5,
   // Sharp photos score 0.3–1 and the drawn sample scenes 0.07+; a Gaussian blur of 2 px at 384 px gives ~0.02.

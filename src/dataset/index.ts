@@ -16,6 +16,7 @@ export { readPerceptualHash } from './read.js';
  */
 export {
   prepareDataset,
+  strictFailureOf,
   REPORT_JSON,
   REPORT_HTML,
   type PrepareOptions,

@@ -125,6 +125,23 @@ function swapIntoPlace(staging: string, outDir: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
+/**
+ * A `strict` run that flagged pictures (the report says `failed`): the error naming the first of them, or null.
+ * The reports are written either way; the caller decides when to throw it (after showing them).
+ */
+export function strictFailureOf({ report, htmlPath }: PrepareResult, inputDir: string): DatasetError | null {
+  if (report.status !== 'failed') return null;
+  const first = report.findings.find((f) => f.severity !== 'warn')!;
+  return new DatasetError(
+    `${report.summary.excluded} ${report.summary.excluded === 1 ? 'picture was' : 'pictures were'} flagged (--strict), the first: ${first.message}`,
+    {
+      code: 'prepare_strict',
+      culprit: join(inputDir, first.image),
+      hint: `see ${htmlPath}; without --strict, prepare writes the copy and leaves them out`,
+    },
+  );
+}
+
 export async function prepareDataset(options: PrepareOptions): Promise<PrepareResult> {
   const inputDir = resolve(options.inputDir);
   const outDir = resolve(options.outDir);

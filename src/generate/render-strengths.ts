@@ -1,6 +1,6 @@
 // Renders the same prompts and seeds at several LoRA strengths through the engine (one base-model load for all).
 import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
-import { runEngine, type Env } from '../engine/index.js';
+import { runEngine, type EngineEvent, type Env } from '../engine/index.js';
 
 export interface RenderStrengthsOptions {
   baseModel: string;
@@ -17,6 +17,10 @@ export interface RenderStrengthsOptions {
   env: Env;
   verbose: boolean;
   logFile?: string;
+  /** One `sample` event per image as it is saved. */
+  onEvent?: (event: EngineEvent) => void;
+  /** Stops the engine (a studio job's cancel); the run then rejects. */
+  stopSignal?: AbortSignal;
 }
 
 export interface RenderedImage {
@@ -46,7 +50,13 @@ export async function renderStrengths(options: RenderStrengthsOptions): Promise<
   };
   const result = await runEngine(
     { command: 'render-strengths', options: request },
-    { env: options.env, verbose: options.verbose, logFile: options.logFile },
+    {
+      env: options.env,
+      verbose: options.verbose,
+      logFile: options.logFile,
+      onEvent: options.onEvent,
+      stopSignal: options.stopSignal,
+    },
   );
   // The engine renders strength by strength, prompt by prompt, seed by seed: the files come back in that order.
   const order = options.strengths.flatMap((strength) =>

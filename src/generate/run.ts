@@ -55,6 +55,8 @@ export interface GenerateOptions {
   verbose: boolean;
   onEvent?: (event: EngineEvent) => void;
   note: (line: string) => void;
+  /** Stops the engine (a studio job's cancel); the run then rejects and writes no image. */
+  stopSignal?: AbortSignal;
 }
 
 export interface GeneratedImage {
@@ -115,7 +117,7 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   try {
     const result = await runEngine(
       { command: 'generate', options: plan.request },
-      { env: options.env, verbose: options.verbose, onEvent: options.onEvent },
+      { env: options.env, verbose: options.verbose, onEvent: options.onEvent, stopSignal: options.stopSignal },
     );
     // Names are picked only now, so two runs into one folder that overlap in time still take distinct numbers.
     const names = imageFileNames(

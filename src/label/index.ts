@@ -6,6 +6,7 @@ export {
   type AutoLabelOptions,
   type AutoLabelResult,
   type Captioner,
+  type CaptionTarget,
   type ImageToCaption,
 } from './auto-label.js';
 /** A model captioner for `autoLabel`: `captioner: modelCaptioner({model: modelSource('models/blip', cwd), batchSize: 8, …})`. */

@@ -26,6 +26,8 @@ export interface ModelCaptionerOptions {
   env: Env;
   verbose: boolean;
   onEvent?: (event: EngineEvent) => void;
+  /** Stops the engine (a studio job's cancel); the run then rejects. */
+  stopSignal?: AbortSignal;
 }
 
 /**
@@ -51,7 +53,7 @@ export function modelCaptioner(options: ModelCaptionerOptions): Captioner {
     };
     const { events } = await runEngine(
       { command: 'caption', options: request },
-      { env: options.env, verbose: options.verbose, onEvent: options.onEvent },
+      { env: options.env, verbose: options.verbose, onEvent: options.onEvent, stopSignal: options.stopSignal },
     );
     const captions = new Map(
       events.flatMap((event) => (event.type === 'caption' ? [[event.image, event.caption] as const] : [])),

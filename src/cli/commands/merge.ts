@@ -1,8 +1,7 @@
 // `lora-scripts merge BASE LORA[:WEIGHT]… --out FILE`: bakes LoRAs into a single-file checkpoint (streamed).
 import { resolve } from 'node:path';
-import { checkBaseModel } from '../../checkpoint/index.js';
+import { mergeIntoBaseModel } from '../../checkpoint/index.js';
 import { UsageError } from '../../errors.js';
-import { mergeLorasIntoCheckpoint } from '../../lora/index.js';
 import { MERGE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { parseFlags } from '../flag-values.js';
@@ -21,26 +20,15 @@ export async function mergeCommand(
       culprit: 'merge',
       hint: '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`',
     });
-  // Before any LoRA is read: a LoRA, VAE or truncated file given as the base is one line in milliseconds.
-  const verdict = checkBaseModel(base, {
-    cwd: ctx.cwd,
-    culprit: base,
-    loraHint: `give the base checkpoint first: \`lora-scripts merge BASE.safetensors ${base}[:WEIGHT] --out MERGED.safetensors\``,
-  });
-  if (verdict.layout !== 'single-file' || verdict.family === null)
-    throw new UsageError('merge writes single-file checkpoints, so its base must be one `.safetensors` file', {
-      code: 'usage',
-      culprit: base,
-      hint: 'merge into the single-file version of this model',
-    });
   const weighted = loras.map(parseWeightedPath).map(({ path, weight }) => ({ path: resolve(ctx.cwd, path), weight }));
   const output = resolve(ctx.cwd, flags.out);
   const started = Date.now();
-  const summary = await mergeLorasIntoCheckpoint({
-    base: resolve(ctx.cwd, base),
-    baseFamily: verdict.family,
+  const summary = await mergeIntoBaseModel({
+    base,
+    cwd: ctx.cwd,
     loras: weighted,
     output,
+    loraHint: `give the base checkpoint first: \`lora-scripts merge BASE.safetensors ${base}[:WEIGHT] --out MERGED.safetensors\``,
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   process.stderr.write(

@@ -2,9 +2,9 @@
 // without the flagged pictures, and the reports. The originals are only read.
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { prepareDataset, reportTable, type QualityThresholds } from '../../dataset/index.js';
+import { prepareDataset, reportTable, strictFailureOf, type QualityThresholds } from '../../dataset/index.js';
 import { CLIP_TOKENIZER_DIR } from '../../engine/index.js';
-import { DatasetError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { TOOL_VERSION } from '../../version.js';
 import { PREPARE_FLAGS, THRESHOLD_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
@@ -34,7 +34,7 @@ export async function prepareCommand(
   // Two pictures per core: while one waits on the disk or on JS, the other keeps libvips busy (bench/RESULTS-prepare.md).
   const jobs = flags.jobs ?? 2 * availableParallelism();
   const isTty = process.stderr.isTTY === true;
-  const { report, jsonPath, htmlPath } = await prepareDataset({
+  const result = await prepareDataset({
     inputDir,
     outDir,
     targetPx: flags.target,
@@ -55,19 +55,11 @@ export async function prepareCommand(
           )
       : undefined,
   });
+  const { report, jsonPath, htmlPath } = result;
   process.stderr.write(reportTable(report, htmlPath));
   process.stderr.write(`\nreport: ${htmlPath}\n        ${jsonPath}\n`);
-  if (report.status === 'failed') {
-    const first = report.findings.find((f) => f.severity !== 'warn')!;
-    throw new DatasetError(
-      `${report.summary.excluded} ${report.summary.excluded === 1 ? 'picture was' : 'pictures were'} flagged (--strict), the first: ${first.message}`,
-      {
-        code: 'prepare_strict',
-        culprit: join(inputDir, first.image),
-        hint: `see ${htmlPath}; without --strict, prepare writes the copy and leaves them out`,
-      },
-    );
-  }
+  const strictFailure = strictFailureOf(result, inputDir);
+  if (strictFailure) throw strictFailure;
   if (report.captions_from === 'none') {
     // Drafted in the input folder, not the prepared one: a re-run of prepare replaces the prepared folder.
     process.stderr.write(

@@ -1,0 +1,37 @@
+// `merge`'s whole job, for the CLI and the studio alike: the base-model pre-flight, then the streamed merge.
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { mergeLorasIntoCheckpoint, type MergeSummary } from '../lora/index.js';
+import { checkBaseModel } from './read.js';
+
+export interface MergeIntoBaseOptions {
+  /** The base checkpoint as given (resolved against `cwd`); never modified. */
+  base: string;
+  cwd: string;
+  /** Absolute LoRA paths with their weights. */
+  loras: ReadonlyArray<{ path: string; weight: number }>;
+  /** Absolute path of the merged checkpoint, written atomically. */
+  output: string;
+  /** What to do when the base turns out to be a LoRA (the CLI names its argument order, the studio its field). */
+  loraHint: string;
+}
+
+/**
+ * Checks the base first (a LoRA, VAE or truncated file given as the base is one line in milliseconds, before any
+ * LoRA is read), then merges. Throws CheckpointError/UsageError naming the base.
+ */
+export async function mergeIntoBaseModel(options: MergeIntoBaseOptions): Promise<MergeSummary> {
+  const verdict = checkBaseModel(options.base, { cwd: options.cwd, culprit: options.base, loraHint: options.loraHint });
+  if (verdict.layout !== 'single-file' || verdict.family === null)
+    throw new UsageError('merge writes single-file checkpoints, so its base must be one `.safetensors` file', {
+      code: 'usage',
+      culprit: options.base,
+      hint: 'merge into the single-file version of this model',
+    });
+  return mergeLorasIntoCheckpoint({
+    base: resolve(options.cwd, options.base),
+    baseFamily: verdict.family,
+    loras: options.loras,
+    output: options.output,
+  });
+}
