@@ -7,6 +7,7 @@ import sys
 import traceback
 
 from . import ENGINE_VERSION
+from .parent_watch import exit_when_orphaned
 from .protocol import PROTOCOL_VERSION, EngineFailure, emit, log, set_channel
 from .request import (
     CaptionRequest,
@@ -21,6 +22,8 @@ from .request import (
 
 
 def main() -> int:
+    # A killed server must not leave its training running behind a restarted one (parent_watch.py says why).
+    exit_when_orphaned()
     # The protocol owns the real stdout; anything a library prints goes to stderr (the log) instead.
     set_channel(sys.stdout)
     sys.stdout = sys.stderr
