@@ -1,8 +1,8 @@
 // The one error a request gets refused with: an HTTP status and a code, so the server renders it without a lookup.
 import { LoraScriptsError } from '../../errors.js';
 
-/** 400 bad input, 401 no or wrong token, 403 not allowed from here, 413 too large, 429 too many at once. */
-export type RefusalStatus = 400 | 401 | 403 | 413 | 429;
+/** 400 bad input, 401 no or wrong token, 403 not allowed from here, 404 no such thing, 413 too large, 429 too many at once. */
+export type RefusalStatus = 400 | 401 | 403 | 404 | 413 | 429;
 
 /** What the client is told: `message` is one line that names the field or path and says what to do. */
 export interface Refusal {
