@@ -1,0 +1,62 @@
+// Loss (raw and smoothed) and learning rate by step, in uPlot; redrawn in place as points arrive.
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { useI18n } from '../i18n/index.js';
+import { chartColumns, type LossPoint } from '../training/view-state.js';
+
+export function LossChart({ points }: { points: LossPoint[] }) {
+  const { t, language } = useI18n();
+  const host = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+
+  // Rebuilt when the language changes (series labels); data updates go through setData below.
+  useEffect(() => {
+    const element = host.current;
+    if (!element) return;
+    const width = Math.max(320, element.clientWidth || 640);
+    const options: uPlot.Options = {
+      width,
+      height: 260,
+      scales: { x: { time: false }, lr: { auto: true } },
+      axes: [
+        { label: t('common.step') },
+        { label: t('job.loss'), scale: 'y' },
+        {
+          label: t('job.lr'),
+          scale: 'lr',
+          side: 1,
+          grid: { show: false },
+          values: (_u, ticks) => ticks.map((v) => v.toExponential(0)),
+        },
+      ],
+      series: [
+        { label: t('common.step') },
+        { label: t('job.lossRaw'), stroke: '#9db5ae', width: 1, scale: 'y' },
+        { label: t('job.lossSmoothed'), stroke: '#1f5f4f', width: 2, scale: 'y' },
+        { label: t('job.lr'), stroke: '#c07a2c', width: 1, dash: [4, 4], scale: 'lr' },
+      ],
+    };
+    plot.current = new uPlot(options, chartColumns(points) as uPlot.AlignedData, element);
+    const resize = new ResizeObserver(() =>
+      plot.current?.setSize({ width: Math.max(320, element.clientWidth), height: 260 }),
+    );
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [language]);
+
+  useEffect(() => {
+    plot.current?.setData(chartColumns(points) as uPlot.AlignedData);
+  }, [points]);
+
+  return (
+    <figure class="chart">
+      <div ref={host} role="img" aria-label={t('job.chart')} data-testid="loss-chart" data-points={points.length} />
+      <figcaption class="muted">{points.length === 0 ? t('job.chartEmpty') : t('job.chart')}</figcaption>
+    </figure>
+  );
+}
