@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { openSqliteStore } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp } from './app.js';
-import { DEFAULT_DEVICE, startJobRunner, trainExecutor } from './runner/index.js';
+import { DEFAULT_DEVICE, executorForKind, startJobRunner } from './runner/index.js';
 import { accessPolicy, isLoopbackHost, newToken } from './security/index.js';
 
 export interface ServeOptions {
@@ -71,7 +71,7 @@ export async function startServer({
   }
   const bound = (server.address() as AddressInfo).port;
   const policy = accessPolicy({ host, port: bound, token: effectiveToken });
-  const runner = startJobRunner({ store, device: DEFAULT_DEVICE, execute: trainExecutor({ workspace: root, env }) });
+  const runner = startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) });
   resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION, env, onJobQueued: runner.wake }));
 
   const url = `http://${shownHost(host, bound, policy.anyHost)}/${policy.tokenRequired ? `?token=${effectiveToken}` : ''}`;

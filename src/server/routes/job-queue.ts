@@ -2,27 +2,45 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { JobStore } from '../../store/index.js';
 import { createRouter } from '../router.js';
-import { DEFAULT_DEVICE, resolveTrainConfig } from '../runner/index.js';
+import {
+  autoLabelJobConfigSchema,
+  checkJobConfig,
+  DEFAULT_DEVICE,
+  generateJobConfigSchema,
+  mergeJobConfigSchema,
+  prepareJobConfigSchema,
+} from '../runner/index.js';
 import { cancelBodySchema, jobIdParamsSchema, jobResponseSchema } from '../schemas.js';
 import { BAD_REQUEST, CONFLICT, jsonBody, NOT_FOUND, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
 
-/** The job kinds the server runs so far; the others come with their executors. */
-export const SUBMITTABLE_KINDS = ['train'] as const;
+/** The job kinds the server runs; each has its own config schema. */
+export const SUBMITTABLE_KINDS = ['prepare', 'auto-label', 'train', 'generate', 'merge'] as const;
 
+const KIND_ERROR = `send one of the kinds this server runs: ${SUBMITTABLE_KINDS.map((kind) => `\`${kind}\``).join(', ')}`;
+
+/** A new job: its kind picks the schema of its config, so a bad config is a 400 naming `config.<field>`. */
 const newJobBodySchema = z
-  .strictObject({
-    kind: z.enum(SUBMITTABLE_KINDS, {
-      error: `send one of the kinds this server runs now: ${SUBMITTABLE_KINDS.map((kind) => `\`${kind}\``).join(', ')}`,
-    }),
-    /** The config as `train --config` takes it, as JSON; paths are relative to the workspace. */
-    config: z.record(z.string(), z.unknown()),
-  })
+  .discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({
+        kind: z.literal('train'),
+        /** The config as `train --config` takes it, as JSON; checked by config/schema.ts when submitted. */
+        config: z.record(z.string(), z.unknown()),
+      }),
+      z.strictObject({ kind: z.literal('prepare'), config: prepareJobConfigSchema }),
+      z.strictObject({ kind: z.literal('auto-label'), config: autoLabelJobConfigSchema }),
+      z.strictObject({ kind: z.literal('generate'), config: generateJobConfigSchema }),
+      z.strictObject({ kind: z.literal('merge'), config: mergeJobConfigSchema }),
+    ],
+    { error: (issue) => (issue.code === 'invalid_union' ? KIND_ERROR : undefined) },
+  )
   .meta({ id: 'NewJob' });
 
 const submitJob = createRoute({
   method: 'post',
   path: '/api/jobs',
-  summary: 'Queue a job; its config is checked like `train --config` and its paths must be in the workspace',
+  summary: "Queue a job; its config is checked against its kind's schema and its paths must be in the workspace",
   request: { body: { required: true, content: { 'application/json': { schema: newJobBodySchema } } } },
   responses: {
     201: jsonBody(jobResponseSchema, 'The queued job'),
@@ -60,9 +78,10 @@ export interface JobQueueDeps {
 export function jobQueueRoutes({ store, workspace, onQueued }: JobQueueDeps) {
   return createRouter()
     .openapi(submitJob, async (c) => {
-      const { config } = c.req.valid('json');
-      resolveTrainConfig(config, workspace);
-      const job = await store.createJob({ kind: 'train', device: DEFAULT_DEVICE, config });
+      const { kind, config } = c.req.valid('json');
+      checkJobConfig(kind, config, workspace);
+      // Stored as sent (the executor applies the defaults), so the studio shows the job as it was asked for.
+      const job = await store.createJob({ kind, device: DEFAULT_DEVICE, config });
       onQueued();
       return c.json(job, 201);
     })
