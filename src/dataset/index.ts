@@ -36,7 +36,7 @@ export {
   type CaptionRecord,
 } from './findings.js';
 /** Before `train`: `checkTrainingDataset(items, { dataDir, resolutionPx: 512, tokenizerDir })` → warning block or null. */
-export { checkTrainingDataset } from './train-check.js';
+export { checkTrainingDataset, trainingFindings } from './train-check.js';
 /** Aspect-ratio buckets: `assignBucket(makeBuckets({ resolutionPx: 1024 }), 1920, 1080).bucket` → 1344×768. */
 export {
   makeBuckets,

@@ -43,9 +43,9 @@ export function warningBlock(findings: readonly Finding[], imageCount: number): 
   return lines.join('\n');
 }
 
-/** Throws on a blocking finding; returns the warning block, or `null` when nothing was found. */
-export function checkTrainingDataset(items: readonly MeasuredItem[], options: TrainCheckOptions): string | null {
-  const findings = checkImages(trainingRecords(items), {
+/** Every finding of the checks `train` runs, blocking or not (the studio's pre-flight lists them one by one). */
+export function trainingFindings(items: readonly MeasuredItem[], options: TrainCheckOptions): Finding[] {
+  return checkImages(trainingRecords(items), {
     thresholds: DEFAULT_THRESHOLDS,
     targetPx: options.resolutionPx,
     buckets: null,
@@ -53,6 +53,11 @@ export function checkTrainingDataset(items: readonly MeasuredItem[], options: Tr
     triggerWord: null,
     bpe: options.tokenizerDir === null ? null : readClipBpe(options.tokenizerDir),
   });
+}
+
+/** Throws on a blocking finding; returns the warning block, or `null` when nothing was found. */
+export function checkTrainingDataset(items: readonly MeasuredItem[], options: TrainCheckOptions): string | null {
+  const findings = trainingFindings(items, options);
   const blocking = findings.filter((f) => f.severity === 'block');
   if (blocking.length > 0) {
     const first = blocking[0]!;

@@ -7,5 +7,10 @@ export { resolveTargetModules, type TargetEntry } from './target-modules.js';
 /** Values for `auto` keys with reasons: `await recommendForConfig({config: readConfig(…), cwd, env, note})`. */
 export { recommendTraining, formatRecommendation, type Recommendation, type RecommendInput } from './recommend.js';
 export { recommendForConfig } from './recommend-inputs.js';
+/** The pieces of `train`'s start the studio's pre-flight runs on their own (each throws what `train` would). */
+export { BASE_MODEL_LORA_HINT, detectDevice, measureDataset } from './recommend-inputs.js';
+export { gpuTrainingFootprint, type DeviceFacts } from './recommend.js';
+export { readTrainingSets } from './read-datasets.js';
+export { trainingBuckets } from './training-buckets.js';
 /** Diagnostics of a run (pure): `diagnoseLoss(points, validation, facts)`, `findOverfitting(likeness, bits)`. */
 export { formatFinding, type Finding } from './diagnostics.js';

@@ -103,6 +103,18 @@ function powerOfTwoBelow(value: number): number {
   return 2 ** Math.floor(Math.log2(Math.max(1, value)));
 }
 
+/**
+ * Rough LoRA-training footprint on a GPU (fp16/bf16, no gradient checkpointing): the frozen model, plus activations
+ * that grow with the pixel count. SDXL's UNet and two text encoders take about 3× SD 1.5's. The studio's pre-flight
+ * estimates memory with the same figures.
+ */
+export function gpuTrainingFootprint(isSdxl: boolean, resolutionPx: number): { baseGiB: number; perImageGiB: number } {
+  return {
+    baseGiB: isSdxl ? 10 : 4,
+    perImageGiB: (isSdxl ? 4 : 1.5) * (resolutionPx / (isSdxl ? 1024 : 512)) ** 2,
+  };
+}
+
 function recommendBatchSize(input: RecommendInput): RecommendedValue {
   const { device, resolutionPx, dataset } = input;
   if (device.kind === 'cpu')
@@ -113,11 +125,8 @@ function recommendBatchSize(input: RecommendInput): RecommendedValue {
     };
   if (device.memoryGiB === null)
     return { key: 'batch_size', value: 1, reason: `${device.kind} with unknown memory: 1 is safe` };
-  // Rough LoRA-training footprint (fp16/bf16, no gradient checkpointing): the frozen model, plus activations that
-  // grow with the pixel count. SDXL's UNet and two text encoders take about 3× SD 1.5's.
   const sdxl = input.isSdxl === true;
-  const baseGiB = sdxl ? 10 : 4;
-  const perImageGiB = (sdxl ? 4 : 1.5) * (resolutionPx / (sdxl ? 1024 : 512)) ** 2;
+  const { baseGiB, perImageGiB } = gpuTrainingFootprint(sdxl, resolutionPx);
   const fits = Math.floor((device.memoryGiB * 0.85 - baseGiB) / perImageGiB);
   const byData = Math.max(1, Math.floor(dataset.imagesPerEpoch / 4)); // at least 4 steps per epoch
   const value = Math.min(8, powerOfTwoBelow(Math.min(Math.max(1, fits), byData)));
