@@ -105,6 +105,7 @@ function placeFixtures(): void {
   place('kohya-sd1-tiny.safetensors', 'loras/江南 (v2).safetensors');
   place('peft-sd1-tiny.safetensors', 'loras/peft-sd1-tiny.safetensors');
   place('python-written.safetensors', 'loras/not-a-lora.safetensors');
+  writeFileSync(join(workspace, 'loras', 'loha.safetensors'), lohaFile());
   place('kohya-sd1-tiny.safetensors', 'datasets/cats/stray.safetensors');
   place('kohya-sd1-tiny.safetensors', '.hidden/hidden.safetensors');
   symlinkSync(join(workspace, 'loras', 'kohya-sd1-tiny.safetensors'), join(workspace, 'loras', 'link-in.safetensors'));
@@ -112,6 +113,24 @@ function placeFixtures(): void {
   copyFileSync(join(FIXTURES, 'kohya-sd1-tiny.safetensors'), join(dir, 'outside', 'secret.safetensors'));
   symlinkSync(join(dir, 'outside'), join(workspace, 'loras', 'outside'));
   symlinkSync(join(dir, 'outside', 'secret.safetensors'), join(workspace, 'loras', 'secret-link.safetensors'));
+}
+
+/** A LyCORIS LoHa in kohya names: a LoRA the studio lists, which has no diffusers form to convert to. */
+function lohaFile(): Buffer {
+  const stem = 'lora_unet_down_blocks_0_attentions_0_proj_in';
+  const weight = (shape: number[]) => ({
+    dtype: 'F32' as const,
+    shape,
+    data: new Uint8Array(4 * shape.reduce((a, b) => a * b, 1)),
+  });
+  const tensors = new Map([
+    [`${stem}.hada_w1_a`, weight([8, 2])],
+    [`${stem}.hada_w1_b`, weight([2, 8])],
+    [`${stem}.hada_w2_a`, weight([8, 2])],
+    [`${stem}.hada_w2_b`, weight([2, 8])],
+    [`${stem}.alpha`, weight([])],
+  ]);
+  return serializeSafetensors({ metadata: { ss_network_module: 'lycoris.kohya' }, tensors });
 }
 
 async function get(path: string) {
@@ -166,6 +185,7 @@ describe('GET /api/loras', () => {
         'output/demo/checkpoints/step-00000002/pytorch_lora_weights.safetensors',
         'loras/kohya-sd1-tiny.safetensors',
         'loras/link-in.safetensors',
+        'loras/loha.safetensors',
         'loras/peft-sd1-tiny.safetensors',
         'loras/江南 (v2).safetensors',
       ].sort(),
@@ -191,6 +211,7 @@ describe('GET /api/loras', () => {
       job_id: null,
     });
     expect(byPath.get('loras/peft-sd1-tiny.safetensors')).toMatchObject({ format: 'diffusers', job_id: null });
+    expect(byPath.get('loras/loha.safetensors')).toMatchObject({ format: 'kohya', rank: 2 });
     const times = loras.map((lora) => lora.modified_at);
     expect(times).toEqual([...times].sort().reverse());
   });
@@ -277,11 +298,18 @@ describe('GET /api/loras/download', () => {
     parseSafetensors(Buffer.from(await response.arrayBuffer()), '江南');
   });
 
-  it('refuses a file that is no LoRA, naming it, and a format it does not know', async () => {
+  it('refuses a file that is no LoRA, naming it, a LoRA the other format cannot hold, and an unknown format', async () => {
     const notLora = await getJson(`/api/loras/download?${query('models/demo-sd1.safetensors')}&format=diffusers`);
     expect(notLora.status).toBe(400);
     expect(errorOf(notLora.body)).toMatchObject({ code: 'not_a_lora' });
     expect(errorOf(notLora.body).message).toMatch(/^`models\/demo-sd1\.safetensors`: /);
+    const loha = await getJson(`/api/loras/download?${query('loras/loha.safetensors')}&format=diffusers`);
+    expect(loha.status).toBe(400);
+    expect(errorOf(loha.body)).toEqual({
+      code: 'lora_not_convertible',
+      message: '`loras/loha.safetensors`: is a LoHa LoRA, which the other key format cannot hold',
+      hint: 'download it without `format`',
+    });
     const badFormat = await getJson(`/api/loras/download?${query(TRAINED.kohya)}&format=webui`);
     expect(badFormat.status).toBe(400);
     expect(errorOf(badFormat.body)).toMatchObject({ code: 'invalid_request', field: 'format' });
