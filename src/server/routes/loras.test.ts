@@ -106,6 +106,7 @@ function placeFixtures(): void {
   place('peft-sd1-tiny.safetensors', 'loras/peft-sd1-tiny.safetensors');
   place('python-written.safetensors', 'loras/not-a-lora.safetensors');
   writeFileSync(join(workspace, 'loras', 'loha.safetensors'), lohaFile());
+  writeFileSync(join(workspace, 'loras', 'broken.safetensors'), 'not a safetensors file at all');
   place('kohya-sd1-tiny.safetensors', 'datasets/cats/stray.safetensors');
   place('kohya-sd1-tiny.safetensors', '.hidden/hidden.safetensors');
   symlinkSync(join(workspace, 'loras', 'kohya-sd1-tiny.safetensors'), join(workspace, 'loras', 'link-in.safetensors'));
@@ -245,6 +246,14 @@ describe('GET /api/loras/inspect', () => {
     }
     const { body } = await getJson(`/api/loras/inspect?${query('models/demo-sd1.safetensors')}`);
     expect(errorOf(body).message).toContain('single-file model, not a LoRA');
+  });
+
+  it("refuses a file that is no safetensors file with the reader's error, in workspace terms", async () => {
+    const { status, body } = await getJson(`/api/loras/inspect?${query('loras/broken.safetensors')}`);
+    expect(status).toBe(400);
+    const error = errorOf(body);
+    expect(error.message).toMatch(/^loras\/broken\.safetensors: /);
+    expect(JSON.stringify(error)).not.toContain(workspace);
   });
 });
 
