@@ -13,12 +13,28 @@ const out = (help: string) => ({ schema: text(), value: '<file>', help });
 const sets = (help: string) => ({ schema: list(text()), value: '<key=value>', help });
 const layers = { schema: toggle(), help: 'Print the rank and kept energy of every layer' };
 
-export const TRAIN_FLAGS = defineFlags('train', {
+/** `--server URL`: the command's job goes to a studio server (src/cli/server-client.ts) instead of running here. */
+const SERVER_FLAGS = {
+  server: {
+    schema: text().optional(),
+    value: '<url>',
+    help: "Submit the job to a studio server (`lora-scripts serve`'s URL) and follow it there; paths are its workspace's",
+  },
+  token: {
+    schema: text().optional(),
+    value: '<token>',
+    help: "The server's token, when it needs one (a `?token=` in the --server URL works too)",
+  },
+};
+
+const CONFIG_SOURCE_FLAGS = {
   config: { schema: text().optional(), value: '<file>', help: 'YAML config file' },
   set: sets('Override any config key (repeatable)'),
-});
+};
 
-export const RECOMMEND_FLAGS = defineFlags('recommend', TRAIN_FLAGS.flags);
+export const TRAIN_FLAGS = defineFlags('train', { ...CONFIG_SOURCE_FLAGS, ...SERVER_FLAGS });
+
+export const RECOMMEND_FLAGS = defineFlags('recommend', CONFIG_SOURCE_FLAGS);
 
 export const SETUP_FLAGS = defineFlags('setup', {
   force: { schema: toggle(), help: 'Reinstall even if up to date' },
@@ -91,6 +107,7 @@ export const GENERATE_FLAGS = defineFlags('generate', {
     value: '<file>',
     help: "Start from an image's WebUI parameters; flags given override them",
   },
+  ...SERVER_FLAGS,
 });
 
 function sizePx() {
@@ -133,6 +150,7 @@ export const AUTO_LABEL_FLAGS = defineFlags('auto-label', {
     value: '<n>',
     help: 'BLIP and Florence-2: longest caption in tokens',
   },
+  ...SERVER_FLAGS,
 });
 
 export const DEMO_DATA_FLAGS = defineFlags('demo-data', {
@@ -154,7 +172,7 @@ export const DEMO_FLAGS = defineFlags('demo', {
 
 export const MERGE_FLAGS = defineFlags(
   'merge',
-  { out: out('The merged checkpoint (same layout and dtypes as the base)') },
+  { out: out('The merged checkpoint (same layout and dtypes as the base)'), ...SERVER_FLAGS },
   '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`',
 );
 
@@ -290,6 +308,7 @@ export const PREPARE_FLAGS = defineFlags('prepare', {
   duplicateDistance: THRESHOLD_FLAGS.duplicateDistance.spec,
   minCaptionWords: THRESHOLD_FLAGS.minCaptionWords.spec,
   duplicateCaptionCount: THRESHOLD_FLAGS.duplicateCaptionCount.spec,
+  ...SERVER_FLAGS,
 });
 
 export const SERVE_FLAGS = defineFlags('serve', {

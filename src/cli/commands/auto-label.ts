@@ -6,11 +6,16 @@ import { autoLabel, modelCaptioner, modelSource, type Captioner } from '../../la
 import { AUTO_LABEL_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { parseFlags, type FlagValues } from '../flag-values.js';
+import { refuseLocalOnlyFlags, submitToServer } from '../server-client.js';
 
 type AutoLabelFlags = FlagValues<typeof AUTO_LABEL_FLAGS.flags>;
 
 export async function autoLabelCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const flags = parseFlags(AUTO_LABEL_FLAGS, given);
+  if (flags.server !== undefined) {
+    refuseLocalOnlyFlags(given, ['output', 'dryRun']);
+    return submitToServer({ ...flags, server: flags.server }, 'auto-label', autoLabelJobConfig(flags));
+  }
   const inputDir = resolve(ctx.cwd, flags.input);
   const outputCsv = resolve(ctx.cwd, flags.output ?? `${flags.input}/metadata.csv`);
   const captioner = flags.model === undefined ? undefined : engineCaptioner(flags.model, flags, inputDir, ctx);
@@ -45,6 +50,27 @@ export async function autoLabelCommand(given: Record<string, unknown>, ctx: Comm
     `${flags.dryRun ? 'would write' : 'wrote'} ${result.written} captions, kept ${result.kept} existing ones${flags.dryRun ? '' : ` in ${outputCsv}`}\n`,
   );
   return 0;
+}
+
+/** The flags as a studio `auto-label` job's config; the model options only go with a model. */
+function autoLabelJobConfig(flags: AutoLabelFlags): Record<string, unknown> {
+  const given = (key: string, value: unknown) => (value === undefined ? {} : { [key]: value });
+  return {
+    dataset: flags.input,
+    ...given('trigger_word', flags.triggerWord),
+    ...given('prefix', flags.prefix),
+    ...given('suffix', flags.suffix),
+    overwrite: flags.overwrite,
+    ...(flags.model === undefined
+      ? {}
+      : {
+          model: flags.model,
+          batch_size: flags.batchSize,
+          task: flags.task,
+          threshold: flags.threshold,
+          max_tokens: flags.maxTokens,
+        }),
+  };
 }
 
 function engineCaptioner(modelFlag: string, flags: AutoLabelFlags, inputDir: string, ctx: CommandContext): Captioner {

@@ -13,7 +13,8 @@ import {
 } from '../../generate/index.js';
 import { GENERATE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
-import { parseFlags } from '../flag-values.js';
+import { type FlagValues, parseFlags } from '../flag-values.js';
+import { refuseLocalOnlyFlags, submitToServer } from '../server-client.js';
 
 const DEFAULTS = {
   negativePrompt: '',
@@ -28,6 +29,10 @@ const DEFAULTS = {
 
 export async function generateCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const flags = parseFlags(GENERATE_FLAGS, given);
+  if (flags.server !== undefined) {
+    refuseLocalOnlyFlags(given, ['fromPng', 'loraDir', 'scheduleType', 'batchCount', 'batchSize']);
+    return submitToServer({ ...flags, server: flags.server }, 'generate', generateJobConfig(flags, ctx.cwd));
+  }
   const fromPng =
     flags.fromPng === undefined
       ? null
@@ -73,6 +78,39 @@ export async function generateCommand(given: Record<string, unknown>, ctx: Comma
   });
   for (const image of result.images) process.stdout.write(`${image.path}\n`);
   return 0;
+}
+
+/**
+ * The flags as a studio `generate` job's config. The prompts file is read here; the paths are the server's. The job
+ * applies its one LoRA at full strength: another weight goes in the prompt (`<lora:NAME:0.7>`).
+ */
+function generateJobConfig(flags: FlagValues<typeof GENERATE_FLAGS.flags>, cwd: string): Record<string, unknown> {
+  const fromFile =
+    flags.promptsFile === undefined
+      ? []
+      : promptLines(existingPath(cwd, flags.promptsFile, '--prompts-file', 'the prompts file'));
+  const prompts = [...flags.prompt, ...fromFile];
+  if (prompts.length === 0) throw new UsageError('`--prompt TEXT` is required', { code: 'usage', culprit: 'generate' });
+  if (flags.lora.length > 1 || /:[\d.+-]+$/.test(flags.lora[0] ?? ''))
+    throw new UsageError('a job on a server takes one `--lora FILE`, at full strength', {
+      code: 'usage',
+      culprit: '--lora',
+      hint: "give other LoRAs and weights in the prompt: `<lora:NAME:0.7>` (found under the workspace's output/)",
+    });
+  const given = (key: string, value: unknown) => (value === undefined ? {} : { [key]: value });
+  return {
+    prompts,
+    ...given('negative_prompt', flags.negativePrompt),
+    ...given('lora', flags.lora[0]),
+    ...given('base_model', flags.baseModel),
+    ...(flags.seed === undefined || flags.seed === -1 ? {} : { seeds: [flags.seed] }),
+    ...given('steps', flags.steps),
+    ...given('cfg_scale', flags.cfgScale),
+    ...given('sampler', flags.sampler),
+    ...given('width', flags.width),
+    ...given('height', flags.height),
+    ...given('out_dir', flags.out),
+  };
 }
 
 /** One prompt per non-empty line, as WebUI's "prompts from file" reads them. */

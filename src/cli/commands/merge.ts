@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { MERGE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { parseFlags } from '../flag-values.js';
+import { submitToServer } from '../server-client.js';
 import { parseWeightedPath } from '../weighted-path.js';
 
 export async function mergeCommand(
@@ -20,6 +21,11 @@ export async function mergeCommand(
       culprit: 'merge',
       hint: '`lora-scripts merge base.safetensors style.safetensors:0.8 --out merged.safetensors`',
     });
+  if (flags.server !== undefined) {
+    const remote = loras.map(parseWeightedPath).map(({ path, weight }) => ({ path, strength: weight }));
+    const config = { base_model: base, loras: remote, output: flags.out };
+    return submitToServer({ ...flags, server: flags.server }, 'merge', config);
+  }
   const weighted = loras.map(parseWeightedPath).map(({ path, weight }) => ({ path: resolve(ctx.cwd, path), weight }));
   const output = resolve(ctx.cwd, flags.out);
   const started = Date.now();

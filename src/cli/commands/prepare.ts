@@ -9,6 +9,7 @@ import { TOOL_VERSION } from '../../version.js';
 import { PREPARE_FLAGS, THRESHOLD_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { parseFlags, type FlagValues } from '../flag-values.js';
+import { refuseLocalOnlyFlags, submitToServer } from '../server-client.js';
 
 function readThresholds(flags: FlagValues<typeof PREPARE_FLAGS.flags>): QualityThresholds {
   const entries = Object.entries(THRESHOLD_FLAGS).map(([flag, { key }]) => [
@@ -16,6 +17,25 @@ function readThresholds(flags: FlagValues<typeof PREPARE_FLAGS.flags>): QualityT
     flags[flag as keyof typeof THRESHOLD_FLAGS],
   ]);
   return Object.fromEntries(entries) as QualityThresholds;
+}
+
+/** The flags as a studio `prepare` job's config (snake_case keys; the thresholds by their own names). */
+function prepareJobConfig(dir: string, flags: FlagValues<typeof PREPARE_FLAGS.flags>): Record<string, unknown> {
+  const thresholds = Object.entries(readThresholds(flags)).map(([key, value]) => [
+    key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+    value,
+  ]);
+  return {
+    dataset: dir,
+    ...(flags.out === undefined ? {} : { out: flags.out }),
+    target: flags.target,
+    crop: flags.crop,
+    buckets: flags.buckets,
+    strict: flags.strict,
+    ...(flags.triggerWord === undefined ? {} : { trigger_word: flags.triggerWord }),
+    caption_extension: flags.captionExtension,
+    ...Object.fromEntries(thresholds),
+  };
 }
 
 export async function prepareCommand(
@@ -29,6 +49,10 @@ export async function prepareCommand(
       code: 'usage',
       culprit: 'prepare',
     });
+  if (flags.server !== undefined) {
+    refuseLocalOnlyFlags(given, ['metadata', 'json', 'jobs']);
+    return submitToServer({ ...flags, server: flags.server }, 'prepare', prepareJobConfig(dir, flags));
+  }
   const inputDir = resolve(ctx.cwd, dir);
   const outDir = resolve(ctx.cwd, flags.out ?? join(dirname(inputDir), `${basename(inputDir)}-prepared`));
   // Two pictures per core: while one waits on the disk or on JS, the other keeps libvips busy (bench/RESULTS-prepare.md).
