@@ -37,6 +37,12 @@ export interface CaptionLintInput {
 /** A rule's `block` and `exclude` keep a picture out of training; `warn` is advice. */
 const SEVERITY: Record<Severity, LintSeverity> = { block: 'error', exclude: 'error', warn: 'warning' };
 
+/**
+ * The rules that compare a caption with the others; every other rule judges each caption alone. The test beside this
+ * file checks the list against running every rule on every caption, so a new comparing rule cannot be missed.
+ */
+export const ACROSS_CAPTIONS: ReadonlySet<string> = new Set(['duplicate-caption', 'missing-caption']);
+
 /** Names the draft so no picture in the dataset can be mistaken for it. */
 const DRAFT = '\u0000draft';
 
@@ -54,7 +60,11 @@ export function lintCaption(input: CaptionLintInput): CaptionLint {
     triggerWord: input.triggerWord,
     bpe: input.bpe,
   };
-  const findings = CAPTION_RULES.flatMap((rule) => rule.check(records, options))
+  const alone = records.slice(-1);
+  // Called as the user types, on datasets of thousands: a rule that judges each caption alone runs on this one only.
+  const findings = CAPTION_RULES.flatMap((rule) =>
+    rule.check(ACROSS_CAPTIONS.has(rule.name) ? records : alone, options),
+  )
     .filter((finding) => finding.image === target)
     .map(({ rule, severity, message, hint }) => ({ rule, severity: SEVERITY[severity], message, hint }));
   return { findings, tokens: { count: countClipTokens(input.bpe, input.caption), limit: CLIP_CONTENT_TOKENS } };

@@ -1,4 +1,5 @@
 // Pure: find-and-replace over a dataset's captions — literal text, every occurrence, only the captions it changes.
+// The replacement is literal too: a function, so `$&` or `$1` in it is not read as a pattern.
 
 export interface CaptionChange {
   file: string;
@@ -13,6 +14,6 @@ export function planReplace(
 ): CaptionChange[] {
   return captions.flatMap(({ image, caption }) => {
     if (caption === null || !caption.includes(find)) return [];
-    return [{ file: image, before: caption, after: caption.replaceAll(find, replace) }];
+    return [{ file: image, before: caption, after: caption.replaceAll(find, () => replace) }];
   });
 }

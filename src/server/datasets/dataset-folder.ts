@@ -184,8 +184,17 @@ async function orientedSize(path: string): Promise<{ width: number; height: numb
   }
 }
 
-/** A file of the dataset stays in the workspace (a symlink placed by hand could lead out; the API never follows one out). */
+/**
+ * A file of the dataset stays in the workspace: a symlink placed by hand could lead out, and the API never follows
+ * one out. Only the file itself can be a symlink here: `listImageFiles` does not descend into symlinked folders and
+ * the dataset folder is a real path, so a plain file costs one lstat, which keeps a lint call on a large dataset fast.
+ */
 function isConfined(folder: DatasetFolder, file: string): boolean {
+  try {
+    if (!lstatSync(join(folder.dir, file)).isSymbolicLink()) return true;
+  } catch {
+    return true; // missing: there is nothing to follow
+  }
   try {
     resolveInWorkspace(folder.workspace, `${datasetPath(folder.name)}/${file}`);
     return true;

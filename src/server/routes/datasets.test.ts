@@ -250,6 +250,18 @@ describe('POST /api/datasets/{name}/upload (multipart)', () => {
     expect(errorOf(body).message).toContain('pictures');
   });
 
+  it('refuses a form with no file, and a `files` part that is not a file, with 400 naming `files`', async () => {
+    await makeDataset('cats');
+    const empty = await uploadForm('cats', new FormData());
+    expect(empty.status).toBe(400);
+    expect(errorOf(empty.body)).toMatchObject({ code: 'upload_empty', field: 'files' });
+    const text = new FormData();
+    text.append('files', 'just text');
+    const notFile = await uploadForm('cats', text);
+    expect(notFile.status).toBe(400);
+    expect(errorOf(notFile.body).field).toBe('files');
+  });
+
   it('refuses a body that is neither a form nor a zip with 415', async () => {
     await makeDataset('cats');
     const { status } = await send('/api/datasets/cats/upload', {
@@ -348,7 +360,7 @@ describe('POST /api/datasets/{name}/upload (zip)', () => {
     await makeDataset('town');
     const bridge = await noisePng(40, 30);
     const zip = zipSync({
-      'town/': {},
+      town: {},
       'town/bridge.png': [bridge, { level: 0 }],
       'town/bridge.txt': new TextEncoder().encode('a stone bridge over a canal, town scene, jiangnan style'),
       'town/10_repeat/canal.png': await noisePng(30, 40, 3),
