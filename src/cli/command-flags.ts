@@ -312,7 +312,11 @@ export const PREPARE_FLAGS = defineFlags('prepare', {
 });
 
 export const SERVE_FLAGS = defineFlags('serve', {
-  port: { schema: integer(1, 65535).default(6008), value: '<n>', help: 'TCP port to listen on' },
+  port: {
+    schema: integer(0, 65535).default(6008),
+    value: '<n>',
+    help: 'TCP port to listen on; 0 takes a free one (the printed URL shows which)',
+  },
   host: {
     schema: text().default('127.0.0.1'),
     value: '<address>',
@@ -327,5 +331,9 @@ export const SERVE_FLAGS = defineFlags('serve', {
     schema: text().optional(),
     value: '<token>',
     help: 'Secret API clients send as `Authorization: Bearer <token>` (at least 16 characters)',
+  },
+  resumeInterrupted: {
+    schema: toggle(),
+    help: 'Queue the interrupted jobs again at start (a server that was killed, or stopped, mid-training)',
   },
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { UsageError } from '../errors.js';
-import { openSqliteStore } from '../store/index.js';
+import { type Job, type JobStore, openSqliteStore } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp } from './app.js';
 import { DEFAULT_DEVICE, executorForKind, startJobRunner } from './runner/index.js';
@@ -22,6 +22,8 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** The environment the training engine runs with (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** Queue every interrupted job again at start (`--resume-interrupted`), as its resume route would. */
+  resumeInterrupted?: boolean | undefined;
 }
 
 export interface RunningServer {
@@ -41,6 +43,7 @@ export async function startServer({
   token,
   log = printLine,
   env = process.env,
+  resumeInterrupted = false,
 }: ServeOptions): Promise<RunningServer> {
   // A LAN bind without a token would let anyone on the network in, so one is made and printed rather than refused.
   const needsToken = token === undefined && !isLoopbackHost(host);
@@ -56,6 +59,10 @@ export async function startServer({
     log(
       `${interrupted.length} job(s) were running when the server last stopped; marked interrupted: ${ids(interrupted)}`,
     );
+  }
+  if (resumeInterrupted) {
+    const requeued = await requeueInterrupted(store);
+    if (requeued.length > 0) log(`queued again, to go on from their last saved state: ${ids(requeued)}`);
   }
 
   let resolveApp: (app: ReturnType<typeof createApp>) => void = () => {};
@@ -132,6 +139,15 @@ async function closeAll(server: Server, closeStore: () => Promise<void>): Promis
 function shownHost(host: string, port: number, anyHost: boolean): string {
   const name = anyHost ? 'localhost' : host.replace(/^\[(.*)\]$/, '$1');
   return `${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
+/** Every interrupted job back on the queue, as `POST /api/jobs/{id}/resume` puts one (a train job: `--resume auto`). */
+async function requeueInterrupted(store: JobStore): Promise<Job[]> {
+  const requeued: Job[] = [];
+  for (const job of await store.listJobs({ status: 'interrupted' })) {
+    requeued.push(await store.applyEvent(job.id, { type: 'resume', resume_from: 'auto' }));
+  }
+  return requeued;
 }
 
 function ids(jobs: readonly { id: string }[]): string {

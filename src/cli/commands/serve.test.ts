@@ -35,7 +35,7 @@ describe('lora-scripts serve', () => {
   it('fails on `--port abc` with one line naming --port, before creating the workspace', () => {
     const result = spawnSync('node', [BIN, 'serve', '--port', 'abc'], { cwd: dir, encoding: 'utf8' });
     expect([result.status, result.stdout]).toEqual([2, '']);
-    expect(result.stderr.split('\n')[0]).toBe('error: --port: must be an integer from 1 to 65535, got `"abc"`');
+    expect(result.stderr.split('\n')[0]).toBe('error: --port: must be an integer from 0 to 65535, got `"abc"`');
     expect(existsSync(join(dir, 'workspace'))).toBe(false);
   });
 

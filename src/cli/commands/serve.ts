@@ -1,4 +1,5 @@
-// `lora-scripts serve [--port N] [--host H] [--workspace DIR] [--token T]`: runs the studio server until Ctrl-C.
+// `lora-scripts serve [--port N] [--host H] [--workspace DIR] [--token T] [--resume-interrupted]`: runs the studio
+// server until Ctrl-C.
 import { resolve } from 'node:path';
 import { startServer } from '../../server/index.js';
 import { SERVE_FLAGS } from '../command-flags.js';
@@ -14,6 +15,7 @@ export async function serveCommand(given: Record<string, unknown>, ctx: CommandC
     port: flags.port,
     workspace: resolve(ctx.cwd, flags.workspace),
     token: flags.token,
+    resumeInterrupted: flags.resumeInterrupted,
   });
   process.stdout.write('Ctrl-C stops the server\n');
   await untilStopSignal();
