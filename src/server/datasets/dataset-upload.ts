@@ -1,8 +1,9 @@
 // The upload shell: takes files from a multipart form or a zip, keeps the pictures and captions, and writes them
 // into the dataset. Everything is checked before the first write; files go to a hidden staging folder and are
-// renamed into place only when all of them were written, so a failed upload leaves the dataset as it was.
+// moved into place only when all of them were written, so a failed upload leaves the dataset as it was, and an
+// existing file is never replaced.
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
@@ -54,6 +55,7 @@ export function zipSources(zip: Uint8Array, limits: ZipLimits): UploadSource[] {
 export async function addToDataset(folder: DatasetFolder, sources: readonly UploadSource[]): Promise<UploadResult> {
   const staging = join(folder.dir, `.upload-${randomBytes(6).toString('hex')}`);
   const staged: { path: string; target: string }[] = [];
+  const added: string[] = [];
   const skipped: UploadSkip[] = [];
   try {
     for (const source of sources) {
@@ -62,13 +64,35 @@ export async function addToDataset(folder: DatasetFolder, sources: readonly Uplo
       else staged.push({ path: source.path, target: outcome.target });
     }
     for (const { path, target } of staged) {
-      mkdirSync(dirname(target), { recursive: true });
-      renameSync(join(staging, path), target);
+      if (moveIntoPlace(join(staging, path), target)) added.push(path);
+      else skipped.push({ file: path, reason: TAKEN });
     }
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  return { added: staged.map(({ path }) => path), skipped };
+  return { added, skipped };
+}
+
+const TAKEN = 'the dataset already has a file of that name; delete or rename one of them';
+
+/**
+ * Moves a staged file to `target` unless a file is there by now (another upload at the same time): a hard link
+ * fails on an existing name where a rename would replace it. File systems without hard links (FAT, some network
+ * shares) get a rename after a last look. False when the name was taken.
+ */
+function moveIntoPlace(staged: string, target: string): boolean {
+  mkdirSync(dirname(target), { recursive: true });
+  try {
+    linkSync(staged, target);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw error;
+  }
+  if (exists(target)) return false;
+  renameSync(staged, target);
+  return true;
 }
 
 async function stageFile(
@@ -80,7 +104,7 @@ async function stageFile(
   if ('skip' in decision) return decision;
   // Confined like any path from a request: a folder of the dataset that is a symlink out of the workspace is refused.
   const target = resolveInWorkspace(folder.workspace, `${datasetPath(folder.name)}/${source.path}`);
-  if (exists(target)) return { skip: 'the dataset already has a file of that name; delete or rename one of them' };
+  if (exists(target)) return { skip: TAKEN };
   if (fileInTheWay(folder.dir, source.path))
     return { skip: 'a file of the dataset has the name of one of its folders' };
   const bytes = await source.read();

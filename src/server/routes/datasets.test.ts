@@ -137,6 +137,14 @@ describe('GET and POST /api/datasets', () => {
         .datasets.map((d) => d.name)
         .sort(),
     ).toEqual(['jiangnan_style', '江南-2'].sort());
+    const cjk = await get(`/api/datasets/${encodeURIComponent('江南-2')}`);
+    expect(cjk.status).toBe(200);
+    expect(as(datasetDetailSchema, cjk.body)).toEqual({
+      name: '江南-2',
+      path: 'datasets/江南-2',
+      trigger_word: null,
+      images: [],
+    });
   });
 
   it('refuses a second dataset of the same name with 409', async () => {
@@ -225,6 +233,17 @@ describe('POST /api/datasets/{name}/upload (multipart)', () => {
     expect(result.skipped[0]).toMatchObject({ file: 'cat.png' });
     expect(result.skipped[0]!.reason).toContain('already has');
     expect(new Uint8Array(readFileSync(join(datasetDir('cats'), 'cat.png')))).toEqual(first);
+  });
+
+  it('gives a name to one of two uploads sent at once, never replacing what the first wrote', async () => {
+    await makeDataset('cats');
+    const pictures = [await noisePng(16, 16, 1), await noisePng(16, 16, 2)];
+    const results = await Promise.all(pictures.map((picture) => uploadForm('cats', form({ 'cat.png': picture }))));
+    const uploads = results.map((result) => as(uploadResultSchema, result.body));
+    expect(uploads.map((upload) => upload.added.length).sort()).toEqual([0, 1]);
+    const winner = uploads.findIndex((upload) => upload.added.length === 1);
+    expect(new Uint8Array(readFileSync(join(datasetDir('cats'), 'cat.png')))).toEqual(pictures[winner]);
+    expect(uploads[1 - winner]!.skipped[0]!.reason).toContain('already has');
   });
 
   it.each([
