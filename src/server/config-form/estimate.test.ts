@@ -1,6 +1,13 @@
 // The run's size: steps counted as the engine counts them, memory only where the project has a footprint for it.
 import { describe, expect, it } from 'vitest';
-import { countTrainingSteps, describeDevice, estimateMemoryMiB, picturesPerSize } from './estimate.js';
+import {
+  countTrainingSteps,
+  describeDevice,
+  estimateMemoryMiB,
+  estimateSeconds,
+  medianStepMs,
+  picturesPerSize,
+} from './estimate.js';
 
 const GPU = { kind: 'cuda' as const, memoryGiB: 24, name: 'RTX 4090' };
 
@@ -87,5 +94,20 @@ describe('describeDevice', () => {
     expect(describeDevice(GPU, '')).toBe('cuda: RTX 4090 (24 GiB)');
     expect(describeDevice({ kind: 'cpu', memoryGiB: 64 }, '')).toBe('cpu');
     expect(describeDevice(null, 'not set up')).toBe('unknown (not set up)');
+  });
+});
+
+describe('medianStepMs and estimateSeconds', () => {
+  it('times the steps after the warm-up only', () => {
+    const progress = [5000, 4000, 300, 100, 200, 400].map((ms, i) => ({ step: i + 1, step_ms: ms }));
+    expect(medianStepMs(progress)).toBe(250);
+    expect(medianStepMs(progress.slice(0, 2))).toBeNull();
+  });
+
+  it('multiplies the steps by a measured step time, and gives none without one', () => {
+    expect(estimateSeconds(120, { jobId: 'j1', stepMs: 250, timedSteps: 40 })).toMatchObject({ value: 30 });
+    expect(estimateSeconds(120, { jobId: 'j1', stepMs: 250, timedSteps: 40 }).note).toContain('job j1');
+    expect(estimateSeconds(120, null)).toMatchObject({ value: null });
+    expect(estimateSeconds(null, { jobId: 'j1', stepMs: 250, timedSteps: 40 })).toMatchObject({ value: null });
   });
 });

@@ -78,3 +78,60 @@ export function describeDevice(device: DeviceFacts | null, unknownReason: string
   const memory = device.kind !== 'cpu' && device.memoryGiB !== null ? ` (${device.memoryGiB} GiB)` : '';
   return `${device.kind}${name ? `:${name}` : ''}${memory}`;
 }
+
+/** The settings a step's time depends on: a past run with the same ones is a measurement for this one. */
+export interface StepTimeSetup {
+  /** Absolute path inside the workspace, or the hub id. */
+  base_model: string;
+  /** The training size in px (the base model's native size where the config leaves it out). */
+  resolution_px: number;
+  batch_size: number;
+  gradient_accumulation_steps: number;
+  mixed_precision: string;
+  gradient_checkpointing: boolean;
+  train_text_encoder: boolean;
+  target_modules: readonly string[];
+  cache_latents: boolean;
+  torch_compile: boolean;
+  cpu_kernels: string;
+}
+
+export function isSameStepTimeSetup(a: StepTimeSetup, b: StepTimeSetup): boolean {
+  return (Object.keys(a) as (keyof StepTimeSetup)[]).every((key) => JSON.stringify(a[key]) === JSON.stringify(b[key]));
+}
+
+/** Steps this early include one-off work (compiling, the first cache fills); `cli/progress.ts` skips them too. */
+const WARM_UP_STEPS = 2;
+
+/** The median time of a run's steps after the warm-up, or null when it timed none of them. */
+export function medianStepMs(progress: readonly { step: number; step_ms: number }[]): number | null {
+  const times = progress
+    .filter((p) => p.step > WARM_UP_STEPS)
+    .map((p) => p.step_ms)
+    .sort((a, b) => a - b);
+  if (times.length === 0) return null;
+  const middle = Math.floor(times.length / 2);
+  return times.length % 2 === 1 ? times[middle]! : (times[middle - 1]! + times[middle]!) / 2;
+}
+
+/** A measured basis for seconds: a past run on this server with the same step-time setup. */
+export interface StepTimeBasis {
+  jobId: string;
+  stepMs: number;
+  /** How many of its steps were timed. */
+  timedSteps: number;
+}
+
+export function estimateSeconds(steps: number | null, basis: StepTimeBasis | null): Estimated {
+  if (steps === null) return { value: null, note: 'seconds: unknown until the steps are' };
+  if (basis === null)
+    return {
+      value: null,
+      note: 'seconds: no finished run on this server with the same base model, size, batch and speed settings to measure by',
+    };
+  const value = Math.round((steps * basis.stepMs) / 1000);
+  return {
+    value,
+    note: `seconds: ${steps} steps × ${Math.round(basis.stepMs)} ms, the median step of job ${basis.jobId} (same base model, size, batch and speed settings; ${basis.timedSteps} steps timed); loading the model and caching come on top`,
+  };
+}

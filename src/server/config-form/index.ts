@@ -8,7 +8,17 @@ export { configToYaml, yamlToConfig, type YamlExport, type YamlImport, type Yaml
 /** `await preflightConfig(config, {workspace, detectDevice: engineDeviceDetector(env)})` → problems, `auto`, estimate. */
 export { preflightConfig, type AutoValue, type PreflightReport, type RunEstimate } from './preflight.js';
 export { engineDeviceDetector, type DetectDevice, type DeviceAnswer } from './device.js';
-export { countTrainingSteps, estimateMemoryMiB, picturesPerSize } from './estimate.js';
+export {
+  countTrainingSteps,
+  estimateMemoryMiB,
+  estimateSeconds,
+  medianStepMs,
+  picturesPerSize,
+  type StepTimeBasis,
+  type StepTimeSetup,
+} from './estimate.js';
+/** `await findStepTimeBasis(setup, {store, workspace, nativeSizePx})` → the newest past run with the same setup. */
+export { findStepTimeBasis } from './step-time-basis.js';
 export {
   configBodySchema,
   configFormSchema,

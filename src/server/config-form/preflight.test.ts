@@ -7,6 +7,7 @@ import { writeSampleDataset } from '../../demo/index.js';
 import { checkTrainingDataset, readDataset } from '../../dataset/index.js';
 import { CLIP_TOKENIZER_DIR } from '../../engine/index.js';
 import { LoraScriptsError } from '../../errors.js';
+import { openSqliteStore } from '../../store/index.js';
 import { measureDataset, recommendTraining } from '../../train/index.js';
 import { preflightReportSchema } from './api-schemas.js';
 import type { DetectDevice } from './device.js';
@@ -194,6 +195,43 @@ describe('preflightConfig', () => {
     const report = await preflight({ ...GOOD, base_model: 'runwayml/stable-diffusion-v1-5' });
     expect(report.ok).toBe(true);
     expect(problemOf(report, 'base_model')).toMatchObject({ code: 'base_model_not_checked', blocking: false });
+  });
+
+  it('bases seconds on the timed steps of a past run with the same setup, and on nothing else', async () => {
+    const store = openSqliteStore(join(dir, 'studio.db'));
+    try {
+      // A past run of the same setup that timed its steps, then newer ones that cannot serve: other batch, `auto`.
+      await store.createJob({ kind: 'train', device: 'default', config: { ...GOOD, output_name: 'past' } });
+      const past = (await store.claimNextQueued('default'))!;
+      const progress = [9000, 8000, 300, 200, 250].map((stepMs, i) => ({
+        type: 'progress' as const,
+        step: i + 1,
+        total_steps: 5,
+        epoch: 1,
+        loss: 0.1,
+        loss_smoothed: 0.1,
+        lr: 1e-4,
+        step_ms: stepMs,
+        eta_s: null,
+      }));
+      await store.appendUpdates(past.id, progress);
+      await store.applyEvent(past.id, { type: 'finish', outputs: [] });
+      await store.createJob({ kind: 'train', device: 'default', config: { ...GOOD, batch_size: 2 } });
+      await store.createJob({ kind: 'train', device: 'default', config: { ...GOOD, batch_size: 'auto' } });
+
+      const timed = await preflightConfig(GOOD, { workspace, detectDevice: onGpu, store });
+      expect(preflightReportSchema.parse(timed)).toEqual(timed);
+      // 60 steps at the median of the steps after the warm-up (250 ms).
+      expect(timed.estimate.seconds).toBe(15);
+      expect(timed.estimate.notes.join('\n')).toContain(`job ${past.id}`);
+
+      const otherSize = await preflightConfig({ ...GOOD, resolution: 128 }, { workspace, detectDevice: onGpu, store });
+      expect(otherSize.estimate.seconds).toBeNull();
+      const otherBatch = await preflightConfig({ ...GOOD, batch_size: 2 }, { workspace, detectDevice: onGpu, store });
+      expect(otherBatch.estimate.seconds).toBeNull();
+    } finally {
+      await store.close();
+    }
   });
 
   it('never throws: any config is answered with its problems', async () => {

@@ -21,6 +21,7 @@ import {
 import { type Finding, type MeasuredItem, namedFew, trainingFindings } from '../../dataset/index.js';
 import { CLIP_TOKENIZER_DIR } from '../../engine/index.js';
 import { LoraScriptsError } from '../../errors.js';
+import type { JobStore } from '../../store/index.js';
 import {
   BASE_MODEL_LORA_HINT,
   type DeviceFacts,
@@ -32,7 +33,16 @@ import {
 import { resolveInWorkspace } from '../security/index.js';
 import { checkConfigValues, type ConfigProblem } from './config-problems.js';
 import type { DetectDevice } from './device.js';
-import { countTrainingSteps, describeDevice, estimateMemoryMiB, picturesPerSize } from './estimate.js';
+import {
+  countTrainingSteps,
+  describeDevice,
+  estimateMemoryMiB,
+  estimateSeconds,
+  picturesPerSize,
+  type StepTimeBasis,
+  type StepTimeSetup,
+} from './estimate.js';
+import { findStepTimeBasis } from './step-time-basis.js';
 
 export interface AutoValue {
   key: AutoKey;
@@ -63,6 +73,8 @@ export interface PreflightOptions {
   /** Absolute; every path in the config is relative to it and must stay inside it. */
   workspace: string;
   detectDevice: DetectDevice;
+  /** Past train jobs, whose timed steps are the basis for `seconds`; without it there is none. */
+  store?: JobStore;
 }
 
 const PATH_KEYS = CONFIG_KEYS.filter((key) => metaOf(key).isPath);
@@ -115,7 +127,7 @@ async function runPreflight(config: Readonly<Record<string, unknown>>, options: 
   if (items !== null) checkPictures(items, forReading, found);
   const { facts, unknownReason } = await deviceAnswer;
   const recommended = await recommendAutoKeys({ config: paths, verdict, items, device: facts, found, strip });
-  const estimate = estimateRun({ paths, verdict, items, device: facts, unknownReason, recommended, options });
+  const estimate = await estimateRun({ paths, verdict, items, device: facts, unknownReason, recommended, options });
   return report(found, recommended, estimate);
 }
 
@@ -365,7 +377,7 @@ interface EstimateInputs {
   options: PreflightOptions;
 }
 
-function estimateRun(inputs: EstimateInputs): RunEstimate {
+async function estimateRun(inputs: EstimateInputs): Promise<RunEstimate> {
   const { paths, verdict, items, device } = inputs;
   const autoValues = Object.fromEntries(inputs.recommended.map((r) => [r.key, r.value])) as AutoValues;
   const isKnown = (key: AutoKey) => paths[key] !== 'auto' || autoValues[key] !== undefined;
@@ -400,7 +412,8 @@ function estimateRun(inputs: EstimateInputs): RunEstimate {
       `steps: ${counted.stepsPerEpoch} per epoch (${items.length} pictures, batch ${config.batch_size})${config.max_train_steps === null ? ` × ${config.epochs} epochs` : `, stopped at \`max_train_steps\` ${config.max_train_steps}`}`,
     );
   }
-  notes.push('seconds: no measured step time for this device and model to base it on');
+  const seconds = estimateSeconds(steps, steps === null ? null : await stepTimeBasis(config, verdict, inputs.options));
+  notes.push(seconds.note);
   const isSdxl = verdict === null || verdict.family === null ? null : verdict.family === 'sdxl';
   const resolutionPx = config.resolution ?? nativePx ?? (isSdxl ? 1024 : 512);
   const memory = !isKnown('batch_size')
@@ -418,9 +431,34 @@ function estimateRun(inputs: EstimateInputs): RunEstimate {
   notes.push(memory.note);
   return {
     steps,
-    seconds: null,
+    seconds: seconds.value,
     memory_mib: memory.value,
     device: describeDevice(device, inputs.unknownReason),
     notes,
   };
+}
+
+/** A past run's measured step time for this setup, when the store has one. */
+async function stepTimeBasis(
+  config: ResolvedConfig,
+  verdict: CheckpointVerdict | null,
+  options: PreflightOptions,
+): Promise<StepTimeBasis | null> {
+  const nativeSizePx = verdict?.nativeSizePx ?? null;
+  const resolutionPx = config.resolution ?? nativeSizePx;
+  if (options.store === undefined || verdict === null || resolutionPx === null) return null;
+  const setup: StepTimeSetup = {
+    base_model: config.base_model,
+    resolution_px: resolutionPx,
+    batch_size: config.batch_size,
+    gradient_accumulation_steps: config.gradient_accumulation_steps,
+    mixed_precision: config.mixed_precision,
+    gradient_checkpointing: config.gradient_checkpointing,
+    train_text_encoder: config.train_text_encoder,
+    target_modules: config.target_modules,
+    cache_latents: config.cache_latents,
+    torch_compile: config.torch_compile,
+    cpu_kernels: config.cpu_kernels,
+  };
+  return findStepTimeBasis(setup, { store: options.store, workspace: options.workspace, nativeSizePx });
 }

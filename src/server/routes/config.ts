@@ -92,7 +92,8 @@ export function configRoutes(deps: RouteDeps, options: ConfigRouteOptions = {}) 
     .openapi(getSchema, (c) => c.json({ fields }, 200))
     .openapi(preflight, async (c) => {
       const { config } = c.req.valid('json');
-      return c.json(await preflightConfig(config, { workspace: deps.workspace, detectDevice }), 200);
+      const report = await preflightConfig(config, { workspace: deps.workspace, detectDevice, store: deps.store });
+      return c.json(report, 200);
     })
     .openapi(toYaml, (c) => {
       const result = configToYaml(c.req.valid('json').config);
