@@ -14,8 +14,10 @@ import { childPids, isRunning, type ServeProcess, startServeProcess, waitFor } f
 import { jobLogSchema } from './schemas.js';
 
 const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
-// One torch thread: the busy test machine runs faster that way (src/generate/run.test.ts measured it).
-const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1' };
+// One torch thread: the busy test machine runs faster that way (src/generate/run.test.ts measured it). The CPU even
+// where there is a GPU: its steps are slow enough to kill the run in the middle, and its kernels deterministic, so a
+// resumed run can match an uninterrupted one.
+const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1', CUDA_VISIBLE_DEVICES: '' };
 const TOTAL_STEPS = 24;
 const RUN = {
   train_data_dir: 'data/demo',
@@ -34,6 +36,8 @@ const RUN = {
 };
 const OUTPUT_DIR = ['output', 'demo'] as const;
 const LORA_FILE = [...OUTPUT_DIR, 'demo.safetensors'] as const;
+/** The engine's own final file (engine/lora_scripts_engine/lora_files.py), which the WebUI file is made from. */
+const ENGINE_LORA_FILE = [...OUTPUT_DIR, 'pytorch_lora_weights.safetensors'] as const;
 /** Generous: the steps take well under a second each, the machine may be busy with other tests. */
 const WAIT_MS = 300_000;
 // engine/tests/test_resume_e2e.py's tolerance for "the same LoRA" (torch.allclose).
@@ -188,7 +192,9 @@ async function killMidTraining(workspace: string): Promise<{ id: string; savedSt
   const savedStep = Math.max(...steps);
   expect(savedStep).toBeGreaterThanOrEqual(2);
   expect(savedStep).toBeLessThan(TOTAL_STEPS); // killed in the middle, not after the run
-  expect(existsSync(join(workspace, ...LORA_FILE))).toBe(false); // the orphan did not finish the run
+  // The orphan did not finish the run behind the new server.
+  expect(existsSync(join(workspace, ...ENGINE_LORA_FILE))).toBe(false);
+  expect(existsSync(join(workspace, ...LORA_FILE))).toBe(false);
   return { id, savedStep };
 }
 
