@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../../engine/index.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, InterruptedError } from '../../errors.js';
 import { readLoraTrainingFacts, renderStrengths, runGeneration, writeStrengthGrid } from '../../generate/index.js';
 import {
   type GenerateJobConfig,
@@ -87,6 +87,7 @@ async function strengthGrid(run: GenerateRun, { signal, log, progress }: JobExec
   const total = strengths.length * config.prompts.length * seeds.length;
   log([`strength grid: ${config.prompts.length} prompts × ${seeds.length} seeds at strengths ${strengths.join(', ')}`]);
   let done = 0;
+  stopIfAborted(signal);
   const rendered = await renderStrengths({
     baseModel: run.baseModel,
     lora: run.lora!,
@@ -120,6 +121,7 @@ async function images(run: GenerateRun, { signal, log, progress }: JobExecution)
   const paths: string[] = [];
   let sampled = 0;
   for (const seed of seeds) {
+    stopIfAborted(signal);
     const result = await runGeneration({
       prompts: config.prompts,
       negativePrompt: config.negative_prompt ?? '',
@@ -166,6 +168,11 @@ function recordedBaseModel(lora: string, workspace: string): string {
     });
   }
   return workspaceFile(workspace, 'base_model', relativePath, true);
+}
+
+/** An engine started with an aborted signal would never see it: a job cancelled before it starts stops here. */
+function stopIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new InterruptedError('stopped before the engine started', { code: 'interrupted' });
 }
 
 function randomSeed(log: (lines: readonly string[]) => void): number {

@@ -92,7 +92,7 @@ function engineCaptioner(
   env: Env,
   { signal, log, progress }: JobExecution,
 ): Captioner {
-  return modelCaptioner({
+  const captioner = modelCaptioner({
     model,
     batchSize: config.batch_size ?? MODEL_DEFAULTS.batchSize,
     task: config.task ?? MODEL_DEFAULTS.task,
@@ -109,4 +109,9 @@ function engineCaptioner(
       }
     },
   });
+  return async (images) => {
+    // An engine started with an aborted signal would never see it.
+    if (signal.aborted) throw new InterruptedError('stopped before the engine started', { code: 'interrupted' });
+    return captioner(images);
+  };
 }
