@@ -11,6 +11,11 @@ export { recommendForConfig } from './recommend-inputs.js';
 export { BASE_MODEL_LORA_HINT, detectDevice, measureDataset } from './recommend-inputs.js';
 export { gpuTrainingFootprint, type DeviceFacts } from './recommend.js';
 export { readTrainingSets } from './read-datasets.js';
+export { legacyModelHash } from './run.js';
+export { readParentLora } from './parent-lora.js';
+export { runFingerprint } from './run-fingerprint.js';
+export { findResumeState, hashDataset } from './training-state.js';
+export { finalFiles } from './finished-run.js';
 export { trainingBuckets } from './training-buckets.js';
 /** Diagnostics of a run (pure): `diagnoseLoss(points, validation, facts)`, `findOverfitting(likeness, bits)`. */
 export { formatFinding, type Finding } from './diagnostics.js';

@@ -74,14 +74,23 @@ interface BaseModelHashes {
 }
 
 function hashBaseModel(path: string): BaseModelHashes {
-  if (!existsSync(path) || !statSync(path).isFile()) return { legacy: null, full: Promise.resolve(null) };
-  // A1111's old model hash: sha256 of 64 KiB at offset 1 MiB, first 8 hex digits (cheap for a 2 GB file).
+  const legacy = legacyModelHash(path);
+  return legacy === null
+    ? { legacy, full: Promise.resolve(null) }
+    : { legacy, full: sha256OfFile(path).catch(() => null) };
+}
+
+/**
+ * A1111's old model hash: sha256 of 64 KiB at offset 1 MiB, first 8 hex digits (cheap for a 2 GB file); null for a
+ * folder or a hub id. The run fingerprint names the base model by it (the studio's pre-flight checks `resume` with it).
+ */
+export function legacyModelHash(path: string): string | null {
+  if (!existsSync(path) || !statSync(path).isFile()) return null;
   const fd = openSync(path, 'r');
   const chunk = Buffer.alloc(LEGACY_WINDOW.end - LEGACY_WINDOW.start);
   const read = readSync(fd, chunk, 0, chunk.length, LEGACY_WINDOW.start);
   closeSync(fd);
-  const legacy = createHash('sha256').update(chunk.subarray(0, read)).digest('hex').slice(0, 8);
-  return { legacy, full: sha256OfFile(path).catch(() => null) };
+  return createHash('sha256').update(chunk.subarray(0, read)).digest('hex').slice(0, 8);
 }
 
 /** The outermost folder of `path` that does not exist yet (what a failed run must remove), or null. */

@@ -8,7 +8,15 @@ import { checkTrainingDataset, readDataset } from '../../dataset/index.js';
 import { CLIP_TOKENIZER_DIR } from '../../engine/index.js';
 import { LoraScriptsError } from '../../errors.js';
 import { openSqliteStore } from '../../store/index.js';
-import { measureDataset, recommendTraining } from '../../train/index.js';
+import { isFile, resolveConfig, validateConfig } from '../../config/index.js';
+import {
+  hashDataset,
+  legacyModelHash,
+  measureDataset,
+  readTrainingSets,
+  recommendTraining,
+  runFingerprint,
+} from '../../train/index.js';
 import { preflightReportSchema } from './api-schemas.js';
 import type { DetectDevice } from './device.js';
 import { type PreflightReport, preflightConfig } from './preflight.js';
@@ -232,6 +240,50 @@ describe('preflightConfig', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('checks `resume` as `train` does: no state, a state whose config changed since, a state that fits', async () => {
+    const output = { ...GOOD, output_dir: 'output/resumed' };
+    const missing = await preflight({ ...output, resume: 'latest' });
+    expect(problemOf(missing, 'resume')).toMatchObject({ code: 'state_missing', blocking: true });
+    const fresh = await preflight({ ...output, resume: 'auto' });
+    expect(fresh.ok).toBe(true);
+    expect(problemOf(fresh, 'resume')).toMatchObject({ code: 'resume_new_run', blocking: false });
+
+    // A state saved by a run of this config, with the fingerprint train/run.ts gives it.
+    const run = resolveConfig(validateConfig({ file: 'run', text: JSON.stringify(output) }), {
+      cwd: workspace,
+      isFile,
+    });
+    const { items } = await readTrainingSets(run);
+    const fingerprint = runFingerprint(run, {
+      dataset: await hashDataset(items),
+      baseModel: legacyModelHash(run.base_model) ?? run.base_model,
+      initLora: null,
+    });
+    const stateDir = join(workspace, 'output', 'resumed', 'states', 'step-00000005');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'state.json'), JSON.stringify({ step: 5, epoch: 1, saved_at: 1, fingerprint }));
+
+    const fits = await preflight({ ...output, resume: 'latest', epochs: 20 });
+    expect(fits.ok).toBe(true);
+    expect(problemOf(fits, 'resume')).toMatchObject({ code: 'resume_from_state', blocking: false });
+    expect(problemOf(fits, 'resume')!.message).toContain('step 5 (`output/resumed/states/step-00000005`)');
+    const changed = await preflight({ ...output, resume: 'latest', lora_rank: 8 });
+    expect(problemOf(changed, 'resume')).toMatchObject({ code: 'resume_config_changed', blocking: true });
+    expect(problemOf(changed, 'resume')!.message).toContain('lora_rank');
+  });
+
+  it('warns that a finished LoRA of the same name will be replaced', async () => {
+    mkdirSync(join(workspace, 'output', 'done'), { recursive: true });
+    writeFileSync(join(workspace, 'output', 'done', 'done.safetensors'), 'a finished LoRA');
+    const report = await preflight({ ...GOOD, output_dir: 'output/done' });
+    expect(report.ok).toBe(true);
+    expect(problemOf(report, 'output_name')).toMatchObject({
+      code: 'output_exists',
+      blocking: false,
+      message: '`output/done/done.safetensors` already exists: this run replaces it',
+    });
   });
 
   it('never throws: any config is answered with its problems', async () => {

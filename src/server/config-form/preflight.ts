@@ -42,6 +42,7 @@ import {
   type StepTimeBasis,
   type StepTimeSetup,
 } from './estimate.js';
+import { checkOutputFolder } from './output-check.js';
 import { findStepTimeBasis } from './step-time-basis.js';
 
 export interface AutoValue {
@@ -127,7 +128,21 @@ async function runPreflight(config: Readonly<Record<string, unknown>>, options: 
   if (items !== null) checkPictures(items, forReading, found);
   const { facts, unknownReason } = await deviceAnswer;
   const recommended = await recommendAutoKeys({ config: paths, verdict, items, device: facts, found, strip });
-  const estimate = await estimateRun({ paths, verdict, items, device: facts, unknownReason, recommended, options });
+  // The config `train` would run; an `auto` value not worked out keeps its stand-in, and what needs it is left out.
+  const autoValues = Object.fromEntries(recommended.map((r) => [r.key, r.value])) as AutoValues;
+  const run = resolveConfig(paths, {
+    cwd: options.workspace,
+    isFile,
+    autoValues: { ...schemaDefaults(), ...autoValues },
+  });
+  const isAutoKnown = (key: AutoKey) => paths[key] !== 'auto' || autoValues[key] !== undefined;
+  const isRunKnown = AUTO_KEYS.every(isAutoKnown) && verdict !== null && items !== null;
+  const outputKeys = ['output_dir', 'output_name', 'resume', 'init_lora', 'cache_dir'];
+  if (isRunKnown && !outputKeys.some((key) => found.skipped.has(key))) {
+    for (const problem of await checkOutputFolder({ config: run, items, strip }))
+      addProblem(found, problem.field, problem, problem.blocking);
+  }
+  const estimate = await estimateRun({ run, isAutoKnown, verdict, items, device: facts, unknownReason, options });
   return report(found, recommended, estimate);
 }
 
@@ -368,26 +383,18 @@ async function recommendAutoKeys(inputs: AutoInputs): Promise<AutoValue[]> {
 }
 
 interface EstimateInputs {
-  paths: ParsedConfig;
+  run: ResolvedConfig;
+  isAutoKnown: (key: AutoKey) => boolean;
   verdict: CheckpointVerdict | null;
   items: MeasuredItem[] | null;
   device: DeviceFacts | null;
   unknownReason: string;
-  recommended: AutoValue[];
   options: PreflightOptions;
 }
 
 async function estimateRun(inputs: EstimateInputs): Promise<RunEstimate> {
-  const { paths, verdict, items, device } = inputs;
-  const autoValues = Object.fromEntries(inputs.recommended.map((r) => [r.key, r.value])) as AutoValues;
-  const isKnown = (key: AutoKey) => paths[key] !== 'auto' || autoValues[key] !== undefined;
+  const { run: config, isAutoKnown: isKnown, verdict, items, device } = inputs;
   const notes: string[] = [];
-  // The stand-ins are never shown: a figure that needs an unknown `auto` value is left out below.
-  const config = resolveConfig(paths, {
-    cwd: inputs.options.workspace,
-    isFile,
-    autoValues: { ...schemaDefaults(), ...autoValues },
-  });
   const nativePx = verdict?.nativeSizePx ?? null;
   let steps: number | null = null;
   if (items === null) notes.push('steps: unknown until the pictures can be read');
