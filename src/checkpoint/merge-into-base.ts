@@ -14,6 +14,8 @@ export interface MergeIntoBaseOptions {
   output: string;
   /** What to do when the base turns out to be a LoRA (the CLI names its argument order, the studio its field). */
   loraHint: string;
+  onTensor?: (done: number, total: number) => void;
+  stopSignal?: AbortSignal;
 }
 
 /**
@@ -33,5 +35,7 @@ export async function mergeIntoBaseModel(options: MergeIntoBaseOptions): Promise
     baseFamily: verdict.family,
     loras: options.loras,
     output: options.output,
+    ...(options.onTensor ? { onTensor: options.onTensor } : {}),
+    ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
   });
 }

@@ -35,3 +35,27 @@ export function writeThroughTempFile<T>(path: string, write: (fd: number) => T):
     throw error;
   }
 }
+
+/**
+ * `writeThroughTempFile` for a writer that yields to the event loop between pieces (a server stays responsive while
+ * it merges a checkpoint); if `write` rejects (a cancel), the temp file is removed and the target left as it was.
+ */
+export async function writeThroughTempFileAsync<T>(path: string, write: (fd: number) => Promise<T>): Promise<T> {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fd = openSync(temp, 'wx');
+    let result: T;
+    try {
+      result = await write(fd);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    return result;
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}

@@ -3,7 +3,8 @@
 // largest changed tensor (as float32), never the checkpoint.
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { writeThroughTempFile } from '../fs/atomic-write.js';
+import { InterruptedError } from '../errors.js';
+import { writeThroughTempFileAsync } from '../fs/atomic-write.js';
 import type { BaseFamily } from './kohya-keys.js';
 import { checkpointTargets, familyName } from './checkpoint-targets.js';
 import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
@@ -21,6 +22,10 @@ export interface MergeOptions {
   baseFamily: BaseFamily;
   loras: ReadonlyArray<{ path: string; weight: number }>;
   output: string;
+  /** Called after each tensor written, in file order. */
+  onTensor?: (done: number, total: number) => void;
+  /** Stops the merge between two tensors (an InterruptedError); the output is then not written at all. */
+  stopSignal?: AbortSignal;
 }
 
 export interface MergeSummary {
@@ -49,14 +54,19 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
     const metadata = { ...header.metadata, [MERGED_LORAS_KEY]: mergedRecord(header.metadata[MERGED_LORAS_KEY], loras) };
     // Same tensors at the same offsets: only the header's metadata differs, so sizes never change.
     const ordered = [...header.tensors].sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
-    const outputBytes = writeThroughTempFile(options.output, (out) => {
+    const outputBytes = await writeThroughTempFileAsync(options.output, async (out) => {
       let written = writeAll(out, serializeSafetensorsHeader(metadata, ordered));
-      for (const [key, info] of ordered) {
+      for (const [index, [key, info]] of ordered.entries()) {
         const position = header.dataStartBytes + info.dataOffsets[0];
         const contributions = plan.get(key);
         written += contributions
           ? writeAll(out, mergedTensor(source, position, info, contributions))
           : copyBytes(source, out, position, info.dataOffsets[1] - info.dataOffsets[0]);
+        options.onTensor?.(index + 1, ordered.length);
+        // One tensor at a time, the event loop in between: a server merging a 2 GB checkpoint still answers.
+        await new Promise((done) => setImmediate(done));
+        if (options.stopSignal?.aborted)
+          throw new InterruptedError('stopped; nothing was written', { code: 'interrupted' });
       }
       return written;
     });

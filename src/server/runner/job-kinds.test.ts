@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   unlinkSync,
@@ -14,8 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mergeIntoBaseModel } from '../../checkpoint/index.js';
 import { writeSampleDataset } from '../../demo/index.js';
 import { PACKAGE_ROOT } from '../../engine/index.js';
+import { InterruptedError } from '../../errors.js';
 import { type Job, type JobKind, type JobStatus, type JobStore, openSqliteStore } from '../../store/index.js';
 import { executorForKind } from './job-kinds.js';
 import { type JobRunner, startJobRunner } from './job-runner.js';
@@ -132,6 +135,26 @@ describe('merge jobs', () => {
     expect(job.outputs).toEqual(['models/merged.safetensors']);
     expect(readFileSync(join(workspace, 'models', 'demo-sd1.safetensors')).equals(before)).toBe(true);
     expect(log.at(-1)).toBe('merged checkpoint: models/merged.safetensors');
+    // Progress in tensors written, up to all of them.
+    expect(job.progress?.total).toBeGreaterThan(100);
+    expect(job.progress?.step).toBe(job.progress?.total);
+  }, 60_000);
+
+  it('stops between two tensors when stopped, leaving no output and no temp file', async () => {
+    const controller = new AbortController();
+    const merge = mergeIntoBaseModel({
+      base: 'models/demo-sd1.safetensors',
+      cwd: workspace,
+      loras: [{ path: join(workspace, 'models', 'jiangnan_style.safetensors'), weight: 1 }],
+      output: join(workspace, 'out', 'merged.safetensors'),
+      loraHint: '',
+      onTensor: (done) => {
+        if (done === 10) controller.abort();
+      },
+      stopSignal: controller.signal,
+    });
+    await expect(merge).rejects.toBeInstanceOf(InterruptedError);
+    expect(readdirSync(join(workspace, 'out'))).toEqual([]);
   }, 60_000);
 
   it('fails with the error of `merge` when the base model is a LoRA', async () => {
