@@ -14,7 +14,7 @@ import {
 import { type Finding, type MeasuredItem, namedFew, trainingFindings } from '../../dataset/index.js';
 import { CLIP_TOKENIZER_DIR } from '../../engine/index.js';
 import { LoraScriptsError } from '../../errors.js';
-import { BASE_MODEL_LORA_HINT, readTrainingSets } from '../../train/index.js';
+import { BASE_MODEL_LORA_HINT, readParentLora, readTrainingSets } from '../../train/index.js';
 import { resolveInWorkspace } from '../security/index.js';
 import { addProblem, type Findings } from './preflight-findings.js';
 
@@ -169,5 +169,24 @@ export function checkPictures(items: readonly MeasuredItem[], config: ResolvedCo
       },
       isBlocking,
     );
+  }
+}
+
+/** The LoRA `init_lora` continues, read as `train` reads it before it starts: a plain kohya or diffusers LoRA. */
+export async function checkInitLora(
+  paths: ParsedConfig,
+  given: Readonly<Record<string, unknown>>,
+  found: Findings,
+): Promise<void> {
+  if (paths.init_lora === null || found.skipped.has('init_lora')) return;
+  try {
+    await readParentLora(paths.init_lora);
+  } catch (error) {
+    if (!(error instanceof LoraScriptsError)) throw error;
+    addProblem(found, 'init_lora', {
+      code: error.code,
+      message: `\`${String(given.init_lora)}\`: ${error.message}`,
+      hint: error.hint ?? 'point `init_lora` at a LoRA `.safetensors` file',
+    });
   }
 }

@@ -97,6 +97,16 @@ describe('preflightConfig', () => {
     expect(report.estimate.memory_mib).toBeNull();
   });
 
+  it('refuses a base model as `init_lora`, and takes a LoRA there', async () => {
+    const wrong = await preflight({ ...GOOD, init_lora: 'models/demo-sd1.safetensors' });
+    expect(problemOf(wrong, 'init_lora')).toMatchObject({ code: 'init_lora_not_lora', blocking: true });
+    expect(problemOf(wrong, 'init_lora')!.message).toMatch(
+      /^`models\/demo-sd1.safetensors`: `init_lora` is not a LoRA/,
+    );
+    const right = await preflight({ ...GOOD, init_lora: 'models/style.safetensors' });
+    expect(right.ok).toBe(true);
+  });
+
   it('names a negative learning rate and an unknown key with the CLI messages, and still checks the rest', async () => {
     const report = await preflight({ ...GOOD, learning_rate: -0.0001, lora_rnak: 8 });
     expect(report.ok).toBe(false);

@@ -18,7 +18,14 @@ import { type DeviceFacts, measureDataset, recommendTraining } from '../../train
 import { checkConfigValues, type ConfigProblem } from './config-problems.js';
 import type { DetectDevice } from './device.js';
 import { describeDevice } from './estimate.js';
-import { checkPathsExist, checkPictures, confinePaths, judgeBaseModel, readPictures } from './input-checks.js';
+import {
+  checkInitLora,
+  checkPathsExist,
+  checkPictures,
+  confinePaths,
+  judgeBaseModel,
+  readPictures,
+} from './input-checks.js';
 import { checkOutputFolder } from './output-check.js';
 import { addProblem, type Findings, workspaceStripper } from './preflight-findings.js';
 import { estimateRun } from './run-estimate.js';
@@ -92,6 +99,7 @@ async function runPreflight(config: Readonly<Record<string, unknown>>, options: 
   const paths = confinePaths(checked.config, options.workspace, found);
   checkPathsExist(paths, config, found);
   const verdict = judgeBaseModel(paths, config, found);
+  await checkInitLora(paths, config, found);
   const forReading = resolveConfig(paths, { cwd: options.workspace, isFile, autoValues: schemaDefaults() });
   const strip = workspaceStripper(options.workspace);
   const items = await readPictures(forReading, found, strip);
