@@ -8,6 +8,7 @@ import {
   countTrainingSteps,
   describeDevice,
   estimateMemoryMiB,
+  type Estimated,
   estimateSeconds,
   picturesPerSize,
   type StepTimeBasis,
@@ -30,29 +31,13 @@ export async function estimateRun(inputs: EstimateInputs): Promise<RunEstimate> 
   const { run: config, isAutoKnown: isKnown, verdict, items, device } = inputs;
   const notes: string[] = [];
   const nativePx = verdict?.nativeSizePx ?? null;
-  let steps: number | null = null;
-  if (items === null) notes.push('steps: unknown until the pictures can be read');
-  else if (!isKnown('batch_size') || (!isKnown('epochs') && config.max_train_steps === null))
-    notes.push('steps: unknown until `auto` values can be worked out');
-  else {
-    const bucketPx = config.resolution ?? (config.bucketing === 'off' ? null : nativePx);
-    const sizes = trainingBuckets(items, {
-      mode: config.bucketing,
-      resolutionPx: bucketPx,
-      maxUpscale: config.bucket_max_upscale,
-    });
-    const counted = countTrainingSteps({
-      picturesPerSize: picturesPerSize(items, sizes),
-      batchSize: config.batch_size,
-      gradientAccumulationSteps: config.gradient_accumulation_steps,
-      epochs: config.epochs,
-      maxTrainSteps: config.max_train_steps,
-    });
-    steps = counted.totalSteps;
-    notes.push(
-      `steps: ${counted.stepsPerEpoch} per epoch (${items.length} pictures, batch ${config.batch_size})${config.max_train_steps === null ? ` × ${config.epochs} epochs` : `, stopped at \`max_train_steps\` ${config.max_train_steps}`}`,
-    );
-  }
+  const { value: steps, note: stepsNote } =
+    items === null
+      ? { value: null, note: 'steps: unknown until the pictures can be read' }
+      : !isKnown('batch_size') || (!isKnown('epochs') && config.max_train_steps === null)
+        ? { value: null, note: 'steps: unknown until `auto` values can be worked out' }
+        : countRunSteps(config, items, nativePx);
+  notes.push(stepsNote);
   const seconds = estimateSeconds(steps, steps === null ? null : await stepTimeBasis(config, verdict, inputs.options));
   notes.push(seconds.note);
   const isSdxl = verdict === null || verdict.family === null ? null : verdict.family === 'sdxl';
@@ -76,6 +61,30 @@ export async function estimateRun(inputs: EstimateInputs): Promise<RunEstimate> 
     memory_mib: memory.value,
     device: describeDevice(device, inputs.unknownReason),
     notes,
+  };
+}
+
+/** The run's steps from the pictures, bucketed as `train` buckets them (train/run.ts), batched as the engine does. */
+function countRunSteps(config: ResolvedConfig, items: MeasuredItem[], nativePx: number | null): Estimated {
+  const sizes = trainingBuckets(items, {
+    mode: config.bucketing,
+    resolutionPx: config.resolution ?? (config.bucketing === 'off' ? null : nativePx),
+    maxUpscale: config.bucket_max_upscale,
+  });
+  const counted = countTrainingSteps({
+    picturesPerSize: picturesPerSize(items, sizes),
+    batchSize: config.batch_size,
+    gradientAccumulationSteps: config.gradient_accumulation_steps,
+    epochs: config.epochs,
+    maxTrainSteps: config.max_train_steps,
+  });
+  const length =
+    config.max_train_steps === null
+      ? ` × ${config.epochs} epochs`
+      : `, stopped at \`max_train_steps\` ${config.max_train_steps}`;
+  return {
+    value: counted.totalSteps,
+    note: `steps: ${counted.stepsPerEpoch} per epoch (${items.length} pictures, batch ${config.batch_size})${length}`,
   };
 }
 
