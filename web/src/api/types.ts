@@ -122,6 +122,15 @@ export interface ConfigField {
   max?: number;
   accepts_auto: boolean;
   required: boolean;
+  /** Named values a list field also takes as a whole (`attention+ff`). */
+  presets?: string[];
+  /** `min` itself is not allowed. */
+  min_exclusive?: boolean;
+  /** null is allowed and means the derived default. */
+  nullable?: boolean;
+  /** How a null default is worked out ("2 × `lora_rank`"), or null. */
+  derived_default?: string | null;
+  example?: string | null;
 }
 
 export interface PreflightProblem {

@@ -38,6 +38,8 @@ describe('parseFieldInput', () => {
     expect(parseFieldInput(byKey('learning_rate'), '1e-4')).toEqual({ ok: true, value: 1e-4 });
     expect(parseFieldInput(byKey('learning_rate'), ' AUTO ')).toEqual({ ok: true, value: 'auto' });
     expect(parseFieldInput(byKey('learning_rate'), '-1')).toEqual({ ok: false, reason: 'min' });
+    const exclusive = field({ key: 'lr', type: 'number', min: 0, min_exclusive: true });
+    expect(parseFieldInput(exclusive, '0')).toEqual({ ok: false, reason: 'min' });
     expect(parseFieldInput(byKey('max_train_steps'), '2.5')).toEqual({ ok: false, reason: 'integer' });
     expect(parseFieldInput(byKey('max_train_steps'), 'auto')).toEqual({ ok: false, reason: 'number' });
     expect(parseFieldInput(byKey('max_train_steps'), '')).toEqual({ ok: true, value: undefined });
@@ -48,6 +50,9 @@ describe('parseFieldInput', () => {
       value: ['a cat', 'a dog'],
     });
     expect(parseFieldInput(byKey('flip'), true)).toEqual({ ok: true, value: true });
+    const modules = field({ key: 'target_modules', type: 'list', presets: ['attention', 'attention+ff'] });
+    expect(parseFieldInput(modules, 'attention+ff')).toEqual({ ok: true, value: 'attention+ff' });
+    expect(parseFieldInput(modules, 'to_q\nto_v')).toEqual({ ok: true, value: ['to_q', 'to_v'] });
   });
 });
 

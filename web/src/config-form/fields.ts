@@ -32,6 +32,9 @@ export function parseFieldInput(field: ConfigField, raw: string | boolean): Pars
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line !== '');
+    // A preset (`attention+ff`) is a value of its own, not a one-item list.
+    const only = items[0];
+    if (items.length === 1 && only !== undefined && field.presets?.includes(only)) return { ok: true, value: only };
     return { ok: true, value: items };
   }
   if (field.type === 'number' || field.type === 'integer') {
@@ -39,7 +42,8 @@ export function parseFieldInput(field: ConfigField, raw: string | boolean): Pars
     const value = Number(text);
     if (!Number.isFinite(value)) return { ok: false, reason: 'number' };
     if (field.type === 'integer' && !Number.isInteger(value)) return { ok: false, reason: 'integer' };
-    if (field.min !== undefined && value < field.min) return { ok: false, reason: 'min' };
+    if (field.min !== undefined && (value < field.min || (field.min_exclusive === true && value === field.min)))
+      return { ok: false, reason: 'min' };
     if (field.max !== undefined && value > field.max) return { ok: false, reason: 'max' };
     return { ok: true, value };
   }

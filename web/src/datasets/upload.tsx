@@ -9,8 +9,22 @@ export function uploadRequest(files: readonly File[]): { body: BodyInit; content
   const only = files[0];
   if (files.length === 1 && only && /\.zip$/i.test(only.name)) return { body: only, contentType: 'application/zip' };
   const form = new FormData();
-  for (const file of files) form.append('files', file, file.webkitRelativePath || file.name);
+  const names = uploadNames(files.map((file) => file.webkitRelativePath || file.name));
+  files.forEach((file, index) => {
+    form.append('files', file, names[index]);
+  });
   return { body: form };
+}
+
+/**
+ * The names files are sent under: their paths inside the chosen folder. A folder upload names each file
+ * `<chosen folder>/<path>`; that first segment is the folder itself, not a subfolder of the dataset.
+ */
+export function uploadNames(paths: readonly string[]): string[] {
+  const first = (path: string) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : null);
+  const top = paths.length > 0 ? first(paths[0]!) : null;
+  if (top === null || !paths.every((path) => first(path) === top)) return [...paths];
+  return paths.map((path) => path.slice(top.length + 1));
 }
 
 export async function uploadToDataset(name: string, files: readonly File[]): Promise<UploadResult> {
@@ -61,7 +75,7 @@ export function UploadButtons({
           class="visually-hidden"
           data-testid="upload-folder"
           // @ts-expect-error webkitdirectory is not in the DOM types but every current browser has it.
-          webkitdirectory=""
+          webkitdirectory
           multiple
           disabled={busy !== null}
           onChange={(event) => send(event.currentTarget)}

@@ -166,6 +166,8 @@ export const en = {
   'loras.strengths': 'Strengths',
   'loras.seed': 'Seed',
   'loras.baseModel': 'Base model',
+  'loras.steps': 'Sampling steps',
+  'loras.size': 'Size (px)',
   'loras.render': 'Render',
   'loras.rendering': 'Rendering…',
   'loras.compare': 'Compare',

@@ -167,6 +167,8 @@ export const zhCN: Record<MessageKey, string> = {
   'loras.strengths': '强度',
   'loras.seed': '随机种子',
   'loras.baseModel': '基础模型',
+  'loras.steps': '采样步数',
+  'loras.size': '尺寸（像素）',
   'loras.render': '生成',
   'loras.rendering': '正在生成…',
   'loras.compare': '对比',

@@ -223,9 +223,17 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
   const [strengths, setStrengths] = useState(DEFAULT_STRENGTHS);
   const [seed, setSeed] = useState('1');
   const [baseModel, setBaseModel] = useState(lora.base_model ?? DEMO_BASE_MODEL);
+  const [steps, setSteps] = useState('');
+  const [size, setSize] = useState('');
   const { launch, job, error, busy } = useJobLauncher();
   const submit = (event: Event) => {
     event.preventDefault();
+    const optional: Record<string, number> = {};
+    if (steps.trim() !== '') optional.steps = Number(steps);
+    if (size.trim() !== '') {
+      optional.width = Number(size);
+      optional.height = Number(size);
+    }
     const promptList = prompts
       .split('\n')
       .map((p) => p.trim())
@@ -236,6 +244,7 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
       strengths: parseStrengths(strengths),
       seeds: [Number(seed) || 0],
       base_model: baseModel,
+      ...optional,
     });
   };
   return (
@@ -263,6 +272,26 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
         <div class="field">
           <label for="grid-base">{t('loras.baseModel')}</label>
           <input id="grid-base" value={baseModel} onInput={(e) => setBaseModel(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="grid-steps">{t('loras.steps')}</label>
+          <input
+            id="grid-steps"
+            inputMode="numeric"
+            placeholder="20"
+            value={steps}
+            onInput={(e) => setSteps(e.currentTarget.value)}
+          />
+        </div>
+        <div class="field">
+          <label for="grid-size">{t('loras.size')}</label>
+          <input
+            id="grid-size"
+            inputMode="numeric"
+            placeholder="512"
+            value={size}
+            onInput={(e) => setSize(e.currentTarget.value)}
+          />
         </div>
       </div>
       <button type="submit" class="primary" disabled={busy}>

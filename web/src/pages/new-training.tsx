@@ -59,7 +59,8 @@ function TrainingForm({ fields, start }: { fields: ConfigField[]; start: Record<
     setValues((current) => {
       const next = { ...current, [field.key]: parsed.value };
       // While output_dir still follows output_name, it keeps following it.
-      const followed = current.output_dir === defaultOutputDir(current.output_name) || current.output_dir === undefined;
+      const dir = current.output_dir;
+      const followed = dir === undefined || dir === null || dir === '' || dir === defaultOutputDir(current.output_name);
       return field.key === 'output_name' ? withOutputDir(next, fields, followed) : next;
     });
     setPreflight(null);
@@ -323,7 +324,9 @@ function FieldInput({
       <p id={helpId} class="help">
         {field.help}
         {field.type === 'list' ? ` ${t('train.listHelp')}` : ''}{' '}
-        <span class="muted">{t('train.default', { value: formatFieldValue(field.default) || '—' })}</span>
+        <span class="muted">
+          {t('train.default', { value: formatFieldValue(field.default) || field.derived_default || '—' })}
+        </span>
         {auto ? (
           <span class="auto-reason" data-testid={`auto-${field.key}`}>
             {' '}

@@ -1,0 +1,248 @@
+// The studio web app end to end: the real server (startServer on port 0, a temp workspace) and the built app in a real
+// chromium. Upload a dataset → a flagged picture in the check → a caption edit re-linted → train on the demo model from
+// the form → loss chart and samples live → keep a checkpoint → a strength grid → download the LoRA. Each page is
+// screenshotted in both languages into test-artifacts/screenshots/.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drawScene } from '../../src/demo/index.js';
+import { type RunningServer, startServer } from '../../src/server/index.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const SCREENSHOTS = join(REPO, 'test-artifacts', 'screenshots');
+const DEMO_MODEL = join(REPO, 'models', 'demo-sd1.safetensors');
+/** Training, sampling and rendering on the demo model, on a busy 2-core machine: minutes, not seconds. */
+const LONG_MS = 420_000;
+const UI_MS = 30_000;
+const DATASET = '江南_demo';
+
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`studio browser test skipped: no chromium at ${CHROMIUM} (apt-get install chromium)`);
+
+let workspace: string;
+let server: RunningServer;
+let baseUrl: string;
+let browser: Browser;
+let page: Page;
+/** The API paths the server publishes: a part of the flow whose routes have not landed yet is skipped, said so. */
+let routes: Set<string>;
+const flow: { jobId?: string; loraPath?: string } = {};
+
+describe.skipIf(!hasChromium)('studio web app in chromium', () => {
+  beforeAll(async () => {
+    // The app under test is the one `npm run build` makes, built now so the test never runs a stale one.
+    await build({ configFile: join(REPO, 'web', 'vite.config.ts'), logLevel: 'warn' });
+    workspace = mkdtempSync(join(tmpdir(), 'lora-studio-web-'));
+    mkdirSync(join(workspace, 'models'));
+    copyFileSync(DEMO_MODEL, join(workspace, 'models', 'demo-sd1.safetensors'));
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      workspace,
+      log: () => {},
+      // One torch thread: the busy test machine runs faster that way (src/generate/run.test.ts measured it).
+      env: { ...process.env, CI: '1', OMP_NUM_THREADS: '1' },
+    });
+    baseUrl = server.url.replace(/\/$/, '');
+    const doc = (await (await fetch(`${baseUrl}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    routes = new Set(Object.keys(doc.paths));
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    });
+    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(UI_MS);
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  });
+
+  function needs(...paths: string[]): boolean {
+    const missing = paths.filter((path) => !routes.has(path));
+    if (missing.length > 0)
+      console.warn(`studio browser test: step skipped, routes not landed yet: ${missing.join(', ')}`);
+    return missing.length === 0;
+  }
+
+  /** The page as it is, in English and in Chinese (switched with the app's own control), then back to English. */
+  async function screenshotBothLanguages(name: string) {
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.en.png`), fullPage: true });
+    await page.getByTestId('language').selectOption('zh-CN');
+    await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.zh-CN.png`), fullPage: true });
+    await page.getByTestId('language').selectOption('en');
+  }
+
+  it('serves the app, picks English from the browser, switches to Chinese and remembers it', async () => {
+    await page.goto(`${baseUrl}/`);
+    await page.waitForURL(`${baseUrl}/datasets`);
+    await expect.poll(() => page.getByRole('navigation').textContent()).toContain('Datasets');
+    await page.getByTestId('language').selectOption('zh-CN');
+    await expect.poll(() => page.getByRole('navigation').textContent()).toContain('数据集');
+    await page.reload();
+    await expect.poll(() => page.getByRole('navigation').textContent()).toContain('数据集');
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+    await page.getByTestId('language').selectOption('en');
+    await expect.poll(() => page.getByRole('navigation').textContent()).toContain('New training');
+    // A bookmark of a client-side page loads the app too.
+    await page.goto(`${baseUrl}/jobs`);
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Jobs');
+  });
+
+  it('creates a dataset by uploading a folder and shows a flagged picture in the check', async (context) => {
+    if (!needs('/api/datasets', '/api/datasets/{name}/upload', '/api/datasets/{name}/report')) return context.skip();
+    const folder = join(workspace, '..', `${DATASET}-upload-${Date.now()}`);
+    mkdirSync(folder);
+    for (let i = 0; i < 4; i++) {
+      const scene = drawScene('jiangnan', 11 + i, 64);
+      writeFileSync(join(folder, `scene-${i}.png`), await sharp(Buffer.from(scene.svg)).png().toBuffer());
+      writeFileSync(join(folder, `scene-${i}.txt`), scene.caption);
+    }
+    // A picture the check must flag: tiny and all black.
+    const black = { width: 32, height: 32, channels: 3 as const, background: '#000' };
+    writeFileSync(join(folder, 'dark.png'), await sharp({ create: black }).png().toBuffer());
+    writeFileSync(join(folder, 'notes.md'), 'not a picture');
+
+    await page.goto(`${baseUrl}/datasets`);
+    await page.getByLabel('Name', { exact: true }).fill(DATASET);
+    await page.getByTestId('upload-folder').setInputFiles(folder);
+    await page.waitForURL(`${baseUrl}/datasets/${encodeURIComponent(DATASET)}`);
+    await expect.poll(() => page.locator('.picture').count()).toBe(5);
+    await screenshotBothLanguages('dataset-uploaded');
+    rmSync(folder, { recursive: true, force: true });
+
+    await page.getByRole('button', { name: 'Check pictures' }).click();
+    await page.getByTestId('report-summary').waitFor({ timeout: LONG_MS });
+    const flagged = page.locator('.picture[data-file="dark.png"] [data-verdict]');
+    expect(['warning', 'excluded']).toContain(await flagged.getAttribute('data-verdict'));
+    expect(await page.locator('.picture[data-file="dark.png"] .reasons li').count()).toBeGreaterThan(0);
+    await screenshotBothLanguages('dataset-report');
+  });
+
+  it('re-lints a caption as it is typed and saves it', async (context) => {
+    if (!needs('/api/datasets/{name}/lint', '/api/datasets/{name}/captions')) return context.skip();
+    const card = page.locator('.picture[data-file="scene-0.png"]');
+    const lint = card.getByTestId('lint');
+    await expect.poll(() => lint.textContent()).toMatch(/tokens/);
+    const before = await lint.textContent();
+    await card.locator('textarea').fill('beautiful masterpiece, best quality, amazing');
+    await expect.poll(() => lint.textContent()).not.toBe(before);
+    await expect.poll(() => card.locator('[data-rule]').count()).toBeGreaterThan(0);
+    await card.getByRole('button', { name: 'Save caption' }).click();
+    await card.getByText('Saved').waitFor();
+    const saved = readFileSync(join(workspace, 'datasets', DATASET, 'scene-0.txt'), 'utf8');
+    expect(saved).toBe('beautiful masterpiece, best quality, amazing');
+  });
+
+  it('starts a training on the demo model from the form and shows loss and samples live', async (context) => {
+    if (!needs('/api/config/schema', '/api/config/preflight', '/api/datasets/{name}')) return context.skip();
+    await page.goto(`${baseUrl}/datasets/${encodeURIComponent(DATASET)}`);
+    await page.getByRole('button', { name: 'Train on this dataset' }).click();
+    await page.waitForURL(/\/train\/new\?dataset=/);
+    await page.locator('#field-base_model').waitFor();
+    await screenshotBothLanguages('new-training');
+    const set = async (key: string, value: string) => {
+      const input = page.locator(`#field-${key}`);
+      await input.fill(value);
+      await input.press('Tab');
+    };
+    await set('base_model', 'models/demo-sd1.safetensors');
+    await set('output_name', 'webtest');
+    await set('resolution', '64');
+    await set('lora_rank', '4');
+    await set('batch_size', '2');
+    await set('max_train_steps', '4');
+    await set('save_steps', '2');
+    await set('sample_every_n_steps', '2');
+    await set('sample_inference_steps', '2');
+    await set('sample_prompts', 'a jiangnan water town\na bridge at dusk');
+    await set('seed', '1');
+    expect(await page.locator('#field-output_dir').inputValue()).toBe('output/webtest');
+    await page.getByRole('button', { name: 'Check settings' }).click();
+    // Polling the whole text, so a failure shows the blocking problems the page listed.
+    await expect
+      .poll(() => page.getByTestId('preflight').textContent(), { timeout: LONG_MS })
+      .toContain('Ready to start.');
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await page.waitForURL(/\/jobs\/[^/]+$/, { timeout: LONG_MS });
+    flow.jobId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+
+    const chart = page.getByTestId('loss-chart');
+    await expect.poll(() => chart.getAttribute('data-points'), { timeout: LONG_MS }).not.toBe('0');
+    if (routes.has('/api/jobs/{id}/stream')) {
+      await page.getByTestId('samples').locator('img').first().waitFor({ timeout: LONG_MS });
+    }
+    await page.locator('[data-outcome="done"]').waitFor({ timeout: LONG_MS });
+    expect(await page.locator('[data-outcome="failed"]').count()).toBe(0);
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0);
+    if (routes.has('/api/jobs/{id}/stream')) {
+      // Two prompts sampled at steps 2 and 4.
+      expect(await page.getByTestId('samples').locator('img').count()).toBeGreaterThanOrEqual(2);
+    }
+    await screenshotBothLanguages('training');
+    await page.getByText('Full log').click();
+    await expect.poll(() => page.getByTestId('job-log').textContent()).not.toBe('');
+  });
+
+  it('keeps a checkpoint of a saved step', async (context) => {
+    if (!flow.jobId || !needs('/api/jobs/{id}/stream', '/api/jobs/{id}/keep')) return context.skip();
+    const step = page.locator('.checkpoints li[data-step="2"]');
+    await step.getByRole('button', { name: 'Keep this checkpoint' }).click();
+    await step.getByRole('status').waitFor();
+    const kept = (await step.getByRole('status').textContent())!.replace(/^Kept as /, '').trim();
+    expect(kept).toMatch(/webtest-step2\.safetensors$/);
+    expect(existsSync(join(workspace, kept))).toBe(true);
+  });
+
+  it('lists jobs', async () => {
+    await page.goto(`${baseUrl}/jobs`);
+    if (flow.jobId) await page.locator(`tr[data-job="${flow.jobId}"] [data-status="done"]`).waitFor();
+    await screenshotBothLanguages('jobs');
+  });
+
+  it('renders a strength grid of the LoRA and downloads it', async (context) => {
+    if (!flow.jobId || !needs('/api/loras', '/api/loras/download')) return context.skip();
+    await page.goto(`${baseUrl}/loras`);
+    const row = page.locator('tr[data-lora$="webtest.safetensors"]');
+    await row.waitFor();
+    flow.loraPath = (await row.getAttribute('data-lora'))!;
+    await screenshotBothLanguages('loras');
+
+    await row.getByRole('button', { name: 'Strength grid' }).click();
+    const grid = page.getByTestId('strength-grid');
+    await grid.getByLabel('Prompts (one per line)').fill('a jiangnan water town');
+    await grid.getByLabel('Strengths').fill('0, 0.5, 1');
+    await grid.getByLabel('Base model').fill('models/demo-sd1.safetensors');
+    await grid.getByLabel('Sampling steps').fill('2');
+    await grid.getByLabel('Size (px)').fill('64');
+    await grid.getByRole('button', { name: 'Render' }).click();
+    await grid.locator('.job-result[data-status="done"]').waitFor({ timeout: LONG_MS });
+    expect(await grid.locator('.job-result[data-status="failed"]').count()).toBe(0);
+    await expect.poll(() => grid.locator('.job-result img').count()).toBeGreaterThanOrEqual(3);
+    await screenshotBothLanguages('strength-grid');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.locator('a[data-format="kohya"]').click(),
+    ]);
+    const saved = join(workspace, 'downloaded.safetensors');
+    await download.saveAs(saved);
+    const bytes = readFileSync(saved);
+    // A safetensors file: an 8-byte little-endian header length, then a JSON header.
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    expect(headerLength).toBeGreaterThan(0);
+    expect(bytes.subarray(8, 9).toString()).toBe('{');
+    expect(download.suggestedFilename()).toMatch(/\.safetensors$/);
+  });
+});
