@@ -18,7 +18,7 @@ import {
 } from '../config-form/index.js';
 import { createRouter } from '../router.js';
 import { type ErrorBody, errorBodySchema } from '../schemas.js';
-import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
+import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, BODY_REFUSED } from './responses.js';
 
 /** The shared BAD_REQUEST entry, typed so a handler may answer it itself (its `as const` hides it from the handler). */
 const BAD_CONFIG = {
@@ -49,7 +49,7 @@ const preflight = createRoute({
   responses: {
     200: jsonBody(preflightReportSchema, 'Every problem found (none is a failure of the request), `auto`, estimate'),
     ...BAD_REQUEST,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -62,7 +62,7 @@ const toYaml = createRoute({
   responses: {
     200: jsonBody(configYamlSchema, 'The YAML text'),
     ...BAD_CONFIG,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -75,7 +75,7 @@ const fromYaml = createRoute({
   responses: {
     200: jsonBody(parsedConfigSchema, 'The keys and values the YAML sets'),
     ...BAD_CONFIG,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });

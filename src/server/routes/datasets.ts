@@ -45,7 +45,7 @@ import {
 import { createRouter } from '../router.js';
 import type { ErrorBody } from '../schemas.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits } from '../security/index.js';
-import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
+import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, BODY_REFUSED } from './responses.js';
 import { errorBodySchema } from '../schemas.js';
 
 const DATASET_NOT_FOUND = { 404: jsonBody(errorBodySchema, 'No dataset of that name (`dataset_not_found`)') } as const;
@@ -73,7 +73,7 @@ const createDatasetRoute = createRoute({
     201: jsonBody(datasetSummarySchema, 'The new dataset'),
     ...BAD_REQUEST,
     409: jsonBody(errorBodySchema, 'A dataset of that name exists (`dataset_exists`)'),
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -125,7 +125,7 @@ const captionRoute = createRoute({
     200: jsonBody(captionSavedSchema, 'The saved caption and its lint'),
     ...BAD_REQUEST,
     404: jsonBody(errorBodySchema, 'No such dataset, or `file` is not one of its pictures'),
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -139,7 +139,7 @@ const lintRoute = createRoute({
     200: jsonBody(captionLintSchema, 'Findings and token count'),
     ...BAD_REQUEST,
     ...DATASET_NOT_FOUND,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -153,7 +153,7 @@ const replaceRoute = createRoute({
     200: jsonBody(replaceResultSchema, 'The captions changed (or that would change)'),
     ...BAD_REQUEST,
     ...DATASET_NOT_FOUND,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -167,7 +167,7 @@ const settingsRoute = createRoute({
     200: jsonBody(datasetSummarySchema, 'The dataset'),
     ...BAD_REQUEST,
     ...DATASET_NOT_FOUND,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });

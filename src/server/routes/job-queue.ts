@@ -11,7 +11,7 @@ import {
   prepareJobConfigSchema,
 } from '../runner/index.js';
 import { cancelBodySchema, jobIdParamsSchema, jobResponseSchema } from '../schemas.js';
-import { BAD_REQUEST, CONFLICT, jsonBody, NOT_FOUND, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
+import { BAD_REQUEST, CONFLICT, jsonBody, NOT_FOUND, REFUSED_RESPONSES, BODY_REFUSED } from './responses.js';
 
 /** The job kinds the server runs; each has its own config schema. */
 export const SUBMITTABLE_KINDS = ['prepare', 'auto-label', 'train', 'generate', 'merge'] as const;
@@ -45,7 +45,7 @@ const submitJob = createRoute({
   responses: {
     201: jsonBody(jobResponseSchema, 'The queued job'),
     ...BAD_REQUEST,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });
@@ -63,7 +63,7 @@ const resumeJob = createRoute({
     ...BAD_REQUEST,
     ...NOT_FOUND,
     ...CONFLICT,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });

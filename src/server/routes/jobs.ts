@@ -12,7 +12,7 @@ import {
   listJobsQuerySchema,
   readLogQuerySchema,
 } from '../schemas.js';
-import { BAD_REQUEST, CONFLICT, jsonBody, NOT_FOUND, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
+import { BAD_REQUEST, CONFLICT, jsonBody, NOT_FOUND, REFUSED_RESPONSES, BODY_REFUSED } from './responses.js';
 
 const listJobs = createRoute({
   method: 'get',
@@ -51,7 +51,7 @@ const cancelJob = createRoute({
     ...BAD_REQUEST,
     ...NOT_FOUND,
     ...CONFLICT,
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });

@@ -16,7 +16,7 @@ import {
 } from '../loras/index.js';
 import { createRouter } from '../router.js';
 import { errorBodySchema, jobIdParamsSchema } from '../schemas.js';
-import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, TOO_LARGE } from './responses.js';
+import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, BODY_REFUSED } from './responses.js';
 
 const NO_SUCH_FILE = { 404: jsonBody(errorBodySchema, 'No file at that path') } as const;
 const OUTSIDE = {
@@ -75,7 +75,7 @@ const keepLora = createRoute({
     ...BAD_REQUEST,
     404: jsonBody(errorBodySchema, 'No job with that id, or no LoRA saved at that step; the hint lists the steps'),
     409: jsonBody(errorBodySchema, 'The job is not a train job'),
-    ...TOO_LARGE,
+    ...BODY_REFUSED,
     ...REFUSED_RESPONSES,
   },
 });

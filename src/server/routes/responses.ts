@@ -17,4 +17,8 @@ export const REFUSED_RESPONSES = {
 export const BAD_REQUEST = { 400: errorResponse('A field of the request is not valid; `field` names it') } as const;
 export const NOT_FOUND = { 404: errorResponse('No job with that id') } as const;
 export const CONFLICT = { 409: errorResponse("The job's status does not allow this") } as const;
-export const TOO_LARGE = { 413: errorResponse('The request body is larger than the server accepts') } as const;
+/** What any route that takes a body may answer besides 400: a body too large, or one of a type it does not read. */
+export const BODY_REFUSED = {
+  413: errorResponse('The request body is larger than the server accepts'),
+  415: errorResponse('The body is not of a type this route reads (JSON unless it says otherwise)'),
+} as const;
