@@ -1,4 +1,5 @@
 // The studio's HTTP app: security first, then the routes; no listen here (serve.ts does that), so tests call request().
+import { join } from 'node:path';
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -7,7 +8,11 @@ import { PROTOCOL_VERSION } from '../engine/index.js';
 import type { JobStore } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
 import { configRoutes } from './routes/config.js';
+import { coverRoutes } from './routes/covers.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { experimentRoutes } from './routes/experiments.js';
+import { libraryRoutes } from './routes/library.js';
+import { sdapiRoutes } from './routes/sdapi.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { jobQueueRoutes } from './routes/job-queue.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -28,6 +33,8 @@ export interface AppDeps {
   version: string;
   /** The environment the engine runs with (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** The studio's SQLite file, where the library and the experiments open their stores (default: the workspace's). */
+  storeFile?: string;
   /** Called after a job is queued, so the runner starts it at once (default: nothing; the runner polls). */
   onJobQueued?: () => void;
   /** Where the stack of an unexpected error goes (default: stderr); the client only sees a generic 500. */
@@ -49,7 +56,19 @@ export interface RouteDeps {
   workspace: string;
   env: NodeJS.ProcessEnv;
   onJobQueued: () => void;
+  /**
+   * The studio's SQLite file: areas with tables of their own (library, experiments) open their stores on it.
+   * Default (`storeFileOf`): the workspace's.
+   */
+  storeFile?: string;
 }
+
+export function storeFileOf(deps: Pick<RouteDeps, 'workspace' | 'storeFile'>): string {
+  return deps.storeFile ?? join(deps.workspace, ...STORE_FILE);
+}
+
+/** Where the store lives inside a workspace; one file, so copying the workspace copies the job history. */
+export const STORE_FILE = ['.lora-scripts', 'studio.db'] as const;
 
 export function createApp({
   store,
@@ -57,10 +76,11 @@ export function createApp({
   policy,
   version,
   env = process.env,
+  storeFile = join(workspace, ...STORE_FILE),
   onJobQueued = () => {},
   logError = logToStderr,
 }: AppDeps) {
-  const deps: RouteDeps = { store, workspace, env, onJobQueued };
+  const deps: RouteDeps = { store, workspace, env, onJobQueued, storeFile };
   const app = new OpenAPIHono();
   app.use('*', accessCheck(policy));
   app.use('*', jsonBodyLimit());
@@ -72,7 +92,11 @@ export function createApp({
     .route('/', workspaceFileRoutes(deps))
     .route('/', datasetRoutes(deps))
     .route('/', loraRoutes(deps))
-    .route('/', configRoutes(deps));
+    .route('/', configRoutes(deps))
+    .route('/', libraryRoutes(deps))
+    .route('/', experimentRoutes(deps))
+    .route('/', coverRoutes(deps))
+    .route('/', sdapiRoutes(deps));
 
   // Registered as a route of its own (not `app.doc`) so that the document lists itself too.
   const documentConfig = {

@@ -7,7 +7,9 @@ import { createAdaptorServer } from '@hono/node-server';
 import { UsageError } from '../errors.js';
 import { type Job, type JobStore, openSqliteStore } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
-import { createApp } from './app.js';
+import { createApp, STORE_FILE } from './app.js';
+
+export { STORE_FILE };
 import { DEFAULT_DEVICE, executorForKind, startJobRunner } from './runner/index.js';
 import { accessPolicy, isLoopbackHost, newToken } from './security/index.js';
 
@@ -32,9 +34,6 @@ export interface RunningServer {
   /** Stops accepting, drops open connections, stops the runner (its job becomes interrupted), closes the store. */
   close(): Promise<void>;
 }
-
-/** Where the store lives inside a workspace; one file, so copying the workspace copies the job history. */
-export const STORE_FILE = ['.lora-scripts', 'studio.db'] as const;
 
 export async function startServer({
   host,

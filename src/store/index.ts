@@ -32,7 +32,8 @@ export {
  * Opens the embedded store; a restarted server calls `markRunningAsInterrupted()` first.
  * @example const store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
  */
-export { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+export { openSqliteDatabase, openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+export type { Migration } from './sqlite-migrations.js';
 /** Every store error carries one of the codes listed on the class. */
 export { jobNotFound, StoreError } from './store-error.js';
 export type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions, ReadUpdatesOptions } from './types.js';

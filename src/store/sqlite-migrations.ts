@@ -1,5 +1,7 @@
 // The SQLite schema as numbered migrations; a migration, once released, is never edited: add the next number instead.
 import type { Database } from 'better-sqlite3';
+import { EXPERIMENT_MIGRATIONS } from '../experiments/sqlite-migrations.js';
+import { LIBRARY_MIGRATIONS } from '../library/sqlite-migrations.js';
 import { StoreError } from './store-error.js';
 
 export interface Migration {
@@ -8,7 +10,8 @@ export interface Migration {
   sql: string;
 }
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [
+/** The job tables; the library's and the experiments' come from their own areas (versions given out in order). */
+const JOB_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'jobs and job logs',
@@ -56,6 +59,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
+
+/**
+ * Every area's migrations on one version line, in order. Versions are given out per area ahead of time (jobs 1–2,
+ * library 3, experiments 4; next free: 5) so that two areas never claim the same one.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  ...JOB_MIGRATIONS,
+  ...LIBRARY_MIGRATIONS,
+  ...EXPERIMENT_MIGRATIONS,
+].sort((a, b) => a.version - b.version);
 
 /**
  * Applies the migrations newer than the file's `schema_version`, all in one transaction (a second server opening the

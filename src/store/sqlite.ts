@@ -25,6 +25,15 @@ const BUSY_TIMEOUT_MS = 5000;
  * @example const store = openSqliteStore('.lora-scripts/studio.db'); await store.markRunningAsInterrupted();
  */
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): JobStore {
+  const db = openSqliteDatabase(file);
+  return new SqliteJobStore(db, options.now ?? (() => new Date()), options.newId ?? randomUUID);
+}
+
+/**
+ * One connection to the studio's SQLite file, migrated to the latest schema of every area (jobs, library,
+ * experiments). Each area's store opens its own connection on the same file; WAL lets them read while one writes.
+ */
+export function openSqliteDatabase(file: string): Database {
   mkdirSync(dirname(file), { recursive: true });
   const db = new BetterSqlite3(file);
   try {
@@ -36,7 +45,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     db.close();
     throw error;
   }
-  return new SqliteJobStore(db, options.now ?? (() => new Date()), options.newId ?? randomUUID);
+  return db;
 }
 
 interface JobRow {
