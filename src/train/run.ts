@@ -53,6 +53,8 @@ export interface TrainOptions {
    * server cancelling or stopping a job.
    */
   stopSignal?: AbortSignal;
+  /** Each intermediate LoRA (`save_steps`) once its WebUI/kohya file is written: what a user may keep or download. */
+  onIntermediateLora?: (file: string, step: number) => void;
 }
 
 export interface TrainResult {
@@ -197,6 +199,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
             kohyaFor(event, trainingStartedAt).then((file) => {
               intermediateFiles.push(file);
               options.note(`saved ${file}`);
+              options.onIntermediateLora?.(file, event.step);
             }),
           );
         }

@@ -19,7 +19,10 @@ export interface KeepOptions {
 export async function keepTrainedLora({ store, workspace, jobId, step }: KeepOptions): Promise<string> {
   const job = await store.getJob(jobId);
   if (job === null) throw jobNotFound(jobId);
-  const plan = planKeep(job, step);
+  // A running (or stopped) job's saved LoRAs are in its checkpoint updates before they are among its outputs.
+  const updates = await store.readUpdates(jobId);
+  const saved = updates.flatMap((update) => (update.type === 'checkpoint' ? [update.path] : []));
+  const plan = planKeep({ ...job, outputs: [...new Set([...job.outputs, ...saved])] }, step);
   // The outputs are the job's record, but the file may have been removed or replaced since: it must still be a LoRA.
   const source = openLoraFile(workspace, plan.source, { shouldHash: false });
   if (plan.target === plan.source) return plan.target;

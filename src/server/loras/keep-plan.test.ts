@@ -64,8 +64,8 @@ describe('planKeep', () => {
 
   it('says why a job has nothing to keep: no save_steps, still running, interrupted', () => {
     expect(refusal(() => planKeep(trainJob(OUTPUTS.slice(0, 2)), 100)).hint).toMatch(/`save_steps`/);
-    expect(refusal(() => planKeep(trainJob([], 'running'), 100)).hint).toMatch(/when it is done/);
-    expect(refusal(() => planKeep(trainJob([], 'interrupted'), 100)).hint).toMatch(/^resume the job/);
+    expect(refusal(() => planKeep(trainJob([], 'running'), 100)).hint).toMatch(/has saved no LoRA yet/);
+    expect(refusal(() => planKeep(trainJob([], 'interrupted'), 100)).hint).toMatch(/resume it$/);
     expect(refusal(() => planKeep(trainJob([], 'cancelled'), 100)).hint).toMatch(/GET \/api\/loras/);
   });
 

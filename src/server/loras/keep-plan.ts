@@ -67,10 +67,10 @@ function savedStepsHint(saved: readonly SavedIntermediate[], status: Job['status
       return 'it saved only its final LoRA; train with `save_steps` set to save one every N steps';
     case 'queued':
     case 'running':
-      return `the job is ${status}: its saved LoRAs become its outputs when it is done`;
+      return `the job is ${status} and has saved no LoRA yet; keep one once a \`checkpoint\` update names it`;
     case 'interrupted':
-      return 'resume the job: its saved LoRAs become its outputs when it is done';
+      return 'it saved no LoRA before it was interrupted; resume it';
     default:
-      return `the job ended ${status}, with no outputs; \`GET /api/loras\` lists the LoRA files it left`;
+      return `the job ended ${status} before it saved a LoRA; \`GET /api/loras\` lists the LoRA files it left`;
   }
 }

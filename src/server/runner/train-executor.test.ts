@@ -101,7 +101,17 @@ describe('trainExecutor', () => {
     const samples = updates.flatMap((update) => (update.type === 'sample' ? [update] : []));
     expect(samples.map((sample) => sample.prompt)).toContain('jiangnan water town');
     const checkpoints = updates.flatMap((update) => (update.type === 'checkpoint' ? [update] : []));
-    expect(checkpoints.map((checkpoint) => checkpoint.step)).toContain(2);
+    // the WebUI/kohya file of the save, which is what a user keeps or downloads
+    expect(checkpoints).toEqual([
+      {
+        type: 'checkpoint',
+        step: 2,
+        path: 'output/demo/demo-step00000002.safetensors',
+        is_final: false,
+        seq: expect.any(Number),
+        at: expect.any(String),
+      },
+    ]);
     for (const { path } of [...samples, ...checkpoints]) {
       expect(path.startsWith('output/demo/'), path).toBe(true);
       expect(existsSync(join(workspace, path)), path).toBe(true);

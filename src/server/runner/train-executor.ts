@@ -28,6 +28,9 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
       verbose: false,
       stopSignal: signal,
       note: (line) => log(line.split('\n')),
+      onIntermediateLora: (file, step) => {
+        update({ type: 'checkpoint', step, path: relative(workspace, file), is_final: false });
+      },
       onFinding: (finding) => {
         log([formatFinding(finding)]);
         const { code, step, epoch, message, hint } = finding;
@@ -94,8 +97,7 @@ export function updateOf(
     }
     case 'sample':
       return { type: 'sample', step: event.step, prompt: event.prompt, path: relative(workspace, event.path) };
-    case 'checkpoint':
-      return { type: 'checkpoint', step: event.step, path: relative(workspace, event.path), is_final: event.is_final };
+    // A checkpoint becomes an update once its WebUI/kohya file is written (onIntermediateLora), not at the engine's save.
     case 'validation':
       return { type: 'validation', step: event.step, epoch: event.epoch, loss: event.loss, images: event.images };
     case 'warning':
