@@ -8,7 +8,7 @@ import type { JobExecutor } from './job-runner.js';
 import { labelExecutor, resolveAutoLabelJob } from './label-executor.js';
 import { mergeExecutor, resolveMergeJob } from './merge-executor.js';
 import { prepareExecutor, resolvePrepareJob } from './prepare-executor.js';
-import { resolveTrainConfig } from './train-config.js';
+import { checkTrainConfig } from './train-config.js';
 import { inWorkspaceTerms, trainExecutor } from './train-executor.js';
 
 export interface ExecutorOptions {
@@ -24,7 +24,7 @@ export interface ExecutorOptions {
 export function checkJobConfig(kind: JobKind, config: unknown, workspace: string): void {
   const root = realpathSync(workspace);
   const checks: Record<JobKind, () => unknown> = {
-    train: () => resolveTrainConfig(config as Record<string, unknown>, root),
+    train: () => checkTrainConfig(config as Record<string, unknown>, root),
     prepare: () => resolvePrepareJob(config, root),
     'auto-label': () => resolveAutoLabelJob(config, root),
     generate: () => resolveGenerateJob(config, root),

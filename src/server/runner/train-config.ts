@@ -1,5 +1,7 @@
 // A train job's config: the CLI's own schema on the JSON object, every path confined to the workspace.
 import {
+  AUTO_KEYS,
+  type AutoValues,
   CONFIG_KEYS,
   isFile,
   looksLikeHubId,
@@ -26,11 +28,28 @@ export function resolveTrainConfig(
   config: Record<string, unknown>,
   workspace: string,
   resume: string | null = null,
+  autoValues?: AutoValues,
 ): ResolvedConfig {
+  const confined = checkTrainConfig(config, workspace, resume);
+  return resolveConfig(confined, { cwd: workspace, isFile, autoValues });
+}
+
+/** The config validated and its paths confined, `auto` values left as they are (the executor fills them in). */
+export function checkTrainConfig(
+  config: Record<string, unknown>,
+  workspace: string,
+  resume: string | null = null,
+): ParsedConfig {
   const parsed = validateConfig({ file: CONFIG_SOURCE, text: JSON.stringify(config) });
   const confined = confinePaths({ ...parsed, resume: resume ?? parsed.resume }, workspace);
-  return resolveConfig(confined, { cwd: workspace, isFile });
+  // The rest of resolving (derived keys) is checked now too, with stand-ins for `auto`: the real values come from the
+  // dataset and device when the job starts, as `train` fills them in at its start.
+  resolveConfig(confined, { cwd: workspace, isFile, autoValues: AUTO_STAND_INS });
+  return confined;
 }
+
+/** Valid for every `auto` key, used only to check the rest of a config before its job runs. */
+const AUTO_STAND_INS: AutoValues = Object.fromEntries(AUTO_KEYS.map((key) => [key, 1]));
 
 function confinePaths(config: ParsedConfig, workspace: string): ParsedConfig {
   const context = { cwd: workspace, isFile };

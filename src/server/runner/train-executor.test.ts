@@ -77,6 +77,22 @@ describe('trainExecutor', () => {
     expect(log.at(-1)).toBe('LoRA for WebUI / ComfyUI: output/demo/demo.safetensors');
   }, 200_000);
 
+  it('fills in `auto` values from the dataset and the device when the job starts, with the reasons in its log', async () => {
+    const queued = await store.createJob({
+      kind: 'train',
+      device: 'default',
+      config: { ...TINY_RUN, lora_rank: 'auto', learning_rate: 'auto' },
+    });
+    runner = startJobRunner({ store, device: 'default', execute: trainExecutor({ workspace, env: ENV }) });
+    const job = await waitForEnd(queued.id);
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('done');
+    const log = (await store.readLog(job.id)).map((line) => line.text);
+    expect(log.filter((line) => line.startsWith('auto ')).join('\n')).toMatch(
+      /lora_rank[\s\S]*learning_rate|learning_rate[\s\S]*lora_rank/,
+    );
+  }, 300_000);
+
   it('gives watchers typed updates: progress with loss and learning rate, samples and checkpoints as paths in the workspace', async () => {
     const config = {
       ...TINY_RUN,

@@ -3,10 +3,11 @@ import { relative } from 'node:path';
 import type { EngineEvent, Env } from '../../engine/index.js';
 import { InterruptedError, LoraScriptsError } from '../../errors.js';
 import type { NewJobUpdate } from '../../store/index.js';
-import { formatFinding, runTraining } from '../../train/index.js';
+import { type AutoValues, autoKeysOf, type ParsedConfig } from '../../config/index.js';
+import { formatFinding, formatRecommendation, recommendForConfig, runTraining } from '../../train/index.js';
 import { createEtaEstimator } from './eta.js';
 import type { JobExecutor } from './job-runner.js';
-import { resolveTrainConfig } from './train-config.js';
+import { checkTrainConfig, resolveTrainConfig } from './train-config.js';
 
 export interface TrainExecutorOptions {
   workspace: string;
@@ -18,8 +19,21 @@ export interface TrainExecutorOptions {
  * The job's signal (cancel, server stop) stops the training as Ctrl-C does: the engine saves what it trained so far.
  */
 export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExecutor {
+  /** `auto` keys filled in from the dataset and the device, as `train` does at its start; the reasons go to the log. */
+  const recommendAutoValues = async (
+    parsed: ParsedConfig,
+    log: (lines: readonly string[]) => void,
+  ): Promise<AutoValues | undefined> => {
+    const keys = autoKeysOf(parsed);
+    if (keys.length === 0) return undefined;
+    const note = (line: string) => log([line]);
+    const recommendation = await recommendForConfig({ config: parsed, cwd: workspace, env, note });
+    log(formatRecommendation(recommendation, keys, true).map((line) => `auto ${line}`));
+    return recommendation.values;
+  };
   const execute: JobExecutor = async (job, { signal, log, progress, update }) => {
-    const config = resolveTrainConfig(job.config, workspace, job.resume_from);
+    const autoValues = await recommendAutoValues(checkTrainConfig(job.config, workspace, job.resume_from), log);
+    const config = resolveTrainConfig(job.config, workspace, job.resume_from, autoValues);
     log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
     const eta = createEtaEstimator();
     const result = await runTraining({
