@@ -14,6 +14,7 @@ from .request import (
     DoctorRequest,
     EngineRequest,
     GenerateRequest,
+    GenerateWorkerRequest,
     MakeCheckpointRequest,
     RenderStrengthsRequest,
     TrainRequest,
@@ -108,6 +109,10 @@ def run(request: EngineRequest) -> None:
         from .generate import generate
 
         generate(request.options, compute)
+    elif isinstance(request, GenerateWorkerRequest):
+        from .generate_worker import serve
+
+        serve(request.options, compute)
     elif isinstance(request, MakeCheckpointRequest):
         from .tiny_models import write_checkpoint
 

@@ -193,6 +193,20 @@ class GenerateRequest:
 
 
 @dataclass
+class GenerateWorkerOptions:
+    """The long-lived renderer (generate_worker.py): its jobs come as further stdin lines."""
+
+    out_dir: str  # where every job's PNGs are written; the caller reads and removes them
+
+
+@dataclass
+class GenerateWorkerRequest:
+    protocol: int
+    command: str
+    options: GenerateWorkerOptions
+
+
+@dataclass
 class RenderStrengthsOptions:
     """The demo's strength grid: one LoRA, several strengths, the same prompts and seeds."""
 
@@ -260,12 +274,19 @@ class DoctorRequest:
 
 
 EngineRequest = (
-    TrainRequest | GenerateRequest | RenderStrengthsRequest | CaptionRequest | MakeCheckpointRequest | DoctorRequest
+    TrainRequest
+    | GenerateRequest
+    | GenerateWorkerRequest
+    | RenderStrengthsRequest
+    | CaptionRequest
+    | MakeCheckpointRequest
+    | DoctorRequest
 )
 
 REQUEST_TYPES: dict[str, type] = {
     "train": TrainRequest,
     "generate": GenerateRequest,
+    "generate-worker": GenerateWorkerRequest,
     "render-strengths": RenderStrengthsRequest,
     "caption": CaptionRequest,
     "make-checkpoint": MakeCheckpointRequest,

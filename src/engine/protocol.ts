@@ -114,6 +114,23 @@ const generateRequest = z.strictObject({
   }),
 });
 
+/** The long-lived renderer (engine generate_worker.py); each job then comes as a further stdin line (`workerJobSchema`). */
+const generateWorkerRequest = z.strictObject({
+  ...request('generate-worker'),
+  options: z.strictObject({ out_dir: z.string().min(1) }),
+});
+
+/** One render job written to a running `generate-worker`: a batch of the `generate` request, on its base model. */
+export const workerJobSchema = z.strictObject({
+  job: z.string().min(1),
+  base_model: z.string().min(1),
+  base_model_facts: baseModelFacts,
+  batch: generateRequest.shape.options.shape.batches.element,
+});
+export type WorkerJob = z.infer<typeof workerJobSchema>;
+/** Stops a job of a running `generate-worker` at its next sampling step (or before it starts). */
+export const workerCancelSchema = z.strictObject({ cancel: z.string().min(1) });
+
 const renderStrengthsRequest = z.strictObject({
   ...request('render-strengths'),
   options: z.strictObject({
@@ -160,6 +177,7 @@ const doctorRequest = z.strictObject(request('doctor'));
 export const engineRequestSchema = z.discriminatedUnion('command', [
   trainRequest,
   generateRequest,
+  generateWorkerRequest,
   renderStrengthsRequest,
   captionRequest,
   makeCheckpointRequest,
@@ -280,6 +298,24 @@ const caption = z.object({
   total: z.number().int(),
 });
 
+/** A `generate-worker` job finished: its PNGs, or none when it was cancelled. */
+const jobDone = z.object({
+  type: z.literal('job_done'),
+  job: z.string(),
+  files: z.array(z.string()),
+  cancelled: z.boolean(),
+});
+
+/** A `generate-worker` job's sampling step `step` of `steps`, on image `image` (from 0) of `images`. */
+const renderProgress = z.object({
+  type: z.literal('render_progress'),
+  job: z.string(),
+  image: z.number().int(),
+  images: z.number().int(),
+  step: z.number().int(),
+  steps: z.number().int(),
+});
+
 const warning = z.object({
   type: z.literal('warning'),
   code: z.string(),
@@ -306,6 +342,8 @@ const error = z.object({
   culprit: z.string().nullish(),
   hint: z.string().nullish(),
   traceback: z.string().nullish(),
+  /** `generate-worker`: the job that failed; the worker goes on with the next one. */
+  job: z.string().nullish(),
 });
 
 export const engineEventSchema = z.discriminatedUnion('type', [
@@ -319,6 +357,8 @@ export const engineEventSchema = z.discriminatedUnion('type', [
   caption,
   warning,
   info,
+  jobDone,
+  renderProgress,
   done,
   error,
 ]);
