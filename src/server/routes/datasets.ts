@@ -43,10 +43,9 @@ import {
   zipSources,
 } from '../datasets/index.js';
 import { createRouter } from '../router.js';
-import type { ErrorBody } from '../schemas.js';
+import { type ErrorBody, errorBodySchema } from '../schemas.js';
 import { DEFAULT_ZIP_LIMITS, type ZipLimits } from '../security/index.js';
 import { BAD_REQUEST, jsonBody, REFUSED_RESPONSES, BODY_REFUSED } from './responses.js';
-import { errorBodySchema } from '../schemas.js';
 
 const DATASET_NOT_FOUND = { 404: jsonBody(errorBodySchema, 'No dataset of that name (`dataset_not_found`)') } as const;
 const params = datasetParamsSchema;
