@@ -78,7 +78,7 @@ def serve(options: GenerateWorkerOptions, compute: Compute, stdin=None) -> None:
             emit("job_done", job=job.job, files=[], cancelled=True)
             continue
         try:
-            loaded = render_job(job, loaded, options.out_dir, compute, lambda: job.job in cancelled)
+            loaded = render_job(job, loaded, options.out_dir, compute, lambda job_id=job.job: job_id in cancelled)
         except JobCancelled:
             emit("job_done", job=job.job, files=[], cancelled=True)
         except EngineFailure as failure:
