@@ -31,6 +31,7 @@ describe('checkUploadedFiles', () => {
     'C:/a.png',
     'a\u0001.png',
     `${'x'.repeat(256)}.png`,
+    `${'deep/'.repeat(300)}a.png`,
     '.',
     '',
   ])('refuses %j with 400 naming it', (name) => {
@@ -76,6 +77,9 @@ describe('classifyUpload', () => {
     expect(classifyUpload('__MACOSX/._a.png')).toHaveProperty('skip', expect.stringContaining('__MACOSX'));
     expect(classifyUpload('metadata.csv')).toHaveProperty('skip', expect.stringContaining('.txt'));
     expect(classifyUpload('notes.pdf')).toHaveProperty('skip', expect.stringContaining('not a picture'));
+    expect(classifyUpload(`${'x'.repeat(256)}.png`)).toHaveProperty('skip', expect.stringContaining('longer'));
+    expect(classifyUpload(`${'deep/'.repeat(300)}a.png`)).toHaveProperty('skip', expect.stringContaining('longer'));
+    expect(classifyUpload('tab\there.png')).toHaveProperty('skip', expect.stringContaining('control'));
   });
 });
 

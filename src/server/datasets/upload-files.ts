@@ -20,6 +20,8 @@ export interface UploadedFile {
 
 /** One path segment: the most bytes common file systems (ext4, APFS, NTFS) allow in a name. */
 const MAX_SEGMENT_BYTES = 255;
+/** A whole relative path: deep enough for any real folder, well inside every system's PATH_MAX with the workspace. */
+const MAX_PATH_BYTES = 1024;
 const CONTROL_CHARACTERS = /\p{Cc}/u;
 /** Folders that archivers and file browsers add on their own; nobody means to train on them. */
 const SYSTEM_FOLDERS = new Set(['__macosx']);
@@ -97,6 +99,14 @@ export function safeUploadPath(name: string): string {
   const split = splitRelativePath(name);
   if ('problem' in split) throw uploadError(400, split.problem, 'upload_path_unsafe', name);
   if (split.segments.length === 0) throw uploadError(400, 'names no file', 'upload_path_unsafe', name);
+  if (Buffer.byteLength(name) > MAX_PATH_BYTES) {
+    throw uploadError(
+      400,
+      `is a path longer than ${MAX_PATH_BYTES} bytes; use shorter folder names`,
+      'upload_path_unsafe',
+      name,
+    );
+  }
   for (const segment of split.segments) {
     if (CONTROL_CHARACTERS.test(segment)) {
       throw uploadError(400, 'contains a control character; rename the file', 'upload_path_unsafe', name);
@@ -116,6 +126,14 @@ export function safeUploadPath(name: string): string {
 /** What a dataset does with a file at a safe relative `path`: keep it as a picture or a caption, or skip it. */
 export function classifyUpload(path: string): { kind: UploadKind } | { skip: string } {
   const segments = path.split('/');
+  // A form's names were refused for these already; a zip's are skipped, as the rest of the archive is fine.
+  if (
+    segments.some((segment) => Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) ||
+    Buffer.byteLength(path) > MAX_PATH_BYTES
+  ) {
+    return { skip: `a name longer than ${MAX_SEGMENT_BYTES} bytes, or a path longer than ${MAX_PATH_BYTES}` };
+  }
+  if (CONTROL_CHARACTERS.test(path)) return { skip: 'a name with a control character' };
   const fileName = segments[segments.length - 1]!;
   if (segments.some((segment) => segment.startsWith('.') || SYSTEM_FOLDERS.has(segment.toLowerCase()))) {
     return { skip: 'a hidden or system file (its name or a folder of it starts with `.`, or is `__MACOSX`)' };
