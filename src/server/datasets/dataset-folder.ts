@@ -113,7 +113,7 @@ export async function readDatasetImages(folder: DatasetFolder): Promise<DatasetI
       path: `${datasetPath(folder.name)}/${image}`,
       caption,
       ...(await orientedSize(path)),
-      bytes: statSync(path).size,
+      bytes: sizeBytes(path),
     };
   });
 }
@@ -216,6 +216,15 @@ function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false;
+  }
+}
+
+/** 0 for a picture removed since it was listed: the listing is a snapshot, not a lock. */
+function sizeBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 

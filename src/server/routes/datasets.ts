@@ -16,6 +16,7 @@ import {
   datasetDetailSchema,
   datasetListSchema,
   datasetParamsSchema,
+  datasetPath,
   datasetReportSchema,
   datasetSummarySchema,
   findDataset,
@@ -220,7 +221,7 @@ export function datasetRoutes({ store, workspace }: RouteDeps, options: DatasetR
       const images = await readDatasetImages(folder);
       const detail = {
         name: folder.name,
-        path: summarizeDataset(folder).path,
+        path: datasetPath(folder.name),
         trigger_word: triggerWordOf(readSettings(folder)),
         images,
       };
