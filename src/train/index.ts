@@ -19,3 +19,5 @@ export { finalFiles } from './finished-run.js';
 export { trainingBuckets } from './training-buckets.js';
 /** Diagnostics of a run (pure): `diagnoseLoss(points, validation, facts)`, `findOverfitting(likeness, bits)`. */
 export { formatFinding, type Finding } from './diagnostics.js';
+/** What `train` records about a continued LoRA's parents, as `lora_scripts.lineage` JSON in its header. */
+export { LINEAGE_METADATA_KEY, type Lineage } from './lineage.js';
