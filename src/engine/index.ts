@@ -7,6 +7,8 @@ export {
   engineRequestSchema,
   engineRequestJsonSchemas,
   validateEngineRequest,
+  workerCancelSchema,
+  workerJobSchema,
   PROTOCOL_VERSION,
   type EngineEvent,
   type EngineRequest,
@@ -16,7 +18,15 @@ export {
   type RequestBodyOf,
   type RequestOf,
   type TrainConfig,
+  type WorkerJob,
 } from './protocol.js';
 /** `setupEngine({env: process.env, log: console.error})` creates or updates the venv; a no-op when current. */
 export { setupEngine, isEngineReady, detectTorchBuild, type SetupResult } from './setup.js';
-export { engineVenvDir, ENGINE_SOURCE_DIR, CLIP_TOKENIZER_DIR, PACKAGE_ROOT, type Env } from './paths.js';
+export {
+  engineVenvDir,
+  venvPython,
+  ENGINE_SOURCE_DIR,
+  CLIP_TOKENIZER_DIR,
+  PACKAGE_ROOT,
+  type Env,
+} from './paths.js';

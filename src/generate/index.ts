@@ -26,4 +26,4 @@ export {
 /** `chooseScheduler('DPM++ 2M Karras')` → the diffusers scheduler class and settings. */
 export { chooseScheduler, SAMPLER_NAMES, SCHEDULE_TYPES, type SchedulerChoice } from './samplers.js';
 /** `findLora('jiangnan_style', ['output'], '--prompt')`: WebUI's name lookup over a list of folders. */
-export { findLora, listLoraFiles, readLoraTrainingFacts } from './lora-files.js';
+export { findLora, listLoraFiles, readLoraTrainingFacts, loraShortHash, baseModelSha256 } from './lora-files.js';

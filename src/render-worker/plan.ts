@@ -1,0 +1,125 @@
+// A render request → the worker job the engine runs and the WebUI infotext of every image it will make. Pure: the
+// shell (process.ts) has already read the base model's facts and hashed it and the LoRA files.
+import type { EngineBaseModelFacts } from '../checkpoint/index.js';
+import type { WorkerJob } from '../engine/index.js';
+import { UsageError } from '../errors.js';
+import {
+  buildParametersText,
+  chooseScheduler,
+  parseNegativePrompt,
+  parsePrompt,
+  type GenerationParameters,
+} from '../generate/index.js';
+import type { RenderRequest } from './types.js';
+
+export interface BaseModelRecord {
+  path: string;
+  /** Full sha256 of the file; null for a diffusers folder. */
+  sha256: string | null;
+  /** File stem: WebUI's `Model:`. */
+  name: string;
+  engineFacts: EngineBaseModelFacts;
+}
+
+export interface PlannedRender {
+  job: WorkerJob;
+  /** Per seed, in order: the infotext its PNG carries. */
+  infotexts: string[];
+}
+
+const SEED_RANGE = 2 ** 32;
+
+/**
+ * The prompt's `<lora:…>` tags are taken out of what the text encoder reads; the LoRAs applied are exactly
+ * `request.loras` (the caller resolved the tags). A LoRA the prompt does not name gets its tag appended to the
+ * infotext's prompt, so WebUI re-renders the same picture from the PNG alone.
+ */
+export function planRender(
+  request: RenderRequest,
+  jobId: string,
+  base: BaseModelRecord,
+  loraHashes: string[],
+  version: string,
+): PlannedRender {
+  const parsed = parsePrompt(request.prompt, 'prompt');
+  const negative = parseNegativePrompt(request.negative_prompt, 'negative_prompt');
+  const scheduler = chooseScheduler(request.sampler, 'Automatic', 'sampler');
+  checkSettings(request);
+  const tagged = new Set(parsed.loras.map((l) => l.name));
+  const loras = request.loras.map((lora, i) => ({
+    path: lora.path,
+    name: lora.name ?? stemOf(lora.path),
+    te_weight: lora.weight,
+    unet_weight: lora.unet_weight ?? lora.weight,
+    hash: loraHashes[i]!,
+  }));
+  const untagged = loras.filter((l) => !tagged.has(l.name)).map(loraTag);
+  const infotextPrompt = [request.prompt, ...untagged].filter(Boolean).join(', ');
+  const parameters = (seed: number): GenerationParameters => ({
+    prompt: infotextPrompt,
+    negativePrompt: request.negative_prompt,
+    steps: request.steps,
+    sampler: scheduler.sampler,
+    scheduleType: scheduler.scheduleType,
+    cfgScale: request.cfg_scale,
+    seed,
+    width: request.width,
+    height: request.height,
+    modelHash: base.sha256 ? base.sha256.slice(0, 10) : null,
+    model: base.name,
+    loraHashes: loras.map((l) => ({ name: l.name, hash: l.hash })),
+    version,
+    extra: {},
+  });
+  const weighted = parsed.segments !== undefined || negative.segments !== undefined;
+  const pairs = (segments: typeof parsed.segments, text: string): [string, number][] =>
+    (segments ?? [{ text, weight: 1 }]).map((s) => [s.text, s.weight]);
+  return {
+    job: {
+      job: jobId,
+      base_model: base.path,
+      base_model_facts: base.engineFacts,
+      batch: {
+        prompt: parsed.text,
+        negative_prompt: negative.text,
+        prompt_segments: weighted ? pairs(parsed.segments, parsed.text) : null,
+        negative_segments: weighted ? pairs(negative.segments, negative.text) : null,
+        seeds: request.seeds,
+        files: request.seeds.map((_, k) => `${jobId}-${k}.png`),
+        steps: request.steps,
+        cfg_scale: request.cfg_scale,
+        width: request.width,
+        height: request.height,
+        scheduler: scheduler.engine,
+        loras: loras.map(({ path, name, te_weight, unet_weight }) => ({ path, name, te_weight, unet_weight })),
+      },
+    },
+    infotexts: request.seeds.map((seed) => buildParametersText(parameters(seed))),
+  };
+}
+
+/** What the pipeline would refuse after the base model loaded: refused here, naming the field. */
+function checkSettings(request: RenderRequest): void {
+  const fail = (field: string, message: string, hint: string) => {
+    throw new UsageError(message, { code: 'invalid_render', culprit: field, hint });
+  };
+  if (request.seeds.length === 0) fail('seeds', 'no seeds: nothing to render', 'give one seed per image');
+  const badSeed = request.seeds.find((s) => !Number.isInteger(s) || s < 0 || s >= SEED_RANGE);
+  if (badSeed !== undefined) fail('seeds', `seed ${badSeed} is not in 0…${SEED_RANGE - 1}`, 'use a 32-bit seed');
+  if (!Number.isInteger(request.steps) || request.steps < 1)
+    fail('steps', `steps ${request.steps} is not a whole number ≥ 1`, 'use 20 for a normal render');
+  for (const field of ['width', 'height'] as const) {
+    const value = request[field];
+    if (!Number.isInteger(value) || value < 8 || value % 8 !== 0)
+      fail(field, `${field} ${value} is not a multiple of 8`, 'use a size such as 512 or 768');
+  }
+}
+
+function stemOf(path: string): string {
+  return (path.split(/[\\/]/).pop() ?? path).replace(/\.safetensors$/i, '');
+}
+
+function loraTag(lora: { name: string; te_weight: number; unet_weight: number }): string {
+  const weights = lora.te_weight === lora.unet_weight ? `${lora.te_weight}` : `${lora.te_weight}:${lora.unet_weight}`;
+  return `<lora:${lora.name}:${weights}>`;
+}
