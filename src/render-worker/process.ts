@@ -201,7 +201,10 @@ class WorkerProcess implements RenderWorker {
       this.current!.onProgress?.({ image, images, step, steps });
     } else if (event.type === 'job_done' && event.job === this.current?.id) {
       const pending = this.current;
-      if (event.cancelled) return this.settle((p) => p.reject(cancelledError()));
+      if (event.cancelled) {
+        this.settle((p) => p.reject(cancelledError()));
+        return;
+      }
       try {
         const images = this.readImages(pending, event.files);
         this.counts.renders += 1;
@@ -242,7 +245,10 @@ class WorkerProcess implements RenderWorker {
     if (child !== this.child) return;
     this.child = undefined;
     process.removeListener('exit', this.killOnExit);
-    if (this.closed) return this.settle((p) => p.reject(closedError()));
+    if (this.closed) {
+      this.settle((p) => p.reject(closedError()));
+      return;
+    }
     const lastLine = this.stderrTail.trim().split('\n').pop() ?? '';
     const crash = new EngineError(`the render worker stopped unexpectedly (${how})${lastLine ? `: ${lastLine}` : ''}`, {
       code: 'render_worker_crashed',
