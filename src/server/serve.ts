@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { type Job, type JobStore, openSqliteStore } from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp, STORE_FILE } from './app.js';
+import { closeSharedRenderWorker } from './render-pool.js';
 
 export { STORE_FILE };
 import { DEFAULT_DEVICE, executorForKind, startJobRunner } from './runner/index.js';
@@ -88,6 +89,7 @@ export async function startServer({
   const close = () => {
     closing ??= closeAll(server, async () => {
       await runner.stop();
+      await closeSharedRenderWorker(store);
       await store.close();
     });
     return closing;

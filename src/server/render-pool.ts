@@ -1,0 +1,24 @@
+// One render worker per server: the cover service and the A1111-compatible API share it, so the base model is loaded
+// once for both. Started lazily (the engine process spawns on the first render), closed with the server.
+import { type RenderWorker, startRenderWorker } from '../render-worker/index.js';
+import type { JobStore } from '../store/index.js';
+import type { RouteDeps } from './app.js';
+
+// Keyed by the server's job store: one per server (createApp's routes all get the same one), gone with it.
+const workers = new WeakMap<JobStore, RenderWorker>();
+
+export function sharedRenderWorker(deps: Pick<RouteDeps, 'store' | 'env'>): RenderWorker {
+  let worker = workers.get(deps.store);
+  if (!worker) {
+    worker = startRenderWorker({ env: deps.env });
+    workers.set(deps.store, worker);
+  }
+  return worker;
+}
+
+/** Ends the server's render worker, if one was started; serve.ts calls it when the server closes. */
+export async function closeSharedRenderWorker(store: JobStore): Promise<void> {
+  const worker = workers.get(store);
+  workers.delete(store);
+  await worker?.close();
+}
