@@ -31,7 +31,8 @@ const HTTP_CODES: Readonly<Record<number, string>> = { 400: 'bad_request', 415: 
 const API_HINT = 'GET /api/openapi.json describes what each route accepts';
 
 export function refusalError(refusal: Refusal): HttpError {
-  return { status: refusal.status, body: { error: { code: refusal.code, message: refusal.message } } };
+  const { status, ...error } = refusal;
+  return { status, body: { error } };
 }
 
 /** A request that failed its schema: 400 naming the first field at fault and what to send instead. */

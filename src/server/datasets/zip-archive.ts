@@ -2,7 +2,7 @@
 // a time, stopped as soon as it inflates past the size it claimed, so a zip bomb costs at most that much memory.
 import { Inflate } from 'fflate';
 import type { ZipEntry } from '../security/index.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from 'node:zlib';
 import { DatasetRequestError } from './request-error.js';
 
 /** A central-directory entry: what `checkZipEntries` reads, plus where its data is and how it is stored. */

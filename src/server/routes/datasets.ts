@@ -12,7 +12,6 @@ import {
   captionSavedSchema,
   createDataset,
   type DatasetFolder,
-  DatasetRequestError,
   datasetDetailSchema,
   datasetListSchema,
   datasetParamsSchema,
@@ -260,11 +259,6 @@ export function datasetRoutes({ store, workspace }: RouteDeps, options: DatasetR
       findDataset(workspace, name);
       return c.json(await readDatasetReport(store, workspace, name), 200);
     });
-  // Statuses the app's error mapping does not know (404, 409) come with the error; anything else goes on to it.
-  router.onError((error, c) => {
-    if (error instanceof DatasetRequestError) return c.json(error.body, error.status);
-    throw error;
-  });
   return router;
 }
 
