@@ -132,17 +132,21 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
 
   it('re-lints a caption as it is typed and saves it', async (context) => {
     if (!needs('/api/datasets/{name}/lint', '/api/datasets/{name}/captions')) return context.skip();
-    const card = page.locator('.picture[data-file="scene-0.png"]');
+    // dark.png came without a caption: training would refuse it until it has one.
+    const card = page.locator('.picture[data-file="dark.png"]');
     const lint = card.getByTestId('lint');
-    await expect.poll(() => lint.textContent()).toMatch(/tokens/);
-    const before = await lint.textContent();
-    await card.locator('textarea').fill('beautiful masterpiece, best quality, amazing');
-    await expect.poll(() => lint.textContent()).not.toBe(before);
-    await expect.poll(() => card.locator('[data-rule]').count()).toBeGreaterThan(0);
+    await expect.poll(() => lint.textContent()).toMatch(/0 \/ \d+ tokens/);
+    await card.locator('textarea').fill('beautiful, amazing, masterpiece');
+    await expect.poll(() => card.locator('[data-rule="vague-words"]').count()).toBeGreaterThan(0);
+    await card
+      .locator('textarea')
+      .fill('a dark night over a canal town, jiangnan style with white walls and black tiles');
+    await expect.poll(() => card.locator('[data-rule="vague-words"]').count()).toBe(0);
+    await expect.poll(() => lint.textContent()).not.toMatch(/^0 \//);
     await card.getByRole('button', { name: 'Save caption' }).click();
     await card.getByText('Saved').waitFor();
-    const saved = readFileSync(join(workspace, 'datasets', DATASET, 'scene-0.txt'), 'utf8');
-    expect(saved).toBe('beautiful masterpiece, best quality, amazing');
+    const saved = readFileSync(join(workspace, 'datasets', DATASET, 'dark.txt'), 'utf8');
+    expect(saved).toBe('a dark night over a canal town, jiangnan style with white walls and black tiles');
   });
 
   it('starts a training on the demo model from the form and shows loss and samples live', async (context) => {

@@ -51,9 +51,9 @@ export type JobEvent = EventBase &
       }
     | { type: 'sample'; step: number; prompt: string; path: string }
     | { type: 'checkpoint'; step: number; path: string; is_final: boolean }
-    | { type: 'validation'; step: number; loss: number; images?: string[] }
+    | { type: 'validation'; step: number; loss: number; images: number }
     | { type: 'finding'; code: string; step: number; message: string; hint?: string }
-    | { type: 'warning'; code: string; message: string; hint?: string }
+    | { type: 'warning'; code: string; message: string; hint: string | null }
     | { type: 'log'; lines: string[] }
     | { type: 'status'; status: JobStatus; error: ApiErrorBody | null; outputs: string[] }
   );
@@ -144,7 +144,13 @@ export interface Preflight {
   ok: boolean;
   problems: PreflightProblem[];
   auto: { key: string; value: unknown; reason: string }[];
-  estimate: { steps: number; seconds: number | null; memory_mib: number | null; device: string };
+  estimate: {
+    steps: number | null;
+    seconds: number | null;
+    memory_mib: number | null;
+    device: string;
+    notes?: string[];
+  };
 }
 
 export interface LoraSummary {

@@ -45,6 +45,8 @@ export const en = {
   'dataset.triggerHelp':
     'A rare word that calls up this style or subject in prompts; added to every caption at training.',
   'dataset.check': 'Check pictures',
+  'dataset.checkSize': 'Training size',
+  'dataset.checkSizeDefault': 'default',
   'dataset.checking': 'Checking pictures…',
   'dataset.autoLabel': 'Auto-label',
   'dataset.autoLabeling': 'Writing captions…',

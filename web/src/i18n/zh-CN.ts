@@ -46,6 +46,8 @@ export const zhCN: Record<MessageKey, string> = {
   'dataset.trigger': '触发词',
   'dataset.triggerHelp': '一个少见的词，在提示词中用它唤起这种风格或主体；训练时会加到每条标注前。',
   'dataset.check': '检查图片',
+  'dataset.checkSize': '训练尺寸',
+  'dataset.checkSizeDefault': '默认',
   'dataset.checking': '正在检查图片…',
   'dataset.autoLabel': '自动标注',
   'dataset.autoLabeling': '正在生成标注…',

@@ -9,6 +9,7 @@ import { useI18n } from '../i18n/index.js';
 import { navigate } from '../router.js';
 
 type ReportImage = PrepareReport['images'][number];
+const CHECK_SIZES = [512, 768, 1024] as const;
 
 export function DatasetPage({ name }: { name: string }) {
   const { t } = useI18n();
@@ -23,6 +24,8 @@ export function DatasetPage({ name }: { name: string }) {
     [name],
   );
   const [onlyFlagged, setOnlyFlagged] = useState(false);
+  /** The size the pictures will train at: the check flags those that would need too much upscaling. */
+  const [checkSize, setCheckSize] = useState('');
   const [running, setRunning] = useState<{ id: string; kind: 'prepare' | 'auto-label' } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const watch = useJobWatch(running?.id ?? null, (job) => {
@@ -36,6 +39,7 @@ export function DatasetPage({ name }: { name: string }) {
     setActionError(null);
     const path = dataset.data?.path ?? `datasets/${name}`;
     const config: Record<string, unknown> = { dataset: path };
+    if (kind === 'prepare' && checkSize !== '') config.target = Number(checkSize);
     if (kind === 'auto-label' && dataset.data?.trigger_word) config.trigger_word = dataset.data.trigger_word;
     try {
       const job = await api<Job>('/api/jobs', { json: { kind, config } });
@@ -60,6 +64,17 @@ export function DatasetPage({ name }: { name: string }) {
       <p class="muted">{t('dataset.pictures', { images: data.images.length, captioned })}</p>
 
       <div class="toolbar">
+        <label class="check">
+          {t('dataset.checkSize')}
+          <select value={checkSize} onChange={(e) => setCheckSize(e.currentTarget.value)}>
+            <option value="">{t('dataset.checkSizeDefault')}</option>
+            {CHECK_SIZES.map((size) => (
+              <option key={size} value={String(size)}>
+                {size} px
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="button" onClick={() => startJob('prepare')} disabled={running !== null}>
           {t('dataset.check')}
         </button>

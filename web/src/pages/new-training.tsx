@@ -203,7 +203,7 @@ function TrainingForm({ fields, start }: { fields: ConfigField[]; start: Record<
               </div>
             ) : null}
             <p class="muted">
-              {t('train.estimate', { steps: preflight.estimate.steps, device: preflight.estimate.device })}
+              {t('train.estimate', { steps: preflight.estimate.steps ?? '?', device: preflight.estimate.device })}
               {preflight.estimate.seconds !== null
                 ? `, ${t('train.estimateTime', { time: formatDuration(language, preflight.estimate.seconds) })}`
                 : ''}
@@ -211,6 +211,16 @@ function TrainingForm({ fields, start }: { fields: ConfigField[]; start: Record<
                 ? `, ${t('train.estimateMemory', { mib: preflight.estimate.memory_mib })}`
                 : ''}
             </p>
+            {preflight.estimate.notes && preflight.estimate.notes.length > 0 ? (
+              <details>
+                <summary>{t('common.details')}</summary>
+                <ul class="muted">
+                  {preflight.estimate.notes.map((note) => (
+                    <li key={note}>{note}</li>
+                  ))}
+                </ul>
+              </details>
+            ) : null}
           </>
         ) : null}
       </div>

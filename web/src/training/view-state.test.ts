@@ -53,7 +53,7 @@ describe('applyEvent', () => {
       { seq: 1, at, type: 'checkpoint', step: 5, path: 'out/a-5.safetensors', is_final: false },
       { seq: 2, at, type: 'checkpoint', step: 2, path: 'out/a-2.safetensors', is_final: false },
       { seq: 3, at, type: 'finding', code: 'plateau', step: 5, message: 'flat', hint: 'stop' },
-      { seq: 4, at, type: 'warning', code: 'slow', message: 'slow disk' },
+      { seq: 4, at, type: 'warning', code: 'slow', message: 'slow disk', hint: null },
       { seq: 5, at, type: 'status', status: 'failed', error: { code: 'engine_crashed', message: 'x' }, outputs: [] },
     ]);
     expect(view.checkpoints.map((c) => c.step)).toEqual([2, 5]);

@@ -25,7 +25,7 @@ export interface TrainingView {
   samples: { prompts: string[]; steps: number[]; images: Record<string, Record<number, string>> };
   checkpoints: { step: number; path: string; isFinal: boolean }[];
   findings: { code: string; step: number; message: string; hint?: string | undefined }[];
-  warnings: { code: string; message: string; hint?: string | undefined }[];
+  warnings: { code: string; message: string; hint: string | null }[];
 }
 
 export function emptyTrainingView(): TrainingView {
