@@ -1,6 +1,15 @@
 // The library on real files and a real SQLite file: content-addressed copies, dedupe, lineage, lifecycle,
 // place resolution with fallbacks and windows, `<lora:NAME>` names, and continued trainings folded in.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -39,9 +48,20 @@ describe('addVersion', () => {
   it('copies the file into library/<sha256>.safetensors, as a draft; the original may change afterwards', async () => {
     const file = await loraFile('jiangnan.safetensors');
     const before = readFileSync(file);
-    const { version, isNew } = await library.addVersion({ style: 'jiangnan_style', file, strength: 0.7, tags: ['water'] });
+    const { version, isNew } = await library.addVersion({
+      style: 'jiangnan_style',
+      file,
+      strength: 0.7,
+      tags: ['water'],
+    });
     expect(isNew).toBe(true);
-    expect(version).toMatchObject({ style: 'jiangnan_style', version: 1, status: 'draft', strength: 0.7, source_name: 'jiangnan.safetensors' });
+    expect(version).toMatchObject({
+      style: 'jiangnan_style',
+      version: 1,
+      status: 'draft',
+      strength: 0.7,
+      source_name: 'jiangnan.safetensors',
+    });
     expect(version.sha256).toMatch(SHA);
     expect(version.lora_path).toBe(`library/${version.sha256}.safetensors`);
     expect(readFileSync(join(workspace, version.lora_path)).equals(before)).toBe(true);
@@ -58,7 +78,10 @@ describe('addVersion', () => {
     const first = await library.addVersion({ style: 'jiangnan_style', file });
     const second = await library.addVersion({ style: 'jiangnan_style', file: copy, notes: 'ignored' });
     expect(second).toEqual({ version: first.version, isNew: false });
-    const other = await library.addVersion({ style: 'jiangnan_style', file: await loraFile('b.safetensors', { x: '1' }) });
+    const other = await library.addVersion({
+      style: 'jiangnan_style',
+      file: await loraFile('b.safetensors', { x: '1' }),
+    });
     expect(other.version.version).toBe(2);
     expect((await library.getStyle('jiangnan_style')).versions).toHaveLength(2);
   });
@@ -66,12 +89,21 @@ describe('addVersion', () => {
   it('reads the lineage train recorded, and finds the parent version by its sha256', async () => {
     const parent = await library.addVersion({ style: 'jiangnan_style', file: await loraFile('parent.safetensors') });
     const lineage = {
-      parent_lora: { file: 'parent.safetensors', sha256: parent.version.sha256, output_name: 'parent', steps: 40, datasets: null },
+      parent_lora: {
+        file: 'parent.safetensors',
+        sha256: parent.version.sha256,
+        output_name: 'parent',
+        steps: 40,
+        datasets: null,
+      },
       ancestors: [],
       datasets: [{ name: 'rain', images: 8, sha256: 'd'.repeat(64) }],
       steps: 12,
     };
-    const child = await loraFile('child.safetensors', { [LINEAGE_METADATA_KEY]: JSON.stringify(lineage), ss_steps: '12' });
+    const child = await loraFile('child.safetensors', {
+      [LINEAGE_METADATA_KEY]: JSON.stringify(lineage),
+      ss_steps: '12',
+    });
     const { version } = await library.addVersion({ style: 'jiangnan_style', file: child });
     expect(version.lineage).toEqual(lineage);
     expect(version.parent_version).toBe(1);
@@ -95,7 +127,9 @@ describe('addVersion', () => {
   it('refuses a file that is no safetensors, and a name that cannot go into <lora:NAME>', async () => {
     const bad = join(workspace, 'bad.safetensors');
     writeFileSync(bad, 'not a LoRA');
-    await expect(library.addVersion({ style: 's', file: bad })).rejects.toMatchObject({ code: 'library_file_unreadable' });
+    await expect(library.addVersion({ style: 's', file: bad })).rejects.toMatchObject({
+      code: 'library_file_unreadable',
+    });
     await expect(library.addVersion({ style: 'a:b', file: await loraFile('x.safetensors') })).rejects.toMatchObject({
       code: 'invalid_style_name',
     });
@@ -128,8 +162,17 @@ describe('lifecycle through the library', () => {
 
 describe('resolvePlace', () => {
   beforeEach(async () => {
-    for (const [style, strength] of [['generic', 1], ['jiangnan', 0.7], ['hotpot', 0.9]] as const) {
-      await library.addVersion({ style, file: await loraFile(`${style}.safetensors`, { style }), strength, trigger_words: [style] });
+    for (const [style, strength] of [
+      ['generic', 1],
+      ['jiangnan', 0.7],
+      ['hotpot', 0.9],
+    ] as const) {
+      await library.addVersion({
+        style,
+        file: await loraFile(`${style}.safetensors`, { style }),
+        strength,
+        trigger_words: [style],
+      });
       await library.changeStatus(style, 1, 'promote');
     }
     await library.setPromptTemplate('jiangnan', '{title}, water town, <lora:{style}:{strength}>');
@@ -163,7 +206,10 @@ describe('resolvePlace', () => {
   });
 
   it('lets an event version pinned with a window win during the window only', async () => {
-    const rainy = await library.addVersion({ style: 'jiangnan', file: await loraFile('rainy.safetensors', { rain: '1' }) });
+    const rainy = await library.addVersion({
+      style: 'jiangnan',
+      file: await loraFile('rainy.safetensors', { rain: '1' }),
+    });
     await library.setRegion({
       level: 'province',
       place: 'Zhejiang',
@@ -178,7 +224,10 @@ describe('resolvePlace', () => {
 
   it('skips a rule whose style has nothing to use, and has no answer without a default', async () => {
     await library.changeStatus('hotpot', 1, 'retire');
-    expect(await library.resolvePlace({ city: 'Chengdu' }, NOW)).toMatchObject({ style: 'generic', matched: 'default' });
+    expect(await library.resolvePlace({ city: 'Chengdu' }, NOW)).toMatchObject({
+      style: 'generic',
+      matched: 'default',
+    });
     const rules = await library.listRegions();
     await library.removeRegion(rules.find((r) => r.level === 'default')!.id);
     expect(await library.resolvePlace({ city: 'Chengdu' }, NOW)).toBeNull();
@@ -200,8 +249,14 @@ describe('reconcileContinuations', () => {
     return { id, status, outputs } as unknown as Job;
   }
 
-  it('adds a done job's LoRA as the next draft with the continued version as parent, once', async () => {
-    await library.addVersion({ style: 's', file: await loraFile('p.safetensors'), strength: 0.6, trigger_words: ['t'], base_model: 'models/m.safetensors' });
+  it("adds a done job's LoRA as the next draft with the continued version as parent, once", async () => {
+    await library.addVersion({
+      style: 's',
+      file: await loraFile('p.safetensors'),
+      strength: 0.6,
+      trigger_words: ['t'],
+      base_model: 'models/m.safetensors',
+    });
     await library.recordContinuation('job-1', 's', 1);
     await library.recordContinuation('job-2', 's', 1);
     await library.recordContinuation('job-3', 's', 1);
