@@ -1,0 +1,163 @@
+// The experiment store on the studio's SQLite file: a batch is one transaction, event ids are the primary key, and
+// each exposed user is one row, so the daily counts are two GROUP BYs however many events came in.
+import type { Database } from 'better-sqlite3';
+import { openSqliteDatabase } from '../store/index.js';
+import type { DailyCount, Experiment, ExperimentEvent, IngestResult, NewExperiment } from './model.js';
+import {
+  assignArm,
+  dayOf,
+  ExperimentError,
+  type ExperimentStore,
+  experimentNotFound,
+  findUnknownArm,
+  resolveExperiment,
+} from './store.js';
+
+export interface SqliteExperimentStoreOptions {
+  /** The clock for `created_at`. */
+  now?: () => Date;
+}
+
+/** Opens (and migrates) the studio's SQLite file for the experiments area. */
+export function openSqliteExperimentStore(file: string, options: SqliteExperimentStoreOptions = {}): ExperimentStore {
+  return new SqliteExperimentStore(openSqliteDatabase(file), options.now ?? (() => new Date()));
+}
+
+class SqliteExperimentStore implements ExperimentStore {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => Date,
+  ) {
+    this.statements = {
+      insertEvent: db.prepare(
+        'INSERT OR IGNORE INTO experiment_events (experiment_id, event_id, type, user_id, day) VALUES (?, ?, ?, ?, ?)',
+      ),
+      firstClick: db.prepare(
+        "SELECT MIN(day) AS day FROM experiment_events WHERE experiment_id = ? AND user_id = ? AND type = 'click'",
+      ),
+      insertUser: db.prepare(
+        `INSERT INTO experiment_users (experiment_id, user_id, arm, segment, exposed_day, clicked_day)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (experiment_id, user_id) DO UPDATE SET exposed_day = MIN(exposed_day, excluded.exposed_day)`,
+      ),
+      recordClick: db.prepare(
+        `UPDATE experiment_users SET clicked_day = MIN(COALESCE(clicked_day, ?3), ?3)
+         WHERE experiment_id = ?1 AND user_id = ?2`,
+      ),
+      upsertCount: db.prepare(
+        `INSERT INTO experiment_counts (experiment_id, day, segment, arm, users, clicks) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (experiment_id, day, segment, arm) DO UPDATE SET users = excluded.users, clicks = excluded.clicks`,
+      ),
+    };
+  }
+
+  async createExperiment(input: NewExperiment): Promise<Experiment> {
+    const experiment = resolveExperiment(input, this.now().toISOString());
+    try {
+      this.db
+        .prepare('INSERT INTO experiments (id, data) VALUES (?, ?)')
+        .run(experiment.id, JSON.stringify(experiment));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ExperimentError(`experiment \`${experiment.id}\` exists already`, {
+          code: 'experiment_exists',
+          hint: 'experiments never change once created: pick another id for a new split or new arms',
+        });
+      }
+      throw error;
+    }
+    return experiment;
+  }
+
+  async getExperiment(id: string): Promise<Experiment | null> {
+    const row = this.db.prepare('SELECT data FROM experiments WHERE id = ?').get(id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as Experiment) : null;
+  }
+
+  async listExperiments(): Promise<Experiment[]> {
+    const rows = this.db.prepare('SELECT data FROM experiments ORDER BY seq').all() as { data: string }[];
+    return rows.map((row) => JSON.parse(row.data) as Experiment);
+  }
+
+  async ingestEvents(id: string, events: readonly ExperimentEvent[]): Promise<IngestResult> {
+    const experiment = await this.requireExperiment(id);
+    const unknown = findUnknownArm(experiment, events);
+    if (unknown !== null) {
+      throw new ExperimentError(`no arm \`${(events[unknown] as { arm: string }).arm}\` in experiment \`${id}\``, {
+        code: 'invalid_event',
+        culprit: `events.${unknown}.arm`,
+        hint: `the arms are ${experiment.arms.map((arm) => arm.name).join(', ')}; leave arm out to use the assigned one`,
+      });
+    }
+    const s = this.statements;
+    const run = this.db.transaction(() => {
+      let accepted = 0;
+      for (const event of events) {
+        const day = dayOf(event.at);
+        if (s.insertEvent.run(id, event.event_id, event.type, event.user_id, day).changes === 0) continue;
+        accepted++;
+        if (event.type === 'click') {
+          s.recordClick.run(id, event.user_id, day);
+          continue;
+        }
+        const arm = event.arm ?? assignArm(experiment, event.user_id).arm;
+        const firstClick = (s.firstClick.get(id, event.user_id) as { day: string | null }).day;
+        s.insertUser.run(id, event.user_id, arm, event.segment ?? '', day, firstClick);
+      }
+      return { accepted, duplicates: events.length - accepted };
+    });
+    return run.immediate();
+  }
+
+  async importCounts(id: string, rows: readonly DailyCount[]): Promise<{ rows: number }> {
+    const experiment = await this.requireExperiment(id);
+    const arms = new Set(experiment.arms.map((arm) => arm.name));
+    const bad = rows.findIndex((row) => !arms.has(row.arm) || row.clicks > row.users || row.users < 0);
+    if (bad >= 0) {
+      throw new ExperimentError('a count row names an unknown arm, or has more clicks than users', {
+        code: 'invalid_counts',
+        culprit: `rows.${bad}`,
+        hint: `the arms are ${[...arms].join(', ')}`,
+      });
+    }
+    const run = this.db.transaction(() => {
+      for (const row of rows) {
+        this.statements.upsertCount.run(id, row.day, row.segment ?? '', row.arm, row.users, row.clicks);
+      }
+    });
+    run.immediate();
+    return { rows: rows.length };
+  }
+
+  async dailyCounts(id: string): Promise<DailyCount[]> {
+    await this.requireExperiment(id);
+    // Users count on the day of their first exposure; a click on the day they first clicked (never before exposure).
+    const rows = this.db
+      .prepare(
+        `SELECT day, segment, arm, SUM(users) AS users, SUM(clicks) AS clicks FROM (
+           SELECT exposed_day AS day, segment, arm, COUNT(*) AS users, 0 AS clicks
+             FROM experiment_users WHERE experiment_id = @id GROUP BY exposed_day, segment, arm
+           UNION ALL
+           SELECT MAX(exposed_day, clicked_day) AS day, segment, arm, 0 AS users, COUNT(*) AS clicks
+             FROM experiment_users WHERE experiment_id = @id AND clicked_day IS NOT NULL
+             GROUP BY MAX(exposed_day, clicked_day), segment, arm
+           UNION ALL
+           SELECT day, segment, arm, users, clicks FROM experiment_counts WHERE experiment_id = @id
+         ) GROUP BY day, segment, arm ORDER BY day, segment, arm`,
+      )
+      .all({ id }) as { day: string; segment: string; arm: string; users: number; clicks: number }[];
+    return rows.map((row) => ({ ...row, segment: row.segment === '' ? null : row.segment }));
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  private async requireExperiment(id: string): Promise<Experiment> {
+    const experiment = await this.getExperiment(id);
+    if (experiment === null) throw experimentNotFound(id);
+    return experiment;
+  }
+}
