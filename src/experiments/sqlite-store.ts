@@ -43,8 +43,8 @@ class SqliteExperimentStore implements ExperimentStore {
          ON CONFLICT (experiment_id, user_id) DO UPDATE SET exposed_day = MIN(exposed_day, excluded.exposed_day)`,
       ),
       recordClick: db.prepare(
-        `UPDATE experiment_users SET clicked_day = MIN(COALESCE(clicked_day, ?3), ?3)
-         WHERE experiment_id = ?1 AND user_id = ?2`,
+        `UPDATE experiment_users SET clicked_day = MIN(COALESCE(clicked_day, @day), @day)
+         WHERE experiment_id = @id AND user_id = @user`,
       ),
       upsertCount: db.prepare(
         `INSERT INTO experiment_counts (experiment_id, day, segment, arm, users, clicks) VALUES (?, ?, ?, ?, ?, ?)
@@ -99,7 +99,7 @@ class SqliteExperimentStore implements ExperimentStore {
         if (s.insertEvent.run(id, event.event_id, event.type, event.user_id, day).changes === 0) continue;
         accepted++;
         if (event.type === 'click') {
-          s.recordClick.run(id, event.user_id, day);
+          s.recordClick.run({ id, user: event.user_id, day });
           continue;
         }
         const arm = event.arm ?? assignArm(experiment, event.user_id).arm;
