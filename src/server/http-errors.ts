@@ -23,6 +23,12 @@ const STATUS_BY_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   lora_not_found: 404,
   step_not_saved: 404,
   not_a_train_job: 409,
+  // src/library/: a style, version or region rule that is not there; a lifecycle step the version's status refuses.
+  style_not_found: 404,
+  style_version_not_found: 404,
+  region_not_found: 404,
+  illegal_version_transition: 409,
+  no_promoted_version: 409,
 };
 
 /** Names for the statuses Hono's validators raise by themselves. */
