@@ -201,7 +201,7 @@ describe('POST /api/datasets/{name}/upload (multipart)', () => {
         'cat.png': picture,
         'cat.txt': 'a grey cat on a wall, garden scene, morning light',
         'folder/sub/kitten.png': nested,
-        'notes.md': '# notes',
+        'notes.rtf': '# notes',
         '.DS_Store': 'x',
         'broken.png': 'not a picture at all',
         'metadata.csv': 'file_name,caption\n',
@@ -210,7 +210,7 @@ describe('POST /api/datasets/{name}/upload (multipart)', () => {
     expect(status).toBe(200);
     const result = as(uploadResultSchema, body);
     expect(result.added).toEqual(['cat.png', 'cat.txt', 'folder/sub/kitten.png']);
-    expect(result.skipped.map((s) => s.file)).toEqual(['notes.md', '.DS_Store', 'broken.png', 'metadata.csv']);
+    expect(result.skipped.map((s) => s.file)).toEqual(['notes.rtf', '.DS_Store', 'broken.png', 'metadata.csv']);
     expect(result.skipped[0]!.reason).toContain('not a picture');
     expect(result.skipped[1]!.reason).toContain('hidden');
     expect(result.skipped[2]!.reason).toContain('cannot be read as a picture');
@@ -218,7 +218,7 @@ describe('POST /api/datasets/{name}/upload (multipart)', () => {
     // The originals, byte for byte.
     expect(new Uint8Array(readFileSync(join(datasetDir('cats'), 'cat.png')))).toEqual(picture);
     expect(new Uint8Array(readFileSync(join(datasetDir('cats'), 'folder/sub/kitten.png')))).toEqual(nested);
-    expect(existsSync(join(datasetDir('cats'), 'notes.md'))).toBe(false);
+    expect(existsSync(join(datasetDir('cats'), 'notes.rtf'))).toBe(false);
     // No staging folder is left behind.
     expect(readdirNames(datasetDir('cats'))).toEqual(['cat.png', 'cat.txt', 'folder']);
   });
