@@ -161,6 +161,8 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
       await input.fill(value);
       await input.press('Tab');
     };
+    // The LoRA shape group starts closed: its defaults suit most runs.
+    await page.locator('details[data-group="lora"] > summary').click();
     await set('base_model', 'models/demo-sd1.safetensors');
     await set('output_name', 'webtest');
     await set('resolution', '64');

@@ -5,6 +5,8 @@ import 'uplot/dist/uPlot.min.css';
 import { useI18n } from '../i18n/index.js';
 import { chartColumns, type LossPoint } from '../training/view-state.js';
 
+const STEP_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000];
+
 export function LossChart({ points }: { points: LossPoint[] }) {
   const { t, language } = useI18n();
   const host = useRef<HTMLDivElement>(null);
@@ -20,7 +22,8 @@ export function LossChart({ points }: { points: LossPoint[] }) {
       height: 260,
       scales: { x: { time: false }, lr: { auto: true } },
       axes: [
-        { label: t('common.step') },
+        // Steps are whole numbers: no 1.2, 1.4 ticks on a short run.
+        { label: t('common.step'), incrs: STEP_TICKS },
         { label: t('job.loss'), scale: 'y' },
         {
           label: t('job.lr'),

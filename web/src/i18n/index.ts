@@ -7,6 +7,7 @@ export {
   formatBytes,
   formatDuration,
   formatTime,
+  hasKey,
   type Language,
   LANGUAGES,
   translate,

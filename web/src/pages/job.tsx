@@ -257,9 +257,12 @@ export function Outputs({ outputs }: { outputs: string[] }) {
       <h2 id="outputs-title">{t('job.outputs')}</h2>
       <div class="image-row">
         {images.map((path) => (
-          <a key={path} href={fileUrl(path)} target="_blank" rel="noreferrer">
-            <img src={fileUrl(path, 512)} alt={path} loading="lazy" />
-          </a>
+          <figure key={path}>
+            <a href={fileUrl(path)} target="_blank" rel="noreferrer">
+              <img src={fileUrl(path, 512)} alt={path} loading="lazy" />
+            </a>
+            <figcaption class="muted">{path.slice(path.lastIndexOf('/') + 1)}</figcaption>
+          </figure>
         ))}
       </div>
       <ul>

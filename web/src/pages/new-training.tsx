@@ -12,8 +12,11 @@ import {
 } from '../config-form/fields.js';
 import { ErrorBox } from '../components/error-box.js';
 import { useLoad } from '../components/use-async.js';
-import { formatDuration, useI18n } from '../i18n/index.js';
+import { formatDuration, hasKey, useI18n } from '../i18n/index.js';
 import { navigate, useLocation } from '../router.js';
+
+/** Open at first; the others (LoRA shape, captions, validation) keep good defaults and open on a click. */
+const ESSENTIAL_GROUPS = new Set(['data', 'model', 'training', 'samples', 'output']);
 
 export function NewTrainingPage() {
   const { t } = useI18n();
@@ -126,6 +129,10 @@ function TrainingForm({ fields, start }: { fields: ConfigField[]; start: Record<
     }
   };
 
+  const groupLabel = (group: string) => {
+    const key = `group.${group}`;
+    return hasKey(key) ? t(key) : group;
+  };
   const problemsByField = new Map<string, NonNullable<Preflight>['problems']>();
   for (const problem of preflight?.problems ?? []) {
     problemsByField.set(problem.field, [...(problemsByField.get(problem.field) ?? []), problem]);
@@ -155,20 +162,28 @@ function TrainingForm({ fields, start }: { fields: ConfigField[]; start: Record<
       </div>
 
       {groupFields(fields).map(({ group, fields: groupFieldList }) => (
-        <fieldset key={group}>
-          <legend>{group}</legend>
-          {groupFieldList.map((field) => (
-            <FieldInput
-              key={`${field.key}-${formVersion}`}
-              field={field}
-              value={values[field.key]}
-              invalid={invalid[field.key]}
-              problems={problemsByField.get(field.key) ?? []}
-              auto={autoByKey.get(field.key)}
-              onChange={(raw) => setValue(field, raw)}
-            />
-          ))}
-        </fieldset>
+        <details
+          key={group}
+          class="group"
+          data-group={group}
+          open={ESSENTIAL_GROUPS.has(group) || groupFieldList.some((f) => f.required || problemsByField.has(f.key))}
+        >
+          <summary>{groupLabel(group)}</summary>
+          <fieldset>
+            <legend class="visually-hidden">{groupLabel(group)}</legend>
+            {groupFieldList.map((field) => (
+              <FieldInput
+                key={`${field.key}-${formVersion}`}
+                field={field}
+                value={values[field.key]}
+                invalid={invalid[field.key]}
+                problems={problemsByField.get(field.key) ?? []}
+                auto={autoByKey.get(field.key)}
+                onChange={(raw) => setValue(field, raw)}
+              />
+            ))}
+          </fieldset>
+        </details>
       ))}
 
       <div class="preflight" aria-live="polite" data-testid="preflight">
