@@ -27,3 +27,5 @@ export {
 export { chooseScheduler, SAMPLER_NAMES, SCHEDULE_TYPES, type SchedulerChoice } from './samplers.js';
 /** `findLora('jiangnan_style', ['output'], '--prompt')`: WebUI's name lookup over a list of folders. */
 export { findLora, listLoraFiles, readLoraTrainingFacts, loraShortHash, baseModelSha256 } from './lora-files.js';
+export { pickLora, type LoraCandidate } from './lora-names.js';
+export { imageFileNames } from './plan.js';
