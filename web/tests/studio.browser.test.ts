@@ -175,6 +175,19 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await set('sample_prompts', 'a jiangnan water town\na bridge at dusk');
     await set('seed', '1');
     expect(await page.locator('#field-output_dir').inputValue()).toBe('output/webtest');
+    if (routes.has('/api/config/yaml') && routes.has('/api/config/parse')) {
+      // Export, change a field, import the export back: the form shows the exported value again.
+      const [exported] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export YAML' }).click(),
+      ]);
+      const yamlPath = join(workspace, 'exported.yaml');
+      await exported.saveAs(yamlPath);
+      expect(readFileSync(yamlPath, 'utf8')).toMatch(/max_train_steps: 4/);
+      await set('max_train_steps', '9');
+      await page.getByTestId('import-yaml').setInputFiles(yamlPath);
+      await expect.poll(() => page.locator('#field-max_train_steps').inputValue()).toBe('4');
+    }
     await page.getByRole('button', { name: 'Check settings' }).click();
     // Polling the whole text, so a failure shows the blocking problems the page listed.
     await expect
@@ -211,6 +224,34 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     expect(existsSync(join(workspace, kept))).toBe(true);
   });
 
+  it('shows a failed training as a sentence with what to do, never as done', async (context) => {
+    if (!needs('/api/jobs/{id}/stream')) return context.skip();
+    const folder = join(workspace, 'datasets', 'uncaptioned');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'a.png'), await sharp(Buffer.from(drawScene('jiangnan', 5, 64).svg)).png().toBuffer());
+    const response = await fetch(`${baseUrl}/api/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        kind: 'train',
+        config: { train_data_dir: 'datasets/uncaptioned', base_model: 'models/demo-sd1.safetensors', resolution: 64 },
+      }),
+    });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    await page.goto(`${baseUrl}/jobs/${id}`);
+    await page.locator('[data-outcome="failed"]').waitFor({ timeout: LONG_MS });
+    expect(await page.locator('[data-outcome="done"]').count()).toBe(0);
+    const error = page.locator('[data-outcome="failed"] .error-box');
+    expect(await error.getAttribute('data-code')).toBe('image_without_caption');
+    expect(await error.textContent()).toContain('What to do');
+    await page.getByTestId('language').selectOption('zh-CN');
+    await expect.poll(() => error.textContent()).toContain('有图片没有标注');
+    await page.screenshot({ path: join(SCREENSHOTS, 'training-failed.zh-CN.png'), fullPage: true });
+    await page.getByTestId('language').selectOption('en');
+    await page.screenshot({ path: join(SCREENSHOTS, 'training-failed.en.png'), fullPage: true });
+  });
+
   it('lists jobs', async () => {
     await page.goto(`${baseUrl}/jobs`);
     if (flow.jobId) await page.locator(`tr[data-job="${flow.jobId}"] [data-status="done"]`).waitFor();
@@ -237,6 +278,14 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     expect(await grid.locator('.job-result[data-status="failed"]').count()).toBe(0);
     await expect.poll(() => grid.locator('.job-result img').count()).toBeGreaterThanOrEqual(3);
     await screenshotBothLanguages('strength-grid');
+
+    await row.getByRole('button', { name: 'Merge into a base model' }).click();
+    const merge = page.locator('[data-panel="merge"]');
+    await merge.getByLabel('Base model').fill('models/demo-sd1.safetensors');
+    await merge.getByLabel('Save as').fill('models/merged-webtest.safetensors');
+    await merge.getByRole('button', { name: 'Merge', exact: true }).click();
+    await merge.locator('.job-result[data-status="done"]').waitFor({ timeout: LONG_MS });
+    expect(existsSync(join(workspace, 'models', 'merged-webtest.safetensors'))).toBe(true);
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),

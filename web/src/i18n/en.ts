@@ -247,6 +247,10 @@ export const en = {
   'err.yaml_syntax.do': 'Fix the line it names, or export a fresh one to start from.',
   'err.internal_error': 'Something went wrong inside the studio.',
   'err.internal_error.do': 'Try again; if it keeps happening, the server log says why.',
+  'err.image_without_caption': 'A picture has no caption, and training needs one for every picture.',
+  'err.image_without_caption.do': 'Write its caption on the dataset page, or press “Auto-label”.',
+  'err.dataset_exposure': 'Some pictures are too dark or too bright.',
+  'err.dataset_exposure.do': 'Brighten or replace them, or leave them out.',
   'err.unknown': 'Something went wrong.',
 };
 

@@ -247,5 +247,9 @@ export const zhCN: Record<MessageKey, string> = {
   'err.yaml_syntax.do': '修正它指出的那一行，或先导出一份新的作为起点。',
   'err.internal_error': '工作室内部出了问题。',
   'err.internal_error.do': '请重试；如果一直出现，服务器日志里有原因。',
+  'err.image_without_caption': '有图片没有标注，而训练需要每张图片都有标注。',
+  'err.image_without_caption.do': '在数据集页面为它写标注，或点击“自动标注”。',
+  'err.dataset_exposure': '有些图片太暗或太亮。',
+  'err.dataset_exposure.do': '调亮或替换它们，或者不用它们。',
   'err.unknown': '出了点问题。',
 };
