@@ -252,7 +252,7 @@ function outOfRange(values: Record<string, unknown>): FieldFault[] {
   }
   for (const key of ['width', 'height']) {
     const value = values[key] as number;
-    if (value % 8 !== 0)
+    if (value % 8 !== 0 && !faults.some((f) => f.loc[1] === key))
       faults.push({
         loc: ['body', key],
         msg: `${value} is not a multiple of 8; the model works on 8-pixel blocks (A1111 would round it down)`,
