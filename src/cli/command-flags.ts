@@ -107,6 +107,11 @@ export const GENERATE_FLAGS = defineFlags('generate', {
     value: '<file>',
     help: "Start from an image's WebUI parameters; flags given override them",
   },
+  workspace: {
+    schema: text().default('workspace'),
+    value: '<dir>',
+    help: "Studio workspace whose style library `<lora:NAME>` is looked up in first, its promoted version (default: workspace)",
+  },
   ...SERVER_FLAGS,
 });
 
@@ -337,3 +342,95 @@ export const SERVE_FLAGS = defineFlags('serve', {
     help: 'Queue the interrupted jobs again at start (a server that was killed, or stopped, mid-training)',
   },
 });
+
+const place = (level: string, example: string) => ({
+  schema: text().optional(),
+  value: '<name>',
+  help: `The reader's ${level} (\`${example}\`); the style is the first mapping of city → province → region → default`,
+});
+
+export const COVERS_FLAGS = defineFlags(
+  'covers',
+  {
+    city: place('city', '杭州'),
+    province: place('province', '浙江'),
+    region: place('region', '江南'),
+    title: {
+      schema: text().optional(),
+      value: '<text>',
+      help: "The cover's title: in the style's prompt template and on the picture",
+    },
+    prompt: { schema: anyText().optional(), value: '<text>', help: "Extra prompt words: the template's `{prompt}`" },
+    n: { schema: integer(1, 8).default(1), value: '<n>', help: 'How many covers' },
+    seed: {
+      schema: integer(0, SEED_MAX).optional(),
+      value: '<n>',
+      help: 'Seed of the first cover, cover i gets seed + i (default: derived from the title and prompt)',
+    },
+    size: { schema: text().default('512x512'), value: '<WxH>', help: 'Picture size in px, each side a multiple of 8' },
+    titleOnImage: { schema: z.boolean().default(true), isNegated: true, help: 'Leave the title off the picture' },
+    workspace: {
+      schema: text().default('workspace'),
+      value: '<dir>',
+      help: "The studio's workspace: its style library decides the style, and covers are written to its covers/ folder",
+    },
+    baseModel: {
+      schema: text().optional(),
+      value: '<file>',
+      help: 'Base model for a style version whose base model the library does not know',
+    },
+    json: { schema: toggle(), help: 'Print the result as JSON' },
+  },
+  'lora-scripts covers --province 浙江 --title "江南水乡 · 雨中游" --n 2',
+);
+
+/** Where the style library and region commands keep their data: the studio's workspace. */
+const LIBRARY_WORKSPACE_FLAG = {
+  workspace: {
+    schema: text().default('workspace'),
+    value: '<dir>',
+    help: 'Studio workspace: the library is in its .lora-scripts/studio.db, the versions\' files in its library/ (default: workspace)',
+  },
+  json: { schema: toggle(), help: 'Print JSON instead of text' },
+};
+
+export const LIBRARY_FLAGS = defineFlags(
+  'library',
+  {
+    style: { schema: text().optional(), value: '<name>', help: 'Style name for `library add` (goes into `<lora:NAME:0.7>`)' },
+    strength: { schema: decimal(-4, 4).optional(), value: '<x>', help: 'Recommended strength (default: 1)' },
+    triggerWord: { schema: list(text()), value: '<word>', help: "Trigger word (repeatable; default: the run's `trigger_word`)" },
+    tag: { schema: list(text()), value: '<tag>', help: 'Tag (repeatable)' },
+    notes: { schema: anyText().optional(), value: '<text>', help: 'Notes' },
+    baseModel: {
+      schema: text().optional(),
+      value: '<path>',
+      help: 'Base model to render with, relative to the workspace (default: the one its run recorded)',
+    },
+    sampleGrid: { schema: list(text()), value: '<png>', help: 'Sample picture, relative to the workspace (repeatable)' },
+    promptTemplate: {
+      schema: anyText().optional(),
+      value: '<text>',
+      help: "The style's prompt template: `{title}`, `{prompt}`, `{style}`, `{strength}`, `{trigger_words}`",
+    },
+    ...LIBRARY_WORKSPACE_FLAG,
+  },
+  'lora-scripts library add output/jiangnan/jiangnan.safetensors --style jiangnan_style --strength 0.7',
+);
+
+export const REGION_FLAGS = defineFlags(
+  'region',
+  {
+    style: { schema: text().optional(), value: '<name>', help: 'Style the place gets (`region set`)' },
+    city: { schema: text().optional(), value: '<name>', help: 'City' },
+    province: { schema: text().optional(), value: '<name>', help: 'Province' },
+    region: { schema: text().optional(), value: '<name>', help: 'Region (e.g. `East China`)' },
+    default: { schema: toggle(), help: 'The catch-all rule, for places no other rule matches (`region set`)' },
+    version: { schema: integer(1, 1_000_000).optional(), value: '<n>', help: 'Pin a version (default: the promoted one)' },
+    from: { schema: text().optional(), value: '<time>', help: 'Rule holds from (ISO date or time, e.g. 2026-07-01)' },
+    until: { schema: text().optional(), value: '<time>', help: 'Rule holds until, exclusive (ISO date or time)' },
+    at: { schema: text().optional(), value: '<time>', help: 'Resolve at this time (`region resolve`; default: now)' },
+    ...LIBRARY_WORKSPACE_FLAG,
+  },
+  'lora-scripts region set --province Zhejiang --style jiangnan_style',
+);

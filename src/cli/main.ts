@@ -122,6 +122,26 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
 
   withFlags(
     cli.command(
+      'library <action> [...args]',
+      'Style library: `library add FILE --style NAME`, `list`, `show STYLE`, `promote STYLE N`, `retire STYLE N`, `template STYLE TEXT`',
+    ),
+    COMMAND_FLAGS.LIBRARY_FLAGS,
+  ).action((action: string, args: string[], flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/library.js')).libraryCommand(action, args, flags, ctx)),
+  );
+
+  withFlags(
+    cli.command(
+      'region <action> [...args]',
+      'Place → style rules: `region set --province NAME --style STYLE [--from T --until T]`, `list`, `resolve --city NAME`, `remove ID`',
+    ),
+    COMMAND_FLAGS.REGION_FLAGS,
+  ).action((action: string, args: string[], flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/library.js')).regionCommand(action, args, flags, ctx)),
+  );
+
+  withFlags(
+    cli.command(
       'merge <base> [...loras]',
       'Bake LoRAs into a single-file checkpoint: `merge base.safetensors style.safetensors:0.8 … --out merged.safetensors`',
     ),
@@ -178,6 +198,13 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     COMMAND_FLAGS.PREPARE_FLAGS,
   ).action((dir: string | undefined, flags: Record<string, unknown>) =>
     run(async (ctx) => (await import('./commands/prepare.js')).prepareCommand(dir, flags, ctx)),
+  );
+
+  withFlags(
+    cli.command('covers', "Make covers for a place in its mapped style (the workspace's style library), titled"),
+    COMMAND_FLAGS.COVERS_FLAGS,
+  ).action((flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/covers.js')).coversCommand(flags, ctx)),
   );
 
   withFlags(

@@ -35,6 +35,8 @@ export interface GenerateOptions {
   loraFiles: LoraFileReference[];
   /** Where `<lora:NAME>` is looked up (sub-folders included). */
   loraDirs: string[];
+  /** Looked up before `loraDirs`: a name's file in the style library (its promoted version), null when it has none. */
+  libraryLoras?: (name: string) => Promise<string | null>;
   /** A single-file checkpoint or diffusers folder; null: the one the first LoRA was trained on. */
   baseModel: string | null;
   /** -1 picks a random seed (printed). */
@@ -78,9 +80,9 @@ const SEED_RANGE = 2 ** 32;
 export async function runGeneration(options: GenerateOptions): Promise<GenerationResult> {
   const scheduler = chooseScheduler(options.sampler, options.scheduleType);
   const negative = parseNegativePrompt(options.negativePrompt, '--negative-prompt');
-  const jobs = options.prompts.map((text, i) =>
-    promptJob(text, options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt', options),
-  );
+  const culprits = options.prompts.map((_, i) => (options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt'));
+  const fromLibrary = await libraryFiles(options, culprits);
+  const jobs = options.prompts.map((text, i) => promptJob(text, culprits[i]!, options, fromLibrary));
   for (const warning of [...new Set([...jobs.flatMap((j) => j.warnings), ...negative.warnings])])
     options.note(`warning: ${warning}`);
   const allLoras = jobs.flatMap((j) => j.loras);
@@ -145,10 +147,30 @@ interface PromptJob {
   warnings: string[];
 }
 
-function promptJob(text: string, culprit: string, options: GenerateOptions): PromptJob {
+/** Every prompt's `<lora:NAME>` the style library has a file for (asked once per name, before any folder). */
+async function libraryFiles(options: GenerateOptions, culprits: string[]): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  if (!options.libraryLoras) return files;
+  const names = new Set(options.prompts.flatMap((text, i) => parsePrompt(text, culprits[i]!).loras.map((l) => l.name)));
+  for (const name of names) {
+    const path = await options.libraryLoras(name);
+    if (path !== null) files.set(name, path);
+  }
+  return files;
+}
+
+function promptJob(
+  text: string,
+  culprit: string,
+  options: GenerateOptions,
+  fromLibrary: ReadonlyMap<string, string>,
+): PromptJob {
   const parsed = parsePrompt(text, culprit);
   const fromFlags = options.loraFiles.map(resolveLoraFile);
-  const loras = [...parsed.loras.map((ref) => resolveNamedLora(ref, options.loraDirs, culprit)), ...fromFlags];
+  const named = parsed.loras.map((ref) =>
+    resolveNamedLora(ref, fromLibrary.get(ref.name) ?? null, options.loraDirs, culprit),
+  );
+  const loras = [...named, ...fromFlags];
   const twice = loras.find((l, i) => loras.findIndex((m) => m.path === l.path) !== i);
   if (twice)
     throw new UsageError(`\`${twice.path}\` is used twice`, {
@@ -165,15 +187,14 @@ function promptJob(text: string, culprit: string, options: GenerateOptions): Pro
   };
 }
 
-function resolveNamedLora(ref: LoraReference, loraDirs: string[], culprit: string): ResolvedLora {
-  const file = findLora(ref.name, loraDirs, culprit);
-  return {
-    path: file.path,
-    name: ref.name,
-    teWeight: ref.teWeight,
-    unetWeight: ref.unetWeight,
-    hash: loraShortHash(file.path),
-  };
+function resolveNamedLora(
+  ref: LoraReference,
+  libraryFile: string | null,
+  loraDirs: string[],
+  culprit: string,
+): ResolvedLora {
+  const path = libraryFile ?? findLora(ref.name, loraDirs, culprit).path;
+  return { path, name: ref.name, teWeight: ref.teWeight, unetWeight: ref.unetWeight, hash: loraShortHash(path) };
 }
 
 function resolveLoraFile(ref: LoraFileReference): ResolvedLora {

@@ -1,19 +1,5 @@
 // Public API of the style library: styles with versions (draft → promoted → retired), place → style rules with
 // time windows, prompt templates, and continued trainings that become new versions. Other folders import from here.
-import { dirname, resolve } from 'node:path';
-import { openSqliteLibraryStore } from './sqlite-store.js';
-import { StoredStyleLibrary, type StyleLibrary } from './style-library.js';
-
-export interface OpenLibraryOptions {
-  /**
-   * The workspace whose `library/` folder holds the versions' files; default: the one whose
-   * `.lora-scripts/studio.db` `file` is.
-   */
-  workspace?: string;
-  /** The clock for timestamps (tests). */
-  now?: () => Date;
-}
-
 /**
  * Opens the library on the studio's SQLite file (migrated, its own connection).
  * @example
@@ -24,11 +10,7 @@ export interface OpenLibraryOptions {
  * await library.resolvePlace({ city: 'Hangzhou', province: 'Zhejiang' }, new Date()); // { style: 'jiangnan_style', matched: 'province', … }
  * await library.resolveLoraName('jiangnan_style'); // { path: 'library/<sha256>.safetensors', strength: 0.7 }
  */
-export function openSqliteLibrary(file: string, options: OpenLibraryOptions = {}): StyleLibrary {
-  const workspace = resolve(options.workspace ?? dirname(dirname(resolve(file))));
-  return new StoredStyleLibrary(openSqliteLibraryStore(file, options.now), workspace);
-}
-
+export { type OpenLibraryOptions, openSqliteLibrary } from './open-library.js';
 export {
   type AddVersionInput,
   checkStyleName,
@@ -72,3 +54,5 @@ export {
 export { LibraryError } from './library-error.js';
 /** The train config that continues a version on new pictures (`init_lora` = its file). */
 export { continuationTrainConfig, type ContinueInput } from './continuation.js';
+/** generate's `libraryLoras`: `<lora:NAME>` → the promoted version's absolute file, or null. */
+export { libraryLoraLookup } from './lora-lookup.js';

@@ -1,7 +1,7 @@
 // `lora-scripts generate`: WebUI-style prompts (`<lora:NAME:0.7>`) and settings in, PNGs with WebUI's
 // `parameters` text out. `--from-png` starts from the settings stored in an image; flags given override them.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import {
   parseParametersText,
@@ -11,6 +11,8 @@ import {
   type GenerationParameters,
   type LoraFileReference,
 } from '../../generate/index.js';
+import { libraryLoraLookup } from '../../library/index.js';
+import { STORE_FILE } from '../../server/index.js';
 import { GENERATE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, parseFlags } from '../flag-values.js';
@@ -30,7 +32,7 @@ const DEFAULTS = {
 export async function generateCommand(given: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const flags = parseFlags(GENERATE_FLAGS, given);
   if (flags.server !== undefined) {
-    refuseLocalOnlyFlags(given, ['fromPng', 'loraDir', 'scheduleType', 'batchCount', 'batchSize']);
+    refuseLocalOnlyFlags(given, ['fromPng', 'loraDir', 'workspace', 'scheduleType', 'batchCount', 'batchSize']);
     return submitToServer({ ...flags, server: flags.server }, 'generate', generateJobConfig(flags, ctx.cwd));
   }
   const fromPng =
@@ -49,12 +51,14 @@ export async function generateCommand(given: Record<string, unknown>, ctx: Comma
       culprit: 'generate',
       hint: 'e.g. `--prompt "canal town, <lora:jiangnan_style:0.7>"`, `--prompts-file FILE` or `--from-png IMAGE.png`',
     });
+  const workspace = resolve(ctx.cwd, flags.workspace);
   const loraDirs = flags.loraDir.map((dir) => existingPath(ctx.cwd, dir, '--lora-dir', 'the LoRA folder'));
   const result = await runGeneration({
     prompts,
     negativePrompt: flags.negativePrompt ?? fromPng?.negativePrompt ?? DEFAULTS.negativePrompt,
     loraFiles: flags.lora.map((spec) => parseLoraFlag(spec, ctx.cwd)),
     loraDirs: loraDirs.length > 0 ? loraDirs : [resolve(ctx.cwd, 'output')],
+    libraryLoras: libraryLoraLookup(join(workspace, ...STORE_FILE), workspace),
     baseModel:
       flags.baseModel === undefined ? null : existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model'),
     seed: flags.seed ?? fromPng?.seed ?? DEFAULTS.seed,
