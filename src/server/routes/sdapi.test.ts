@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../engine/index.js';
 import { PARAMETERS_KEY, readPngText } from '../../generate/index.js';
+import { openSqliteLibrary } from '../../library/index.js';
 import { type JobStore, openSqliteStore } from '../../store/index.js';
 import { createApp, type StudioApp } from '../app.js';
 import { closeSharedRenderWorker, sharedRenderWorker } from '../render-pool.js';
@@ -237,6 +238,30 @@ describe('A1111-compatible API', () => {
     expect(existsSync(folder)).toBe(true);
     const [day] = readdirSync(folder);
     expect(readdirSync(join(folder, day!))).toEqual(['00000-5.png']);
+  }, 300_000);
+
+  it('resolves `<lora:NAME>` through the style library first, and lists its promoted styles by name', async () => {
+    const library = openSqliteLibrary(join(dir, '.lora-scripts', 'studio.db'), { workspace: dir });
+    try {
+      await library.addVersion({
+        style: 'rainy_jiangnan',
+        file: join(dir, 'output', 'neon', 'neon_night_style.safetensors'),
+      });
+      await library.changeStatus('rainy_jiangnan', 1, 'promote');
+    } finally {
+      await library.close();
+    }
+    const loras = loraListSchema.parse((await call('/loras')).body);
+    expect(loras.map((l) => l.name).sort()).toEqual(['jiangnan_style', 'neon_night_style', 'rainy_jiangnan']);
+    const { status, body } = await call('/txt2img', {
+      prompt: '<lora:rainy_jiangnan:0.7> rain',
+      steps: 2,
+      width: 64,
+      height: 64,
+    });
+    expect(status, JSON.stringify(body)).toBe(200);
+    const info = txt2imgInfoSchema.parse(JSON.parse(txt2imgResponseSchema.parse(body).info));
+    expect(info.infotexts[0]).toMatch(/Lora hashes: "rainy_jiangnan: [0-9a-f]{12}"/);
   }, 300_000);
 
   it('refuses fields it does not honour with a 422 naming each, before rendering anything', async () => {

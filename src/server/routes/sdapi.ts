@@ -7,7 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LoraScriptsError } from '../../errors.js';
 import { SAMPLER_NAMES } from '../../generate/index.js';
-import type { RouteDeps } from '../app.js';
+import { type RouteDeps, storeFileOf } from '../app.js';
 import { sharedRenderWorker } from '../render-pool.js';
 import { createRouter } from '../router.js';
 import {
@@ -30,6 +30,7 @@ import {
   sdModelListSchema,
   txt2imgBodySchema,
   txt2imgResponseSchema,
+  workspaceLibrary,
 } from '../sdapi/index.js';
 import { jsonBody, REFUSED_RESPONSES } from './responses.js';
 
@@ -119,7 +120,11 @@ const refreshCheckpoints = postRoute('/refresh-checkpoints', nullSchema, 'Re-rea
 const refreshLoras = postRoute('/refresh-loras', nullSchema, 'Re-read the LoRA files', '`null`');
 
 export function sdapiRoutes(deps: RouteDeps) {
-  const service = createSdapiService({ workspace: deps.workspace, worker: () => sharedRenderWorker(deps) });
+  const service = createSdapiService({
+    workspace: deps.workspace,
+    worker: () => sharedRenderWorker(deps),
+    loraSources: workspaceLibrary(storeFileOf(deps), deps.workspace),
+  });
   const router = createRouter();
   router.onError((error, c) => sdapiError(error, c));
   // A body that is not an object: FastAPI's 422, not the studio's 400.
@@ -135,7 +140,7 @@ export function sdapiRoutes(deps: RouteDeps) {
   return router
     .openapi(txt2img, async (c) => c.json(await service.txt2img(c.req.valid('json')), 200), notAnObject)
     .openapi(sdModels, async (c) => c.json(await service.sdModels(), 200))
-    .openapi(loras, (c) => c.json(service.loras(), 200))
+    .openapi(loras, async (c) => c.json(await service.loras(), 200))
     .openapi(samplers, (c) =>
       c.json(
         SAMPLER_NAMES.map((name) => ({ name, aliases: [], options: {} })),

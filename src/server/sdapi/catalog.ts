@@ -5,6 +5,7 @@ import { basename, extname, join, relative, sep } from 'node:path';
 import { checkBaseModel } from '../../checkpoint/index.js';
 import { listLoraFiles, pickLora, type LoraCandidate } from '../../generate/index.js';
 import { sha256OfFile } from '../../fs/file-hash.js';
+import { LIBRARY_FOLDER, libraryLoraLookup, openSqliteLibrary } from '../../library/index.js';
 import { readSafetensorsHeader } from '../../lora/index.js';
 import { listWorkspaceLoras } from '../loras/index.js';
 
@@ -95,9 +96,16 @@ export function findCheckpoint(checkpoints: Checkpoint[], spelling: string): Che
   return checkpoints.find(matches) ?? null;
 }
 
-/** The workspace's LoRA files (what `GET /api/loras` lists), with their names and aliases. */
+/**
+ * The workspace's LoRA files (what `GET /api/loras` lists), with their names and aliases; the style library's own
+ * folder is left out (its files are named by hash: the library names them).
+ */
 export function listLoras(workspace: string): LoraCandidate[] {
-  const loraPaths = new Set(listWorkspaceLoras(workspace, []).map((entry) => join(workspace, entry.path)));
+  const loraPaths = new Set(
+    listWorkspaceLoras(workspace, [])
+      .filter((entry) => !entry.path.startsWith(`${LIBRARY_FOLDER}/`))
+      .map((entry) => join(workspace, entry.path)),
+  );
   return listLoraFiles([workspace]).filter((candidate) => loraPaths.has(candidate.path));
 }
 
@@ -123,11 +131,41 @@ function decodeJsonObject(value: string): unknown {
   }
 }
 
+/** The names a prompt's `<lora:NAME>` can use: the style library's promoted styles, then the workspace's files. */
+export interface LoraSources {
+  /** A style of the library → its promoted version's absolute file; null when the library has no such style. */
+  library(name: string): Promise<string | null>;
+  /** The styles with a promoted version, with their files. */
+  libraryStyles(): Promise<{ name: string; path: string }[]>;
+}
+
+/** The workspace's style library (src/library), opened per call: the app has no close hook for a long-lived one. */
+export function workspaceLibrary(storeFile: string, workspace: string): LoraSources {
+  return {
+    library: libraryLoraLookup(storeFile, workspace),
+    async libraryStyles() {
+      if (!existsSync(storeFile)) return [];
+      const library = openSqliteLibrary(storeFile, { workspace });
+      try {
+        const styles: { name: string; path: string }[] = [];
+        for (const style of await library.listStyles()) {
+          const found = style.promoted === null ? null : await library.resolveLoraName(style.name);
+          if (found) styles.push({ name: style.name, path: join(workspace, found.path) });
+        }
+        return styles;
+      } finally {
+        await library.close();
+      }
+    },
+  };
+}
+
 /**
- * `<lora:NAME:…>` → its file, as WebUI resolves it (the stem, then `ss_output_name`); an error names close names.
- * TODO(style library): a promoted style of the library (`openSqliteLibrary(file).resolveLoraName(name)`) should
- * come first once src/library exports it.
+ * `<lora:NAME:…>` → its file: a promoted style of the library first, else a file of the workspace as WebUI
+ * resolves it (the stem, then `ss_output_name`); an error names close names.
  */
-export function resolveLora(name: string, loras: LoraCandidate[], workspace: string): LoraCandidate {
-  return pickLora(name, loras, [workspace], 'prompt');
+export async function resolveLora(name: string, sources: LoraSources, workspace: string): Promise<string> {
+  const fromLibrary = await sources.library(name);
+  if (fromLibrary !== null) return fromLibrary;
+  return pickLora(name, listLoras(workspace), [workspace], 'prompt').path;
 }

@@ -20,6 +20,7 @@ import {
   findCheckpoint,
   listCheckpoints,
   listLoras,
+  type LoraSources,
   loraMetadata,
   MODELS_FOLDER,
   resolveLora,
@@ -70,6 +71,8 @@ export interface SdapiServiceDeps {
   workspace: string;
   /** The server's shared worker, asked for at the first render (so listing models never starts the engine). */
   worker: () => RenderWorker;
+  /** Where `<lora:NAME>` names are looked up besides the workspace's files: the style library. */
+  loraSources: LoraSources;
 }
 
 export type SdapiService = ReturnType<typeof createSdapiService>;
@@ -79,7 +82,7 @@ type SdapiOptions = { sd_model_checkpoint: string | null; sd_checkpoint_hash: st
   string | number | boolean | null
 >;
 
-export function createSdapiService({ workspace, worker }: SdapiServiceDeps) {
+export function createSdapiService({ workspace, worker, loraSources }: SdapiServiceDeps) {
   /** `POST /options` `sd_model_checkpoint`, as the path inside models/; null: the first checkpoint. */
   let chosenCheckpoint: string | null = null;
   let state: JobState = idleState('0');
@@ -170,7 +173,7 @@ export function createSdapiService({ workspace, worker }: SdapiServiceDeps) {
     const { settings, parameters } = reading;
     const checkpoint = await checkpointFor(settings);
     const sampler = samplerOf(settings);
-    const loras = lorasOf(settings);
+    const loras = await lorasOf(settings);
     // Queued behind the txt2img before it, as A1111's lock queues; a failure of that one is not ours.
     const previous = lock;
     let release: () => void = () => undefined;
@@ -315,22 +318,19 @@ export function createSdapiService({ workspace, worker }: SdapiServiceDeps) {
     for (const [i, image] of images.entries()) writeFileAtomic(join(folder, names[i]!), image.png);
   }
 
-  function lorasOf(settings: Txt2imgSettings): RenderLora[] {
+  async function lorasOf(settings: Txt2imgSettings): Promise<RenderLora[]> {
     try {
       parseNegativePrompt(settings.negative_prompt, 'negative_prompt');
     } catch (error) {
       throw fieldFault(error, 'negative_prompt');
     }
     try {
-      const parsed = parsePrompt(settings.prompt, 'prompt');
-      if (parsed.loras.length === 0) return [];
-      const candidates = listLoras(workspace);
-      return parsed.loras.map((ref) => ({
-        path: resolveLora(ref.name, candidates, workspace).path,
-        name: ref.name,
-        weight: ref.teWeight,
-        unet_weight: ref.unetWeight,
-      }));
+      const loras: RenderLora[] = [];
+      for (const ref of parsePrompt(settings.prompt, 'prompt').loras) {
+        const path = await resolveLora(ref.name, loraSources, workspace);
+        loras.push({ path, name: ref.name, weight: ref.teWeight, unet_weight: ref.unetWeight });
+      }
+      return loras;
     } catch (error) {
       throw fieldFault(error, 'prompt');
     }
@@ -351,11 +351,21 @@ export function createSdapiService({ workspace, worker }: SdapiServiceDeps) {
         filename,
         config,
       })),
-    loras: () =>
-      listLoras(workspace).map((lora) => {
-        const metadata = loraMetadata(lora.path);
-        return { name: lora.stem, alias: lora.alias ?? lora.stem, path: lora.path, metadata };
-      }),
+    /** The library's promoted styles by their names, then the workspace's files. */
+    loras: async () => [
+      ...(await loraSources.libraryStyles()).map(({ name, path }) => ({
+        name,
+        alias: name,
+        path,
+        metadata: loraMetadata(path),
+      })),
+      ...listLoras(workspace).map((lora) => ({
+        name: lora.stem,
+        alias: lora.alias ?? lora.stem,
+        path: lora.path,
+        metadata: loraMetadata(lora.path),
+      })),
+    ],
   };
 }
 
