@@ -434,3 +434,53 @@ export const REGION_FLAGS = defineFlags(
   },
   'lora-scripts region set --province Zhejiang --style jiangnan_style',
 );
+
+export const EXPERIMENT_FLAGS = defineFlags(
+  'experiment',
+  {
+    arm: {
+      schema: list(text()),
+      value: '<name:weight[:style[:strength]]>',
+      help: 'An arm (`create`, repeatable; the first is the control unless --control says)',
+    },
+    control: { schema: text().optional(), value: '<arm>', help: 'The arm the others are compared with (`create`)' },
+    name: { schema: text().optional(), value: '<text>', help: 'A readable name (`create`)' },
+    salt: { schema: text().optional(), value: '<text>', help: 'Assignment hash salt (`create`; default: the id)' },
+    baselineCtr: {
+      schema: decimal(0, 1).optional(),
+      value: '<p>',
+      help: "The control's expected CTR (`create`, `plan`)",
+    },
+    lift: {
+      schema: decimal(0, 10).optional(),
+      value: '<x>',
+      help: 'Smallest relative lift worth detecting, 0.23 = +23 % (`create`, `plan`)',
+    },
+    users: {
+      schema: integer(10, 1e10).optional(),
+      value: '<n>',
+      help: 'Control users available: `plan` gives the lift they detect',
+    },
+    alpha: { schema: decimal(0.001, 0.2).optional(), value: '<α>', help: 'Two-sided test level (default: 0.05)' },
+    power: { schema: decimal(0.5, 0.99).optional(), value: '<p>', help: 'Power wanted (default: 0.8)' },
+    treatmentRatio: {
+      schema: decimal(0.01, 100).default(1),
+      value: '<k>',
+      help: 'Treatment users per control user (`plan`)',
+    },
+    file: {
+      schema: text().optional(),
+      value: '<path>',
+      help: '`ingest`: events as JSON lines; `import`: counts CSV (day,arm,users,clicks[,segment])',
+    },
+    csv: { schema: toggle(), help: '`report` as CSV' },
+    out: { schema: text().optional(), value: '<file>', help: '`report`: write here instead of printing' },
+    workspace: {
+      schema: text().default('workspace'),
+      value: '<dir>',
+      help: 'Studio workspace: experiments live in its .lora-scripts/studio.db',
+    },
+    json: { schema: toggle(), help: 'Print JSON instead of text' },
+  },
+  'lora-scripts experiment create covers-2026-12 --arm generic:1 --arm regional:1:jiangnan_style:0.7 --baseline-ctr 0.05 --lift 0.23',
+);

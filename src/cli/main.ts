@@ -214,6 +214,16 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
     run(async (ctx) => (await import('./commands/serve.js')).serveCommand(flags, ctx)),
   );
 
+  withFlags(
+    cli.command(
+      'experiment [action] [...args]',
+      'A/B experiments of covers: `create ID --arm a:1 --arm b:1`, `list`, `show ID`, `assign ID USER…`, `ingest ID --file events.jsonl`, `import ID --file counts.csv`, `report ID [--csv|--json]`, `plan --baseline-ctr 0.05 --lift 0.23`',
+    ),
+    COMMAND_FLAGS.EXPERIMENT_FLAGS,
+  ).action((action: string | undefined, args: string[], flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/experiment.js')).experimentCommand(action, args, flags, ctx)),
+  );
+
   cli.help();
   cli.version(TOOL_VERSION);
   return cli;

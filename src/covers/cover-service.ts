@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../errors.js';
+import { LoraScriptsError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Place, PlaceLevel, ResolvedStyle } from '../library/index.js';
 import { drawTitle } from './draw-title.js';
@@ -154,7 +154,7 @@ function readCache(workspace: string, dir: string, key: string): CoverResult | n
 function renderPaths(deps: CoverServiceDeps, style: ResolvedStyle) {
   const baseModelId = style.base_model ?? deps.defaultBaseModel ?? null;
   if (baseModelId === null) {
-    throw new UsageError(`style \`${style.style}\` version ${style.version} has no base model on record`, {
+    throw new LoraScriptsError(`style \`${style.style}\` version ${style.version} has no base model on record`, {
       code: 'cover_base_model_unknown',
       culprit: style.style,
       hint: `set the version's base model in the library (\`lora-scripts library\`), or pass --base-model to \`covers\``,
@@ -168,12 +168,13 @@ function renderPaths(deps: CoverServiceDeps, style: ResolvedStyle) {
   };
 }
 
-function placeNotMapped(place: Place): UsageError {
+/** Not bad input (the place is well formed): the library lacks a rule, so the CLI exits 1 and the API answers 404. */
+function placeNotMapped(place: Place): LoraScriptsError {
   const named = (['city', 'province', 'region'] as const)
     .filter((level) => place[level] !== undefined)
     .map((level) => `${level} \`${place[level]}\``)
     .join(', ');
-  return new UsageError(`no style is mapped to ${named}, and there is no default mapping`, {
+  return new LoraScriptsError(`no style is mapped to ${named}, and there is no default mapping`, {
     code: 'place_not_mapped',
     culprit: 'place',
     hint: 'add a region mapping for this place (or a default one) in the style library: its page, its API or `lora-scripts library`',
