@@ -170,13 +170,14 @@ function renderPaths(deps: CoverServiceDeps, style: ResolvedStyle) {
 
 /** Not bad input (the place is well formed): the library lacks a rule, so the CLI exits 1 and the API answers 404. */
 function placeNotMapped(place: Place): LoraScriptsError {
-  const named = (['city', 'province', 'region'] as const)
-    .filter((level) => place[level] !== undefined)
-    .map((level) => `${level} \`${place[level]}\``)
-    .join(', ');
+  const levels = (['city', 'province', 'region'] as const).filter((level) => place[level] !== undefined);
+  const named = levels.map((level) => `${level} \`${place[level]}\``).join(', ');
+  const first = levels[0] ?? 'region';
   return new LoraScriptsError(`no style is mapped to ${named}, and there is no default mapping`, {
     code: 'place_not_mapped',
     culprit: 'place',
-    hint: 'add a region mapping for this place (or a default one) in the style library: its page, its API or `lora-scripts library`',
+    hint:
+      `add a region mapping: \`lora-scripts region set --${first} ${place[first] ?? 'NAME'} --style STYLE\` ` +
+      '(or `--default`), `POST /api/library/regions`, or the library page',
   });
 }

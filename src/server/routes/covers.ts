@@ -47,6 +47,7 @@ export const coversResponseSchema = z
 const makeCovers = createRoute({
   method: 'post',
   path: '/api/covers',
+  tags: ['covers'],
   summary:
     "Covers for a place in its mapped style (city → province → region → default), at the style version's " +
     'recommended strength, the title set on a band across the bottom; the same request again is read from the cache',
