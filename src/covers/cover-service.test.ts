@@ -101,6 +101,19 @@ describe('createCoverService', () => {
     expect(together.map((r) => r.cached).sort()).toEqual([false, true]);
   });
 
+  it('renders for itself when the identical request it waited on was cancelled', async () => {
+    const covers = service();
+    const gone = new AbortController();
+    gone.abort(new Error('client went away'));
+    const [cancelled, waiting] = await Promise.allSettled([
+      covers.makeCovers(request(), gone.signal),
+      covers.makeCovers(request()),
+    ]);
+    expect(cancelled).toMatchObject({ status: 'rejected', reason: new Error('client went away') });
+    expect(waiting).toMatchObject({ status: 'fulfilled', value: { cached: false } });
+    expect(calls).toHaveLength(1);
+  });
+
   it('renders again when a cached picture is gone or the manifest is damaged', async () => {
     const covers = service();
     const first = await covers.makeCovers(request());

@@ -78,7 +78,11 @@ export function createCoverService(deps: CoverServiceDeps): CoverService {
       const cached = readCache(deps.workspace, dir, plan.key);
       if (cached !== null) return { ...cached, cached: true };
       const running = inFlight.get(plan.key);
-      if (running !== undefined) return { ...(await running), cached: true };
+      if (running !== undefined) {
+        // Its caller may cancel it (a closed connection): then this request renders for itself below.
+        const shared = await running.catch(() => null);
+        if (shared !== null) return { ...shared, cached: true };
+      }
       const making = renderCovers({ workspace: deps.workspace, dir, plan, style, batcher, signal });
       inFlight.set(plan.key, making);
       try {
