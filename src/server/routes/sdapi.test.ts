@@ -144,6 +144,9 @@ describe('A1111-compatible API', () => {
       ].map((name) => `/sdapi/v1/${name}`),
     );
     expect(await call('/refresh-checkpoints', {})).toEqual({ status: 200, body: null });
+    // What no route takes is FastAPI's JSON, not the web app's page.
+    expect(await call('/memory')).toEqual({ status: 404, body: { detail: 'Not Found' } });
+    expect(await call('/txt2img')).toEqual({ status: 405, body: { detail: 'Method Not Allowed' } });
   });
 
   it('lists the workspace checkpoints, LoRAs, samplers, schedulers and scripts in A1111 shapes', async () => {

@@ -169,7 +169,19 @@ export function sdapiRoutes(deps: RouteDeps) {
       return c.json({}, 200);
     })
     .openapi(refreshCheckpoints, (c) => c.json(null, 200))
-    .openapi(refreshLoras, (c) => c.json(null, 200));
+    .openapi(refreshLoras, (c) => c.json(null, 200))
+    .all(`${BASE}/*`, (c) => notRouted(c, router));
+}
+
+/**
+ * FastAPI's answers for what no route takes: 405 for a known path with another method, else 404. Without this the
+ * studio's web app would answer such GETs with its HTML page, which clients cannot parse.
+ */
+function notRouted(c: Context, router: ReturnType<typeof createRouter>): Response {
+  const known = router.openAPIRegistry.definitions.some(
+    (definition) => definition.type === 'route' && definition.route.path === c.req.path,
+  );
+  return known ? c.json({ detail: 'Method Not Allowed' }, 405) : c.json({ detail: 'Not Found' }, 404);
 }
 
 /** Errors in A1111's shapes; an unexpected one goes on to the app's handler (a logged 500). */
