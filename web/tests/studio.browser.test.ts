@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { strToU8, zipSync } from 'fflate';
 import sharp from 'sharp';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
@@ -228,7 +229,12 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     if (!needs('/api/jobs/{id}/stream')) return context.skip();
     const folder = join(workspace, 'datasets', 'uncaptioned');
     mkdirSync(folder, { recursive: true });
-    writeFileSync(join(folder, 'a.png'), await sharp(Buffer.from(drawScene('jiangnan', 5, 64).svg)).png().toBuffer());
+    writeFileSync(
+      join(folder, 'a.png'),
+      await sharp(Buffer.from(drawScene('jiangnan', 5, 64).svg))
+        .png()
+        .toBuffer(),
+    );
     const response = await fetch(`${baseUrl}/api/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -252,10 +258,50 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'training-failed.en.png'), fullPage: true });
   });
 
-  it('lists jobs', async () => {
+  it('lists datasets and jobs', async () => {
+    await page.goto(`${baseUrl}/datasets`);
+    await page.getByRole('link', { name: DATASET }).waitFor();
+    await screenshotBothLanguages('datasets');
     await page.goto(`${baseUrl}/jobs`);
     if (flow.jobId) await page.locator(`tr[data-job="${flow.jobId}"] [data-status="done"]`).waitFor();
     await screenshotBothLanguages('jobs');
+  });
+
+  it('logs in from the printed ?token= link, keeps the token out of the address bar, sends it; uploads a zip', async () => {
+    const guarded = mkdtempSync(join(tmpdir(), 'lora-studio-web-token-'));
+    const token = 'webtest-token-0123456789abcdefghijklmnopqrstuvwxyz';
+    const other = await startServer({ host: '127.0.0.1', port: 0, workspace: guarded, token, log: () => {} });
+    try {
+      expect(other.url).toContain(`?token=${token}`);
+      const origin = other.url.slice(0, other.url.indexOf('/?'));
+      expect((await fetch(`${origin}/api/jobs`)).status).toBe(401);
+      const tab = await page.context().newPage();
+      await tab.goto(other.url);
+      await tab.waitForURL(`${origin}/datasets`);
+      await tab.getByRole('heading', { name: 'Datasets' }).waitFor();
+      // The list loaded (no refusal shown), and a write with the stored token works too.
+      expect(await tab.locator('.error-box').count()).toBe(0);
+      await tab.getByLabel('Name', { exact: true }).fill('guarded');
+      const created = tab.waitForResponse((r) => r.url().endsWith('/api/datasets') && r.request().method() === 'POST');
+      // A zip this time: sent as application/zip, unpacked by the server.
+      const picture = await sharp(Buffer.from(drawScene('jiangnan', 2, 64).svg))
+        .png()
+        .toBuffer();
+      const zip = zipSync({ 'a.png': new Uint8Array(picture), 'a.txt': strToU8('a canal town') });
+      await tab.getByTestId('upload-files').setInputFiles({
+        name: 'pictures.zip',
+        mimeType: 'application/zip',
+        buffer: Buffer.from(zip),
+      });
+      expect((await created).status()).toBe(201);
+      await tab.waitForURL(`${origin}/datasets/guarded`);
+      await expect.poll(() => tab.locator('.picture').count()).toBe(1);
+      expect(await tab.locator('.picture textarea').inputValue()).toBe('a canal town');
+      await tab.close();
+    } finally {
+      await other.close();
+      rmSync(guarded, { recursive: true, force: true });
+    }
   });
 
   it('renders a strength grid of the LoRA and downloads it', async (context) => {
@@ -286,6 +332,20 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await merge.getByRole('button', { name: 'Merge', exact: true }).click();
     await merge.locator('.job-result[data-status="done"]').waitFor({ timeout: LONG_MS });
     expect(existsSync(join(workspace, 'models', 'merged-webtest.safetensors'))).toBe(true);
+
+    // Side by side: the final LoRA and the kept step-2 one, the same prompt and seed.
+    await row.getByRole('checkbox').check();
+    await page.locator('tr[data-lora$="webtest-step2.safetensors"]').getByRole('checkbox').check();
+    const compare = page.getByTestId('compare');
+    await compare.getByLabel('Prompt').fill('a jiangnan water town');
+    await compare.getByLabel('Sampling steps').fill('2');
+    await compare.getByLabel('Size (px)').fill('64');
+    await compare.getByRole('button', { name: 'Render' }).click();
+    const ended = compare.locator('.job-result[data-status="done"], .job-result[data-status="failed"]');
+    await expect.poll(() => ended.count(), { timeout: LONG_MS }).toBe(2);
+    expect(await compare.locator('.job-result[data-status="failed"]').count()).toBe(0);
+    expect(await compare.locator('.job-result img').count()).toBeGreaterThanOrEqual(2);
+    await screenshotBothLanguages('compare');
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),

@@ -104,8 +104,11 @@ export function JobPage({ id }: { id: string }) {
 
       {isTrain ? (
         <>
-          <LossChart points={view.points} />
-          <Samples samples={view.samples} />
+          {/* A run that ended before its first step has nothing to chart: the outcome above says why. */}
+          {view.points.length > 0 || !FINISHED_STATUSES.includes(status) ? <LossChart points={view.points} /> : null}
+          {view.samples.prompts.length > 0 || !FINISHED_STATUSES.includes(status) ? (
+            <Samples samples={view.samples} />
+          ) : null}
           <Checkpoints jobId={id} checkpoints={view.checkpoints} />
         </>
       ) : (

@@ -18,6 +18,17 @@ export function parseStrengths(text: string): number[] {
     .filter((value) => Number.isFinite(value));
 }
 
+/** The optional sampling steps and square size of a render; empty fields leave the server's defaults. */
+export function renderOptions(steps: string, size: string): Record<string, number> {
+  const options: Record<string, number> = {};
+  if (steps.trim() !== '') options.steps = Number(steps);
+  if (size.trim() !== '') {
+    options.width = Number(size);
+    options.height = Number(size);
+  }
+  return options;
+}
+
 export function LorasPage() {
   const { t, language } = useI18n();
   const list = useLoad(() => api<{ loras: LoraSummary[] }>('/api/loras'), []);
@@ -228,12 +239,6 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
   const { launch, job, error, busy } = useJobLauncher();
   const submit = (event: Event) => {
     event.preventDefault();
-    const optional: Record<string, number> = {};
-    if (steps.trim() !== '') optional.steps = Number(steps);
-    if (size.trim() !== '') {
-      optional.width = Number(size);
-      optional.height = Number(size);
-    }
     const promptList = prompts
       .split('\n')
       .map((p) => p.trim())
@@ -244,7 +249,7 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
       strengths: parseStrengths(strengths),
       seeds: [Number(seed) || 0],
       base_model: baseModel,
-      ...optional,
+      ...renderOptions(steps, size),
     });
   };
   return (
@@ -347,6 +352,8 @@ function Merge({ lora }: { lora: LoraSummary }) {
 function Compare({ a, b }: { a: LoraSummary | undefined; b: LoraSummary | undefined }) {
   const { t } = useI18n();
   const [prompt, setPrompt] = useState('');
+  const [steps, setSteps] = useState('');
+  const [size, setSize] = useState('');
   const left = useJobLauncher();
   const right = useJobLauncher();
   if (!a || !b) return null;
@@ -362,6 +369,7 @@ function Compare({ a, b }: { a: LoraSummary | undefined; b: LoraSummary | undefi
         strengths: [1],
         seeds: [1],
         base_model: lora.base_model ?? DEMO_BASE_MODEL,
+        ...renderOptions(steps, size),
       });
     }
   };
@@ -372,6 +380,26 @@ function Compare({ a, b }: { a: LoraSummary | undefined; b: LoraSummary | undefi
         <div class="field grow">
           <label for="compare-prompt">{t('job.prompt')}</label>
           <input id="compare-prompt" required value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="compare-steps">{t('loras.steps')}</label>
+          <input
+            id="compare-steps"
+            inputMode="numeric"
+            placeholder="20"
+            value={steps}
+            onInput={(e) => setSteps(e.currentTarget.value)}
+          />
+        </div>
+        <div class="field">
+          <label for="compare-size">{t('loras.size')}</label>
+          <input
+            id="compare-size"
+            inputMode="numeric"
+            placeholder="512"
+            value={size}
+            onInput={(e) => setSize(e.currentTarget.value)}
+          />
         </div>
         <button type="submit" class="primary" disabled={left.busy || right.busy}>
           {t('loras.render')}
