@@ -110,6 +110,7 @@ export const en = {
   'jobs.title': 'Jobs',
   'jobs.col.id': 'Job',
   'jobs.col.kind': 'Kind',
+  'jobs.col.subject': 'On',
   'jobs.col.status': 'Status',
   'jobs.col.progress': 'Progress',
   'jobs.col.created': 'Created',

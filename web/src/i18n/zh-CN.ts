@@ -111,6 +111,7 @@ export const zhCN: Record<MessageKey, string> = {
   'jobs.title': '任务',
   'jobs.col.id': '任务',
   'jobs.col.kind': '类型',
+  'jobs.col.subject': '对象',
   'jobs.col.status': '状态',
   'jobs.col.progress': '进度',
   'jobs.col.created': '创建时间',

@@ -5,11 +5,11 @@ import { ErrorBox } from '../components/error-box.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useLoad } from '../components/use-async.js';
 import { formatTime, useI18n } from '../i18n/index.js';
-import { canCancel, canResume } from '../jobs/actions.js';
+import { canCancel, canResume, jobSubject } from '../jobs/actions.js';
 import { Link } from '../router.js';
 
 export function JobsPage() {
-  const { t, language } = useI18n();
+  const { t, language, explainError } = useI18n();
   const jobs = useLoad(() => api<{ jobs: Job[] }>('/api/jobs?limit=200'), []);
   const [error, setError] = useState<unknown>(null);
   const active = jobs.data?.jobs.some((job) => !FINISHED_STATUSES.includes(job.status)) ?? false;
@@ -40,6 +40,7 @@ export function JobsPage() {
             <tr>
               <th scope="col">{t('jobs.col.id')}</th>
               <th scope="col">{t('jobs.col.kind')}</th>
+              <th scope="col">{t('jobs.col.subject')}</th>
               <th scope="col">{t('jobs.col.status')}</th>
               <th scope="col">{t('jobs.col.progress')}</th>
               <th scope="col">{t('jobs.col.created')}</th>
@@ -55,8 +56,12 @@ export function JobsPage() {
                   </Link>
                 </td>
                 <td>{t(`kind.${job.kind}`)}</td>
+                <td>{jobSubject(job)}</td>
                 <td>
                   <StatusBadge status={job.status} />
+                  {job.status === 'failed' && job.error ? (
+                    <div class="muted small">{explainError(job.error).message}</div>
+                  ) : null}
                 </td>
                 <td>
                   {job.progress ? (
