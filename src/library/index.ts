@@ -55,4 +55,4 @@ export { LibraryError } from './library-error.js';
 /** The train config that continues a version on new pictures (`init_lora` = its file). */
 export { continuationTrainConfig, type ContinueInput } from './continuation.js';
 /** generate's `libraryLoras`: `<lora:NAME>` → the promoted version's absolute file, or null. */
-export { libraryLoraLookup } from './lora-lookup.js';
+export { libraryLoraLookup, WORKSPACE_STORE_FILE } from './lora-lookup.js';

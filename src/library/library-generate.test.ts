@@ -14,7 +14,7 @@ import {
   readPngText,
   runGeneration,
 } from '../generate/index.js';
-import { libraryLoraLookup, openSqliteLibrary, type StyleLibrary } from './index.js';
+import { libraryLoraLookup, openSqliteLibrary, type StyleLibrary, WORKSPACE_STORE_FILE } from './index.js';
 
 const BASE_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
 const STYLES = join(PACKAGE_ROOT, 'tests', 'fixtures', 'lora', 'styles');
@@ -23,13 +23,11 @@ const SCENE = 'three houses and a stone bridge, canal town scene';
 const ENV = { ...process.env, OMP_NUM_THREADS: '1' };
 
 let workspace: string;
-let storeFile: string;
 let library: StyleLibrary;
 
 beforeAll(async () => {
   workspace = mkdtempSync(join(tmpdir(), 'lora-library-generate-'));
-  storeFile = join(workspace, '.lora-scripts', 'studio.db');
-  library = openSqliteLibrary(storeFile);
+  library = openSqliteLibrary(join(workspace, ...WORKSPACE_STORE_FILE));
   await library.addVersion({ style: 'town_style', file: join(STYLES, 'jiangnan_style.safetensors') });
   await library.addVersion({ style: 'town_style', file: join(STYLES, 'neon_night_style.safetensors') });
   await library.changeStatus('town_style', 1, 'promote');
@@ -48,7 +46,7 @@ function generate(prompts: string[]): Promise<GenerationResult> {
     // The fixtures folder holds `jiangnan_style` and `neon_night_style`, but no `town_style`: that name exists only
     // in the library.
     loraDirs: [STYLES],
-    libraryLoras: libraryLoraLookup(storeFile, workspace),
+    libraryLoras: libraryLoraLookup(workspace),
     baseModel: BASE_MODEL,
     seed: 11,
     steps: 8,

@@ -4,11 +4,20 @@ import { join } from 'node:path';
 import { openSqliteLibrary } from './open-library.js';
 
 /**
+ * Where a workspace's studio store is: the server's `STORE_FILE` (a test checks they agree). Kept here too so that
+ * the runner's executors need not import the server app, which imports them.
+ */
+export const WORKSPACE_STORE_FILE = ['.lora-scripts', 'studio.db'] as const;
+
+/**
  * A lookup for generate's `libraryLoras`: a connection per name asked (a generation asks a few), and none at all
  * where the workspace has no store yet, so a plain `generate` never creates one.
- * @example runGeneration({ …, libraryLoras: libraryLoraLookup('/abs/workspace/.lora-scripts/studio.db', '/abs/workspace') })
+ * @example runGeneration({ …, libraryLoras: libraryLoraLookup('/abs/workspace') })
  */
-export function libraryLoraLookup(storeFile: string, workspace: string): (name: string) => Promise<string | null> {
+export function libraryLoraLookup(
+  workspace: string,
+  storeFile: string = join(workspace, ...WORKSPACE_STORE_FILE),
+): (name: string) => Promise<string | null> {
   return async (name) => {
     if (!existsSync(storeFile)) return null;
     const library = openSqliteLibrary(storeFile, { workspace });

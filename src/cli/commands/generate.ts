@@ -1,7 +1,7 @@
 // `lora-scripts generate`: WebUI-style prompts (`<lora:NAME:0.7>`) and settings in, PNGs with WebUI's
 // `parameters` text out. `--from-png` starts from the settings stored in an image; flags given override them.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import {
   parseParametersText,
@@ -12,7 +12,6 @@ import {
   type LoraFileReference,
 } from '../../generate/index.js';
 import { libraryLoraLookup } from '../../library/index.js';
-import { STORE_FILE } from '../../server/index.js';
 import { GENERATE_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, parseFlags } from '../flag-values.js';
@@ -58,7 +57,7 @@ export async function generateCommand(given: Record<string, unknown>, ctx: Comma
     negativePrompt: flags.negativePrompt ?? fromPng?.negativePrompt ?? DEFAULTS.negativePrompt,
     loraFiles: flags.lora.map((spec) => parseLoraFlag(spec, ctx.cwd)),
     loraDirs: loraDirs.length > 0 ? loraDirs : [resolve(ctx.cwd, 'output')],
-    libraryLoras: libraryLoraLookup(join(workspace, ...STORE_FILE), workspace),
+    libraryLoras: libraryLoraLookup(workspace),
     baseModel:
       flags.baseModel === undefined ? null : existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model'),
     seed: flags.seed ?? fromPng?.seed ?? DEFAULTS.seed,

@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { writeSampleDataset } from '../../demo/index.js';
 import { PACKAGE_ROOT } from '../../engine/index.js';
+import { WORKSPACE_STORE_FILE } from '../../library/index.js';
 import { readSafetensors, writeSafetensorsAtomic } from '../../lora/index.js';
 import { type JobStore, openSqliteStore } from '../../store/index.js';
-import { createApp, OPENAPI_PATH, type StudioApp } from '../app.js';
+import { createApp, OPENAPI_PATH, STORE_FILE, type StudioApp } from '../app.js';
 import { errorBodySchema, openApiDocumentSchema } from '../schemas.js';
 import { accessPolicy } from '../security/index.js';
 import {
@@ -314,6 +315,12 @@ describe('continue', () => {
       code: 'no_promoted_version',
       hint: 'promote one with `lora-scripts library promote STYLE VERSION`',
     });
+  });
+});
+
+describe('the store file', () => {
+  it("is where generate's library lookup looks (the runner cannot import the app to ask)", () => {
+    expect(WORKSPACE_STORE_FILE).toEqual(STORE_FILE);
   });
 });
 

@@ -7,7 +7,6 @@ import type { Env } from '../../engine/index.js';
 import { ConfigError, InterruptedError } from '../../errors.js';
 import { readLoraTrainingFacts, renderStrengths, runGeneration, writeStrengthGrid } from '../../generate/index.js';
 import { libraryLoraLookup } from '../../library/index.js';
-import { STORE_FILE } from '../app.js';
 import {
   type GenerateJobConfig,
   generateJobConfigSchema,
@@ -131,7 +130,7 @@ async function images(run: GenerateRun, { signal, log, progress }: JobExecution)
       // `<lora:NAME>` in a prompt is looked up where the studio's trainings write by default.
       loraDirs: existsSync(loraDir) ? [loraDir] : [],
       // …after the server's style library (its promoted version), as `<lora:jiangnan_style:0.7>` in any prompt.
-      libraryLoras: libraryLoraLookup(join(run.workspace, ...STORE_FILE), run.workspace),
+      libraryLoras: libraryLoraLookup(run.workspace),
       baseModel: run.baseModel,
       seed,
       steps: config.steps ?? DEFAULTS.steps,
