@@ -110,7 +110,7 @@ export const GENERATE_FLAGS = defineFlags('generate', {
   workspace: {
     schema: text().default('workspace'),
     value: '<dir>',
-    help: "Studio workspace whose style library `<lora:NAME>` is looked up in first, its promoted version (default: workspace)",
+    help: 'Studio workspace whose style library `<lora:NAME>` is looked up in first, its promoted version (default: workspace)',
   },
   ...SERVER_FLAGS,
 });
@@ -389,7 +389,7 @@ const LIBRARY_WORKSPACE_FLAG = {
   workspace: {
     schema: text().default('workspace'),
     value: '<dir>',
-    help: 'Studio workspace: the library is in its .lora-scripts/studio.db, the versions\' files in its library/ (default: workspace)',
+    help: "Studio workspace: the library is in its .lora-scripts/studio.db, the versions' files in its library/ (default: workspace)",
   },
   json: { schema: toggle(), help: 'Print JSON instead of text' },
 };
@@ -397,9 +397,17 @@ const LIBRARY_WORKSPACE_FLAG = {
 export const LIBRARY_FLAGS = defineFlags(
   'library',
   {
-    style: { schema: text().optional(), value: '<name>', help: 'Style name for `library add` (goes into `<lora:NAME:0.7>`)' },
+    style: {
+      schema: text().optional(),
+      value: '<name>',
+      help: 'Style name for `library add` (goes into `<lora:NAME:0.7>`)',
+    },
     strength: { schema: decimal(-4, 4).optional(), value: '<x>', help: 'Recommended strength (default: 1)' },
-    triggerWord: { schema: list(text()), value: '<word>', help: "Trigger word (repeatable; default: the run's `trigger_word`)" },
+    triggerWord: {
+      schema: list(text()),
+      value: '<word>',
+      help: "Trigger word (repeatable; default: the run's `trigger_word`)",
+    },
     tag: { schema: list(text()), value: '<tag>', help: 'Tag (repeatable)' },
     notes: { schema: anyText().optional(), value: '<text>', help: 'Notes' },
     baseModel: {
@@ -407,7 +415,11 @@ export const LIBRARY_FLAGS = defineFlags(
       value: '<path>',
       help: 'Base model to render with, relative to the workspace (default: the one its run recorded)',
     },
-    sampleGrid: { schema: list(text()), value: '<png>', help: 'Sample picture, relative to the workspace (repeatable)' },
+    sampleGrid: {
+      schema: list(text()),
+      value: '<png>',
+      help: 'Sample picture, relative to the workspace (repeatable)',
+    },
     promptTemplate: {
       schema: anyText().optional(),
       value: '<text>',
@@ -426,7 +438,11 @@ export const REGION_FLAGS = defineFlags(
     province: { schema: text().optional(), value: '<name>', help: 'Province' },
     region: { schema: text().optional(), value: '<name>', help: 'Region (e.g. `East China`)' },
     default: { schema: toggle(), help: 'The catch-all rule, for places no other rule matches (`region set`)' },
-    version: { schema: integer(1, 1_000_000).optional(), value: '<n>', help: 'Pin a version (default: the promoted one)' },
+    version: {
+      schema: integer(1, 1_000_000).optional(),
+      value: '<n>',
+      help: 'Pin a version (default: the promoted one)',
+    },
     from: { schema: text().optional(), value: '<time>', help: 'Rule holds from (ISO date or time, e.g. 2026-07-01)' },
     until: { schema: text().optional(), value: '<time>', help: 'Rule holds until, exclusive (ISO date or time)' },
     at: { schema: text().optional(), value: '<time>', help: 'Resolve at this time (`region resolve`; default: now)' },
