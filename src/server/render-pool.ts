@@ -1,16 +1,29 @@
 // One render worker per server: the cover service and the A1111-compatible API share it, so the base model is loaded
 // once for both. Started lazily (the engine process spawns on the first render), closed with the server.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type RenderWorker, startRenderWorker } from '../render-worker/index.js';
 import type { JobStore } from '../store/index.js';
 import type { RouteDeps } from './app.js';
 
+/** The worker's engine log (its tracebacks among them), beside the studio's store in the workspace. */
+// (Spelled out, not taken from app.ts's STORE_FILE: app.ts imports this module through the routes.)
+export const RENDER_WORKER_LOG = ['.lora-scripts', 'logs', 'render-worker.log'] as const;
+
 // Keyed by the server's job store: one per server (createApp's routes all get the same one), gone with it.
 const workers = new WeakMap<JobStore, RenderWorker>();
 
-export function sharedRenderWorker(deps: Pick<RouteDeps, 'store' | 'env'>): RenderWorker {
+export function sharedRenderWorker(deps: Pick<RouteDeps, 'store' | 'env' | 'workspace'>): RenderWorker {
   let worker = workers.get(deps.store);
   if (!worker) {
-    worker = startRenderWorker({ env: deps.env });
+    const logFile = join(deps.workspace, ...RENDER_WORKER_LOG);
+    worker = startRenderWorker({
+      env: deps.env,
+      onLog: (chunk) => {
+        mkdirSync(dirname(logFile), { recursive: true });
+        appendFileSync(logFile, chunk);
+      },
+    });
     workers.set(deps.store, worker);
   }
   return worker;

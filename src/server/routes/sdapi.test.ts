@@ -233,7 +233,7 @@ describe('A1111-compatible API', () => {
     const base = { steps: 2, width: 64, height: 64, seed: 5 };
     for (const prompt of ['<lora:neon_night_style:1> night', '<lora:jiangnan_style:0.5> canal', 'plain'])
       expect((await call('/txt2img', { ...base, prompt })).status).toBe(200);
-    expect(sharedRenderWorker({ store, env: ENV }).stats()).toMatchObject({ base_loads: 1, lora_loads: 2 });
+    expect(sharedRenderWorker({ store, env: ENV, workspace: dir }).stats()).toMatchObject({ base_loads: 1, lora_loads: 2 });
 
     const saved = await call('/txt2img', { ...base, prompt: 'saved', save_images: true, send_images: false });
     expect(txt2imgResponseSchema.parse(saved.body).images).toEqual([]);

@@ -5,7 +5,7 @@ import { basename, extname, join, relative, sep } from 'node:path';
 import { checkBaseModel } from '../../checkpoint/index.js';
 import { listLoraFiles, pickLora, type LoraCandidate } from '../../generate/index.js';
 import { sha256OfFile } from '../../fs/file-hash.js';
-import { LIBRARY_FOLDER, libraryLoraLookup, openSqliteLibrary } from '../../library/index.js';
+import { LIBRARY_FOLDER, openSqliteLibrary, type StyleLibrary } from '../../library/index.js';
 import { readSafetensorsHeader } from '../../lora/index.js';
 import { listWorkspaceLoras } from '../loras/index.js';
 
@@ -141,22 +141,31 @@ export interface LoraSources {
 
 /** The workspace's style library (src/library), opened per call: the app has no close hook for a long-lived one. */
 export function workspaceLibrary(storeFile: string, workspace: string): LoraSources {
+  /** Runs `read` on the library, or answers `none` where the workspace has no store yet (none is created). */
+  async function withLibrary<T>(none: T, read: (library: StyleLibrary) => Promise<T>): Promise<T> {
+    if (!existsSync(storeFile)) return none;
+    const library = openSqliteLibrary(storeFile, { workspace });
+    try {
+      return await read(library);
+    } finally {
+      await library.close();
+    }
+  }
   return {
-    library: libraryLoraLookup(storeFile, workspace),
-    async libraryStyles() {
-      if (!existsSync(storeFile)) return [];
-      const library = openSqliteLibrary(storeFile, { workspace });
-      try {
+    library: (name) =>
+      withLibrary(null, async (library) => {
+        const found = await library.resolveLoraName(name);
+        return found === null ? null : join(workspace, found.path);
+      }),
+    libraryStyles: () =>
+      withLibrary([], async (library) => {
         const styles: { name: string; path: string }[] = [];
         for (const style of await library.listStyles()) {
           const found = style.promoted === null ? null : await library.resolveLoraName(style.name);
           if (found) styles.push({ name: style.name, path: join(workspace, found.path) });
         }
         return styles;
-      } finally {
-        await library.close();
-      }
-    },
+      }),
   };
 }
 
