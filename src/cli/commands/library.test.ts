@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PACKAGE_ROOT } from '../../engine/index.js';
+import { openSqliteLibrary } from '../../library/index.js';
+import { readSafetensors, writeSafetensorsAtomic } from '../../lora/index.js';
+import { openSqliteStore } from '../../store/index.js';
 import type { CommandContext } from '../context.js';
 import { libraryCommand, regionCommand } from './library.js';
 
@@ -51,6 +54,34 @@ describe('library', () => {
       'jiangnan_style',
       expect.stringMatching(/^ {2}v1 {2}[0-9a-f]{12} {2}promoted · strength 0\.7 · 500 steps · tags water$/),
     ]);
+  });
+
+  it('folds in a continuation the studio finished before it lists', async () => {
+    await library('add', ['output/jiangnan.safetensors'], { style: 's' });
+    await library('promote', ['s', '1']);
+    const storeFile = join(cwd, 'workspace', '.lora-scripts', 'studio.db');
+    const jobs = openSqliteStore(storeFile);
+    const lib = openSqliteLibrary(storeFile);
+    const job = await jobs.createJob({ kind: 'train', device: 'default', config: {} });
+    await lib.recordContinuation(job.id, 's', 1);
+    const content = await readSafetensors(FIXTURE);
+    await writeSafetensorsAtomic(join(cwd, 'workspace', 'output', 'next.safetensors'), {
+      metadata: { ...content.metadata, next: '1' },
+      tensors: content.tensors,
+    });
+    await jobs.claimNextQueued('default');
+    await jobs.applyEvent(job.id, { type: 'finish', outputs: ['output/next.safetensors'] });
+    await lib.close();
+    await jobs.close();
+    const notes: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      notes.push(String(chunk).trimEnd());
+      return true;
+    });
+    printed.length = 0;
+    await library('list', []);
+    expect(notes).toEqual(['s v2: added from a finished continuation (a draft)']);
+    expect(printed).toEqual(['s  2 versions, v1 promoted']);
   });
 
   it('keeps its data in the workspace the flag names (default `workspace`)', async () => {

@@ -10,8 +10,9 @@ import {
   type RegionMapping,
   type StyleLibrary,
   type StyleVersion,
+  WORKSPACE_STORE_FILE,
 } from '../../library/index.js';
-import { STORE_FILE } from '../../server/index.js';
+import { openSqliteStore } from '../../store/index.js';
 import { LIBRARY_FLAGS, REGION_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, parseFlags } from '../flag-values.js';
@@ -24,7 +25,7 @@ const print = (line: string): void => {
 
 async function withLibrary(workspaceFlag: string, ctx: CommandContext, use: (library: StyleLibrary) => Promise<void>) {
   const workspace = resolve(ctx.cwd, workspaceFlag);
-  const library = openSqliteLibrary(join(workspace, ...STORE_FILE), { workspace });
+  const library = openSqliteLibrary(join(workspace, ...WORKSPACE_STORE_FILE), { workspace });
   try {
     await use(library);
   } finally {
@@ -97,7 +98,20 @@ async function addVersion(library: StyleLibrary, args: string[], flags: LibraryF
   if (isNew) print(`promote it with \`lora-scripts library promote ${version.style} ${version.version}\``);
 }
 
+/** Continuations the studio queued that have finished become versions before the library is shown, as there. */
+async function reconcile(library: StyleLibrary): Promise<void> {
+  const jobs = openSqliteStore(join(library.workspace, ...WORKSPACE_STORE_FILE));
+  try {
+    for (const version of await library.reconcileContinuations(jobs)) {
+      process.stderr.write(`${version.style} v${version.version}: added from a finished continuation (a draft)\n`);
+    }
+  } finally {
+    await jobs.close();
+  }
+}
+
 async function listStyles(library: StyleLibrary, flags: LibraryFlags) {
+  await reconcile(library);
   const styles = await library.listStyles();
   if (flags.json) return print(JSON.stringify({ styles }));
   if (styles.length === 0)
@@ -109,6 +123,7 @@ async function listStyles(library: StyleLibrary, flags: LibraryFlags) {
 }
 
 async function showStyle(library: StyleLibrary, name: string, flags: LibraryFlags) {
+  await reconcile(library);
   const style = await library.getStyle(name);
   if (flags.json) return print(JSON.stringify(style));
   print(`${style.name}${style.prompt_template === null ? '' : `  template: ${style.prompt_template}`}`);
