@@ -26,7 +26,7 @@ import diffusers
 import torch
 
 from .device import Compute
-from .generate import activate_loras, load_pipeline, prompt_inputs, save_png
+from .generate import activate_loras, load_pipeline, prompt_inputs, render_batch, save_png
 from .protocol import EngineFailure, emit, log
 from .request import BaseModelFacts, GenerateBatch, GenerateWorkerOptions, parse_fields
 
@@ -150,29 +150,32 @@ def render_job(job: WorkerJob, loaded: LoadedBase | None, out_dir: str, compute:
     pipe.scheduler = getattr(diffusers, batch.scheduler.class_name).from_config(
         loaded.base.sampling_scheduler.config, **batch.scheduler.config
     )
-    inputs = prompt_inputs(pipe, batch)
-    files = []
-    for index, (seed, name) in enumerate(zip(batch.seeds, batch.files)):
-        started = time.monotonic()
+    # As `generate` renders: on the CPU one pipeline call per image (image k is exactly the picture its seed makes
+    # alone), on a GPU one call for the job (generate.render_batch says why). Each call starts again at step 0.
+    calls = len(batch.seeds) if compute.device == "cpu" else 1
+    call = {"index": -1}
 
-        def on_step(_pipe, step: int, _timestep, tensors: dict, index=index) -> dict:
-            if is_cancelled():
-                raise JobCancelled()
-            emit("render_progress", job=job.job, image=index, images=len(batch.seeds), step=step + 1, steps=batch.steps)
-            return tensors
+    def on_step(_pipe, step: int, _timestep, tensors: dict) -> dict:
+        if is_cancelled():
+            raise JobCancelled()
+        if step == 0:
+            call["index"] += 1
+        emit("render_progress", job=job.job, image=call["index"], images=calls, step=step + 1, steps=batch.steps)
+        return tensors
 
-        # One pipeline call per image: image k is exactly the picture its seed makes alone (generate.render_batch).
-        image = pipe(
-            **inputs,
-            generator=torch.Generator("cpu").manual_seed(seed),
-            num_images_per_prompt=1,
-            num_inference_steps=batch.steps,
-            guidance_scale=batch.cfg_scale,
-            width=batch.width,
-            height=batch.height,
-            callback_on_step_end=on_step,
-        ).images[0]
-        files.append(save_png(image, os.path.join(out_dir, name)))
-        log(f"worker: job {job.job} image {index + 1}/{len(batch.seeds)} in {time.monotonic() - started:.2f} s")
+    started = time.monotonic()
+    images = render_batch(
+        pipe,
+        prompt_inputs(pipe, batch),
+        [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds],
+        compute.device,
+        num_inference_steps=batch.steps,
+        guidance_scale=batch.cfg_scale,
+        width=batch.width,
+        height=batch.height,
+        callback_on_step_end=on_step,
+    )
+    files = [save_png(image, os.path.join(out_dir, name)) for image, name in zip(images, batch.files)]
+    log(f"worker: job {job.job}: {len(files)} images in {time.monotonic() - started:.2f} s")
     emit("job_done", job=job.job, files=files, cancelled=False)
     return loaded

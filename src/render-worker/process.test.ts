@@ -2,11 +2,13 @@
 // model loads once across renders with different LoRAs, each LoRA once; PNGs carry their infotext; a cancelled render
 // stops; a killed worker fails its render with a clear error and the next render starts a fresh one.
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../engine/index.js';
-import { PARAMETERS_KEY, parseParametersText, readPngText } from '../generate/index.js';
+import { PARAMETERS_KEY, parseParametersText, readPngText, runGeneration } from '../generate/index.js';
 import { startRenderWorker } from './process.js';
 import type { RenderRequest } from './types.js';
 
@@ -98,6 +100,48 @@ describe('render worker', () => {
       lora_loads: before.lora_loads + 1,
       renders: before.renders + 1,
     });
+  }, 300_000);
+
+  it('renders the very pixels `generate` renders with the same settings', async () => {
+    const settings = { seeds: [21], steps: 4, sampler: 'DPM++ 2M Karras', cfg_scale: 6 };
+    const prompt = 'a (stone bridge:1.3) over a canal, <lora:jiangnan_style:0.6>';
+    const [fromWorker] = await worker.render(
+      request({
+        ...settings,
+        prompt,
+        negative_prompt: 'blurry',
+        loras: [{ path: JIANGNAN, weight: 0.6, name: 'jiangnan_style' }],
+      }),
+    );
+    const outDir = mkdtempSync(join(tmpdir(), 'render-vs-generate-'));
+    try {
+      const generated = await runGeneration({
+        prompts: [prompt],
+        negativePrompt: 'blurry',
+        loraFiles: [],
+        loraDirs: [STYLES],
+        baseModel: BASE_MODEL,
+        seed: 21,
+        steps: 4,
+        cfgScale: 6,
+        sampler: 'DPM++ 2M Karras',
+        scheduleType: 'Automatic',
+        width: 64,
+        height: 64,
+        batchCount: 1,
+        batchSize: 1,
+        outDir,
+        env: ENV,
+        verbose: false,
+        note: () => undefined,
+      });
+      const path = generated.images[0]!.path;
+      expect(await sharp(fromWorker!.png).raw().toBuffer()).toEqual(await sharp(path).raw().toBuffer());
+      // And the same infotext: a picture from either re-renders in WebUI or `generate --from-png` alike.
+      expect(fromWorker!.infotext).toBe(readPngText(readFileSync(path), path).get(PARAMETERS_KEY));
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('refuses a request the pipeline would refuse, naming the field, before anything starts', async () => {
