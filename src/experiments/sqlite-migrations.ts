@@ -21,8 +21,9 @@ export const EXPERIMENT_MIGRATIONS: readonly Migration[] = [
         day TEXT NOT NULL,
         PRIMARY KEY (experiment_id, event_id)
       ) WITHOUT ROWID;
-      -- a click that arrives before its user's exposure is found here when the exposure comes
-      CREATE INDEX experiment_clicks_by_user ON experiment_events (experiment_id, user_id) WHERE type = 'click';
+      -- a click that arrives before its user's exposure is found here when the exposure comes (covering, and not
+      -- partial: SQLite's planner would pick the primary key over a partial index and scan the experiment's events)
+      CREATE INDEX experiment_events_by_user ON experiment_events (experiment_id, user_id, type, day);
       -- one row per exposed user: the arm and segment of the first exposure, the first day they clicked
       CREATE TABLE experiment_users (
         experiment_id TEXT NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
