@@ -12,6 +12,7 @@ import { openSqliteLibrary } from '../../library/index.js';
 import { type JobStore, openSqliteStore } from '../../store/index.js';
 import { createApp, type StudioApp } from '../app.js';
 import { closeSharedRenderWorker, sharedRenderWorker } from '../render-pool.js';
+import { errorBodySchema } from '../schemas.js';
 import {
   loraListSchema,
   optionsSchema,
@@ -233,7 +234,10 @@ describe('A1111-compatible API', () => {
     const base = { steps: 2, width: 64, height: 64, seed: 5 };
     for (const prompt of ['<lora:neon_night_style:1> night', '<lora:jiangnan_style:0.5> canal', 'plain'])
       expect((await call('/txt2img', { ...base, prompt })).status).toBe(200);
-    expect(sharedRenderWorker({ store, env: ENV, workspace: dir }).stats()).toMatchObject({ base_loads: 1, lora_loads: 2 });
+    expect(sharedRenderWorker({ store, env: ENV, workspace: dir }).stats()).toMatchObject({
+      base_loads: 1,
+      lora_loads: 2,
+    });
 
     const saved = await call('/txt2img', { ...base, prompt: 'saved', save_images: true, send_images: false });
     expect(txt2imgResponseSchema.parse(saved.body).images).toEqual([]);
@@ -311,6 +315,16 @@ describe('A1111-compatible API', () => {
     expect(locsOf(lora.body)).toEqual(['body.prompt']);
     expect(JSON.stringify(lora.body)).toContain('jiangnan_style'); // the close name it means
     expect((await call('/txt2img', [1, 2])).status).toBe(422);
+    const broken = await app.request(`http://${HOST}/sdapi/v1/txt2img`, {
+      method: 'POST',
+      headers: { host: HOST, 'content-type': 'application/json' },
+      body: '{"prompt": ',
+    });
+    expect(broken.status).toBe(422);
+    expect(locsOf(await broken.json())).toEqual(['body.0']);
+    const huge = await call('/txt2img', { prompt: 'x'.repeat(2 * 1024 * 1024) });
+    expect(huge.status).toBe(413);
+    expect(errorBodySchema.parse(huge.body).error.code).toBe('body_too_large');
   });
 
   it('reports progress while a txt2img runs and stops it on /interrupt with the batches done so far', async () => {

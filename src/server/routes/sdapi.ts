@@ -9,6 +9,7 @@ import { LoraScriptsError } from '../../errors.js';
 import { SAMPLER_NAMES } from '../../generate/index.js';
 import { type RouteDeps, storeFileOf } from '../app.js';
 import { sharedRenderWorker } from '../render-pool.js';
+import { errorBodySchema } from '../schemas.js';
 import { createRouter } from '../router.js';
 import {
   ApiFailure,
@@ -42,7 +43,8 @@ const INVALID = {
 };
 const BODY_FAILURES = {
   ...INVALID,
-  413: jsonBody(sdapiFailureSchema, 'The body is larger than the server accepts'),
+  // Answered by the studio's body limit before any route, in the studio's error shape.
+  413: jsonBody(errorBodySchema, 'The body is larger than the server accepts (1 MiB)'),
   415: jsonBody(sdapiFailureSchema, 'The body is not JSON'),
 } as const;
 
