@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExperimentEvent, NewExperiment } from './model.js';
-import { openSqliteExperimentStore } from './sqlite-store.js';
+import { openSqliteDatabase } from '../store/index.js';
+import { FIRST_CLICK_SQL, openSqliteExperimentStore } from './sqlite-store.js';
 import { assignArm, ExperimentError, type ExperimentStore } from './store.js';
 
 interface StoreFixture {
@@ -168,3 +169,17 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('SQLite schema', () => {
+  it("finds a user's earlier clicks through the covering index, not a scan of the experiment's events", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lora-experiments-plan-'));
+    const db = openSqliteDatabase(join(dir, 'studio.db'));
+    try {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${FIRST_CLICK_SQL}`).all('x', 'u') as { detail: string }[];
+      expect(plan.map((step) => step.detail).join('\n')).toContain('experiment_events_by_user');
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -13,6 +13,10 @@ import {
   resolveExperiment,
 } from './store.js';
 
+/** A user's first click day, looked up when their exposure arrives (a click may come first). */
+export const FIRST_CLICK_SQL =
+  "SELECT MIN(day) AS day FROM experiment_events WHERE experiment_id = ? AND user_id = ? AND type = 'click'";
+
 export interface SqliteExperimentStoreOptions {
   /** The clock for `created_at`. */
   now?: () => Date;
@@ -34,9 +38,7 @@ class SqliteExperimentStore implements ExperimentStore {
       insertEvent: db.prepare(
         'INSERT OR IGNORE INTO experiment_events (experiment_id, event_id, type, user_id, day) VALUES (?, ?, ?, ?, ?)',
       ),
-      firstClick: db.prepare(
-        "SELECT MIN(day) AS day FROM experiment_events WHERE experiment_id = ? AND user_id = ? AND type = 'click'",
-      ),
+      firstClick: db.prepare(FIRST_CLICK_SQL),
       insertUser: db.prepare(
         `INSERT INTO experiment_users (experiment_id, user_id, arm, segment, exposed_day, clicked_day)
          VALUES (?, ?, ?, ?, ?, ?)

@@ -1,5 +1,7 @@
 // Assignment: GrowthBook's published hash vectors (packages/sdk-js/test/cases.json, "hash" v2) pin the function, so
 // it is the same in every process and in GrowthBook's SDKs; the split over many ids fits the weights.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { armIndexFor, bucketOf, fnv1a32 } from './assignment.js';
 import { chiSquareUpper } from './distributions.js';
@@ -14,6 +16,15 @@ describe('bucketOf', () => {
     expect(bucketOf('foo', 'def')).toBe(0.2019);
     expect(bucketOf('89123klj', '8952klfjas09ujkasdf')).toBe(0.124);
   });
+
+  it('gives the same buckets in a separate Node process', () => {
+    const module = fileURLToPath(new URL('./assignment.ts', import.meta.url));
+    const script = `import(${JSON.stringify(module)}).then((m) => process.stdout.write(JSON.stringify(
+      Array.from({ length: 1000 }, (_, i) => m.bucketOf('cover-test', 'user-' + i)))))`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual(ids(1000).map((id) => bucketOf('cover-test', id)));
+  }, 60_000);
 
   it('hashes UTF-16 code units (CJK ids work) and FNV-1a of "" is the offset basis', () => {
     expect(fnv1a32('')).toBe(0x811c9dc5);
