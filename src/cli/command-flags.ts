@@ -489,6 +489,15 @@ export const EXPERIMENT_FLAGS = defineFlags(
       value: '<path>',
       help: '`ingest`: events as JSON lines; `import`: counts CSV (day,arm,users,clicks[,segment])',
     },
+    ctr: {
+      schema: list(text()),
+      value: '<arm=ctr>',
+      help: '`simulate`: the true CTR of an arm, `regional=0.0615` (repeatable; arms not named get the first one)',
+    },
+    days: { schema: integer(1, 3650).default(14), value: '<n>', help: '`simulate`: days of traffic' },
+    usersPerDay: { schema: integer(1, 10_000_000).default(1000), value: '<n>', help: '`simulate`: new users a day' },
+    seed: { schema: integer(0, SEED_MAX).default(1), value: '<n>', help: '`simulate`: random seed (same seed, same traffic)' },
+    segment: { schema: list(text()), value: '<name>', help: '`simulate`: spread users over these segments (repeatable)' },
     csv: { schema: toggle(), help: '`report` as CSV' },
     out: { schema: text().optional(), value: '<file>', help: '`report`: write here instead of printing' },
     workspace: {

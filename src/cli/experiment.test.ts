@@ -79,6 +79,17 @@ describe('lora-scripts experiment', () => {
     expect((await run('list', [])).out).toBe('covers\tgeneric:1 regional:1\n');
   });
 
+  it('simulate replays synthetic users with the given CTRs and prints the report', async () => {
+    await run('create', ['sim'], { arm: ['generic:1', 'regional:1'] });
+    const flags = { ctr: ['generic=0.05', 'regional=0.08'], days: 7, usersPerDay: 1000, seed: 1, segment: [] };
+    const { out } = await run('simulate', ['sim'], flags);
+    expect(out).toMatch(/^\d+ synthetic events stored \(7 days × 1000 users\)\n/);
+    expect(out).toMatch(/verdict: ship \(regional\)/);
+    await expect(run('simulate', ['sim'], { ...flags, ctr: ['other=0.1'] })).rejects.toMatchObject({
+      culprit: '--ctr',
+    });
+  });
+
   it('plan prints the users for a lift', async () => {
     const { out } = await run('plan', [], { baselineCtr: 0.05, lift: 0.1 });
     expect(out).toMatch(

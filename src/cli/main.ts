@@ -217,7 +217,7 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
   withFlags(
     cli.command(
       'experiment [action] [...args]',
-      'A/B experiments of covers: `create ID --arm a:1 --arm b:1`, `list`, `show ID`, `assign ID USER…`, `ingest ID --file events.jsonl`, `import ID --file counts.csv`, `report ID [--csv|--json]`, `plan --baseline-ctr 0.05 --lift 0.23`',
+      'A/B experiments of covers: `create ID --arm a:1 --arm b:1`, `list`, `show ID`, `assign ID USER…`, `ingest ID --file events.jsonl`, `import ID --file counts.csv`, `simulate ID --ctr a=0.05 --ctr b=0.06`, `report ID [--csv|--json]`, `plan --baseline-ctr 0.05 --lift 0.23`',
     ),
     COMMAND_FLAGS.EXPERIMENT_FLAGS,
   ).action((action: string | undefined, args: string[], flags: Record<string, unknown>) =>

@@ -63,4 +63,4 @@ export { relativeLift, twoProportionTest, wilsonInterval } from './stats/proport
 export { confidenceSequence, DEFAULT_TUNING_USERS, runningConfidenceSequence } from './stats/sequential.js';
 export { SRM_P_THRESHOLD, sampleRatioCheck } from './stats/srm.js';
 /** Seeded synthetic traffic with a known CTR per arm (tests, the bench, the traffic simulator). */
-export { binomial, seededRandom, simulateDailyCounts } from './simulate.js';
+export { binomial, seededRandom, simulateDailyCounts, simulateTraffic, type TrafficPlan } from './simulate.js';

@@ -1,6 +1,6 @@
 // Synthetic traffic with a known CTR per arm, seeded so every run is the same: the tests' simulations, the bench and
 // the traffic simulator draw from here.
-import type { DailyCount } from './model.js';
+import type { DailyCount, ExperimentEvent } from './model.js';
 
 /** A seeded uniform generator on [0, 1) (sfc32: small, fast, passes PractRand far beyond what a test draws). */
 export function seededRandom(seed: number): () => number {
@@ -78,4 +78,53 @@ export function simulateDailyCounts(random: () => number, plan: SimulationPlan):
     }
   }
   return rows;
+}
+
+export interface TrafficPlan {
+  days: number;
+  usersPerDay: number;
+  /** The true CTR of each arm, by name. */
+  ctrByArm: Readonly<Record<string, number>>;
+  /** Users are spread evenly over these segments (regions); none: not split. */
+  segments?: readonly string[];
+  /** The first day, YYYY-MM-DD (default 2026-12-01). */
+  start?: string;
+  /** Prefix of the synthetic user ids (a second replay with another prefix adds new users). */
+  userPrefix?: string;
+}
+
+/**
+ * Synthetic users replayed as events, one day at a time: each new user is assigned by `assign` (the experiment's
+ * hash), gets an exposure, and clicks with their arm's true CTR a few minutes later. The event ids derive from the
+ * user ids, so replaying the same plan twice sends the same events (and stores nothing new).
+ */
+export function* simulateTraffic(
+  random: () => number,
+  assign: (userId: string) => string,
+  plan: TrafficPlan,
+): Generator<ExperimentEvent[]> {
+  const start = Date.parse(`${plan.start ?? '2026-12-01'}T00:00:00Z`);
+  const prefix = plan.userPrefix ?? 'sim';
+  for (let day = 0; day < plan.days; day++) {
+    const events: ExperimentEvent[] = [];
+    for (let i = 0; i < plan.usersPerDay; i++) {
+      const userId = `${prefix}-${day}-${i}`;
+      const arm = assign(userId);
+      const at = new Date(start + day * 86_400_000 + Math.floor((i / plan.usersPerDay) * 86_000_000));
+      const segment = plan.segments?.length ? plan.segments[i % plan.segments.length] : undefined;
+      events.push({
+        type: 'exposure',
+        event_id: `${userId}:exposure`,
+        user_id: userId,
+        at: at.toISOString(),
+        arm,
+        ...(segment ? { segment } : {}),
+      });
+      if (random() < (plan.ctrByArm[arm] ?? 0)) {
+        const clickAt = new Date(at.getTime() + 60_000).toISOString();
+        events.push({ type: 'click', event_id: `${userId}:click`, user_id: userId, at: clickAt });
+      }
+    }
+    yield events;
+  }
 }

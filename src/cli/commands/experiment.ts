@@ -19,6 +19,8 @@ import {
   parseCountsCsv,
   powerAt,
   type ScopeReport,
+  seededRandom,
+  simulateTraffic,
   usersForLift,
 } from '../../experiments/index.js';
 import { EXPERIMENT_FLAGS } from '../command-flags.js';
@@ -26,7 +28,7 @@ import type { CommandContext } from '../context.js';
 import { type FlagValues, parseFlags } from '../flag-values.js';
 
 type Flags = FlagValues<(typeof EXPERIMENT_FLAGS)['flags']>;
-const ACTIONS = ['create', 'list', 'show', 'assign', 'ingest', 'import', 'report', 'plan'] as const;
+const ACTIONS = ['create', 'list', 'show', 'assign', 'ingest', 'import', 'simulate', 'report', 'plan'] as const;
 const STORE_FILE = ['.lora-scripts', 'studio.db'];
 
 export async function experimentCommand(
@@ -93,6 +95,28 @@ async function runAction(action: string, args: string[], flags: Flags, store: Ex
         ? json({ accepted, duplicates })
         : `${accepted} events stored, ${duplicates} seen before (unchanged)`;
     }
+    case 'simulate': {
+      const ctrByArm = trueRates(
+        experiment.arms.map((arm) => arm.name),
+        flags.ctr,
+      );
+      const traffic = simulateTraffic(seededRandom(flags.seed), (user) => assignArm(experiment, user).arm, {
+        days: flags.days,
+        usersPerDay: flags.usersPerDay,
+        ctrByArm,
+        segments: flags.segment,
+        userPrefix: `sim${flags.seed}`,
+      });
+      let accepted = 0;
+      for (const day of traffic) {
+        for (let start = 0; start < day.length; start += MAX_EVENTS_PER_BATCH) {
+          accepted += (await store.ingestEvents(id, day.slice(start, start + MAX_EVENTS_PER_BATCH))).accepted;
+        }
+      }
+      const report = analyseExperiment(experiment, await store.dailyCounts(id));
+      if (flags.json) return json({ accepted, report });
+      return `${accepted} synthetic events stored (${flags.days} days × ${flags.usersPerDay} users)\n${describeReport(report)}`;
+    }
     case 'import': {
       const file = resolve(ctx.cwd, requireFile(flags));
       const rows = parseCountsCsv(
@@ -119,6 +143,29 @@ function requireArgument(value: string | undefined, what: string): string {
     culprit: 'experiment',
     hint: '`lora-scripts experiment --help` shows each action with an example',
   });
+}
+
+/** `--ctr arm=rate`, repeated: the true CTR per arm; arms not named get the first rate given. */
+function trueRates(arms: readonly string[], given: readonly string[]): Record<string, number> {
+  const rates: Record<string, number> = {};
+  for (const text of given) {
+    const [arm = '', rate = ''] = text.split('=');
+    const value = Number(rate);
+    if (!arms.includes(arm) || rate === '' || !(value >= 0 && value <= 1)) {
+      throw new UsageError(
+        `must be arm=rate with an arm of the experiment and a rate in [0, 1], got ${JSON.stringify(text)}`,
+        {
+          code: 'invalid_flag',
+          culprit: '--ctr',
+          hint: `the arms are ${arms.join(', ')}: --ctr ${arms[0]}=0.05 --ctr ${arms[1]}=0.0615`,
+        },
+      );
+    }
+    rates[arm] = value;
+  }
+  const first = Object.values(rates)[0];
+  if (first === undefined) requireArgument(undefined, 'at least one `--ctr arm=rate`');
+  return Object.fromEntries(arms.map((arm) => [arm, rates[arm] ?? first!]));
 }
 
 function requireFile(flags: Flags): string {
