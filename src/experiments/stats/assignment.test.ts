@@ -21,7 +21,9 @@ describe('bucketOf', () => {
     const module = fileURLToPath(new URL('./assignment.ts', import.meta.url));
     const script = `import(${JSON.stringify(module)}).then((m) => process.stdout.write(JSON.stringify(
       Array.from({ length: 1000 }, (_, i) => m.bucketOf('cover-test', 'user-' + i)))))`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    // run from the repository root, where `tsx` resolves
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', cwd: root });
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual(ids(1000).map((id) => bucketOf('cover-test', id)));
   }, 60_000);
