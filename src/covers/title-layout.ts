@@ -70,20 +70,15 @@ export function titleTokens(title: string): string[][] {
   let pendingOpeners: string[] = [];
   for (const char of Array.from(title.trim())) {
     const last = tokens[tokens.length - 1];
+    // Joining `last`: never a space token, never across an opener waiting for its character.
+    const canJoin = last !== undefined && last[0] !== ' ' && pendingOpeners.length === 0;
+    const isInsideWord = canJoin && !isBreakableEverywhere(char) && !isBreakableEverywhere(last[last.length - 1]!);
     if (/\s/.test(char)) {
       if (last && last[0] !== ' ') tokens.push([' ']);
     } else if (OPENING.has(char)) {
       pendingOpeners.push(char);
-    } else if (CLOSING.has(char) && last && last[0] !== ' ' && pendingOpeners.length === 0) {
-      last.push(char);
-    } else if (
-      !isBreakableEverywhere(char) &&
-      last &&
-      last[0] !== ' ' &&
-      !isBreakableEverywhere(last[last.length - 1]!) &&
-      pendingOpeners.length === 0
-    ) {
-      last.push(char); // inside a Latin word
+    } else if ((CLOSING.has(char) && canJoin) || isInsideWord) {
+      last!.push(char);
     } else {
       tokens.push([...pendingOpeners, char]);
       pendingOpeners = [];
