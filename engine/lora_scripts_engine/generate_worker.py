@@ -101,7 +101,7 @@ def serve(options: GenerateWorkerOptions, compute: Compute, stdin=None) -> None:
                 code="render_failed",
                 message=f"{type(error).__name__}: {first_line}".rstrip(": "),
                 culprit=None,
-                hint="`--verbose` shows the traceback",
+                hint="the traceback is in the engine log (the studio keeps it in .lora-scripts/logs/render-worker.log)",
                 traceback=detail,
             )
         finally:
