@@ -8,7 +8,15 @@ import { formatBytes, formatTime, useI18n } from '../i18n/index.js';
 import { Outputs } from './job.js';
 
 const DEFAULT_STRENGTHS = '0, 0.25, 0.5, 0.75, 1';
-export const DEMO_BASE_MODEL = 'models/demo-sd1.safetensors';
+
+/**
+ * A LoRA's `base_model` is the name it was trained on (`sd15.safetensors`), not a workspace path: renders leave it out
+ * (the server finds that model in the workspace); a merge, which needs a path, starts from `models/<name>`.
+ */
+export function guessBaseModelPath(name: string | null): string {
+  if (name === null || name === '' || name.includes('/')) return name ?? '';
+  return `models/${name}`;
+}
 
 export function parseStrengths(text: string): number[] {
   return text
@@ -233,7 +241,7 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
   const [prompts, setPrompts] = useState('');
   const [strengths, setStrengths] = useState(DEFAULT_STRENGTHS);
   const [seed, setSeed] = useState('1');
-  const [baseModel, setBaseModel] = useState(lora.base_model ?? DEMO_BASE_MODEL);
+  const [baseModel, setBaseModel] = useState('');
   const [steps, setSteps] = useState('');
   const [size, setSize] = useState('');
   const { launch, job, error, busy } = useJobLauncher();
@@ -248,7 +256,7 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
       lora: lora.path,
       strengths: parseStrengths(strengths),
       seeds: [Number(seed) || 0],
-      base_model: baseModel,
+      ...(baseModel.trim() === '' ? {} : { base_model: baseModel.trim() }),
       ...renderOptions(steps, size),
     });
   };
@@ -276,7 +284,12 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
         </div>
         <div class="field">
           <label for="grid-base">{t('loras.baseModel')}</label>
-          <input id="grid-base" value={baseModel} onInput={(e) => setBaseModel(e.currentTarget.value)} />
+          <input
+            id="grid-base"
+            value={baseModel}
+            placeholder={lora.base_model ?? ''}
+            onInput={(e) => setBaseModel(e.currentTarget.value)}
+          />
         </div>
         <div class="field">
           <label for="grid-steps">{t('loras.steps')}</label>
@@ -310,7 +323,7 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
 
 function Merge({ lora }: { lora: LoraSummary }) {
   const { t } = useI18n();
-  const [baseModel, setBaseModel] = useState(lora.base_model ?? DEMO_BASE_MODEL);
+  const [baseModel, setBaseModel] = useState(guessBaseModelPath(lora.base_model));
   const [strength, setStrength] = useState('1');
   const [output, setOutput] = useState(`output/merged/${lora.name}-merged.safetensors`);
   const { launch, job, error, busy } = useJobLauncher();
@@ -323,7 +336,7 @@ function Merge({ lora }: { lora: LoraSummary }) {
       <div class="row">
         <div class="field">
           <label for="merge-base">{t('loras.baseModel')}</label>
-          <input id="merge-base" value={baseModel} onInput={(e) => setBaseModel(e.currentTarget.value)} />
+          <input id="merge-base" required value={baseModel} onInput={(e) => setBaseModel(e.currentTarget.value)} />
         </div>
         <div class="field">
           <label for="merge-strength">{t('loras.mergeStrength')}</label>
@@ -368,7 +381,6 @@ function Compare({ a, b }: { a: LoraSummary | undefined; b: LoraSummary | undefi
         lora: lora.path,
         strengths: [1],
         seeds: [1],
-        base_model: lora.base_model ?? DEMO_BASE_MODEL,
         ...renderOptions(steps, size),
       });
     }
