@@ -1,13 +1,11 @@
 // `<lora:NAME>` through a workspace's style library, for generate: the promoted version's file, as an absolute path.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { STORE_FILE } from '../store/index.js';
 import { openSqliteLibrary } from './open-library.js';
 
-/**
- * Where a workspace's studio store is: the server's `STORE_FILE` (a test checks they agree). Kept here too so that
- * the runner's executors need not import the server app, which imports them.
- */
-export const WORKSPACE_STORE_FILE = ['.lora-scripts', 'studio.db'] as const;
+/** Where a workspace's studio store is (the store's own fact, under the name the library's callers use). */
+export const WORKSPACE_STORE_FILE = STORE_FILE;
 
 /**
  * A lookup for generate's `libraryLoras`: a connection per name asked (a generation asks a few), and none at all

@@ -1,11 +1,10 @@
 // The studio's HTTP app: security first, then the routes; no listen here (serve.ts does that), so tests call request().
-import { join } from 'node:path';
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
 import { PROTOCOL_VERSION } from '../engine/index.js';
-import type { JobStore } from '../store/index.js';
+import { type JobStore, STORE_FILE, workspaceStoreFile } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
 import { configRoutes } from './routes/config.js';
 import { coverRoutes } from './routes/covers.js';
@@ -64,11 +63,10 @@ export interface RouteDeps {
 }
 
 export function storeFileOf(deps: Pick<RouteDeps, 'workspace' | 'storeFile'>): string {
-  return deps.storeFile ?? join(deps.workspace, ...STORE_FILE);
+  return deps.storeFile ?? workspaceStoreFile(deps.workspace);
 }
 
-/** Where the store lives inside a workspace; one file, so copying the workspace copies the job history. */
-export const STORE_FILE = ['.lora-scripts', 'studio.db'] as const;
+export { STORE_FILE };
 
 export function createApp({
   store,
@@ -76,7 +74,7 @@ export function createApp({
   policy,
   version,
   env = process.env,
-  storeFile = join(workspace, ...STORE_FILE),
+  storeFile = workspaceStoreFile(workspace),
   onJobQueued = () => {},
   logError = logToStderr,
 }: AppDeps) {

@@ -7,7 +7,6 @@ import type { JobStore } from '../store/index.js';
 import type { RouteDeps } from './app.js';
 
 /** The worker's engine log (its tracebacks among them), beside the studio's store in the workspace. */
-// (Spelled out, not taken from app.ts's STORE_FILE: app.ts imports this module through the routes.)
 export const RENDER_WORKER_LOG = ['.lora-scripts', 'logs', 'render-worker.log'] as const;
 
 // Keyed by the server's job store: one per server (createApp's routes all get the same one), gone with it.

@@ -33,6 +33,8 @@ export {
  * @example const store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
  */
 export { openSqliteDatabase, openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+/** The store file inside a workspace (the server's, the library's and the CLI's alike). */
+export { STORE_FILE, workspaceStoreFile } from './workspace-file.js';
 export type { Migration } from './sqlite-migrations.js';
 /** Every store error carries one of the codes listed on the class. */
 export { jobNotFound, StoreError } from './store-error.js';
