@@ -131,19 +131,40 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await screenshotBothLanguages('dataset-report');
   });
 
+  it('sets the trigger word, replaces a word in every caption, and auto-labels the uncaptioned picture', async (context) => {
+    if (!needs('/api/datasets/{name}/settings', '/api/datasets/{name}/replace')) return context.skip();
+    await page.getByLabel('Trigger word').fill('jnstyle');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.locator('form:has(#trigger-word)').getByText('Saved').waitFor();
+
+    await page.getByLabel('Find', { exact: true }).fill('canal town');
+    await page.getByLabel('Replace with').fill('water town');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByText(/\d+ caption\(s\) would change/).waitFor();
+    await page.getByRole('button', { name: 'Replace all' }).click();
+    await page.getByText(/\d+ caption\(s\) changed/).waitFor();
+    const scene1 = page.locator('.picture[data-file="scene-1.png"] textarea');
+    await expect.poll(() => scene1.inputValue()).toContain('water town');
+    expect(readFileSync(join(workspace, 'datasets', DATASET, 'scene-1.txt'), 'utf8')).toContain('water town');
+
+    await page.getByRole('button', { name: 'Auto-label' }).click();
+    const dark = page.locator('.picture[data-file="dark.png"] textarea');
+    await expect.poll(() => dark.inputValue(), { timeout: LONG_MS }).not.toBe('');
+    expect(existsSync(join(workspace, 'datasets', DATASET, 'dark.txt'))).toBe(true);
+  });
+
   it('re-lints a caption as it is typed and saves it', async (context) => {
     if (!needs('/api/datasets/{name}/lint', '/api/datasets/{name}/captions')) return context.skip();
-    // dark.png came without a caption: training would refuse it until it has one.
+    // dark.png came without a caption (training would refuse it); auto-label drafted one, which we rewrite here.
     const card = page.locator('.picture[data-file="dark.png"]');
     const lint = card.getByTestId('lint');
-    await expect.poll(() => lint.textContent()).toMatch(/0 \/ \d+ tokens/);
+    await expect.poll(() => lint.textContent()).toMatch(/\d+ \/ \d+ tokens/);
     await card.locator('textarea').fill('beautiful, amazing, masterpiece');
     await expect.poll(() => card.locator('[data-rule="vague-words"]').count()).toBeGreaterThan(0);
     await card
       .locator('textarea')
       .fill('a dark night over a canal town, jiangnan style with white walls and black tiles');
     await expect.poll(() => card.locator('[data-rule="vague-words"]').count()).toBe(0);
-    await expect.poll(() => lint.textContent()).not.toMatch(/^0 \//);
     await card.getByRole('button', { name: 'Save caption' }).click();
     await card.getByText('Saved').waitFor();
     const saved = readFileSync(join(workspace, 'datasets', DATASET, 'dark.txt'), 'utf8');

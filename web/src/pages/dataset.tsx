@@ -160,7 +160,14 @@ export function DatasetPage({ name }: { name: string }) {
                   ))}
                 </ul>
               ) : null}
-              <CaptionEditor dataset={name} file={image.file} caption={image.caption} onSaved={() => {}} />
+              <CaptionEditor
+                // Remounted when the server's caption changes (auto-label, replace), so the editor shows it.
+                key={`${image.file}\n${image.caption ?? ''}`}
+                dataset={name}
+                file={image.file}
+                caption={image.caption}
+                onSaved={() => {}}
+              />
             </li>
           );
         })}
