@@ -333,6 +333,11 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     flow.loraPath = (await row.getAttribute('data-lora'))!;
     await screenshotBothLanguages('loras');
 
+    await row.getByRole('button', { name: 'Inspect' }).click();
+    const report = page.getByTestId('inspect');
+    await report.waitFor();
+    expect(await report.locator('dt').count()).toBeGreaterThan(0);
+
     await row.getByRole('button', { name: 'Strength grid' }).click();
     const grid = page.getByTestId('strength-grid');
     await grid.getByLabel('Prompts (one per line)').fill('a jiangnan water town');
