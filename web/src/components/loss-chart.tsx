@@ -7,7 +7,13 @@ import { chartColumns, type LossPoint } from '../training/view-state.js';
 
 const STEP_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000];
 
-export function LossChart({ points }: { points: LossPoint[] }) {
+export function LossChart({
+  points,
+  validation,
+}: {
+  points: LossPoint[];
+  validation: { step: number; loss: number }[];
+}) {
   const { t, language } = useI18n();
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -38,9 +44,10 @@ export function LossChart({ points }: { points: LossPoint[] }) {
         { label: t('job.lossRaw'), stroke: '#9db5ae', width: 1, scale: 'y' },
         { label: t('job.lossSmoothed'), stroke: '#1f5f4f', width: 2, scale: 'y' },
         { label: t('job.lr'), stroke: '#c07a2c', width: 1, dash: [4, 4], scale: 'lr' },
+        { label: t('job.validation'), stroke: '#6b3fa0', width: 2, scale: 'y', spanGaps: true, points: { show: true } },
       ],
     };
-    plot.current = new uPlot(options, chartColumns(points) as uPlot.AlignedData, element);
+    plot.current = new uPlot(options, chartColumns(points, validation) as uPlot.AlignedData, element);
     const resize = new ResizeObserver(() =>
       plot.current?.setSize({ width: Math.max(320, element.clientWidth), height: 260 }),
     );
@@ -53,8 +60,8 @@ export function LossChart({ points }: { points: LossPoint[] }) {
   }, [language]);
 
   useEffect(() => {
-    plot.current?.setData(chartColumns(points) as uPlot.AlignedData);
-  }, [points]);
+    plot.current?.setData(chartColumns(points, validation) as uPlot.AlignedData);
+  }, [points, validation]);
 
   return (
     <figure class="chart">

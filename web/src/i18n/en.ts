@@ -139,6 +139,7 @@ export const en = {
   'job.lossRaw': 'loss',
   'job.lossSmoothed': 'loss (smoothed)',
   'job.lr': 'learning rate',
+  'job.validation': 'validation loss',
   'job.chart': 'Loss and learning rate by step',
   'job.chartEmpty': 'The chart starts with the first step.',
   'job.samples': 'Samples',

@@ -140,6 +140,7 @@ export const zhCN: Record<MessageKey, string> = {
   'job.lossRaw': '损失',
   'job.lossSmoothed': '损失（平滑）',
   'job.lr': '学习率',
+  'job.validation': '验证损失',
   'job.chart': '各步的损失与学习率',
   'job.chartEmpty': '第一步完成后开始绘图。',
   'job.samples': '样图',

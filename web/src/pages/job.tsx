@@ -105,7 +105,9 @@ export function JobPage({ id }: { id: string }) {
       {isTrain ? (
         <>
           {/* A run that ended before its first step has nothing to chart: the outcome above says why. */}
-          {view.points.length > 0 || !FINISHED_STATUSES.includes(status) ? <LossChart points={view.points} /> : null}
+          {view.points.length > 0 || !FINISHED_STATUSES.includes(status) ? (
+            <LossChart points={view.points} validation={view.validation} />
+          ) : null}
           {view.samples.prompts.length > 0 || !FINISHED_STATUSES.includes(status) ? (
             <Samples samples={view.samples} />
           ) : null}

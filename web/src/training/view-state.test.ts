@@ -33,6 +33,7 @@ describe('applyEvent', () => {
       [0.45, 0.4],
       [0.225, 0.2],
       [1e-4, 1e-4],
+      [null, null],
     ]);
     expect(itemsPerSecond(view.stepMs)).toBe(2);
   });
@@ -61,6 +62,21 @@ describe('applyEvent', () => {
     expect(view.warnings).toHaveLength(1);
     expect(view.status).toBe('failed');
     expect(view.error?.code).toBe('engine_crashed');
+  });
+});
+
+describe('validation', () => {
+  it('puts the validation loss on the chart at its steps', () => {
+    const view = fold([
+      progress(1, 1, 0.5),
+      progress(2, 2, 0.4),
+      { seq: 3, at, type: 'validation', step: 2, loss: 0.3, images: 4 },
+      { seq: 4, at, type: 'validation', step: 3, loss: 0.35, images: 4 },
+    ]);
+    const [steps, loss, , , validation] = chartColumns(view.points, view.validation);
+    expect(steps).toEqual([1, 2, 3]);
+    expect(loss).toEqual([0.5, 0.4, null]);
+    expect(validation).toEqual([null, 0.3, 0.35]);
   });
 });
 

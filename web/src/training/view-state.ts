@@ -21,6 +21,8 @@ export interface TrainingView {
   etaS: number | null;
   /** One point per step, in step order (a repeated step replaces the earlier one: a resumed run re-reports it). */
   points: LossPoint[];
+  /** The held-out pictures' loss, at the steps validation ran. */
+  validation: { step: number; loss: number }[];
   /** prompt → step → image path; prompts and steps in the order they first came. */
   samples: { prompts: string[]; steps: number[]; images: Record<string, Record<number, string>> };
   checkpoints: { step: number; path: string; isFinal: boolean }[];
@@ -40,6 +42,7 @@ export function emptyTrainingView(): TrainingView {
     stepMs: null,
     etaS: null,
     points: [],
+    validation: [],
     samples: { prompts: [], steps: [], images: {} },
     checkpoints: [],
     findings: [],
@@ -81,6 +84,14 @@ export function applyEvent(view: TrainingView, event: JobEvent): TrainingView {
       return {
         ...next,
         findings: [...view.findings, { code: event.code, step: event.step, message: event.message, hint: event.hint }],
+      };
+    case 'validation':
+      return {
+        ...next,
+        validation: [
+          ...view.validation.filter((v) => v.step !== event.step),
+          { step: event.step, loss: event.loss },
+        ].sort((a, b) => a.step - b.step),
       };
     case 'warning':
       return { ...next, warnings: [...view.warnings, { code: event.code, message: event.message, hint: event.hint }] };
@@ -126,7 +137,24 @@ export function itemsPerSecond(stepMs: number | null): number | null {
   return 1000 / stepMs;
 }
 
-/** uPlot's column data: steps, raw loss, smoothed loss, learning rate (null where a point lacks it). */
-export function chartColumns(points: LossPoint[]): [number[], (number | null)[], (number | null)[], (number | null)[]] {
-  return [points.map((p) => p.step), points.map((p) => p.loss), points.map((p) => p.smoothed), points.map((p) => p.lr)];
+type Column = (number | null)[];
+
+/**
+ * uPlot's column data: steps, raw loss, smoothed loss, learning rate, validation loss (null where a step lacks it;
+ * a validation at a step with no progress point gets a column of its own).
+ */
+export function chartColumns(
+  points: LossPoint[],
+  validation: { step: number; loss: number }[] = [],
+): [number[], Column, Column, Column, Column] {
+  const byStep = new Map(points.map((p) => [p.step, p]));
+  const validationByStep = new Map(validation.map((v) => [v.step, v.loss]));
+  const steps = [...new Set([...byStep.keys(), ...validationByStep.keys()])].sort((a, b) => a - b);
+  return [
+    steps,
+    steps.map((step) => byStep.get(step)?.loss ?? null),
+    steps.map((step) => byStep.get(step)?.smoothed ?? null),
+    steps.map((step) => byStep.get(step)?.lr ?? null),
+    steps.map((step) => validationByStep.get(step) ?? null),
+  ];
 }
