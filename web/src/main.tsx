@@ -2,11 +2,11 @@
 import '@fontsource/noto-sans-sc/400.css';
 import './styles.css';
 import { render } from 'preact';
-import { adoptTokenFromUrl } from './api/index.js';
+import { dropTokenFromUrl } from './api/index.js';
 import { App } from './app.js';
 import { I18nProvider } from './i18n/index.js';
 
-adoptTokenFromUrl();
+dropTokenFromUrl();
 render(
   <I18nProvider>
     <App />

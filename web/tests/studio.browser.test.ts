@@ -113,7 +113,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     // A picture the check must flag: tiny and all black.
     const black = { width: 32, height: 32, channels: 3 as const, background: '#000' };
     writeFileSync(join(folder, 'dark.png'), await sharp({ create: black }).png().toBuffer());
-    writeFileSync(join(folder, 'notes.md'), 'not a picture');
+    writeFileSync(join(folder, 'notes.rtf'), 'not a picture');
 
     await page.goto(`${baseUrl}/datasets`);
     await page.getByLabel('Name', { exact: true }).fill(DATASET);
@@ -300,7 +300,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
       await tab.goto(other.url);
       await tab.waitForURL(`${origin}/datasets`);
       await tab.getByRole('heading', { name: 'Datasets' }).waitFor();
-      // The list loaded (no refusal shown), and a write with the stored token works too.
+      // The list loaded (no refusal shown), and a write works too: the cookie the link left carries the token.
       expect(await tab.locator('.error-box').count()).toBe(0);
       await tab.getByLabel('Name', { exact: true }).fill('guarded');
       const created = tab.waitForResponse((r) => r.url().endsWith('/api/datasets') && r.request().method() === 'POST');

@@ -1,7 +1,7 @@
-// Every call to the studio API: same origin, the token (when the page was opened with one), errors as ApiError.
+// Every call to the studio API: same origin, errors as ApiError. On a server with a token, the printed `?token=` link
+// left an HttpOnly cookie when the page loaded, so every request (fetch, img, EventSource, downloads) carries it and
+// no script of the page ever holds the token.
 import type { ApiErrorBody } from './types.js';
-
-const TOKEN_KEY = 'lora-scripts.token';
 
 /** A 4xx/5xx answer (or no answer at all: code `network`), with the server's code, message and hint. */
 export class ApiError extends Error {
@@ -20,42 +20,18 @@ export class ApiError extends Error {
   }
 }
 
-/**
- * Moves `?token=` from the page URL into localStorage (so a reload or a bookmark without it still works, and the
- * token does not stay in the address bar or in screenshots).
- */
-export function adoptTokenFromUrl(): void {
+/** Takes `?token=` out of the address bar (the server has set its cookie), so it stays out of bookmarks and screenshots. */
+export function dropTokenFromUrl(): void {
   const url = new URL(window.location.href);
-  const token = url.searchParams.get('token');
-  if (token === null) return;
-  safeStorage()?.setItem(TOKEN_KEY, token);
+  if (!url.searchParams.has('token')) return;
   url.searchParams.delete('token');
   window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
-}
-
-function token(): string | null {
-  return safeStorage()?.getItem(TOKEN_KEY) ?? null;
-}
-
-function safeStorage(): Storage | null {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
-/** For URLs the browser fetches itself (img, EventSource, download links), which cannot send a header. */
-export function withToken(url: string): string {
-  const value = token();
-  if (value === null) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(value)}`;
 }
 
 /** `/api/files/<path>` for a workspace path, each segment encoded (names may hold spaces or CJK). */
 export function fileUrl(path: string, thumb?: number): string {
   const encoded = path.split('/').map(encodeURIComponent).join('/');
-  return withToken(`/api/files/${encoded}${thumb ? `?thumb=${thumb}` : ''}`);
+  return `/api/files/${encoded}${thumb ? `?thumb=${thumb}` : ''}`;
 }
 
 export interface RequestOptions {
@@ -68,8 +44,6 @@ export interface RequestOptions {
 
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const headers = new Headers();
-  const value = token();
-  if (value !== null) headers.set('authorization', `Bearer ${value}`);
   let body = options.body;
   if (options.json !== undefined) {
     headers.set('content-type', 'application/json');

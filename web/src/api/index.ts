@@ -1,3 +1,3 @@
 // The studio API client: the fetch wrapper, its error, the shapes it returns.
-export { ApiError, adoptTokenFromUrl, api, fileUrl, withToken } from './client.js';
+export { ApiError, api, dropTokenFromUrl, fileUrl } from './client.js';
 export * from './types.js';

@@ -10,6 +10,10 @@ const field = (over: Partial<ConfigField> & { key: string }): ConfigField => ({
   help: '',
   accepts_auto: false,
   required: false,
+  nullable: false,
+  derived_default: null,
+  example: null,
+  resume_free: null,
   ...over,
 });
 

@@ -1,6 +1,6 @@
 // LoRAs: the list, each one's report, a strength grid, a side-by-side compare of two, downloads, merge.
 import { useState } from 'preact/hooks';
-import { api, type Job, type LoraSummary, withToken } from '../api/index.js';
+import { api, type Job, type LoraSummary } from '../api/index.js';
 import { ErrorBox } from '../components/error-box.js';
 import { StatusBadge } from '../components/status-badge.js';
 import { useJobWatch, useLoad } from '../components/use-async.js';
@@ -122,7 +122,7 @@ function LoraRow({
 }) {
   const { t } = useI18n();
   const download = (format: 'kohya' | 'diffusers') =>
-    withToken(`/api/loras/download?path=${encodeURIComponent(lora.path)}&format=${format}`);
+    `/api/loras/download?path=${encodeURIComponent(lora.path)}&format=${format}`;
   return (
     <tr data-lora={lora.path}>
       <td>

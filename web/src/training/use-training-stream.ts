@@ -1,7 +1,7 @@
 // A train job's events, live: EventSource on /stream (resuming after the last seq), with the job itself polled
 // alongside so that status and progress still arrive from a server or proxy that drops the stream.
 import { useEffect, useState } from 'preact/hooks';
-import { api, withToken } from '../api/index.js';
+import { api } from '../api/index.js';
 import { FINISHED_STATUSES, type Job, type JobEvent } from '../api/types.js';
 import { applyEvent, applyJobSnapshot, emptyTrainingView, type TrainingView } from './view-state.js';
 
@@ -22,7 +22,7 @@ export function useTrainingStream(jobId: string): { view: TrainingView; job: Job
     let timer: ReturnType<typeof setTimeout> | undefined;
 
     const openStream = () => {
-      source = new EventSource(withToken(`/api/jobs/${encodeURIComponent(jobId)}/stream?after=0`));
+      source = new EventSource(`/api/jobs/${encodeURIComponent(jobId)}/stream?after=0`);
       const onMessage = (message: MessageEvent<string>) => {
         let event: JobEvent;
         try {

@@ -53,7 +53,7 @@ describe('applyEvent', () => {
     const view = fold([
       { seq: 1, at, type: 'checkpoint', step: 5, path: 'out/a-5.safetensors', is_final: false },
       { seq: 2, at, type: 'checkpoint', step: 2, path: 'out/a-2.safetensors', is_final: false },
-      { seq: 3, at, type: 'finding', code: 'plateau', step: 5, message: 'flat', hint: 'stop' },
+      { seq: 3, at, type: 'finding', code: 'plateau', step: 5, epoch: 1, message: 'flat', hint: 'stop' },
       { seq: 4, at, type: 'warning', code: 'slow', message: 'slow disk', hint: null },
       { seq: 5, at, type: 'status', status: 'failed', error: { code: 'engine_crashed', message: 'x' }, outputs: [] },
     ]);
@@ -70,8 +70,8 @@ describe('validation', () => {
     const view = fold([
       progress(1, 1, 0.5),
       progress(2, 2, 0.4),
-      { seq: 3, at, type: 'validation', step: 2, loss: 0.3, images: 4 },
-      { seq: 4, at, type: 'validation', step: 3, loss: 0.35, images: 4 },
+      { seq: 3, at, type: 'validation', step: 2, epoch: 1, loss: 0.3, images: 4 },
+      { seq: 4, at, type: 'validation', step: 3, epoch: 1, loss: 0.35, images: 4 },
     ]);
     const [steps, loss, , , validation] = chartColumns(view.points, view.validation);
     expect(steps).toEqual([1, 2, 3]);
