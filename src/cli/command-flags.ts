@@ -496,8 +496,16 @@ export const EXPERIMENT_FLAGS = defineFlags(
     },
     days: { schema: integer(1, 3650).default(14), value: '<n>', help: '`simulate`: days of traffic' },
     usersPerDay: { schema: integer(1, 10_000_000).default(1000), value: '<n>', help: '`simulate`: new users a day' },
-    seed: { schema: integer(0, SEED_MAX).default(1), value: '<n>', help: '`simulate`: random seed (same seed, same traffic)' },
-    segment: { schema: list(text()), value: '<name>', help: '`simulate`: spread users over these segments (repeatable)' },
+    seed: {
+      schema: integer(0, SEED_MAX).default(1),
+      value: '<n>',
+      help: '`simulate`: random seed (same seed, same traffic)',
+    },
+    segment: {
+      schema: list(text()),
+      value: '<name>',
+      help: '`simulate`: spread users over these segments (repeatable)',
+    },
     csv: { schema: toggle(), help: '`report` as CSV' },
     out: { schema: text().optional(), value: '<file>', help: '`report`: write here instead of printing' },
     workspace: {

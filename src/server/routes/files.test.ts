@@ -80,8 +80,8 @@ describe('GET /api/files/{path}', () => {
 
   it('refuses paths outside the workspace, the server’s own folder, folders and missing files', async () => {
     symlinkSync(outside, join(dir, 'output', 'link'));
-    const escape = await get('/api/files/output/link/secret.txt');
-    expect([escape.status, (await errorOf(escape)).code]).toEqual([403, 'path_outside_workspace']);
+    const escaping = await get('/api/files/output/link/secret.txt');
+    expect([escaping.status, (await errorOf(escaping)).code]).toEqual([403, 'path_outside_workspace']);
     // `%2E%2E/` is resolved by the URL parser itself; an escaped slash reaches the route as `..` segments.
     const dots = await get('/api/files/output%2F..%2F..%2Fetc%2Fpasswd');
     expect(dots.status).toBe(400);
