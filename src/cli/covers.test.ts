@@ -10,7 +10,7 @@ import type { CoverResult } from '../covers/index.js';
 import { PACKAGE_ROOT } from '../engine/index.js';
 import { openSqliteLibrary } from '../library/index.js';
 import { startRenderWorker } from '../render-worker/index.js';
-import { STORE_FILE } from '../server/app.js';
+import { STORE_FILE } from '../store/index.js';
 import { buildReferenceClassifier, featuresOfImage, styleScore } from '../style/index.js';
 import { coversCommand } from './commands/covers.js';
 import type { CommandContext } from './context.js';

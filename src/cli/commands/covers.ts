@@ -6,7 +6,7 @@ import { coverRequestSchema, createCoverService } from '../../covers/index.js';
 import { UsageError } from '../../errors.js';
 import { openSqliteLibrary } from '../../library/index.js';
 import { startRenderWorker } from '../../render-worker/index.js';
-import { STORE_FILE } from '../../server/app.js';
+import { STORE_FILE } from '../../store/index.js';
 import { COVERS_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, flagOf, parseFlags } from '../flag-values.js';
