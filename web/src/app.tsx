@@ -3,10 +3,14 @@ import { useEffect } from 'preact/hooks';
 import { LANGUAGES, type Language, useI18n } from './i18n/index.js';
 import { DatasetPage } from './pages/dataset.js';
 import { DatasetsPage } from './pages/datasets.js';
+import { CoversPage } from './pages/covers.js';
+import { ExperimentPage, ExperimentsPage } from './pages/experiments.js';
 import { JobPage } from './pages/job.js';
 import { JobsPage } from './pages/jobs.js';
+import { LibraryPage, StylePage } from './pages/library.js';
 import { LorasPage } from './pages/loras.js';
 import { NewTrainingPage } from './pages/new-training.js';
+import { RegionsPage } from './pages/regions.js';
 import { Link, matchPath, navigate, useLocation } from './router.js';
 
 const NAV = [
@@ -14,7 +18,14 @@ const NAV = [
   { href: '/train/new', key: 'nav.train' },
   { href: '/jobs', key: 'nav.jobs' },
   { href: '/loras', key: 'nav.loras' },
+  { href: '/library', key: 'nav.library' },
+  { href: '/regions', key: 'nav.regions' },
+  { href: '/covers', key: 'nav.covers' },
+  { href: '/experiments', key: 'nav.experiments' },
 ] as const;
+
+/** Nav entries whose pages have pages under them (`/jobs/:id`): current on those too. */
+const SECTIONS = ['/jobs', '/datasets', '/library', '/experiments'];
 
 export function App() {
   const { t, language, setLanguage } = useI18n();
@@ -70,8 +81,7 @@ export function App() {
 }
 
 function isCurrent(path: string, href: string): boolean {
-  if (href === '/jobs') return path === '/jobs' || path.startsWith('/jobs/');
-  if (href === '/datasets') return path === '/datasets' || path.startsWith('/datasets/');
+  if (SECTIONS.includes(href)) return path === href || path.startsWith(`${href}/`);
   return path === href;
 }
 
@@ -80,8 +90,16 @@ function Page({ path }: { path: string }) {
   if (params) return <DatasetPage key={params.name} name={params.name!} />;
   params = matchPath('/jobs/:id', path);
   if (params) return <JobPage key={params.id} id={params.id!} />;
+  params = matchPath('/library/:name', path);
+  if (params) return <StylePage key={params.name} name={params.name!} />;
+  params = matchPath('/experiments/:id', path);
+  if (params) return <ExperimentPage key={params.id} id={params.id!} />;
   if (path === '/train/new') return <NewTrainingPage />;
   if (path === '/jobs') return <JobsPage />;
   if (path === '/loras') return <LorasPage />;
+  if (path === '/library') return <LibraryPage />;
+  if (path === '/regions') return <RegionsPage />;
+  if (path === '/covers') return <CoversPage />;
+  if (path === '/experiments') return <ExperimentsPage />;
   return <DatasetsPage />;
 }

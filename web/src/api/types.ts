@@ -10,8 +10,25 @@ import type {
   datasetSummarySchema,
   uploadResultSchema,
 } from '../../../src/server/datasets/http-schemas.js';
+import type { experimentSchema, newExperimentSchema } from '../../../src/experiments/model.js';
+import type { experimentReportSchema } from '../../../src/experiments/report.js';
 import type { loraEntrySchema } from '../../../src/server/loras/schemas.js';
+import type { coverRequestBodySchema, coversResponseSchema } from '../../../src/server/routes/covers.js';
+import type { planSchema } from '../../../src/server/routes/experiments.js';
 import type { jobUpdateSchema } from '../../../src/server/routes/job-events.js';
+import type {
+  addedVersionSchema,
+  addVersionBodySchema,
+  continuationSchema,
+  continuedSchema,
+  editVersionBodySchema,
+  regionSchema,
+  resolveResultSchema,
+  setRegionBodySchema,
+  styleDetailSchema,
+  styleSummarySchema,
+  styleVersionSchema,
+} from '../../../src/server/routes/library-schemas.js';
 import type { errorBodySchema, jobLogSchema, jobResponseSchema } from '../../../src/server/schemas.js';
 
 export type ApiErrorBody = z.infer<typeof errorBodySchema>['error'];
@@ -41,3 +58,33 @@ export type Preflight = z.infer<typeof preflightReportSchema>;
 export type PreflightProblem = Preflight['problems'][number];
 
 export type LoraSummary = z.infer<typeof loraEntrySchema>;
+
+// Issue 17: the style library, regions, covers and A/B experiments.
+export type StyleSummary = z.infer<typeof styleSummarySchema>;
+export type StyleDetail = z.infer<typeof styleDetailSchema>;
+export type StyleVersion = z.infer<typeof styleVersionSchema>;
+export type VersionStatus = StyleVersion['status'];
+export type StyleContinuation = z.infer<typeof continuationSchema>;
+export type AddedStyleVersion = z.infer<typeof addedVersionSchema>;
+export type AddStyleVersionBody = z.input<typeof addVersionBodySchema>;
+export type EditStyleVersionBody = z.input<typeof editVersionBodySchema>;
+export type ContinuedStyle = z.infer<typeof continuedSchema>;
+export type RegionRule = z.infer<typeof regionSchema>;
+export type PlaceLevel = RegionRule['level'];
+export type SetRegionBody = z.input<typeof setRegionBodySchema>;
+export type ResolvedPlace = z.infer<typeof resolveResultSchema>;
+export type ResolvedStyle = NonNullable<ResolvedPlace['resolved']>;
+
+export type CoverRequestBody = z.input<typeof coverRequestBodySchema>;
+export type CoversResult = z.infer<typeof coversResponseSchema>;
+export type Cover = CoversResult['covers'][number];
+
+export type Experiment = z.infer<typeof experimentSchema>;
+export type ExperimentArm = Experiment['arms'][number];
+export type NewExperimentBody = z.input<typeof newExperimentSchema>;
+export type ExperimentReport = z.infer<typeof experimentReportSchema>;
+export type ExperimentScope = ExperimentReport['overall'];
+export type ArmResult = ExperimentScope['arms'][number];
+export type ArmComparison = ExperimentScope['comparisons'][number];
+export type ExperimentVerdict = ExperimentScope['verdict'];
+export type ExperimentPlan = z.infer<typeof planSchema>;
