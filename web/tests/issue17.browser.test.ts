@@ -196,6 +196,9 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
 
   it('creates an experiment with a regional arm, imports daily counts and reads the verdict', async () => {
     await page.goto(`${baseUrl}/experiments`);
+    // The planner first: the users each arm needs for +23 % on a 5 % CTR.
+    await page.getByTestId('planner').getByRole('button', { name: 'Plan', exact: true }).click();
+    await expect.poll(() => page.getByTestId('plan').textContent()).toMatch(/^\d+ users in the control/);
     const form = page.getByTestId('new-experiment');
     await form.getByLabel('Id', { exact: true }).fill(EXPERIMENT);
     await form.getByLabel('Name', { exact: true }).fill('江南 covers');

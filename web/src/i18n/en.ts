@@ -375,6 +375,13 @@ export const en = {
   'experiments.srm.ok': 'Users per arm fit the split (χ² {chi}, p {p}).',
   'experiments.srm.mismatch': 'Sample ratio mismatch: users per arm do not fit the split (χ² {chi}, p {p}).',
   'experiments.export': 'Download the report',
+  'experiments.planner.title': 'How many users?',
+  'experiments.planner.help':
+    'Give the lift to find the users each arm needs, or the users per arm (lift left as it is) to find the smallest lift they can show.',
+  'experiments.planner.users': 'Users per arm (optional)',
+  'experiments.planner.submit': 'Plan',
+  'experiments.planner.result':
+    '{control} users in the control and {treatment} in the other arm find a lift of {lift} with {power} power.',
   'experiments.import.title': 'Import daily counts',
   'experiments.import.help':
     'From your platform’s analytics: one row per arm and day (users shown a cover, and those of them who clicked). A row replaces the same day and arm.',

@@ -369,6 +369,12 @@ export const zhCN: Record<MessageKey, string> = {
   'experiments.srm.ok': '各组用户数符合分流比例（χ² {chi}，p {p}）。',
   'experiments.srm.mismatch': '样本比例失衡：各组用户数与分流比例不符（χ² {chi}，p {p}）。',
   'experiments.export': '下载报告',
+  'experiments.planner.title': '需要多少用户？',
+  'experiments.planner.help': '给出提升幅度，算出每组需要的用户数；或给出每组用户数，算出能发现的最小提升。',
+  'experiments.planner.users': '每组用户数（可选）',
+  'experiments.planner.submit': '计算',
+  'experiments.planner.result':
+    '对照组 {control} 个用户、另一组 {treatment} 个用户，能以 {power} 的检验力发现 {lift} 的提升。',
   'experiments.import.title': '导入每日计数',
   'experiments.import.help':
     '来自你的平台自己的统计：每组每天一行（看到封面的用户数，以及其中点击的人数）。同一天同一组的行会被替换。',

@@ -6,6 +6,7 @@ import {
   api,
   type ArmComparison,
   type Experiment,
+  type ExperimentPlan,
   type ExperimentReport,
   type ExperimentScope,
   type StyleSummary,
@@ -68,6 +69,7 @@ export function ExperimentsPage() {
         </table>
       ) : null}
       <NewExperimentForm />
+      <Planner />
     </section>
   );
 }
@@ -100,7 +102,6 @@ function NewExperimentForm() {
             id="experiment-id"
             required
             maxLength={64}
-            pattern="[a-z0-9][a-z0-9_\-]*"
             aria-describedby="experiment-id-help"
             value={form.id}
             onInput={setField('id')}
@@ -196,6 +197,62 @@ function NewExperimentForm() {
         {t('experiments.create')}
       </button>
       <ErrorBox error={create.error} />
+    </form>
+  );
+}
+
+/** How many users a lift needs, or which lift a number of users can find (fixed horizon, two-sided). */
+function Planner() {
+  const { t } = useI18n();
+  const [form, setForm] = useState({ baseline: '5', lift: '23', users: '' });
+  const set = (key: keyof typeof form) => (event: { currentTarget: { value: string } }) =>
+    setForm((current) => ({ ...current, [key]: event.currentTarget.value }));
+  const plan = useAction(() =>
+    api<ExperimentPlan>('/api/experiments/plan', {
+      json: {
+        baseline_ctr: Number(form.baseline) / 100,
+        ...(form.users.trim() === ''
+          ? { relative_lift: Number(form.lift) / 100 }
+          : { users_per_arm: Number(form.users) }),
+      },
+    }),
+  );
+  const submit = (event: Event) => {
+    event.preventDefault();
+    void plan.run();
+  };
+  return (
+    <form class="card" onSubmit={submit} aria-labelledby="planner-title" data-testid="planner">
+      <h2 id="planner-title">{t('experiments.planner.title')}</h2>
+      <p class="muted">{t('experiments.planner.help')}</p>
+      <div class="row">
+        <div class="field">
+          <label for="plan-baseline">{t('experiments.field.baseline')}</label>
+          <input id="plan-baseline" inputMode="decimal" required value={form.baseline} onInput={set('baseline')} />
+        </div>
+        <div class="field">
+          <label for="plan-lift">{t('experiments.field.minLift')}</label>
+          <input id="plan-lift" inputMode="decimal" value={form.lift} onInput={set('lift')} />
+        </div>
+        <div class="field">
+          <label for="plan-users">{t('experiments.planner.users')}</label>
+          <input id="plan-users" inputMode="numeric" value={form.users} onInput={set('users')} />
+        </div>
+        <button type="submit" disabled={plan.busy}>
+          {t('experiments.planner.submit')}
+        </button>
+      </div>
+      <ErrorBox error={plan.error} />
+      {plan.result ? (
+        <p class="ok" role="status" data-testid="plan">
+          {t('experiments.planner.result', {
+            control: plan.result.control_users,
+            treatment: plan.result.treatment_users,
+            lift: formatLift(plan.result.relative_lift),
+            power: formatPercent(plan.result.power, 0),
+          })}
+        </p>
+      ) : null}
     </form>
   );
 }
