@@ -5,7 +5,7 @@
 // CPU; never run by the tests. The load generator runs on the same machine as the server and the engine, so on a
 // small machine its own CPU use is part of the slowdown measured (a real studio's watchers are other machines).
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,8 +38,20 @@ const server = await startServerProcess(workspace);
 try {
   const results = [];
   for (let round = 0; round < ROUNDS; round++) {
-    results.push({ round, load: false, ...(await trainOnce(server.url, `quiet-${round}`, false)) });
-    results.push({ round, load: true, ...(await trainOnce(server.url, `loaded-${round}`, true)) });
+    for (const load of [false, true]) {
+      const cpuBefore = processCpuSeconds(server.child.pid);
+      const startedAt = Date.now();
+      const run = await trainOnce(server.url, `${load ? 'loaded' : 'quiet'}-${round}`, load);
+      const serverCpu = processCpuSeconds(server.child.pid) - cpuBefore;
+      const wall = (Date.now() - startedAt) / 1000;
+      results.push({
+        round,
+        load,
+        ...run,
+        server_cpu_s: round1(serverCpu),
+        server_cpu_pct: round1((serverCpu / wall) * 100),
+      });
+    }
   }
   for (const result of results) console.log(JSON.stringify(result));
   const mean = (rows) => rows.reduce((sum, row) => sum + row.step_ms_median, 0) / rows.length;
@@ -49,6 +61,12 @@ try {
     JSON.stringify({
       watchers: WATCHERS,
       status_rate_per_s: RATE,
+      server_cpu_pct_loaded: round1(
+        mean2(
+          results.filter((row) => row.load),
+          'server_cpu_pct',
+        ),
+      ),
       step_ms_quiet: round1(quiet),
       step_ms_loaded: round1(loaded),
       slowdown_pct: round1((loaded / quiet - 1) * 100),
@@ -58,6 +76,13 @@ try {
   server.child.kill('SIGTERM');
   await new Promise((done) => server.child.once('exit', done));
   rmSync(workspace, { recursive: true, force: true });
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux): the server's own cost, not the engine's. */
+function processCpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function trainOnce(url, name, withLoad) {
@@ -186,6 +211,10 @@ async function postJson(url, body) {
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function mean2(rows, key) {
+  return rows.reduce((sum, row) => sum + row[key], 0) / rows.length;
 }
 
 function round1(value) {

@@ -96,13 +96,24 @@ function followJob(feeds: JobFeeds, id: string, after: number, stream: SseStream
     };
     const unwatch = feeds.watch(id, after, (updates) => {
       for (const update of updates) {
-        send(() => stream.writeSSE({ id: String(update.seq), event: update.type, data: JSON.stringify(update) }));
+        send(() => stream.writeSSE({ id: String(update.seq), event: update.type, data: serialized(update) }));
         if (isFinal(update)) send(async () => end());
       }
     });
     const keepAlive = setInterval(() => send(() => stream.write(': keep-alive\n\n').then(() => {})), KEEP_ALIVE_MS);
     stream.onAbort(end);
   });
+}
+
+/** Each update is serialized once, however many watchers it goes to (the feed hands them all the same object). */
+const serializedUpdates = new WeakMap<JobUpdate, string>();
+function serialized(update: JobUpdate): string {
+  let json = serializedUpdates.get(update);
+  if (json === undefined) {
+    json = JSON.stringify(update);
+    serializedUpdates.set(update, json);
+  }
+  return json;
 }
 
 function isFinal(update: JobUpdate): boolean {

@@ -6,8 +6,11 @@ import type { Job, JobError, JobEvent, JobProgress, JobStore, NewJobUpdate } fro
 export interface JobExecution {
   /** Aborted when the job is cancelled or the runner stops; the executor ends as soon as it can. */
   signal: AbortSignal;
-  /** Lines of the job's full log; watchers get them as `log` updates too. */
-  log(lines: readonly string[]): void;
+  /**
+   * Lines of the job's full log; watchers get them as `log` updates too, unless `toWatchers` is false (a line that
+   * only restates a typed update, such as each step's loss, would double what every watcher is sent).
+   */
+  log(lines: readonly string[], options?: { toWatchers?: boolean }): void;
   /** The job record's progress (what a job list shows). */
   progress(progress: JobProgress): void;
   /** A typed update for watchers (loss, samples, checkpoints, findings…), kept in the store in order. */
@@ -65,7 +68,7 @@ export function startJobRunner({
     try {
       const outputs = await execute(job, {
         signal: controller.signal,
-        log: (lines) => writes.add(() => recordLog(store, job.id, lines)),
+        log: (lines, { toWatchers = true } = {}) => writes.add(() => recordLog(store, job.id, lines, toWatchers)),
         progress: (progress) => writes.add(() => recordProgress(store, job.id, progress)),
         update: (update) => writes.add(() => store.appendUpdates(job.id, [update])),
       });
@@ -132,9 +135,9 @@ async function abortIfNotRunning(store: JobStore, id: string, controller: AbortC
   if (job?.status !== 'running') controller.abort();
 }
 
-async function recordLog(store: JobStore, id: string, lines: readonly string[]): Promise<void> {
+async function recordLog(store: JobStore, id: string, lines: readonly string[], toWatchers: boolean): Promise<void> {
   await store.appendLog(id, lines);
-  await store.appendUpdates(id, [{ type: 'log', lines: [...lines] }]);
+  if (toWatchers) await store.appendUpdates(id, [{ type: 'log', lines: [...lines] }]);
 }
 
 /** Progress of a job that was cancelled meanwhile is dropped: the job is no longer the runner's. */

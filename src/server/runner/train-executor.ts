@@ -52,9 +52,10 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
       },
       onEvent: (event) => {
         if (event.type === 'progress') progress({ step: event.step, total: event.total_steps, loss: event.loss });
-        const line = logLineOf(event, workspace);
-        if (line !== null) log([line]);
         const typed = updateOf(event, workspace, eta);
+        const line = logLineOf(event, workspace);
+        // A step's line restates its progress update: watchers get the update, the full log the line.
+        if (line !== null) log([line], { toWatchers: typed?.type !== 'progress' });
         if (typed !== null) update(typed);
       },
     });
