@@ -1,10 +1,9 @@
 // `--server URL` on the commands against a real studio server on a free port: the job runs there (it is in the
 // server's job list), the command prints its id, follows its log and exits as the job ended.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { writeSampleDataset } from '../demo/index.js';
 import { PACKAGE_ROOT } from '../engine/index.js';
 import { LoraScriptsError, UsageError } from '../errors.js';
 import { type RunningServer, startServer } from '../server/index.js';
@@ -15,10 +14,10 @@ import { prepareCommand } from './commands/prepare.js';
 import { trainCommand } from './commands/train.js';
 import type { CommandContext } from './context.js';
 import { runOnServer } from './server-client.js';
+import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../testing/demo-workspace.js';
 
-const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
 const FIXTURE_LORA = join(PACKAGE_ROOT, 'tests', 'fixtures', 'lora', 'styles', 'jiangnan_style.safetensors');
-const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1' };
+const ENV = ENGINE_TEST_ENV;
 const TOKEN = 'a-token-of-twenty-chars';
 
 let dir: string;
@@ -29,16 +28,10 @@ let ctx: CommandContext;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lora-server-client-'));
-  workspace = join(dir, 'workspace');
-  mkdirSync(join(workspace, 'models'), { recursive: true });
-  copyFileSync(DEMO_MODEL, join(workspace, 'models', 'demo-sd1.safetensors'));
-  copyFileSync(FIXTURE_LORA, join(workspace, 'models', 'jiangnan_style.safetensors'));
-  await writeSampleDataset({
-    dir: join(workspace, 'datasets', 'demo'),
-    styles: ['jiangnan'],
-    count: 4,
-    seed: 3,
-    sizePx: 64,
+  workspace = await makeDemoWorkspace({
+    at: join(dir, 'workspace'),
+    dataset: 'datasets/demo',
+    extraFiles: { 'models/jiangnan_style.safetensors': FIXTURE_LORA },
   });
   server = await startServer({ host: '127.0.0.1', port: 0, workspace, token: TOKEN, env: ENV, log: () => undefined });
   url = server.url; // carries ?token=

@@ -1,5 +1,5 @@
-// The render worker on the shipped demo base model with the two fixture LoRAs (tests/fixtures/lora/styles): the base
-// model loads once across renders with different LoRAs, each LoRA once; PNGs carry their infotext; a cancelled render
+// The render worker on the shipped demo base model with the two fixture LoRAs (tests/fixtures/lora/styles) and a blend
+// of them: the base model loads once across renders with three different LoRAs, each LoRA once; PNGs carry their infotext; a cancelled render
 // stops; a killed worker fails its render with a clear error and the next render starts a fresh one.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../engine/index.js';
 import { PARAMETERS_KEY, parseParametersText, readPngText, runGeneration } from '../generate/index.js';
+import { combineLoraFiles } from '../lora/index.js';
 import { startRenderWorker } from './process.js';
 import type { RenderRequest } from './types.js';
 
@@ -41,15 +42,28 @@ describe('render worker', () => {
   const worker = startRenderWorker({ env: ENV });
   afterAll(() => worker.close());
 
-  it('loads the base model once and each LoRA once across renders that switch LoRAs', async () => {
+  it('loads the base model once and each LoRA once across renders that switch among three styles', async () => {
     const jiangnan = { path: JIANGNAN, weight: 0.8, name: 'jiangnan_style' };
     const neon = { path: NEON, weight: 0.8 };
+    // A third style of its own: the two fixtures blended into one LoRA file (`lora-scripts combine`).
+    const blendDir = mkdtempSync(join(tmpdir(), 'lora-worker-blend-'));
+    const blend = { path: join(blendDir, 'blend_style.safetensors'), weight: 0.8 };
+    await combineLoraFiles({
+      inputs: [
+        { path: JIANGNAN, weight: 0.5 },
+        { path: NEON, weight: 0.5 },
+      ],
+      output: blend.path,
+    });
     const first = await worker.render(request({ prompt: 'canal town, <lora:jiangnan_style:0.8>', loras: [jiangnan] }));
     const second = await worker.render(request({ loras: [neon], seeds: [7, 8] }));
+    await worker.render(request({ loras: [blend] }));
     await worker.render(request({ loras: [jiangnan] }));
     await worker.render(request({ loras: [neon] }));
+    await worker.render(request({ loras: [blend] }));
     await worker.render(request({ loras: [] }));
-    expect(worker.stats()).toEqual({ base_loads: 1, lora_loads: 2, renders: 5 });
+    expect(worker.stats()).toEqual({ base_loads: 1, lora_loads: 3, renders: 7 });
+    rmSync(blendDir, { recursive: true, force: true });
 
     expect(first.map((i) => i.seed)).toEqual([7]);
     expect(second.map((i) => i.seed)).toEqual([7, 8]);

@@ -2,22 +2,19 @@
 // notice on its own), is started again on the same workspace, and the job, now `interrupted`, resumes from its last
 // saved state to the same LoRA as a run that was never killed. Real processes through the built CLI (`npm run build`
 // first), on the shipped demo model; Linux, as it finds the engine through /proc.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeSampleDataset } from '../demo/index.js';
-import { PACKAGE_ROOT } from '../engine/index.js';
 import { readSafetensors } from '../lora/index.js';
 import { type Job, jobSchema } from '../store/index.js';
 import { childPids, isRunning, type ServeProcess, startServeProcess, waitFor } from '../testing/serve-process.js';
 import { jobLogSchema } from './schemas.js';
+import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../testing/demo-workspace.js';
 
-const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
 // One torch thread: the busy test machine runs faster that way (src/generate/run.test.ts measured it). The CPU even
 // where there is a GPU: its steps are slow enough to kill the run in the middle, and its kernels deterministic, so a
 // resumed run can match an uninterrupted one.
-const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1', CUDA_VISIBLE_DEVICES: '' };
+const ENV = { ...ENGINE_TEST_ENV, CUDA_VISIBLE_DEVICES: '' };
 const TOTAL_STEPS = 24;
 const RUN = {
   train_data_dir: 'data/demo',
@@ -48,17 +45,8 @@ const cleanups: (() => void)[] = [];
 let uninterrupted: Map<string, Float32Array>;
 
 async function newWorkspace(): Promise<string> {
-  const workspace = mkdtempSync(join(tmpdir(), 'lora-kill-resume-'));
+  const workspace = await makeDemoWorkspace({ prefix: 'lora-kill-resume-' });
   cleanups.push(() => rmSync(workspace, { recursive: true, force: true }));
-  mkdirSync(join(workspace, 'models'));
-  copyFileSync(DEMO_MODEL, join(workspace, 'models', 'demo-sd1.safetensors'));
-  await writeSampleDataset({
-    dir: join(workspace, 'data', 'demo'),
-    styles: ['jiangnan'],
-    count: 4,
-    seed: 3,
-    sizePx: 64,
-  });
   return workspace;
 }
 

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSampleDataset } from '../../demo/index.js';
 import { PACKAGE_ROOT } from '../../engine/index.js';
 import { type LoraModule, parseSafetensors, readLoraModules, serializeSafetensors } from '../../lora/index.js';
 import { type Job, type JobStore, openSqliteStore } from '../../store/index.js';
@@ -24,12 +23,13 @@ import { inspectReportSchema, keptLoraSchema, loraListSchema } from '../loras/in
 import { startJobRunner, trainExecutor } from '../runner/index.js';
 import { errorBodySchema, openApiDocumentSchema } from '../schemas.js';
 import { accessPolicy } from '../security/index.js';
+import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../../testing/demo-workspace.js';
 
 const PORT = 6008;
 const HOST = `127.0.0.1:${PORT}`;
 const FIXTURES = join(PACKAGE_ROOT, 'tests', 'fixtures', 'lora');
 // One torch thread, as the busy test machine runs faster that way (train-executor.test.ts).
-const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1' };
+const ENV = ENGINE_TEST_ENV;
 const WAIT_MS = 170_000;
 // Three steps with a save at every step: intermediates at steps 1 and 2, the final LoRA at step 3.
 const TINY_RUN = {
@@ -58,16 +58,7 @@ let trained: Job;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lora-routes-'));
-  workspace = join(dir, 'workspace');
-  mkdirSync(join(workspace, 'models'), { recursive: true });
-  copyFileSync(join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors'), join(workspace, 'models', 'demo-sd1.safetensors'));
-  await writeSampleDataset({
-    dir: join(workspace, 'data', 'demo'),
-    styles: ['jiangnan'],
-    count: 4,
-    seed: 3,
-    sizePx: 64,
-  });
+  workspace = await makeDemoWorkspace({ at: join(dir, 'workspace') });
   store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
   trained = await train();
   placeFixtures();

@@ -1,32 +1,19 @@
 // The executors of prepare, auto-label, generate and merge behind the real runner, on real files: a sample dataset,
 // the shipped demo base model and a fixture LoRA. Small sizes and few steps: the test machine is shared.
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mergeIntoBaseModel } from '../../checkpoint/index.js';
-import { writeSampleDataset } from '../../demo/index.js';
 import { PACKAGE_ROOT } from '../../engine/index.js';
 import { InterruptedError } from '../../errors.js';
 import { type Job, type JobKind, type JobStatus, type JobStore, openSqliteStore } from '../../store/index.js';
 import { executorForKind } from './job-kinds.js';
+import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../../testing/demo-workspace.js';
 import { type JobRunner, startJobRunner } from './job-runner.js';
 
-const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
 const FIXTURE_LORA = join(PACKAGE_ROOT, 'tests', 'fixtures', 'lora', 'styles', 'jiangnan_style.safetensors');
-// One torch thread, as the busy test machine runs faster that way (src/generate/run.test.ts measured it).
-const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1' };
+const ENV = ENGINE_TEST_ENV;
 const WAIT_MS = 170_000;
 const ENDS: JobStatus[] = ['done', 'failed', 'cancelled', 'interrupted'];
 
@@ -35,16 +22,10 @@ let store: JobStore;
 let runner: JobRunner | undefined;
 
 beforeEach(async () => {
-  workspace = mkdtempSync(join(tmpdir(), 'lora-job-kinds-'));
-  mkdirSync(join(workspace, 'models'));
-  copyFileSync(DEMO_MODEL, join(workspace, 'models', 'demo-sd1.safetensors'));
-  copyFileSync(FIXTURE_LORA, join(workspace, 'models', 'jiangnan_style.safetensors'));
-  await writeSampleDataset({
-    dir: join(workspace, 'datasets', 'demo'),
-    styles: ['jiangnan'],
-    count: 4,
-    seed: 3,
-    sizePx: 64,
+  workspace = await makeDemoWorkspace({
+    prefix: 'lora-job-kinds-',
+    dataset: 'datasets/demo',
+    extraFiles: { 'models/jiangnan_style.safetensors': FIXTURE_LORA },
   });
   store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
 });

@@ -1,18 +1,13 @@
 // The real train executor behind the real runner: a tiny training on the shipped demo model, from queue to done.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeSampleDataset } from '../../demo/index.js';
-import { PACKAGE_ROOT } from '../../engine/index.js';
 import { type Job, type JobStatus, type JobStore, openSqliteStore } from '../../store/index.js';
+import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../../testing/demo-workspace.js';
 import { type JobRunner, startJobRunner } from './job-runner.js';
 import { trainExecutor } from './train-executor.js';
 
-const DEMO_MODEL = join(PACKAGE_ROOT, 'models', 'demo-sd1.safetensors');
-// The engine's cache (LORA_SCRIPTS_CACHE_DIR) comes from the environment; one torch thread, as the busy test
-// machine runs faster that way (src/generate/run.test.ts measured it).
-const ENV = { ...process.env, CI: '1', OMP_NUM_THREADS: '1' };
+const ENV = ENGINE_TEST_ENV;
 const WAIT_MS = 170_000;
 const TINY_RUN = {
   train_data_dir: 'data/demo',
@@ -30,16 +25,7 @@ let store: JobStore;
 let runner: JobRunner | undefined;
 
 beforeEach(async () => {
-  workspace = mkdtempSync(join(tmpdir(), 'lora-train-job-'));
-  mkdirSync(join(workspace, 'models'));
-  copyFileSync(DEMO_MODEL, join(workspace, 'models', 'demo-sd1.safetensors'));
-  await writeSampleDataset({
-    dir: join(workspace, 'data', 'demo'),
-    styles: ['jiangnan'],
-    count: 4,
-    seed: 3,
-    sizePx: 64,
-  });
+  workspace = await makeDemoWorkspace({ prefix: 'lora-train-job-' });
   store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
 });
 

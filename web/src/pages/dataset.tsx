@@ -7,6 +7,7 @@ import { CaptionEditor } from '../datasets/caption-editor.js';
 import { UploadButtons } from '../datasets/upload.js';
 import { useI18n } from '../i18n/index.js';
 import { navigate } from '../router.js';
+import { TextField } from '../components/text-field.js';
 
 type ReportImage = PrepareReport['images'][number];
 const CHECK_SIZES = [512, 768, 1024] as const;
@@ -264,10 +265,7 @@ function FindReplace({ name, onApplied }: { name: string; onApplied: () => void 
           <label for="replace-find">{t('dataset.replace.find')}</label>
           <input id="replace-find" value={find} onInput={(e) => setFind(e.currentTarget.value)} />
         </div>
-        <div class="field">
-          <label for="replace-with">{t('dataset.replace.with')}</label>
-          <input id="replace-with" value={replace} onInput={(e) => setReplace(e.currentTarget.value)} />
-        </div>
+        <TextField id="replace-with" label={t('dataset.replace.with')} value={replace} onValue={setReplace} />
       </div>
       <div class="row">
         <button type="submit" disabled={find === ''}>

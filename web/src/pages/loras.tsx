@@ -6,6 +6,7 @@ import { StatusBadge } from '../components/status-badge.js';
 import { useJobWatch, useLoad } from '../components/use-async.js';
 import { formatBytes, formatTime, useI18n } from '../i18n/index.js';
 import { Outputs } from './job.js';
+import { TextField } from '../components/text-field.js';
 
 const DEFAULT_STRENGTHS = '0, 0.25, 0.5, 0.75, 1';
 
@@ -274,43 +275,17 @@ function StrengthGrid({ lora }: { lora: LoraSummary }) {
         />
       </div>
       <div class="row">
-        <div class="field">
-          <label for="grid-strengths">{t('loras.strengths')}</label>
-          <input id="grid-strengths" value={strengths} onInput={(e) => setStrengths(e.currentTarget.value)} />
-        </div>
-        <div class="field">
-          <label for="grid-seed">{t('loras.seed')}</label>
-          <input id="grid-seed" inputMode="numeric" value={seed} onInput={(e) => setSeed(e.currentTarget.value)} />
-        </div>
-        <div class="field">
-          <label for="grid-base">{t('loras.baseModel')}</label>
-          <input
-            id="grid-base"
-            value={baseModel}
-            placeholder={lora.base_model ?? ''}
-            onInput={(e) => setBaseModel(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for="grid-steps">{t('loras.steps')}</label>
-          <input
-            id="grid-steps"
-            inputMode="numeric"
-            placeholder="20"
-            value={steps}
-            onInput={(e) => setSteps(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for="grid-size">{t('loras.size')}</label>
-          <input
-            id="grid-size"
-            inputMode="numeric"
-            placeholder="512"
-            value={size}
-            onInput={(e) => setSize(e.currentTarget.value)}
-          />
-        </div>
+        <TextField id="grid-strengths" label={t('loras.strengths')} value={strengths} onValue={setStrengths} />
+        <TextField id="grid-seed" label={t('loras.seed')} value={seed} onValue={setSeed} numeric />
+        <TextField
+          id="grid-base"
+          label={t('loras.baseModel')}
+          value={baseModel}
+          onValue={setBaseModel}
+          placeholder={lora.base_model ?? ''}
+        />
+        <TextField id="grid-steps" label={t('loras.steps')} value={steps} onValue={setSteps} placeholder="20" numeric />
+        <TextField id="grid-size" label={t('loras.size')} value={size} onValue={setSize} placeholder="512" numeric />
       </div>
       <button type="submit" class="primary" disabled={busy}>
         {busy ? t('loras.rendering') : t('loras.render')}
@@ -334,10 +309,7 @@ function Merge({ lora }: { lora: LoraSummary }) {
   return (
     <form onSubmit={submit}>
       <div class="row">
-        <div class="field">
-          <label for="merge-base">{t('loras.baseModel')}</label>
-          <input id="merge-base" required value={baseModel} onInput={(e) => setBaseModel(e.currentTarget.value)} />
-        </div>
+        <TextField id="merge-base" label={t('loras.baseModel')} value={baseModel} onValue={setBaseModel} required />
         <div class="field">
           <label for="merge-strength">{t('loras.mergeStrength')}</label>
           <input
@@ -347,10 +319,7 @@ function Merge({ lora }: { lora: LoraSummary }) {
             onInput={(e) => setStrength(e.currentTarget.value)}
           />
         </div>
-        <div class="field">
-          <label for="merge-output">{t('loras.mergeOutput')}</label>
-          <input id="merge-output" value={output} onInput={(e) => setOutput(e.currentTarget.value)} />
-        </div>
+        <TextField id="merge-output" label={t('loras.mergeOutput')} value={output} onValue={setOutput} />
       </div>
       <button type="submit" class="primary" disabled={busy}>
         {t('loras.mergeStart')}
@@ -389,30 +358,16 @@ function Compare({ a, b }: { a: LoraSummary | undefined; b: LoraSummary | undefi
     <section class="card" aria-labelledby="compare-title" data-testid="compare">
       <h2 id="compare-title">{t('loras.compare')}</h2>
       <form onSubmit={render} class="row">
-        <div class="field grow">
-          <label for="compare-prompt">{t('job.prompt')}</label>
-          <input id="compare-prompt" required value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} />
-        </div>
-        <div class="field">
-          <label for="compare-steps">{t('loras.steps')}</label>
-          <input
-            id="compare-steps"
-            inputMode="numeric"
-            placeholder="20"
-            value={steps}
-            onInput={(e) => setSteps(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for="compare-size">{t('loras.size')}</label>
-          <input
-            id="compare-size"
-            inputMode="numeric"
-            placeholder="512"
-            value={size}
-            onInput={(e) => setSize(e.currentTarget.value)}
-          />
-        </div>
+        <TextField id="compare-prompt" label={t('job.prompt')} value={prompt} onValue={setPrompt} required grow />
+        <TextField
+          id="compare-steps"
+          label={t('loras.steps')}
+          value={steps}
+          onValue={setSteps}
+          placeholder="20"
+          numeric
+        />
+        <TextField id="compare-size" label={t('loras.size')} value={size} onValue={setSize} placeholder="512" numeric />
         <button type="submit" class="primary" disabled={left.busy || right.busy}>
           {t('loras.render')}
         </button>
