@@ -3,32 +3,28 @@
 // a cover made in that style at 64 px (then read from the cache) → an experiment created, its counts imported as
 // CSV, the verdict read → the style's page shows the experiment and continues the style on new pictures. Each page
 // is screenshotted in both languages into test-artifacts/screenshots/.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawScene } from '../../src/demo/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { ENGINE_TEST_ENV } from '../../src/testing/demo-workspace.js';
+import { CHROMIUM, hasChromium, openBrowserPage, REPO, screenshotBothLanguages } from './browser-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SCREENSHOTS = join(REPO, 'test-artifacts', 'screenshots');
 const DEMO_MODEL = join(REPO, 'models', 'demo-sd1.safetensors');
 /** A style LoRA trained on the demo model (tests/fixtures/lora/styles/README.md). */
 const STYLE_LORA = join(REPO, 'tests', 'fixtures', 'lora', 'styles', 'jiangnan_style.safetensors');
 /** The render worker's start, the demo model's load and 20 steps at 64 px, on a busy 2-core machine. */
 const LONG_MS = 240_000;
-const UI_MS = 30_000;
 const STYLE = 'jiangnan_style';
 const EXPERIMENT = 'jiangnan-cover';
 /** The worked example of docs/ab-testing: 5 % against 6.15 % at 50,000 users per arm, a +23 % lift. */
 const COUNTS_CSV = 'day,arm,users,clicks\n2026-12-01,generic,50000,2500\n2026-12-01,regional,50000,3075';
 
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`issue 17 browser test skipped: no chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 let workspace: string;
@@ -58,21 +54,14 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
       port: 0,
       workspace,
       log: () => {},
-      env: { ...process.env, CI: '1', OMP_NUM_THREADS: '1' },
+      env: ENGINE_TEST_ENV,
     });
     baseUrl = server.url.replace(/\/$/, '');
     const doc = (await (await fetch(`${baseUrl}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
     for (const path of ['/api/library/styles', '/api/library/regions', '/api/covers', '/api/experiments']) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    });
-    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(UI_MS);
-    page = await context.newPage();
+    ({ browser, page } = await openBrowserPage());
   });
 
   afterAll(async () => {
@@ -80,16 +69,6 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
     await server?.close();
     if (workspace) rmSync(workspace, { recursive: true, force: true });
   });
-
-  /** The page as it is, in English and in Chinese (switched with the app's own control), then back to English. */
-  async function screenshotBothLanguages(name: string) {
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.en.png`), fullPage: true });
-    await page.getByTestId('language').selectOption('zh-CN');
-    await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.zh-CN.png`), fullPage: true });
-    await page.getByTestId('language').selectOption('en');
-    await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('en');
-  }
 
   it('adds a LoRA to the library as a draft and promotes it', async () => {
     await page.goto(`${baseUrl}/library`);
@@ -118,7 +97,7 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
     await page.goto(`${baseUrl}/library`);
     const row = page.locator(`tr[data-style="${STYLE}"]`);
     await expect.poll(() => row.textContent()).toContain('v1');
-    await screenshotBothLanguages('library');
+    await screenshotBothLanguages(page, 'library');
   });
 
   it('maps a province to the style, resolves a city through it, edits the rule to the city', async () => {
@@ -157,7 +136,7 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
     await resolveForm.getByLabel('City', { exact: true }).fill('杭州');
     await resolveForm.getByRole('button', { name: 'Resolve' }).click();
     await expect.poll(() => resolved.getAttribute('data-matched')).toBe('city');
-    await screenshotBothLanguages('regions');
+    await screenshotBothLanguages(page, 'regions');
   });
 
   it('makes a cover for the city in its style, then reads the same request from the cache', async () => {
@@ -187,7 +166,7 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
     expect(await covers.textContent()).toContain('three houses and a stone bridge, canal town scene, jiangnan style');
     const image = covers.locator('figure[data-seed="11"] img');
     await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(64);
-    await screenshotBothLanguages('covers');
+    await screenshotBothLanguages(page, 'covers');
 
     await form.getByRole('button', { name: 'Make covers' }).click();
     await expect.poll(() => page.getByTestId('covers').getAttribute('data-cached')).toBe('true');
@@ -233,11 +212,11 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
     expect(await page.locator('a[data-format="csv"]').getAttribute('href')).toBe(
       `/api/experiments/${EXPERIMENT}/report.csv`,
     );
-    await screenshotBothLanguages('experiment-report');
+    await screenshotBothLanguages(page, 'experiment-report');
 
     await page.goto(`${baseUrl}/experiments`);
     await page.locator(`tr[data-experiment="${EXPERIMENT}"]`).waitFor();
-    await screenshotBothLanguages('experiments');
+    await screenshotBothLanguages(page, 'experiments');
   });
 
   it("shows the experiment on the style's page and continues the style on new pictures", async () => {
@@ -257,7 +236,7 @@ describe.skipIf(!hasChromium)('style library, regions, covers and experiments in
     await fetch(`${baseUrl}/api/jobs/${encodeURIComponent(jobId)}/cancel`, { method: 'POST' });
     await page.reload();
     await continueForm.locator(`tr[data-job="${jobId}"]`).waitFor();
-    await screenshotBothLanguages('style');
+    await screenshotBothLanguages(page, 'style');
     await continueForm.locator(`tr[data-job="${jobId}"]`).getByRole('link').click();
     await page.waitForURL(`${baseUrl}/jobs/${encodeURIComponent(jobId)}`);
   });

@@ -4,26 +4,22 @@
 // screenshotted in both languages into test-artifacts/screenshots/.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import sharp from 'sharp';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawScene } from '../../src/demo/index.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
+import { ENGINE_TEST_ENV } from '../../src/testing/demo-workspace.js';
+import { CHROMIUM, hasChromium, openBrowserPage, REPO, SCREENSHOTS, screenshotBothLanguages } from './browser-page.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SCREENSHOTS = join(REPO, 'test-artifacts', 'screenshots');
 const DEMO_MODEL = join(REPO, 'models', 'demo-sd1.safetensors');
 /** Training, sampling and rendering on the demo model, on a busy 2-core machine: minutes, not seconds. */
 const LONG_MS = 420_000;
-const UI_MS = 30_000;
 const DATASET = '江南_demo';
 
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`studio browser test skipped: no chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 let workspace: string;
@@ -47,20 +43,12 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
       port: 0,
       workspace,
       log: () => {},
-      // One torch thread: the busy test machine runs faster that way (src/generate/run.test.ts measured it).
-      env: { ...process.env, CI: '1', OMP_NUM_THREADS: '1' },
+      env: ENGINE_TEST_ENV,
     });
     baseUrl = server.url.replace(/\/$/, '');
     const doc = (await (await fetch(`${baseUrl}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
     routes = new Set(Object.keys(doc.paths));
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    });
-    const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(UI_MS);
-    page = await context.newPage();
+    ({ browser, page } = await openBrowserPage());
   });
 
   afterAll(async () => {
@@ -74,15 +62,6 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     if (missing.length > 0)
       console.warn(`studio browser test: step skipped, routes not landed yet: ${missing.join(', ')}`);
     return missing.length === 0;
-  }
-
-  /** The page as it is, in English and in Chinese (switched with the app's own control), then back to English. */
-  async function screenshotBothLanguages(name: string) {
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.en.png`), fullPage: true });
-    await page.getByTestId('language').selectOption('zh-CN');
-    await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.zh-CN.png`), fullPage: true });
-    await page.getByTestId('language').selectOption('en');
   }
 
   it('serves the app, picks English from the browser, switches to Chinese and remembers it', async () => {
@@ -120,7 +99,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await page.getByTestId('upload-folder').setInputFiles(folder);
     await page.waitForURL(`${baseUrl}/datasets/${encodeURIComponent(DATASET)}`);
     await expect.poll(() => page.locator('.picture').count()).toBe(5);
-    await screenshotBothLanguages('dataset-uploaded');
+    await screenshotBothLanguages(page, 'dataset-uploaded');
     rmSync(folder, { recursive: true, force: true });
 
     await page.getByRole('button', { name: 'Check pictures' }).click();
@@ -128,7 +107,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     const flagged = page.locator('.picture[data-file="dark.png"] [data-verdict]');
     expect(['warning', 'excluded']).toContain(await flagged.getAttribute('data-verdict'));
     expect(await page.locator('.picture[data-file="dark.png"] .reasons li').count()).toBeGreaterThan(0);
-    await screenshotBothLanguages('dataset-report');
+    await screenshotBothLanguages(page, 'dataset-report');
   });
 
   it('sets the trigger word, replaces a word in every caption, and auto-labels the uncaptioned picture', async (context) => {
@@ -177,7 +156,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await page.getByRole('button', { name: 'Train on this dataset' }).click();
     await page.waitForURL(/\/train\/new\?dataset=/);
     await page.locator('#field-base_model').waitFor();
-    await screenshotBothLanguages('new-training');
+    await screenshotBothLanguages(page, 'new-training');
     const set = async (key: string, value: string) => {
       const input = page.locator(`#field-${key}`);
       await input.fill(value);
@@ -231,7 +210,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
       // Two prompts sampled at steps 2 and 4.
       expect(await page.getByTestId('samples').locator('img').count()).toBeGreaterThanOrEqual(2);
     }
-    await screenshotBothLanguages('training');
+    await screenshotBothLanguages(page, 'training');
     await page.getByText('Full log').click();
     await expect.poll(() => page.getByTestId('job-log').textContent()).not.toBe('');
   });
@@ -282,10 +261,10 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
   it('lists datasets and jobs', async () => {
     await page.goto(`${baseUrl}/datasets`);
     await page.getByRole('link', { name: DATASET }).waitFor();
-    await screenshotBothLanguages('datasets');
+    await screenshotBothLanguages(page, 'datasets');
     await page.goto(`${baseUrl}/jobs`);
     if (flow.jobId) await page.locator(`tr[data-job="${flow.jobId}"] [data-status="done"]`).waitFor();
-    await screenshotBothLanguages('jobs');
+    await screenshotBothLanguages(page, 'jobs');
   });
 
   it('logs in from the printed ?token= link, keeps the token out of the address bar, sends it; uploads a zip', async () => {
@@ -331,7 +310,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     const row = page.locator('tr[data-lora$="webtest.safetensors"]');
     await row.waitFor();
     flow.loraPath = (await row.getAttribute('data-lora'))!;
-    await screenshotBothLanguages('loras');
+    await screenshotBothLanguages(page, 'loras');
 
     await row.getByRole('button', { name: 'Inspect' }).click();
     const report = page.getByTestId('inspect');
@@ -348,7 +327,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await grid.locator('.job-result[data-status="done"]').waitFor({ timeout: LONG_MS });
     expect(await grid.locator('.job-result[data-status="failed"]').count()).toBe(0);
     await expect.poll(() => grid.locator('.job-result img').count()).toBeGreaterThanOrEqual(3);
-    await screenshotBothLanguages('strength-grid');
+    await screenshotBothLanguages(page, 'strength-grid');
 
     await row.getByRole('button', { name: 'Merge into a base model' }).click();
     const merge = page.locator('[data-panel="merge"]');
@@ -370,7 +349,7 @@ describe.skipIf(!hasChromium)('studio web app in chromium', () => {
     await expect.poll(() => ended.count(), { timeout: LONG_MS }).toBe(2);
     expect(await compare.locator('.error-box').allTextContents()).toEqual([]);
     expect(await compare.locator('.job-result img').count()).toBeGreaterThanOrEqual(2);
-    await screenshotBothLanguages('compare');
+    await screenshotBothLanguages(page, 'compare');
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),
