@@ -1,34 +1,9 @@
-// One suite for every LibraryStore backend (as store/job-store.test.ts): a PostgreSQL backend adds itself to BACKENDS.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
 import { openSqliteLibraryStore } from './sqlite-store.js';
 import type { LibraryStore, NewStyleVersion } from './types.js';
 
-interface StoreFixture {
-  open(): Promise<LibraryStore>;
-  cleanup(): Promise<void>;
-}
-
-function tickingClock(): () => Date {
-  let seconds = 0;
-  return () => new Date(Date.UTC(2026, 11, 6, 10, 0, seconds++));
-}
-
-const BACKENDS: { name: string; create(): Promise<StoreFixture> }[] = [
-  {
-    name: 'sqlite',
-    async create() {
-      const dir = mkdtempSync(join(tmpdir(), 'lora-library-store-'));
-      const now = tickingClock();
-      return {
-        open: async () => openSqliteLibraryStore(join(dir, 'studio.db'), now),
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-];
+const BACKENDS: StoreBackend<LibraryStore>[] = [sqliteBackend(openSqliteLibraryStore)];
 
 function newVersion(sha256: string, fields: Partial<NewStyleVersion> = {}): NewStyleVersion {
   return {
@@ -51,7 +26,7 @@ function newVersion(sha256: string, fields: Partial<NewStyleVersion> = {}): NewS
 
 for (const backend of BACKENDS) {
   describe(`LibraryStore (${backend.name})`, () => {
-    let fixture: StoreFixture;
+    let fixture: StoreFixture<LibraryStore>;
     let store: LibraryStore;
 
     beforeEach(async () => {

@@ -1,45 +1,18 @@
-// One suite for every JobStore backend (kysely's DIALECTS pattern): the PostgreSQL issue adds its fixture to BACKENDS.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobEvent } from './job-state.js';
 import { openSqliteStore } from './sqlite.js';
+import { type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
 import { StoreError } from './store-error.js';
 import type { JobStore } from './types.js';
 
-/** One database; `open` may be called again for a reopened store or a second server on the same data. */
-interface StoreFixture {
-  open(): Promise<JobStore>;
-  cleanup(): Promise<void>;
-}
-
-/** A clock that ticks one second per reading, so timestamps are distinct and known. */
-function tickingClock(): () => Date {
-  let seconds = 0;
-  return () => new Date(Date.UTC(2026, 11, 6, 10, 0, seconds++));
-}
-
-const BACKENDS: { name: string; create(): Promise<StoreFixture> }[] = [
-  {
-    name: 'sqlite',
-    async create() {
-      const dir = mkdtempSync(join(tmpdir(), 'lora-store-'));
-      const now = tickingClock();
-      return {
-        open: async () => openSqliteStore(join(dir, 'studio.db'), { now }),
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-];
+const BACKENDS: StoreBackend<JobStore>[] = [sqliteBackend((file, now) => openSqliteStore(file, { now }))];
 
 const START: JobEvent = { type: 'start' };
 const FINISH: JobEvent = { type: 'finish', outputs: ['out/style.safetensors'] };
 
 for (const backend of BACKENDS) {
   describe(`JobStore on ${backend.name}`, () => {
-    let fixture: StoreFixture;
+    let fixture: StoreFixture<JobStore>;
     let opened: JobStore[];
     let store: JobStore;
 
