@@ -30,8 +30,16 @@ export function resolveTrainConfig(
   resume: string | null = null,
   autoValues?: AutoValues,
 ): ResolvedConfig {
-  const confined = checkTrainConfig(config, workspace, resume);
-  return resolveConfig(confined, { cwd: workspace, isFile, autoValues });
+  return resolveCheckedTrainConfig(checkTrainConfig(config, workspace, resume), workspace, autoValues);
+}
+
+/** A config `checkTrainConfig` returned, resolved with the `auto` values filled in (no second validation). */
+export function resolveCheckedTrainConfig(
+  checked: ParsedConfig,
+  workspace: string,
+  autoValues?: AutoValues,
+): ResolvedConfig {
+  return resolveConfig(checked, { cwd: workspace, isFile, autoValues });
 }
 
 /** The config validated and its paths confined, `auto` values left as they are (the executor fills them in). */

@@ -7,7 +7,7 @@ import { type AutoValues, autoKeysOf, type ParsedConfig } from '../../config/ind
 import { formatFinding, formatRecommendation, recommendForConfig, runTraining } from '../../train/index.js';
 import { createEtaEstimator } from './eta.js';
 import type { JobExecutor } from './job-runner.js';
-import { checkTrainConfig, resolveTrainConfig } from './train-config.js';
+import { checkTrainConfig, resolveCheckedTrainConfig } from './train-config.js';
 
 export interface TrainExecutorOptions {
   workspace: string;
@@ -32,8 +32,8 @@ export function trainExecutor({ workspace, env }: TrainExecutorOptions): JobExec
     return recommendation.values;
   };
   const execute: JobExecutor = async (job, { signal, log, progress, update }) => {
-    const autoValues = await recommendAutoValues(checkTrainConfig(job.config, workspace, job.resume_from), log);
-    const config = resolveTrainConfig(job.config, workspace, job.resume_from, autoValues);
+    const checked = checkTrainConfig(job.config, workspace, job.resume_from);
+    const config = resolveCheckedTrainConfig(checked, workspace, await recommendAutoValues(checked, log));
     log([`training ${config.output_name} from ${relative(workspace, config.train_data_dir)}`]);
     const eta = createEtaEstimator();
     const result = await runTraining({
