@@ -316,6 +316,24 @@ export const PREPARE_FLAGS = defineFlags('prepare', {
   ...SERVER_FLAGS,
 });
 
+/** Where the studio's records are: the workspace's SQLite file by default, or a shared PostgreSQL (docs/scale-out.md). */
+const DATABASE_FLAG = {
+  db: {
+    schema: text().optional(),
+    value: '<url>',
+    help: "Keep jobs, the style library and experiments in PostgreSQL (`postgres://user:pass@host:5432/db`) instead of the workspace's .lora-scripts/studio.db",
+  },
+};
+
+/** The Redis a studio and its workers share the job queue on (docs/scale-out.md). */
+const QUEUE_FLAG = {
+  queue: {
+    schema: text().optional(),
+    value: '<url>',
+    help: 'Put jobs on a Redis queue (`redis://host:6379`) for `lora-scripts worker` processes, on any machine, to run',
+  },
+};
+
 export const SERVE_FLAGS = defineFlags('serve', {
   port: {
     schema: integer(0, 65535).default(6008),
@@ -341,7 +359,38 @@ export const SERVE_FLAGS = defineFlags('serve', {
     schema: toggle(),
     help: 'Queue the interrupted jobs again at start (a server that was killed, or stopped, mid-training)',
   },
+  ...DATABASE_FLAG,
+  ...QUEUE_FLAG,
 });
+
+export const WORKER_FLAGS = defineFlags(
+  'worker',
+  {
+    queue: { ...QUEUE_FLAG.queue, schema: text(), help: 'The Redis the studio queues jobs on (`redis://host:6379`)' },
+    workspace: {
+      schema: text().default('workspace'),
+      value: '<dir>',
+      help: "The studio's workspace as this machine mounts it (shared storage: every worker and the studio see the same files)",
+    },
+    ...DATABASE_FLAG,
+    device: {
+      schema: text().default('auto'),
+      value: '<device>',
+      help: 'Device the jobs run on: `auto`, `cpu`, `cuda`, `cuda:1`… (sets CUDA_VISIBLE_DEVICES for the engine)',
+    },
+    concurrency: {
+      schema: integer(1, 64).default(1),
+      value: '<n>',
+      help: 'Jobs this worker runs at once (1 per GPU is the rule)',
+    },
+    name: {
+      schema: text().optional(),
+      value: '<name>',
+      help: 'How the studio lists this worker (default: host name and process id)',
+    },
+  },
+  'lora-scripts worker --queue redis://10.0.0.5:6379 --workspace /mnt/studio --device cuda:0',
+);
 
 const place = (level: string, example: string) => ({
   schema: text().optional(),
@@ -374,6 +423,7 @@ export const COVERS_FLAGS = defineFlags(
       value: '<dir>',
       help: "The studio's workspace: its style library decides the style, and covers are written to its covers/ folder",
     },
+    ...DATABASE_FLAG,
     baseModel: {
       schema: text().optional(),
       value: '<file>',
@@ -391,6 +441,7 @@ const LIBRARY_WORKSPACE_FLAG = {
     value: '<dir>',
     help: "Studio workspace: the library is in its .lora-scripts/studio.db, the versions' files in its library/ (default: workspace)",
   },
+  ...DATABASE_FLAG,
   json: { schema: toggle(), help: 'Print JSON instead of text' },
 };
 
@@ -513,6 +564,7 @@ export const EXPERIMENT_FLAGS = defineFlags(
       value: '<dir>',
       help: 'Studio workspace: experiments live in its .lora-scripts/studio.db',
     },
+    ...DATABASE_FLAG,
     json: { schema: toggle(), help: 'Print JSON instead of text' },
   },
   'lora-scripts experiment create covers-2026-12 --arm generic:1 --arm regional:1:jiangnan_style:0.7 --baseline-ctr 0.05 --lift 0.23',

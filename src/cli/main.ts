@@ -215,6 +215,13 @@ function buildCli(run: (action: (ctx: CommandContext) => Promise<number> | numbe
   );
 
   withFlags(
+    cli.command('worker', 'Run queued jobs (train, generate, covers, prepare, auto-label) from a studio on Redis'),
+    COMMAND_FLAGS.WORKER_FLAGS,
+  ).action((flags: Record<string, unknown>) =>
+    run(async (ctx) => (await import('./commands/worker.js')).workerCommand(flags, ctx)),
+  );
+
+  withFlags(
     cli.command(
       'experiment [action] [...args]',
       'A/B experiments of covers: `create ID --arm a:1 --arm b:1`, `list`, `show ID`, `assign ID USER…`, `ingest ID --file events.jsonl`, `import ID --file counts.csv`, `simulate ID --ctr a=0.05 --ctr b=0.06`, `report ID [--csv|--json]`, `plan --baseline-ctr 0.05 --lift 0.23`',

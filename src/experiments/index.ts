@@ -54,6 +54,7 @@ export {
   findUnknownArm,
 } from './store.js';
 export { openSqliteExperimentStore, type SqliteExperimentStoreOptions } from './sqlite-store.js';
+export { openExperimentStore } from './open-store.js';
 /** The statistics, each a pure function with reference tests. */
 export { bucketOf, fnv1a32 } from './stats/assignment.js';
 export { chiSquareUpper, erfc, normalCdf, normalQuantile, twoSidedP } from './stats/distributions.js';

@@ -10,7 +10,7 @@
  * await library.resolvePlace({ city: 'Hangzhou', province: 'Zhejiang' }, new Date()); // { style: 'jiangnan_style', matched: 'province', … }
  * await library.resolveLoraName('jiangnan_style'); // { path: 'library/<sha256>.safetensors', strength: 0.7 }
  */
-export { type OpenLibraryOptions, openSqliteLibrary } from './open-library.js';
+export { type OpenLibraryOptions, openLibrary, openSqliteLibrary } from './open-library.js';
 export {
   type AddVersionInput,
   checkStyleName,

@@ -1,5 +1,6 @@
-// Opens the style library on the studio's SQLite file.
+// Opens the style library on the studio's SQLite file, or wherever the studio's database is (`openLibrary`).
 import { dirname, resolve } from 'node:path';
+import { type DatabaseLocation, StoreError } from '../store/index.js';
 import { openSqliteLibraryStore } from './sqlite-store.js';
 import { StoredStyleLibrary, type StyleLibrary } from './style-library.js';
 
@@ -26,4 +27,17 @@ export interface OpenLibraryOptions {
 export function openSqliteLibrary(file: string, options: OpenLibraryOptions = {}): StyleLibrary {
   const workspace = resolve(options.workspace ?? dirname(dirname(resolve(file))));
   return new StoredStyleLibrary(openSqliteLibraryStore(file, options.now), workspace);
+}
+
+/**
+ * Opens the library at a database location (`--db`): the SQLite file, or PostgreSQL (a shared pool; `close()` gives
+ * its connection back). `workspace` is where the versions' files are.
+ * @example const library = await openLibrary(databaseLocation(flags.db, workspace), { workspace });
+ */
+export async function openLibrary(
+  location: DatabaseLocation,
+  options: OpenLibraryOptions & { workspace: string },
+): Promise<StyleLibrary> {
+  if (location.kind === 'sqlite') return openSqliteLibrary(location.file, options);
+  throw new StoreError('the PostgreSQL library store is not built yet', { code: 'not_built', culprit: '--db' });
 }

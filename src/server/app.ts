@@ -4,7 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
 import { PROTOCOL_VERSION } from '../engine/index.js';
-import { type JobStore, STORE_FILE, workspaceStoreFile } from '../store/index.js';
+import { type DatabaseLocation, databaseLocation, type JobStore, STORE_FILE } from '../store/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
 import { configRoutes } from './routes/config.js';
 import { coverRoutes } from './routes/covers.js';
@@ -32,8 +32,8 @@ export interface AppDeps {
   version: string;
   /** The environment the engine runs with (default: this process's). */
   env?: NodeJS.ProcessEnv;
-  /** The studio's SQLite file, where the library and the experiments open their stores (default: the workspace's). */
-  storeFile?: string;
+  /** Where the library and the experiments open their stores (default: the workspace's SQLite file). */
+  database?: DatabaseLocation;
   /** Called after a job is queued, so the runner starts it at once (default: nothing; the runner polls). */
   onJobQueued?: () => void;
   /** Where the stack of an unexpected error goes (default: stderr); the client only sees a generic 500. */
@@ -56,14 +56,14 @@ export interface RouteDeps {
   env: NodeJS.ProcessEnv;
   onJobQueued: () => void;
   /**
-   * The studio's SQLite file: areas with tables of their own (library, experiments) open their stores on it.
-   * Default (`storeFileOf`): the workspace's.
+   * The studio's database: areas with tables of their own (library, experiments) open their stores there.
+   * Default (`databaseOf`): the workspace's SQLite file.
    */
-  storeFile?: string;
+  database?: DatabaseLocation;
 }
 
-export function storeFileOf(deps: Pick<RouteDeps, 'workspace' | 'storeFile'>): string {
-  return deps.storeFile ?? workspaceStoreFile(deps.workspace);
+export function databaseOf(deps: Pick<RouteDeps, 'workspace' | 'database'>): DatabaseLocation {
+  return deps.database ?? databaseLocation(undefined, deps.workspace);
 }
 
 export { STORE_FILE };
@@ -74,11 +74,11 @@ export function createApp({
   policy,
   version,
   env = process.env,
-  storeFile = workspaceStoreFile(workspace),
+  database = databaseLocation(undefined, workspace),
   onJobQueued = () => {},
   logError = logToStderr,
 }: AppDeps) {
-  const deps: RouteDeps = { store, workspace, env, onJobQueued, storeFile };
+  const deps: RouteDeps = { store, workspace, env, onJobQueued, database };
   const app = new OpenAPIHono();
   app.use('*', accessCheck(policy));
   app.use('*', jsonBodyLimit());

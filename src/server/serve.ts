@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { UsageError } from '../errors.js';
-import { type Job, type JobStore, openSqliteStore } from '../store/index.js';
+import {
+  closeDatabases,
+  databaseLocation,
+  describeDatabase,
+  type Job,
+  type JobStore,
+  openJobStore,
+} from '../store/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp, STORE_FILE } from './app.js';
 import { closeSharedRenderWorker } from './render-pool.js';
@@ -27,6 +34,10 @@ export interface ServeOptions {
   env?: NodeJS.ProcessEnv;
   /** Queue every interrupted job again at start (`--resume-interrupted`), as its resume route would. */
   resumeInterrupted?: boolean | undefined;
+  /** `--db`: a `postgres://` URL or a SQLite file; default: the workspace's `.lora-scripts/studio.db`. */
+  db?: string | undefined;
+  /** `--queue`: a `redis://` URL; jobs then go to `lora-scripts worker` processes instead of running here. */
+  queue?: string | undefined;
 }
 
 export interface RunningServer {
@@ -44,6 +55,8 @@ export async function startServer({
   log = printLine,
   env = process.env,
   resumeInterrupted = false,
+  db,
+  queue,
 }: ServeOptions): Promise<RunningServer> {
   // A LAN bind without a token would let anyone on the network in, so one is made and printed rather than refused.
   const needsToken = token === undefined && !isLoopbackHost(host);
@@ -53,7 +66,8 @@ export async function startServer({
 
   const root = resolve(workspace);
   mkdirSync(root, { recursive: true });
-  const store = openSqliteStore(resolve(root, ...STORE_FILE));
+  const database = databaseLocation(db, root);
+  const store = await openJobStore(database);
   const interrupted = await store.markRunningAsInterrupted();
   if (interrupted.length > 0) {
     log(
@@ -74,15 +88,20 @@ export async function startServer({
     await listen(server, host, port);
   } catch (error) {
     await store.close();
+    await closeDatabases();
     throw listenError(error, host, port);
   }
   const bound = (server.address() as AddressInfo).port;
   const policy = accessPolicy({ host, port: bound, token: effectiveToken });
   const runner = startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) });
-  resolveApp(createApp({ store, workspace: root, policy, version: TOOL_VERSION, env, onJobQueued: runner.wake }));
+  if (queue !== undefined) throw new Error('--queue is not built yet');
+  resolveApp(
+    createApp({ store, workspace: root, policy, version: TOOL_VERSION, env, database, onJobQueued: runner.wake }),
+  );
 
   const url = `http://${shownHost(host, bound, policy.anyHost)}/${policy.tokenRequired ? `?token=${effectiveToken}` : ''}`;
   log(`lora-scripts studio on ${url} (workspace ${root})`);
+  if (database.kind === 'postgres') log(`records in ${describeDatabase(database)}`);
   if (needsToken)
     log('a token was made because the host is not loopback; API clients send `Authorization: Bearer <token>`');
   let closing: Promise<void> | undefined;
@@ -91,6 +110,7 @@ export async function startServer({
       await runner.stop();
       await closeSharedRenderWorker(store);
       await store.close();
+      await closeDatabases();
     });
     return closing;
   };

@@ -33,6 +33,14 @@ export {
  * @example const store = openSqliteStore(join(workspace, '.lora-scripts', 'studio.db'));
  */
 export { openSqliteDatabase, openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+/** Where the records are: SQLite (default) or PostgreSQL; every area opens its store from a location. */
+export {
+  closeDatabases,
+  type DatabaseLocation,
+  databaseLocation,
+  describeDatabase,
+  openJobStore,
+} from './database.js';
 /** The store file inside a workspace (the server's, the library's and the CLI's alike). */
 export { STORE_FILE, workspaceStoreFile } from './workspace-file.js';
 export type { Migration } from './sqlite-migrations.js';

@@ -16,6 +16,8 @@ export async function serveCommand(given: Record<string, unknown>, ctx: CommandC
     workspace: resolve(ctx.cwd, flags.workspace),
     token: flags.token,
     resumeInterrupted: flags.resumeInterrupted,
+    db: flags.db,
+    queue: flags.queue,
   });
   process.stdout.write('Ctrl-C stops the server\n');
   await untilStopSignal();

@@ -3,8 +3,8 @@ import { realpathSync } from 'node:fs';
 import { createRoute, z } from '@hono/zod-openapi';
 import { type CoverResult, type CoverService, coverRequestSchema, createCoverService } from '../../covers/index.js';
 import { LoraScriptsError } from '../../errors.js';
-import { openSqliteLibrary, PLACE_LEVELS, type Place } from '../../library/index.js';
-import { type RouteDeps, storeFileOf } from '../app.js';
+import { openLibrary, PLACE_LEVELS, type Place } from '../../library/index.js';
+import { databaseOf, type RouteDeps } from '../app.js';
 import { sharedRenderWorker } from '../render-pool.js';
 import { createRouter } from '../router.js';
 import { errorBodySchema } from '../schemas.js';
@@ -84,7 +84,7 @@ export function coverRoutes(deps: RouteDeps) {
 
 /** A connection per lookup, as the library's routes do: the app has no close hook to end a long-lived one. */
 async function resolvePlace(deps: RouteDeps, place: Place, at: Date) {
-  const library = openSqliteLibrary(storeFileOf(deps), { workspace: realpathSync(deps.workspace) });
+  const library = await openLibrary(databaseOf(deps), { workspace: realpathSync(deps.workspace) });
   try {
     return await library.resolvePlace(place, at);
   } finally {

@@ -16,13 +16,13 @@ import {
   MAX_EVENTS_PER_BATCH,
   minimumDetectableLift,
   newExperimentSchema,
-  openSqliteExperimentStore,
+  openExperimentStore,
   parseCountsCsv,
   powerAt,
   usersForLift,
 } from '../../experiments/index.js';
 import { LoraScriptsError } from '../../errors.js';
-import { type RouteDeps, storeFileOf } from '../app.js';
+import { databaseOf, type RouteDeps } from '../app.js';
 import { createRouter } from '../router.js';
 import { type ErrorBody, errorBodySchema } from '../schemas.js';
 import { DEFAULT_LIMITS, RequestRefused } from '../security/index.js';
@@ -203,23 +203,24 @@ const planExperiment = createRoute({
 });
 
 export function experimentRoutes(deps: RouteDeps) {
-  let opened: ExperimentStore | undefined;
+  let opened: Promise<ExperimentStore> | undefined;
   // Opened on first use: a server that never runs an experiment never touches the tables.
   const store = () => {
-    opened ??= openSqliteExperimentStore(storeFileOf(deps));
+    opened ??= openExperimentStore(databaseOf(deps));
     return opened;
   };
   const requireExperiment = async (id: string): Promise<Experiment> => {
-    const experiment = await store().getExperiment(id);
+    const experiment = await (await store()).getExperiment(id);
     if (experiment === null) throw new RequestRefused(404, `no experiment \`${id}\``, { code: 'experiment_not_found' });
     return experiment;
   };
-  const report = async (id: string) => analyseExperiment(await requireExperiment(id), await store().dailyCounts(id));
+  const report = async (id: string) =>
+    analyseExperiment(await requireExperiment(id), await (await store()).dailyCounts(id));
 
   return createRouter()
     .openapi(listExperiments, async (c) => {
       const { style } = c.req.valid('query');
-      const all = await store().listExperiments();
+      const all = await (await store()).listExperiments();
       const experiments =
         style === undefined ? all : all.filter((each) => each.arms.some((arm) => arm.style === style));
       return c.json({ experiments }, 200);
@@ -227,7 +228,7 @@ export function experimentRoutes(deps: RouteDeps) {
     .openapi(planExperiment, (c) => c.json(plan(c.req.valid('json')), 200))
     .openapi(createExperiment, async (c) => {
       try {
-        return c.json(await store().createExperiment(c.req.valid('json')), 201);
+        return c.json(await (await store()).createExperiment(c.req.valid('json')), 201);
       } catch (error) {
         if (error instanceof ExperimentError && error.code === 'experiment_exists') {
           const body: ErrorBody = {
@@ -261,13 +262,13 @@ export function experimentRoutes(deps: RouteDeps) {
         };
         return c.json(body, 400);
       }
-      return c.json(await store().ingestEvents(experiment.id, events), 200);
+      return c.json(await (await store()).ingestEvents(experiment.id, events), 200);
     })
     .openapi(importCounts, async (c) => {
       const experiment = await requireExperiment(c.req.valid('param').id);
       const rows = parseCsvForRequest(c.req.valid('json').csv, experiment);
       if ('error' in rows) return c.json(rows, 400);
-      return c.json(await store().importCounts(experiment.id, rows), 200);
+      return c.json(await (await store()).importCounts(experiment.id, rows), 200);
     })
     .openapi(readReport, async (c) => c.json(await report(c.req.valid('param').id), 200))
     .openapi(readReportCsv, async (c) => {

@@ -2,8 +2,8 @@
 // "continue this style on new pictures" (a train job whose LoRA becomes the next version when it is done).
 import { realpathSync } from 'node:fs';
 import { createRoute } from '@hono/zod-openapi';
-import { continuationTrainConfig, openSqliteLibrary, type StyleLibrary } from '../../library/index.js';
-import { type RouteDeps, storeFileOf } from '../app.js';
+import { continuationTrainConfig, openLibrary, type StyleLibrary } from '../../library/index.js';
+import { databaseOf, type RouteDeps } from '../app.js';
 import { createRouter } from '../router.js';
 import { checkJobConfig, DEFAULT_DEVICE } from '../runner/index.js';
 import { resolveInWorkspace } from '../security/index.js';
@@ -187,9 +187,12 @@ const resolvePlace = createRoute({
 });
 
 export function libraryRoutes(deps: RouteDeps) {
-  /** A connection per request: the app has no close hook, and opening a migrated SQLite file takes a millisecond. */
+  /**
+   * A connection per request: the app has no close hook; opening a migrated SQLite file takes a millisecond, and a
+   * PostgreSQL one is taken from the process's pool.
+   */
   async function withLibrary<T>(use: (library: StyleLibrary) => Promise<T>): Promise<T> {
-    const library = openSqliteLibrary(storeFileOf(deps), { workspace: realpathSync(deps.workspace) });
+    const library = await openLibrary(databaseOf(deps), { workspace: realpathSync(deps.workspace) });
     try {
       return await use(library);
     } finally {

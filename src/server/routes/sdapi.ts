@@ -7,7 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LoraScriptsError } from '../../errors.js';
 import { SAMPLER_NAMES } from '../../generate/index.js';
-import { type RouteDeps, storeFileOf } from '../app.js';
+import { databaseOf, type RouteDeps } from '../app.js';
 import { sharedRenderWorker } from '../render-pool.js';
 import { errorBodySchema } from '../schemas.js';
 import { createRouter } from '../router.js';
@@ -125,7 +125,7 @@ export function sdapiRoutes(deps: RouteDeps) {
   const service = createSdapiService({
     workspace: deps.workspace,
     worker: () => sharedRenderWorker(deps),
-    loraSources: workspaceLibrary(storeFileOf(deps), deps.workspace),
+    loraSources: workspaceLibrary(databaseOf(deps), deps.workspace),
   });
   const router = createRouter();
   router.onError((error, c) => sdapiError(error, c));

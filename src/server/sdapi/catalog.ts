@@ -5,7 +5,8 @@ import { basename, extname, join, relative, sep } from 'node:path';
 import { checkBaseModel } from '../../checkpoint/index.js';
 import { listLoraFiles, pickLora, type LoraCandidate } from '../../generate/index.js';
 import { sha256OfFile } from '../../fs/file-hash.js';
-import { LIBRARY_FOLDER, openSqliteLibrary, type StyleLibrary } from '../../library/index.js';
+import { LIBRARY_FOLDER, openLibrary, type StyleLibrary } from '../../library/index.js';
+import type { DatabaseLocation } from '../../store/index.js';
 import { readSafetensorsHeader } from '../../lora/index.js';
 import { listWorkspaceLoras } from '../loras/index.js';
 
@@ -140,11 +141,11 @@ export interface LoraSources {
 }
 
 /** The workspace's style library (src/library), opened per call: the app has no close hook for a long-lived one. */
-export function workspaceLibrary(storeFile: string, workspace: string): LoraSources {
-  /** Runs `read` on the library, or answers `none` where the workspace has no store yet (none is created). */
+export function workspaceLibrary(database: DatabaseLocation, workspace: string): LoraSources {
+  /** Runs `read` on the library, or answers `none` where the workspace has no SQLite store yet (none is created). */
   async function withLibrary<T>(none: T, read: (library: StyleLibrary) => Promise<T>): Promise<T> {
-    if (!existsSync(storeFile)) return none;
-    const library = openSqliteLibrary(storeFile, { workspace });
+    if (database.kind === 'sqlite' && !existsSync(database.file)) return none;
+    const library = await openLibrary(database, { workspace });
     try {
       return await read(library);
     } finally {
