@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
 import { PROTOCOL_VERSION } from '../engine/index.js';
 import { type DatabaseLocation, databaseLocation, type JobStore, STORE_FILE } from '../store/index.js';
+import type { QueueLocation } from '../queue/index.js';
 import { errorToHttp, refusalError } from './http-errors.js';
 import { configRoutes } from './routes/config.js';
 import { coverRoutes } from './routes/covers.js';
@@ -34,6 +35,8 @@ export interface AppDeps {
   env?: NodeJS.ProcessEnv;
   /** Where the library and the experiments open their stores (default: the workspace's SQLite file). */
   database?: DatabaseLocation;
+  /** `serve --queue`: renders go to the workers on this Redis (default: a render worker in this process). */
+  queue?: QueueLocation;
   /** Called after a job is queued, so the runner starts it at once (default: nothing; the runner polls). */
   onJobQueued?: () => void;
   /** Where the stack of an unexpected error goes (default: stderr); the client only sees a generic 500. */
@@ -60,6 +63,8 @@ export interface RouteDeps {
    * Default (`databaseOf`): the workspace's SQLite file.
    */
   database?: DatabaseLocation;
+  /** `serve --queue`: the Redis the workers share; renders go there instead of to an engine in this process. */
+  queue?: QueueLocation;
 }
 
 export function databaseOf(deps: Pick<RouteDeps, 'workspace' | 'database'>): DatabaseLocation {
@@ -75,10 +80,11 @@ export function createApp({
   version,
   env = process.env,
   database = databaseLocation(undefined, workspace),
+  queue,
   onJobQueued = () => {},
   logError = logToStderr,
 }: AppDeps) {
-  const deps: RouteDeps = { store, workspace, env, onJobQueued, database };
+  const deps: RouteDeps = { store, workspace, env, onJobQueued, database, ...(queue ? { queue } : {}) };
   const app = new OpenAPIHono();
   app.use('*', accessCheck(policy));
   app.use('*', jsonBodyLimit());
