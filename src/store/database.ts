@@ -2,6 +2,7 @@
 // several machines share (`--db postgres://…`). Every area (jobs, library, experiments) opens its store from this.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { closePostgresPools, redactPostgresUrl } from './postgres-pool.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 import type { JobStore } from './types.js';
 import { workspaceStoreFile } from './workspace-file.js';
@@ -18,7 +19,7 @@ export function databaseLocation(db: string | undefined, workspace: string, cwd 
   if (db === undefined) return { kind: 'sqlite', file: workspaceStoreFile(workspace) };
   if (POSTGRES_URL.test(db)) return { kind: 'postgres', url: db };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
-    throw new UsageError(`\`${redactUrl(db)}\` is not a database this tool keeps its records in`, {
+    throw new UsageError(`\`${redactPostgresUrl(db)}\` is not a database this tool keeps its records in`, {
       code: 'unknown_database',
       culprit: '--db',
       hint: 'give a `postgres://user:pass@host:5432/db` URL, or leave `--db` out for the workspace SQLite file',
@@ -29,7 +30,7 @@ export function databaseLocation(db: string | undefined, workspace: string, cwd 
 
 /** For log lines: the file, or the URL without its password. */
 export function describeDatabase(location: DatabaseLocation): string {
-  return location.kind === 'sqlite' ? location.file : redactUrl(location.url);
+  return location.kind === 'sqlite' ? location.file : redactPostgresUrl(location.url);
 }
 
 /** Opens (and migrates) the job store at the location. */
@@ -39,12 +40,10 @@ export async function openJobStore(location: DatabaseLocation, options: SqliteSt
 }
 
 /** Ends the shared PostgreSQL connection pools (a server's close); SQLite connections close with their stores. */
-export async function closeDatabases(): Promise<void> {}
+export async function closeDatabases(): Promise<void> {
+  await closePostgresPools();
+}
 
 function notBuilt(): UsageError {
   return new UsageError('PostgreSQL stores are not built yet', { code: 'not_built', culprit: '--db' });
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }

@@ -41,6 +41,19 @@ export {
   describeDatabase,
   openJobStore,
 } from './database.js';
+/**
+ * The process's PostgreSQL pool per URL, migrated on first open, and one transaction on it; every area's PostgreSQL
+ * store queries through these.
+ * @example const pool = await openPostgresPool(url); await withTransaction(pool, (client) => client.query('…'));
+ */
+export {
+  closePostgresPools,
+  connectPostgres,
+  openPostgresPool,
+  redactPostgresUrl,
+  withTransaction,
+} from './postgres-pool.js';
+export { migratePostgres, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 /** The store file inside a workspace (the server's, the library's and the CLI's alike). */
 export { STORE_FILE, workspaceStoreFile } from './workspace-file.js';
 export type { Migration } from './sqlite-migrations.js';
