@@ -2,6 +2,7 @@
 // several machines share (`--db postgres://…`). Every area (jobs, library, experiments) opens its store from this.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { openPostgresStore } from './postgres.js';
 import { closePostgresPools, redactPostgresUrl } from './postgres-pool.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 import type { JobStore } from './types.js';
@@ -36,14 +37,10 @@ export function describeDatabase(location: DatabaseLocation): string {
 /** Opens (and migrates) the job store at the location. */
 export async function openJobStore(location: DatabaseLocation, options: SqliteStoreOptions = {}): Promise<JobStore> {
   if (location.kind === 'sqlite') return openSqliteStore(location.file, options);
-  throw notBuilt();
+  return openPostgresStore(location.url, options);
 }
 
 /** Ends the shared PostgreSQL connection pools (a server's close); SQLite connections close with their stores. */
 export async function closeDatabases(): Promise<void> {
   await closePostgresPools();
-}
-
-function notBuilt(): UsageError {
-  return new UsageError('PostgreSQL stores are not built yet', { code: 'not_built', culprit: '--db' });
 }

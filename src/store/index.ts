@@ -1,4 +1,4 @@
-// The job store: job records, their lifecycle and where they are kept (SQLite now; PostgreSQL later, same interface).
+// The job store: job records, their lifecycle and where they are kept (SQLite or PostgreSQL, one interface).
 
 /**
  * The job record and its pure lifecycle.
@@ -54,6 +54,8 @@ export {
   withTransaction,
 } from './postgres-pool.js';
 export { migratePostgres, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+/** The job store on PostgreSQL (several servers on one database); `openJobStore` picks it for a `postgres://` location. */
+export { openPostgresStore, type PostgresStoreOptions, postgresJobStore } from './postgres.js';
 /** The store file inside a workspace (the server's, the library's and the CLI's alike). */
 export { STORE_FILE, workspaceStoreFile } from './workspace-file.js';
 export type { Migration } from './sqlite-migrations.js';

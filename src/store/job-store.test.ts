@@ -1,11 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { postgresBackend, type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
 import type { JobEvent } from './job-state.js';
+import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
-import { type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
 import { StoreError } from './store-error.js';
 import type { JobStore } from './types.js';
 
-const BACKENDS: StoreBackend<JobStore>[] = [sqliteBackend((file, now) => openSqliteStore(file, { now }))];
+const postgres = postgresBackend((url, now) => openPostgresStore(url, { now }));
+afterAll(() => postgres.stop());
+
+const BACKENDS: StoreBackend<JobStore>[] = [sqliteBackend((file, now) => openSqliteStore(file, { now })), postgres];
 
 const START: JobEvent = { type: 'start' };
 const FINISH: JobEvent = { type: 'finish', outputs: ['out/style.safetensors'] };

@@ -1,8 +1,10 @@
 // The backends a store suite runs over (kysely's DIALECTS pattern): each gives a fresh database that `open` may open
-// again (a reopened store, a second server on the same data). The PostgreSQL backend adds itself here.
+// again (a reopened store, a second server on the same data).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closePostgresPools } from '../store/postgres-pool.js';
+import { type PostgresServer, startPostgresServer } from './postgres-server.js';
 
 export interface StoreFixture<S> {
   open(): Promise<S>;
@@ -31,6 +33,36 @@ export function sqliteBackend<S>(openStore: (file: string, now: () => Date) => S
         open: async () => openStore(join(dir, 'studio.db'), now),
         cleanup: async () => rmSync(dir, { recursive: true, force: true }),
       };
+    },
+  };
+}
+
+/**
+ * A fresh database on a real PostgreSQL server, opened by `openStore(url, clock)`. The server starts with the first
+ * `create()` of the test file (about 10 s) and serves every test in it; the file stops it with `stop()` in afterAll.
+ * `cleanup()` ends the process's pools, so each test's database has its own.
+ * @example const postgres = postgresBackend(openPostgresStore); afterAll(() => postgres.stop());
+ */
+export function postgresBackend<S>(
+  openStore: (url: string, now: () => Date) => S | Promise<S>,
+): StoreBackend<S> & { stop(): Promise<void> } {
+  let server: Promise<PostgresServer> | undefined;
+  return {
+    name: 'postgres',
+    async create() {
+      server ??= startPostgresServer();
+      const url = await (await server).createDatabase();
+      const now = tickingClock();
+      return {
+        open: async () => openStore(url, now),
+        cleanup: closePostgresPools,
+      };
+    },
+    async stop() {
+      const started = server;
+      server = undefined;
+      await closePostgresPools();
+      await (await started?.catch(() => undefined))?.stop();
     },
   };
 }
