@@ -29,8 +29,11 @@ def main() -> int:
     set_channel(sys.stdout)
     sys.stdout = sys.stderr
     try:
-        request = parse_request(sys.stdin.readline())
+        request = parse_request(read_request(sys.argv[1:]))
         guard_offline(online_model(request))
+        from .distributed import join
+
+        join()  # a multi-process run (devices: [0, 1], cpu:N): every rank reads the same request file
         run(request)
         return 0
     except EngineFailure as failure:
@@ -49,6 +52,15 @@ def main() -> int:
             traceback=detail,
         )
         return 1
+
+
+def read_request(args: list[str]) -> str:
+    """The request: stdin's first line, or the file `--request FILE` names (a multi-process launch starts every rank
+    with the same arguments, and the ranks cannot share one stdin)."""
+    if len(args) == 2 and args[0] == "--request":
+        with open(args[1], encoding="utf-8") as f:
+            return f.readline()
+    return sys.stdin.readline()
 
 
 def online_model(request: EngineRequest) -> str | None:
@@ -75,6 +87,15 @@ def classify(error: Exception) -> tuple[str, str]:
     return "internal_error", "please report it; `--verbose` shows the traceback"
 
 
+def processes_fields() -> dict:
+    """A multi-process run's `hello` also says how many processes train and which pid takes Ctrl-C (the first rank,
+    which tells the others at the next step): the launcher would stop its ranks with a deadline instead."""
+    from .distributed import current
+
+    ranks = current()
+    return {"processes": ranks.count, "pid": os.getpid()} if ranks.count > 1 else {}
+
+
 def run(request: EngineRequest) -> None:
     from .device import pick_compute, set_cpu_threads
 
@@ -92,6 +113,7 @@ def run(request: EngineRequest) -> None:
         device=compute.device,
         dtype=compute.dtype_name,
         dtype_reason=compute.reason,
+        **processes_fields(),
     )
     if isinstance(request, TrainRequest):
         from .train import train

@@ -67,6 +67,7 @@ class TrainConfig:
     gradient_checkpointing: bool
     torch_compile: bool
     cpu_kernels: str
+    devices: str  # applied by TypeScript, which launches one process per device (distributed.py); here as text
     sample_prompts: list[str]
     sample_every_n_steps: int | None
     sample_inference_steps: int

@@ -21,6 +21,7 @@ from peft import LoraConfig
 
 from .data import CaptionRules, apply_caption_rules, batches, bucket_counts, epoch_order, read_manifest
 from .device import Compute
+from .distributed import current as current_ranks
 from .latent_cache import LatentCache
 from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
@@ -49,6 +50,10 @@ def train(request: TrainRequest, compute: Compute) -> None:
     """`compute`: the device and dtype `hello` reported (chosen once, in __main__)."""
     config, run = request.config, request.options
     stop = StopFlag()
+    # One process, or one of several (distributed.py): each computes its slice of every micro-batch of
+    # `batch_size` × processes pictures; only the first writes files and reports.
+    ranks = current_ranks()
+    global_batch = config.batch_size * ranks.count
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
 
@@ -135,7 +140,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
     #    Batches hold one bucket (target size) each; frozen work (latents, prompts) is done once where it can be.
     examples = read_manifest(request.manifest)
     buckets = bucket_counts(examples, resolution)
-    batches_per_epoch = sum(math.ceil(count / config.batch_size) for count in buckets.values())
+    batches_per_epoch = sum(math.ceil(count / global_batch) for count in buckets.values())
     steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
     total_steps = config.max_train_steps or steps_per_epoch * config.epochs
     epochs = math.ceil(total_steps / steps_per_epoch)
@@ -166,22 +171,29 @@ def train(request: TrainRequest, compute: Compute) -> None:
         ),
     )
 
+    if ranks.count > 1:
+        describe_processes(config, ranks.count)
     latents = LatentCache(
         base.vae, compute, os.path.join(config.cache_dir or os.path.join(config.output_dir, "cache"), "latents")
     )
     if config.cache_latents:
-        latents.build(examples, config, resolution)
+        # The first process encodes and writes the cache files; the others then read them.
+        if ranks.is_main:
+            latents.build(examples, config, resolution)
+        ranks.barrier()
+        if not ranks.is_main:
+            latents.build(examples, config, resolution)
     encode_captions = (
         caching_prompt_encoder(base, compute.device)
         if config.cache_text_encoder_outputs and not te_trained and not config.shuffle_caption
         else None
     )
 
-    logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
+    logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps, writes=ranks.is_main)
     # Held-out pictures (TypeScript wrote their manifest): a loss at fixed noise and timesteps, comparable across steps.
     validation = (
         Validation(base, compute, run.validation_manifest, config, resolution, validation_every(config, total_steps))
-        if run.validation_manifest
+        if run.validation_manifest and ranks.is_main
         else None
     )
     if latents.covers(examples):
@@ -200,7 +212,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
     is_finished_state = bool(config.resume) and position.step == total_steps
 
     def save_training_state(at: Position) -> None:
-        if config.save_state_limit > 0:
+        if config.save_state_limit > 0 and ranks.is_main:
             parts = {
                 "params": [p.detach().cpu() for p in params],
                 "optimizer": optimizer.state_dict(),
@@ -234,9 +246,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
 
     while step < total_steps and not stop.is_set:
         epoch += 1
-        micro_batches = batches(
-            epoch_order(examples, epoch, config.seed), config.batch_size, epoch, config.seed, resolution
-        )
+        micro_batches = batches(epoch_order(examples, epoch, config.seed), global_batch, epoch, config.seed, resolution)
         for index, batch in enumerate(micro_batches):
             if epoch == position.epoch and index < position.batches_done:
                 continue  # consumed before the state was saved
@@ -244,19 +254,21 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 step_start = time.perf_counter()
             captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
             loaded = latents.batch(batch, config, resolution, rng)
-            with flops.counting(len(batch)):
-                loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions)
+            part = ranks.part(len(batch))
+            with flops.counting(part.stop - part.start):
+                loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions, part)
                 if step + 1 == run.test_nan_at_step:
                     loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
-                if not losses.lagged and not math.isfinite(
-                    float(loss.detach())
-                ):  # free on a CPU: stop before the update
-                    raise not_finite(f"the loss became {float(loss.detach())} at step {step + 1}", last_saved, config)
-                backward(loss / config.gradient_accumulation_steps, scaler)
+                if loss.requires_grad:  # an empty slice (fewer pictures than processes) has nothing to learn from
+                    backward(loss / config.gradient_accumulation_steps, scaler)
+                loss = ranks.sum_(loss.detach())  # the micro-batch's loss: the slices' losses are weighted by size
+                if not losses.lagged and not math.isfinite(float(loss)):  # free on a CPU: stop before the update
+                    raise not_finite(f"the loss became {float(loss)} at step {step + 1}", last_saved, config)
             step_images += len(batch)
             is_last_micro = index == len(micro_batches) - 1
             if (index + 1) % config.gradient_accumulation_steps != 0 and not is_last_micro:
                 continue
+            ranks.sum_gradients(params)  # every process now holds the micro-batches' mean gradient
             optimizer_step(optimizer, groups, config.max_grad_norm, scaler)
             lr_scheduler.step()
             step += 1
@@ -271,16 +283,19 @@ def train(request: TrainRequest, compute: Compute) -> None:
             for loss_value, read_at in losses.push(loss, at):
                 report(loss_value, read_at)
             step_images = 0
+            stop.is_set = ranks.any(stop.is_set)  # a Ctrl-C that reached one process stops all after this step
             is_final = step >= total_steps or stop.is_set
             position = Position(step, epoch, index + 1)
             is_save_step = bool(config.save_steps) and step % config.save_steps == 0 and not is_final
             if is_save_step:
                 require_finite(params, step, last_saved, config)
                 path = os.path.join(config.output_dir, "checkpoints", f"step-{step:08d}", WEIGHT_NAME)
-                save_lora(base, path, config.save_precision, saves_text_encoder)
+                if ranks.is_main:
+                    save_lora(base, path, config.save_precision, saves_text_encoder)
                 emit("checkpoint", step=step, epoch=epoch, path=path, is_final=False)
             if (
-                config.sample_prompts
+                ranks.is_main
+                and config.sample_prompts
                 and config.sample_every_n_steps
                 and step % config.sample_every_n_steps == 0
                 and not is_final
@@ -312,6 +327,8 @@ def train(request: TrainRequest, compute: Compute) -> None:
     epoch = position.epoch  # the loop's, or the finished state's (the loop did not run)
     require_finite(params, step, last_saved, config)
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
+    if not ranks.is_main:
+        return  # the first process writes the files and reports the end
     save_lora(base, final_path, config.save_precision, saves_text_encoder)
     kill_for_test(run.test_kill_at, "lora_file")
     emit("checkpoint", step=step, epoch=epoch, path=final_path, is_final=True)
@@ -415,14 +432,19 @@ def caching_prompt_encoder(base, device: str):
 
 
 def diffusion_loss(
-    base, compute, config: TrainConfig, loaded, captions: list[str], encode_captions=None
+    base, compute, config: TrainConfig, loaded, captions: list[str], encode_captions=None, part: slice | None = None
 ) -> torch.Tensor:
     """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction.
 
     `loaded`: (scaled latents, per-item (original size, crop top-left), target (w, h)) from LatentCache.batch.
+    `part`: this process's slice of the micro-batch (distributed.py). The noise and timesteps are drawn for the whole
+    micro-batch, as one process draws them, and the slice's mean loss is weighted by its share, so the processes'
+    losses (and gradients) sum to the one-process mean. An empty slice gives a zero loss without a graph.
     """
     device = compute.device
     latents, conditions, (width, height) = loaded
+    whole = len(captions)
+    part = part or slice(0, whole)
     with torch.autocast(device, dtype=compute.dtype, enabled=compute.dtype != torch.float32):
         noise = torch.randn_like(latents)
         if config.noise_offset:
@@ -432,6 +454,11 @@ def diffusion_loss(
             )
         scheduler = base.noise_scheduler
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), device=device).long()
+        if part.stop - part.start < whole:
+            latents, noise, timesteps = latents[part], noise[part], timesteps[part]
+            captions, conditions = captions[part], conditions[part]
+            if not captions:
+                return torch.zeros((), device=device)
         noisy = scheduler.add_noise(latents, noise, timesteps)
         hidden, pooled = encode_captions(captions) if encode_captions else encode_prompts(base, captions, device)
         added = None
@@ -442,7 +469,8 @@ def diffusion_loss(
             added = {"text_embeds": pooled, "time_ids": time_ids}
         prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
         target = noise if base.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)
-    return F.mse_loss(prediction.float(), target.float(), reduction="mean")
+    loss = F.mse_loss(prediction.float(), target.float(), reduction="mean")
+    return loss if len(captions) == whole else loss * (len(captions) / whole)
 
 
 def backward(loss: torch.Tensor, scaler) -> None:
@@ -462,15 +490,35 @@ def optimizer_step(optimizer, groups, max_grad_norm: float, scaler) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
+class NoWriter:
+    def __getattr__(self, _name):
+        return lambda *args, **kwargs: None
+
+
+def describe_processes(config: TrainConfig, processes: int) -> None:
+    """The rule a multi-process run trains by, said once at its start."""
+    per_step = config.batch_size * processes * config.gradient_accumulation_steps
+    emit(
+        "stage",
+        name="processes",
+        message=(
+            f"{processes} processes: each step learns from {per_step} pictures (batch_size {config.batch_size}"
+            f" × {processes} processes × gradient_accumulation_steps {config.gradient_accumulation_steps});"
+            f" learning_rate {config.learning_rate:g} is used as given, not scaled with the processes"
+        ),
+    )
+
+
 class TrainingLog:
     """TensorBoard scalars every `logging_steps`: loss, smoothed loss, learning rate, it/s."""
 
     SMOOTHING = 0.9  # EMA weight: about the last 10 steps, enough to see a trend through the timestep noise
 
-    def __init__(self, folder: str, every: int):
+    def __init__(self, folder: str, every: int, writes: bool = True):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(folder)
+        # Processes other than the first keep the smoothed loss (it is in the state) but write no event file.
+        self.writer = SummaryWriter(folder) if writes else NoWriter()
         self.every = every
         self.smoothed: float | None = None
 

@@ -35,6 +35,8 @@ export const RESUME_FREE_REASONS = {
   speed: 'changes speed or memory, not the numbers',
   samples: 'samples are rendered with their own random generator',
   hashedPath: 'a path: the hash of what it points at is compared instead, so moved files still resume',
+  devices:
+    'the global batch (`batch_size` × processes) is compared instead, so a state resumes on another device count',
 } as const;
 export type ResumeFreeReason = (typeof RESUME_FREE_REASONS)[keyof typeof RESUME_FREE_REASONS];
 const RESUME = RESUME_FREE_REASONS;
@@ -332,6 +334,26 @@ export const configSchema = z.strictObject({
       "`auto` uses the engine's own CPU bf16 kernels (packed convolutions and linear layers, blocked attention: ~20 % faster steps) when a start-up probe finds every op they need and a one-layer self-check matches PyTorch's layer; `off` always uses PyTorch's kernels. Only bf16 training on a CPU is affected.",
   }),
 
+  devices: z
+    .union([
+      z.enum(['single', 'all']),
+      z
+        .string()
+        .regex(/^cpu:([1-9]|[1-5][0-9]|6[0-4])$/, 'must be `single`, `all`, `cpu:N` (N 1–64) or a list of GPU indices'),
+      z
+        .array(z.int().min(0).max(63))
+        .min(1, 'must list at least one GPU index')
+        .refine((ids) => new Set(ids).size === ids.length, 'lists a GPU index twice'),
+    ])
+    .default('single')
+    .register(keyMeta, {
+      group: 'training',
+      resumeFree: RESUME.devices,
+      description:
+        '`single` trains in one process on the device the engine picks (a GPU, else the CPU). `all` or GPU indices (`[0, 1]`) train one job on several GPUs at once, one process per GPU (data parallel through accelerate); `cpu:N` runs N processes on the CPU (gloo). `batch_size` is per process: each step learns from `batch_size` × processes × `gradient_accumulation_steps` pictures, and `learning_rate` is used as given (not scaled). A state resumes on another device count when that global batch stays the same. See docs/multi-gpu.md.',
+      example: '[0, 1]',
+    }),
+
   // -- samples
   sample_prompts: z.array(z.string().min(1)).default([]).register(keyMeta, {
     group: 'samples',
@@ -474,7 +496,10 @@ export type AutoValues = Partial<Record<AutoKey, number>>;
 /** Keys that may differ between a stopped run and its resume (`resumeFree` in their metadata says why). */
 export const RESUME_FREE_KEYS: readonly (keyof ParsedConfig)[] = CONFIG_KEYS.filter((key) => metaOf(key).resumeFree);
 
-/** Keys whose value may be a list (`target_modules`, `sample_prompts`): their flags build lists. */
+/**
+ * Keys whose value may be a list of text (`target_modules`, `sample_prompts`): their flags build lists. `devices`
+ * (GPU numbers) is not one: its flag value is read as YAML (`--devices '[0, 1]'`, `--devices cpu:2`).
+ */
 export const LIST_KEYS: readonly (keyof ParsedConfig)[] = CONFIG_KEYS.filter((key) =>
-  unionOptions(configSchema.shape[key]).some((s) => s instanceof z.ZodArray),
+  unionOptions(configSchema.shape[key]).some((s) => s instanceof z.ZodArray && s.element instanceof z.ZodString),
 );

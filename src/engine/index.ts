@@ -1,6 +1,18 @@
 // Public API of the engine stage: protocol types, running the Python engine, setting up its virtualenv.
 /** `await runEngine({command: 'doctor'}, {env: process.env})` resolves with the `done` event. */
 export { runEngine, type RunEngineOptions, type EngineRunResult } from './process.js';
+/** `devices` → one engine process or several through accelerate's launcher. */
+export {
+  countVisibleGpus,
+  devicesText,
+  engineCommand,
+  needsGpuCount,
+  processCount,
+  resolveDevices,
+  SINGLE_PROCESS,
+  type DevicesSetting,
+  type EngineLaunch,
+} from './devices.js';
 export {
   parseEngineLine,
   engineEventSchema,

@@ -1,9 +1,11 @@
 // Runs the engine: spawns Python with one JSON request, reads typed events line by line, kills it when we exit.
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EngineError, InterruptedError, type LoraScriptsError } from '../errors.js';
+import { engineCommand, SINGLE_PROCESS, type EngineLaunch } from './devices.js';
 import { ENGINE_SOURCE_DIR, engineVenvDir, venvPython, type Env } from './paths.js';
 import {
   parseEngineLine,
@@ -25,6 +27,8 @@ export interface RunEngineOptions {
   forwardInterrupt?: boolean;
   /** Stops the run the way Ctrl-C does (the engine saves and finishes with `done`), e.g. for `early_stop`. */
   stopSignal?: AbortSignal;
+  /** One process (the default) or several through accelerate's launcher (`devices`, engine/devices.ts). */
+  launch?: EngineLaunch;
 }
 
 export interface EngineRunResult {
@@ -47,19 +51,44 @@ export function runEngine(command: EngineRequestBody, options: RunEngineOptions)
   }
   const python = venvPython(engineVenvDir(options.env));
   if (options.logFile) mkdirSync(dirname(options.logFile), { recursive: true });
-  const child = spawn(python, ['-m', 'lora_scripts_engine'], {
-    env: engineEnv(options.env),
+  const launch = engineCommand(options.launch ?? SINGLE_PROCESS, availableParallelism());
+  // Several processes: every rank reads the request from one file; the CLI's pid lets each rank exit when we die.
+  const requestDir = launch.usesRequestFile ? mkdtempSync(join(tmpdir(), 'lora-scripts-request-')) : null;
+  const args = [...launch.args];
+  if (requestDir) {
+    const requestFile = join(requestDir, 'request.json');
+    writeFileSync(requestFile, `${JSON.stringify(request)}\n`);
+    args.push('--request', requestFile);
+  }
+  const child = spawn(python, args, {
+    env: {
+      ...engineEnv(options.env),
+      ...launch.env,
+      ...(requestDir ? { LORA_SCRIPTS_WATCH_PID: String(process.pid) } : {}),
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
+    // A launcher in its own process group: a terminal's Ctrl-C reaches us alone, and we pass it to the first rank
+    // (below). Reaching the launcher, it would stop the ranks with a 30 s deadline, cutting a long ending short.
+    detached: requestDir !== null,
   });
   const killChild = () => child.kill('SIGKILL');
   process.once('exit', killChild);
   let interrupted = false;
+  let firstRankPid: number | undefined; // a multi-process run's `hello` names the rank that takes Ctrl-C
+  const stop = () => {
+    if (firstRankPid === undefined) return child.kill('SIGINT');
+    try {
+      process.kill(firstRankPid, 'SIGINT');
+    } catch {
+      child.kill('SIGINT'); // that rank is already gone
+    }
+  };
   const onSigint = () => {
     interrupted = true;
-    child.kill('SIGINT');
+    stop();
   };
   if (options.forwardInterrupt) process.on('SIGINT', onSigint);
-  options.stopSignal?.addEventListener('abort', () => child.kill('SIGINT'), { once: true });
+  options.stopSignal?.addEventListener('abort', stop, { once: true });
 
   const events: EngineEvent[] = [];
   let failure: LoraScriptsError | undefined;
@@ -76,6 +105,7 @@ export function runEngine(command: EngineRequestBody, options: RunEngineOptions)
     try {
       const event = parseEngineLine(line);
       events.push(event);
+      if (event.type === 'hello' && event.pid !== undefined) firstRankPid = event.pid;
       if (event.type === 'error') failure = errorFromEvent(event);
       options.onEvent?.(event);
     } catch (error) {
@@ -98,6 +128,7 @@ export function runEngine(command: EngineRequestBody, options: RunEngineOptions)
     );
     child.on('close', (code, signal) => {
       process.removeListener('exit', killChild);
+      if (requestDir) rmSync(requestDir, { recursive: true, force: true });
       process.removeListener('SIGINT', onSigint);
       const done = events.find((e): e is EventOf<'done'> => e.type === 'done');
       if (failure) return reject(failure);

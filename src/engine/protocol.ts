@@ -42,6 +42,8 @@ export const trainConfigSchema = z.strictObject({
   output_dir: derived(keys.output_dir),
   output_name: derived(keys.output_name),
   target_modules: z.array(z.string().min(1)).min(1),
+  /** `devices` as text (`single`, `all`, `cpu:2`, `0,1`): the launch (engine/devices.ts) has already applied it. */
+  devices: z.string().min(1),
 });
 
 const baseFamily = z.enum(['sd1', 'sd2', 'sdxl']);
@@ -232,6 +234,9 @@ const hello = z.object({
   device: z.string(),
   dtype: z.string(),
   dtype_reason: z.string(),
+  /** A multi-process run (`devices`): how many processes train, and the pid of the first, which takes Ctrl-C. */
+  processes: z.int().min(2).optional(),
+  pid: z.int().min(1).optional(),
 });
 
 const stage = z.object({ type: z.literal('stage'), name: z.string(), message: z.string() });

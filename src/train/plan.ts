@@ -1,6 +1,6 @@
 // config + dataset → the engine's train request and the facts the kohya metadata needs. Pure.
 import type { ResolvedConfig } from '../config/index.js';
-import type { OptionsOf, TrainConfig } from '../engine/index.js';
+import { devicesText, type OptionsOf, type TrainConfig } from '../engine/index.js';
 import type { EngineBaseModelFacts } from '../checkpoint/index.js';
 import { resolveTargetModules, type TargetEntry } from './target-modules.js';
 
@@ -36,7 +36,7 @@ export function planTraining(
     request: {
       command: 'train',
       // Every key of the schema, resolved: the type says so, runEngine checks it, the engine refuses anything else.
-      config,
+      config: { ...config, devices: devicesText(config.devices) },
       manifest: manifestPath,
       options: { targets, validation_manifest: validationManifestPath, base_model_facts: baseModelFacts },
     },

@@ -17,6 +17,8 @@ export interface FingerprintHashes {
   dataset: string;
   baseModel: string;
   initLora: string | null;
+  /** Processes the run trains in (`devices`); 1 when left out. */
+  processes?: number;
 }
 
 /**
@@ -27,7 +29,11 @@ export interface FingerprintHashes {
 export { RESUME_FREE_KEYS };
 
 export function runFingerprint(config: ResolvedConfig, hashes: FingerprintHashes): RunFingerprint {
-  const bound = CONFIG_KEYS.filter((key) => !RESUME_FREE_KEYS.includes(key)).map((key) => [key, config[key]]);
+  const bound = CONFIG_KEYS.filter((key) => !RESUME_FREE_KEYS.includes(key)).map((key) => [
+    key,
+    // The global batch: a state goes on exactly in any number of processes that sees the same pictures per step.
+    key === 'batch_size' ? config.batch_size * (hashes.processes ?? 1) : config[key],
+  ]);
   return {
     config: Object.fromEntries(bound),
     dataset: hashes.dataset,

@@ -11,9 +11,14 @@ import { describeBuckets, trainingBuckets } from './training-buckets.js';
 import { checkTrainingDataset, datasetDirs, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import {
   CLIP_TOKENIZER_DIR,
+  countVisibleGpus,
   isEngineReady,
+  needsGpuCount,
+  processCount,
+  resolveDevices,
   runEngine,
   setupEngine,
+  type EngineLaunch,
   type EngineEvent,
   type Env,
   type EventOf,
@@ -123,10 +128,12 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     images: items.length,
     sha256: await hashDataset(items),
   };
+  const launch = engineLaunch(config, options);
   const fingerprint = runFingerprint(config, {
     dataset: dataset.sha256,
     baseModel: hashes.legacy ?? config.base_model,
     initLora: parent?.sha256 ?? null,
+    processes: processCount(launch),
   });
   const resumedFrom = findResumeState(config, fingerprint);
   if (config.resume === 'auto' && !resumedFrom)
@@ -189,6 +196,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
       logFile: plan.engineLogPath,
       verbose: options.verbose,
       forwardInterrupt: true,
+      launch,
       stopSignal: options.stopSignal ? AbortSignal.any([monitor.stopSignal, options.stopSignal]) : monitor.stopSignal,
       onEvent: (event) => {
         if (event.type === 'hello') hello = event;
@@ -237,6 +245,13 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     if (!started && createdRoot) rmSync(createdRoot, { recursive: true, force: true });
     throw explainFailure(error, config, intermediateFiles);
   }
+}
+
+/** `devices` → the launch; GPU indices are checked against the GPUs the engine sees (set up first to ask it). */
+function engineLaunch(config: ResolvedConfig, options: TrainOptions): EngineLaunch {
+  if (!needsGpuCount(config.devices)) return resolveDevices(config.devices, 0);
+  if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
+  return resolveDevices(config.devices, countVisibleGpus(options.env));
 }
 
 interface RunExtras {
