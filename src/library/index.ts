@@ -23,8 +23,9 @@ export {
   type StyleSummary,
   type VersionEdit,
 } from './style-library.js';
-/** Row storage behind the library; a backend passes library-store.test.ts's suite. */
+/** Row storage behind the library; each backend passes library-store.test.ts's suite. */
 export { openSqliteLibraryStore } from './sqlite-store.js';
+export { PostgresLibraryStore, postgresLibraryStore } from './postgres-store.js';
 export {
   type Continuation,
   type LibraryStore,

@@ -1,6 +1,7 @@
 // Opens the style library on the studio's SQLite file, or wherever the studio's database is (`openLibrary`).
 import { dirname, resolve } from 'node:path';
-import { type DatabaseLocation, StoreError } from '../store/index.js';
+import { type DatabaseLocation, openPostgresPool } from '../store/index.js';
+import { postgresLibraryStore } from './postgres-store.js';
 import { openSqliteLibraryStore } from './sqlite-store.js';
 import { StoredStyleLibrary, type StyleLibrary } from './style-library.js';
 
@@ -30,8 +31,8 @@ export function openSqliteLibrary(file: string, options: OpenLibraryOptions = {}
 }
 
 /**
- * Opens the library at a database location (`--db`): the SQLite file, or PostgreSQL (a shared pool; `close()` gives
- * its connection back). `workspace` is where the versions' files are.
+ * Opens the library at a database location (`--db`): the SQLite file, or PostgreSQL (the process's shared pool, which
+ * `close()` leaves open: closeDatabases ends it). `workspace` is where the versions' files are.
  * @example const library = await openLibrary(databaseLocation(flags.db, workspace), { workspace });
  */
 export async function openLibrary(
@@ -39,5 +40,6 @@ export async function openLibrary(
   options: OpenLibraryOptions & { workspace: string },
 ): Promise<StyleLibrary> {
   if (location.kind === 'sqlite') return openSqliteLibrary(location.file, options);
-  throw new StoreError('the PostgreSQL library store is not built yet', { code: 'not_built', culprit: '--db' });
+  const store = postgresLibraryStore(await openPostgresPool(location.url), options.now);
+  return new StoredStyleLibrary(store, resolve(options.workspace));
 }
