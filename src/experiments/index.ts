@@ -42,8 +42,8 @@ export { formatReportCsv } from './report-csv.js';
 /** Aggregated counts as CSV, one row per arm and day: parsed with errors naming the line and column. */
 export { CSV_FORMAT_HINT, formatCountsCsv, parseCountsCsv } from './counts-csv.js';
 /**
- * The store: SQLite now, PostgreSQL later behind the same interface.
- * @example const store = openSqliteExperimentStore('.lora-scripts/studio.db');
+ * The store: the SQLite file or PostgreSQL behind the same interface; `openExperimentStore` picks by location.
+ * @example const store = await openExperimentStore(databaseLocation(flags.db, workspace));
  */
 export {
   assignArm,
@@ -54,6 +54,7 @@ export {
   findUnknownArm,
 } from './store.js';
 export { openSqliteExperimentStore, type SqliteExperimentStoreOptions } from './sqlite-store.js';
+export { type PostgresExperimentStoreOptions, postgresExperimentStore } from './postgres-store.js';
 export { openExperimentStore } from './open-store.js';
 /** The statistics, each a pure function with reference tests. */
 export { bucketOf, fnv1a32 } from './stats/assignment.js';

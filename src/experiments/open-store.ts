@@ -1,13 +1,18 @@
 // Opens the experiment store wherever the studio's database is (`--db`): the SQLite file or PostgreSQL.
-import { type DatabaseLocation, StoreError } from '../store/index.js';
+import { type DatabaseLocation, openPostgresPool } from '../store/index.js';
+import { postgresExperimentStore } from './postgres-store.js';
 import { openSqliteExperimentStore, type SqliteExperimentStoreOptions } from './sqlite-store.js';
 import type { ExperimentStore } from './store.js';
 
-/** @example const store = await openExperimentStore(databaseLocation(flags.db, workspace)); */
+/**
+ * The SQLite file's store, or PostgreSQL's on the process's shared pool, which the store's `close()` leaves open
+ * (closeDatabases ends it).
+ * @example const store = await openExperimentStore(databaseLocation(flags.db, workspace));
+ */
 export async function openExperimentStore(
   location: DatabaseLocation,
   options: SqliteExperimentStoreOptions = {},
 ): Promise<ExperimentStore> {
   if (location.kind === 'sqlite') return openSqliteExperimentStore(location.file, options);
-  throw new StoreError('the PostgreSQL experiment store is not built yet', { code: 'not_built', culprit: '--db' });
+  return postgresExperimentStore(await openPostgresPool(location.url), options);
 }
