@@ -1,9 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
+// One suite for every LibraryStore backend: the same assertions against SQLite and a real PostgreSQL server.
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openPostgresPool } from '../store/index.js';
+import { postgresBackend, type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
+import { postgresLibraryStore } from './postgres-store.js';
 import { openSqliteLibraryStore } from './sqlite-store.js';
 import type { LibraryStore, NewStyleVersion } from './types.js';
 
-const BACKENDS: StoreBackend<LibraryStore>[] = [sqliteBackend(openSqliteLibraryStore)];
+const postgres = postgresBackend(async (url, now) => postgresLibraryStore(await openPostgresPool(url), now));
+const BACKENDS: StoreBackend<LibraryStore>[] = [sqliteBackend(openSqliteLibraryStore), postgres];
+
+afterAll(() => postgres.stop(), 30_000);
 
 function newVersion(sha256: string, fields: Partial<NewStyleVersion> = {}): NewStyleVersion {
   return {
@@ -59,9 +65,21 @@ for (const backend of BACKENDS) {
       expect(await store.findVersionBySha('jiangnan', 'c'.repeat(64))).toBeNull();
     });
 
+    it('numbers versions added at the same time one after another, without a clash', async () => {
+      const shas = ['a', 'b', 'c', 'd', 'e'].map((letter) => letter.repeat(64));
+      const added = await Promise.all(shas.map((sha) => store.insertVersion(newVersion(sha))));
+      expect(added.map((v) => v.version).sort()).toEqual([1, 2, 3, 4, 5]);
+      expect((await store.listVersions('jiangnan')).map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('lists styles in byte order, whatever the database locale', async () => {
+      for (const name of ['alpha', 'Zeta', 'Ärger', '_draft']) await store.upsertStyle(name, null);
+      expect((await store.listStyles()).map((s) => s.name)).toEqual(['Zeta', '_draft', 'alpha', 'jiangnan', 'Ärger']);
+    });
+
     it('refuses two versions of one style with the same bytes', async () => {
       await store.insertVersion(newVersion('a'.repeat(64)));
-      await expect(store.insertVersion(newVersion('a'.repeat(64)))).rejects.toThrow(/UNIQUE/);
+      await expect(store.insertVersion(newVersion('a'.repeat(64)))).rejects.toThrow(/unique constraint/i);
     });
 
     it('applies status changes together, and never keeps two promoted versions of a style', async () => {
@@ -73,7 +91,9 @@ for (const backend of BACKENDS) {
         { version: 1, status: 'retired' },
       ]);
       expect((await store.listVersions('jiangnan')).map((v) => v.status)).toEqual(['retired', 'promoted']);
-      await expect(store.setStatuses('jiangnan', [{ version: 1, status: 'promoted' }])).rejects.toThrow(/UNIQUE/);
+      await expect(store.setStatuses('jiangnan', [{ version: 1, status: 'promoted' }])).rejects.toThrow(
+        /unique constraint/i,
+      );
     });
 
     it('edits only the fields given', async () => {

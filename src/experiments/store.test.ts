@@ -1,31 +1,23 @@
-// One suite for every ExperimentStore backend (as src/store/job-store.test.ts): the PostgreSQL issue adds its fixture.
+// One suite for every ExperimentStore backend (as src/store/job-store.test.ts): the same assertions against SQLite and
+// a real PostgreSQL server.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openPostgresPool, openSqliteDatabase } from '../store/index.js';
+import { postgresBackend, type StoreBackend, type StoreFixture, sqliteBackend } from '../testing/store-backends.js';
 import type { ExperimentEvent, NewExperiment } from './model.js';
-import { openSqliteDatabase } from '../store/index.js';
+import { postgresExperimentStore } from './postgres-store.js';
 import { FIRST_CLICK_SQL, openSqliteExperimentStore } from './sqlite-store.js';
 import { assignArm, ExperimentError, type ExperimentStore } from './store.js';
 
-interface StoreFixture {
-  open(): Promise<ExperimentStore>;
-  cleanup(): Promise<void>;
-}
-
-const BACKENDS: { name: string; create(): Promise<StoreFixture> }[] = [
-  {
-    name: 'sqlite',
-    async create() {
-      const dir = mkdtempSync(join(tmpdir(), 'lora-experiments-'));
-      const now = () => new Date(Date.UTC(2026, 11, 6, 10, 0, 0));
-      return {
-        open: async () => openSqliteExperimentStore(join(dir, 'studio.db'), { now }),
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
+const postgres = postgresBackend(async (url, now) => postgresExperimentStore(await openPostgresPool(url), { now }));
+const BACKENDS: StoreBackend<ExperimentStore>[] = [
+  sqliteBackend((file, now) => openSqliteExperimentStore(file, { now })),
+  postgres,
 ];
+
+afterAll(() => postgres.stop(), 30_000);
 
 const COVER_TEST: NewExperiment = {
   id: 'jiangnan-cover',
@@ -44,7 +36,7 @@ const click = (id: string, user: string, at = '2026-12-01T09:00:00Z') =>
 
 for (const backend of BACKENDS) {
   describe(`ExperimentStore on ${backend.name}`, () => {
-    let fixture: StoreFixture;
+    let fixture: StoreFixture<ExperimentStore>;
     let store: ExperimentStore;
     const opened: ExperimentStore[] = [];
 
@@ -158,6 +150,46 @@ for (const backend of BACKENDS) {
       expect(await store.dailyCounts('jiangnan-cover')).toEqual([
         { day: '2026-12-01', segment: null, arm: 'generic', users: 101, clicks: 5 },
         { day: '2026-12-01', segment: null, arm: 'regional', users: 98, clicks: 9 },
+      ]);
+    });
+
+    it('counts an event id repeated inside one batch once, keeping its first occurrence', async () => {
+      await store.createExperiment(COVER_TEST);
+      const result = await store.ingestEvents('jiangnan-cover', [
+        exposure('e1', 'u1', '2026-12-02T08:00:00Z', { arm: 'generic' }),
+        exposure('e1', 'u1', '2026-12-01T08:00:00Z', { arm: 'regional' }),
+        exposure('e2', 'u1', '2026-12-03T08:00:00Z', { arm: 'regional' }),
+      ]);
+      expect(result).toEqual({ accepted: 2, duplicates: 1 });
+      expect(await store.dailyCounts('jiangnan-cover')).toEqual([
+        { day: '2026-12-02', segment: null, arm: 'generic', users: 1, clicks: 0 },
+      ]);
+    });
+
+    it('counts batches sent at the same time as if they came one after another', async () => {
+      await store.createExperiment(COVER_TEST);
+      const users = Array.from({ length: 20 }, (_, index) => `u${index}`);
+      await Promise.all(
+        users.flatMap((user) => [
+          store.ingestEvents('jiangnan-cover', [exposure(`e-${user}`, user, undefined, { arm: 'generic' })]),
+          store.ingestEvents('jiangnan-cover', [click(`c-${user}`, user)]),
+        ]),
+      );
+      expect(await store.dailyCounts('jiangnan-cover')).toEqual([
+        { day: '2026-12-01', segment: null, arm: 'generic', users: 20, clicks: 20 },
+      ]);
+    });
+
+    it('lets the later of two count rows for the same day, segment and arm in one import win', async () => {
+      await store.createExperiment(COVER_TEST);
+      await store.importCounts('jiangnan-cover', [
+        { day: '2026-12-01', segment: 'zj', arm: 'generic', users: 10, clicks: 1 },
+        { day: '2026-12-01', segment: 'zj', arm: 'generic', users: 12, clicks: 2 },
+        { day: '2026-12-01', segment: 'Zj', arm: 'generic', users: 5, clicks: 0 },
+      ]);
+      expect(await store.dailyCounts('jiangnan-cover')).toEqual([
+        { day: '2026-12-01', segment: 'Zj', arm: 'generic', users: 5, clicks: 0 },
+        { day: '2026-12-01', segment: 'zj', arm: 'generic', users: 12, clicks: 2 },
       ]);
     });
 
