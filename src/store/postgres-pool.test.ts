@@ -81,6 +81,10 @@ describe('openPostgresPool', () => {
     const versions = await query<{ version: number }>(url, 'SELECT version FROM schema_version ORDER BY version');
     expect(versions.at(-1)?.version).toBe(99);
     expect(versions).toHaveLength(POSTGRES_MIGRATIONS.length + 1);
+
+    // a failed open is not remembered: once the database is fit again, the next open succeeds
+    await query(url, 'DELETE FROM schema_version WHERE version = 99');
+    expect((await (await openPostgresPool(withPassword)).query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 });
 

@@ -16,7 +16,10 @@ export function openPostgresPool(url: string): Promise<pg.Pool> {
     opening = connectPostgres(url);
     pools.set(url, opening);
     // a failed open is not kept: the next caller tries again (the database may be up by then)
-    opening.catch(() => pools.delete(url));
+    const failed = opening;
+    failed.catch(() => {
+      if (pools.get(url) === failed) pools.delete(url);
+    });
   }
   return opening;
 }
