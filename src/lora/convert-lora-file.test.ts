@@ -198,7 +198,7 @@ describe('convertLoraFile refusals', () => {
     expect(readFileSync(input).equals(before)).toBe(true);
   });
 
-  it('refuses a LyCORIS LoHa file, naming a key, and writes nothing', async () => {
+  it('refuses to turn a LyCORIS LoHa file into a diffusers one, and writes nothing', async () => {
     const name = 'lora_unet_down_blocks_0_attentions_0_proj_in';
     const f16 = (shape: number[]) => ({
       dtype: 'F16' as const,
@@ -216,8 +216,8 @@ describe('convertLoraFile refusals', () => {
     writeFileSync(input, serializeSafetensors({ metadata: { ss_network_module: 'lycoris.kohya' }, tensors }));
     const output = join(dir, 'out.safetensors');
     await expect(convertLoraFile({ input, output, to: 'diffusers' })).rejects.toMatchObject({
-      code: 'unsupported_format',
-      line: `${input}: is a lycoris LoHa file (key \`${name}.hada_w1_a\`); only LoRA/LoCon modules (down, up, alpha) can be converted`,
+      code: 'conversion_not_defined',
+      line: `${input}: is a LyCORIS LoHa file; diffusers' LoRA loader reads only plain LoRA, so there is no diffusers file to write`,
     });
     expect(() => readFileSync(output)).toThrow();
   });

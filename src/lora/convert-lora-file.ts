@@ -6,6 +6,8 @@ import type { AlphaDtype } from './alpha-tensor.js';
 import type { BaseFamily } from './kohya-keys.js';
 import { KOHYA_ALPHA_DTYPE_KEY, peftContent } from './kohya-to-peft.js';
 import { LoraFileError } from './lora-file-error.js';
+import { convertLycorisFile } from './lycoris-files.js';
+import { isLycorisNetwork, networkTypeOf } from './lycoris-modules.js';
 import { LAYERS_PER_BLOCK_KEY, readLoraModules, type LoraModuleSet } from './lora-modules.js';
 import { kohyaContent } from './modules-to-kohya.js';
 import { readSafetensorsHeader } from './safetensors-file.js';
@@ -51,6 +53,8 @@ export async function convertLoraFile(options: ConvertLoraOptions): Promise<Conv
     // Header and alphas only: weights are copied from the input in chunks, so memory does not grow with the file.
     const source = lazySafetensors(fd, readSafetensorsHeader(fd, options.input), options.input);
     const { metadata } = source.content;
+    const network = networkTypeOf(source.content.tensors.keys());
+    if (isLycorisNetwork(network)) return await convertLycorisFile(options, network, source.content);
     const set = readLoraModules(source.content, { fileName: options.input, family: options.family });
     const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
     const content =

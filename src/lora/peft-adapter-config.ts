@@ -117,7 +117,7 @@ export function moduleScale(
 }
 
 /** PEFT's get_pattern_key: the first pattern `p` with `re.match(rf"(.*\.)?({p})$", name)`. */
-function patternValue(
+export function patternValue(
   table: Readonly<Record<string, number>>,
   modulePath: string,
   fileName: string,

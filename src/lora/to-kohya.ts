@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import type { AlphaDtype } from './alpha-tensor.js';
 import type { BaseFamily, LoraComponent } from './kohya-keys.js';
 import { LoraFileError } from './lora-file-error.js';
+import { writeLycorisKohyaFile } from './lycoris-files.js';
+import { isLycorisNetwork, networkTypeOf } from './lycoris-modules.js';
 import { peftToKohya, type AlphaSource } from './peft-to-kohya.js';
 import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
 import { serializeWithSshsHashes } from './sshs-hashes.js';
@@ -44,6 +46,8 @@ export async function convertPeftFileToKohya(options: ConvertOptions): Promise<C
     });
   }
   const file = await readSafetensors(options.input);
+  // LoHa, LoKr and DoRA are written in LyCORIS' layout (docs/formats/lycoris.md).
+  if (isLycorisNetwork(networkTypeOf(file.tensors.keys()))) return writeLycorisKohyaFile(file, options);
   const { tensors, modules, alphaSources } = peftToKohya(file, {
     family: options.family,
     fileName: options.input,

@@ -1,0 +1,110 @@
+"""Network types: which peft adapter a `network_type` trains, and how its saved file is read back.
+
+peft implements every type (LoRA/LoCon, DoRA, LoHa, LoKr); this module only picks the config and fixes the few
+choices that decide whether the file can be written in the LyCORIS layout WebUI and ComfyUI load
+(docs/formats/lycoris.md):
+
+- LoHa and LoKr keep convolutions flat (`use_effective_conv2d=False`): their factors then have exactly the shapes
+  LyCORIS writes for a non-Tucker module (`hada_w1_b` is [r, in·k·k]), so conversion only renames keys.
+- LoKr's first factor is never decomposed (`decompose_both=False`, LyCORIS' default) and `lokr_factor` is peft's
+  `decompose_factor` (LyCORIS' `factor`, -1 = as square as possible).
+- peft's LoHa/LoKr have no input dropout; `dropout` becomes `rank_dropout`, their nearest regulariser.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from peft import LoHaConfig, LoKrConfig, LoraConfig, PeftConfig
+from peft.utils import set_peft_model_state_dict
+
+NETWORK_TYPES = ("lora", "locon", "dora", "loha", "lokr")
+# peft's config class name → our network type, as stored in the file's `lora_adapter_metadata`.
+CONFIG_TYPES = {"LORA": LoraConfig, "LOHA": LoHaConfig, "LOKR": LoKrConfig}
+
+
+def adapter_config(
+    network: str,
+    rank: int,
+    alpha: float,
+    dropout: float,
+    target_modules: list[str],
+    *,
+    lokr_factor: int = -1,
+    **options,
+) -> PeftConfig:
+    """The peft config that trains `network` on `target_modules` with scale alpha / rank.
+
+    `options` go to the config as they are (e.g. `init_weights` for tests); unknown network types raise ValueError.
+    """
+    if network in ("lora", "locon", "dora"):
+        # `locon` is our LoRA on convolutions too: the target modules decide, as in kohya's LoCon.
+        return LoraConfig(
+            r=rank,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=target_modules,
+            init_lora_weights=options.pop("init_lora_weights", "gaussian"),
+            use_dora=network == "dora",
+            **options,
+        )
+    if network == "loha":
+        return LoHaConfig(
+            r=rank,
+            alpha=alpha,
+            rank_dropout=dropout,
+            target_modules=target_modules,
+            use_effective_conv2d=False,
+            **options,
+        )
+    if network == "lokr":
+        return LoKrConfig(
+            r=rank,
+            alpha=alpha,
+            rank_dropout=dropout,
+            target_modules=target_modules,
+            use_effective_conv2d=False,
+            decompose_both=False,
+            decompose_factor=lokr_factor,
+            **options,
+        )
+    raise ValueError(f"unknown network type {network!r}; expected one of {', '.join(NETWORK_TYPES)}")
+
+
+def network_type(config: PeftConfig) -> str:
+    """The network type a peft config trains: what adapter_config was called with (`locon` reads as `lora`)."""
+    if isinstance(config, LoraConfig):
+        return "dora" if config.use_dora else "lora"
+    if isinstance(config, LoHaConfig):
+        return "loha"
+    if isinstance(config, LoKrConfig):
+        return "lokr"
+    raise ValueError(f"{type(config).__name__} is not a network type lora-scripts trains")
+
+
+def config_from_metadata(metadata: dict) -> PeftConfig:
+    """A peft config from what `lora_files.adapter_metadata` saved (one component's `to_dict()`)."""
+    fields = dict(metadata)
+    config_class = CONFIG_TYPES.get(str(fields.get("peft_type", "LORA")).upper())
+    if config_class is None:
+        raise ValueError(f"peft_type {fields.get('peft_type')!r} is not LoRA, LoHa or LoKr")
+    return config_class.from_peft_type(**fields) if hasattr(config_class, "from_peft_type") else config_class(**fields)
+
+
+def component_metadata(file_metadata: dict[str, str], component: str) -> dict | None:
+    """One component's saved config from a diffusers LoRA file's `lora_adapter_metadata` (None when absent)."""
+    raw = file_metadata.get("lora_adapter_metadata")
+    if not raw:
+        return None
+    configs = json.loads(raw)
+    return configs.get(f"{component}.lora_adapter_metadata") or configs.get(component)
+
+
+def load_adapter(model: torch.nn.Module, state: dict[str, torch.Tensor], config: PeftConfig) -> None:
+    """Injects `config` into `model` and loads the saved weights through peft's own loader; refuses missing keys."""
+    model.add_adapter(config)
+    result = set_peft_model_state_dict(model, state)
+    missing = [key for key in result.missing_keys if ".default" in key and "base_layer" not in key]
+    if result.unexpected_keys or missing:
+        raise ValueError(f"adapter weights do not fit: unexpected {result.unexpected_keys[:3]}, missing {missing[:3]}")

@@ -1,0 +1,121 @@
+// The file side of LoHa / LoKr / DoRA: the engine's peft file → the LyCORIS file (training's last step and
+// `convert --to kohya`), and the clear refusals where a conversion is not defined. Reads whole files: LyCORIS
+// files are small (a few MB to a few hundred MB), and every factor is needed anyway.
+import { resolve } from 'node:path';
+import type { ConvertLoraOptions, ConvertLoraSummary } from './convert-lora-file.js';
+import type { LoraComponent } from './kohya-keys.js';
+import { LoraFileError } from './lora-file-error.js';
+import { readLycorisModules, type LycorisModuleSet, type NetworkType } from './lycoris-modules.js';
+import { lycorisToKohya } from './lycoris-to-kohya.js';
+import type { AlphaSource } from './peft-to-kohya.js';
+import type { SafetensorsContent } from './safetensors.js';
+import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
+import { serializeWithSshsHashes } from './sshs-hashes.js';
+import type { ConvertOptions, ConvertSummary } from './to-kohya.js';
+
+export const NETWORK_NAMES: Readonly<Record<NetworkType, string>> = {
+  lora: 'LoRA',
+  loha: 'LoHa',
+  lokr: 'LoKr',
+  dora: 'DoRA',
+};
+
+/** convertPeftFileToKohya for a LoHa, LoKr or DoRA the engine saved: the LyCORIS file, hashes stamped. */
+export async function writeLycorisKohyaFile(
+  file: SafetensorsContent,
+  options: ConvertOptions,
+): Promise<ConvertSummary> {
+  const set = readLycorisModules(file, {
+    fileName: options.input,
+    family: options.family,
+    layersPerBlock: options.layersPerBlock,
+  });
+  const content = lycorisToKohya(set, { alphaDtype: options.alphaDtype, culprit: options.output });
+  const metadata = { ...options.metadata, ...content.metadata };
+  const { bytes, modelHash, legacyHash } = serializeWithSshsHashes({ metadata, tensors: content.tensors });
+  await writeBytesAtomic(options.output, bytes);
+  return {
+    modules: set.modules.length,
+    tensors: content.tensors.size,
+    sizeBytes: bytes.length,
+    modelHash,
+    legacyHash,
+    alphaSources: alphaSources(set, file.metadata.lora_adapter_metadata),
+  };
+}
+
+/** `convert` for a LoHa, LoKr or DoRA file: peft keys → LyCORIS keys; every other direction is refused. */
+export async function convertLycorisFile(
+  options: ConvertLoraOptions,
+  network: NetworkType,
+  header: SafetensorsContent,
+): Promise<ConvertLoraSummary> {
+  const isKohya = [...header.tensors.keys()].every((key) => /^lora_(unet|te[12]?)_/.test(key));
+  const name = NETWORK_NAMES[network];
+  if (options.to === 'diffusers') {
+    throw new LoraFileError(
+      isKohya
+        ? `is a LyCORIS ${name} file; diffusers' LoRA loader reads only plain LoRA, so there is no diffusers file to write`
+        : `is already a diffusers/peft ${name} file`,
+      {
+        code: 'conversion_not_defined',
+        culprit: options.input,
+        hint: isKohya
+          ? 'use the file as it is: A1111, Forge and ComfyUI load it; `lora-scripts merge` bakes it into a checkpoint'
+          : 'convert it `--to kohya` for A1111 and ComfyUI',
+      },
+    );
+  }
+  if (isKohya) {
+    throw new LoraFileError(`is already a LyCORIS (kohya-key) ${name} file`, {
+      code: 'conversion_not_defined',
+      culprit: options.input,
+      hint: 'A1111, Forge and ComfyUI load it as it is',
+    });
+  }
+  const file = await readSafetensors(options.input);
+  const set = readLycorisModules(file, { fileName: options.input, family: options.family });
+  const content = lycorisToKohya(set, { culprit: options.output });
+  const carried = Object.fromEntries(
+    Object.entries(file.metadata).filter(([key]) => key !== 'format' && key !== 'lora_adapter_metadata'),
+  );
+  const metadata = { ...carried, ...content.metadata };
+  const { bytes, modelHash } = serializeWithSshsHashes({ metadata, tensors: content.tensors });
+  await writeBytesAtomic(resolve(options.output), bytes);
+  return {
+    from: `diffusers peft ${name}`,
+    to: 'kohya',
+    family: set.family!,
+    familyBasis: set.familyBasis,
+    modules: set.modules.length,
+    tensors: content.tensors.size,
+    sizeBytes: bytes.length,
+    modelHash,
+  };
+}
+
+/** The one-line refusal for combine and resize: their SVD works on up·down pairs, which LoHa and LoKr are not. */
+export function rankEditRefusal(path: string, network: NetworkType, command: 'combine' | 'resize'): LoraFileError {
+  const name = NETWORK_NAMES[network];
+  const why =
+    network === 'dora'
+      ? 'its per-row magnitudes depend on the base weight, so it has no LoRA-only sum or truncation'
+      : `its weight change is ${network === 'loha' ? 'a Hadamard product' : 'a Kronecker product'}, not a low-rank up·down pair`;
+  return new LoraFileError(`is a ${name}: \`${command}\` cannot edit it (${why})`, {
+    code: 'network_not_supported',
+    culprit: path,
+    hint:
+      command === 'combine'
+        ? 'merge it into a checkpoint with `lora-scripts merge` instead, or train a plain LoRA (`network_type: lora`) to combine'
+        : 'train it again with a lower `lora_rank`, or merge it into a checkpoint with `lora-scripts merge`',
+  });
+}
+
+function alphaSources(
+  set: LycorisModuleSet,
+  metadata: string | undefined,
+): Partial<Record<LoraComponent, AlphaSource>> {
+  const sources: Partial<Record<LoraComponent, AlphaSource>> = {};
+  for (const { component } of set.modules) sources[component] = metadata ? 'lora_adapter_metadata' : 'rank';
+  return sources;
+}
