@@ -1,10 +1,11 @@
 // `lora-scripts experiment` on a temp workspace: the command functions called as main.ts calls them, stdout captured.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LoraScriptsError } from '../errors.js';
 import { experimentReportSchema } from '../experiments/index.js';
+import { type PostgresServer, startPostgresServer } from '../testing/postgres-server.js';
 import { experimentCommand } from './commands/experiment.js';
 
 let dir: string;
@@ -105,5 +106,38 @@ describe('lora-scripts experiment', () => {
     expect((error as LoraScriptsError).line).toBe('line 2, column `users`: must be a whole number ≥ 0, got "ten"');
     await expect(run('report', ['nope'])).rejects.toMatchObject({ code: 'experiment_not_found' });
     await expect(run('create', ['x'], { arm: ['a'] })).rejects.toMatchObject({ culprit: '--arm' });
+  });
+});
+
+describe('lora-scripts experiment --db postgres://…', () => {
+  let server: PostgresServer;
+
+  beforeAll(async () => {
+    server = await startPostgresServer();
+  });
+  afterAll(() => server.stop(), 30_000);
+
+  it('creates, ingests and reports in PostgreSQL, and makes no SQLite file in the workspace', async () => {
+    const db = await server.createDatabase();
+    await run('create', ['covers'], { arm: ['generic:1', 'regional:1'], db });
+    writeFileSync(
+      join(dir, 'events.jsonl'),
+      '{"type":"exposure","event_id":"e1","user_id":"u1","at":"2026-12-01T08:00:00Z","arm":"regional"}\n',
+    );
+    expect((await run('ingest', ['covers'], { file: 'events.jsonl', db })).out).toBe(
+      '1 events stored, 0 seen before (unchanged)\n',
+    );
+    expect((await run('ingest', ['covers'], { file: 'events.jsonl', db })).out).toBe(
+      '0 events stored, 1 seen before (unchanged)\n',
+    );
+    expect((await run('list', [], { db })).out).toBe('covers\tgeneric:1 regional:1\n');
+    const report = experimentReportSchema.parse(JSON.parse((await run('report', ['covers'], { json: true, db })).out));
+    expect(report.overall.arms.map((arm) => [arm.arm, arm.users])).toEqual([
+      ['generic', 0],
+      ['regional', 1],
+    ]);
+    expect(existsSync(join(dir, 'workspace', '.lora-scripts', 'studio.db'))).toBe(false);
+    // the workspace's own store has none of it
+    expect((await run('list', [])).out).not.toContain('covers');
   });
 });

@@ -1,12 +1,12 @@
 // `lora-scripts covers --province 浙江 --title "江南水乡 · 雨中游" [--n 2] [--seed N] [--size WxH]`: covers for a place
-// in the style the workspace's library maps it to, made by a render worker of its own; prints the files.
+// in the style the workspace's library (or the one at `--db`) maps it to, made by a render worker of its own; prints the files.
 import { mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { coverRequestSchema, createCoverService } from '../../covers/index.js';
+import { type CoverRequest, coverRequestSchema, createCoverService } from '../../covers/index.js';
 import { UsageError } from '../../errors.js';
-import { openSqliteLibrary } from '../../library/index.js';
+import { openLibrary, type StyleLibrary } from '../../library/index.js';
 import { startRenderWorker } from '../../render-worker/index.js';
-import { STORE_FILE } from '../../store/index.js';
+import { closeDatabases, databaseLocation } from '../../store/index.js';
 import { COVERS_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, flagOf, parseFlags } from '../flag-values.js';
@@ -17,7 +17,27 @@ export async function coversCommand(given: Record<string, unknown>, ctx: Command
   const workspaceDir = resolve(ctx.cwd, flags.workspace);
   mkdirSync(workspaceDir, { recursive: true });
   const workspace = realpathSync(workspaceDir);
-  const library = openSqliteLibrary(join(workspace, ...STORE_FILE), { workspace });
+  const database = databaseLocation(flags.db, workspace, ctx.cwd);
+  try {
+    const library = await openLibrary(database, { workspace });
+    try {
+      return await makeCovers(request, flags, workspace, library, ctx);
+    } finally {
+      await library.close();
+    }
+  } finally {
+    // a PostgreSQL pool left open would keep the command's process alive
+    await closeDatabases();
+  }
+}
+
+async function makeCovers(
+  request: CoverRequest,
+  flags: FlagValues<typeof COVERS_FLAGS.flags>,
+  workspace: string,
+  library: StyleLibrary,
+  ctx: CommandContext,
+): Promise<number> {
   const worker = startRenderWorker({
     env: ctx.env,
     ...(ctx.verbose ? { onLog: (chunk) => process.stderr.write(chunk) } : {}),
@@ -42,7 +62,6 @@ export async function coversCommand(given: Record<string, unknown>, ctx: Command
     return 0;
   } finally {
     await worker.close();
-    await library.close();
   }
 }
 

@@ -1,5 +1,6 @@
 // `lora-scripts experiment create|list|show|assign|ingest|import|report|plan`: A/B experiments of covers on the
-// workspace's store (the same file `serve` uses), so the CLI and the studio see the same experiments.
+// workspace's store (the same file `serve` uses) or the `--db` PostgreSQL, so the CLI and the studio see the same
+// experiments.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
@@ -15,7 +16,7 @@ import {
   MAX_EVENTS_PER_BATCH,
   minimumDetectableLift,
   type NewExperiment,
-  openSqliteExperimentStore,
+  openExperimentStore,
   parseCountsCsv,
   powerAt,
   type ScopeReport,
@@ -23,13 +24,13 @@ import {
   simulateTraffic,
   usersForLift,
 } from '../../experiments/index.js';
+import { closeDatabases, databaseLocation } from '../../store/index.js';
 import { EXPERIMENT_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, parseFlags } from '../flag-values.js';
 
 type Flags = FlagValues<(typeof EXPERIMENT_FLAGS)['flags']>;
 const ACTIONS = ['create', 'list', 'show', 'assign', 'ingest', 'import', 'simulate', 'report', 'plan'] as const;
-const STORE_FILE = ['.lora-scripts', 'studio.db'];
 
 export async function experimentCommand(
   action: string | undefined,
@@ -46,13 +47,18 @@ export async function experimentCommand(
       hint: 'lora-scripts experiment create covers-2026-12 --arm generic:1 --arm regional:1',
     });
   }
-  const store = openSqliteExperimentStore(join(resolve(ctx.cwd, flags.workspace), ...STORE_FILE));
   try {
-    const out = await runAction(action!, args, flags, store, ctx);
-    process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
-    return 0;
+    const store = await openExperimentStore(databaseLocation(flags.db, resolve(ctx.cwd, flags.workspace), ctx.cwd));
+    try {
+      const out = await runAction(action!, args, flags, store, ctx);
+      process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
+      return 0;
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
+    // a PostgreSQL pool left open would keep the command's process alive
+    await closeDatabases();
   }
 }
 

@@ -1,12 +1,13 @@
 // `library` and `region` commands on a real workspace: what they print, what they store, and their usage errors.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PACKAGE_ROOT } from '../../engine/index.js';
 import { openSqliteLibrary } from '../../library/index.js';
 import { readSafetensors, writeSafetensorsAtomic } from '../../lora/index.js';
 import { openSqliteStore } from '../../store/index.js';
+import { type PostgresServer, startPostgresServer } from '../../testing/postgres-server.js';
 import type { CommandContext } from '../context.js';
 import { libraryCommand, regionCommand } from './library.js';
 
@@ -136,5 +137,40 @@ describe('region', () => {
     );
     await expect(region('set', [], { city: 'A' })).rejects.toThrow('`--style NAME` is required');
     await expect(region('remove', ['7'])).rejects.toMatchObject({ code: 'region_not_found' });
+  });
+});
+
+describe('--db postgres://…', () => {
+  let server: PostgresServer;
+  let db: string;
+
+  beforeAll(async () => {
+    server = await startPostgresServer();
+  });
+  afterAll(() => server.stop(), 30_000);
+  beforeEach(async () => {
+    db = await server.createDatabase();
+  });
+
+  it('keeps the library and its rules in PostgreSQL, the files in the workspace, and makes no SQLite file', async () => {
+    await library('add', ['output/jiangnan.safetensors'], { style: 'jiangnan_style', strength: 0.7, db });
+    await library('promote', ['jiangnan_style', '1'], { db });
+    await region('set', [], { province: 'Zhejiang', style: 'jiangnan_style', db });
+    printed.length = 0;
+    await library('list', [], { db });
+    await region('list', [], { db });
+    await region('resolve', [], { province: 'zhejiang', db });
+    expect(printed).toEqual([
+      'jiangnan_style  1 version, v1 promoted',
+      '#1  province Zhejiang → jiangnan_style',
+      expect.stringMatching(/^jiangnan_style v1 at strength 0\.7 \(matched by province\): library\/[0-9a-f]{64}/),
+    ]);
+    const [, path] = printed[2]!.split(': ');
+    expect(existsSync(join(cwd, 'workspace', path!))).toBe(true);
+    expect(existsSync(join(cwd, 'workspace', '.lora-scripts', 'studio.db'))).toBe(false);
+    // another database is another library
+    printed.length = 0;
+    await library('list', [], { db: await server.createDatabase(), json: true });
+    expect(JSON.parse(printed[0]!)).toEqual({ styles: [] });
   });
 });

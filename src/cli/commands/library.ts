@@ -1,18 +1,17 @@
 // `lora-scripts library add|list|show|promote|retire|template` and `region set|list|resolve|remove`: the studio's
-// style library and place → style rules, on the workspace's store (the same data the server serves).
-import { join, resolve } from 'node:path';
+// style library and place → style rules, on the workspace's store or `--db` (the same data the server serves).
+import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import {
-  openSqliteLibrary,
+  openLibrary,
   PLACE_LEVELS,
   type Place,
   type PlaceLevel,
   type RegionMapping,
   type StyleLibrary,
   type StyleVersion,
-  WORKSPACE_STORE_FILE,
 } from '../../library/index.js';
-import { openSqliteStore } from '../../store/index.js';
+import { closeDatabases, type DatabaseLocation, databaseLocation, openJobStore } from '../../store/index.js';
 import { LIBRARY_FLAGS, REGION_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { type FlagValues, parseFlags } from '../flag-values.js';
@@ -23,13 +22,24 @@ const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-async function withLibrary(workspaceFlag: string, ctx: CommandContext, use: (library: StyleLibrary) => Promise<void>) {
-  const workspace = resolve(ctx.cwd, workspaceFlag);
-  const library = openSqliteLibrary(join(workspace, ...WORKSPACE_STORE_FILE), { workspace });
+/** The library at `--db` (default: the workspace's SQLite file); the versions' files are in the workspace either way. */
+async function withLibrary(
+  flags: { workspace: string; db?: string | undefined },
+  ctx: CommandContext,
+  use: (library: StyleLibrary, database: DatabaseLocation) => Promise<void>,
+) {
+  const workspace = resolve(ctx.cwd, flags.workspace);
+  const database = databaseLocation(flags.db, workspace, ctx.cwd);
   try {
-    await use(library);
+    const library = await openLibrary(database, { workspace });
+    try {
+      await use(library, database);
+    } finally {
+      await library.close();
+    }
   } finally {
-    await library.close();
+    // a PostgreSQL pool left open would keep the command's process alive
+    await closeDatabases();
   }
   return 0;
 }
@@ -43,14 +53,14 @@ export async function libraryCommand(
   ctx: CommandContext,
 ): Promise<number> {
   const flags = parseFlags(LIBRARY_FLAGS, given);
-  return withLibrary(flags.workspace, ctx, async (library) => {
+  return withLibrary(flags, ctx, async (library, database) => {
     switch (action) {
       case 'add':
         return addVersion(library, args, flags, ctx);
       case 'list':
-        return listStyles(library, flags);
+        return listStyles(library, database, flags);
       case 'show':
-        return showStyle(library, argument(args, 0, 'STYLE', 'library show'), flags);
+        return showStyle(library, database, argument(args, 0, 'STYLE', 'library show'), flags);
       case 'promote':
       case 'retire': {
         const style = argument(args, 0, 'STYLE', `library ${action}`);
@@ -99,8 +109,8 @@ async function addVersion(library: StyleLibrary, args: string[], flags: LibraryF
 }
 
 /** Continuations the studio queued that have finished become versions before the library is shown, as there. */
-async function reconcile(library: StyleLibrary): Promise<void> {
-  const jobs = openSqliteStore(join(library.workspace, ...WORKSPACE_STORE_FILE));
+async function reconcile(library: StyleLibrary, database: DatabaseLocation): Promise<void> {
+  const jobs = await openJobStore(database);
   try {
     for (const version of await library.reconcileContinuations(jobs)) {
       process.stderr.write(`${version.style} v${version.version}: added from a finished continuation (a draft)\n`);
@@ -110,8 +120,8 @@ async function reconcile(library: StyleLibrary): Promise<void> {
   }
 }
 
-async function listStyles(library: StyleLibrary, flags: LibraryFlags) {
-  await reconcile(library);
+async function listStyles(library: StyleLibrary, database: DatabaseLocation, flags: LibraryFlags) {
+  await reconcile(library, database);
   const styles = await library.listStyles();
   if (flags.json) return print(JSON.stringify({ styles }));
   if (styles.length === 0)
@@ -122,8 +132,8 @@ async function listStyles(library: StyleLibrary, flags: LibraryFlags) {
   }
 }
 
-async function showStyle(library: StyleLibrary, name: string, flags: LibraryFlags) {
-  await reconcile(library);
+async function showStyle(library: StyleLibrary, database: DatabaseLocation, name: string, flags: LibraryFlags) {
+  await reconcile(library, database);
   const style = await library.getStyle(name);
   if (flags.json) return print(JSON.stringify(style));
   print(`${style.name}${style.prompt_template === null ? '' : `  template: ${style.prompt_template}`}`);
@@ -152,7 +162,7 @@ export async function regionCommand(
   ctx: CommandContext,
 ): Promise<number> {
   const flags = parseFlags(REGION_FLAGS, given);
-  return withLibrary(flags.workspace, ctx, async (library) => {
+  return withLibrary(flags, ctx, async (library) => {
     switch (action) {
       case 'set': {
         const { level, place } = ruleTarget(flags);
