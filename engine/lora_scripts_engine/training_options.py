@@ -55,10 +55,10 @@ def offset_noise(
     `adaptive_noise_scale`) adds `adaptive_scale × |mean of that latent channel|` to the offset, so images whose
     latents are already far from zero mean get a larger shift.
     """
-    scale = torch.full((latents.shape[0], latents.shape[1], 1, 1), float(offset), device=latents.device)
-    if adaptive_scale:
-        scale = scale + adaptive_scale * latents.detach().float().mean(dim=(2, 3), keepdim=True).abs()
     shift = torch.randn(latents.shape[0], latents.shape[1], 1, 1, device=latents.device, dtype=latents.dtype)
+    if not adaptive_scale:
+        return noise + offset * shift  # in the latents' dtype, exactly as train.py has always computed it
+    scale = offset + adaptive_scale * latents.detach().float().mean(dim=(2, 3), keepdim=True).abs()
     return noise + (scale * shift).to(noise.dtype)
 
 

@@ -459,3 +459,79 @@ def test_block_rank_pattern_refuses_an_unknown_block():
     unet = build_tiny_components("sd1", seed=0).unet
     with pytest.raises(EngineFailure):
         block_rank_pattern(unet, {"up_blocks.9": 2}, rank=4, alpha=4)
+
+
+# ---- the options together, in one step of the tiny UNet -----------------------------------------
+
+
+def test_options_compose_in_one_tiny_unet_step():
+    """The calls as train.py's diffusion_loss makes them: with every option off the loss is the plain step's; with
+    them on, the LoRA gradients differ."""
+    base = build_tiny_components("sd2", seed=0)  # v-prediction, as zero terminal SNR needs
+    unet = base.unet
+    unet.requires_grad_(False)
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_v"], init_lora_weights="gaussian"))
+    lora = [p for p in unet.parameters() if p.requires_grad]
+    hidden = torch.randn(2, 77, unet.config.cross_attention_dim, generator=torch.Generator().manual_seed(1))
+    latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+
+    def lora_gradients(*, options: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        torch.manual_seed(0)
+        noise_scheduler = base.noise_scheduler
+        if options:
+            noise = make_noise(latents, noise_offset=0.1, multires_noise_iterations=3, multires_noise_discount=0.3)
+            noise_scheduler = zero_terminal_snr_scheduler(noise_scheduler, "v_prediction")
+        else:
+            noise = make_noise(latents)
+        timesteps = torch.tensor([50, 999])
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        target = noise_scheduler.get_velocity(latents, noise, timesteps)
+        prediction = unet(noisy, timesteps, hidden).sample
+        if options:
+            weights = loss_weights_min_snr(timesteps, noise_scheduler, 5.0, "v_prediction")
+            weights = weights * prior_loss_weights([False, True], 0.5)
+            mask = torch.ones(2, 1, 8, 8)
+            mask[:, :, :4] = 0
+            loss = step_loss(prediction, target, sample_weights=weights, mask=mask)
+        else:
+            loss = step_loss(prediction, target)
+            assert torch.equal(loss, F.mse_loss(prediction.float(), target.float()))
+        grads = torch.autograd.grad(loss, lora)
+        return loss.detach(), [g.clone() for g in grads]
+
+    plain_loss, plain = lora_gradients(options=False)
+    loss, changed = lora_gradients(options=True)
+    assert torch.isfinite(loss) and not torch.equal(loss, plain_loss)
+    assert any(not torch.allclose(a, b) for a, b in zip(plain, changed))
+
+
+def test_a_lora_with_block_ranks_saves_and_loads_with_those_ranks(tmp_path):
+    from lora_scripts_engine.lora_files import save_lora
+
+    base = build_tiny_components("sd1", seed=0)
+    pattern = block_rank_pattern(base.unet, {"up_blocks.1": 8}, rank=4, alpha=8)
+    base.unet.add_adapter(LoraConfig(r=4, lora_alpha=8, target_modules=["to_q", "to_v"], **pattern))
+    path = save_lora(base, str(tmp_path / "lora.safetensors"), "fp32", False)
+
+    loaded = build_tiny_components("sd1", seed=0)
+    loaded.pipeline().load_lora_weights(path, adapter_name="default")
+    shapes = {
+        name: (module.lora_A["default"].weight.shape[0], module.scaling["default"])
+        for name, module in loaded.unet.named_modules()
+        if name.endswith(("to_q", "to_v")) and hasattr(module, "lora_A")
+    }
+    assert shapes and all(
+        shape == ((8, 2.0) if name.startswith("up_blocks.1.") else (4, 2.0)) for name, shape in shapes.items()
+    ), shapes
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_make_noise_with_an_offset_is_bit_for_bit_the_old_steps(dtype):
+    """train.py's offset noise before this module: a seed must give the same LoRA as it did."""
+    latents = torch.randn(2, 4, 8, 8).to(dtype).contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(11)
+    old = torch.randn_like(latents)
+    old += 0.07 * torch.randn(2, 4, 1, 1, dtype=latents.dtype)
+    torch.manual_seed(11)
+    new = make_noise(latents, noise_offset=0.07)
+    assert new.dtype == dtype and torch.equal(new, old)
