@@ -23,6 +23,8 @@ export function formatInspectReport(report: InspectReport, options: { showLayers
       `${report.format.name} ${report.format.variant}${report.format.isConvertible ? '' : ' (convert cannot rewrite it)'}`,
     ],
   ];
+  // Plain LoRA/LoCon says so in `format` already; LoHa, LoKr and DoRA get a line of their own.
+  if (report.modules.length > 0 && report.network.type !== 'lora') lines.push(['network type', networkLine(report)]);
   if (report.modules.length > 0) {
     lines.push(
       ['family', familyLine(report)],
@@ -44,6 +46,11 @@ export function formatInspectReport(report: InspectReport, options: { showLayers
   for (const problem of report.problems) lines.push(['warning', problem]);
   const text = lines.map(([label, value]) => `${label.padEnd(13)}${value}`).join('\n');
   return options.showLayers ? `${text}\n\n${layerTable(report.modules)}` : text;
+}
+
+/** The network type, and for LyCORIS ones what `merge`, `combine` and `resize` can do with it. */
+function networkLine({ network }: InspectReport): string {
+  return `${network.name} (merge bakes it into a checkpoint; combine and resize need a plain LoRA)`;
 }
 
 /** Long JSON values (a model's architecture) would bury the report; `--json` has them whole. */

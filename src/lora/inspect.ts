@@ -9,6 +9,15 @@ import {
   type HeaderModule,
   type ModuleKind,
 } from './lora-format.js';
+import { NETWORK_NAMES } from './lycoris-files.js';
+import {
+  componentConfigs,
+  isLycorisNetwork,
+  networkTypeOf,
+  peftModuleScale,
+  type ComponentConfig,
+  type NetworkType,
+} from './lycoris-modules.js';
 import { moduleScale, parseAdapterMetadata, type AdapterConfigs } from './peft-adapter-config.js';
 import type { Dtype, TensorInfo } from './safetensors.js';
 import { summarizeTraining, type TrainingSummary } from './training-summary.js';
@@ -52,6 +61,8 @@ export interface InspectReport {
   tensorCount: number;
   dtypes: Partial<Record<Dtype, number>>;
   format: { name: string; variant: string; isConvertible: boolean };
+  /** What the file trains: LoRA (incl. LoCon), LoHa, LoKr or DoRA (docs/formats/lycoris.md). */
+  network: { type: NetworkType; name: string };
   family: { name: FamilyName | null; basis: string; metadataSays: BaseFamily | null };
   layers: { total: number; unet: number; textEncoder: number; textEncoder2: number };
   /** Distinct values with how many layers have each, most common first. */
@@ -78,7 +89,11 @@ export interface HashReport extends FileHashes {
 export function inspectLora(input: InspectInput): InspectReport {
   const problems: string[] = [];
   const { modules: grouped, stray } = groupModules(input.tensors);
-  const format = detectFormat([...input.tensors.keys()], grouped, input.metadata.ss_network_module);
+  const network = networkTypeOf(input.tensors.keys());
+  const detected = detectFormat([...input.tensors.keys()], grouped, input.metadata.ss_network_module);
+  // The engine's LoHa/LoKr/DoRA files (peft keys) convert to LyCORIS' kohya layout.
+  const format =
+    isLycorisNetwork(network) && detected.name === 'diffusers' ? { ...detected, isConvertible: true } : detected;
   if (stray.length > 0 && format.name !== 'checkpoint')
     problems.push(`${stray.length} keys fit no LoRA module (first: \`${stray[0]}\`)`);
   const isLora = format.name !== 'checkpoint' && format.name !== 'unknown';
@@ -89,6 +104,7 @@ export function inspectLora(input: InspectInput): InspectReport {
     tensorCount: input.tensors.size,
     dtypes: countDtypes(input.tensors),
     format,
+    network: { type: network, name: NETWORK_NAMES[network] },
     family: isLora
       ? familyReport(grouped, input)
       : {
@@ -113,15 +129,20 @@ export function inspectLora(input: InspectInput): InspectReport {
 }
 
 function moduleReports(grouped: readonly HeaderModule[], input: InspectInput, problems: string[]): ModuleReport[] {
-  const configs = adapterConfigs(input, problems);
+  const isLycoris = isLycorisNetwork(networkTypeOf(input.tensors.keys()));
+  const configs = isLycoris ? {} : adapterConfigs(input, problems);
+  const lycorisConfigs = isLycoris ? lycorisAdapterConfigs(input, problems) : {};
   return grouped
     .map((module) => {
-      const { alpha, alphaSource } = moduleAlpha(module, input, configs);
+      const peft = lycorisScale(module, lycorisConfigs, input.fileName);
+      const { alpha, alphaSource } = peft
+        ? { alpha: peft.alpha, alphaSource: 'lora_adapter_metadata' as const }
+        : moduleAlpha(module, input, configs);
       return {
         name: module.name,
         component: module.component ?? null,
         kind: module.kind,
-        rank: module.rank ?? null,
+        rank: module.rank ?? peft?.rank ?? null,
         alpha,
         alphaSource,
         isConv: module.isConv,
@@ -137,6 +158,33 @@ function adapterConfigs(input: InspectInput, problems: string[]): AdapterConfigs
   } catch (error) {
     problems.push((error as Error).message);
     return {};
+  }
+}
+
+function lycorisAdapterConfigs(
+  input: InspectInput,
+  problems: string[],
+): Partial<Record<LoraComponent, ComponentConfig>> {
+  try {
+    return componentConfigs(input.metadata.lora_adapter_metadata, input.fileName);
+  } catch (error) {
+    problems.push((error as Error).message);
+    return {};
+  }
+}
+
+/** A peft LoHa/LoKr/DoRA module's rank and alpha from its saved config; undefined for kohya keys or no config. */
+function lycorisScale(
+  module: HeaderModule,
+  configs: Partial<Record<LoraComponent, ComponentConfig>>,
+  fileName: string,
+): { rank: number; alpha: number } | undefined {
+  const config = module.component && !module.name.startsWith('lora_') ? configs[module.component] : undefined;
+  if (config === undefined) return undefined;
+  try {
+    return peftModuleScale(config, module.name.slice(module.component!.length + 1), fileName);
+  } catch {
+    return undefined;
   }
 }
 

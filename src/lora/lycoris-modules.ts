@@ -81,7 +81,7 @@ export function networkTypeOf(tensorNames: Iterable<string>): NetworkType {
 /** True for the types this folder reads through lycoris-modules.ts rather than lora-modules.ts. */
 export const isLycorisNetwork = (network: NetworkType): boolean => network !== 'lora';
 
-interface ComponentConfig {
+export interface ComponentConfig {
   peftType: string;
   r: number;
   alpha: number;
@@ -194,10 +194,9 @@ function peftModule(stem: string, parts: Map<string, Tensor>, context: PeftConte
   const factors = new Map([...parts].filter(([part]) => part !== 'dora_scale' && part !== 'alpha'));
   checkFactors(kind, factors, stem, fileName);
   const config = context.configs[component];
-  const rank = config
-    ? (patternValue(config.rankPattern, modulePath, fileName) ?? config.r)
-    : factorRank(kind, factors);
-  const alpha = config ? (patternValue(config.alphaPattern, modulePath, fileName) ?? config.alpha) : rank;
+  const scaled = config ? peftModuleScale(config, modulePath, fileName) : undefined;
+  const rank = scaled ? scaled.rank : factorRank(kind, factors);
+  const alpha = scaled ? scaled.alpha : rank;
   // peft always scales by alpha / r (its LoKr too, even with two full factors); without a config diffusers loads
   // alpha = r, so scale 1.
   const scale = rank !== undefined && alpha !== undefined ? alpha / rank : 1;
@@ -313,8 +312,23 @@ function kohyaDoraScale(magnitude: Tensor, factors: Map<string, Tensor>): Tensor
   return { dtype: magnitude.dtype, shape: isConv ? [out, 1, 1, 1] : [out, 1], data: magnitude.data };
 }
 
+/** The rank and alpha peft gave one module of a LoHa/LoKr/DoRA file (its patterns first), from its saved config. */
+export function peftModuleScale(
+  config: ComponentConfig,
+  modulePath: string,
+  fileName: string,
+): { rank: number; alpha: number } {
+  return {
+    rank: patternValue(config.rankPattern, modulePath, fileName) ?? config.r,
+    alpha: patternValue(config.alphaPattern, modulePath, fileName) ?? config.alpha,
+  };
+}
+
 /** `lora_adapter_metadata` → per component: peft type, r, alpha (LoHa/LoKr `alpha`, LoRA `lora_alpha`), patterns. */
-function componentConfigs(json: string | undefined, fileName: string): Partial<Record<LoraComponent, ComponentConfig>> {
+export function componentConfigs(
+  json: string | undefined,
+  fileName: string,
+): Partial<Record<LoraComponent, ComponentConfig>> {
   if (json === undefined) return {};
   let flat: Record<string, unknown>;
   try {

@@ -11,6 +11,9 @@ import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
 import { readLoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
 import { addProduct } from './low-rank.js';
+import { addDelta } from './lycoris-delta.js';
+import { lycorisToMerge } from './lycoris-merge.js';
+import { isLycorisNetwork, networkTypeOf } from './lycoris-modules.js';
 import { planMerge, type Contribution, type LoraToMerge } from './merge-plan.js';
 import { serializeSafetensorsHeader, type TensorInfo } from './safetensors.js';
 import { readSafetensors, readSafetensorsHeader } from './safetensors-file.js';
@@ -74,7 +77,7 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
       family: familyName(checkpoint.family),
       changedTensors: plan.size,
       copiedTensors: ordered.length - plan.size,
-      modules: loras.reduce((n, l) => n + l.modules.length, 0),
+      modules: loras.reduce((n, l) => n + l.modules.length + (l.dense?.length ?? 0), 0),
       outputBytes,
     };
   } finally {
@@ -86,6 +89,10 @@ async function readLorasToMerge(loras: MergeOptions['loras'], checkpointFamily: 
   const read: LoraToMerge[] = [];
   for (const { path, weight } of loras) {
     const content = await readSafetensors(path);
+    if (isLycorisNetwork(networkTypeOf(content.tensors.keys()))) {
+      read.push(lycorisToMerge(content, { fileName: path, weight, fallbackFamily: checkpointFamily }));
+      continue;
+    }
     // A file that cannot tell its family is read with the checkpoint's; the shape checks then catch a wrong one.
     const set = readLoraFactors(content, { fileName: path, fallbackFamily: checkpointFamily });
     const modelHash = content.metadata.sshs_model_hash;
@@ -130,7 +137,10 @@ function mergedTensor(
   const dtype = info.dtype as FloatDtype; // planMerge refused any other
   const weights = decodeFloats(dtype, readAt(source, info.dataOffsets[1] - info.dataOffsets[0], position));
   const cols = info.shape.slice(1).reduce((n, d) => n * d, 1);
-  for (const { up, down, scale, rowOffset } of contributions) addProduct(weights, cols, up, down, scale, rowOffset);
+  for (const term of contributions) {
+    if ('delta' in term) addDelta(weights, cols, term.delta, term.strength, term.rowOffset, term.magnitude);
+    else addProduct(weights, cols, term.up, term.down, term.scale, term.rowOffset);
+  }
   return encodeFloats(dtype, weights);
 }
 
@@ -184,7 +194,7 @@ function mergedRecord(earlier: string | undefined, loras: readonly LoraToMerge[]
     records.push({
       file: basename(lora.fileName),
       weight: lora.weight,
-      modules: lora.modules.length,
+      modules: lora.modules.length + (lora.dense?.length ?? 0),
       ...(lora.modelHash ? { sshs_model_hash: lora.modelHash } : {}),
     });
   }

@@ -6,12 +6,15 @@ import type { BaseFamily } from './kohya-keys.js';
 import type { LoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
 import type { Matrix } from './low-rank.js';
+import type { Magnitude } from './lycoris-delta.js';
 import type { TensorInfo } from './safetensors.js';
 
 export interface LoraToMerge {
   fileName: string;
   weight: number;
   modules: readonly LoraFactors[];
+  /** LoHa / LoKr / DoRA modules, as their full weight change (lycoris-merge.ts). */
+  dense?: readonly DenseFactors[];
   /** The family the file's names and widths show, when they show one (lora-format.ts detectFamily). */
   family?: BaseFamily;
   familyBasis?: string;
@@ -19,13 +22,31 @@ export interface LoraToMerge {
   modelHash?: string;
 }
 
+/** A module whose weight change is not an up·down pair: ΔW itself (already × its own scale), and DoRA's magnitude. */
+export interface DenseFactors {
+  name: string;
+  lookupName: string;
+  delta: Matrix;
+  magnitude?: Magnitude;
+}
+
 /** One LoRA module's term in a checkpoint tensor: scale·up@down added from row `rowOffset` on. */
-export interface Contribution {
+export interface LowRankContribution {
   up: Matrix;
   down: Matrix;
   scale: number;
   rowOffset: number;
 }
+
+/** A LoHa / LoKr / DoRA term: strength·ΔW, or for DoRA the re-normed W + ΔW (lycoris-delta.ts addDelta). */
+export interface DenseContribution {
+  delta: Matrix;
+  strength: number;
+  rowOffset: number;
+  magnitude?: Magnitude;
+}
+
+export type Contribution = LowRankContribution | DenseContribution;
 
 const WRONG_BASE_HINT = 'merge a LoRA into the base model family it was trained on (SD 1.x, SD 2.x or SDXL)';
 
@@ -58,6 +79,22 @@ export function planMerge(
       });
       plan.set(target.key, contributions);
     }
+    for (const module of lora.dense ?? []) {
+      const target = checkpoint.targets.get(module.lookupName);
+      if (!target) {
+        throw new LoraFileError(
+          `module \`${module.name}\` matches no weight of \`${checkpointFile}\` (${familyName(checkpoint.family)})`,
+          { code: 'module_not_in_base', culprit: lora.fileName, hint: WRONG_BASE_HINT },
+        );
+      }
+      const info = tensors.get(target.key)!;
+      const changeShape = { name: module.name, up: { rows: module.delta.rows }, down: { cols: module.delta.cols } };
+      checkShape(changeShape, target.key, info, target.rows, lora.fileName);
+      const contributions = plan.get(target.key) ?? [];
+      const { delta, magnitude } = module;
+      contributions.push({ delta, strength: lora.weight, rowOffset: target.rows?.[0] ?? 0, magnitude });
+      plan.set(target.key, contributions);
+    }
   }
   return plan;
 }
@@ -72,7 +109,7 @@ function checkFamily(lora: LoraToMerge, checkpoint: CheckpointTargets, checkpoin
 }
 
 function checkShape(
-  module: LoraFactors,
+  module: { name: string; up: { rows: number }; down: { cols: number } },
   key: string,
   info: TensorInfo,
   rows: readonly [number, number] | undefined,

@@ -4,6 +4,8 @@ import { basename, resolve } from 'node:path';
 import type { BaseFamily } from './kohya-keys.js';
 import { readLoraFactors, type LoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
+import { rankEditRefusal } from './lycoris-files.js';
+import { isLycorisNetwork, networkTypeOf } from './lycoris-modules.js';
 import {
   combineModules,
   editedModulesToTensors,
@@ -31,7 +33,7 @@ export interface ResizeOptions extends RankTarget {
 
 export async function resizeLoraFile(options: ResizeOptions): Promise<RankFileResult> {
   checkOutput(options.output, [options.input]);
-  const { file, modules } = await readLora(options.input, options.family);
+  const { file, modules } = await readLora(options.input, options.family, 'resize');
   const { modules: edited, report } = resizeModules(modules, options);
   const record = {
     from: basename(options.input),
@@ -63,7 +65,7 @@ export async function combineLoraFiles(options: CombineOptions): Promise<RankFil
   );
   const loras = [];
   for (const { path, weight } of options.inputs)
-    loras.push({ fileName: path, weight, ...(await readLora(path, options.family)) });
+    loras.push({ fileName: path, weight, ...(await readLora(path, options.family, 'combine')) });
   const { modules: edited, report } = combineModules(
     loras,
     options.rank === undefined ? undefined : { rank: options.rank },
@@ -87,8 +89,11 @@ export async function combineLoraFiles(options: CombineOptions): Promise<RankFil
 async function readLora(
   path: string,
   family: BaseFamily | undefined,
+  command: 'combine' | 'resize',
 ): Promise<{ file: SafetensorsFile; modules: LoraFactors[] }> {
   const file = await readSafetensors(path);
+  const network = networkTypeOf(file.tensors.keys());
+  if (isLycorisNetwork(network)) throw rankEditRefusal(path, network, command);
   // Without --family the file's own names and widths decide (and a file that cannot tell is an error).
   return { file, modules: readLoraFactors(file, { fileName: path, ...(family ? { family } : {}) }).modules };
 }
