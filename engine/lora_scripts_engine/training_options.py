@@ -63,17 +63,18 @@ def offset_noise(
 
 
 def multires_noise(base_noise: torch.Tensor, iterations: int, discount: float) -> torch.Tensor:
-    """Multi-resolution ("pyramid") noise: `base_noise` plus Gaussian noise drawn at coarser and coarser sizes.
+    """Multi-resolution ("pyramid") noise: `base_noise` plus `iterations` layers of Gaussian noise, each coarser.
 
-    Layer i is drawn at the size divided by r^i (r uniform in [2, 4), as in kohya sd-scripts' pyramid_noise_like and
-    Jonathan Whitaker's "multi-resolution noise" report), upsampled bilinearly and weighted by `discount`^i; it stops
-    early once a layer is one pixel wide. Coarse layers move whole regions together, so the model also learns overall
-    colour and contrast. Each image's noise is then divided by its own standard deviation: unit variance per image,
-    as the noise schedule assumes.
+    As in Jonathan Whitaker's "Multi-Resolution Noise for Diffusion Model Training" report and kohya sd-scripts'
+    pyramid_noise_like (so their `multires_noise_iterations` / `multires_noise_discount` values carry over): layer i
+    (from 0) is drawn at the size divided by r^i, r uniform in [2, 4), upsampled bilinearly and weighted by
+    `discount`^i; it stops early once a layer is one pixel wide. Coarse layers move whole regions together, so the
+    model also learns overall colour and contrast. Each image's noise is then divided by its own standard deviation
+    (kohya divides by the whole batch's): unit variance per image, as the noise schedule assumes.
     """
     batch, channels, height, width = base_noise.shape
     noise = base_noise.float().clone()
-    for i in range(1, iterations + 1):
+    for i in range(iterations):
         ratio = 2 + 2 * float(torch.rand(()))
         size = (max(1, int(height / ratio**i)), max(1, int(width / ratio**i)))
         coarse = torch.randn(batch, channels, *size, device=base_noise.device)

@@ -112,7 +112,7 @@ def test_multires_noise_has_unit_variance_per_image_and_low_frequencies():
 
     # plain Gaussian noise has no correlation between neighbouring pixels; the coarse layers add it
     assert abs(neighbour_correlation(base)) < 0.05
-    assert neighbour_correlation(noise) > 0.3
+    assert neighbour_correlation(noise) > 0.15
 
 
 def test_multires_noise_stops_once_a_layer_is_one_pixel():
@@ -121,7 +121,7 @@ def test_multires_noise_stops_once_a_layer_is_one_pixel():
     multires_noise(base, iterations=50, discount=0.3)
     after_capped = torch.rand(())
     torch.manual_seed(0)
-    multires_noise(base, iterations=3, discount=0.3)  # 8 / 2^3 = 1: three layers at most, whatever `iterations` says
+    multires_noise(base, iterations=4, discount=0.3)  # layer 3 is 8 / r^3 < 1 → 1 pixel: four layers at most
     assert torch.equal(torch.rand(()), after_capped)
 
 
