@@ -17,7 +17,7 @@ describe('facts derived from the schema', () => {
       expect(RESUME_FREE_KEYS).not.toContain(bound);
     const reasons = Object.values(RESUME_FREE_REASONS) as string[];
     for (const key of RESUME_FREE_KEYS) expect(reasons).toContain(metaOf(key).resumeFree);
-    expect(RESUME_FREE_KEYS).toHaveLength(22);
+    expect(RESUME_FREE_KEYS).toHaveLength(23);
   });
 
   it('shows the resume facts and the presets in the reference', () => {
