@@ -312,6 +312,23 @@ def unet_blocks(unet: torch.nn.Module) -> list[str]:
     return names + [f"up_blocks.{i}" for i in range(len(unet.up_blocks))] + [OTHER_BLOCK]
 
 
+def block_values(entries: Sequence[str], key: str, cast: type = float) -> dict[str, float]:
+    """The config's `BLOCK=VALUE` items (`["up_blocks.3=0.5", "mid_block=0"]`; zod checked their form and range) →
+    {block: value}. A block named twice is refused: which value was meant is unclear."""
+    values: dict[str, float] = {}
+    for entry in entries:
+        block, _, value = entry.partition("=")
+        if block in values:
+            raise EngineFailure(
+                "duplicate_unet_block",
+                f"`{key}` names {block} twice",
+                culprit=key,
+                hint=f"keep one `{block}=…` item",
+            )
+        values[block] = cast(value)
+    return values
+
+
 def per_block_lr_groups(unet: torch.nn.Module, learning_rate: float, multipliers: dict[str, float]) -> list[dict]:
     """Optimizer groups for the UNet's trainable (LoRA) parameters: one per block, lr = learning_rate × multiplier.
 

@@ -535,3 +535,13 @@ def test_make_noise_with_an_offset_is_bit_for_bit_the_old_steps(dtype):
     torch.manual_seed(11)
     new = make_noise(latents, noise_offset=0.07)
     assert new.dtype == dtype and torch.equal(new, old)
+
+
+def test_block_values_read_the_configs_items():
+    from lora_scripts_engine.training_options import block_values
+
+    assert block_values(["up_blocks.3=0.5", "mid_block=0"], "unet_block_lr") == {"up_blocks.3": 0.5, "mid_block": 0.0}
+    assert block_values(["down_blocks.0=8"], "unet_block_rank", int) == {"down_blocks.0": 8}
+    with pytest.raises(EngineFailure) as raised:
+        block_values(["mid_block=1", "mid_block=2"], "unet_block_lr")
+    assert raised.value.culprit == "unet_block_lr"
