@@ -153,6 +153,28 @@ describe.skipIf(!hasRedis())('render queue', () => {
     }
   }, 300_000);
 
+  it('runs an interactive render before a batch render that has waited longer', async () => {
+    const busy = new AbortController();
+    let progressed = false;
+    const long = client.render(request({ steps: 400 }), busy.signal, () => {
+      progressed = true;
+    });
+    await waitFor(async () => progressed, { what: 'the worker busy', timeoutMs: 120_000 });
+    const before = outcomes.length;
+    const batch = client.render(request({ seeds: [301], priority: 'batch' }));
+    const interactive = client.render(request({ seeds: [302] }));
+    // Both wait in Redis before the worker is free.
+    const queue = new Queue(RENDER_QUEUE, { connection: { url: redis.url }, prefix: QUEUE_PREFIX });
+    await waitFor(async () => (await queue.getPrioritizedCount()) === 2, { what: 'both waiting', timeoutMs: 30_000 });
+    await queue.close();
+    busy.abort();
+    await expect(long).rejects.toMatchObject({ code: 'render_cancelled' });
+    await Promise.all([batch, interactive]);
+    await waitFor(async () => outcomes.length >= before + 3, { what: 'three answers', timeoutMs: 30_000 });
+    const seeds = outcomes.slice(before).flatMap((o) => ('images' in o ? o.images.map((image) => image.seed) : []));
+    expect(seeds).toEqual([302, 301]);
+  }, 300_000);
+
   it('shares a burst of renders between two workers, each loading the base model once', async () => {
     const second = await consumer('worker-b');
     const before = outcomes.length;
