@@ -545,3 +545,29 @@ def test_block_values_read_the_configs_items():
     with pytest.raises(EngineFailure) as raised:
         block_values(["mid_block=1", "mid_block=2"], "unet_block_lr")
     assert raised.value.culprit == "unet_block_lr"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_options_run_on_cuda(tmp_path):
+    """Device placement: weights, timesteps and a state loaded from a CPU file all meet on the GPU."""
+    latents = torch.randn(2, 4, 16, 16, device="cuda")
+    noise = make_noise(latents, noise_offset=0.05, adaptive_noise_scale=0.01, multires_noise_iterations=4)
+    assert noise.device.type == "cuda"
+    weights = loss_weights_min_snr(torch.tensor([10, 900], device="cuda"), scheduler(), 5.0, "epsilon")
+    mask = mask_to_latent(torch.ones(2, 1, 128, 128, device="cuda"), (16, 16))
+    loss = step_loss(noise, latents, sample_weights=weights * prior_loss_weights([False, True], 0.5), mask=mask)
+    assert loss.device.type == "cuda" and torch.isfinite(loss)
+
+    param = torch.nn.Parameter(torch.zeros(4, device="cuda"))
+    ema = LoraEma([param], decay=0.9)
+    ema.update()
+    torch.save(ema.state_dict(), tmp_path / "ema.pt")
+    resumed = LoraEma([param], decay=0.9)
+    resumed.load_state_dict(torch.load(tmp_path / "ema.pt", map_location="cpu", weights_only=True))
+    with torch.no_grad():
+        param.fill_(1.0)
+    resumed.update()  # fails if the loaded average stayed on the CPU
+    for name in ("prodigy", "adafactor"):
+        optimizer = make_optimizer_extra([{"params": [param], "lr": 1.0}], name, 0.0)
+        param.grad = torch.ones_like(param)
+        optimizer.step()
