@@ -15,7 +15,7 @@ import { inspectLoraFile } from './inspect-file.js';
 import { readLycorisModules, networkTypeOf } from './lycoris-modules.js';
 import { mergeLorasIntoCheckpoint } from './merge-checkpoint.js';
 import { combineLoraFiles, resizeLoraFile } from './rank-files.js';
-import { parseSafetensors, type SafetensorsContent } from './safetensors.js';
+import { parseSafetensors, type SafetensorsContent, type TensorInfo } from './safetensors.js';
 import { convertPeftFileToKohya } from './to-kohya.js';
 
 const NETWORKS = ['loha', 'lokr', 'dora'] as const;
@@ -53,7 +53,10 @@ function relativeError(a: Float32Array, b: Float32Array): number {
 function expectMergedLikePeft(mergedPath: string, expectedPath: string, strength: number): number {
   const merged = read(mergedPath);
   const expected = read(expectedPath);
-  const { targets } = checkpointTargets(merged.tensors, 'sd1');
+  const infos = new Map<string, TensorInfo>(
+    [...merged.tensors].map(([key, t]) => [key, { dtype: t.dtype, shape: [...t.shape], dataOffsets: [0, 0] }]),
+  );
+  const { targets } = checkpointTargets(infos, 'sd1');
   const modules = [...expected.tensors.keys()].filter((k) => k.endsWith('.merged')).map((k) => k.slice(0, -7));
   for (const module of modules) {
     const target = targets.get(lookupName(module));
