@@ -167,8 +167,10 @@ def step_loss(
     """The step's scalar loss: the mean over the batch of each sample's (masked) squared error times its weight.
 
     `sample_weights` is the product of whichever per-sample weights are on (loss_weights_min_snr, prior_loss_weights).
-    With neither weights nor mask it equals `F.mse_loss(prediction, target)` (every sample has the same pixel count).
+    With neither weights nor mask it is `F.mse_loss(prediction, target)`, the plain step's loss.
     """
+    if sample_weights is None and mask is None:
+        return F.mse_loss(prediction.float(), target.float(), reduction="mean")  # bit for bit the plain step's
     losses = per_sample_mse(prediction, target, mask)
     if sample_weights is not None:
         losses = losses * sample_weights.to(losses.device, losses.dtype)
@@ -350,11 +352,24 @@ def per_block_lr_groups(unet: torch.nn.Module, learning_rate: float, multipliers
     for name, param in unet.named_parameters():
         if param.requires_grad:
             by_block[unet_block_of(name)].append(param)
-    return [
-        {"params": params, "lr": learning_rate * multipliers.get(block, 1.0), "block": block}
-        for block, params in by_block.items()
-        if params
-    ]
+    groups = []
+    for block, params in by_block.items():
+        if params:
+            multiplier = multipliers.get(block, 1.0)
+            groups.append(
+                {"params": params, "lr": learning_rate * multiplier, "block": block, "lr_multiplier": multiplier}
+            )
+    return groups
+
+
+def logged_learning_rate(optimizer: torch.optim.Optimizer, last_lrs: Sequence[float]) -> float:
+    """The learning rate to report: the scheduled `learning_rate` itself, whatever the block multipliers, and for
+    Prodigy the step size it uses (its estimate d times the scheduled lr)."""
+    for lr, group in zip(last_lrs, optimizer.param_groups):
+        multiplier = group.get("lr_multiplier", 1.0)
+        if multiplier:
+            return lr / multiplier * group.get("d", 1.0)
+    return 0.0
 
 
 def block_rank_pattern(unet: torch.nn.Module, block_ranks: dict[str, int], rank: int, alpha: float) -> dict:

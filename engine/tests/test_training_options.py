@@ -571,3 +571,18 @@ def test_the_options_run_on_cuda(tmp_path):
         optimizer = make_optimizer_extra([{"params": [param], "lr": 1.0}], name, 0.0)
         param.grad = torch.ones_like(param)
         optimizer.step()
+
+
+def test_logged_learning_rate_is_the_scheduled_base_rate(unet_with_lora):
+    from lora_scripts_engine.training_options import logged_learning_rate
+
+    groups = per_block_lr_groups(unet_with_lora, 1e-4, {"down_blocks.0": 0.0, "mid_block": 3.0})
+    optimizer = torch.optim.AdamW(groups)
+    scheduled = [g["lr"] * 0.5 for g in groups]  # a scheduler halfway down
+    assert groups[0]["block"] == "down_blocks.0"  # multiplier 0: skipped
+    assert logged_learning_rate(optimizer, scheduled) == pytest.approx(0.5e-4)
+    weight = torch.nn.Parameter(torch.zeros(2))
+    prodigy = make_optimizer_extra([{"params": [weight], "lr": 1.0}], "prodigy", 0.0)
+    prodigy.param_groups[0]["d"] = 2e-5
+    assert logged_learning_rate(prodigy, [0.5]) == pytest.approx(1e-5)
+    assert logged_learning_rate(torch.optim.AdamW([weight], lr=3e-4), [3e-4]) == pytest.approx(3e-4)
