@@ -1,5 +1,5 @@
-// Where experiments, their events and their imported counts are kept: an interface, so that a PostgreSQL backend can
-// come later behind the same calls (sqlite-store.ts is the embedded one).
+// Where experiments, their events and their imported counts are kept: an interface with two backends behind the same
+// calls (sqlite-store.ts, the embedded one; postgres-store.ts, shared by several servers).
 import { LoraScriptsError } from '../errors.js';
 import { plannedUsers } from './analysis.js';
 import { bucketOf, armIndexFor } from './stats/assignment.js';

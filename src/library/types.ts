@@ -1,4 +1,4 @@
-// The style library's records and the store contract every backend keeps (SQLite now, PostgreSQL later).
+// The style library's records and the store contract every backend keeps (sqlite-store.ts, postgres-store.ts).
 
 /** draft → promoted → retired; a retired version may be promoted again (a roll-back). lifecycle.ts decides. */
 export const VERSION_STATUSES = ['draft', 'promoted', 'retired'] as const;
