@@ -202,6 +202,22 @@ def load_mask(path: str, size: tuple[int, int], placement: Placement, latent_siz
     return mask_to_latent(pixels.float() / 255.0, latent_size)
 
 
+def masks_for_batch(
+    mask_paths: Sequence[str | None],
+    placements: Sequence[Placement],
+    size: tuple[int, int],
+    latent_size: tuple[int, int],
+    device=None,
+) -> torch.Tensor:
+    """The batch's masks [B, 1, h, w]: each picture's mask placed like the picture (load_mask), or all ones for a
+    picture without a mask (it is learned whole)."""
+    masks = [
+        load_mask(path, size, placement, latent_size) if path else torch.ones(1, 1, *latent_size)
+        for path, placement in zip(mask_paths, placements)
+    ]
+    return torch.cat(masks).to(device)
+
+
 # ---- EMA of the LoRA weights ------------------------------------------------------------------
 
 
@@ -251,6 +267,11 @@ class LoraEma:
         self.average.load_state_dict(state)
         # EMAModel keeps the loaded tensors where torch.load put them (the CPU): move them next to the parameters.
         self.average.shadow_params = [s.to(p.device, torch.float32) for s, p in zip(saved, self.params)]
+
+
+def averaged(ema: LoraEma | None) -> contextlib.AbstractContextManager:
+    """`with averaged(ema):` around a save (or samples): the EMA weights inside when EMA is on, else nothing changes."""
+    return ema.swapped_in() if ema else contextlib.nullcontext()
 
 
 # ---- optimizers -------------------------------------------------------------------------------

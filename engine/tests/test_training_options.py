@@ -586,3 +586,30 @@ def test_logged_learning_rate_is_the_scheduled_base_rate(unet_with_lora):
     prodigy.param_groups[0]["d"] = 2e-5
     assert logged_learning_rate(prodigy, [0.5]) == pytest.approx(1e-5)
     assert logged_learning_rate(torch.optim.AdamW([weight], lr=3e-4), [3e-4]) == pytest.approx(3e-4)
+
+
+def test_masks_for_batch_learns_pictures_without_a_mask_whole(tmp_path):
+    from lora_scripts_engine.training_options import masks_for_batch
+
+    mask = Image.new("L", (16, 16), 0)
+    mask.paste(255, (0, 0, 8, 16))
+    mask.save(tmp_path / "mask.png")
+    placement = Placement((16, 16), 0, 0, False)
+    masks = masks_for_batch([str(tmp_path / "mask.png"), None], [placement, placement], (16, 16), (2, 2))
+    assert masks.shape == (2, 1, 2, 2)
+    assert masks[0].flatten().tolist() == [1.0, 0.0, 1.0, 0.0] and torch.all(masks[1] == 1)
+
+
+def test_averaged_swaps_in_the_ema_only_when_it_is_on():
+    from lora_scripts_engine.training_options import averaged
+
+    param = torch.nn.Parameter(torch.zeros(2))
+    ema = LoraEma([param], decay=0.9)
+    ema.update()  # the average is the zeros
+    with torch.no_grad():
+        param.fill_(1.0)
+    with averaged(ema):
+        assert torch.all(param == 0)
+    with averaged(None):
+        assert torch.all(param == 1)
+    assert torch.all(param == 1)
