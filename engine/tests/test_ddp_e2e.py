@@ -176,3 +176,24 @@ def test_gpu_indices_without_a_gpu_are_one_line_naming_devices(root):
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: devices: GPU 0, 1 does not exist: no CUDA GPU is visible"], result.stderr
+
+
+def test_ctrl_c_stops_both_processes_at_one_step_and_keeps_what_they_trained(root, one_process):
+    config = write_config(root, "stopped", batch_size=1, devices="cpu:2", epochs=40, save_steps=2)
+    process = subprocess.Popen(
+        ["node", str(REPO / "bin" / "lora-scripts.mjs"), "train", "--config", str(config)],
+        cwd=root,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first_state = root / "stopped" / "states" / "step-00000002" / "state.json"
+    wait_until(lambda: first_state.exists() or process.poll() is not None, "no state was saved")
+    process.send_signal(signal.SIGINT)  # the CLI passes it to the first rank, which tells the other at its next step
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    record = json.loads((root / "stopped" / "lora_scripts.json").read_text())
+    stopped_at = record["training"]["steps"]
+    assert record["training"]["interrupted"] and 2 <= stopped_at < 80
+    assert (root / "stopped" / "states" / f"step-{stopped_at:08d}" / "state.json").exists()
