@@ -20,7 +20,7 @@ from peft import LoHaConfig, LoKrConfig, LoraConfig, PeftConfig
 from peft.utils import set_peft_model_state_dict
 
 NETWORK_TYPES = ("lora", "locon", "dora", "loha", "lokr")
-# peft's config class name → our network type, as stored in the file's `lora_adapter_metadata`.
+# peft's `peft_type`, as stored in the file's `lora_adapter_metadata` → its config class.
 CONFIG_TYPES = {"LORA": LoraConfig, "LOHA": LoHaConfig, "LOKR": LoKrConfig}
 
 
@@ -83,28 +83,45 @@ def network_type(config: PeftConfig) -> str:
     raise ValueError(f"{type(config).__name__} is not a network type lora-scripts trains")
 
 
-def config_from_metadata(metadata: dict) -> PeftConfig:
-    """A peft config from what `lora_files.adapter_metadata` saved (one component's `to_dict()`)."""
-    fields = dict(metadata)
-    config_class = CONFIG_TYPES.get(str(fields.get("peft_type", "LORA")).upper())
-    if config_class is None:
-        raise ValueError(f"peft_type {fields.get('peft_type')!r} is not LoRA, LoHa or LoKr")
-    return config_class.from_peft_type(**fields) if hasattr(config_class, "from_peft_type") else config_class(**fields)
+def saved_config(file_metadata: dict[str, str], component: str) -> PeftConfig | None:
+    """The peft config `lora_files.save_lora` stored for `component` ("unet", "text_encoder", …), or None.
 
-
-def component_metadata(file_metadata: dict[str, str], component: str) -> dict | None:
-    """One component's saved config from a diffusers LoRA file's `lora_adapter_metadata` (None when absent)."""
+    diffusers flattens each component's `to_dict()` into `lora_adapter_metadata` as `"<component>.<field>"`; peft's
+    own `from_peft_type` picks LoraConfig, LoHaConfig or LoKrConfig from `peft_type`.
+    """
     raw = file_metadata.get("lora_adapter_metadata")
     if not raw:
         return None
-    configs = json.loads(raw)
-    return configs.get(f"{component}.lora_adapter_metadata") or configs.get(component)
+    prefix = component + "."
+    fields = {key[len(prefix) :]: value for key, value in json.loads(raw).items() if key.startswith(prefix)}
+    if not fields:
+        return None
+    peft_type = str(fields.get("peft_type", "LORA")).upper()
+    if peft_type not in CONFIG_TYPES:
+        raise ValueError(f"{component} adapter is {peft_type}, not LoRA, LoHa or LoKr")
+    fields.pop("peft_version", None)  # written by peft on save, not a config field
+    return CONFIG_TYPES[peft_type](**{k: v for k, v in fields.items() if k != "peft_type"})
+
+
+def component_state(tensors: dict[str, torch.Tensor], component: str, model: torch.nn.Module) -> dict:
+    """One component's adapter weights from a saved file, named as `model`'s modules are (peft's state-dict names).
+
+    save_lora writes text encoders with the `text_model.` wrapper; transformers >= 5 models have none.
+    """
+    prefix = component + "."
+    state = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
+    has_wrapper = any(name.startswith("text_model.") for name, _ in model.named_modules())
+    if component.startswith("text_encoder") and not has_wrapper:
+        state = {key.removeprefix("text_model."): value for key, value in state.items()}
+    return state
 
 
 def load_adapter(model: torch.nn.Module, state: dict[str, torch.Tensor], config: PeftConfig) -> None:
-    """Injects `config` into `model` and loads the saved weights through peft's own loader; refuses missing keys."""
+    """Injects `config` into `model` and loads the saved weights through peft's own loader; refuses a misfit."""
     model.add_adapter(config)
     result = set_peft_model_state_dict(model, state)
-    missing = [key for key in result.missing_keys if ".default" in key and "base_layer" not in key]
-    if result.unexpected_keys or missing:
-        raise ValueError(f"adapter weights do not fit: unexpected {result.unexpected_keys[:3]}, missing {missing[:3]}")
+    adapter_keys = {key for key in result.missing_keys if ".default" in key or "lora_magnitude_vector" in key}
+    if result.unexpected_keys or adapter_keys:
+        raise ValueError(
+            f"adapter weights do not fit: unexpected {result.unexpected_keys[:3]}, missing {sorted(adapter_keys)[:3]}"
+        )
