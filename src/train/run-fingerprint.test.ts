@@ -41,6 +41,15 @@ describe('runFingerprint / fingerprintChanges', () => {
     ]);
   });
 
+  it('compares the global batch, so a state resumes on another number of processes that keeps it', () => {
+    const twoProcesses = runFingerprint(config('batch_size: 1\ndevices: cpu:2'), { ...hashes, processes: 2 });
+    const oneProcess = runFingerprint(config('batch_size: 2'), hashes);
+    expect(fingerprintChanges(twoProcesses, oneProcess)).toEqual([]);
+    expect(fingerprintChanges(twoProcesses, runFingerprint(config('batch_size: 1'), hashes))).toEqual([
+      '`batch_size` 2 → 1',
+    ]);
+  });
+
   it('ignores a key the saved state does not know (a newer tool version added it)', () => {
     const saved = runFingerprint(config(''), hashes);
     delete saved.config.noise_offset;
