@@ -20,6 +20,15 @@ export const NETWORK_NAMES: Readonly<Record<NetworkType, string>> = {
   dora: 'DoRA',
 };
 
+// Who applies a LyCORIS file as it is. A1111 norms DoRA per input channel only, so it misreads our per-output
+// `dora_scale` (docs/formats/lycoris.md §4).
+const LOADERS: Readonly<Record<NetworkType, string>> = {
+  lora: 'A1111, Forge and ComfyUI load it',
+  loha: 'A1111, Forge and ComfyUI load it; `lora-scripts merge` bakes it into a checkpoint',
+  lokr: 'A1111, Forge and ComfyUI load it; `lora-scripts merge` bakes it into a checkpoint',
+  dora: 'ComfyUI loads it, A1111 misapplies its per-output magnitudes; `lora-scripts merge` bakes it into a checkpoint',
+};
+
 /** convertPeftFileToKohya for a LoHa, LoKr or DoRA the engine saved: the LyCORIS file, hashes stamped. */
 export async function writeLycorisKohyaFile(
   file: SafetensorsContent,
@@ -60,9 +69,7 @@ export async function convertLycorisFile(
       {
         code: 'conversion_not_defined',
         culprit: options.input,
-        hint: isKohya
-          ? 'use the file as it is: A1111, Forge and ComfyUI load it; `lora-scripts merge` bakes it into a checkpoint'
-          : 'convert it `--to kohya` for A1111 and ComfyUI',
+        hint: isKohya ? `use the file as it is: ${LOADERS[network]}` : 'convert it `--to kohya` for A1111 and ComfyUI',
       },
     );
   }
@@ -70,7 +77,7 @@ export async function convertLycorisFile(
     throw new LoraFileError(`is already a LyCORIS (kohya-key) ${name} file`, {
       code: 'conversion_not_defined',
       culprit: options.input,
-      hint: 'A1111, Forge and ComfyUI load it as it is',
+      hint: `use the file as it is: ${LOADERS[network]}`,
     });
   }
   const file = await readSafetensors(options.input);
