@@ -14,6 +14,7 @@ import { waitFor } from '../testing/serve-process.js';
 import { JOB_QUEUE, QUEUE_PREFIX, type QueueLocation, queueLocation } from './connection.js';
 import { type QueueDispatcher, startQueueDispatcher } from './dispatcher.js';
 import { openQueueInspector } from './inspector.js';
+import { withQueueDevices } from './queue-devices.js';
 import { type QueueWorker, startQueueWorker } from './worker.js';
 import { DEFAULT_QUEUE_TIMING, type QueueTiming } from './timing.js';
 
@@ -66,8 +67,12 @@ function worker(execute: JobExecutor, name = 'w1'): QueueWorker {
   return started;
 }
 
+function newJob(kind: Job['kind'], config: Record<string, unknown> = {}) {
+  return { kind, device: 'default', config };
+}
+
 async function submit(kind: Job['kind'], config: Record<string, unknown> = {}): Promise<Job> {
-  return store.createJob({ kind, device: 'default', config });
+  return store.createJob(newJob(kind, config));
 }
 
 function waitForStatus(id: string, status: Job['status']): Promise<Job> {
@@ -110,6 +115,30 @@ describe.skipIf(!hasRedis())('the studio on a queue', () => {
     const warnings = updates.flatMap((update) => (update.type === 'warning' ? [update.code] : []));
     expect(warnings).toEqual(['w1', 'w2', 'w3', 'w4', 'w5']);
     expect(await statusHistory(id)).toEqual(['queued', 'running', 'done']);
+  });
+
+  it('runs jobs on several workers at once, each job its own device in the store', async () => {
+    const studio = await dispatcher();
+    let arrivals = 0;
+    let bothRunning: () => void = () => {};
+    const barrier = new Promise<void>((done) => {
+      bothRunning = done;
+    });
+    // Each run waits for the other to start: they end only if the store let both be running at once.
+    const together: JobExecutor = async () => {
+      if (++arrivals === 2) bothRunning();
+      await barrier;
+      return [];
+    };
+    worker(together, 'w1');
+    worker(together, 'w2');
+    const queueStore = withQueueDevices(store);
+    const jobs = [await queueStore.createJob(newJob('train')), await queueStore.createJob(newJob('train'))];
+    studio.wake();
+    for (const { id } of jobs) await waitForStatus(id, 'done');
+    expect(jobs.map((job) => job.device)).toEqual(jobs.map((job) => `queue:${job.id}`));
+    const workerLines = await Promise.all(jobs.map(async ({ id }) => (await store.readLog(id))[0]?.text));
+    expect(workerLines.sort()).toEqual(['run 1 on worker w1', 'run 1 on worker w2']);
   });
 
   it('takes waiting jobs by priority: generate, then prepare, then train', async () => {

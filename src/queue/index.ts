@@ -19,6 +19,8 @@ export { type QueueDispatcher, type QueueDispatcherOptions, startQueueDispatcher
  */
 export { type QueueWorker, type QueueWorkerOptions, startQueueWorker } from './worker.js';
 export { KIND_PRIORITY } from './job-options.js';
+export { withQueueDevices } from './queue-devices.js';
+export { checkQueueReachable, shownQueueUrl } from './reach.js';
 export { DEFAULT_QUEUE_TIMING, type QueueTiming, queueTimingFromEnv } from './timing.js';
 /** The live workers and the dead-letter list, for the studio's routes. */
 export { defaultWorkerName, type WorkerInfo, workerInfoSchema } from './registry.js';

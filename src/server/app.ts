@@ -19,6 +19,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { loraRoutes } from './routes/loras.js';
 import { workspaceFileRoutes } from './routes/files.js';
 import { webAppRoutes } from './routes/web-app.js';
+import { workerRoutes } from './routes/workers.js';
 import { jsonBody, REFUSED_RESPONSES } from './routes/responses.js';
 import { type ErrorBody, type OpenApiDocument, openApiDocumentSchema } from './schemas.js';
 import { metaRoutes } from './routes/meta.js';
@@ -100,7 +101,8 @@ export function createApp({
     .route('/', libraryRoutes(deps))
     .route('/', experimentRoutes(deps))
     .route('/', coverRoutes(deps))
-    .route('/', sdapiRoutes(deps));
+    .route('/', sdapiRoutes(deps))
+    .route('/', workerRoutes(deps));
 
   // Registered as a route of its own (not `app.doc`) so that the document lists itself too.
   const documentConfig = {

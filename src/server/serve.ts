@@ -13,6 +13,15 @@ import {
   type JobStore,
   openJobStore,
 } from '../store/index.js';
+import {
+  checkQueueReachable,
+  closeQueueInspectors,
+  queueLocation,
+  queueTimingFromEnv,
+  shownQueueUrl,
+  startQueueDispatcher,
+  withQueueDevices,
+} from '../queue/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { createApp, STORE_FILE } from './app.js';
 import { closeSharedRenderWorker } from './render-pool.js';
@@ -67,8 +76,11 @@ export async function startServer({
   const root = resolve(workspace);
   mkdirSync(root, { recursive: true });
   const database = databaseLocation(db, root);
+  const location = queue === undefined ? undefined : queueLocation(queue);
+  if (location !== undefined) await checkQueueReachable(location);
   const store = await openJobStore(database);
-  const interrupted = await store.markRunningAsInterrupted();
+  // On a queue, running jobs run on workers that outlived this server: the dispatcher checks them on the queue.
+  const interrupted = location === undefined ? await store.markRunningAsInterrupted() : [];
   if (interrupted.length > 0) {
     log(
       `${interrupted.length} job(s) were running when the server last stopped; marked interrupted: ${ids(interrupted)}`,
@@ -93,21 +105,35 @@ export async function startServer({
   }
   const bound = (server.address() as AddressInfo).port;
   const policy = accessPolicy({ host, port: bound, token: effectiveToken });
-  const runner = startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) });
-  if (queue !== undefined) throw new Error('--queue is not built yet');
+  const runner =
+    location === undefined
+      ? startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) })
+      : await startQueueDispatcher({ store, location, timing: queueTimingFromEnv(env), log });
   resolveApp(
-    createApp({ store, workspace: root, policy, version: TOOL_VERSION, env, database, onJobQueued: runner.wake }),
+    createApp({
+      store: location === undefined ? store : withQueueDevices(store),
+      workspace: root,
+      policy,
+      version: TOOL_VERSION,
+      env,
+      database,
+      onJobQueued: runner.wake,
+      ...(location === undefined ? {} : { queue: location }),
+    }),
   );
 
   const url = `http://${shownHost(host, bound, policy.anyHost)}/${policy.tokenRequired ? `?token=${effectiveToken}` : ''}`;
   log(`lora-scripts studio on ${url} (workspace ${root})`);
   if (database.kind === 'postgres') log(`records in ${describeDatabase(database)}`);
+  if (location !== undefined)
+    log(`jobs go to the workers on ${shownQueueUrl(location)} (\`lora-scripts worker --queue …\`)`);
   if (needsToken)
     log('a token was made because the host is not loopback; API clients send `Authorization: Bearer <token>`');
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= closeAll(server, async () => {
       await runner.stop();
+      await closeQueueInspectors();
       await closeSharedRenderWorker(store);
       await store.close();
       await closeDatabases();
