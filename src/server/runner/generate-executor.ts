@@ -7,6 +7,7 @@ import type { Env } from '../../engine/index.js';
 import { ConfigError, InterruptedError } from '../../errors.js';
 import { readLoraTrainingFacts, renderStrengths, runGeneration, writeStrengthGrid } from '../../generate/index.js';
 import { libraryLoraLookup } from '../../library/index.js';
+import type { DatabaseLocation } from '../../store/index.js';
 import {
   type GenerateJobConfig,
   generateJobConfigSchema,
@@ -59,12 +60,19 @@ export function resolveGenerateJob(config: unknown, workspace: string): Resolved
 }
 
 /** Outputs: the images in the order rendered, then the grid when there is one. */
-export function generateExecutor({ workspace, env }: { workspace: string; env: Env }): JobExecutor {
+export interface GenerateExecutorOptions {
+  workspace: string;
+  env: Env;
+  /** Where the style library that `<lora:NAME>` is looked up in lives (default: the workspace's SQLite file). */
+  database?: DatabaseLocation | undefined;
+}
+
+export function generateExecutor({ workspace, env, database }: GenerateExecutorOptions): JobExecutor {
   return async (job, execution) => {
     const resolved = resolveGenerateJob(job.config, workspace);
     const baseModel = resolved.baseModel ?? recordedBaseModel(resolved.lora!, workspace);
     const outDir = resolved.outDir ?? workspaceFile(workspace, 'out_dir', `${GENERATE_ROOT}/${job.id}`, false);
-    const run = { ...resolved, baseModel, outDir, workspace, env };
+    const run = { ...resolved, baseModel, outDir, workspace, env, database };
     const files = resolved.config.strengths ? await strengthGrid(run, execution) : await images(run, execution);
     return files.map((path) => workspaceRelative(workspace, path));
   };
@@ -77,6 +85,7 @@ interface GenerateRun {
   outDir: string;
   workspace: string;
   env: Env;
+  database: DatabaseLocation | undefined;
 }
 
 /** Each prompt at each strength and seed, then the grid: a column per strength, a row per prompt and seed. */
@@ -130,7 +139,7 @@ async function images(run: GenerateRun, { signal, log, progress }: JobExecution)
       // `<lora:NAME>` in a prompt is looked up where the studio's trainings write by default.
       loraDirs: existsSync(loraDir) ? [loraDir] : [],
       // …after the server's style library (its promoted version), as `<lora:jiangnan_style:0.7>` in any prompt.
-      libraryLoras: libraryLoraLookup(run.workspace),
+      libraryLoras: libraryLoraLookup(run.workspace, run.database),
       baseModel: run.baseModel,
       seed,
       steps: config.steps ?? DEFAULTS.steps,

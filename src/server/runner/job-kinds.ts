@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import type { Env } from '../../engine/index.js';
 import { InterruptedError } from '../../errors.js';
-import type { JobKind } from '../../store/index.js';
+import type { DatabaseLocation, JobKind } from '../../store/index.js';
 import { generateExecutor, resolveGenerateJob } from './generate-executor.js';
 import type { JobExecutor } from './job-runner.js';
 import { labelExecutor, resolveAutoLabelJob } from './label-executor.js';
@@ -15,6 +15,8 @@ export interface ExecutorOptions {
   workspace: string;
   /** The environment the engine runs with (train, generate, auto-label with a model). */
   env: Env;
+  /** The studio's database, where generate looks up `<lora:NAME>` in the style library (default: the workspace's). */
+  database?: DatabaseLocation | undefined;
 }
 
 /**
@@ -38,13 +40,13 @@ export function checkJobConfig(kind: JobKind, config: unknown, workspace: string
  * one that comes after the job's signal (an engine killed by a cancel) is an interruption, not an error of the job.
  * @example startJobRunner({ store, device, execute: executorForKind({ workspace, env }) })
  */
-export function executorForKind({ workspace, env }: ExecutorOptions): JobExecutor {
+export function executorForKind({ workspace, env, database }: ExecutorOptions): JobExecutor {
   const root = realpathSync(workspace);
   const executors: Record<JobKind, JobExecutor> = {
     train: trainExecutor({ workspace: root, env }),
     prepare: prepareExecutor({ workspace: root }),
     'auto-label': labelExecutor({ workspace: root, env }),
-    generate: generateExecutor({ workspace: root, env }),
+    generate: generateExecutor({ workspace: root, env, database }),
     merge: mergeExecutor({ workspace: root }),
   };
   return async (job, execution) => {
