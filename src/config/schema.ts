@@ -339,7 +339,10 @@ export const configSchema = z.strictObject({
       z.enum(['single', 'all']),
       z
         .string()
-        .regex(/^cpu:([1-9]|[1-5][0-9]|6[0-4])$/, 'must be `single`, `all`, `cpu:N` (N 1–64) or a list of GPU indices'),
+        .regex(
+          /^cpu:([1-9]|[1-5][0-9]|6[0-4])$/,
+          'must be `single`, `all`, `cpu:N` (N 1–64) or a list of GPU indices such as `[0, 1]`',
+        ),
       z
         .array(z.int().min(0).max(63))
         .min(1, 'must list at least one GPU index')
