@@ -18,6 +18,7 @@ import json
 import torch
 from peft import LoHaConfig, LoKrConfig, LoraConfig, PeftConfig
 from peft.utils import set_peft_model_state_dict
+from safetensors import safe_open
 
 NETWORK_TYPES = ("lora", "locon", "dora", "loha", "lokr")
 # peft's `peft_type`, as stored in the file's `lora_adapter_metadata` → its config class.
@@ -119,9 +120,36 @@ def component_state(tensors: dict[str, torch.Tensor], component: str, model: tor
 def load_adapter(model: torch.nn.Module, state: dict[str, torch.Tensor], config: PeftConfig) -> None:
     """Injects `config` into `model` and loads the saved weights through peft's own loader; refuses a misfit."""
     model.add_adapter(config)
-    result = set_peft_model_state_dict(model, state)
-    adapter_keys = {key for key in result.missing_keys if ".default" in key or "lora_magnitude_vector" in key}
+    check_loaded(set_peft_model_state_dict(model, state), "adapter")
+
+
+def load_saved_file(base, path: str, adapter_name: str = "default") -> list[str]:
+    """Loads a LoRA/LoHa/LoKr/DoRA file that save_lora wrote into `base` through peft's own loader.
+
+    diffusers' `load_lora_weights` refuses LoHa and LoKr and drops a text encoder's DoRA magnitudes
+    (docs/formats/lycoris.md §5); this reads the same file with the config saved in it. Returns the components loaded.
+    """
+    with safe_open(path, "pt") as file:
+        metadata = file.metadata() or {}
+        tensors = {key: file.get_tensor(key) for key in file.keys()}
+    models = {"unet": base.unet, **dict(zip(("text_encoder", "text_encoder_2"), base.text_encoders))}
+    loaded = []
+    for component, model in models.items():
+        config = saved_config(metadata, component)
+        state = component_state(tensors, component, model)
+        if config is None or not state:
+            continue
+        model.add_adapter(config, adapter_name=adapter_name)
+        check_loaded(set_peft_model_state_dict(model, state, adapter_name=adapter_name), path, adapter_name)
+        loaded.append(component)
+    return loaded
+
+
+def check_loaded(result, what: str, adapter_name: str = "default") -> None:
+    """set_peft_model_state_dict loads non-strictly: every adapter weight the model has must have come from the file."""
+    adapter_keys = {key for key in result.missing_keys if f".{adapter_name}" in key}
     if result.unexpected_keys or adapter_keys:
         raise ValueError(
-            f"adapter weights do not fit: unexpected {result.unexpected_keys[:3]}, missing {sorted(adapter_keys)[:3]}"
+            f"{what}: adapter weights do not fit: unexpected {result.unexpected_keys[:3]}, "
+            f"missing {sorted(adapter_keys)[:3]}"
         )

@@ -15,6 +15,7 @@ from lora_scripts_engine.networks import (
     adapter_config,
     component_state,
     load_adapter,
+    load_saved_file,
     network_type,
     saved_config,
 )
@@ -81,22 +82,32 @@ def trained(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
 
 
 @pytest.mark.parametrize("network", ["lora", "loha", "lokr", "dora"])
-def test_saved_adapter_loads_back_through_peft(trained, network):
+def test_saved_file_loads_back_through_peft(trained, network):
     path, expected, untouched = trained[network]
-    with safe_open(str(path), "pt") as file:
-        metadata = file.metadata()
-    tensors = load_file(str(path))
     base = build_tiny_components("sd1", seed=0)
-    for component, model in (("unet", base.unet), ("text_encoder", base.text_encoders[0])):
-        config = saved_config(metadata, component)
-        assert network_type(config) == network
-        load_adapter(model, component_state(tensors, component, model), config)
+    assert load_saved_file(base, str(path), adapter_name="style") == ["unet", "text_encoder"]
+    for model in (base.unet, base.text_encoders[0]):
+        assert network_type(model.peft_config["style"]) == network
         model.eval()
     got = outputs(base)
     for name in ("unet", "text_encoder"):
         # Training moved the outputs, and the reloaded adapter reproduces them.
         assert not torch.allclose(expected[name], untouched[name], atol=1e-4), name
         torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-6)
+
+
+def test_saved_config_and_state_feed_peft_directly(trained):
+    path, expected, _ = trained["loha"]
+    with safe_open(str(path), "pt") as file:
+        metadata = file.metadata()
+    tensors = load_file(str(path))
+    base = build_tiny_components("sd1", seed=0)
+    config = saved_config(metadata, "unet")
+    assert isinstance(config, LoHaConfig) and (config.r, config.alpha) == (4, 8.0)
+    load_adapter(base.unet, component_state(tensors, "unet", base.unet), config)
+    base.unet.eval()
+    torch.testing.assert_close(outputs(base)["unet"], expected["unet"], rtol=1e-5, atol=1e-6)
+    assert saved_config(metadata, "text_encoder_2") is None
 
 
 def loaded_by_diffusers(path: Path):
