@@ -254,6 +254,33 @@ describe.skipIf(!hasRedis())('the studio on a queue', () => {
     ]);
   });
 
+  it('a stopping worker hands its running job back: queued again, then resumed by another worker', async () => {
+    await dispatcher();
+    const first = worker(async (_job, { signal, log }) => {
+      log(['first run']);
+      await new Promise<void>((done) => signal.addEventListener('abort', () => done()));
+      throw new Error('stopped by its signal');
+    }, 'leaving');
+    const { id } = await submit('train');
+    await waitForStatus(id, 'running');
+    await first.stop();
+    await waitForStatus(id, 'queued');
+    const resumedFrom: (string | null)[] = [];
+    worker(async (job) => {
+      resumedFrom.push(job.resume_from);
+      return [];
+    }, 'staying');
+    const done = await waitForStatus(id, 'done');
+    expect(done.attempts).toBe(2);
+    expect(resumedFrom).toEqual(['auto']);
+    expect(await statusHistory(id)).toEqual(['queued', 'running', 'interrupted', 'queued', 'running', 'done']);
+    expect((await store.readLog(id)).map((line) => line.text)).toEqual([
+      'run 1 on worker leaving',
+      'first run',
+      'run 2 on worker staying',
+    ]);
+  });
+
   it('lists live workers from their heartbeats, and drops one that stopped', async () => {
     const inspector = openQueueInspector(location);
     stops.push(() => inspector.close());
