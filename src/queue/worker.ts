@@ -115,6 +115,14 @@ export function startQueueWorker({
     maxStalledCount: timing.maxStalled,
   });
   worker.on('error', logError);
+  // A worker that could not renew its claim (Redis unreachable, a frozen machine) may see its job given to another:
+  // it stops the run rather than have two runs write the same output folder.
+  worker.on('lockRenewalFailed', (queueIds) => {
+    for (const queueId of queueIds) {
+      const run = running.get(queueId);
+      if (run) stop(run, 'interrupted');
+    }
+  });
   let stopping = false;
 
   const cancelWatch = setInterval(() => {

@@ -44,7 +44,13 @@ export async function workerCommand(given: Record<string, unknown>, ctx: Command
     device: flags.device,
     timing,
   });
-  const renders = startRenders({ location, workspace, env, workerName: name });
+  const renders = startRenders({
+    location,
+    workspace,
+    env,
+    workerName: name,
+    onError: (error) => process.stderr.write(`worker ${name} renders: ${error.message}\n`),
+  });
   const at = `${shownQueueUrl(location)}, workspace ${workspace}, device ${flags.device}`;
   process.stdout.write(`worker ${name} takes jobs from ${at} (${flags.concurrency} at once)\n`);
   process.stdout.write('Ctrl-C stops the worker (its running jobs go back on the queue)\n');
