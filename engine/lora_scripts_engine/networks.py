@@ -17,6 +17,8 @@ import json
 
 import torch
 from peft import LoHaConfig, LoKrConfig, LoraConfig, PeftConfig
+from peft.tuners.lora import LoraLayer
+from peft.tuners.lycoris_utils import LycorisLayer
 from peft.utils import set_peft_model_state_dict
 from safetensors import safe_open
 
@@ -121,6 +123,18 @@ def load_adapter(model: torch.nn.Module, state: dict[str, torch.Tensor], config:
     """Injects `config` into `model` and loads the saved weights through peft's own loader; refuses a misfit."""
     model.add_adapter(config)
     check_loaded(set_peft_model_state_dict(model, state), "adapter")
+
+
+def base_layers_read_by_adapters(model: torch.nn.Module) -> set[torch.nn.Module]:
+    """Frozen layers whose weight an adapter reads at every step: LoHa and LoKr its shape, DoRA its values (the norm).
+
+    packed_linear.py and packed_conv.py release a packed layer's plain weight, so these must stay unpacked.
+    """
+    return {
+        module.get_base_layer()
+        for module in model.modules()
+        if isinstance(module, LycorisLayer) or (isinstance(module, LoraLayer) and any(module.use_dora.values()))
+    }
 
 
 def load_saved_file(base, path: str, adapter_name: str = "default") -> list[str]:

@@ -13,6 +13,7 @@ import torch
 from lora_scripts_engine.lora_files import save_lora
 from lora_scripts_engine.networks import (
     adapter_config,
+    base_layers_read_by_adapters,
     component_state,
     load_adapter,
     load_saved_file,
@@ -143,3 +144,33 @@ def test_load_adapter_refuses_weights_of_another_network(trained):
     config = adapter_config("lokr", 4, 8, 0.0, fixtures.targets(base.unet, fixtures.UNET_SUFFIXES))
     with pytest.raises(ValueError, match="do not fit"):
         load_adapter(base.unet, component_state(tensors, "unet", base.unet), config)
+
+
+@pytest.mark.parametrize("network", ["loha", "lokr", "dora"])
+def test_packing_must_leave_the_base_layers_these_adapters_read(network):
+    """The CPU bf16 fast path packs frozen layers and releases their weights; LoHa/LoKr/DoRA read them."""
+    from lora_scripts_engine import packed_conv, packed_linear
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("no oneDNN: nothing is packed")
+
+    def step(exclude: bool) -> torch.Tensor:
+        base = build_tiny_components("sd1", seed=0)
+        unet = base.unet.to(torch.bfloat16).requires_grad_(False)
+        unet.add_adapter(adapter_config(network, 4, 8, 0.0, fixtures.targets(unet, fixtures.UNET_SUFFIXES)))
+        kept = base_layers_read_by_adapters(unet) if exclude else set()
+        assert len(kept) == (30 if exclude else 0)
+        for module in (packed_conv, packed_linear):
+            packable = lambda layer, module=module: module.is_packable(layer) and layer not in kept  # noqa: E731
+            packed_conv.switch_frozen_layers(unet, packable, module.packed_forward)
+        generator = torch.Generator().manual_seed(0)
+        latents = torch.randn(1, 4, 8, 8, generator=generator).to(torch.bfloat16)
+        context = torch.randn(1, 77, 32, generator=generator).to(torch.bfloat16)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = unet(latents, 10, encoder_hidden_states=context).sample
+        out.float().pow(2).mean().backward()
+        return out
+
+    with pytest.raises(RuntimeError, match="invalid for input of size"):
+        step(exclude=False)
+    assert torch.isfinite(step(exclude=True).float()).all()
