@@ -49,5 +49,12 @@ export function failureReasonOf(failedReason: string | undefined): FailureReason
   } catch {
     // Not JSON: a reason BullMQ wrote itself.
   }
+  if (failedReason?.includes('stalled more than allowable limit')) {
+    return {
+      code: 'worker_lost',
+      message: 'the job lost its worker more often than LORA_SCRIPTS_QUEUE_MAX_STALLED allows',
+      hint: "look in the workers' logs for why they died (out of memory?), then submit the job again",
+    };
+  }
   return { code: 'queue_failed', message: failedReason || 'the job failed on the queue without a reason' };
 }
