@@ -328,6 +328,32 @@ describe.skipIf(!hasRedis())('the studio on a queue', () => {
     expect(await statusHistory(id)).toEqual(['queued', 'running', 'done']);
   });
 
+  it('settles, on start, a job whose end no studio heard (no events to read), from the queue’s record', async () => {
+    const job = await submit('prepare');
+    // A studio that dispatched and started it, then died before any event was read, and lost its place in them.
+    await store.applyEvent(job.id, { type: 'start' });
+    const queue = new Queue(JOB_QUEUE, { connection: { url: location.url }, prefix: QUEUE_PREFIX });
+    stops.push(() => queue.close());
+    await queue.add('prepare', job, { jobId: `${job.id}.1` });
+    const redis = new Redis(location.url);
+    await redis.hset(`${QUEUE_PREFIX}:in-flight`, job.id, `${job.id}.1`);
+    await redis.quit();
+    worker(async () => ['prepared/x/manifest.jsonl']);
+    await waitFor(async () => (await queue.getJobState(`${job.id}.1`)) === 'completed', {
+      what: 'the job to end on the queue',
+      timeoutMs: WAIT_MS,
+    });
+
+    const lines: string[] = [];
+    const started = await startQueueDispatcher({ store, location, timing: TIMING, log: (line) => lines.push(line) });
+    stops.push(() => started.stop());
+    expect(lines).toEqual([`job ${job.id} ended on the queue unseen; settled from its record`]);
+    const done = await store.getJob(job.id);
+    expect(done?.status).toBe('done');
+    expect(done?.outputs).toEqual(['prepared/x/manifest.jsonl']);
+    expect(await statusHistory(job.id)).toEqual(['queued', 'running', 'done']);
+  });
+
   it('queues again, on restart, a running job that is no longer on the queue (Redis emptied)', async () => {
     const job = await submit('train');
     await store.applyEvent(job.id, { type: 'start' });

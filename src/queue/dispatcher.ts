@@ -33,6 +33,9 @@ export interface QueueDispatcher {
 
 /** Cancel keys outlive any job that could still be waiting for a worker. */
 const CANCEL_KEY_TTL_S = 7 * 24 * 3600;
+/** How often a running studio checks its jobs against the queue, and how old a job's end must be to settle it there. */
+const RECHECK_EVERY_MS = 30_000;
+const RECHECK_GRACE_MS = 30_000;
 /** How long a restarted studio waits to write the events of its downtime before it checks its jobs anyway. */
 const CATCH_UP_TIMEOUT_MS = 30_000;
 /** Queue events the bridge has no use for; read all the same, so its cursor moves past them. */
@@ -68,13 +71,26 @@ export async function startQueueDispatcher({
   const redis = new Redis(location.url, { maxRetriesPerRequest: null });
   const forget = (id: string, queueId: string) => forgetInFlight(redis, id, queueId);
 
-  const bridge = await startBridge({ store, redis, connection, forget, logError });
+  // The bridge, the dispatch and the checks take turns: a run's start (interrupt, resume, start of a job whose last
+  // run died) must never be seen half-done by a dispatch, which would queue the job a second time.
+  const exclusive = createMutex();
+  const bridge = await startBridge({ store, redis, connection, forget, exclusive, logError });
   await bridge.caughtUp;
-  for (const line of await reconcile({ store, queue, redis, forget })) log(line);
+  const check = (graceMs: number) => exclusive(() => reconcile({ store, queue, redis, forget, graceMs }));
+  for (const line of await check(0)) log(line);
 
+  let lastCheck = Date.now();
   const tick = async () => {
-    await dispatchQueued(store, queue, redis, retry);
-    await stopCancelled(store, queue, redis, forget);
+    await exclusive(async () => {
+      await dispatchQueued(store, queue, redis, retry);
+      await stopCancelled(store, queue, redis, forget);
+    });
+    // Now and then, the restart check again: a job whose end the bridge missed (a store write that failed) is settled
+    // from the queue's record once that end is old enough for its events to have been read.
+    if (Date.now() - lastCheck >= RECHECK_EVERY_MS) {
+      lastCheck = Date.now();
+      for (const line of await check(RECHECK_GRACE_MS)) log(line);
+    }
   };
   const loop = createTickLoop(tick, timing.pollMs, logError);
   let stopped: Promise<void> | undefined;
@@ -114,7 +130,8 @@ async function stopCancelled(
 ): Promise<void> {
   for (const [id, queueId] of Object.entries(await redis.hgetall(IN_FLIGHT_KEY))) {
     const job = await store.getJob(id);
-    if (job !== null && (job.status === 'queued' || job.status === 'running')) continue;
+    // Interrupted jobs keep their entry: the job is between runs (a resume puts the next run's id there).
+    if (job !== null && (job.status === 'queued' || job.status === 'running' || job.status === 'interrupted')) continue;
     if (job?.status === 'cancelled') {
       await redis.set(cancelKey(queueId), '1', 'EX', CANCEL_KEY_TTL_S);
       // 0 when a worker holds it: the cancel key stops it there.
@@ -140,6 +157,7 @@ interface BridgeOptions {
   redis: Redis;
   connection: ReturnType<typeof redisConnectionOptions>;
   forget: (id: string, queueId: string) => Promise<void>;
+  exclusive: Mutex;
   logError: (error: unknown) => void;
 }
 
@@ -147,7 +165,7 @@ interface BridgeOptions {
  * Reads the queue's event stream from where the studio last stopped and writes each event into the store, one after
  * another in stream order. `caughtUp` resolves once the events written while the studio was down are in.
  */
-async function startBridge({ store, redis, connection, forget, logError }: BridgeOptions) {
+async function startBridge({ store, redis, connection, forget, exclusive, logError }: BridgeOptions) {
   const cursor = await redis.get(BRIDGE_CURSOR_KEY);
   const eventsKey = `${QUEUE_PREFIX}:${JOB_QUEUE}:events`;
   const newest = (await redis.xrevrange(eventsKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? null;
@@ -162,8 +180,10 @@ async function startBridge({ store, redis, connection, forget, logError }: Bridg
   const enqueue = (event: QueueEvent | null, eventId: string) => {
     tail = tail
       .then(async () => {
-        if (event !== null && (await applyQueueEvent(store, event)).settled)
-          await forget(storeJobIdOf(event.queueJobId), event.queueJobId);
+        if (event !== null) {
+          const { settled } = await exclusive(() => applyQueueEvent(store, event));
+          if (settled) await forget(storeJobIdOf(event.queueJobId), event.queueJobId);
+        }
         await redis.set(BRIDGE_CURSOR_KEY, eventId);
         if (newest !== null && compareStreamIds(eventId, newest) >= 0) markCaughtUp();
       })
@@ -203,6 +223,8 @@ interface ReconcileOptions {
   queue: Queue;
   redis: Redis;
   forget: (id: string, queueId: string) => Promise<void>;
+  /** 0 at start; later, only ends at least this old are settled from the queue (their events may still be coming). */
+  graceMs: number;
 }
 
 /**
@@ -210,7 +232,7 @@ interface ReconcileOptions {
  * is settled from BullMQ's record; one whose queue job is gone (Redis emptied) is queued again from its saved state.
  * Returns what it did, as lines.
  */
-async function reconcile({ store, queue, redis, forget }: ReconcileOptions): Promise<string[]> {
+async function reconcile({ store, queue, redis, forget, graceMs }: ReconcileOptions): Promise<string[]> {
   const inFlight = await redis.hgetall(IN_FLIGHT_KEY);
   const lines: string[] = [];
   const jobs = [...(await store.listJobs({ status: 'running' })), ...(await store.listJobs({ status: 'queued' }))];
@@ -221,6 +243,7 @@ async function reconcile({ store, queue, redis, forget }: ReconcileOptions): Pro
     const state = queueId === undefined ? 'unknown' : await queue.getJobState(queueId);
     if (state === 'completed' || state === 'failed') {
       const queueJob = await queue.getJob(queueId as string);
+      if (Date.now() - (queueJob?.finishedOn ?? 0) < graceMs) continue;
       if (state === 'completed') {
         const result = runResultSchema.safeParse(queueJob?.returnvalue);
         await settleRun(store, job.id, result.success ? result.data : { status: 'done', outputs: [] });
@@ -228,7 +251,9 @@ async function reconcile({ store, queue, redis, forget }: ReconcileOptions): Pro
         await failRun(store, job.id, failureReasonOf(queueJob?.failedReason));
       }
       await forget(job.id, queueId as string);
-      lines.push(`job ${job.id} ${state === 'completed' ? 'ended' : 'failed'} on the queue while the studio was down`);
+      lines.push(
+        `job ${job.id} ${state === 'completed' ? 'ended' : 'failed'} on the queue unseen; settled from its record`,
+      );
     } else if (state === 'unknown') {
       if (queueId !== undefined) await forget(job.id, queueId);
       if (job.status === 'running') {
@@ -239,6 +264,18 @@ async function reconcile({ store, queue, redis, forget }: ReconcileOptions): Pro
     }
   }
   return lines;
+}
+
+type Mutex = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** Runs each `work` after the previous one ended, whatever its outcome. */
+function createMutex(): Mutex {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (work) => {
+    const result = tail.then(work, work);
+    tail = result.catch(() => undefined);
+    return result;
+  };
 }
 
 /** Runs `tick` every `pollMs` and at each `wake()`, never two at once. */
