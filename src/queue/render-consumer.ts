@@ -9,8 +9,6 @@ import { QUEUE_PREFIX, type QueueLocation, RENDER_QUEUE, redisConnectionOptions 
 import {
   encodeImages,
   fromSharedPaths,
-  NOOP_JOB,
-  type NoopOutcome,
   RENDER_CANCEL_CHANNEL,
   type RenderJobData,
   type RenderOutcome,
@@ -34,8 +32,6 @@ export interface RenderConsumerOptions {
    * the first cover this worker renders then does not pay for the load.
    */
   preloadModel?: string;
-  /** Answer `noop` jobs at once (bench/scale-out.mjs measures the queue's own overhead with them); off otherwise. */
-  noopJobs?: boolean;
 }
 
 export interface RenderConsumer {
@@ -65,17 +61,16 @@ export function startRenderConsumer(options: RenderConsumerOptions): RenderConsu
   });
   const subscribed = subscriber.subscribe(RENDER_CANCEL_CHANNEL);
 
-  const worker = new Worker<RenderJobData, RenderOutcome | NoopOutcome>(
-    RENDER_QUEUE,
-    (job) => answer(job as Job<RenderJobData>),
-    { connection: redisConnectionOptions(options.location), prefix: QUEUE_PREFIX, concurrency: 1, autorun: false },
-  );
+  const worker = new Worker<RenderJobData, RenderOutcome>(RENDER_QUEUE, (job) => answer(job as Job<RenderJobData>), {
+    connection: redisConnectionOptions(options.location),
+    prefix: QUEUE_PREFIX,
+    concurrency: 1,
+    autorun: false,
+  });
   worker.on('error', onError);
 
-  async function answer(job: Job<RenderJobData>): Promise<RenderOutcome | NoopOutcome> {
-    if (job.name === NOOP_JOB && options.noopJobs) {
-      return { worker: options.workerName, submitted: job.timestamp, started: job.processedOn ?? Date.now() };
-    }
+  async function answer(job: Job<RenderJobData>): Promise<RenderOutcome> {
+    const timing = { submitted: job.timestamp, started: job.processedOn ?? Date.now() };
     const jobId = job.id!;
     const controller = new AbortController();
     running.set(jobId, controller);
@@ -84,9 +79,9 @@ export function startRenderConsumer(options: RenderConsumerOptions): RenderConsu
       const request = fromSharedPaths(job.data.request, options.workspace, existsSync);
       const onProgress = (progress: object) => void job.updateProgress(progress).catch(onError);
       const images = await renderer.render(request, controller.signal, onProgress);
-      return { images: encodeImages(images), worker: options.workerName, stats: renderer.stats() };
+      return { images: encodeImages(images), worker: options.workerName, stats: renderer.stats(), timing };
     } catch (error) {
-      return { error: serializeError(error), worker: options.workerName, stats: renderer.stats() };
+      return { error: serializeError(error), worker: options.workerName, stats: renderer.stats(), timing };
     } finally {
       running.delete(jobId);
     }

@@ -14,9 +14,8 @@ export type QueuedRenderRequest = RenderRequest & { priority?: RenderPriority };
 /** BullMQ priorities: lower runs first; 0 (none) would jump ahead of both, so every render job has one. */
 export const RENDER_PRIORITIES: Record<RenderPriority, number> = { interactive: 1, batch: 10 };
 
-/** The BullMQ job name of a render; `noop` jobs exist only for bench/scale-out.mjs (RenderConsumerOptions.noopJobs). */
+/** The BullMQ job name of a render. */
 export const RENDER_JOB = 'render';
-export const NOOP_JOB = 'noop';
 
 /** Pub/sub channel on which a studio asks whichever worker runs a job to stop it. Message: the job id. */
 export const RENDER_CANCEL_CHANNEL = `${QUEUE_PREFIX}:${RENDER_QUEUE}:cancel`;
@@ -42,17 +41,18 @@ export interface WireImage {
   infotext: string;
 }
 
-/** A job completes with one or the other: a failed render is an answer, not a queue failure (that is `failed`). */
-export type RenderOutcome =
-  | { images: WireImage[]; worker: string; stats: RenderWorkerStats }
-  | { error: SerializedError; worker: string; stats: RenderWorkerStats };
-
-export interface NoopOutcome {
-  worker: string;
-  /** BullMQ's `job.timestamp` (added) and `job.processedOn` (taken by this worker), ms since the epoch. */
+/** BullMQ's `job.timestamp` (added) and `job.processedOn` (taken by a worker), ms since the epoch: the queue's delay. */
+export interface JobTiming {
   submitted: number;
   started: number;
 }
+
+/** A job completes with one or the other: a failed render is an answer, not a queue failure (that is `failed`). */
+export type RenderOutcome = ({ images: WireImage[] } | { error: SerializedError }) & {
+  worker: string;
+  stats: RenderWorkerStats;
+  timing: JobTiming;
+};
 
 export type { RenderProgress };
 

@@ -188,6 +188,8 @@ describe.skipIf(!hasRedis())('render queue', () => {
     expect(second.stats().renders).toBeGreaterThan(0);
     expect(consumers[0]!.stats().renders + second.stats().renders).toBe(rendersBefore + 6);
     expect([consumers[0]!.stats().base_loads, second.stats().base_loads]).toEqual([1, 1]);
+    // Each answer carries BullMQ's timestamps of its job: added, then taken by the worker.
+    for (const outcome of outcomes) expect(outcome.timing.started).toBeGreaterThanOrEqual(outcome.timing.submitted);
   }, 300_000);
 
   it('is what the server renders with when it runs with --queue', async () => {
