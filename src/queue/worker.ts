@@ -65,7 +65,13 @@ export function startQueueWorker({
 
   const processJob = async (queueJob: QueueJob): Promise<RunResult> => {
     const queueId = queueJob.id as string;
-    const stored = jobSchema.parse(queueJob.data);
+    const parsed = jobSchema.safeParse(queueJob.data);
+    if (!parsed.success) {
+      // Not a studio job (another tool on these keys, another version): no run would go better.
+      const reason = { code: 'bad_queue_job', message: `not a job record: ${parsed.error.issues[0]?.message}` };
+      throw new UnrecoverableError(JSON.stringify(reason));
+    }
+    const stored = parsed.data;
     if ((await redis.exists(cancelKey(queueId))) === 1) return { status: 'cancelled' };
     // Delivered again: its last run died with its worker, or crashed and is retried. A training goes on from its
     // last saved state (`auto` starts afresh when the dead run saved none).

@@ -77,6 +77,7 @@ export async function startServer({
   mkdirSync(root, { recursive: true });
   const database = databaseLocation(db, root);
   const location = queue === undefined ? undefined : queueLocation(queue);
+  const queueTiming = location === undefined ? undefined : queueTimingFromEnv(env);
   if (location !== undefined) await checkQueueReachable(location);
   const store = await openJobStore(database);
   // On a queue, running jobs run on workers that outlived this server: the dispatcher checks them on the queue.
@@ -105,10 +106,19 @@ export async function startServer({
   }
   const bound = (server.address() as AddressInfo).port;
   const policy = accessPolicy({ host, port: bound, token: effectiveToken });
-  const runner =
-    location === undefined
-      ? startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) })
-      : await startQueueDispatcher({ store, location, timing: queueTimingFromEnv(env), log });
+  let runner: { wake(): void; stop(): Promise<void> };
+  try {
+    runner =
+      location === undefined
+        ? startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) })
+        : await startQueueDispatcher({ store, location, log, ...(queueTiming ? { timing: queueTiming } : {}) });
+  } catch (error) {
+    await closeAll(server, async () => {
+      await store.close();
+      await closeDatabases();
+    });
+    throw error;
+  }
   resolveApp(
     createApp({
       store: location === undefined ? store : withQueueDevices(store),
