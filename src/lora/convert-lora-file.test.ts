@@ -198,7 +198,7 @@ describe('convertLoraFile refusals', () => {
     expect(readFileSync(input).equals(before)).toBe(true);
   });
 
-  it('refuses to turn a LyCORIS LoHa file into a diffusers one, and writes nothing', async () => {
+  it('refuses to turn a LyCORIS LoKr file into a diffusers one, and writes nothing', async () => {
     const name = 'lora_unet_down_blocks_0_attentions_0_proj_in';
     const f16 = (shape: number[]) => ({
       dtype: 'F16' as const,
@@ -206,18 +206,16 @@ describe('convertLoraFile refusals', () => {
       data: new Uint8Array(shape.reduce((a, b) => a * b, 2)),
     });
     const tensors = new Map([
-      [`${name}.hada_w1_a`, f16([32, 2])],
-      [`${name}.hada_w1_b`, f16([2, 32])],
-      [`${name}.hada_w2_a`, f16([32, 2])],
-      [`${name}.hada_w2_b`, f16([2, 32])],
+      [`${name}.lokr_w1`, f16([4, 4])],
+      [`${name}.lokr_w2`, f16([8, 8])],
       [`${name}.alpha`, f16([])],
     ]);
-    const input = join(dir, 'loha.safetensors');
+    const input = join(dir, 'lokr.safetensors');
     writeFileSync(input, serializeSafetensors({ metadata: { ss_network_module: 'lycoris.kohya' }, tensors }));
     const output = join(dir, 'out.safetensors');
     await expect(convertLoraFile({ input, output, to: 'diffusers' })).rejects.toMatchObject({
       code: 'conversion_not_defined',
-      line: `${input}: is a LyCORIS LoHa file; diffusers' LoRA loader reads only plain LoRA, so there is no diffusers file to write`,
+      line: `${input}: is a LyCORIS LoKr file; it has no peft form here`,
     });
     expect(() => readFileSync(output)).toThrow();
   });

@@ -7,6 +7,7 @@ import type { LoraComponent } from './kohya-keys.js';
 import { LoraFileError } from './lora-file-error.js';
 import { readLycorisModules, type LycorisModuleSet, type NetworkType } from './lycoris-modules.js';
 import { lycorisToKohya } from './lycoris-to-kohya.js';
+import { lycorisToPeft } from './lycoris-to-peft.js';
 import type { AlphaSource } from './peft-to-kohya.js';
 import type { SafetensorsContent } from './safetensors.js';
 import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
@@ -53,7 +54,20 @@ export async function writeLycorisKohyaFile(
   };
 }
 
-/** `convert` for a LoHa, LoKr or DoRA file: peft keys → LyCORIS keys; every other direction is refused. */
+// Keys that describe one file's layout (or one network module), not the training run: rewritten, never carried.
+const LAYOUT_KEYS = [
+  'format',
+  'lora_adapter_metadata',
+  'sshs_model_hash',
+  'sshs_legacy_hash',
+  'ss_network_module',
+  'ss_network_args',
+];
+
+/**
+ * `convert` for a LoHa, LoKr or DoRA file: peft keys → LyCORIS keys, and LyCORIS LoHa / per-output DoRA → peft keys
+ * (lycoris-to-peft.ts refuses LoKr). Converting a file to the layout it already has is refused.
+ */
 export async function convertLycorisFile(
   options: ConvertLoraOptions,
   network: NetworkType,
@@ -61,19 +75,14 @@ export async function convertLycorisFile(
 ): Promise<ConvertLoraSummary> {
   const isKohya = [...header.tensors.keys()].every((key) => /^lora_(unet|te[12]?)_/.test(key));
   const name = NETWORK_NAMES[network];
-  if (options.to === 'diffusers') {
-    throw new LoraFileError(
-      isKohya
-        ? `is a LyCORIS ${name} file; diffusers' LoRA loader reads only plain LoRA, so there is no diffusers file to write`
-        : `is already a diffusers/peft ${name} file`,
-      {
-        code: 'conversion_not_defined',
-        culprit: options.input,
-        hint: isKohya ? `use the file as it is: ${LOADERS[network]}` : 'convert it `--to kohya` for A1111 and ComfyUI',
-      },
-    );
+  if (options.to === 'diffusers' && !isKohya) {
+    throw new LoraFileError(`is already a diffusers/peft ${name} file`, {
+      code: 'conversion_not_defined',
+      culprit: options.input,
+      hint: 'convert it `--to kohya` for A1111 and ComfyUI',
+    });
   }
-  if (isKohya) {
+  if (options.to === 'kohya' && isKohya) {
     throw new LoraFileError(`is already a LyCORIS (kohya-key) ${name} file`, {
       code: 'conversion_not_defined',
       culprit: options.input,
@@ -82,16 +91,17 @@ export async function convertLycorisFile(
   }
   const file = await readSafetensors(options.input);
   const set = readLycorisModules(file, { fileName: options.input, family: options.family });
-  const content = lycorisToKohya(set, { culprit: options.output });
-  const carried = Object.fromEntries(
-    Object.entries(file.metadata).filter(([key]) => key !== 'format' && key !== 'lora_adapter_metadata'),
-  );
+  const content =
+    options.to === 'kohya'
+      ? lycorisToKohya(set, { culprit: options.output })
+      : lycorisToPeft(set, { family: set.family ?? options.family ?? 'sd1', fileName: options.input });
+  const carried = Object.fromEntries(Object.entries(file.metadata).filter(([key]) => !LAYOUT_KEYS.includes(key)));
   const metadata = { ...carried, ...content.metadata };
   const { bytes, modelHash } = serializeWithSshsHashes({ metadata, tensors: content.tensors });
   await writeBytesAtomic(resolve(options.output), bytes);
   return {
-    from: `diffusers peft ${name}`,
-    to: 'kohya',
+    from: isKohya ? `lycoris ${name}` : `diffusers peft ${name}`,
+    to: options.to,
     family: set.family!,
     familyBasis: set.familyBasis,
     modules: set.modules.length,

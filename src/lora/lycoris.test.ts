@@ -1,7 +1,7 @@
 // LoHa, LoKr and DoRA trained by the engine (tests/fixtures/lycoris/make_fixtures.py, run here with the engine's
 // venv): converted to LyCORIS' kohya layout, inspected, merged into the tiny SD 1.x checkpoint they were trained
-// on, where every changed weight must equal the weight peft itself merged; combine, resize and the undefined
-// conversions are refused. With COMFYUI_SRC set, ComfyUI's own weight adapters apply the converted files too.
+// on, where every changed weight must equal the weight peft itself merged; converted back to peft keys (LoHa, DoRA),
+// which peft loads as the trained adapter; combine, resize and the undefined conversions are refused. With COMFYUI_SRC set, ComfyUI's own weight adapters apply the converted files too.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -184,15 +184,48 @@ describe.each(NETWORKS)('an engine-trained %s', (network) => {
     });
   });
 
-  it('has no diffusers form: convert --to diffusers is refused, and --to kohya of a kohya file too', async () => {
-    const output = join(dir, 'never.safetensors');
-    await expect(convertLoraFile({ input: kohyaFile(), output, to: 'diffusers' })).rejects.toMatchObject({
-      code: 'conversion_not_defined',
-      culprit: kohyaFile(),
+  it('converts back to peft keys that peft loads as the trained adapter (LoHa, DoRA); LoKr is refused', async () => {
+    const output = join(dir, `${network}-back.safetensors`);
+    if (network === 'lokr') {
+      await expect(convertLoraFile({ input: kohyaFile(), output, to: 'diffusers' })).rejects.toMatchObject({
+        code: 'conversion_not_defined',
+        message: 'is a LyCORIS LoKr file; it has no peft form here',
+      });
+      return;
+    }
+    const summary = await convertLoraFile({ input: kohyaFile(), output, to: 'diffusers' });
+    expect(summary).toMatchObject({ from: `lycoris ${NAMES[network]}`, to: 'diffusers', modules: 34 });
+    // The same tensors, byte for byte, as the engine saved them.
+    const original = read(peftFile());
+    const back = read(output);
+    expect([...back.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
+    for (const [key, tensor] of original.tensors) {
+      expect(back.tensors.get(key)?.shape, key).toEqual(tensor.shape);
+      expect(Buffer.from(back.tensors.get(key)!.data).equals(Buffer.from(tensor.data)), key).toBe(true);
+    }
+    // And peft, given the rebuilt config, makes the same model outputs.
+    const script = join(PACKAGE_ROOT, 'tests', 'fixtures', 'lycoris', 'same_outputs.py');
+    const result = spawnSync(PYTHON, [script, peftFile(), output], { encoding: 'utf8', timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toEqual({
+      loaded: [
+        ['unet', 'text_encoder'],
+        ['unet', 'text_encoder'],
+      ],
+      unet: 0,
+      text_encoder: 0,
     });
+  });
+
+  it('refuses to convert a file to the layout it already has', async () => {
+    const output = join(dir, 'never.safetensors');
     await expect(convertLoraFile({ input: kohyaFile(), output, to: 'kohya' })).rejects.toMatchObject({
       code: 'conversion_not_defined',
       message: `is already a LyCORIS (kohya-key) ${NAMES[network]} file`,
+    });
+    await expect(convertLoraFile({ input: peftFile(), output, to: 'diffusers' })).rejects.toMatchObject({
+      code: 'conversion_not_defined',
+      message: `is already a diffusers/peft ${NAMES[network]} file`,
     });
   });
 
