@@ -20,6 +20,7 @@ export { type QueueDispatcher, type QueueDispatcherOptions, startQueueDispatcher
 export { type QueueWorker, type QueueWorkerOptions, startQueueWorker } from './worker.js';
 export { KIND_PRIORITY } from './job-options.js';
 export { withQueueDevices } from './queue-devices.js';
+export { deviceEnv } from './device-env.js';
 export { checkQueueReachable, shownQueueUrl } from './reach.js';
 export { DEFAULT_QUEUE_TIMING, type QueueTiming, queueTimingFromEnv } from './timing.js';
 /** The live workers and the dead-letter list, for the studio's routes. */

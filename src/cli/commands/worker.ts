@@ -6,6 +6,7 @@ import { UsageError } from '../../errors.js';
 import {
   checkQueueReachable,
   defaultWorkerName,
+  deviceEnv,
   queueLocation,
   queueTimingFromEnv,
   type RenderConsumer,
@@ -79,22 +80,6 @@ function existingFolder(folder: string): string {
     });
   }
   return folder;
-}
-
-/**
- * The engine's environment for `--device`: `cuda:N` shows it only GPU N, `cpu` hides every GPU, `auto` and `cuda`
- * leave the choice to the engine.
- */
-export function deviceEnv(device: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (device === 'auto' || device === 'cuda') return env;
-  if (device === 'cpu') return { ...env, CUDA_VISIBLE_DEVICES: '' };
-  const gpu = /^cuda:(\d+)$/.exec(device)?.[1];
-  if (gpu !== undefined) return { ...env, CUDA_VISIBLE_DEVICES: gpu };
-  throw new UsageError(`\`${device}\` is not a device`, {
-    code: 'bad_device',
-    culprit: '--device',
-    hint: 'give `auto`, `cpu`, `cuda` or `cuda:N` (N counts from 0)',
-  });
 }
 
 function untilStopSignal(): Promise<void> {

@@ -1,6 +1,7 @@
-// The queue's timing settings from the environment, and the BullMQ job ids of store jobs (pure).
+// The queue's pure pieces: timing settings from the environment, job ids, failure reasons, a worker's device.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
+import { deviceEnv } from './device-env.js';
 import { queueJobId, storeJobIdOf } from './keys.js';
 import { failureReasonOf } from './messages.js';
 import { DEFAULT_QUEUE_TIMING, queueTimingFromEnv } from './timing.js';
@@ -46,5 +47,21 @@ describe('failure reasons', () => {
     expect(failureReasonOf('job stalled more than allowable limit').code).toBe('worker_lost');
     expect(failureReasonOf('Redis said no')).toEqual({ code: 'queue_failed', message: 'Redis said no' });
     expect(failureReasonOf(undefined).message).toBe('the job failed on the queue without a reason');
+  });
+});
+
+describe("a worker's device", () => {
+  const env = { PATH: '/bin', CUDA_VISIBLE_DEVICES: '0,1' };
+  it('shows the engine one GPU, none, or leaves the choice to it', () => {
+    expect(deviceEnv('cuda:1', env)).toEqual({ PATH: '/bin', CUDA_VISIBLE_DEVICES: '1' });
+    expect(deviceEnv('cpu', env)).toEqual({ PATH: '/bin', CUDA_VISIBLE_DEVICES: '' });
+    expect(deviceEnv('auto', env)).toBe(env);
+    expect(deviceEnv('cuda', env)).toBe(env);
+  });
+
+  it('names --device when it is none of those', () => {
+    expect(() => deviceEnv('gpu7', env)).toThrow(
+      expect.objectContaining({ line: '--device: `gpu7` is not a device', code: 'bad_device' }),
+    );
   });
 });
