@@ -3,6 +3,7 @@ changes the picture; the BFL single-file layout round-trips; the objective's pie
 
 import json
 import math
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def train_request(base_model: Path, manifest: Path, out: Path, **config):
         max_train_steps=3,
         learning_rate=1e-2,
         lora_rank=4,
-        lora_alpha=4,
+        lora_alpha=8,  # scale 2: a converter that drops alpha is caught
         target_modules=["attention+ff"],
         save_steps=2,
         save_precision="fp32",
@@ -122,7 +123,7 @@ def test_saved_file_has_transformer_keys_and_the_lora_config(flux_run):
     assert "transformer.transformer_blocks.0.attn.to_q.lora_A.weight" in keys
     assert "transformer.single_transformer_blocks.1.proj_out.lora_B.weight" in keys
     config = json.loads(metadata["lora_adapter_metadata"])
-    assert (config["transformer.r"], config["transformer.lora_alpha"]) == (4, 4)  # diffusers prefixes each key
+    assert (config["transformer.r"], config["transformer.lora_alpha"]) == (4, 8)  # diffusers prefixes each key
 
 
 def test_lora_reloads_through_flux_pipeline_and_changes_the_picture(flux_run):
@@ -237,3 +238,62 @@ def test_sigmas_are_logit_normal_and_shifted_toward_noise():
     config = {"base_image_seq_len": 256, "max_image_seq_len": 4096, "base_shift": 0.5, "max_shift": 1.15}
     assert image_shift(256, config) == pytest.approx(math.exp(0.5))
     assert image_shift(4096, config) == pytest.approx(math.exp(1.15))  # 1024 px: 3.158, kohya's recommended shift
+
+
+def to_kohya(peft_path: Path, kohya_path: Path) -> Path:
+    """src/lora/flux-keys.ts's fluxPeftToKohya on a real file, run with tsx."""
+    lora = (REPO / "src" / "lora").as_uri()
+    script = kohya_path.with_suffix(".mts")
+    script.write_text(
+        f"import {{ readFileSync, writeFileSync }} from 'node:fs';\n"
+        f"import {{ parseSafetensors, serializeSafetensors }} from '{lora}/safetensors.ts';\n"
+        f"import {{ fluxPeftToKohya }} from '{lora}/flux-keys.ts';\n"
+        f"const file = parseSafetensors(readFileSync({json.dumps(str(peft_path))}), 'in');\n"
+        f"writeFileSync({json.dumps(str(kohya_path))}, serializeSafetensors({{ metadata: {{}}, "
+        f"tensors: fluxPeftToKohya(file, {{ fileName: 'in' }}).tensors }}));\n"
+    )
+    subprocess.run([str(REPO / "node_modules/.bin/tsx"), str(script)], check=True, cwd=REPO, timeout=120)
+    return kohya_path
+
+
+def test_kohya_file_merged_into_the_bfl_weights_equals_the_diffusers_lora(flux_run, tmp_path):
+    """The kohya file (fused qkv / linear1, BFL names) merged as W + (alpha/rank)·up·down into the transformer's BFL
+    weights gives the same transformer as diffusers' own loading of the diffusers file."""
+    from lora_scripts_engine.flux_model import config_from_bfl, from_bfl, to_bfl
+    from safetensors.torch import load_file
+
+    lora = flux_run["out"] / "pytorch_lora_weights.safetensors"
+    kohya = load_file(str(to_kohya(lora, tmp_path / "kohya.safetensors")))
+    modules = {k[: -len(".alpha")] for k in kohya if k.endswith(".alpha")}
+    assert len(modules) == 2 * 8 + 2 * 2  # double: 2 qkv, 2 proj, 4 mlp; single: linear1, linear2
+    assert "lora_unet_double_blocks_1_txt_attn_qkv" in modules and "lora_unet_single_blocks_0_linear1" in modules
+
+    base = load_flux_base(str(flux_run["folder"]))
+    bfl = to_bfl(base.transformer)
+    for module in modules:
+        down, up = kohya[f"{module}.lora_down.weight"], kohya[f"{module}.lora_up.weight"]
+        target = module[len("lora_unet_") :]
+        name = next(k for k in bfl if k.replace(".", "_") == f"{target}_weight")
+        bfl[name] = bfl[name] + float(kohya[f"{module}.alpha"]) / down.shape[0] * up @ down
+    merged = type(base.transformer).from_config(config_from_bfl(bfl, {"flux_axes_dims_rope": "4,6,6"}, "x"))
+    missing, unexpected = merged.load_state_dict(from_bfl(bfl, dict(merged.config)), strict=False)
+    assert not unexpected and all(k.startswith("pos_embed") for k in missing)  # the rotary embedding has no weights
+
+    base.pipeline.load_lora_weights(str(lora), adapter_name="t")
+    generator = torch.Generator().manual_seed(0)
+    inputs = dict(
+        hidden_states=torch.randn(1, 16, 64, generator=generator),
+        encoder_hidden_states=torch.randn(1, 8, 32, generator=generator),
+        pooled_projections=torch.randn(1, 32, generator=generator),
+        timestep=torch.tensor([0.5]),
+        guidance=torch.tensor([1.0]),
+        img_ids=torch.zeros(16, 3),
+        txt_ids=torch.zeros(8, 3),
+        return_dict=False,
+    )
+    with torch.no_grad():
+        with_lora = base.transformer(**inputs)[0]
+        base.pipeline.disable_lora()
+        plain = base.transformer(**inputs)[0]
+        assert torch.allclose(merged.eval()(**inputs)[0], with_lora, atol=1e-5, rtol=1e-4)
+    assert (with_lora - plain).abs().max() > 1e-3
