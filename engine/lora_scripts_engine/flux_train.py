@@ -263,6 +263,12 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
     if config.cache_latents:
         latents.build(examples, config, resolution)
     encode = caching_prompt_encoder(base, compute.device, settings.max_sequence_length)
+    if not config.shuffle_caption and not config.caption_dropout_rate:
+        # Every caption is known now: encode them all, then T5 (9.5 GB in bf16) and CLIP leave the GPU for the run.
+        encode(sorted({apply_caption_rules(e.caption, rules, rng) for e in examples}))
+        for encoder in base.text_encoders:
+            encoder.to("cpu")
+        emit("stage", name="text_encoders", message="captions encoded once; T5 and CLIP moved off the device")
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
     started_at = time.time()
     base.transformer.train()

@@ -105,7 +105,18 @@ def flux_run(tmp_path_factory):
 def test_train_emits_the_sd_event_sequence_with_finite_losses(flux_run):
     events = flux_run["events"]
     kinds = [e["type"] for e in events]
-    assert kinds == ["stage", "started", "progress", "progress", "checkpoint", "progress", "checkpoint", "done"]
+    assert kinds == [
+        "stage",
+        "started",
+        "stage",
+        "progress",
+        "progress",
+        "checkpoint",
+        "progress",
+        "checkpoint",
+        "done",
+    ]
+    assert events[2]["name"] == "text_encoders"  # fixed captions: encoded once, encoders off the device
     started = events[1]
     assert (started["family"], started["total_steps"], started["resolution"]) == ("flux", 3, 64)
     # attention+ff on 2 double blocks (8 attention + 4 MLP) and 2 single blocks (q, k, v, proj_mlp, proj_out).
