@@ -372,7 +372,10 @@ export const WORKER_FLAGS = defineFlags(
       value: '<dir>',
       help: "The studio's workspace as this machine mounts it (shared storage: every worker and the studio see the same files)",
     },
-    ...DATABASE_FLAG,
+    db: {
+      ...DATABASE_FLAG.db,
+      help: "The studio's `--db`, where generate jobs look up `<lora:NAME>` in the style library (default: the workspace's SQLite file); job records themselves go back through the queue",
+    },
     device: {
       schema: text().default('auto'),
       value: '<device>',

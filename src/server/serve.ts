@@ -110,7 +110,11 @@ export async function startServer({
   try {
     runner =
       location === undefined
-        ? startJobRunner({ store, device: DEFAULT_DEVICE, execute: executorForKind({ workspace: root, env }) })
+        ? startJobRunner({
+            store,
+            device: DEFAULT_DEVICE,
+            execute: executorForKind({ workspace: root, env, database }),
+          })
         : await startQueueDispatcher({ store, location, log, ...(queueTiming ? { timing: queueTiming } : {}) });
   } catch (error) {
     await closeAll(server, async () => {

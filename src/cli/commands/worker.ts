@@ -1,4 +1,4 @@
-// `lora-scripts worker --queue redis://… [--workspace DIR] [--device D] [--concurrency N] [--name NAME]`: runs the
+// `lora-scripts worker --queue redis://… [--workspace DIR] [--db URL] [--device D] [--concurrency N] [--name NAME]`: runs the
 // studio's queued jobs (and renders) on this machine until Ctrl-C. docs/scale-out.md tells how to set one up.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -15,6 +15,7 @@ import {
   startRenderConsumer,
 } from '../../queue/index.js';
 import { executorForKind } from '../../server/runner/index.js';
+import { databaseLocation } from '../../store/index.js';
 import { WORKER_FLAGS } from '../command-flags.js';
 import type { CommandContext } from '../context.js';
 import { parseFlags } from '../flag-values.js';
@@ -39,7 +40,7 @@ export async function workerCommand(given: Record<string, unknown>, ctx: Command
   const name = flags.name ?? defaultWorkerName();
   const worker = startQueueWorker({
     location,
-    execute: executorForKind({ workspace, env }),
+    execute: executorForKind({ workspace, env, database: databaseLocation(flags.db, workspace, ctx.cwd) }),
     name,
     concurrency: flags.concurrency,
     device: flags.device,
