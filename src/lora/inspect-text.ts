@@ -18,10 +18,7 @@ export function formatInspectReport(report: InspectReport, options: { showLayers
         .map(([d, n]) => `${d} ${n}`)
         .join(', ')})`,
     ],
-    [
-      'format',
-      `${report.format.name} ${report.format.variant}${report.format.isConvertible ? '' : ' (convert cannot rewrite it)'}`,
-    ],
+    ['format', `${report.format.name} ${report.format.variant}${convertNote(report)}`],
   ];
   // Plain LoRA/LoCon says so in `format` already; LoHa, LoKr and DoRA get a line of their own.
   if (report.modules.length > 0 && report.network.type !== 'lora') lines.push(['network type', networkLine(report)]);
@@ -46,6 +43,13 @@ export function formatInspectReport(report: InspectReport, options: { showLayers
   for (const problem of report.problems) lines.push(['warning', problem]);
   const text = lines.map(([label, value]) => `${label.padEnd(13)}${value}`).join('\n');
   return options.showLayers ? `${text}\n\n${layerTable(report.modules)}` : text;
+}
+
+function convertNote({ format, network }: InspectReport): string {
+  if (format.isConvertible) return '';
+  // A LyCORIS LoHa/DoRA has a peft form (`convert --to diffusers`), which peft loads and diffusers does not.
+  if (format.name === 'lycoris' && (network.type === 'loha' || network.type === 'dora')) return ' (convert: peft only)';
+  return ' (convert cannot rewrite it)';
 }
 
 /** The network type, and for LyCORIS ones what `merge`, `combine` and `resize` can do with it. */

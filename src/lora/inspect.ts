@@ -91,9 +91,7 @@ export function inspectLora(input: InspectInput): InspectReport {
   const { modules: grouped, stray } = groupModules(input.tensors);
   const network = networkTypeOf(input.tensors.keys());
   const detected = detectFormat([...input.tensors.keys()], grouped, input.metadata.ss_network_module);
-  // The engine's LoHa/LoKr/DoRA files (peft keys) convert to LyCORIS' kohya layout.
-  const format =
-    isLycorisNetwork(network) && detected.name === 'diffusers' ? { ...detected, isConvertible: true } : detected;
+  const format = isLycorisConvertible(network, detected.name) ? { ...detected, isConvertible: true } : detected;
   if (stray.length > 0 && format.name !== 'checkpoint')
     problems.push(`${stray.length} keys fit no LoRA module (first: \`${stray[0]}\`)`);
   const isLora = format.name !== 'checkpoint' && format.name !== 'unknown';
@@ -126,6 +124,15 @@ export function inspectLora(input: InspectInput): InspectReport {
     loraScripts: Object.fromEntries(Object.entries(input.metadata).filter(([key]) => key.startsWith('lora_scripts.'))),
     problems,
   };
+}
+
+/**
+ * The engine's LoHa/LoKr/DoRA files (peft keys) convert to LyCORIS' kohya layout. LyCORIS LoHa/DoRA files convert
+ * back too (`convert --to diffusers`, lycoris-to-peft.ts), but stay `isConvertible: false`: the studio's download
+ * offers only conversions every consumer of the other format loads, and diffusers loads neither.
+ */
+function isLycorisConvertible(network: NetworkType, format: string): boolean {
+  return isLycorisNetwork(network) && format === 'diffusers';
 }
 
 function moduleReports(grouped: readonly HeaderModule[], input: InspectInput, problems: string[]): ModuleReport[] {

@@ -34,6 +34,17 @@ export function lycorisToPeft(
           : 'plain LoRA files convert through the ordinary path',
     });
   }
+  const odd = set.modules.find((m) => (set.network === 'loha' ? m.kind !== 'loha' : m.kind !== 'lora' || !m.doraScale));
+  if (odd) {
+    throw new LoraFileError(
+      `mixes ${set.network === 'loha' ? 'LoHa' : 'DoRA'} modules with others (\`${odd.kohyaName}\`); one peft config cannot hold both`,
+      {
+        code: 'conversion_not_defined',
+        culprit: options.fileName,
+        hint: '`lora-scripts merge` bakes it into a checkpoint',
+      },
+    );
+  }
   const layout = options.family === 'sdxl' ? sdxlUnetLayout(options.layersPerBlock ?? 2) : SD_UNET_LAYOUT;
   const tensors = new Map<string, Tensor>();
   const byComponent = new Map<LoraComponent, Array<{ path: string; rank: number; alpha: number }>>();

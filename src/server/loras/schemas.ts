@@ -86,6 +86,7 @@ export const inspectReportSchema = z
     tensorCount: z.number().int().nonnegative(),
     dtypes: z.record(z.string(), z.number().int().positive()),
     format: z.strictObject({ name: z.string(), variant: z.string(), isConvertible: z.boolean() }),
+    network: z.strictObject({ type: z.enum(['lora', 'loha', 'lokr', 'dora']), name: z.string() }),
     family: z.strictObject({ name: z.string().nullable(), basis: z.string(), metadataSays: z.string().nullable() }),
     layers: z.strictObject({
       total: z.number().int().nonnegative(),
