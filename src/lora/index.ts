@@ -183,3 +183,12 @@ export {
   type ConvertLoraSummary,
   type LoraKeyFormat,
 } from './convert-lora-file.js';
+
+/**
+ * What a LoRA file trains, from its tensor names (a header is enough): `lora` (LoRA/LoCon), `loha`, `lokr`, `dora`.
+ * LoHa, LoKr and DoRA are written in LyCORIS' kohya layout, merged exactly, and refused by combine/resize
+ * (docs/formats/lycoris.md).
+ * @example
+ * networkTypeOf(header.tensors.keys()) // 'loha' for `lora_unet_….hada_w1_a` or `unet.….hada_w1_a` keys
+ */
+export { networkTypeOf, type NetworkType } from './lycoris-modules.js';
