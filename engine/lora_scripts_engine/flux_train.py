@@ -199,15 +199,27 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
 
-    # 1. Load the frozen base in the compute dtype.
+    # 1. Load the frozen base in the compute dtype, first on the CPU. With fixed captions (no shuffle, no dropout) T5
+    #    and CLIP encode them all on the device and leave it before the transformer arrives: the peak is the larger of
+    #    the two, not their sum (T5-XXL is 9.5 GB in bf16, the transformer 23.8 GB).
     emit("stage", name="load_model", message=f"loading Flux base model {config.base_model}")
     if base is None:
-        base = load_flux_base(
-            config.base_model, components=settings.flux_components, dtype=compute.dtype, device=compute.device
-        )
+        base = load_flux_base(config.base_model, components=settings.flux_components, dtype=compute.dtype)
     for model in [base.transformer, base.vae, *base.text_encoders]:
         model.requires_grad_(False)
     resolution = config.resolution or 1024
+    examples = read_manifest(request.manifest)
+    rules = CaptionRules(config.trigger_word, config.shuffle_caption, config.keep_tokens, config.caption_dropout_rate)
+    for encoder in base.text_encoders:
+        encoder.to(compute.device)
+    encode = caching_prompt_encoder(base, compute.device, settings.max_sequence_length)
+    if not config.shuffle_caption and not config.caption_dropout_rate:
+        encode(sorted({apply_caption_rules(e.caption, rules, rng) for e in examples}))
+        for encoder in base.text_encoders:
+            encoder.to("cpu")
+        emit("stage", name="text_encoders", message="captions encoded once; T5 and CLIP moved off the device")
+    base.transformer.to(compute.device)
+    base.vae.to(compute.device)
 
     # 2. LoRA on the transformer's block Linears (peft); its weights stay fp32 (bf16 rounds lr-1e-4 updates away).
     names = flux_target_names(base.transformer, config.target_modules)
@@ -231,7 +243,6 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
 
     # 4. Data: the manifest, `repeats` per image, seeded order per epoch, one bucket per batch; latents and captions
     #    encoded once where they can be.
-    examples = read_manifest(request.manifest)
     buckets = bucket_counts(examples, resolution)
     steps_per_epoch = math.ceil(
         sum(math.ceil(n / config.batch_size) for n in buckets.values()) / config.gradient_accumulation_steps
@@ -241,7 +252,6 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
     lr_scheduler = get_scheduler(
         config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps, num_training_steps=total_steps
     )
-    rules = CaptionRules(config.trigger_word, config.shuffle_caption, config.keep_tokens, config.caption_dropout_rate)
     emit(
         "started",
         family=FAMILY,
@@ -262,13 +272,6 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
     )
     if config.cache_latents:
         latents.build(examples, config, resolution)
-    encode = caching_prompt_encoder(base, compute.device, settings.max_sequence_length)
-    if not config.shuffle_caption and not config.caption_dropout_rate:
-        # Every caption is known now: encode them all, then T5 (9.5 GB in bf16) and CLIP leave the GPU for the run.
-        encode(sorted({apply_caption_rules(e.caption, rules, rng) for e in examples}))
-        for encoder in base.text_encoders:
-            encoder.to("cpu")
-        emit("stage", name="text_encoders", message="captions encoded once; T5 and CLIP moved off the device")
     logs = TrainingLog(os.path.join(config.output_dir, "logs"), config.logging_steps)
     started_at = time.time()
     base.transformer.train()

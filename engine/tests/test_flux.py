@@ -107,8 +107,8 @@ def test_train_emits_the_sd_event_sequence_with_finite_losses(flux_run):
     kinds = [e["type"] for e in events]
     assert kinds == [
         "stage",
-        "started",
         "stage",
+        "started",
         "progress",
         "progress",
         "checkpoint",
@@ -116,8 +116,8 @@ def test_train_emits_the_sd_event_sequence_with_finite_losses(flux_run):
         "checkpoint",
         "done",
     ]
-    assert events[2]["name"] == "text_encoders"  # fixed captions: encoded once, encoders off the device
-    started = events[1]
+    assert events[1]["name"] == "text_encoders"  # fixed captions: encoded once, before the transformer is placed
+    started = events[2]
     assert (started["family"], started["total_steps"], started["resolution"]) == ("flux", 3, 64)
     # attention+ff on 2 double blocks (8 attention + 4 MLP) and 2 single blocks (q, k, v, proj_mlp, proj_out).
     assert started["layers"] == {"unet": 2 * 12 + 2 * 5, "text_encoder": 0}
