@@ -2,7 +2,7 @@
 // one-line errors for GPUs the machine does not have.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { engineCommand, processCount, resolveDevices } from './devices.js';
+import { declaredProcessCount, engineCommand, processCount, resolveDevices } from './devices.js';
 
 describe('devices', () => {
   it('keeps the single-process spawn for the default, with nothing added', () => {
@@ -60,5 +60,14 @@ describe('devices', () => {
     );
     expect(() => resolveDevices([0, 2], 2)).toThrow('GPU 2 does not exist: the engine sees GPUs 0–1');
     expect(() => resolveDevices('all', 0)).toThrow(ConfigError);
+  });
+});
+
+describe('declaredProcessCount', () => {
+  it('counts what the setting alone says, and leaves `all` to the GPUs the engine sees', () => {
+    expect(declaredProcessCount('single')).toBe(1);
+    expect(declaredProcessCount('cpu:3')).toBe(3);
+    expect(declaredProcessCount([0, 2])).toBe(2);
+    expect(declaredProcessCount('all')).toBeNull();
   });
 });

@@ -22,6 +22,16 @@ export function processCount(launch: EngineLaunch): number {
   return launch.kind === 'cpu' ? launch.processes : 1;
 }
 
+/**
+ * How many processes `devices` starts, when the setting alone says (`all` needs the visible GPUs: null). For checks
+ * that must not start the engine, such as the studio's pre-flight of a resume.
+ */
+export function declaredProcessCount(devices: DevicesSetting): number | null {
+  if (devices === 'all') return null;
+  if (Array.isArray(devices)) return devices.length;
+  return typeof devices === 'string' && devices.startsWith('cpu:') ? Number(devices.slice('cpu:'.length)) : 1;
+}
+
 /** Whether `devices` names GPUs, so their number must be known (`countVisibleGpus`) before `resolveDevices`. */
 export function needsGpuCount(devices: DevicesSetting): boolean {
   return devices === 'all' || Array.isArray(devices);

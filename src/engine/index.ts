@@ -4,6 +4,7 @@ export { runEngine, type RunEngineOptions, type EngineRunResult } from './proces
 /** `devices` → one engine process or several through accelerate's launcher. */
 export {
   countVisibleGpus,
+  declaredProcessCount,
   devicesText,
   engineCommand,
   needsGpuCount,

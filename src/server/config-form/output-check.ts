@@ -2,6 +2,7 @@
 // matches it (the run fingerprint, as train/run.ts computes it), or a finished LoRA this run would replace.
 import { existsSync } from 'node:fs';
 import type { ResolvedConfig } from '../../config/index.js';
+import { countVisibleGpus, declaredProcessCount } from '../../engine/index.js';
 import type { MeasuredItem } from '../../dataset/index.js';
 import { LoraScriptsError } from '../../errors.js';
 import {
@@ -35,6 +36,8 @@ async function checkResumeState({ config, items, strip }: OutputCheckInput): Pro
       dataset: await hashDataset(items),
       baseModel: legacyModelHash(config.base_model) ?? config.base_model,
       initLora: parent?.sha256 ?? null,
+      // The saved state binds the global batch (batch_size × processes), as `train` checks it.
+      processes: declaredProcessCount(config.devices) ?? countVisibleGpus(process.env),
     });
     const state = findResumeState(config, fingerprint);
     const problem =
