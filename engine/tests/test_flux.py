@@ -62,7 +62,7 @@ def write_dataset(folder: Path, count: int = 4, size: int = 64) -> Path:
 
 def train_request(base_model: Path, manifest: Path, out: Path, **config):
     raw = json.loads((REPO / "tests/fixtures/protocol/requests/train.json").read_text())
-    raw["config"].update(
+    settings = dict(
         base_model=str(base_model),
         train_data_dir=str(manifest.parent),
         metadata_path=None,
@@ -78,8 +78,8 @@ def train_request(base_model: Path, manifest: Path, out: Path, **config):
         save_precision="fp32",
         cache_dir=None,
         mixed_precision="no",
-        **config,
     )
+    raw["config"].update({**settings, **config})
     raw["manifest"] = str(manifest)
     return parse_request(json.dumps(raw))
 
@@ -308,3 +308,24 @@ def test_kohya_file_merged_into_the_bfl_weights_equals_the_diffusers_lora(flux_r
         plain = base.transformer(**inputs)[0]
         assert torch.allclose(merged.eval()(**inputs)[0], with_lora, atol=1e-5, rtol=1e-4)
     assert (with_lora - plain).abs().max() > 1e-3
+
+
+def test_schnell_single_file_base_trains_without_guidance(tmp_path):
+    """A BFL transformer file + a components folder, schnell (no guidance embedding): the same loop, one step."""
+    folder = write_tiny_flux_folder(tmp_path / "components", "schnell", seed=4)
+    path = save_transformer_file(build_tiny_flux("schnell", seed=6).transformer, tmp_path / "flux1-schnell.safetensors")
+    manifest = write_dataset(tmp_path / "data", count=2)
+    request = train_request(path, manifest, tmp_path / "out", max_train_steps=1, save_steps=0)
+    events = []
+    import lora_scripts_engine.flux_train as flux_train
+
+    original = flux_train.emit
+    flux_train.emit = lambda kind, **fields: events.append({"type": kind, **fields})
+    try:
+        train_flux(request, CPU, FluxSettings(max_sequence_length=16, flux_components=str(folder)))
+    finally:
+        flux_train.emit = original
+    assert [e["type"] for e in events][-2:] == ["checkpoint", "done"]
+    assert math.isfinite(next(e["loss"] for e in events if e["type"] == "progress"))
+    with safe_open(str(tmp_path / "out" / "pytorch_lora_weights.safetensors"), framework="pt") as f:
+        assert len(list(f.keys())) == 2 * 34
