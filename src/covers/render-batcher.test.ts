@@ -104,4 +104,42 @@ describe('createRenderBatcher', () => {
     await expect(dropped).rejects.toThrow('client went away');
     expect(calls).toHaveLength(1);
   });
+
+  it('with several renders in flight, sends each settings group as its own render at once (one per worker)', async () => {
+    const { worker, calls, release } = gatedWorker();
+    const batcher = createRenderBatcher(worker, { inFlight: 3 });
+    const covers = [
+      batcher.render(request('a', 'hangzhou', [1])),
+      batcher.render(request('a', 'suzhou', [2])),
+      batcher.render(request('a', 'hangzhou', [3])),
+      batcher.render(request('b', 'guangzhou', [4])),
+    ];
+    // Three lanes, three groups: all three renders are out before any of them ends.
+    await until(() => calls.length === 3);
+    expect(calls.map((call) => [call.prompt, call.seeds])).toEqual([
+      ['hangzhou', [1, 3]],
+      ['suzhou', [2]],
+      ['guangzhou', [4]],
+    ]);
+    release();
+    const images = await Promise.all(covers);
+    expect(images.map((each) => each.map((image) => image.png.toString()))).toEqual([
+      ['hangzhou#1'],
+      ['suzhou#2'],
+      ['hangzhou#3'],
+      ['guangzhou#4'],
+    ]);
+  });
+
+  it('keeps one render at a time by default, however many requests wait', async () => {
+    const { worker, calls, release } = gatedWorker();
+    const batcher = createRenderBatcher(worker);
+    const covers = [batcher.render(request('a', 'x', [1])), batcher.render(request('b', 'y', [2]))];
+    await until(() => calls.length === 1);
+    await new Promise((next) => setTimeout(next, 20));
+    expect(calls).toHaveLength(1);
+    release();
+    await Promise.all(covers);
+    expect(calls).toHaveLength(2);
+  });
 });

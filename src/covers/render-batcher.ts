@@ -18,29 +18,46 @@ export interface RenderBatcher {
   waiting(): number;
 }
 
-export function createRenderBatcher(worker: CoverRenderer): RenderBatcher {
-  const queue: Waiting[] = [];
-  let isDraining = false;
+export interface RenderBatcherOptions {
+  /**
+   * Renders sent at once (default 1: the one engine renders one at a time). A renderer that spreads them over several
+   * engines (the render queue's workers) gets more, and each render then takes one group of identical settings, so
+   * the groups go to different workers instead of one after another to the first.
+   */
+  inFlight?: number;
+}
 
-  async function drain(): Promise<void> {
-    isDraining = true;
+export function createRenderBatcher(worker: CoverRenderer, { inFlight = 1 }: RenderBatcherOptions = {}): RenderBatcher {
+  const queue: Waiting[] = [];
+  let lanes = 0;
+
+  /** Takes the next batch: the oldest waiting request's style; with several lanes, only its first settings group. */
+  function takeBatch(): Waiting[][] {
+    // The oldest waiting request decides the style, so no style waits behind a steady stream of another.
+    const style = styleKey(queue[0]!.request);
+    const groups = groupBySettings(queue.filter((w) => styleKey(w.request) === style));
+    const taken = inFlight === 1 ? groups : groups.slice(0, 1);
+    for (const w of taken.flat()) queue.splice(queue.indexOf(w), 1);
+    return taken;
+  }
+
+  async function lane(): Promise<void> {
     // One turn of the event loop first, so requests made in the same tick are seen together.
     await new Promise((next) => setImmediate(next));
     while (queue.length > 0) {
-      // The oldest waiting request decides the style, so no style waits behind a steady stream of another.
-      const style = styleKey(queue[0]!.request);
-      const batch = queue.filter((w) => styleKey(w.request) === style);
-      for (const w of batch) queue.splice(queue.indexOf(w), 1);
-      for (const group of groupBySettings(batch)) await renderGroup(worker, group);
+      for (const group of takeBatch()) await renderGroup(worker, group);
     }
-    isDraining = false;
+    lanes -= 1;
   }
 
   return {
     render(request, signal) {
       return new Promise((resolve, reject) => {
         queue.push({ request, signal, resolve, reject });
-        if (!isDraining) void drain();
+        if (lanes < inFlight) {
+          lanes += 1;
+          void lane();
+        }
       });
     },
     waiting: () => queue.length,
