@@ -329,3 +329,45 @@ def test_schnell_single_file_base_trains_without_guidance(tmp_path):
     assert math.isfinite(next(e["loss"] for e in events if e["type"] == "progress"))
     with safe_open(str(tmp_path / "out" / "pytorch_lora_weights.safetensors"), framework="pt") as f:
         assert len(list(f.keys())) == 2 * 34
+
+
+def to_diffusers(kohya_path: Path, peft_path: Path) -> Path:
+    """src/lora/flux-keys.ts's fluxKohyaToPeft on a real file, run with tsx."""
+    lora = (REPO / "src" / "lora").as_uri()
+    script = peft_path.with_suffix(".mts")
+    script.write_text(
+        f"import {{ readFileSync, writeFileSync }} from 'node:fs';\n"
+        f"import {{ parseSafetensors, serializeSafetensors }} from '{lora}/safetensors.ts';\n"
+        f"import {{ fluxKohyaToPeft }} from '{lora}/flux-keys.ts';\n"
+        f"const file = parseSafetensors(readFileSync({json.dumps(str(kohya_path))}), 'in');\n"
+        f"writeFileSync({json.dumps(str(peft_path))}, serializeSafetensors(fluxKohyaToPeft(file, {{ fileName: 'in' }})));\n"
+    )
+    subprocess.run([str(REPO / "node_modules/.bin/tsx"), str(script)], check=True, cwd=REPO, timeout=120)
+    return peft_path
+
+
+def test_kohya_file_converted_back_loads_in_diffusers_with_the_same_effect(flux_run, tmp_path):
+    """diffusers → kohya → diffusers (both by the TS code): FluxPipeline.load_lora_weights gives the same transformer."""
+    lora = flux_run["out"] / "pytorch_lora_weights.safetensors"
+    back = to_diffusers(to_kohya(lora, tmp_path / "kohya.safetensors"), tmp_path / "back.safetensors")
+    base = load_flux_base(str(flux_run["folder"]))
+    generator = torch.Generator().manual_seed(0)
+    inputs = dict(
+        hidden_states=torch.randn(1, 16, 64, generator=generator),
+        encoder_hidden_states=torch.randn(1, 8, 32, generator=generator),
+        pooled_projections=torch.randn(1, 32, generator=generator),
+        timestep=torch.tensor([0.5]),
+        guidance=torch.tensor([1.0]),
+        img_ids=torch.zeros(16, 3),
+        txt_ids=torch.zeros(8, 3),
+        return_dict=False,
+    )
+    outputs = {}
+    for name, path in (("original", lora), ("round_trip", back)):
+        base.pipeline.load_lora_weights(str(path), adapter_name=name)
+        base.pipeline.set_adapters([name])
+        with torch.no_grad():
+            outputs[name] = base.transformer(**inputs)[0]
+    assert torch.allclose(outputs["original"], outputs["round_trip"], atol=1e-6)
+    with safe_open(str(back), framework="pt") as f:
+        assert len(list(f.keys())) == 2 * 34  # every split part back, at its own rank

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { alphaValue } from './alpha-tensor.js';
 import { decodeFloats, encodeFloats } from './float-codec.js';
-import { detectFluxLora, fluxDiffusersModules, fluxKohyaTarget, fluxPeftToKohya } from './flux-keys.js';
+import {
+  detectFluxLora,
+  fluxDiffusersModules,
+  fluxKohyaTarget,
+  fluxKohyaToPeft,
+  fluxPeftToKohya,
+} from './flux-keys.js';
 import type { Tensor } from './safetensors.js';
 
 const WIDTH = 4; // attention width of the made-up transformer (Flux.1: 3072)
@@ -217,6 +223,60 @@ describe('fluxPeftToKohya', () => {
     const half = new Map(pair('transformer_blocks.0.attn.to_q', 2, 3, 3, 1).slice(0, 1));
     expect(() => fluxPeftToKohya({ metadata: {}, tensors: half }, { fileName: 'x.safetensors' })).toThrow(
       expect.objectContaining({ code: 'incomplete_module' }),
+    );
+  });
+});
+
+describe('fluxKohyaToPeft', () => {
+  it('gives back the diffusers file fluxPeftToKohya was made from: parts, ranks, scales (block-diagonal up)', () => {
+    const tensors = new Map([
+      ...pair('transformer_blocks.0.attn.to_q', 2, 5, WIDTH, 1),
+      ...pair('transformer_blocks.0.attn.to_k', 2, 5, WIDTH, 3),
+      ...pair('transformer_blocks.0.attn.to_v', 2, 5, WIDTH, 5),
+      ...pair('single_transformer_blocks.0.proj_mlp', 2, 5, 4 * WIDTH, 7),
+      ...pair('norm_out.linear', 2, WIDTH, 2 * WIDTH, 9),
+    ]);
+    const kohya = fluxPeftToKohya({ metadata: metadata(2, 8), tensors }, { fileName: 'f' });
+    const back = fluxKohyaToPeft({ metadata: {}, tensors: kohya.tensors }, { fileName: 'k' });
+    expect([...back.tensors.keys()].sort()).toEqual([...tensors.keys()].sort());
+    for (const [key, original] of tensors) {
+      expect(back.tensors.get(key)!.shape).toEqual(original.shape);
+      expect(matrix(back.tensors.get(key)!)).toEqual(matrix(original));
+    }
+    const config = JSON.parse(back.metadata.lora_adapter_metadata!);
+    expect([config['transformer.r'], config['transformer.lora_alpha']]).toEqual([2, 8]);
+    expect(config['transformer.alpha_pattern']).toEqual({});
+  });
+
+  it('splits a dense fused LoRA (kohya’s default) by rows: every part keeps the whole down, ΔW unchanged', () => {
+    const down = tensor([3, 5], 21);
+    const up = tensor([3 * WIDTH, 3], 23);
+    const alpha = { dtype: 'F32' as const, shape: [], data: encodeFloats('F32', Float32Array.of(1.5)) };
+    const name = 'lora_unet_double_blocks_2_txt_attn_qkv';
+    const back = fluxKohyaToPeft(
+      {
+        metadata: {},
+        tensors: new Map([
+          [`${name}.lora_down.weight`, down],
+          [`${name}.lora_up.weight`, up],
+          [`${name}.alpha`, alpha],
+        ]),
+      },
+      { fileName: 'k' },
+    );
+    const fused = scaledDelta(up, down, 1.5 / 3);
+    for (const [p, part] of ['add_q_proj', 'add_k_proj', 'add_v_proj'].entries()) {
+      const a = back.tensors.get(`transformer.transformer_blocks.2.attn.${part}.lora_A.weight`)!;
+      const b = back.tensors.get(`transformer.transformer_blocks.2.attn.${part}.lora_B.weight`)!;
+      expect(a.shape).toEqual([3, 5]);
+      expectClose(scaledDelta(b, a, 1.5 / 3), fused.slice(p * WIDTH, (p + 1) * WIDTH));
+    }
+  });
+
+  it('refuses SD kohya modules', () => {
+    const tensors = new Map([['lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight', tensor([2, 3], 1)]]);
+    expect(() => fluxKohyaToPeft({ metadata: {}, tensors }, { fileName: 'k' })).toThrow(
+      expect.objectContaining({ code: 'not_flux_lora_key' }),
     );
   });
 });

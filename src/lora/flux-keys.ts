@@ -6,6 +6,7 @@
 // block's q, k and v into one `qkv` Linear per stream, and a single block's q, k, v and MLP input into `linear1`.
 // A split LoRA becomes one fused LoRA whose down stacks the parts' downs and whose up is block-diagonal:
 //   up·down = [B_q·A_q; B_k·A_k; B_v·A_v] — each part's delta lands on its own rows, as the split LoRA had it.
+// fluxKohyaToPeft goes back: rows split by part, rank columns too where the up is block-diagonal.
 import { alphaTensor, type AlphaDtype } from './alpha-tensor.js';
 import { decodeFloats, encodeFloats, isFloatDtype, type FloatDtype } from './float-codec.js';
 import { LoraFileError } from './lora-file-error.js';
@@ -283,4 +284,139 @@ function checkDtype(key: string, tensor: Tensor, fileName: string): void {
       culprit: fileName,
     });
   }
+}
+
+/**
+ * A kohya Flux LoRA file's tensors → the diffusers file FluxPipeline.load_lora_weights reads (`transformer.` keys,
+ * the LoraConfig in `lora_adapter_metadata`). A fused module is split by output rows into its parts; when each part's
+ * rows use their own rank columns only (the block-diagonal `up` fluxPeftToKohya and kohya's split-qkv write), each
+ * part gets just those columns and their rows of `down`, so diffusers → kohya → diffusers gives the original back.
+ * Otherwise (one dense LoRA over the fused Linear, as kohya trains by default) every part gets the whole `down` and
+ * its rows of `up`, which is exact too, at the full rank. A part whose rows are all zero is left out.
+ */
+export function fluxKohyaToPeft(file: SafetensorsContent, options: { fileName: string }): SafetensorsContent {
+  const { fileName } = options;
+  const tensors = new Map<string, Tensor>();
+  const scales: { path: string; rank: number; alpha: number }[] = [];
+  for (const name of kohyaModuleNames(file, fileName)) {
+    const paths = fluxDiffusersModules(name);
+    if (paths.length === 0) {
+      throw new LoraFileError(`module \`${name}\` is not a Flux transformer module`, {
+        code: 'not_flux_lora_key',
+        culprit: fileName,
+        hint: 'expected kohya Flux names such as `lora_unet_double_blocks_0_img_attn_qkv`',
+      });
+    }
+    const down = file.tensors.get(`${name}.lora_down.weight`);
+    const up = file.tensors.get(`${name}.lora_up.weight`);
+    if (!down || !up) {
+      throw new LoraFileError(`module \`${name}\` lacks its lora_down or lora_up weight`, {
+        code: 'incomplete_module',
+        culprit: fileName,
+      });
+    }
+    checkDtype(`${name}.lora_down.weight`, down, fileName);
+    checkDtype(`${name}.lora_up.weight`, up, fileName);
+    const rank = down.shape[0]!;
+    const alphaTensorOf = file.tensors.get(`${name}.alpha`);
+    const alpha = alphaTensorOf ? decodeFloats(alphaTensorOf.dtype as FloatDtype, alphaTensorOf.data)[0]! : rank;
+    for (const part of splitModule(paths, down, up, name === kohyaName('final_layer.adaLN_modulation.1'))) {
+      tensors.set(`transformer.${part.path}.lora_A.weight`, part.down);
+      tensors.set(`transformer.${part.path}.lora_B.weight`, part.up);
+      scales.push({ path: part.path, rank: part.down.shape[0]!, alpha: (alpha * part.down.shape[0]!) / rank });
+    }
+  }
+  return { metadata: { format: 'pt', lora_adapter_metadata: transformerMetadata(scales) }, tensors };
+}
+
+function kohyaModuleNames(file: SafetensorsContent, fileName: string): string[] {
+  const names = new Set<string>();
+  for (const key of file.tensors.keys()) {
+    const match = /^(lora_unet_.+?)\.(lora_down\.weight|lora_up\.weight|alpha)$/.exec(key);
+    if (!match) {
+      throw new LoraFileError(`key \`${key}\` is not a kohya LoRA key (\`lora_unet_….lora_down.weight\`)`, {
+        code: 'not_flux_lora_key',
+        culprit: fileName,
+      });
+    }
+    names.add(match[1]!);
+  }
+  return [...names];
+}
+
+interface SplitPart {
+  path: string;
+  down: Tensor;
+  up: Tensor;
+}
+
+function splitModule(paths: string[], down: Tensor, up: Tensor, swapHalves: boolean): SplitPart[] {
+  if (paths.length === 1) return [{ path: paths[0]!, down, up: swapHalves ? swapRowHalves(up) : up }];
+  const dtype = up.dtype as FloatDtype;
+  const [out, rank] = up.shape as [number, number];
+  const inFeatures = down.shape[1]!;
+  const width = paths.length === 4 ? out / (3 + MLP_RATIO) : out / 3;
+  const heights = paths.map((_, p) => (p === 3 ? MLP_RATIO * width : width));
+  const upValues = decodeFloats(dtype, up.data);
+  const downValues = decodeFloats(down.dtype as FloatDtype, down.data);
+  let firstRow = 0;
+  const columnsOf = heights.map((height) => {
+    const used = new Set<number>();
+    for (let row = firstRow; row < firstRow + height; row++)
+      for (let c = 0; c < rank; c++) if (upValues[row * rank + c] !== 0) used.add(c);
+    firstRow += height;
+    return [...used].sort((a, b) => a - b);
+  });
+  const seen = columnsOf.flat();
+  const isBlockSparse = new Set(seen).size === seen.length;
+  const all = Array.from({ length: rank }, (_, c) => c);
+  const parts: SplitPart[] = [];
+  firstRow = 0;
+  for (const [p, path] of paths.entries()) {
+    const columns = isBlockSparse ? columnsOf[p]! : all;
+    const rows = heights[p]!;
+    if (columnsOf[p]!.length > 0) {
+      const partDown = new Float32Array(columns.length * inFeatures);
+      for (const [i, c] of columns.entries())
+        partDown.set(downValues.subarray(c * inFeatures, (c + 1) * inFeatures), i * inFeatures);
+      const partUp = new Float32Array(rows * columns.length);
+      for (let row = 0; row < rows; row++)
+        for (const [i, c] of columns.entries())
+          partUp[row * columns.length + i] = upValues[(firstRow + row) * rank + c]!;
+      parts.push({
+        path,
+        down: {
+          dtype: down.dtype,
+          shape: [columns.length, inFeatures],
+          data: encodeFloats(down.dtype as FloatDtype, partDown),
+        },
+        up: { dtype, shape: [rows, columns.length], data: encodeFloats(dtype, partUp) },
+      });
+    }
+    firstRow += rows;
+  }
+  return parts;
+}
+
+/** diffusers' flattened `transformer.<field>` LoraConfig: the commonest rank and alpha, patterns for the others. */
+function transformerMetadata(scales: readonly { path: string; rank: number; alpha: number }[]): string {
+  const commonest = (values: number[]) => {
+    const counts = new Map<number, number>();
+    for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+    return [...counts.entries()].reduce((best, entry) => (entry[1] > best[1] ? entry : best))[0];
+  };
+  const r = commonest(scales.map((s) => s.rank));
+  const alpha = commonest(scales.map((s) => s.alpha));
+  const config: Record<string, unknown> = {
+    alpha_pattern: Object.fromEntries(scales.filter((s) => s.alpha !== alpha).map((s) => [s.path, s.alpha])),
+    bias: 'none',
+    lora_alpha: alpha,
+    peft_type: 'LORA',
+    r,
+    rank_pattern: Object.fromEntries(scales.filter((s) => s.rank !== r).map((s) => [s.path, s.rank])),
+    target_modules: [...new Set(scales.map((s) => s.path))].sort(),
+    use_dora: false,
+    use_rslora: false,
+  };
+  return JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [`transformer.${k}`, v])), null, 2);
 }
