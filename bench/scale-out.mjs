@@ -84,6 +84,8 @@ for (const count of [1, 2, 3]) {
     seconds: round(seconds, 1),
     covers_per_min: perMinute(covers, seconds),
     by_worker: byWorker,
+    // The machine's 1-minute load average after the timed covers: other work on a shared machine shows here.
+    load_average_1m: round(loadavg()[0], 2),
   };
   if (count === 1) run.overhead = await measureOverhead();
   results.pool.push(run);
