@@ -3,6 +3,7 @@ import { alphaValue } from './alpha-tensor.js';
 import { decodeFloats, encodeFloats } from './float-codec.js';
 import {
   detectFluxLora,
+  fluxCheckpointTargets,
   fluxDiffusersModules,
   fluxKohyaTarget,
   fluxKohyaToPeft,
@@ -278,5 +279,36 @@ describe('fluxKohyaToPeft', () => {
     expect(() => fluxKohyaToPeft({ metadata: {}, tensors }, { fileName: 'k' })).toThrow(
       expect.objectContaining({ code: 'not_flux_lora_key' }),
     );
+  });
+});
+
+describe('fluxCheckpointTargets', () => {
+  const info = (shape: number[]) => ({ dtype: 'BF16' as const, shape, dataOffsets: [0, 0] as [number, number] });
+
+  it('names every 2-D transformer weight of a BFL or ComfyUI checkpoint the kohya way', () => {
+    for (const prefix of ['', 'model.diffusion_model.']) {
+      const tensors = new Map([
+        [`${prefix}double_blocks.0.img_attn.norm.key_norm.scale`, info([128])],
+        [`${prefix}double_blocks.0.img_attn.qkv.weight`, info([9216, 3072])],
+        [`${prefix}double_blocks.0.img_attn.qkv.bias`, info([9216])],
+        [`${prefix}single_blocks.3.linear1.weight`, info([21504, 3072])],
+        [`${prefix}final_layer.adaLN_modulation.1.weight`, info([6144, 3072])],
+        ['vae.decoder.conv_in.weight', info([512, 16, 3, 3])],
+      ]);
+      const targets = fluxCheckpointTargets(tensors)!;
+      expect(Object.fromEntries(targets)).toEqual({
+        lora_unet_double_blocks_0_img_attn_qkv: { key: `${prefix}double_blocks.0.img_attn.qkv.weight` },
+        lora_unet_single_blocks_3_linear1: { key: `${prefix}single_blocks.3.linear1.weight` },
+        lora_unet_final_layer_adaLN_modulation_1: { key: `${prefix}final_layer.adaLN_modulation.1.weight` },
+      });
+      // Every name fluxPeftToKohya writes for these modules is one of them.
+      expect(targets.has(fluxKohyaTarget('transformer_blocks.0.attn.to_v')!.name)).toBe(true);
+      expect(targets.has(fluxKohyaTarget('single_transformer_blocks.3.proj_mlp')!.name)).toBe(true);
+    }
+  });
+
+  it('is undefined for an SD checkpoint', () => {
+    const tensors = new Map([['model.diffusion_model.input_blocks.0.0.weight', info([320, 4, 3, 3])]]);
+    expect(fluxCheckpointTargets(tensors)).toBeUndefined();
   });
 });

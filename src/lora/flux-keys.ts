@@ -12,7 +12,8 @@ import { decodeFloats, encodeFloats, isFloatDtype, type FloatDtype } from './flo
 import { LoraFileError } from './lora-file-error.js';
 import { moduleScale, parseAdapterMetadata, type ComponentLoraConfig } from './peft-adapter-config.js';
 import type { KohyaModule, KohyaTensors } from './peft-to-kohya.js';
-import type { SafetensorsContent, Tensor } from './safetensors.js';
+import type { MergeTarget } from './checkpoint-targets.js';
+import type { SafetensorsContent, Tensor, TensorInfo } from './safetensors.js';
 
 /** Where a diffusers module's LoRA goes in kohya's file. */
 export interface FluxKohyaTarget {
@@ -419,4 +420,24 @@ function transformerMetadata(scales: readonly { path: string; rank: number; alph
     use_rslora: false,
   };
   return JSON.stringify(Object.fromEntries(Object.entries(config).map(([k, v]) => [`transformer.${k}`, v])), null, 2);
+}
+
+/** Where a Flux transformer's weights sit in the files people share: BFL's bare names, ComfyUI's full checkpoints. */
+const CHECKPOINT_PREFIXES = ['model.diffusion_model.', 'diffusion_model.', ''] as const;
+
+/**
+ * kohya module name → the BFL checkpoint weight it changes (a merge adds (alpha/rank)·up·down to it; fused modules
+ * match fused weights row for row, see fluxPeftToKohya). Undefined when `tensors` holds no Flux transformer.
+ */
+export function fluxCheckpointTargets(tensors: ReadonlyMap<string, TensorInfo>): Map<string, MergeTarget> | undefined {
+  const prefix = CHECKPOINT_PREFIXES.find((p) => tensors.has(`${p}double_blocks.0.img_attn.norm.key_norm.scale`));
+  if (prefix === undefined) return undefined;
+  const targets = new Map<string, MergeTarget>();
+  for (const [key, info] of tensors) {
+    if (!key.startsWith(prefix) || !key.endsWith('.weight') || info.shape.length !== 2) continue;
+    const module = key.slice(prefix.length, -'.weight'.length);
+    if (module.startsWith('vae.') || module.startsWith('text_encoders.')) continue; // ComfyUI's bundled parts
+    targets.set(kohyaName(module), { key });
+  }
+  return targets;
 }
