@@ -37,6 +37,8 @@ class TrainConfig:
     lora_alpha: float
     target_modules: list[str]
     lora_dropout: float
+    unet_block_lr: list[str]  # `BLOCK=VALUE` items, checked against the model by training_options.py
+    unet_block_rank: list[str]
     train_text_encoder: bool
     init_lora: str | None
     batch_size: int
@@ -51,6 +53,12 @@ class TrainConfig:
     max_grad_norm: float
     adam_weight_decay: float
     noise_offset: float
+    adaptive_noise_scale: float
+    multires_noise_iterations: int
+    multires_noise_discount: float
+    zero_terminal_snr: bool
+    min_snr_gamma: float | None
+    ema_decay: float | None
     seed: int
     resume: str | None
     trigger_word: str | None

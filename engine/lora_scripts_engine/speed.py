@@ -31,6 +31,7 @@ from .models import VAE_ENCODING_PREFIXES
 from .packed_conv import pack_frozen_convolutions
 from .packed_linear import pack_frozen_linears
 from .protocol import EngineFailure, emit
+from .training_options import EXTRA_OPTIMIZERS, make_optimizer_extra
 
 aten = torch.ops.aten
 
@@ -164,6 +165,8 @@ def report_kernels_off(off: dict[str, str]) -> None:
 
 
 def make_optimizer(groups: list[dict], optimizer: str, weight_decay: float, device: str) -> torch.optim.Optimizer:
+    if optimizer in EXTRA_OPTIMIZERS:  # prodigy, adafactor
+        return make_optimizer_extra(groups, optimizer, weight_decay)
     if optimizer == "adamw8bit":
         if device != "cuda":
             raise EngineFailure(

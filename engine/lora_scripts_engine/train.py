@@ -14,7 +14,6 @@ import signal
 import time
 
 import torch
-import torch.nn.functional as F
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import cast_training_params
 from peft import LoraConfig
@@ -30,6 +29,18 @@ from .request import TrainConfig, TrainRequest
 from .samples import render_samples
 from .speed import LossReader, StepFlops, apply_fast_paths, conv_memory_format, make_optimizer, report_fast_paths
 from .targets import resolve_targets
+from .training_options import (
+    LoraEma,
+    averaged,
+    block_rank_pattern,
+    block_values,
+    logged_learning_rate,
+    loss_weights_min_snr,
+    make_noise,
+    per_block_lr_groups,
+    step_loss,
+    zero_terminal_snr_scheduler,
+)
 from .training_state import Position, capture_rng, load_state, restore_parameters, restore_rng, save_state
 from .validation import Validation, validation_every
 
@@ -71,6 +82,8 @@ def train(request: TrainRequest, compute: Compute) -> None:
     )
     for model in [base.unet, base.vae, *base.text_encoders]:
         model.requires_grad_(False)
+    if config.zero_terminal_snr:
+        base.noise_scheduler = zero_terminal_snr_scheduler(base.noise_scheduler, base.prediction_type)
     resolution = config.resolution or base.unet.config.sample_size * (
         2 ** (len(base.vae.config.block_out_channels) - 1)
     )
@@ -86,6 +99,13 @@ def train(request: TrainRequest, compute: Compute) -> None:
             encoder.requires_grad_(
                 encoder in te_trained
             )  # a text-encoder LoRA in the file stays as it is, and is saved
+        if config.unet_block_rank:
+            emit(
+                "warning",
+                code="init_lora_block_rank",
+                message="`unet_block_rank` is ignored with `init_lora`: the file's ranks are trained as they are",
+                hint="remove `unet_block_rank`, or train a new LoRA (remove `init_lora`)",
+            )
         if config.train_text_encoder and not te_trained:
             emit(
                 "warning",
@@ -105,7 +125,10 @@ def train(request: TrainRequest, compute: Compute) -> None:
         lora = dict(r=rank, lora_alpha=alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
         trained = []
         if unet_names:
-            base.unet.add_adapter(LoraConfig(target_modules=unet_names, **lora))
+            # Per-block ranks (`unet_block_rank`) are peft rank/alpha patterns; the text encoders keep `lora_rank`.
+            block_ranks = block_values(config.unet_block_rank, "unet_block_rank", int)
+            shape = block_rank_pattern(base.unet, block_ranks, rank, alpha) if block_ranks else {}
+            base.unet.add_adapter(LoraConfig(target_modules=unet_names, **lora, **shape))
             trained.append(base.unet)
         te_trained = []
         for encoder, names in zip(base.text_encoders, te_names):
@@ -127,8 +150,14 @@ def train(request: TrainRequest, compute: Compute) -> None:
         compute,
     )
 
-    # 3. Optimizer over the LoRA parameters only, with the UNet and text-encoder learning rates.
-    groups = [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
+    # 3. Optimizer over the LoRA parameters only, with the UNet (per block with `unet_block_lr`) and text-encoder
+    #    learning rates.
+    block_lrs = block_values(config.unet_block_lr, "unet_block_lr")
+    groups = (
+        per_block_lr_groups(base.unet, config.learning_rate, block_lrs)
+        if block_lrs
+        else [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
+    )
     for encoder in te_trained:
         groups.append({"params": [p for p in encoder.parameters() if p.requires_grad], "lr": config.text_encoder_lr})
     groups = [g for g in groups if g["params"]]
@@ -204,9 +233,16 @@ def train(request: TrainRequest, compute: Compute) -> None:
         model.train()
 
     # 5. Resume: weights, optimizer, scheduler, position and every RNG as they were when the state was saved.
-    position = Position()
+    position, saved_ema = Position(), None
     if config.resume:
-        position = resume_from(config.resume, total_steps, params, optimizer, lr_scheduler, scaler, logs, rng)
+        position, saved_ema = resume_from(
+            config.resume, total_steps, params, optimizer, lr_scheduler, scaler, logs, rng
+        )
+    # The average starts from the (restored) weights; a state carries its average for an exact resume. Every process
+    # updates it alike after the gradients are summed, so all hold the same average; the first one saves it.
+    ema = LoraEma(params, config.ema_decay) if config.ema_decay else None
+    if ema and saved_ema:
+        ema.load_state_dict(saved_ema)
     last_saved = position.step if config.resume else None
     # A state at the last step: the run was killed in its ending (section 7), which is all that is left to do.
     is_finished_state = bool(config.resume) and position.step == total_steps
@@ -220,6 +256,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 "scaler": scaler.state_dict() if scaler else None,
                 "smoothed_loss": logs.smoothed,
                 "rng": capture_rng(rng),
+                "ema": ema.state_dict() if ema else None,
             }
             save_state(config.output_dir, at, parts, dataclasses.asdict(run.state_fingerprint), config.save_state_limit)
 
@@ -270,13 +307,15 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 continue
             ranks.sum_gradients(params)  # every process now holds the micro-batches' mean gradient
             optimizer_step(optimizer, groups, config.max_grad_norm, scaler)
+            if ema:
+                ema.update()
             lr_scheduler.step()
             step += 1
             seconds = time.perf_counter() - step_start
             at = dict(
                 step=step,
                 epoch=epoch,
-                lr=lr_scheduler.get_last_lr()[0],
+                lr=logged_learning_rate(optimizer, lr_scheduler.get_last_lr()),
                 step_ms=round(seconds * 1000, 2),
                 tflops=flops.tflops(step_images, seconds),
             )
@@ -288,10 +327,11 @@ def train(request: TrainRequest, compute: Compute) -> None:
             position = Position(step, epoch, index + 1)
             is_save_step = bool(config.save_steps) and step % config.save_steps == 0 and not is_final
             if is_save_step:
-                require_finite(params, step, last_saved, config)
                 path = os.path.join(config.output_dir, "checkpoints", f"step-{step:08d}", WEIGHT_NAME)
-                if ranks.is_main:
-                    save_lora(base, path, config.save_precision, saves_text_encoder)
+                with averaged(ema):  # the files hold the EMA weights; training goes on with the raw ones
+                    require_finite(params, step, last_saved, config)
+                    if ranks.is_main:
+                        save_lora(base, path, config.save_precision, saves_text_encoder)
                 emit("checkpoint", step=step, epoch=epoch, path=path, is_final=False)
             if (
                 ranks.is_main
@@ -300,10 +340,12 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 and step % config.sample_every_n_steps == 0
                 and not is_final
             ):
-                with torch.random.fork_rng(devices=[]):  # sampling must not shift the training noise (exact resume)
+                # Sampling must not shift the training noise (exact resume); it shows what the saved files hold.
+                with torch.random.fork_rng(devices=[]), averaged(ema):
                     render_samples(base, config, resolution, step, logs)
             if validation and step % validation.every == 0 and not is_final:
-                validation.run(step, epoch, logs)
+                with averaged(ema):
+                    validation.run(step, epoch, logs)
             is_state_due = (
                 bool(config.save_state_every_minutes)
                 and time.monotonic() - last_state_at >= config.save_state_every_minutes * 60
@@ -325,20 +367,22 @@ def train(request: TrainRequest, compute: Compute) -> None:
             "interrupted", "stopped before the first training step; nothing new was saved", culprit="train"
         )
     epoch = position.epoch  # the loop's, or the finished state's (the loop did not run)
-    require_finite(params, step, last_saved, config)
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
-    if not ranks.is_main:
-        return  # the first process writes the files and reports the end
-    save_lora(base, final_path, config.save_precision, saves_text_encoder)
+    with averaged(ema):
+        require_finite(params, step, last_saved, config)
+        if not ranks.is_main:
+            return  # the first process writes the files and reports the end
+        save_lora(base, final_path, config.save_precision, saves_text_encoder)
     kill_for_test(run.test_kill_at, "lora_file")
     emit("checkpoint", step=step, epoch=epoch, path=final_path, is_final=True)
     if not is_finished_state:
-        save_training_state(position)
+        save_training_state(position)  # the raw weights and the average, as at any other state
     kill_for_test(run.test_kill_at, "state")
-    if config.sample_prompts:
-        render_samples(base, config, resolution, step, logs)
-    if validation:
-        validation.run(step, epoch, logs)
+    with averaged(ema):
+        if config.sample_prompts:
+            render_samples(base, config, resolution, step, logs)
+        if validation:
+            validation.run(step, epoch, logs)
     logs.close()
     emit(
         "done",
@@ -357,7 +401,10 @@ def kill_for_test(kill_at: str | None, point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, scaler, logs, rng) -> Position:
+def resume_from(
+    folder: str, total_steps: int, params, optimizer, lr_scheduler, scaler, logs, rng
+) -> tuple[Position, dict | None]:
+    """Restores everything a state holds; returns its position and its EMA state (None when saved without EMA)."""
     position, saved = load_state(folder)
     if position.step > total_steps:
         raise EngineFailure(
@@ -381,7 +428,7 @@ def resume_from(folder: str, total_steps: int, params, optimizer, lr_scheduler, 
         )
     else:
         emit("stage", name="resume", message=f"resuming at step {position.step} (epoch {position.epoch}) from {folder}")
-    return position
+    return position, saved.get("ema")
 
 
 def not_finite(what: str, last_saved: int | None, config: TrainConfig) -> EngineFailure:
@@ -446,12 +493,14 @@ def diffusion_loss(
     whole = len(captions)
     part = part or slice(0, whole)
     with torch.autocast(device, dtype=compute.dtype, enabled=compute.dtype != torch.float32):
-        noise = torch.randn_like(latents)
-        if config.noise_offset:
-            # Offset noise (crosslabs.org/blog/diffusion-with-offset-noise) lets the LoRA learn very dark/bright images.
-            noise += config.noise_offset * torch.randn(
-                latents.shape[0], latents.shape[1], 1, 1, device=device, dtype=latents.dtype
-            )
+        # Offset and multi-resolution noise (training_options.py); with both off the plain Gaussian draw.
+        noise = make_noise(
+            latents,
+            noise_offset=config.noise_offset,
+            adaptive_noise_scale=config.adaptive_noise_scale,
+            multires_noise_iterations=config.multires_noise_iterations,
+            multires_noise_discount=config.multires_noise_discount,
+        )
         scheduler = base.noise_scheduler
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), device=device).long()
         if part.stop - part.start < whole:
@@ -469,7 +518,13 @@ def diffusion_loss(
             added = {"text_embeds": pooled, "time_ids": time_ids}
         prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
         target = noise if base.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)
-    loss = F.mse_loss(prediction.float(), target.float(), reduction="mean")
+    # Min-SNR-γ weights each sample by its timestep (computed on this slice's timesteps, which were drawn whole).
+    weights = (
+        loss_weights_min_snr(timesteps, scheduler, config.min_snr_gamma, base.prediction_type)
+        if config.min_snr_gamma
+        else None
+    )
+    loss = step_loss(prediction, target, sample_weights=weights)
     return loss if len(captions) == whole else loss * (len(captions) / whole)
 
 

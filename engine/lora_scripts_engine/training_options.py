@@ -340,7 +340,7 @@ def block_values(entries: Sequence[str], key: str, cast: type = float) -> dict[s
     {block: value}. A block named twice is refused: which value was meant is unclear."""
     values: dict[str, float] = {}
     for entry in entries:
-        block, _, value = entry.partition("=")
+        block, _, value = (part.strip() for part in entry.partition("="))
         if block in values:
             raise EngineFailure(
                 "duplicate_unet_block",
@@ -348,7 +348,7 @@ def block_values(entries: Sequence[str], key: str, cast: type = float) -> dict[s
                 culprit=key,
                 hint=f"keep one `{block}=…` item",
             )
-        values[block] = cast(value)
+        values[block] = cast(float(value))  # `4.0` is a valid rank too: zod checked it is whole
     return values
 
 

@@ -63,6 +63,33 @@ export const LR_SCHEDULERS = [
   'polynomial',
 ] as const;
 
+export const OPTIMIZERS = ['adamw', 'adamw8bit', 'prodigy', 'adafactor'] as const;
+
+// UNet blocks by their diffusers names; `other` (conv_in, time embedding, conv_out…) only takes a learning rate,
+// since peft's rank pattern matches by block. The engine checks the block exists in the model.
+const UNET_RANK_BLOCK = /^(down_blocks\.\d+|mid_block|up_blocks\.\d+)$/;
+const UNET_LR_BLOCK = /^(down_blocks\.\d+|mid_block|up_blocks\.\d+|other)$/;
+
+/** `BLOCK=VALUE` items (`up_blocks.3=0.5`): a list so YAML, flags and the form all spell it the same way. */
+const blockValues = (value: z.ZodType<number>, blocks: RegExp) =>
+  z
+    .array(
+      z.string().superRefine((item, ctx) => {
+        const [block, raw, ...rest] = item.split('=').map((part) => part.trim());
+        if (rest.length > 0 || !block || !blocks.test(block) || !raw) {
+          const names = blocks.source.includes('other')
+            ? 'down_blocks.N, mid_block, up_blocks.N or other'
+            : 'down_blocks.N, mid_block or up_blocks.N';
+          ctx.addIssue({ code: 'custom', message: `\`${item}\` must be BLOCK=VALUE with BLOCK one of ${names}` });
+          return;
+        }
+        const parsed = value.safeParse(Number(raw));
+        if (!parsed.success)
+          ctx.addIssue({ code: 'custom', message: `\`${item}\`: ${parsed.error.issues[0]?.message}` });
+      }),
+    )
+    .default([]);
+
 export const configSchema = z.strictObject({
   // -- data
   train_data_dir: path().register(keyMeta, {
@@ -155,6 +182,20 @@ export const configSchema = z.strictObject({
     group: 'lora',
     description: 'Dropout inside the LoRA layers; 0.05–0.1 can reduce copying of training pictures on tiny datasets.',
   }),
+  unet_block_lr: blockValues(z.number().min(0).max(10), UNET_LR_BLOCK).register(keyMeta, {
+    group: 'lora',
+    isCommaListFlag: true,
+    description:
+      'Multiplies `learning_rate` for the LoRA layers of UNet blocks (`up_blocks.3=0.5, mid_block=0`; `other`: layers outside the blocks). Outer blocks carry texture and detail, inner ones composition; 0 leaves a block untrained. SD 1/2 have blocks 0–3, SDXL 0–2.',
+    example: '[up_blocks.3=0.5, mid_block=0]',
+  }),
+  unet_block_rank: blockValues(z.int().min(1).max(1024), UNET_RANK_BLOCK).register(keyMeta, {
+    group: 'lora',
+    isCommaListFlag: true,
+    description:
+      'A LoRA rank per UNet block (`mid_block=4, up_blocks.1=32`); the other blocks keep `lora_rank`, and each keeps the `lora_alpha / lora_rank` scale. Ignored with `init_lora`.',
+    example: '[mid_block=4]',
+  }),
   train_text_encoder: z.boolean().default(false).register(keyMeta, {
     group: 'lora',
     description:
@@ -231,6 +272,39 @@ export const configSchema = z.strictObject({
     group: 'training',
     description:
       'Adds a per-image brightness offset to the noise (0.05–0.1) so the LoRA can learn very dark or very bright pictures.',
+  }),
+  adaptive_noise_scale: z.number().min(0).max(1).default(0).register(keyMeta, {
+    group: 'training',
+    description:
+      "Grows `noise_offset` per picture by this times the mean of its latents, so pictures already far from average brightness get a larger shift (kohya's option; try 0.01 with `noise_offset: 0.05`).",
+  }),
+  multires_noise_iterations: z.int().min(0).max(20).default(0).register(keyMeta, {
+    group: 'training',
+    description:
+      'Adds noise drawn at coarser and coarser sizes (multi-resolution noise) so the LoRA also learns overall colour and contrast; 6–10 as in kohya. 0: off.',
+    example: '8',
+  }),
+  multires_noise_discount: z.number().gt(0).max(1).default(0.3).register(keyMeta, {
+    group: 'training',
+    description:
+      'Weight of each coarser layer of `multires_noise_iterations` relative to the one before: 0.3, or 0.1 for small datasets; higher gives blotchy noise.',
+  }),
+  zero_terminal_snr: z.boolean().default(false).register(keyMeta, {
+    group: 'training',
+    description:
+      'Rescales the noise schedule so its last step is pure noise (Lin et al. 2023): the LoRA can make truly dark or bright pictures. Needs a v-prediction model (`prediction_type: v_prediction`); sample with trailing timesteps.',
+  }),
+  min_snr_gamma: z.number().positive().max(100).nullable().default(null).register(keyMeta, {
+    group: 'training',
+    description:
+      "Min-SNR loss weighting: each sample counts min(SNR, γ)/SNR, so the many nearly clean timesteps stop dominating; 5 (the paper's value) usually reaches the same quality in fewer steps. `null`: off.",
+    example: '5',
+  }),
+  ema_decay: z.number().gt(0).max(0.9999).nullable().default(null).register(keyMeta, {
+    group: 'training',
+    description:
+      'Saves an exponential moving average of the LoRA weights instead of the last ones: smoother results from noisy small-batch training. It warms up (0.99 after ~900 steps), so 0.999 is a cap; 0.99 for runs of a few hundred steps. Samples and the validation loss use the average too. `null`: off.',
+    example: '0.999',
   }),
   seed: z
     .int()
@@ -311,10 +385,10 @@ export const configSchema = z.strictObject({
     description:
       'Encode each distinct caption once when the text encoder is not trained and captions are fixed (no `shuffle_caption`); in memory only. Results are identical either way.',
   }),
-  optimizer: z.enum(['adamw', 'adamw8bit']).default('adamw').register(keyMeta, {
+  optimizer: z.enum(OPTIMIZERS).default('adamw').register(keyMeta, {
     group: 'training',
     description:
-      "`adamw` (the fused kernel, on CUDA and CPU); `adamw8bit` keeps the optimizer state in 8 bits (bitsandbytes, CUDA only) for GPUs short of memory. A LoRA's optimizer state is small, so it saves little there.",
+      "`adamw` (the fused kernel, on CUDA and CPU); `adamw8bit` keeps the optimizer state in 8 bits (bitsandbytes, CUDA only) for GPUs short of memory; a LoRA's optimizer state is small, so it saves little there. `prodigy` finds the step size itself: set `learning_rate: 1` (and `text_encoder_lr` 1 or 0.5) with a constant or cosine scheduler. `adafactor` keeps far less optimizer state than AdamW, at the usual learning rate (1e-4).",
   }),
   gradient_checkpointing: z.boolean().default(false).register(keyMeta, {
     group: 'training',

@@ -141,6 +141,8 @@ export function kohyaMixedPrecision(computeDtype: string): KohyaMixedPrecision {
 const OPTIMIZER_CLASSES = {
   adamw: 'torch.optim.adamw.AdamW',
   adamw8bit: 'bitsandbytes.optim.adamw.AdamW8bit',
+  prodigy: 'prodigyopt.prodigy.Prodigy',
+  adafactor: 'transformers.optimization.Adafactor',
 } as const;
 
 /** `ss_optimizer`: the class, then the arguments it was given (sd-scripts' `name(k=v,k=v)`). */
