@@ -21,6 +21,8 @@ class Example:
     caption: str
     repeats: int
     bucket: tuple[int, int] | None = None  # (width, height) chosen by TypeScript (src/dataset/buckets.ts); None: square
+    is_class: bool = False  # a `reg_data_dir` picture: its loss counts `prior_loss_weight`, it gets no trigger word
+    mask: str | None = None  # `masked_loss`: a mask file, or the picture itself when its transparency is the mask
 
 
 @dataclass
@@ -38,7 +40,16 @@ def read_manifest(path: str) -> list[Example]:
             if line.strip():
                 row = json.loads(line)
                 bucket = tuple(row["bucket"]) if row.get("bucket") else None
-                examples.append(Example(row["image"], row["caption"], int(row.get("repeats", 1)), bucket))
+                examples.append(
+                    Example(
+                        row["image"],
+                        row["caption"],
+                        int(row.get("repeats", 1)),
+                        bucket,
+                        is_class=bool(row.get("is_class", False)),
+                        mask=row.get("mask"),
+                    )
+                )
     if not examples:
         raise EngineFailure("dataset_empty", "the manifest lists no images", culprit=path)
     return examples
@@ -51,14 +62,17 @@ def epoch_order(examples: list[Example], epoch: int, seed: int) -> list[Example]
     return [expanded[i] for i in torch.randperm(len(expanded), generator=generator).tolist()]
 
 
-def apply_caption_rules(caption: str, rules: CaptionRules, rng: random.Random) -> str:
-    """Trigger word first, optional shuffle of the comma-separated parts after `keep_tokens`, optional dropout."""
+def apply_caption_rules(caption: str, rules: CaptionRules, rng: random.Random, is_class: bool = False) -> str:
+    """Trigger word first, optional shuffle of the comma-separated parts after `keep_tokens`, optional dropout.
+
+    A class picture (`is_class`) keeps its caption without the trigger word: it shows the class, not the subject."""
     if rules.dropout_rate > 0 and rng.random() < rules.dropout_rate:
         return ""
     parts = [p.strip() for p in caption.split(",") if p.strip()]
-    if rules.trigger_word and (not parts or parts[0] != rules.trigger_word):
-        parts = [rules.trigger_word] + [p for p in parts if p != rules.trigger_word]
-    keep = rules.keep_tokens + (1 if rules.trigger_word else 0)
+    trigger = None if is_class else rules.trigger_word
+    if trigger and (not parts or parts[0] != trigger):
+        parts = [trigger] + [p for p in parts if p != trigger]
+    keep = rules.keep_tokens + (1 if trigger else 0)
     if rules.shuffle and len(parts) > keep + 1:
         tail = parts[keep:]
         rng.shuffle(tail)
@@ -136,11 +150,28 @@ def load_pixels(
     Augmentations (`crop_scale` < 1: a crop of that share of the short side; `color_jitter`) draw from `rng` only
     when switched on, so a run without them sees the same random numbers as before they existed.
     """
+    pixels, original, _, placement = load_placed(
+        path, size, random_crop=random_crop, flip=flip, rng=rng, crop_scale=crop_scale, color_jitter=color_jitter
+    )
+    return pixels, original, (placement.top, placement.left)
+
+
+def load_placed(
+    path: str,
+    size: int | tuple[int, int],
+    *,
+    random_crop: bool,
+    flip: bool,
+    rng: random.Random,
+    crop_scale: float = 1.0,
+    color_jitter: float = 0.0,
+) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int], Placement]:
+    """load_pixels, also returning the Placement itself (a mask is placed the same way: training_options.load_mask)."""
     size = (size, size) if isinstance(size, int) else size
     image = open_rgb(path)
     placement = place(image.size, size, random_crop=random_crop, flip=flip, rng=rng, crop_scale=crop_scale)
     pixels = render(image, size, placement, rng=rng, color_jitter=color_jitter)
-    return pixels, (image.height, image.width), (placement.top, placement.left)
+    return pixels, (image.height, image.width), (placement.top, placement.left), placement
 
 
 def jitter_colours(image: Image.Image, amount: float, rng: random.Random) -> Image.Image:

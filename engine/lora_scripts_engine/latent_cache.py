@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from .data import Example, load_pixels, open_rgb, place, render, target_size
+from .data import Example, load_placed, open_rgb, place, render, target_size
 from .file_modes import as_ordinary_file
 from .protocol import emit
 
@@ -170,12 +170,16 @@ class LatentCache:
 
         `rng` is drawn exactly as `load_pixels` draws it, cached or not, so the cache changes no random number.
         """
+        return self.batch_with_placements(batch, config, resolution, rng)[:3]
+
+    def batch_with_placements(self, batch: list[Example], config, resolution: int, rng: random.Random):
+        """`batch`, and each item's Placement (where its mask must go)."""
         size = target_size(batch[0], resolution)
-        means, stds, conditions, fresh = [], [], [], []
+        means, stds, conditions, fresh, placements = [], [], [], [], []
         for example in batch:
             plain = self.variants.get((example.image, size, False))
             if plain is None:
-                pixels, original, crop = load_pixels(
+                pixels, original, crop, placement = load_placed(
                     example.image,
                     size,
                     random_crop=config.crop == "random",
@@ -186,6 +190,7 @@ class LatentCache:
                 )
                 fresh.append((len(means), pixels))
                 means.append(None), stds.append(None), conditions.append((original, crop))
+                placements.append(placement)
                 continue
             original = plain[2]
             placement = place(
@@ -198,13 +203,14 @@ class LatentCache:
             )
             mean, std, _ = self.variants[(example.image, size, placement.flipped)]
             means.append(mean), stds.append(std), conditions.append((original, (placement.top, placement.left)))
+            placements.append(placement)
         if fresh:
             encoded_means, encoded_stds = self.encode(torch.stack([p for _, p in fresh]))
             for (index, _), mean, std in zip(fresh, encoded_means, encoded_stds):
                 means[index], stds[index] = mean, std
         means = [m.to(self.compute.device, self.compute.dtype) for m in means]
         stds = [s.to(self.compute.device, self.compute.dtype) for s in stds]
-        return sample_latents(means, stds, self.vae.config.scaling_factor), conditions, size
+        return sample_latents(means, stds, self.vae.config.scaling_factor), conditions, size, placements
 
 
 def write_atomic(path: str, tensors: dict[str, torch.Tensor]) -> None:

@@ -26,6 +26,8 @@ class TrainConfig:
 
     train_data_dir: str
     metadata_path: str | None
+    reg_data_dir: str | None  # applied by TypeScript: class pictures are manifest lines with "is_class": true
+    mask_dir: str | None  # applied by TypeScript: each manifest line names its mask ("mask")
     resolution: int | None
     crop: str
     random_flip: bool
@@ -59,6 +61,8 @@ class TrainConfig:
     zero_terminal_snr: bool
     min_snr_gamma: float | None
     ema_decay: float | None
+    prior_loss_weight: float
+    masked_loss: bool
     seed: int
     resume: str | None
     trigger_word: str | None

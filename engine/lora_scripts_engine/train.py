@@ -37,7 +37,9 @@ from .training_options import (
     logged_learning_rate,
     loss_weights_min_snr,
     make_noise,
+    masks_for_batch,
     per_block_lr_groups,
+    prior_loss_weights,
     step_loss,
     zero_terminal_snr_scheduler,
 )
@@ -289,11 +291,14 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 continue  # consumed before the state was saved
             if step_images == 0:  # the first micro-batch of an optimizer step
                 step_start = time.perf_counter()
-            captions = [apply_caption_rules(e.caption, caption_rules, rng) for e in batch]
-            loaded = latents.batch(batch, config, resolution, rng)
+            captions = [apply_caption_rules(e.caption, caption_rules, rng, e.is_class) for e in batch]
+            *loaded, placements = latents.batch_with_placements(batch, config, resolution, rng)
+            weights, mask = sample_weights_and_mask(batch, placements, loaded, config, compute.device)
             part = ranks.part(len(batch))
             with flops.counting(part.stop - part.start):
-                loss = diffusion_loss(base, compute, config, loaded, captions, encode_captions, part)
+                loss = diffusion_loss(
+                    base, compute, config, loaded, captions, encode_captions, part, sample_weights=weights, mask=mask
+                )
                 if step + 1 == run.test_nan_at_step:
                     loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run without saving
                 if loss.requires_grad:  # an empty slice (fewer pictures than processes) has nothing to learn from
@@ -478,8 +483,34 @@ def caching_prompt_encoder(base, device: str):
     return encode
 
 
+def sample_weights_and_mask(batch, placements, loaded, config: TrainConfig, device: str):
+    """The whole micro-batch's per-sample loss weights (class pictures: `prior_loss_weight`) and latent-size masks
+    (`masked_loss`); None where nothing differs from the plain loss."""
+    weights = (
+        prior_loss_weights([e.is_class for e in batch], config.prior_loss_weight, device)
+        if any(e.is_class for e in batch)
+        else None
+    )
+    latents, _, size = loaded
+    mask = (
+        masks_for_batch([e.mask for e in batch], placements, size, tuple(latents.shape[-2:]), device)
+        if config.masked_loss and any(e.mask for e in batch)
+        else None
+    )
+    return weights, mask
+
+
 def diffusion_loss(
-    base, compute, config: TrainConfig, loaded, captions: list[str], encode_captions=None, part: slice | None = None
+    base,
+    compute,
+    config: TrainConfig,
+    loaded,
+    captions: list[str],
+    encode_captions=None,
+    part: slice | None = None,
+    *,
+    sample_weights: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Noise the image latents at random timesteps; the loss is the MSE of the UNet's prediction.
 
@@ -487,6 +518,7 @@ def diffusion_loss(
     `part`: this process's slice of the micro-batch (distributed.py). The noise and timesteps are drawn for the whole
     micro-batch, as one process draws them, and the slice's mean loss is weighted by its share, so the processes'
     losses (and gradients) sum to the one-process mean. An empty slice gives a zero loss without a graph.
+    `sample_weights` [B] and `mask` [B, 1, h, w] are the whole micro-batch's (sample_weights_and_mask), sliced here.
     """
     device = compute.device
     latents, conditions, (width, height) = loaded
@@ -506,6 +538,8 @@ def diffusion_loss(
         if part.stop - part.start < whole:
             latents, noise, timesteps = latents[part], noise[part], timesteps[part]
             captions, conditions = captions[part], conditions[part]
+            sample_weights = None if sample_weights is None else sample_weights[part]
+            mask = None if mask is None else mask[part]
             if not captions:
                 return torch.zeros((), device=device)
         noisy = scheduler.add_noise(latents, noise, timesteps)
@@ -519,12 +553,10 @@ def diffusion_loss(
         prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs=added).sample
         target = noise if base.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)
     # Min-SNR-γ weights each sample by its timestep (computed on this slice's timesteps, which were drawn whole).
-    weights = (
-        loss_weights_min_snr(timesteps, scheduler, config.min_snr_gamma, base.prediction_type)
-        if config.min_snr_gamma
-        else None
-    )
-    loss = step_loss(prediction, target, sample_weights=weights)
+    if config.min_snr_gamma:
+        snr_weights = loss_weights_min_snr(timesteps, scheduler, config.min_snr_gamma, base.prediction_type)
+        sample_weights = snr_weights if sample_weights is None else sample_weights * snr_weights
+    loss = step_loss(prediction, target, sample_weights=sample_weights, mask=mask)
     return loss if len(captions) == whole else loss * (len(captions) / whole)
 
 

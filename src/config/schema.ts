@@ -70,22 +70,23 @@ export const OPTIMIZERS = ['adamw', 'adamw8bit', 'prodigy', 'adafactor'] as cons
 const UNET_RANK_BLOCK = /^(down_blocks\.\d+|mid_block|up_blocks\.\d+)$/;
 const UNET_LR_BLOCK = /^(down_blocks\.\d+|mid_block|up_blocks\.\d+|other)$/;
 
-/** `BLOCK=VALUE` items (`up_blocks.3=0.5`): a list so YAML, flags and the form all spell it the same way. */
-const blockValues = (value: z.ZodType<number>, blocks: RegExp) =>
+/**
+ * `BLOCK=VALUE` items (`up_blocks.3=0.5`): a list, so YAML, flags and the form spell it alike. Messages start with
+ * "must" so validate.ts shows them as they are.
+ */
+const blockValues = (value: z.ZodType<number>, blocks: RegExp, values: string) =>
   z
     .array(
       z.string().superRefine((item, ctx) => {
         const [block, raw, ...rest] = item.split('=').map((part) => part.trim());
+        const names = blocks.test('other')
+          ? 'down_blocks.N, mid_block, up_blocks.N or other'
+          : 'down_blocks.N, mid_block or up_blocks.N';
         if (rest.length > 0 || !block || !blocks.test(block) || !raw) {
-          const names = blocks.source.includes('other')
-            ? 'down_blocks.N, mid_block, up_blocks.N or other'
-            : 'down_blocks.N, mid_block or up_blocks.N';
-          ctx.addIssue({ code: 'custom', message: `\`${item}\` must be BLOCK=VALUE with BLOCK one of ${names}` });
-          return;
+          ctx.addIssue({ code: 'custom', message: `must be BLOCK=VALUE with BLOCK one of ${names}` });
+        } else if (!value.safeParse(Number(raw)).success) {
+          ctx.addIssue({ code: 'custom', message: `must give each block ${values}` });
         }
-        const parsed = value.safeParse(Number(raw));
-        if (!parsed.success)
-          ctx.addIssue({ code: 'custom', message: `\`${item}\`: ${parsed.error.issues[0]?.message}` });
       }),
     )
     .default([]);
@@ -108,6 +109,22 @@ export const configSchema = z.strictObject({
       'CSV of `file_name,caption` rows (header optional). Without it, captions come from `.txt` files beside the images.',
     example: './data/jiangnan_village/metadata.csv',
     derivedDefault: '`metadata.csv` in `train_data_dir` if it exists, else `.txt` captions',
+  }),
+  reg_data_dir: path().nullable().default(null).register(keyMeta, {
+    group: 'data',
+    resumeFree: RESUME.hashedPath,
+    isPath: true,
+    description:
+      'Regularisation (class) pictures for prior preservation: pictures of the class without your subject, captioned with the class word (`.txt` or `metadata.csv`, as `train_data_dir`). Repeated to about as many per epoch as your pictures and trained alongside at `prior_loss_weight`, so the LoRA does not turn every "dog" into yours. Never given the trigger word.',
+    example: './data/class_dog',
+  }),
+  mask_dir: path().nullable().default(null).register(keyMeta, {
+    group: 'data',
+    resumeFree: RESUME.hashedPath,
+    isPath: true,
+    description:
+      "Folder of `masked_loss` masks, one per picture with the same relative path and name (white: learn, black: ignore; a `.png` of the same name also matches). Keep it outside `train_data_dir`. Without it a picture's own transparency is its mask.",
+    example: './data/jiangnan_village_masks',
   }),
   resolution: z.int().min(64).max(4096).multipleOf(8).nullable().default(null).register(keyMeta, {
     group: 'data',
@@ -182,20 +199,23 @@ export const configSchema = z.strictObject({
     group: 'lora',
     description: 'Dropout inside the LoRA layers; 0.05–0.1 can reduce copying of training pictures on tiny datasets.',
   }),
-  unet_block_lr: blockValues(z.number().min(0).max(10), UNET_LR_BLOCK).register(keyMeta, {
+  unet_block_lr: blockValues(z.number().min(0).max(10), UNET_LR_BLOCK, 'a multiplier from 0 to 10').register(keyMeta, {
     group: 'lora',
     isCommaListFlag: true,
     description:
       'Multiplies `learning_rate` for the LoRA layers of UNet blocks (`up_blocks.3=0.5, mid_block=0`; `other`: layers outside the blocks). Outer blocks carry texture and detail, inner ones composition; 0 leaves a block untrained. SD 1/2 have blocks 0–3, SDXL 0–2.',
     example: '[up_blocks.3=0.5, mid_block=0]',
   }),
-  unet_block_rank: blockValues(z.int().min(1).max(1024), UNET_RANK_BLOCK).register(keyMeta, {
-    group: 'lora',
-    isCommaListFlag: true,
-    description:
-      'A LoRA rank per UNet block (`mid_block=4, up_blocks.1=32`); the other blocks keep `lora_rank`, and each keeps the `lora_alpha / lora_rank` scale. Ignored with `init_lora`.',
-    example: '[mid_block=4]',
-  }),
+  unet_block_rank: blockValues(z.int().min(1).max(1024), UNET_RANK_BLOCK, 'an integer rank from 1 to 1024').register(
+    keyMeta,
+    {
+      group: 'lora',
+      isCommaListFlag: true,
+      description:
+        'A LoRA rank per UNet block (`mid_block=4, up_blocks.1=32`); the other blocks keep `lora_rank`, and each keeps the `lora_alpha / lora_rank` scale. Ignored with `init_lora`.',
+      example: '[mid_block=4]',
+    },
+  ),
   train_text_encoder: z.boolean().default(false).register(keyMeta, {
     group: 'lora',
     description:
@@ -305,6 +325,16 @@ export const configSchema = z.strictObject({
     description:
       'Saves an exponential moving average of the LoRA weights instead of the last ones: smoother results from noisy small-batch training. It warms up (0.99 after ~900 steps), so 0.999 is a cap; 0.99 for runs of a few hundred steps. Samples and the validation loss use the average too. `null`: off.',
     example: '0.999',
+  }),
+  prior_loss_weight: z.number().min(0).max(10).default(1).register(keyMeta, {
+    group: 'training',
+    description:
+      "Weight of the `reg_data_dir` pictures' loss relative to your pictures' (DreamBooth's λ; 1 as in the paper and kohya).",
+  }),
+  masked_loss: z.boolean().default(false).register(keyMeta, {
+    group: 'training',
+    description:
+      "Learn only where each picture's mask is white: masks from `mask_dir`, else the picture's transparency; pictures without a mask are learned whole. Keeps backgrounds, text or watermarks out of the LoRA.",
   }),
   seed: z
     .int()

@@ -2,7 +2,7 @@
 /** Reads and checks a dataset folder: `await readDataset({dataDir, metadataPath, captionExtension: '.txt'})`. */
 export { readDataset, listImageFiles, type MeasuredItem, type ReadDatasetOptions } from './read.js';
 /** Writes the engine's input list: `writeManifest('out/manifest.jsonl', items)`. */
-export { writeManifest, manifestText, type ManifestLine } from './manifest.js';
+export { writeManifest, manifestText, type ManifestLine, type ManifestExtra } from './manifest.js';
 /** kohya metadata helpers: `tagFrequency(items)`, `datasetDirs(items)`. */
 export { tagFrequency, datasetDirs, type DatasetItem } from './scan.js';
 /** `metadata.csv` both ways: `parseMetadataCsv(text)` and `metadataCsvText([{fileName, caption}])`. */

@@ -15,6 +15,7 @@ export { legacyModelHash } from './run.js';
 export { readParentLora } from './parent-lora.js';
 export { runFingerprint } from './run-fingerprint.js';
 export { findResumeState, hashDataset } from './training-state.js';
+export { hashTrainingPictures } from './class-pictures-and-masks.js';
 export { finalFiles } from './finished-run.js';
 export { trainingBuckets } from './training-buckets.js';
 /** Diagnostics of a run (pure): `diagnoseLoss(points, validation, facts)`, `findOverfitting(likeness, bits)`. */

@@ -38,6 +38,7 @@ import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } 
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { formatFinding, type Finding } from './diagnostics.js';
 import { readTrainingSets } from './read-datasets.js';
+import { withClassPicturesAndMasks } from './class-pictures-and-masks.js';
 import { finalFiles, staleFinalFiles } from './finished-run.js';
 import { createRunMonitor, readLoggedFindings, recordDiagnostics } from './run-monitor.js';
 import { intermediateLoraName, planTraining, type TrainPlan } from './plan.js';
@@ -120,13 +121,15 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     tokenizerDir: CLIP_TOKENIZER_DIR,
   });
   if (datasetWarnings) options.note(datasetWarnings);
+  // The manifest's pictures: the training pictures, then `reg_data_dir`'s class pictures; with their masks.
+  const pictures = await withClassPicturesAndMasks(config, items);
   const plan = planTraining(config, engineFacts(base));
   const parent = config.init_lora ? await readParentLora(config.init_lora) : null;
   const hashes = hashBaseModel(config.base_model);
   const dataset: DatasetRecord = {
     name: basename(config.train_data_dir),
     images: items.length,
-    sha256: await hashDataset(items),
+    sha256: await hashDataset(pictures.items, pictures.extras),
   };
   const launch = engineLaunch(config, options);
   const fingerprint = runFingerprint(config, {
@@ -144,7 +147,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const createdRoot = firstMissingFolder(config.output_dir);
   mkdirSync(plan.logsDir, { recursive: true });
   const bucketResolution = config.resolution ?? (config.bucketing === 'off' ? null : base.nativeSizePx);
-  const buckets = trainingBuckets(items, {
+  const buckets = trainingBuckets(pictures.items, {
     mode: config.bucketing,
     resolutionPx: bucketResolution,
     maxUpscale: config.bucket_max_upscale,
@@ -154,7 +157,12 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     options.note(
       "bucketing: off, because the base model's native size is not known before loading it: set `resolution`",
     );
-  writeManifest(plan.manifestPath, items, buckets);
+  writeManifest(plan.manifestPath, pictures.items, buckets, pictures.extras);
+  if (pictures.classPictures)
+    options.note(
+      `prior preservation: ${pictures.classPictures} class pictures from ${config.reg_data_dir}, each ${pictures.items.at(-1)?.repeats}× per epoch, at prior_loss_weight ${config.prior_loss_weight}`,
+    );
+  if (config.masked_loss) options.note(`masked loss: ${pictures.masks} of ${items.length} pictures have a mask`);
   if (plan.validationManifestPath) {
     writeManifest(plan.validationManifestPath, validationItems);
     options.note(`validation loss on ${validationItems.length} held-out pictures (${plan.validationManifestPath})`);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/index.js';
-import type { MeasuredItem } from '../dataset/index.js';
+import type { ManifestExtra, MeasuredItem } from '../dataset/index.js';
 import { ConfigError } from '../errors.js';
 import { sha256OfFile } from '../fs/file-hash.js';
 import { fingerprintChanges, RESUME_FREE_KEYS, type RunFingerprint } from './run-fingerprint.js';
@@ -76,10 +76,18 @@ export function findResumeState(config: ResolvedConfig, current: RunFingerprint)
   return state;
 }
 
-/** sha256 over each image's bytes, caption and repeats, in dataset order: any change to what the engine reads. */
-export async function hashDataset(items: MeasuredItem[]): Promise<string> {
+/**
+ * sha256 over each image's bytes, caption and repeats, in dataset order: any change to what the engine reads. Class
+ * pictures and masks (`extras`, aligned with `items`) add to an image's entry, so a run without them hashes as before.
+ */
+export async function hashDataset(items: MeasuredItem[], extras: readonly ManifestExtra[] = []): Promise<string> {
   const hash = createHash('sha256');
-  for (const item of items)
-    hash.update(`${JSON.stringify([item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)])}\n`);
+  for (const [index, item] of items.entries()) {
+    const fields: unknown[] = [item.relPath, item.caption, item.repeats, await sha256OfFile(item.path)];
+    const extra = extras[index];
+    if (extra?.is_class) fields.push('class');
+    if (extra?.mask) fields.push(extra.mask === item.path ? 'alpha' : await sha256OfFile(extra.mask));
+    hash.update(`${JSON.stringify(fields)}\n`);
+  }
   return hash.digest('hex');
 }

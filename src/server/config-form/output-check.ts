@@ -8,7 +8,7 @@ import { LoraScriptsError } from '../../errors.js';
 import {
   finalFiles,
   findResumeState,
-  hashDataset,
+  hashTrainingPictures,
   legacyModelHash,
   readParentLora,
   runFingerprint,
@@ -33,7 +33,7 @@ async function checkResumeState({ config, items, strip }: OutputCheckInput): Pro
   try {
     const parent = config.init_lora ? await readParentLora(config.init_lora) : null;
     const fingerprint = runFingerprint(config, {
-      dataset: await hashDataset(items),
+      dataset: await hashTrainingPictures(config, items), // with `reg_data_dir` and masks, as train hashes them
       baseModel: legacyModelHash(config.base_model) ?? config.base_model,
       initLora: parent?.sha256 ?? null,
       // The saved state binds the global batch (batch_size × processes), as `train` checks it.
