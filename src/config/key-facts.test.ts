@@ -17,7 +17,7 @@ describe('facts derived from the schema', () => {
       expect(RESUME_FREE_KEYS).not.toContain(bound);
     const reasons = Object.values(RESUME_FREE_REASONS) as string[];
     for (const key of RESUME_FREE_KEYS) expect(reasons).toContain(metaOf(key).resumeFree);
-    expect(RESUME_FREE_KEYS).toHaveLength(23);
+    expect(RESUME_FREE_KEYS).toHaveLength(25);
   });
 
   it('shows the resume facts and the presets in the reference', () => {
@@ -30,7 +30,8 @@ describe('facts derived from the schema', () => {
   });
 
   it('knows which keys are lists, and which flag values split at commas', () => {
-    expect(LIST_KEYS).toEqual(['target_modules', 'sample_prompts']);
+    expect(LIST_KEYS).toEqual(['target_modules', 'unet_block_lr', 'unet_block_rank', 'sample_prompts']);
+    expect(parseFlagValue('unet_block_lr', 'up_blocks.3=0.5,mid_block=0')).toEqual(['up_blocks.3=0.5', 'mid_block=0']);
     expect(parseFlagValue('target_modules', 'q_proj, v_proj')).toEqual(['q_proj', 'v_proj']);
     expect(parseFlagValue('sample_prompts', 'a bridge, misty')).toEqual(['a bridge, misty']);
     expect(parseFlagValue('sample_prompts', '[a, b]')).toEqual(['a', 'b']);
