@@ -303,3 +303,36 @@ def test_a_pictures_transparency_is_its_mask(root):
     out = train(root, "mask-alpha", masked_loss=True, train_data_dir=str(folder))
     assert all(line["mask"] == line["image"] for line in manifest(out))
     assert all(not t.any() for k, t in lora(out).items() if "lora_B" in k)
+
+
+# ---- several processes ------------------------------------------------------------------------
+
+
+def test_two_processes_with_every_option_train_the_lora_of_one(root, class_dir):
+    # Every draw (offset, multi-resolution noise) is made for the whole global batch and sliced; weights and masks
+    # are sliced alike; the EMA updates alike on both processes: `cpu:2` at batch 1 is the one-process run at batch 2.
+    names = sorted(p.name for p in (root / "data").glob("*.png"))
+    masks = root / "masks-half"
+    masks.mkdir(exist_ok=True)
+    for name in names:
+        half = Image.new("L", (64, 64), 0)
+        half.paste(255, (0, 0, 32, 64))
+        half.save(masks / name)
+    options = dict(
+        noise_offset=0.05,
+        adaptive_noise_scale=0.01,
+        multires_noise_iterations=4,
+        min_snr_gamma=5,
+        ema_decay=0.9,
+        reg_data_dir=str(class_dir),
+        prior_loss_weight=0.5,
+        masked_loss=True,
+        mask_dir=str(masks),
+        unet_block_lr=["mid_block=0.5"],
+    )
+    one = train(root, "all-one", batch_size=2, **options)
+    two = train(root, "all-two", batch_size=1, devices="cpu:2", **options)
+    a, b = lora(one), lora(two)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), (key, (a[key] - b[key]).abs().max())
