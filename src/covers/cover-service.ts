@@ -52,6 +52,11 @@ export interface CoverServiceDeps {
   resolvePlace: (place: Place, at: Date) => Promise<ResolvedStyle | null>;
   /** The generation worker (src/render-worker), or a fake in tests. */
   renderer: CoverRenderer;
+  /**
+   * Renders sent to `renderer` at once (default 1: one engine renders one at a time). A renderer that spreads them
+   * over a pool (the render queue's workers) gets more, so covers for several places render side by side.
+   */
+  rendersInFlight?: number;
   /** For a style version whose base model the library does not know. */
   defaultBaseModel?: string | null;
   now?: () => Date;
@@ -62,7 +67,7 @@ export interface CoverService {
 }
 
 export function createCoverService(deps: CoverServiceDeps): CoverService {
-  const batcher = createRenderBatcher(deps.renderer);
+  const batcher = createRenderBatcher(deps.renderer, { inFlight: deps.rendersInFlight ?? 1 });
   const now = deps.now ?? (() => new Date());
   // Identical requests at the same time share one render: the second waits for the first's files.
   const inFlight = new Map<string, Promise<CoverResult>>();

@@ -61,6 +61,9 @@ const makeCovers = createRoute({
   },
 });
 
+/** Cover renders a studio on a queue keeps out at once: more than a cluster's workers, few enough to stay fair. */
+const QUEUED_RENDERS_IN_FLIGHT = 16;
+
 export function coverRoutes(deps: RouteDeps) {
   let service: CoverService | null = null;
   // Made on the first request: the worker process and the workspace's real path are not needed before.
@@ -69,6 +72,8 @@ export function coverRoutes(deps: RouteDeps) {
       workspace: realpathSync(deps.workspace),
       resolvePlace: (place, at) => resolvePlace(deps, place, at),
       renderer: sharedRenderWorker(deps),
+      // On a queue the workers share the renders: keep enough out for every worker, BullMQ holds the rest.
+      rendersInFlight: deps.queue ? QUEUED_RENDERS_IN_FLIGHT : 1,
     });
     return service;
   };
