@@ -391,6 +391,11 @@ export const WORKER_FLAGS = defineFlags(
       value: '<name>',
       help: 'How the studio lists this worker (default: host name and process id)',
     },
+    preload: {
+      schema: text().optional(),
+      value: '<model>',
+      help: 'Load this base model (workspace-relative or absolute) into the render engine before taking renders, so the first cover does not wait for it',
+    },
   },
   'lora-scripts worker --queue redis://10.0.0.5:6379 --workspace /mnt/studio --device cuda:0',
 );

@@ -44,12 +44,13 @@ describe.skipIf(!hasRedis())('render queue', () => {
     ...overrides,
   });
 
-  const consumer = async (workerName: string) => {
+  const consumer = async (workerName: string, preloadModel?: string) => {
     const started = startRenderConsumer({
       location: queueLocation(redis.url),
       workspace: workerMount,
       env: ENGINE_TEST_ENV,
       workerName,
+      ...(preloadModel === undefined ? {} : { preloadModel }),
     });
     consumers.push(started);
     await started.whenReady();
@@ -202,4 +203,10 @@ describe.skipIf(!hasRedis())('render queue', () => {
     await waitFor(async () => outcomes.length > before, { what: 'the answer on the events stream', timeoutMs: 30_000 });
     await pooled.close();
   }, 300_000);
+
+  it('with a preload, holds the base model before its first job (`worker --preload`)', async () => {
+    const warm = await consumer('preloaded', 'models/demo-sd1.safetensors');
+    // The preload is one 1-step render of its own; no job has been taken.
+    expect(warm.stats()).toMatchObject({ base_loads: 1, lora_loads: 0, renders: 1 });
+  }, 180_000);
 });

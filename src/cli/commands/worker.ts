@@ -51,7 +51,11 @@ export async function workerCommand(given: Record<string, unknown>, ctx: Command
     workspace,
     env,
     workerName: name,
+    ...(flags.preload === undefined ? {} : { preloadModel: flags.preload }),
     onError: (error) => process.stderr.write(`worker ${name} renders: ${error.message}\n`),
+  });
+  renders?.whenReady().catch((error: Error) => {
+    process.stderr.write(`worker ${name} could not preload ${flags.preload}: ${error.message}\n`);
   });
   const at = `${shownQueueUrl(location)}, workspace ${workspace}, device ${flags.device}`;
   process.stdout.write(`worker ${name} takes jobs from ${at} (${flags.concurrency} at once)\n`);
