@@ -7,13 +7,16 @@ LoRA file loads once as a named adapter, and every batch then only switches adap
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import diffusers
 import torch
+from safetensors import safe_open
 
 from .device import Compute
 from .models import load_base_model
-from .protocol import emit
+from .networks import load_saved_file
+from .protocol import EngineFailure, emit
 from .request import BaseModelFacts, GenerateBatch, GenerateOptions, LoraWeights, RenderStrengthsOptions
 
 
@@ -38,7 +41,7 @@ def save_png(image, path: str) -> str:
 
 def render_strengths(options: RenderStrengthsOptions, compute: Compute) -> None:
     _, pipe = load_pipeline(options.base_model, compute, options.base_model_facts)
-    pipe.load_lora_weights(options.lora, adapter_name="style")
+    load_lora_file(pipe, options.lora, "style")
     os.makedirs(options.out_dir, exist_ok=True)
     files = []
     for strength in options.strengths:
@@ -184,12 +187,38 @@ def embed_chunks(
     return torch.cat(encoded, dim=1), pooled
 
 
+# Keys only LoHa, LoKr and DoRA files have (peft names and LyCORIS names).
+LYCORIS_KEY_PARTS = (".hada_", ".lokr_", ".lora_magnitude_vector", ".dora_scale")
+
+
+def load_lora_file(pipe, path: str, adapter_name: str) -> None:
+    """diffusers loads LoRA files; LoHa/LoKr/DoRA files that training saved (peft keys and config) load through peft
+    with their saved config (networks.load_saved_file). LyCORIS-key files are refused with the way out."""
+    with safe_open(path, "pt") as file:
+        keys = list(file.keys())
+    if not any(part in key for key in keys for part in LYCORIS_KEY_PARTS):
+        pipe.load_lora_weights(path, adapter_name=adapter_name)
+        return
+    if all(key.startswith("lora_") for key in keys):  # LyCORIS (kohya) keys: no peft config to rebuild it from
+        is_lokr = any(".lokr_" in key for key in keys)
+        raise EngineFailure(
+            "lora_not_loadable",
+            f"{path}: a LyCORIS {'LoKr' if is_lokr else 'LoHa/DoRA'} file (kohya keys) cannot be rendered with here",
+            culprit=path,
+            hint="bake it into the base model with `lora-scripts merge` and render with that checkpoint"
+            if is_lokr
+            else "use the diffusers file training saved beside it, or `lora-scripts convert FILE --to diffusers --out NEW`",
+        )
+    text_encoders = [e for e in (getattr(pipe, "text_encoder", None), getattr(pipe, "text_encoder_2", None)) if e]
+    load_saved_file(SimpleNamespace(unet=pipe.unet, text_encoders=text_encoders), path, adapter_name)
+
+
 def activate_loras(pipe, loras: list[LoraWeights], adapters: dict[str, str]) -> None:
     """Loads LoRA files not seen before, then makes exactly `loras` active with their text-encoder and UNet weights."""
     for lora in loras:
         if lora.path not in adapters:
             adapters[lora.path] = f"lora_{len(adapters)}"
-            pipe.load_lora_weights(lora.path, adapter_name=adapters[lora.path])
+            load_lora_file(pipe, lora.path, adapters[lora.path])
             emit("stage", name="load_lora", message=lora.path)
     if not loras:
         if adapters:

@@ -39,6 +39,8 @@ class TrainConfig:
     lora_alpha: float
     target_modules: list[str]
     lora_dropout: float
+    network_type: str  # lora | loha | lokr | dora (networks.adapter_config)
+    lokr_factor: int
     unet_block_lr: list[str]  # `BLOCK=VALUE` items, checked against the model by training_options.py
     unet_block_rank: list[str]
     train_text_encoder: bool

@@ -16,7 +16,6 @@ import time
 import torch
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import cast_training_params
-from peft import LoraConfig
 
 from .data import CaptionRules, apply_caption_rules, batches, bucket_counts, epoch_order, read_manifest
 from .device import Compute
@@ -24,6 +23,7 @@ from .distributed import current as current_ranks
 from .latent_cache import LatentCache
 from .lora_files import WEIGHT_NAME, load_init_lora, save_lora
 from .models import load_base_model
+from .networks import adapter_config
 from .protocol import EngineFailure, emit
 from .request import TrainConfig, TrainRequest
 from .samples import render_samples
@@ -124,18 +124,24 @@ def train(request: TrainRequest, compute: Compute) -> None:
             config.lora_rank,
             config.lora_alpha,
         )
-        lora = dict(r=rank, lora_alpha=alpha, lora_dropout=config.lora_dropout, init_lora_weights="gaussian")
+
+        # `network_type` picks the peft adapter (networks.py); every type takes peft's rank/alpha patterns.
+        def network(names, **shape):
+            return adapter_config(
+                config.network_type, rank, alpha, config.lora_dropout, names, lokr_factor=config.lokr_factor, **shape
+            )
+
         trained = []
         if unet_names:
             # Per-block ranks (`unet_block_rank`) are peft rank/alpha patterns; the text encoders keep `lora_rank`.
             block_ranks = block_values(config.unet_block_rank, "unet_block_rank", int)
             shape = block_rank_pattern(base.unet, block_ranks, rank, alpha) if block_ranks else {}
-            base.unet.add_adapter(LoraConfig(target_modules=unet_names, **lora, **shape))
+            base.unet.add_adapter(network(unet_names, **shape))
             trained.append(base.unet)
         te_trained = []
         for encoder, names in zip(base.text_encoders, te_names):
             if names:
-                encoder.add_adapter(LoraConfig(target_modules=names, **lora))
+                encoder.add_adapter(network(names))
                 te_trained.append(encoder)
     saves_text_encoder = any(hasattr(e, "peft_config") for e in base.text_encoders)
     # LoRA params stay fp32: at lr 1e-4 fp16/bf16 updates round to zero.

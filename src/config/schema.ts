@@ -91,7 +91,7 @@ const blockValues = (value: z.ZodType<number>, blocks: RegExp, values: string) =
     )
     .default([]);
 
-export const configSchema = z.strictObject({
+const configKeys = z.strictObject({
   // -- data
   train_data_dir: path().register(keyMeta, {
     group: 'data',
@@ -199,6 +199,22 @@ export const configSchema = z.strictObject({
     group: 'lora',
     description: 'Dropout inside the LoRA layers; 0.05–0.1 can reduce copying of training pictures on tiny datasets.',
   }),
+  network_type: z.enum(['lora', 'loha', 'lokr', 'dora']).default('lora').register(keyMeta, {
+    group: 'lora',
+    description:
+      'What the adapter learns. `lora` (LoCon when `target_modules` has convolutions) loads everywhere. `loha` (two low-rank pairs multiplied element-wise) and `lokr` (a Kronecker product, very small files) learn more per parameter: about half the `lora_rank` for `loha`. `dora` adds a magnitude per output row: ComfyUI and `lora-scripts merge` apply it, A1111 misapplies it. `combine` and `resize` take only `lora`.',
+  }),
+  lokr_factor: z
+    .int()
+    .min(-1)
+    .max(1024)
+    .refine((value) => value !== 0, { message: 'must be -1 or an integer of at least 1' })
+    .default(-1)
+    .register(keyMeta, {
+      group: 'lora',
+      description:
+        'LoKr only: how each layer is split into the two Kronecker factors (LyCORIS `factor`); -1 splits near the square root, 4–16 makes the first factor and the file smaller.',
+    }),
   unet_block_lr: blockValues(z.number().min(0).max(10), UNET_LR_BLOCK, 'a multiplier from 0 to 10').register(keyMeta, {
     group: 'lora',
     isCommaListFlag: true,
@@ -558,6 +574,13 @@ export const configSchema = z.strictObject({
     resumeFree: RESUME.output,
     description: 'Write TensorBoard scalars (loss, smoothed loss, learning rate, it/s) every N steps.',
   }),
+});
+
+/** Every key, and the checks across keys (each names the key to change). */
+export const configSchema = configKeys.refine((config) => config.init_lora === null || config.network_type === 'lora', {
+  // load_init_lora reads the file with diffusers' LoRA loader: a LoHa/LoKr/DoRA adapter cannot continue from it.
+  path: ['init_lora'],
+  message: 'must be left out with `network_type` other than `lora` (`init_lora` continues a LoRA)',
 });
 
 /** What a YAML file may contain: defaulted keys are optional. */
