@@ -19,6 +19,15 @@ describe('recommendTraining', () => {
     expect(reasons.find((r) => r.key === 'batch_size')?.reason).toMatch(/^no GPU/);
   });
 
+  it('a LoHa gets half the LoRA rank, and the reason says so; DoRA and LoKr keep it', () => {
+    const input = { dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 }, device: CPU, resolutionPx: 512 };
+    const loha = recommendTraining({ ...input, isSdxl: false, networkType: 'loha' });
+    expect(loha.values.lora_rank).toBe(8);
+    expect(loha.reasons.find((r) => r.key === 'lora_rank')?.reason).toContain('halved to 8 for `network_type: loha`');
+    expect(recommendTraining({ ...input, isSdxl: false, networkType: 'dora' }).values.lora_rank).toBe(16);
+    expect(recommendTraining({ ...input, isSdxl: false, networkType: 'lokr' }).values.lora_rank).toBe(16);
+  });
+
   it('200 detailed pictures on a 24 GiB GPU: rank 16, 15 epochs, a larger batch and a scaled learning rate', () => {
     const { values, reasons } = recommendTraining({
       dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 },

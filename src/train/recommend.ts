@@ -24,6 +24,8 @@ export interface RecommendInput {
   resolutionPx: number;
   /** SDXL needs about 3× the memory of SD 1.x/2.x; null when the base model's family is unknown. */
   isSdxl: boolean | null;
+  /** `network_type`: a LoHa learns about as much at half the rank (its two pairs multiply); the rest as a LoRA. */
+  networkType?: string;
 }
 
 export interface RecommendedValue {
@@ -151,8 +153,19 @@ function recommendLearningRate(batchSize: number): RecommendedValue {
   };
 }
 
+/** A LoHa's Hadamard product of two rank-r pairs reaches rank r², so half the LoRA rank holds as much. */
+function forNetwork(rank: RecommendedValue, networkType: string | undefined): RecommendedValue {
+  if (networkType !== 'loha') return rank;
+  const value = Math.max(2, Math.round(rank.value / 2));
+  return {
+    ...rank,
+    value,
+    reason: `${rank.reason}; halved to ${value} for \`network_type: loha\` (two pairs multiplied)`,
+  };
+}
+
 export function recommendTraining(input: RecommendInput): Recommendation {
-  const rank = recommendRank(input.dataset);
+  const rank = forNetwork(recommendRank(input.dataset), input.networkType);
   const epochs = recommendEpochs(input.dataset);
   const batch = recommendBatchSize(input);
   const learningRate = recommendLearningRate(batch.value);
