@@ -1,6 +1,7 @@
 """End to end: `network_type: loha | lokr | dora` in a user's YAML trains that adapter on the demo model through the
 CLI; the kohya file inspects as that type, merges into the demo checkpoint, and `generate` renders with the
-diffusers file (a LyCORIS-key LoKr file is refused with one line pointing at `merge`)."""
+diffusers file and with the LyCORIS file (LoHa/DoRA; a LyCORIS LoKr file is refused in one line pointing at
+`merge`)."""
 
 from __future__ import annotations
 
@@ -112,3 +113,8 @@ def test_a_network_type_trains_inspects_merges_and_renders(root: Path, network: 
         refused = render(kohya, "lokr-kohya")
         assert refused.returncode != 0
         assert "lora-scripts merge" in refused.stderr, refused.stderr
+    else:  # the LyCORIS LoHa/DoRA file `<lora:NAME>` finds renders too (generate converts it for the engine)
+        pictures_before = set((root / network).rglob("*.png"))
+        rendered = render(kohya, f"{network}-kohya")
+        assert rendered.returncode == 0, rendered.stderr
+        assert set((root / network).rglob("*.png")) - pictures_before, rendered.stdout

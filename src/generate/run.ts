@@ -8,6 +8,7 @@ import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } fro
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { TOOL_VERSION } from '../version.js';
+import { withEngineLoraFiles } from './lycoris-for-engine.js';
 import { findLora, loraShortHash, readLoraTrainingFacts, baseModelSha256 } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
 import {
@@ -117,8 +118,9 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   const plan = planGeneration(settings, base, `lora-scripts-${TOOL_VERSION}`, stagingDir);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
   try {
+    const request = await withEngineLoraFiles(plan.request, stagingDir);
     const result = await runEngine(
-      { command: 'generate', options: plan.request },
+      { command: 'generate', options: request },
       { env: options.env, verbose: options.verbose, onEvent: options.onEvent, stopSignal: options.stopSignal },
     );
     // Names are picked only now, so two runs into one folder that overlap in time still take distinct numbers.
