@@ -2,9 +2,9 @@
 // advisory locks where SQLite has its one write lock. Same job lifecycle (job-state.ts), same records.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { ZodError } from 'zod';
 import { type Job, type JobEvent, jobSchema, newJobSchema, queuedJob, transition } from './job-state.js';
-import { type JobUpdate, type NewJobUpdate, newJobUpdateSchema } from './job-updates.js';
+import type { JobUpdate, NewJobUpdate } from './job-updates.js';
+import { checkUpdate, deviceBusy, invalidJob, jobExists, statusUpdateOf } from './record-checks.js';
 import { openPostgresPool, withTransaction } from './postgres-pool.js';
 import type { SqliteStoreOptions } from './sqlite.js';
 import { jobNotFound, StoreError } from './store-error.js';
@@ -287,44 +287,10 @@ function rowToJob(row: JobRow): Job {
   return jobSchema.parse(row);
 }
 
-function statusUpdateOf(job: Job): NewJobUpdate {
-  return { type: 'status', status: job.status, error: job.error, outputs: job.outputs };
-}
-
-// Same checks and messages as sqlite.ts's checkUpdate and invalidJob (kept as a copy: two backends, one contract).
-function checkUpdate(update: NewJobUpdate): NewJobUpdate {
-  const parsed = newJobUpdateSchema.safeParse(update);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new StoreError(issue?.message ?? 'invalid job update', {
-    code: 'invalid_job_update',
-    culprit: `\`${issue?.path.join('.') || 'update'}\``,
-    hint: 'an update is one of the types in store/job-updates.ts',
-  });
-}
-
-function invalidJob(error: ZodError): StoreError {
-  const issue = error.issues[0];
-  const path = issue?.path.join('.') || 'job';
-  return new StoreError(issue?.message ?? 'invalid job', {
-    code: 'invalid_job',
-    culprit: `\`${path}\``,
-    hint: 'a job needs `kind`, `device` and a `config` object',
-  });
-}
-
 function translateConstraint(error: unknown, job: Job): unknown {
   if (!(error instanceof pg.DatabaseError) || error.code !== UNIQUE_VIOLATION) return error;
   if (error.constraint === 'jobs_one_running_per_device') {
-    return new StoreError(`device \`${job.device}\` is already running a job`, {
-      code: 'device_busy',
-      culprit: `job \`${job.id}\``,
-      hint: 'wait for the running job to end, or cancel it',
-    });
+    return deviceBusy(job);
   }
-  return new StoreError('a job with this id already exists', {
-    code: 'job_exists',
-    culprit: `job \`${job.id}\``,
-    hint: 'leave `id` out to get a new one',
-  });
+  return jobExists(job);
 }

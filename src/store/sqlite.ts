@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import type { ZodError } from 'zod';
 import { type Job, type JobEvent, jobSchema, newJobSchema, queuedJob, transition } from './job-state.js';
-import { type JobUpdate, type NewJobUpdate, newJobUpdateSchema } from './job-updates.js';
+import type { JobUpdate, NewJobUpdate } from './job-updates.js';
+import { checkUpdate, deviceBusy, invalidJob, jobExists, statusUpdateOf } from './record-checks.js';
 import { migrate } from './sqlite-migrations.js';
-import { jobNotFound, StoreError } from './store-error.js';
+import { jobNotFound } from './store-error.js';
 import type { JobLogLine, JobStore, ListJobsFilter, ReadLogOptions, ReadUpdatesOptions } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -241,43 +241,10 @@ function rowToJob(row: JobRow): Job {
   });
 }
 
-function statusUpdateOf(job: Job): NewJobUpdate {
-  return { type: 'status', status: job.status, error: job.error, outputs: job.outputs };
-}
-
-function checkUpdate(update: NewJobUpdate): NewJobUpdate {
-  const parsed = newJobUpdateSchema.safeParse(update);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new StoreError(issue?.message ?? 'invalid job update', {
-    code: 'invalid_job_update',
-    culprit: `\`${issue?.path.join('.') || 'update'}\``,
-    hint: 'an update is one of the types in store/job-updates.ts',
-  });
-}
-
-function invalidJob(error: ZodError): StoreError {
-  const issue = error.issues[0];
-  const path = issue?.path.join('.') || 'job';
-  return new StoreError(issue?.message ?? 'invalid job', {
-    code: 'invalid_job',
-    culprit: `\`${path}\``,
-    hint: 'a job needs `kind`, `device` and a `config` object',
-  });
-}
-
 function translateConstraint(error: unknown, job: Job): unknown {
   if (!(error instanceof BetterSqlite3.SqliteError) || error.code !== 'SQLITE_CONSTRAINT_UNIQUE') return error;
   if (error.message.includes('jobs.device')) {
-    return new StoreError(`device \`${job.device}\` is already running a job`, {
-      code: 'device_busy',
-      culprit: `job \`${job.id}\``,
-      hint: 'wait for the running job to end, or cancel it',
-    });
+    return deviceBusy(job);
   }
-  return new StoreError('a job with this id already exists', {
-    code: 'job_exists',
-    culprit: `job \`${job.id}\``,
-    hint: 'leave `id` out to get a new one',
-  });
+  return jobExists(job);
 }
