@@ -3,48 +3,17 @@
 import type pg from 'pg';
 import { withTransaction } from '../store/index.js';
 import { placeKey } from './regions.js';
+import { type RegionRow, rowToRegion, rowToVersion, type VersionRow, versionToRow } from './store-rows.js';
 import type {
   Continuation,
   LibraryStore,
   NewRegionMapping,
   NewStyleVersion,
-  PlaceLevel,
   RegionMapping,
   Style,
   StyleVersion,
   VersionStatus,
 } from './types.js';
-
-interface VersionRow {
-  style: string;
-  version: number;
-  sha256: string;
-  lora_path: string;
-  source_name: string;
-  base_model: string | null;
-  parent_version: number | null;
-  lineage: string | null;
-  steps: number | null;
-  trigger_words: string;
-  strength: number;
-  sample_grid: string;
-  notes: string;
-  tags: string;
-  status: string;
-  created_at: string;
-  status_changed_at: string;
-}
-
-interface RegionRow {
-  id: number;
-  level: string;
-  place: string;
-  style: string;
-  version: number | null;
-  starts_at: string | null;
-  ends_at: string | null;
-  created_at: string;
-}
 
 const VERSION_FIELDS = [
   'style',
@@ -263,38 +232,4 @@ export class PostgresLibraryStore implements LibraryStore {
 /** Holds the style's row until the transaction ends, so writers to one style take turns (as SQLite's lock made them). */
 async function lockStyle(client: pg.PoolClient, style: string): Promise<void> {
   await client.query('SELECT 1 FROM library_styles WHERE name = $1 FOR UPDATE', [style]);
-}
-
-function rowToVersion(row: VersionRow): StyleVersion {
-  return {
-    ...row,
-    lineage: row.lineage === null ? null : (JSON.parse(row.lineage) as unknown),
-    trigger_words: JSON.parse(row.trigger_words) as string[],
-    sample_grid: JSON.parse(row.sample_grid) as string[],
-    tags: JSON.parse(row.tags) as string[],
-    status: row.status as VersionStatus,
-  };
-}
-
-function versionToRow(version: StyleVersion): VersionRow {
-  return {
-    ...version,
-    lineage: version.lineage === null ? null : JSON.stringify(version.lineage),
-    trigger_words: JSON.stringify(version.trigger_words),
-    sample_grid: JSON.stringify(version.sample_grid),
-    tags: JSON.stringify(version.tags),
-  };
-}
-
-function rowToRegion(row: RegionRow): RegionMapping {
-  return {
-    id: row.id,
-    level: row.level as PlaceLevel,
-    place: row.place,
-    style: row.style,
-    version: row.version,
-    from: row.starts_at,
-    until: row.ends_at,
-    created_at: row.created_at,
-  };
 }

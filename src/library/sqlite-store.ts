@@ -2,48 +2,17 @@
 import type { Database } from 'better-sqlite3';
 import { openSqliteDatabase } from '../store/index.js';
 import { placeKey } from './regions.js';
+import { type RegionRow, rowToRegion, rowToVersion, type VersionRow, versionToRow } from './store-rows.js';
 import type {
   Continuation,
   LibraryStore,
   NewRegionMapping,
   NewStyleVersion,
-  PlaceLevel,
   RegionMapping,
   Style,
   StyleVersion,
   VersionStatus,
 } from './types.js';
-
-interface VersionRow {
-  style: string;
-  version: number;
-  sha256: string;
-  lora_path: string;
-  source_name: string;
-  base_model: string | null;
-  parent_version: number | null;
-  lineage: string | null;
-  steps: number | null;
-  trigger_words: string;
-  strength: number;
-  sample_grid: string;
-  notes: string;
-  tags: string;
-  status: string;
-  created_at: string;
-  status_changed_at: string;
-}
-
-interface RegionRow {
-  id: number;
-  level: string;
-  place: string;
-  style: string;
-  version: number | null;
-  starts_at: string | null;
-  ends_at: string | null;
-  created_at: string;
-}
 
 const VERSION_COLUMNS =
   'style, version, sha256, lora_path, source_name, base_model, parent_version, lineage, steps, trigger_words, strength, sample_grid, notes, tags, status, created_at, status_changed_at';
@@ -225,38 +194,4 @@ class SqliteLibraryStore implements LibraryStore {
   private timestamp(): string {
     return this.now().toISOString();
   }
-}
-
-function rowToVersion(row: VersionRow): StyleVersion {
-  return {
-    ...row,
-    lineage: row.lineage === null ? null : (JSON.parse(row.lineage) as unknown),
-    trigger_words: JSON.parse(row.trigger_words) as string[],
-    sample_grid: JSON.parse(row.sample_grid) as string[],
-    tags: JSON.parse(row.tags) as string[],
-    status: row.status as VersionStatus,
-  };
-}
-
-function versionToRow(version: StyleVersion): VersionRow {
-  return {
-    ...version,
-    lineage: version.lineage === null ? null : JSON.stringify(version.lineage),
-    trigger_words: JSON.stringify(version.trigger_words),
-    sample_grid: JSON.stringify(version.sample_grid),
-    tags: JSON.stringify(version.tags),
-  };
-}
-
-function rowToRegion(row: RegionRow): RegionMapping {
-  return {
-    id: row.id,
-    level: row.level as PlaceLevel,
-    place: row.place,
-    style: row.style,
-    version: row.version,
-    from: row.starts_at,
-    until: row.ends_at,
-    created_at: row.created_at,
-  };
 }
