@@ -7,10 +7,11 @@ import type { DailyCount, Experiment, ExperimentEvent, IngestResult, NewExperime
 import {
   assignArm,
   dayOf,
-  ExperimentError,
   type ExperimentStore,
   experimentNotFound,
-  findUnknownArm,
+  experimentExists,
+  requireKnownArms,
+  requireValidCounts,
   resolveExperiment,
 } from './store.js';
 
@@ -45,10 +46,7 @@ class PostgresExperimentStore implements ExperimentStore {
       ]);
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-        throw new ExperimentError(`experiment \`${experiment.id}\` exists already`, {
-          code: 'experiment_exists',
-          hint: 'experiments never change once created: pick another id for a new split or new arms',
-        });
+        throw experimentExists(experiment.id);
       }
       throw error;
     }
@@ -67,14 +65,7 @@ class PostgresExperimentStore implements ExperimentStore {
 
   async ingestEvents(id: string, events: readonly ExperimentEvent[]): Promise<IngestResult> {
     const experiment = await this.requireExperiment(id);
-    const unknown = findUnknownArm(experiment, events);
-    if (unknown !== null) {
-      throw new ExperimentError(`no arm \`${(events[unknown] as { arm: string }).arm}\` in experiment \`${id}\``, {
-        code: 'invalid_event',
-        culprit: `events.${unknown}.arm`,
-        hint: `the arms are ${experiment.arms.map((arm) => arm.name).join(', ')}; leave arm out to use the assigned one`,
-      });
-    }
+    requireKnownArms(experiment, events);
     return withTransaction(this.pool, async (client) => {
       await client.query('SELECT 1 FROM experiments WHERE id = $1 FOR UPDATE', [id]);
       const accepted = await insertNewEvents(client, id, events);
@@ -103,15 +94,7 @@ class PostgresExperimentStore implements ExperimentStore {
 
   async importCounts(id: string, rows: readonly DailyCount[]): Promise<{ rows: number }> {
     const experiment = await this.requireExperiment(id);
-    const arms = new Set(experiment.arms.map((arm) => arm.name));
-    const bad = rows.findIndex((row) => !arms.has(row.arm) || row.clicks > row.users || row.users < 0);
-    if (bad >= 0) {
-      throw new ExperimentError('a count row names an unknown arm, or has more clicks than users', {
-        code: 'invalid_counts',
-        culprit: `rows.${bad}`,
-        hint: `the arms are ${[...arms].join(', ')}`,
-      });
-    }
+    requireValidCounts(experiment, rows);
     // One statement may not update a row twice: a later row for the same day, segment and arm wins, as it does when
     // SQLite applies them one by one.
     const latest = new Map<string, { day: string; segment: string; arm: string; users: number; clicks: number }>();

@@ -6,10 +6,11 @@ import type { DailyCount, Experiment, ExperimentEvent, IngestResult, NewExperime
 import {
   assignArm,
   dayOf,
-  ExperimentError,
   type ExperimentStore,
   experimentNotFound,
-  findUnknownArm,
+  experimentExists,
+  requireKnownArms,
+  requireValidCounts,
   resolveExperiment,
 } from './store.js';
 
@@ -63,10 +64,7 @@ class SqliteExperimentStore implements ExperimentStore {
         .run(experiment.id, JSON.stringify(experiment));
     } catch (error) {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new ExperimentError(`experiment \`${experiment.id}\` exists already`, {
-          code: 'experiment_exists',
-          hint: 'experiments never change once created: pick another id for a new split or new arms',
-        });
+        throw experimentExists(experiment.id);
       }
       throw error;
     }
@@ -85,14 +83,7 @@ class SqliteExperimentStore implements ExperimentStore {
 
   async ingestEvents(id: string, events: readonly ExperimentEvent[]): Promise<IngestResult> {
     const experiment = await this.requireExperiment(id);
-    const unknown = findUnknownArm(experiment, events);
-    if (unknown !== null) {
-      throw new ExperimentError(`no arm \`${(events[unknown] as { arm: string }).arm}\` in experiment \`${id}\``, {
-        code: 'invalid_event',
-        culprit: `events.${unknown}.arm`,
-        hint: `the arms are ${experiment.arms.map((arm) => arm.name).join(', ')}; leave arm out to use the assigned one`,
-      });
-    }
+    requireKnownArms(experiment, events);
     const s = this.statements;
     const run = this.db.transaction(() => {
       let accepted = 0;
@@ -115,15 +106,7 @@ class SqliteExperimentStore implements ExperimentStore {
 
   async importCounts(id: string, rows: readonly DailyCount[]): Promise<{ rows: number }> {
     const experiment = await this.requireExperiment(id);
-    const arms = new Set(experiment.arms.map((arm) => arm.name));
-    const bad = rows.findIndex((row) => !arms.has(row.arm) || row.clicks > row.users || row.users < 0);
-    if (bad >= 0) {
-      throw new ExperimentError('a count row names an unknown arm, or has more clicks than users', {
-        code: 'invalid_counts',
-        culprit: `rows.${bad}`,
-        hint: `the arms are ${[...arms].join(', ')}`,
-      });
-    }
+    requireValidCounts(experiment, rows);
     const run = this.db.transaction(() => {
       for (const row of rows) {
         this.statements.upsertCount.run(id, row.day, row.segment ?? '', row.arm, row.users, row.clicks);

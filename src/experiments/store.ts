@@ -81,6 +81,40 @@ export function assignArm(experiment: Pick<Experiment, 'salt' | 'arms'>, userId:
   return { arm: arm.name, bucket };
 }
 
+/** An experiment id already taken (both backends refuse it the same way). */
+export function experimentExists(id: string): ExperimentError {
+  return new ExperimentError(`experiment \`${id}\` exists already`, {
+    code: 'experiment_exists',
+    hint: 'experiments never change once created: pick another id for a new split or new arms',
+  });
+}
+
+/** Throws `invalid_event` naming the first event whose arm the experiment does not have. */
+export function requireKnownArms(experiment: Experiment, events: readonly ExperimentEvent[]): void {
+  const unknown = findUnknownArm(experiment, events);
+  if (unknown === null) return;
+  throw new ExperimentError(
+    `no arm \`${(events[unknown] as { arm: string }).arm}\` in experiment \`${experiment.id}\``,
+    {
+      code: 'invalid_event',
+      culprit: `events.${unknown}.arm`,
+      hint: `the arms are ${experiment.arms.map((arm) => arm.name).join(', ')}; leave arm out to use the assigned one`,
+    },
+  );
+}
+
+/** Throws `invalid_counts` naming the first count row with an unknown arm, or more clicks than users. */
+export function requireValidCounts(experiment: Experiment, rows: readonly DailyCount[]): void {
+  const arms = new Set(experiment.arms.map((arm) => arm.name));
+  const bad = rows.findIndex((row) => !arms.has(row.arm) || row.clicks > row.users || row.users < 0);
+  if (bad < 0) return;
+  throw new ExperimentError('a count row names an unknown arm, or has more clicks than users', {
+    code: 'invalid_counts',
+    culprit: `rows.${bad}`,
+    hint: `the arms are ${[...arms].join(', ')}`,
+  });
+}
+
 /** The first event (index and field) that names an arm the experiment does not have, or null. */
 export function findUnknownArm(experiment: Experiment, events: readonly ExperimentEvent[]): number | null {
   const names = new Set(experiment.arms.map((arm) => arm.name));
