@@ -2,7 +2,15 @@
 import type { Database } from 'better-sqlite3';
 import { openSqliteDatabase } from '../store/index.js';
 import { placeKey } from './regions.js';
-import { type RegionRow, rowToRegion, rowToVersion, type VersionRow, versionToRow } from './store-rows.js';
+import {
+  type EditableVersionFields,
+  type RegionRow,
+  rowToRegion,
+  rowToVersion,
+  type VersionRow,
+  versionColumnValues,
+  versionToRow,
+} from './store-rows.js';
 import type {
   Continuation,
   LibraryStore,
@@ -107,19 +115,8 @@ class SqliteLibraryStore implements LibraryStore {
       .immediate();
   }
 
-  async updateVersion(
-    style: string,
-    version: number,
-    fields: Partial<Pick<StyleVersion, 'trigger_words' | 'strength' | 'sample_grid' | 'notes' | 'tags' | 'base_model'>>,
-  ): Promise<void> {
-    const json = (value: unknown) => JSON.stringify(value);
-    const values: Record<string, string | number | null> = {};
-    if (fields.trigger_words !== undefined) values.trigger_words = json(fields.trigger_words);
-    if (fields.sample_grid !== undefined) values.sample_grid = json(fields.sample_grid);
-    if (fields.tags !== undefined) values.tags = json(fields.tags);
-    if (fields.strength !== undefined) values.strength = fields.strength;
-    if (fields.notes !== undefined) values.notes = fields.notes;
-    if (fields.base_model !== undefined) values.base_model = fields.base_model;
+  async updateVersion(style: string, version: number, fields: EditableVersionFields): Promise<void> {
+    const values = versionColumnValues(fields);
     const columns = Object.keys(values);
     if (columns.length === 0) return;
     const sets = columns.map((column) => `${column} = @${column}`).join(', ');

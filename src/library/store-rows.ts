@@ -66,3 +66,21 @@ export function rowToRegion(row: RegionRow): RegionMapping {
     created_at: row.created_at,
   };
 }
+
+/** The fields `LibraryStore.updateVersion` may change. */
+export type EditableVersionFields = Partial<
+  Pick<StyleVersion, 'trigger_words' | 'strength' | 'sample_grid' | 'notes' | 'tags' | 'base_model'>
+>;
+
+/** The given fields as column values (lists as JSON text); an absent field is not in the result. */
+export function versionColumnValues(fields: EditableVersionFields): Record<string, string | number | null> {
+  const json = (value: unknown) => JSON.stringify(value);
+  const values: Record<string, string | number | null> = {};
+  if (fields.trigger_words !== undefined) values.trigger_words = json(fields.trigger_words);
+  if (fields.sample_grid !== undefined) values.sample_grid = json(fields.sample_grid);
+  if (fields.tags !== undefined) values.tags = json(fields.tags);
+  if (fields.strength !== undefined) values.strength = fields.strength;
+  if (fields.notes !== undefined) values.notes = fields.notes;
+  if (fields.base_model !== undefined) values.base_model = fields.base_model;
+  return values;
+}
