@@ -4,14 +4,14 @@
 // another worker takes the job over, the training goes on from its saved step, and every job ends done exactly once,
 // the resumed LoRA equal, tensor by tensor, to the other training's (same config, never killed). Linux (/proc).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../engine/paths.js';
-import { readSafetensors } from '../lora/index.js';
 import { type Job, jobSchema } from '../store/index.js';
 import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../testing/demo-workspace.js';
+import { expectSameLora, loraTensors, savedSteps } from '../testing/training-output.js';
 import { hasRedis, type RedisServer, startRedisServer } from '../testing/redis-server.js';
 import { childPids, isRunning, type ServeProcess, startServeProcess, waitFor } from '../testing/serve-process.js';
 import { JOB_QUEUE, QUEUE_PREFIX } from './connection.js';
@@ -117,45 +117,6 @@ async function readLog(id: string): Promise<string[]> {
   }
 }
 
-/** The steps of the complete training states in `outputDir` (kill-resume.test.ts's savedSteps). */
-function savedSteps(outputDir: string): number[] {
-  const folder = join(workspace, outputDir, 'states');
-  if (!existsSync(folder)) return [];
-  return readdirSync(folder)
-    .filter((name) => !name.startsWith('.'))
-    .flatMap((name) => {
-      try {
-        return [(JSON.parse(readFileSync(join(folder, name, 'state.json'), 'utf8')) as { step: number }).step];
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw error;
-      }
-    })
-    .sort((a, b) => a - b);
-}
-
-async function loraTensors(file: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = await readSafetensors(join(workspace, file));
-  const values = new Map<string, Float32Array>();
-  for (const [key, tensor] of tensors) {
-    expect(tensor.dtype, key).toBe('F32');
-    values.set(key, new Float32Array(Uint8Array.from(tensor.data).buffer));
-  }
-  return values;
-}
-
-function expectSameLora(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): void {
-  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
-  for (const [key, want] of expected) {
-    const got = actual.get(key) as Float32Array;
-    expect(got.length, key).toBe(want.length);
-    const worst = want.findIndex(
-      (value, i) => !(Math.abs((got[i] as number) - value) <= ATOL + RTOL * Math.abs(value)),
-    );
-    expect(worst === -1 ? null : { key, index: worst, got: got[worst], want: want[worst] }).toBeNull();
-  }
-}
-
 /** What a failed wait shows: each job's status and log tail, what each process printed. */
 async function diagnosis(jobs: readonly Job[]): Promise<string> {
   const parts: string[] = [];
@@ -211,7 +172,7 @@ describe.skipIf(process.platform !== 'linux' || !hasRedis())('jobs on a queue wi
     ];
 
     // Its first saved states, then the worker running it dies the way the OOM killer kills.
-    await waitFor(() => Math.max(0, ...savedSteps('output/killed')) >= 2, {
+    await waitFor(() => Math.max(0, ...savedSteps(join(workspace, 'output/killed'))) >= 2, {
       what: 'a training state at step 2 or later',
       timeoutMs: WAIT_MS,
       pollMs: 20,
@@ -226,7 +187,7 @@ describe.skipIf(process.platform !== 'linux' || !hasRedis())('jobs on a queue wi
       what: 'the dead worker’s engine to exit by itself',
       timeoutMs: 60_000,
     });
-    const savedStep = Math.max(...savedSteps('output/killed'));
+    const savedStep = Math.max(...savedSteps(join(workspace, 'output/killed')));
     expect(savedStep).toBeGreaterThanOrEqual(2);
     expect(savedStep).toBeLessThan(TOTAL_STEPS);
     expect(existsSync(join(workspace, 'output/killed/killed.safetensors'))).toBe(false);
@@ -276,8 +237,9 @@ describe.skipIf(process.platform !== 'linux' || !hasRedis())('jobs on a queue wi
     expect(steps).toHaveLength(TOTAL_STEPS - savedStep);
 
     expectSameLora(
-      await loraTensors('output/killed/killed.safetensors'),
-      await loraTensors('output/reference/reference.safetensors'),
+      await loraTensors(join(workspace, 'output/killed/killed.safetensors')),
+      await loraTensors(join(workspace, 'output/reference/reference.safetensors')),
+      { rtol: RTOL, atol: ATOL },
     );
 
     // One BullMQ job carried the killed training (delivered twice), none is on the dead-letter list, and the dead

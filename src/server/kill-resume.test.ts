@@ -2,14 +2,14 @@
 // notice on its own), is started again on the same workspace, and the job, now `interrupted`, resumes from its last
 // saved state to the same LoRA as a run that was never killed. Real processes through the built CLI (`npm run build`
 // first), on the shipped demo model; Linux, as it finds the engine through /proc.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../lora/index.js';
 import { type Job, jobSchema } from '../store/index.js';
 import { childPids, isRunning, type ServeProcess, startServeProcess, waitFor } from '../testing/serve-process.js';
 import { jobLogSchema } from './schemas.js';
 import { ENGINE_TEST_ENV, makeDemoWorkspace } from '../testing/demo-workspace.js';
+import { expectSameLora, loraTensors, savedSteps } from '../testing/training-output.js';
 
 // One torch thread: the busy test machine runs faster that way (src/generate/run.test.ts measured it). The CPU even
 // where there is a GPU: its steps are slow enough to kill the run in the middle, and its kernels deterministic, so a
@@ -110,57 +110,13 @@ async function readLog(server: ServeProcess, id: string): Promise<string[]> {
 }
 
 /**
- * The steps of the complete states in the output folder. The engine writes a state in a `.saving-*` folder that it then
- * renames, and prunes old states as it goes, so a folder listed here may be gone when it is read.
- */
-function savedSteps(workspace: string): number[] {
-  const folder = join(workspace, ...OUTPUT_DIR, 'states');
-  if (!existsSync(folder)) return [];
-  return readdirSync(folder)
-    .filter((name) => !name.startsWith('.'))
-    .flatMap((name) => {
-      try {
-        return [(JSON.parse(readFileSync(join(folder, name, 'state.json'), 'utf8')) as { step: number }).step];
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw error;
-      }
-    })
-    .sort((a, b) => a - b);
-}
-
-async function loraTensors(workspace: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = await readSafetensors(join(workspace, ...LORA_FILE));
-  const values = new Map<string, Float32Array>();
-  for (const [key, tensor] of tensors) {
-    expect(tensor.dtype, key).toBe('F32');
-    // A copy: the view into the file's buffer need not be 4-byte aligned.
-    values.set(key, new Float32Array(Uint8Array.from(tensor.data).buffer));
-  }
-  return values;
-}
-
-/** torch.allclose, tensor by tensor: every value within ATOL + RTOL × |expected|. */
-function expectSameLora(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): void {
-  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
-  for (const [key, want] of expected) {
-    const got = actual.get(key) as Float32Array;
-    expect(got.length, key).toBe(want.length);
-    const worst = want.findIndex(
-      (value, i) => !(Math.abs((got[i] as number) - value) <= ATOL + RTOL * Math.abs(value)),
-    );
-    expect(worst === -1 ? null : { key, index: worst, got: got[worst], want: want[worst] }).toBeNull();
-  }
-}
-
-/**
  * Submits the run, waits for a state past the first one, then SIGKILLs the server: what the OOM killer does. Resolves
  * once the orphaned engine has exited too, with the job's id and the newest state on disk.
  */
 async function killMidTraining(workspace: string): Promise<{ id: string; savedStep: number }> {
   const server = await serve(workspace);
   const { id } = await submit(server);
-  await waitFor(() => Math.max(0, ...savedSteps(workspace)) >= 2, {
+  await waitFor(() => Math.max(0, ...savedSteps(join(workspace, ...OUTPUT_DIR))) >= 2, {
     what: 'a training state at step 2 or later',
     timeoutMs: WAIT_MS,
     pollMs: 20,
@@ -176,7 +132,7 @@ async function killMidTraining(workspace: string): Promise<{ id: string; savedSt
     what: `the orphaned engine ${engine} to exit`,
     timeoutMs: 60_000,
   });
-  const steps = savedSteps(workspace);
+  const steps = savedSteps(join(workspace, ...OUTPUT_DIR));
   const savedStep = Math.max(...steps);
   expect(savedStep).toBeGreaterThanOrEqual(2);
   expect(savedStep).toBeLessThan(TOTAL_STEPS); // killed in the middle, not after the run
@@ -206,7 +162,7 @@ describe.skipIf(process.platform !== 'linux')('serve killed mid-training', () =>
     const job = await waitForEnd(server, (await submit(server)).id);
     expect(job.error).toBeNull();
     expect(job.status).toBe('done');
-    uninterrupted = await loraTensors(workspace);
+    uninterrupted = await loraTensors(join(workspace, ...LORA_FILE));
     server.child.kill('SIGINT');
     expect(await server.exited).toBe(0);
   });
@@ -239,7 +195,7 @@ describe.skipIf(process.platform !== 'linux')('serve killed mid-training', () =>
     expect(job.outputs).toContain(LORA_FILE.join('/'));
 
     expectWentOnFrom((await readLog(server, id)).slice(linesBefore), savedStep);
-    expectSameLora(await loraTensors(workspace), uninterrupted);
+    expectSameLora(await loraTensors(join(workspace, ...LORA_FILE)), uninterrupted, { rtol: RTOL, atol: ATOL });
   });
 
   it('`serve --resume-interrupted` queues the interrupted job again by itself, to the same LoRA', async () => {
@@ -257,6 +213,6 @@ describe.skipIf(process.platform !== 'linux')('serve killed mid-training', () =>
     const log = await readLog(server, id);
     const secondStart = log.map((line) => line.startsWith('training demo from ')).lastIndexOf(true);
     expectWentOnFrom(log.slice(secondStart), savedStep);
-    expectSameLora(await loraTensors(workspace), uninterrupted);
+    expectSameLora(await loraTensors(join(workspace, ...LORA_FILE)), uninterrupted, { rtol: RTOL, atol: ATOL });
   });
 });
