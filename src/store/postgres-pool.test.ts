@@ -88,6 +88,16 @@ describe('openPostgresPool', () => {
   });
 });
 
+describe('an unreachable PostgreSQL', () => {
+  it('is a database_unreachable error naming --db and the URL without its password', async () => {
+    const error = await openPostgresPool('postgres://studio:secret@127.0.0.1:1/studio').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'database_unreachable', culprit: '--db' });
+    expect((error as Error).message).toContain('postgres://studio:***@127.0.0.1:1/studio');
+    expect((error as Error).message).not.toContain('secret');
+  });
+});
+
 describe('withTransaction', () => {
   it('commits what the work wrote, or nothing of it when the work throws', async () => {
     const url = await server.createDatabase();

@@ -1,6 +1,7 @@
 // One connection pool per PostgreSQL URL in the process, migrated once on first use; every area's PostgreSQL store
 // (jobs, library, experiments) queries through it, and `closePostgresPools()` ends them when the server stops.
 import pg from 'pg';
+import { StoreError } from './store-error.js';
 import { migratePostgres } from './postgres-migrations.js';
 
 const pools = new Map<string, Promise<pg.Pool>>();
@@ -41,7 +42,9 @@ export async function connectPostgres(url: string): Promise<pg.Pool> {
   // on the next query; without a listener the 'error' event would end the process.
   pool.on('error', () => undefined);
   try {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((error: unknown) => {
+      throw unreachable(url, error);
+    });
     try {
       await migratePostgres(client, redactPostgresUrl(url));
     } finally {
@@ -79,6 +82,17 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
 }
 
 /** The URL without its password, for log lines and error messages. */
+/** A server that does not answer (or refuses us) is a setting to fix, named as such, not an internal error. */
+function unreachable(url: string, error: unknown): StoreError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreError(`cannot connect to PostgreSQL at ${redactPostgresUrl(url)} (${reason})`, {
+    code: 'database_unreachable',
+    culprit: '--db',
+    hint: 'start PostgreSQL there, check the user, password and database name in the URL, or leave `--db` out',
+    cause: error,
+  });
+}
+
 export function redactPostgresUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }
