@@ -35,6 +35,13 @@ class TrainConfig:
     color_jitter: float
     base_model: str
     prediction_type: str
+    flux_components: str | None  # Flux: diffusers folder with VAE/CLIP/T5 for a single-file transformer
+    guidance_scale: float  # Flux dev: the guidance value told to the transformer while training
+    timestep_sampling: str  # Flux: logit_normal | uniform
+    logit_mean: float
+    logit_std: float
+    timestep_shift: float | None  # Flux: None = by the picture's token count
+    max_sequence_length: int  # Flux: T5 tokens
     lora_rank: int
     lora_alpha: float
     target_modules: list[str]
@@ -49,7 +56,8 @@ class TrainConfig:
     epochs: int
     max_train_steps: int | None
     learning_rate: float
-    text_encoder_lr: float
+    text_encoder_lr: float  # SDXL: the first encoder; 0 = frozen
+    text_encoder_2_lr: float  # SDXL: the second encoder; 0 = frozen
     lr_scheduler: str
     lr_warmup_steps: int
     gradient_accumulation_steps: int

@@ -5,7 +5,14 @@ import { ConfigError } from '../errors.js';
 import { AUTO_KEYS, type AutoKey, type AutoValues, type ParsedConfig } from './schema.js';
 
 /** The config the rest of the program receives: every path absolute, every derived default filled. */
-type DerivedKey = 'lora_alpha' | 'target_modules' | 'output_dir' | 'output_name' | 'text_encoder_lr' | AutoKey;
+type DerivedKey =
+  | 'lora_alpha'
+  | 'target_modules'
+  | 'output_dir'
+  | 'output_name'
+  | 'text_encoder_lr'
+  | 'text_encoder_2_lr'
+  | AutoKey;
 /** Keys set to `auto` hold their recommended number. */
 export interface ResolvedConfig extends Omit<ParsedConfig, DerivedKey>, Record<AutoKey, number> {
   lora_alpha: number;
@@ -13,6 +20,7 @@ export interface ResolvedConfig extends Omit<ParsedConfig, DerivedKey>, Record<A
   output_dir: string;
   output_name: string;
   text_encoder_lr: number;
+  text_encoder_2_lr: number;
   sample_every_n_steps: number | null;
 }
 
@@ -82,6 +90,8 @@ export function resolveConfig(config: ParsedConfig, ctx: ResolveContext): Resolv
     output_dir: outputDir,
     output_name: config.output_name ?? basename(outputDir),
     text_encoder_lr: config.text_encoder_lr ?? auto.learning_rate,
+    text_encoder_2_lr: config.text_encoder_2_lr ?? config.text_encoder_lr ?? auto.learning_rate,
+    flux_components: config.flux_components === null ? null : abs(config.flux_components),
     sample_every_n_steps: config.sample_every_n_steps ?? (config.save_steps > 0 ? config.save_steps : null),
   };
 }

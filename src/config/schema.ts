@@ -169,6 +169,44 @@ const configKeys = z.strictObject({
     description:
       'Set only when the base model is a v-prediction model the detector gets wrong (SD 2.x 768-v is detected).',
   }),
+  flux_components: path().nullable().default(null).register(keyMeta, {
+    group: 'model',
+    isPath: true,
+    description:
+      'Flux only: a diffusers Flux folder whose VAE, CLIP and T5 go with a single-file Flux transformer (`flux1-dev.safetensors` holds only the transformer). Not needed for a diffusers folder base.',
+    example: './models/FLUX.1-dev',
+  }),
+  guidance_scale: z.number().min(0).max(100).default(1).register(keyMeta, {
+    group: 'model',
+    description:
+      'Flux.1-dev only: the guidance value the transformer is told while training (dev was distilled from classifier-free guidance). Flux trainers train at 1.0 and render at 3–4; schnell ignores it.',
+    example: '1.0',
+  }),
+  timestep_sampling: z.enum(['logit_normal', 'uniform']).default('logit_normal').register(keyMeta, {
+    group: 'model',
+    description:
+      'Flux only: how training draws the noise level σ. `logit_normal` draws the middle, where the velocity is hardest to guess, more often (as Flux and SD3 were trained); `uniform` spreads steps evenly.',
+  }),
+  logit_mean: z.number().min(-5).max(5).default(0).register(keyMeta, {
+    group: 'model',
+    description:
+      'Flux only, with `timestep_sampling: logit_normal`: the mean of the normal draw; above 0 leans to noisier steps (composition), below 0 to detail.',
+  }),
+  logit_std: z.number().gt(0).max(5).default(1).register(keyMeta, {
+    group: 'model',
+    description: 'Flux only, with `timestep_sampling: logit_normal`: the spread of the normal draw.',
+  }),
+  timestep_shift: z.number().gt(0).max(100).nullable().default(null).register(keyMeta, {
+    group: 'model',
+    description:
+      'Flux only: shift σ toward noise by this factor (σ′ = shift·σ / (1 + (shift − 1)·σ)); 1 leaves σ as drawn.',
+    derivedDefault: "from the picture's size, as Flux's own sampler shifts (≈3.2 at 1024²)",
+  }),
+  max_sequence_length: z.int().min(16).max(512).default(512).register(keyMeta, {
+    group: 'model',
+    description:
+      'Flux only: T5 tokens per caption. 512 for dev; schnell was trained with 256. Shorter saves memory and time when captions are short.',
+  }),
 
   // -- lora
   lora_rank: orAuto(z.int().min(1).max(1024)).default(16).register(keyMeta, {
@@ -272,11 +310,17 @@ const configKeys = z.strictObject({
       'UNet LoRA learning rate. 1e-4 is safe; 2e-4–5e-4 learns faster but can burn the style in. `auto`: 1e-4 scaled with the batch size.',
     example: '2e-4',
   }),
-  text_encoder_lr: z.number().positive().max(1).nullable().default(null).register(keyMeta, {
+  text_encoder_lr: z.number().min(0).max(1).nullable().default(null).register(keyMeta, {
     group: 'training',
     description:
-      'Learning rate of the text-encoder LoRA (with `train_text_encoder`). Usually half of `learning_rate` or less.',
+      'Learning rate of the text-encoder LoRA (with `train_text_encoder`; on SDXL the first encoder, CLIP ViT-L). Usually half of `learning_rate` or less; 0 leaves that encoder frozen (no LoRA on it).',
     derivedDefault: '`learning_rate`',
+  }),
+  text_encoder_2_lr: z.number().min(0).max(1).nullable().default(null).register(keyMeta, {
+    group: 'training',
+    description:
+      "SDXL only: learning rate of the second text encoder's LoRA (OpenCLIP ViT-bigG, with `train_text_encoder`). 0 leaves it frozen; kohya's SDXL advice is to train at most the first encoder, and lower than the UNet.",
+    derivedDefault: '`text_encoder_lr`',
   }),
   lr_scheduler: z.enum(LR_SCHEDULERS).default('constant').register(keyMeta, {
     group: 'training',

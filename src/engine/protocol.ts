@@ -39,6 +39,7 @@ export const trainConfigSchema = z.strictObject({
   learning_rate: recommended(keys.learning_rate),
   lora_alpha: derived(keys.lora_alpha),
   text_encoder_lr: derived(keys.text_encoder_lr),
+  text_encoder_2_lr: derived(keys.text_encoder_2_lr),
   output_dir: derived(keys.output_dir),
   output_name: derived(keys.output_name),
   target_modules: z.array(z.string().min(1)).min(1),
