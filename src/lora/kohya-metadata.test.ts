@@ -166,6 +166,41 @@ describe('buildKohyaMetadata', () => {
   });
 });
 
+describe('the training options sd-scripts records', () => {
+  it('writes the noise, loss-weight and class-picture keys in its order and spelling', () => {
+    const metadata = buildKohyaMetadata({
+      ...sd1Run,
+      noiseOffset: 0.05,
+      multiresNoiseIterations: 6,
+      multiresNoiseDiscount: 0.3,
+      adaptiveNoiseScale: 0.01,
+      zeroTerminalSnr: true,
+      priorLossWeight: 1,
+      minSnrGamma: 5,
+      regDatasetDirs: { dogs: { n_repeats: 4, img_count: 5 } },
+    });
+    const keys = Object.keys(metadata);
+    const trainingKeys = keys.slice(keys.indexOf('ss_noise_offset'), keys.indexOf('ss_min_snr_gamma') + 1);
+    expect(trainingKeys.map((key) => [key, metadata[key]])).toEqual([
+      ['ss_noise_offset', '0.05'],
+      ['ss_multires_noise_iterations', '6'],
+      ['ss_multires_noise_discount', '0.3'],
+      ['ss_adaptive_noise_scale', '0.01'],
+      ['ss_zero_terminal_snr', 'True'],
+      ['ss_prior_loss_weight', '1.0'],
+      ['ss_min_snr_gamma', '5.0'],
+    ]);
+    // Class pictures × repeats, as sd-scripts' num_reg_images; the training count is unchanged.
+    expect([metadata.ss_num_reg_images, metadata.ss_num_train_images]).toEqual(['20', '20']);
+    expect(metadata.ss_reg_dataset_dirs).toBe('{"dogs": {"n_repeats": 4, "img_count": 5}}');
+  });
+
+  it('writes "None" for an option that is off, as sd-scripts does', () => {
+    const metadata = buildKohyaMetadata({ ...sd1Run, multiresNoiseIterations: null, adaptiveNoiseScale: null });
+    expect([metadata.ss_multires_noise_iterations, metadata.ss_adaptive_noise_scale]).toEqual(['None', 'None']);
+  });
+});
+
 describe('baseModelVersion', () => {
   it.each([
     ['sd1', 'epsilon', 'sd_v1'],
@@ -191,6 +226,15 @@ describe('what the run did', () => {
     // Python's str(): 1e-05, 0.0.
     expect(kohyaOptimizer('adamw8bit', 1e-5)).toBe('bitsandbytes.optim.adamw.AdamW8bit(weight_decay=1e-05)');
     expect(kohyaOptimizer('adamw', 0)).toBe('torch.optim.adamw.AdamW(weight_decay=0.0)');
+  });
+
+  it('writes the fixed arguments the engine gives Prodigy and Adafactor, as sd-scripts writes optimizer_args', () => {
+    expect(kohyaOptimizer('prodigy', 0.01)).toBe(
+      'prodigyopt.prodigy.Prodigy(weight_decay=0.01,decouple=True,use_bias_correction=True,safeguard_warmup=True)',
+    );
+    expect(kohyaOptimizer('adafactor', 0)).toBe(
+      'transformers.optimization.Adafactor(weight_decay=0.0,relative_step=False,scale_parameter=False,warmup_init=False)',
+    );
   });
 });
 

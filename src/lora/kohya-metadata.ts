@@ -12,8 +12,11 @@ import {
   type PyJson,
 } from './python-format.js';
 
-export type PredictionType = 'epsilon' | 'v_prediction';
-export type BaseModelVersion = 'sd_v1' | 'sd_v1_v' | 'sd_v2' | 'sd_v2_v' | 'sdxl_base_v1-0';
+/** Flux learns a velocity (`flow_matching`). */
+export type PredictionType = 'epsilon' | 'v_prediction' | 'flow_matching';
+/** The SD families, or Flux.1 (its LoRAs are trained on the transformer only). */
+export type MetadataFamily = BaseFamily | 'flux';
+export type BaseModelVersion = 'sd_v1' | 'sd_v1_v' | 'sd_v2' | 'sd_v2_v' | 'sdxl_base_v1-0' | 'flux1';
 
 export interface BucketFacts {
   minResolutionPx: number;
@@ -51,8 +54,10 @@ export interface KohyaMetadataInput {
   toolVersion: string;
   trainingComment?: string | null;
 
-  family: BaseFamily;
+  family: MetadataFamily;
   predictionType: PredictionType;
+  /** Flux: FLUX.1-dev or -schnell (`modelspec.architecture`); default dev. */
+  fluxVariant?: 'dev' | 'schnell';
   /** Base model file name (or hub id). */
   baseModelName: string;
   /** A1111's old hash: sha256 of 64 KiB at 1 MiB, 8 hex digits. */
@@ -76,7 +81,15 @@ export interface KohyaMetadataInput {
   gradientCheckpointing?: boolean;
   maxGradNorm?: number | null;
   noiseOffset?: number | null;
+  /** `null`: off (sd-scripts' default). */
+  adaptiveNoiseScale?: number | null;
+  /** `null`: off. */
+  multiresNoiseIterations?: number | null;
+  multiresNoiseDiscount?: number;
+  zeroTerminalSnr?: boolean;
   minSnrGamma?: number | null;
+  /** The weight of the class pictures' loss (sd-scripts writes its default, 1.0, with or without them). */
+  priorLossWeight?: number;
   mixedPrecision: 'no' | 'fp16' | 'bf16';
   seed: number;
   clipSkip?: number | null;
@@ -93,6 +106,8 @@ export interface KohyaMetadataInput {
   resolution: number | readonly [width: number, height: number];
   /** Per image folder (its basename): repeats and image count. */
   datasetDirs: Readonly<Record<string, { n_repeats: number; img_count: number }>>;
+  /** The same for the class pictures (prior preservation); they make `ss_num_reg_images`. Default: none. */
+  regDatasetDirs?: Readonly<Record<string, { n_repeats: number; img_count: number }>>;
   /** Per image folder: caption tag (lower-cased) → count. */
   tagFrequency: Readonly<Record<string, Readonly<Record<string, number>>>>;
   shuffleCaption: boolean;
@@ -113,7 +128,8 @@ export interface KohyaMetadataInput {
 }
 
 /** The `ss_base_model_version` sd-scripts writes; it has no v-prediction variant for SDXL. */
-export function baseModelVersion(family: BaseFamily, predictionType: PredictionType): BaseModelVersion {
+export function baseModelVersion(family: MetadataFamily, predictionType: PredictionType): BaseModelVersion {
+  if (family === 'flux') return 'flux1'; // sd-scripts' flux_utils.MODEL_VERSION_FLUX_V1
   if (family === 'sdxl') return 'sdxl_base_v1-0';
   const version = family === 'sd1' ? 'sd_v1' : 'sd_v2';
   return predictionType === 'v_prediction' ? `${version}_v` : version;
@@ -137,17 +153,29 @@ export function kohyaMixedPrecision(computeDtype: string): KohyaMixedPrecision {
 }
 
 // The classes engine/lora_scripts_engine/speed.py `make_optimizer` builds, spelled `module.Class` as sd-scripts writes
-// them. The engine fails rather than fall back to another optimizer, so the config names the class that ran.
+// them (`optimizer_class.__module__ + "." + __name__`), and the fixed arguments it gives them beyond the weight decay
+// (training_options.py `make_optimizer_extra`), in its order. The engine fails rather than fall back to another
+// optimizer, so the config names the class that ran.
 const OPTIMIZER_CLASSES = {
-  adamw: 'torch.optim.adamw.AdamW',
-  adamw8bit: 'bitsandbytes.optim.adamw.AdamW8bit',
-  prodigy: 'prodigyopt.prodigy.Prodigy',
-  adafactor: 'transformers.optimization.Adafactor',
+  adamw: { name: 'torch.optim.adamw.AdamW', args: '' },
+  adamw8bit: { name: 'bitsandbytes.optim.adamw.AdamW8bit', args: '' },
+  prodigy: {
+    name: 'prodigyopt.prodigy.Prodigy',
+    args: ',decouple=True,use_bias_correction=True,safeguard_warmup=True',
+  },
+  adafactor: {
+    name: 'transformers.optimization.Adafactor',
+    args: ',relative_step=False,scale_parameter=False,warmup_init=False',
+  },
 } as const;
 
-/** `ss_optimizer`: the class, then the arguments it was given (sd-scripts' `name(k=v,k=v)`). */
+/**
+ * `ss_optimizer`: the class, then the arguments it was given, as sd-scripts writes its `optimizer_args`
+ * (`name(k=v,k=v)`, Python spelling); the learning rate is not among them (it has its own keys).
+ */
 export function kohyaOptimizer(optimizer: keyof typeof OPTIMIZER_CLASSES, weightDecay: number): string {
-  return `${OPTIMIZER_CLASSES[optimizer]}(weight_decay=${pythonFloatString(weightDecay)})`;
+  const { name, args } = OPTIMIZER_CLASSES[optimizer];
+  return `${name}(weight_decay=${pythonFloatString(weightDecay)}${args})`;
 }
 
 /**
@@ -188,8 +216,7 @@ function runEntries(input: KohyaMetadataInput): Entries {
     ['ss_text_encoder_lr', float(input.textEncoderLr)],
     ['ss_unet_lr', float(input.unetLr)],
     ['ss_num_train_images', int(numTrainImages(input.datasetDirs))],
-    // lora-scripts trains without regularisation images.
-    ['ss_num_reg_images', '0'],
+    ['ss_num_reg_images', int(numTrainImages(input.regDatasetDirs ?? {}))],
     ['ss_num_batches_per_epoch', int(input.numBatchesPerEpoch)],
     ['ss_num_epochs', int(input.numEpochs)],
   ];
@@ -220,6 +247,11 @@ function trainingEntries(input: KohyaMetadataInput): Entries {
     ['ss_clip_skip', int(input.clipSkip)],
     ['ss_seed', int(input.seed)],
     ['ss_noise_offset', float(input.noiseOffset)],
+    ['ss_multires_noise_iterations', int(input.multiresNoiseIterations)],
+    ['ss_multires_noise_discount', float(input.multiresNoiseDiscount)],
+    ['ss_adaptive_noise_scale', float(input.adaptiveNoiseScale)],
+    ['ss_zero_terminal_snr', bool(input.zeroTerminalSnr)],
+    ['ss_prior_loss_weight', float(input.priorLossWeight)],
     ['ss_min_snr_gamma', float(input.minSnrGamma)],
     ['ss_max_grad_norm', float(input.maxGradNorm)],
     ['ss_caption_dropout_rate', float(input.captionDropoutRate)],
@@ -244,7 +276,7 @@ function datasetEntries(input: KohyaMetadataInput): Entries {
     ['ss_keep_tokens', int(input.keepTokens)],
     ...bucketEntries(input.buckets),
     ['ss_dataset_dirs', pythonJsonDumps(datasetDirsJson(input.datasetDirs))],
-    ['ss_reg_dataset_dirs', '{}'],
+    ['ss_reg_dataset_dirs', pythonJsonDumps(datasetDirsJson(input.regDatasetDirs ?? {}))],
     ['ss_tag_frequency', pythonJsonDumps(input.tagFrequency)],
   ];
 }
@@ -286,21 +318,33 @@ const ARCHITECTURES: Record<BaseFamily, { epsilon: string; v_prediction: string 
   sdxl: { epsilon: 'stable-diffusion-xl-v1-base/lora', v_prediction: 'stable-diffusion-xl-v1-base/lora' },
 };
 
+const IMPLEMENTATIONS: Partial<Record<MetadataFamily, string>> = {
+  sdxl: 'https://github.com/Stability-AI/generative-models',
+  flux: 'https://github.com/black-forest-labs/flux',
+};
+
+/** sai_model_spec's architecture names: Flux's are `flux-1-dev/lora` and `flux-1-schnell/lora`. */
+function modelspecArchitecture(input: KohyaMetadataInput): string {
+  if (input.family === 'flux') return `flux-1-${input.fluxVariant ?? 'dev'}/lora`;
+  return ARCHITECTURES[input.family][input.predictionType === 'v_prediction' ? 'v_prediction' : 'epsilon'];
+}
+
 function modelspecEntries(input: KohyaMetadataInput): Entries {
   const [width, height] = resolutionPx(input.resolution);
   const spec = input.modelspec ?? {};
   return [
     ['modelspec.sai_model_spec', '1.0.1'],
-    ['modelspec.architecture', ARCHITECTURES[input.family][input.predictionType]],
-    // sd-scripts' rule (sai_model_spec.py): SDXL LoRAs name Stability's implementation, SD1/SD2 LoRAs diffusers.
-    [
-      'modelspec.implementation',
-      input.family === 'sdxl' ? 'https://github.com/Stability-AI/generative-models' : 'diffusers',
-    ],
+    ['modelspec.architecture', modelspecArchitecture(input)],
+    // sd-scripts' rule (sai_model_spec.py): SDXL LoRAs name Stability's implementation, Flux BFL's, SD1/SD2 diffusers.
+    ['modelspec.implementation', IMPLEMENTATIONS[input.family] ?? 'diffusers'],
     ['modelspec.title', spec.title ?? input.outputName],
     ['modelspec.resolution', `${width}x${height}`],
     ['modelspec.date', localIsoDate(input.trainingFinishedAt, input.utcOffsetMinutes)],
-    ['modelspec.prediction_type', input.predictionType === 'v_prediction' ? 'v' : 'epsilon'],
+    // sai_model_spec has no value for a velocity (flow-matching) model: Flux files leave the key out.
+    [
+      'modelspec.prediction_type',
+      input.family === 'flux' ? undefined : input.predictionType === 'v_prediction' ? 'v' : 'epsilon',
+    ],
     ['modelspec.encoder_layer', input.clipSkip == null ? undefined : pythonIntString(input.clipSkip)],
     ['modelspec.implementation_version', `lora-scripts/${input.toolVersion}`],
     ['modelspec.author', spec.author],

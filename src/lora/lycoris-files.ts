@@ -8,6 +8,7 @@ import { LoraFileError } from './lora-file-error.js';
 import { readLycorisModules, type LycorisModuleSet, type NetworkType } from './lycoris-modules.js';
 import { lycorisToKohya } from './lycoris-to-kohya.js';
 import { lycorisToPeft } from './lycoris-to-peft.js';
+import { pythonJsonDumps } from './python-format.js';
 import type { AlphaSource } from './peft-to-kohya.js';
 import type { SafetensorsContent } from './safetensors.js';
 import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
@@ -41,7 +42,11 @@ export async function writeLycorisKohyaFile(
     layersPerBlock: options.layersPerBlock,
   });
   const content = lycorisToKohya(set, { alphaDtype: options.alphaDtype, culprit: options.output });
-  const metadata = { ...options.metadata, ...content.metadata };
+  const metadata = {
+    ...options.metadata,
+    ...content.metadata,
+    ss_network_args: mergedNetworkArgs(options.metadata.ss_network_args, content.metadata.ss_network_args ?? '{}'),
+  };
   const { bytes, modelHash, legacyHash } = serializeWithSshsHashes({ metadata, tensors: content.tensors });
   await writeBytesAtomic(options.output, bytes);
   return {
@@ -52,6 +57,19 @@ export async function writeLycorisKohyaFile(
     legacyHash,
     alphaSources: alphaSources(set, file.metadata.lora_adapter_metadata),
   };
+}
+
+/**
+ * The file's LyCORIS args (`algo`, `dora_wd`) first, then the training's own (`factor`, block settings) that the
+ * tensors do not show: both are what LyCORIS' `network_args` would have held. Each is a JSON object of strings.
+ */
+function mergedNetworkArgs(training: string | undefined, file: string): string {
+  if (training === undefined) return file;
+  const args: Record<string, string> = {
+    ...(JSON.parse(file) as Record<string, string>),
+    ...(JSON.parse(training) as Record<string, string>),
+  };
+  return pythonJsonDumps(args);
 }
 
 // Keys that describe one file's layout (or one network module), not the training run: rewritten, never carried.

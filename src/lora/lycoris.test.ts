@@ -120,12 +120,19 @@ describe.each(NETWORKS)('an engine-trained %s', (network) => {
       input: peftFile(),
       output,
       family: 'sd1',
-      metadata: { ss_network_module: 'networks.lora', ss_output_name: network },
+      metadata: {
+        ss_network_module: 'networks.lora',
+        ss_output_name: network,
+        ss_network_args: '{"unet_block_lr": "mid_block=0"}',
+      },
     });
     expect(summary.modules).toBe(34);
     expect(summary.alphaSources).toEqual({ unet: 'lora_adapter_metadata', text_encoder: 'lora_adapter_metadata' });
     const file = read(output);
     expect(file.metadata).toMatchObject({ ss_network_module: 'lycoris.kohya', ss_output_name: network });
+    // The file's LyCORIS args first, then the training's own, which the tensors do not show.
+    const algo = network === 'dora' ? { algo: 'lora', dora_wd: 'True' } : { algo: network };
+    expect(JSON.parse(file.metadata.ss_network_args ?? '{}')).toEqual({ ...algo, unet_block_lr: 'mid_block=0' });
     expect([...file.tensors.keys()].sort()).toEqual([...read(kohyaFile()).tensors.keys()].sort());
   });
 

@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../config/index.js';
 import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
 import { BASE_MODEL_LORA_HINT } from './recommend-inputs.js';
 import { describeBuckets, trainingBuckets } from './training-buckets.js';
-import { checkTrainingDataset, datasetDirs, tagFrequency, writeManifest, type MeasuredItem } from '../dataset/index.js';
+import { checkTrainingDataset, writeManifest, type MeasuredItem } from '../dataset/index.js';
 import {
   CLIP_TOKENIZER_DIR,
   countVisibleGpus,
@@ -27,15 +27,11 @@ import {
 import { EngineError, InterruptedError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { sha256OfFile } from '../fs/file-hash.js';
-import {
-  buildKohyaMetadata,
-  convertPeftFileToKohya,
-  kohyaMixedPrecision,
-  kohyaOptimizer,
-  LEGACY_WINDOW,
-} from '../lora/index.js';
-import { buildLineage, LINEAGE_METADATA_KEY, type DatasetRecord, type Lineage } from './lineage.js';
+import { buildKohyaMetadata, LEGACY_WINDOW } from '../lora/index.js';
+import { buildLineage, type DatasetRecord, type Lineage } from './lineage.js';
+import { kohyaMetadataInput } from './kohya-metadata-input.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
+import { checkFluxRun, writeKohyaLora } from './flux-run.js';
 import { formatFinding, type Finding } from './diagnostics.js';
 import { readTrainingSets } from './read-datasets.js';
 import { withClassPicturesAndMasks } from './class-pictures-and-masks.js';
@@ -132,6 +128,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     sha256: await hashDataset(pictures.items, pictures.extras),
   };
   const launch = engineLaunch(config, options);
+  if (base.family === 'flux') checkFluxRun(config, base, processCount(launch));
   const fingerprint = runFingerprint(config, {
     dataset: dataset.sha256,
     baseModel: hashes.legacy ?? config.base_model,
@@ -186,6 +183,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     writeKohyaFile({
       config,
       items,
+      classItems: pictures.items.slice(items.length),
       hello: hello!,
       started: started!,
       checkpoint,
@@ -334,6 +332,8 @@ function explainFailure(error: unknown, config: ResolvedConfig, intermediateFile
 interface KohyaFileInput {
   config: ResolvedConfig;
   items: MeasuredItem[];
+  /** `reg_data_dir`'s class pictures, with their repeats. */
+  classItems: MeasuredItem[];
   /** Its dtype is the precision the run computed in (`mixed_precision: auto` resolved). */
   hello: EventOf<'hello'>;
   started: EventOf<'started'>;
@@ -349,54 +349,16 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
   const output = checkpoint.is_final
     ? finalFiles(config).loraFile
     : join(config.output_dir, intermediateLoraName(config.output_name, checkpoint.step));
-  const metadata = buildKohyaMetadata({
-    outputName: config.output_name,
-    sessionId: input.sessionId,
-    trainingStartedAt: input.trainingStartedAt,
-    trainingFinishedAt: Date.now() / 1000,
-    networkDim: started.lora_rank ?? config.lora_rank,
-    networkAlpha: started.lora_alpha ?? config.lora_alpha,
-    networkDropout: config.lora_dropout,
-    learningRate: config.learning_rate,
-    unetLr: config.learning_rate,
-    textEncoderLr: config.train_text_encoder ? config.text_encoder_lr : null,
-    numBatchesPerEpoch: started.steps_per_epoch * config.gradient_accumulation_steps,
-    numEpochs: started.epochs,
-    epoch: checkpoint.epoch,
-    steps: checkpoint.step,
-    maxTrainSteps: started.total_steps,
-    batchSize: config.batch_size,
-    gradientAccumulationSteps: config.gradient_accumulation_steps,
-    lrScheduler: config.lr_scheduler,
-    lrWarmupSteps: config.lr_warmup_steps,
-    mixedPrecision: kohyaMixedPrecision(input.hello.dtype),
-    seed: config.seed,
-    resolution: started.resolution,
-    utcOffsetMinutes: -new Date().getTimezoneOffset(),
-    toolVersion: TOOL_VERSION,
-    predictionType: started.prediction_type,
-    family: started.family,
-    baseModelName: basename(config.base_model),
-    baseModelHash: input.hashes.legacy,
-    baseModelNewHash: await input.hashes.full,
-    noiseOffset: config.noise_offset || null,
-    maxGradNorm: config.max_grad_norm,
-    captionDropoutRate: config.caption_dropout_rate,
-    shuffleCaption: config.shuffle_caption,
-    keepTokens: config.keep_tokens,
-    flipAug: config.random_flip,
-    randomCrop: config.crop === 'random',
-    tagFrequency: tagFrequency(input.items),
-    datasetDirs: datasetDirs(input.items),
-    optimizer: kohyaOptimizer(config.optimizer, config.adam_weight_decay),
-    extra: {
-      'lora_scripts.version': TOOL_VERSION,
-      'lora_scripts.config_hash': configHash(config),
-      'lora_scripts.target_modules': JSON.stringify(config.target_modules),
-      [LINEAGE_METADATA_KEY]: JSON.stringify(input.lineage),
-    },
-  });
-  await convertPeftFileToKohya({
+  const metadata = buildKohyaMetadata(
+    kohyaMetadataInput({
+      ...input,
+      baseModelHash: input.hashes.legacy,
+      baseModelNewHash: await input.hashes.full,
+      trainingFinishedAt: Date.now() / 1000,
+      utcOffsetMinutes: -new Date().getTimezoneOffset(),
+    }),
+  );
+  await writeKohyaLora({
     input: checkpoint.path,
     output,
     family: started.family,
@@ -404,10 +366,6 @@ async function writeKohyaFile(input: KohyaFileInput): Promise<string> {
     layersPerBlock: started.layers_per_block,
   });
   return output;
-}
-
-function configHash(config: ResolvedConfig): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
 /** `lora_scripts.json` beside the LoRA: the resolved config, tool version, base-model hash and what happened. */
