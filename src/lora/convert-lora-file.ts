@@ -4,6 +4,8 @@ import { closeSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AlphaDtype } from './alpha-tensor.js';
 import type { BaseFamily } from './kohya-keys.js';
+import { convertFluxLoraFile } from './flux-convert.js';
+import { fluxLoraNaming } from './flux-lora-file.js';
 import { KOHYA_ALPHA_DTYPE_KEY, peftContent } from './kohya-to-peft.js';
 import { LoraFileError } from './lora-file-error.js';
 import { convertLycorisFile } from './lycoris-files.js';
@@ -27,7 +29,7 @@ export interface ConvertLoraSummary {
   /** What the input was, e.g. `kohya LoCon`, `diffusers peft`. */
   from: string;
   to: LoraKeyFormat;
-  family: BaseFamily;
+  family: BaseFamily | 'flux';
   familyBasis: string;
   modules: number;
   tensors: number;
@@ -54,9 +56,12 @@ export async function convertLoraFile(options: ConvertLoraOptions): Promise<Conv
     const source = lazySafetensors(fd, readSafetensorsHeader(fd, options.input), options.input);
     const { metadata } = source.content;
     const network = networkTypeOf(source.content.tensors.keys());
+    const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
+    // Before the SD readers: a kohya Flux file's `lora_unet_` names would pass for an SD UNet's.
+    if (network === 'lora' && fluxLoraNaming(source.content.tensors.keys()))
+      return await convertFluxLoraFile(options, carried);
     if (isLycorisNetwork(network)) return await convertLycorisFile(options, network, source.content);
     const set = readLoraModules(source.content, { fileName: options.input, family: options.family });
-    const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
     const content =
       options.to === 'diffusers'
         ? peftContent(set.modules, carried, set.layersPerBlock)

@@ -178,7 +178,7 @@ export function fluxPeftToKohya(file: SafetensorsContent, options: FluxToKohyaOp
 }
 
 /** diffusers writes the transformer's LoraConfig as `transformer.r`, …; the shared parser reads `unet.` keys. */
-function transformerConfig(json: string | undefined, fileName: string): ComponentLoraConfig | undefined {
+export function transformerConfig(json: string | undefined, fileName: string): ComponentLoraConfig | undefined {
   if (json === undefined) return undefined;
   let flat: unknown;
   try {

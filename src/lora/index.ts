@@ -112,6 +112,13 @@ export { addnetHash, LEGACY_WINDOW } from './sshs-hashes.js';
 export { mergeLorasIntoCheckpoint, type MergeOptions, type MergeSummary } from './merge-checkpoint.js';
 
 /**
+ * Merges Flux.1 LoRAs (kohya, diffusers or ComfyUI names) into a Flux transformer file in BFL layout, streamed.
+ * @example
+ * await mergeLorasIntoFlux({ base: 'flux1-dev.safetensors', loras: [{ path: 'style.safetensors', weight: 1 }], output: 'merged.safetensors' });
+ */
+export { mergeLorasIntoFlux } from './flux-merge.js';
+
+/**
  * Lowers a LoRA's rank by SVD (`rank`, and/or the smallest rank keeping `energy` of each layer's ‖ΔW‖²), or combines
  * LoRAs into one (exact rank concatenation, or SVD to `rank`). Both write kohya files and report energy per layer.
  * @example

@@ -1,4 +1,5 @@
 // The human-readable form of an inspect report (the CLI prints it; `--json` prints the report itself). Pure.
+import { fluxBlockCounts } from './flux-inspect.js';
 import type { FamilyName, InspectReport, ModuleReport } from './inspect.js';
 import type { TrainingSummary } from './training-summary.js';
 
@@ -7,6 +8,7 @@ const FAMILY_NAMES: Readonly<Record<FamilyName, string>> = {
   sd2: 'SD 2.x',
   sdxl: 'SDXL',
   'sd1-or-sd2': 'SD 1.x or 2.x',
+  flux: 'Flux.1',
 };
 const COMPONENT_NAMES = { unet: 'unet', text_encoder: 'te', text_encoder_2: 'te2' } as const;
 
@@ -78,11 +80,26 @@ function familyLine({ family }: InspectReport): string {
   return `${name} (${family.basis}${claim})`;
 }
 
-function layersLine({ layers }: InspectReport): string {
+function layersLine({ layers, family, modules }: InspectReport): string {
+  if (family.name === 'flux') return fluxLayersLine(layers, modules);
   const parts = [
     `unet ${layers.unet}`,
     `text encoder ${layers.textEncoder}`,
     ...(layers.textEncoder2 > 0 ? [`text encoder 2 ${layers.textEncoder2}`] : []),
+  ];
+  return `${layers.total} (${parts.join(', ')})`;
+}
+
+/** Flux's transformer by block kind: `38 (double blocks 24 in 2, single blocks 12 in 2, other 2)`. */
+function fluxLayersLine(layers: InspectReport['layers'], modules: readonly ModuleReport[]): string {
+  const { double, single, other } = fluxBlockCounts(modules);
+  const parts = [
+    `double blocks ${double.modules} in ${double.blocks}`,
+    `single blocks ${single.modules} in ${single.blocks}`,
+    ...(other > 0 ? [`other ${other}`] : []),
+    ...(layers.textEncoder + layers.textEncoder2 > 0
+      ? [`text encoder ${layers.textEncoder + layers.textEncoder2}`]
+      : []),
   ];
   return `${layers.total} (${parts.join(', ')})`;
 }

@@ -9,6 +9,7 @@ import {
   type HeaderModule,
   type ModuleKind,
 } from './lora-format.js';
+import { fluxLoraFacts } from './flux-inspect.js';
 import { NETWORK_NAMES } from './lycoris-files.js';
 import {
   componentConfigs,
@@ -41,7 +42,7 @@ export interface InspectInput {
   hashes?: FileHashes;
 }
 
-export type FamilyName = BaseFamily | 'sd1-or-sd2';
+export type FamilyName = BaseFamily | 'sd1-or-sd2' | 'flux';
 
 export interface ModuleReport {
   name: string;
@@ -90,12 +91,14 @@ export function inspectLora(input: InspectInput): InspectReport {
   const problems: string[] = [];
   const { modules: grouped, stray } = groupModules(input.tensors);
   const network = networkTypeOf(input.tensors.keys());
-  const detected = detectFormat([...input.tensors.keys()], grouped, input.metadata.ss_network_module);
+  // Flux first: its kohya names look like an SD UNet's to the detectors below.
+  const flux = fluxLoraFacts(input, grouped, problems);
+  const detected = flux?.format ?? detectFormat([...input.tensors.keys()], grouped, input.metadata.ss_network_module);
   const format = isLycorisConvertible(network, detected.name) ? { ...detected, isConvertible: true } : detected;
   if (stray.length > 0 && format.name !== 'checkpoint')
     problems.push(`${stray.length} keys fit no LoRA module (first: \`${stray[0]}\`)`);
   const isLora = format.name !== 'checkpoint' && format.name !== 'unknown';
-  const modules = isLora ? moduleReports(grouped, input, problems) : [];
+  const modules = flux?.modules ?? (isLora ? moduleReports(grouped, input, problems) : []);
   return {
     file: input.fileName,
     sizeBytes: input.sizeBytes,
@@ -103,13 +106,15 @@ export function inspectLora(input: InspectInput): InspectReport {
     dtypes: countDtypes(input.tensors),
     format,
     network: { type: network, name: NETWORK_NAMES[network] },
-    family: isLora
-      ? familyReport(grouped, input)
-      : {
-          name: null,
-          basis: `not a LoRA (${format.variant})`,
-          metadataSays: familyFromMetadata(input.metadata)?.family ?? null,
-        },
+    family: flux
+      ? flux.family
+      : isLora
+        ? familyReport(grouped, input)
+        : {
+            name: null,
+            basis: `not a LoRA (${format.variant})`,
+            metadataSays: familyFromMetadata(input.metadata)?.family ?? null,
+          },
     layers: {
       total: modules.length,
       unet: modules.filter((m) => m.component === 'unet').length,

@@ -8,6 +8,7 @@ import { writeThroughTempFileAsync } from '../fs/atomic-write.js';
 import type { BaseFamily } from './kohya-keys.js';
 import { checkpointTargets, familyName } from './checkpoint-targets.js';
 import { decodeFloats, encodeFloats, type FloatDtype } from './float-codec.js';
+import { fluxLoraNaming } from './flux-lora-file.js';
 import { readLoraFactors } from './lora-factors.js';
 import { LoraFileError } from './lora-file-error.js';
 import { addProduct } from './low-rank.js';
@@ -15,7 +16,7 @@ import { addDelta } from './lycoris-delta.js';
 import { lycorisToMerge } from './lycoris-merge.js';
 import { isLycorisNetwork, networkTypeOf } from './lycoris-modules.js';
 import { planMerge, type Contribution, type LoraToMerge } from './merge-plan.js';
-import { serializeSafetensorsHeader, type TensorInfo } from './safetensors.js';
+import { serializeSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
 import { readSafetensors, readSafetensorsHeader } from './safetensors-file.js';
 
 export interface MergeOptions {
@@ -46,14 +47,38 @@ export const MERGED_LORAS_KEY = 'lora_scripts.merged_loras';
 const COPY_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<MergeSummary> {
+  return streamMerge(options, async (header) => {
+    const checkpoint = checkpointTargets(header.tensors, options.baseFamily);
+    const loras = await readLorasToMerge(options.loras, checkpoint.family, options.base);
+    const plan = planMerge(checkpoint, header.tensors, loras, options.base);
+    return { familyName: familyName(checkpoint.family), plan, loras };
+  });
+}
+
+/** What a merge changes, decided from the base's header: the per-tensor plan, the LoRAs read, the family's name. */
+export interface PreparedMerge {
+  familyName: string;
+  plan: Map<string, Contribution[]>;
+  loras: readonly LoraToMerge[];
+}
+
+export type StreamMergeOptions = Omit<MergeOptions, 'baseFamily'>;
+
+/**
+ * The streamed write every family's merge shares (SD here, Flux in flux-merge.ts): `prepare` reads the LoRAs and
+ * plans against the base's header, then each tensor is merged or copied in file order into a temp file renamed at
+ * the end.
+ */
+export async function streamMerge(
+  options: StreamMergeOptions,
+  prepare: (header: SafetensorsHeader) => Promise<PreparedMerge>,
+): Promise<MergeSummary> {
   checkPaths(options);
   const fd = openFile(options.base);
   const source = { fd, path: options.base };
   try {
     const header = readSafetensorsHeader(fd, options.base);
-    const checkpoint = checkpointTargets(header.tensors, options.baseFamily);
-    const loras = await readLorasToMerge(options.loras, checkpoint.family);
-    const plan = planMerge(checkpoint, header.tensors, loras, options.base);
+    const { familyName: family, plan, loras } = await prepare(header);
     const metadata = { ...header.metadata, [MERGED_LORAS_KEY]: mergedRecord(header.metadata[MERGED_LORAS_KEY], loras) };
     // Same tensors at the same offsets: only the header's metadata differs, so sizes never change.
     const ordered = [...header.tensors].sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0]);
@@ -74,7 +99,7 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
       return written;
     });
     return {
-      family: familyName(checkpoint.family),
+      family,
       changedTensors: plan.size,
       copiedTensors: ordered.length - plan.size,
       modules: loras.reduce((n, l) => n + l.modules.length + (l.dense?.length ?? 0), 0),
@@ -85,10 +110,15 @@ export async function mergeLorasIntoCheckpoint(options: MergeOptions): Promise<M
   }
 }
 
-async function readLorasToMerge(loras: MergeOptions['loras'], checkpointFamily: BaseFamily): Promise<LoraToMerge[]> {
+async function readLorasToMerge(
+  loras: MergeOptions['loras'],
+  checkpointFamily: BaseFamily,
+  checkpointFile: string,
+): Promise<LoraToMerge[]> {
   const read: LoraToMerge[] = [];
   for (const { path, weight } of loras) {
     const content = await readSafetensors(path);
+    if (fluxLoraNaming(content.tensors.keys())) throw fluxLoraRefusal(path, checkpointFile, checkpointFamily);
     if (isLycorisNetwork(networkTypeOf(content.tensors.keys()))) {
       read.push(lycorisToMerge(content, { fileName: path, weight, fallbackFamily: checkpointFamily }));
       continue;
@@ -102,7 +132,18 @@ async function readLorasToMerge(loras: MergeOptions['loras'], checkpointFamily: 
   return read;
 }
 
-function checkPaths({ base, loras, output }: MergeOptions): void {
+function fluxLoraRefusal(lora: string, checkpointFile: string, family: BaseFamily): LoraFileError {
+  return new LoraFileError(
+    `is a Flux.1 LoRA (\`double_blocks\`/\`single_blocks\` modules), but \`${checkpointFile}\` is an ${familyName(family)} checkpoint`,
+    {
+      code: 'lora_family_mismatch',
+      culprit: lora,
+      hint: 'merge it into a Flux transformer file (flux1-dev.safetensors, BFL layout)',
+    },
+  );
+}
+
+function checkPaths({ base, loras, output }: StreamMergeOptions): void {
   const inputs = [base, ...loras.map((l) => l.path)].map((p) => resolve(p));
   if (inputs.includes(resolve(output))) {
     throw new LoraFileError('is also an input; the output must be a new file (originals are never modified)', {

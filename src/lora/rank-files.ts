@@ -3,6 +3,7 @@
 import { basename, resolve } from 'node:path';
 import type { BaseFamily } from './kohya-keys.js';
 import { readLoraFactors, type LoraFactors } from './lora-factors.js';
+import { FLUX_BASE_MODEL_VERSION, fluxFactors, fluxKohyaTensors, fluxLoraNaming } from './flux-lora-file.js';
 import { LoraFileError } from './lora-file-error.js';
 import { rankEditRefusal } from './lycoris-files.js';
 import { isLycorisNetwork, networkTypeOf } from './lycoris-modules.js';
@@ -33,7 +34,7 @@ export interface ResizeOptions extends RankTarget {
 
 export async function resizeLoraFile(options: ResizeOptions): Promise<RankFileResult> {
   checkOutput(options.output, [options.input]);
-  const { file, modules } = await readLora(options.input, options.family, 'resize');
+  const { file, modules, isFlux } = await readLora(options.input, options.family, 'resize');
   const { modules: edited, report } = resizeModules(modules, options);
   const record = {
     from: basename(options.input),
@@ -42,6 +43,7 @@ export async function resizeLoraFile(options: ResizeOptions): Promise<RankFileRe
     min_energy: Math.min(...report.map((r) => r.energy)),
   };
   const metadata = {
+    ...(isFlux ? { ss_base_model_version: FLUX_BASE_MODEL_VERSION } : {}),
     ...carriedMetadata(file.metadata),
     ...rankMetadata(edited),
     'lora_scripts.resized': JSON.stringify(record),
@@ -66,6 +68,7 @@ export async function combineLoraFiles(options: CombineOptions): Promise<RankFil
   const loras = [];
   for (const { path, weight } of options.inputs)
     loras.push({ fileName: path, weight, ...(await readLora(path, options.family, 'combine')) });
+  refuseFluxWithOthers(loras);
   const { modules: edited, report } = combineModules(
     loras,
     options.rank === undefined ? undefined : { rank: options.rank },
@@ -90,12 +93,29 @@ async function readLora(
   path: string,
   family: BaseFamily | undefined,
   command: 'combine' | 'resize',
-): Promise<{ file: SafetensorsFile; modules: LoraFactors[] }> {
+): Promise<{ file: SafetensorsFile; modules: LoraFactors[]; isFlux: boolean }> {
   const file = await readSafetensors(path);
   const network = networkTypeOf(file.tensors.keys());
   if (isLycorisNetwork(network)) throw rankEditRefusal(path, network, command);
+  // Flux modules are read under kohya (BFL) names whatever the file's naming, so the output is a kohya Flux LoRA.
+  if (fluxLoraNaming(file.tensors.keys()))
+    return { file, modules: fluxFactors(fluxKohyaTensors(file, path), path), isFlux: true };
   // Without --family the file's own names and widths decide (and a file that cannot tell is an error).
-  return { file, modules: readLoraFactors(file, { fileName: path, ...(family ? { family } : {}) }).modules };
+  const modules = readLoraFactors(file, { fileName: path, ...(family ? { family } : {}) }).modules;
+  return { file, modules, isFlux: false };
+}
+
+/** Flux and SD modules share no layer: a sum of both would be two LoRAs in one file that no loader applies whole. */
+function refuseFluxWithOthers(loras: ReadonlyArray<{ fileName: string; isFlux: boolean }>): void {
+  const flux = loras.find((l) => l.isFlux);
+  const other = loras.find((l) => !l.isFlux);
+  if (flux && other) {
+    throw new LoraFileError(`is a Flux.1 LoRA, but \`${other.fileName}\` is a Stable Diffusion one`, {
+      code: 'lora_family_mismatch',
+      culprit: flux.fileName,
+      hint: 'combine LoRAs of one base model family',
+    });
+  }
 }
 
 function checkOutput(output: string, inputs: readonly string[]): void {
