@@ -100,6 +100,8 @@ def save_lora(base, path: str, save_precision: str, train_text_encoder: bool) ->
     if train_text_encoder:
         names = ["text_encoder", "text_encoder_2"][: len(base.text_encoders)]
         for name, encoder in zip(names, base.text_encoders):
+            if not hasattr(encoder, "peft_config"):
+                continue  # a frozen encoder (its learning rate 0) has no LoRA layers to write
             kwargs[f"{name}_lora_layers"] = with_text_model_prefix(adapter_state(encoder, dtype))
             kwargs[f"{name}_lora_adapter_metadata"] = adapter_metadata(encoder)
     folder = os.path.dirname(os.path.abspath(path))

@@ -92,15 +92,27 @@ def train(request: TrainRequest, compute: Compute) -> None:
 
     # 2. Inject the LoRA layers with peft on the resolved target modules, or continue `init_lora` (its rank, alpha
     #    and layers); keep their weights in fp32.
+    encoder_lrs = text_encoder_lrs(config, len(base.text_encoders))
     if config.init_lora:
         shape = load_init_lora(base, config.init_lora, run.init_lora)
         layers, counts, rank, alpha = shape["layers"], [], shape["rank"], shape["alpha"]
         trained = [base.unet] if layers["unet"] else []
-        te_trained = [e for e in base.text_encoders if hasattr(e, "peft_config") and config.train_text_encoder]
+        in_file = [e for e in base.text_encoders if hasattr(e, "peft_config")]
+        te_trained = [e for e, lr in zip(base.text_encoders, encoder_lrs or []) if e in in_file and lr]
         for encoder in base.text_encoders:
-            encoder.requires_grad_(
-                encoder in te_trained
-            )  # a text-encoder LoRA in the file stays as it is, and is saved
+            # A text-encoder LoRA in the file that is not trained (`train_text_encoder` off or its learning rate 0)
+            # stays as it is in the parent, and is saved.
+            encoder.requires_grad_(encoder in te_trained)
+        kept = [
+            f"text encoder {i + 1}" for i, e in enumerate(base.text_encoders) if e in in_file and e not in te_trained
+        ]
+        if config.train_text_encoder and kept:
+            emit(
+                "warning",
+                code="init_lora_text_encoder_frozen",
+                message=f"`init_lora`'s {' and '.join(kept)} layers are kept as they are: their learning rate is 0",
+                hint="set `text_encoder_lr` / `text_encoder_2_lr` above 0 to train them too",
+            )
         if config.unet_block_rank:
             emit(
                 "warning",
@@ -108,7 +120,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 message="`unet_block_rank` is ignored with `init_lora`: the file's ranks are trained as they are",
                 hint="remove `unet_block_rank`, or train a new LoRA (remove `init_lora`)",
             )
-        if config.train_text_encoder and not te_trained:
+        if config.train_text_encoder and not in_file:
             emit(
                 "warning",
                 code="init_lora_no_text_encoder",
@@ -116,9 +128,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
                 hint="set `train_text_encoder: false`, or train a new LoRA (remove `init_lora`)",
             )
     else:
-        unet_names, te_names, counts = resolve_targets(
-            run.targets, base.unet, base.text_encoders, config.train_text_encoder
-        )
+        unet_names, te_names, counts = resolve_targets(run.targets, base.unet, base.text_encoders, encoder_lrs)
         layers, rank, alpha = (
             {"unet": len(unet_names), "text_encoder": sum(len(n) for n in te_names)},
             config.lora_rank,
@@ -166,8 +176,9 @@ def train(request: TrainRequest, compute: Compute) -> None:
         if block_lrs
         else [{"params": [p for p in base.unet.parameters() if p.requires_grad], "lr": config.learning_rate}]
     )
-    for encoder in te_trained:
-        groups.append({"params": [p for p in encoder.parameters() if p.requires_grad], "lr": config.text_encoder_lr})
+    for encoder, lr in zip(base.text_encoders, encoder_lrs or []):
+        if encoder in te_trained:  # each encoder its own learning rate (SDXL: `text_encoder_2_lr` for the second)
+            groups.append({"params": [p for p in encoder.parameters() if p.requires_grad], "lr": lr})
     groups = [g for g in groups if g["params"]]
     params = [p for g in groups for p in g["params"]]
     trainable = sum(p.numel() for p in params)
@@ -404,6 +415,16 @@ def train(request: TrainRequest, compute: Compute) -> None:
         started_at=started_at,
         finished_at=time.time(),
     )
+
+
+def text_encoder_lrs(config: TrainConfig, encoders: int) -> list[float] | None:
+    """Each text encoder's learning rate, None with `train_text_encoder` off; 0 leaves that encoder frozen (no LoRA).
+
+    SD 1/2 have one encoder (`text_encoder_lr`); SDXL's second, OpenCLIP bigG, has its own `text_encoder_2_lr`.
+    """
+    if not config.train_text_encoder:
+        return None
+    return [config.text_encoder_lr, config.text_encoder_2_lr][:encoders]
 
 
 def kill_for_test(kill_at: str | None, point: str) -> None:

@@ -72,6 +72,28 @@ describe('validateConfig', () => {
     expect(config.epochs).toBe(2);
   });
 
+  it('refuses `train_text_encoder` with both text-encoder learning rates 0, naming the keys', () => {
+    const frozen = `${ARTICLE_YAML}train_text_encoder: true\ntext_encoder_lr: 0\n`;
+    for (const text of [frozen, `${frozen}text_encoder_2_lr: 0\n`]) {
+      const error = errorOf(text);
+      expect(error.code).toBe('text_encoders_frozen');
+      expect(error.line).toMatch(
+        /^configs\/x\.yaml:\d+:18: `train_text_encoder` is true but `text_encoder_lr` and `text_encoder_2_lr` are both 0/,
+      );
+      expect(error.hint).toContain('`train_text_encoder: false`');
+    }
+    // One encoder frozen is allowed (SDXL: train only the first), and so is 0 with the text encoders off.
+    expect(validateConfig({ file: 'c.yaml', text: `${frozen}text_encoder_2_lr: 1e-5\n` }).text_encoder_lr).toBe(0);
+    const second = validateConfig({
+      file: 'c.yaml',
+      text: `${ARTICLE_YAML}train_text_encoder: true\ntext_encoder_2_lr: 0\n`,
+    });
+    expect(second.text_encoder_2_lr).toBe(0);
+    expect(validateConfig({ file: 'c.yaml', text: `${ARTICLE_YAML}text_encoder_lr: 0\n` }).train_text_encoder).toBe(
+      false,
+    );
+  });
+
   it('reports YAML syntax errors with their position', () => {
     expect(errorOf(`${ARTICLE_YAML}foo: [\n`).line).toMatch(/^configs\/x\.yaml:1[23]:\d+: not valid YAML: /);
   });

@@ -1,0 +1,183 @@
+"""SDXL end to end through the CLI: a tiny SDXL from `make-checkpoint`, trained with each text encoder at its own
+learning rate (`text_encoder_lr`, `text_encoder_2_lr`; 0 = frozen, no LoRA on it), then read back by `inspect`,
+rendered by `generate`, merged by `merge` and continued by `init_lora`.
+
+One base model and a few 2-step trainings at 64 px are shared by every test of the module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lora_scripts_engine.models import load_base_model
+from PIL import Image
+from safetensors.torch import load_file
+from test_train_e2e import read_header, run_cli, write_dataset
+
+TE_LR = 1e-3
+TINY_LR = 1e-8  # the second encoder's rate in the two-rate run: its LoRA must barely move
+
+
+def prefixes(tensors: dict) -> set[str]:
+    """`lora_unet`, `lora_te1`, … of a kohya file."""
+    return {"_".join(key.split("_")[:2]) for key in tensors}
+
+
+def components(tensors: dict) -> set[str]:
+    """`unet`, `text_encoder`, … of a diffusers file."""
+    return {key.split(".")[0] for key in tensors}
+
+
+def up_norm(tensors: dict, prefix: str) -> float:
+    """The size of what a kohya file's LoRA learned in one part: lora_up starts at 0 and moves by the learning rate."""
+    ups = [v.float() for k, v in tensors.items() if k.startswith(prefix) and k.endswith(".lora_up.weight")]
+    assert ups, prefix
+    return float(torch.linalg.vector_norm(torch.cat([u.flatten() for u in ups])))
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = root
+        made = run_cli("make-checkpoint", "--family", "sdxl", "--out", str(root / "base.safetensors"), cwd=root)
+        assert made.returncode == 0, made.stderr
+        self.base = root / "base.safetensors"
+        self.data = write_dataset(root / "data", count=4, size=64)
+
+    def train(self, name: str, **keys) -> Path:
+        """A 2-step run with the text encoders on; `keys` add to or replace the config's keys."""
+        values = {
+            "train_data_dir": str(self.data),
+            "base_model": str(self.base),
+            "resolution": 64,
+            "lora_rank": 4,
+            "target_modules": "attention",
+            "train_text_encoder": True,
+            "learning_rate": 1e-3,
+            "batch_size": 2,
+            "max_train_steps": 2,
+            "save_precision": "fp32",
+            "seed": 3,
+            "output_dir": str(self.root / name),
+            **keys,
+        }
+        config = self.root / f"{name}.yaml"
+        config.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
+        result = run_cli("train", "--config", str(config), cwd=self.root)
+        assert result.returncode == 0, result.stderr
+        return self.root / name
+
+    def render(self, name: str, *lora: str) -> np.ndarray:
+        out = self.root / "images" / name
+        args = ["--prompt", "red sun, test style", "--seed", "5", "--steps", "2", "--width", "64", "--height", "64"]
+        result = run_cli(
+            "generate",
+            *args,
+            *[flag for file in lora for flag in ("--lora", file)],
+            "--base-model",
+            str(self.base),
+            "--out",
+            str(out),
+            "--workspace",
+            str(self.root / "ws"),
+            cwd=self.root,
+        )
+        assert result.returncode == 0, result.stderr
+        (picture,) = sorted(out.rglob("*.png"))
+        return np.asarray(Image.open(picture).convert("RGB"), dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Workspace:
+    return Workspace(tmp_path_factory.mktemp("sdxl"))
+
+
+@pytest.fixture(scope="module")
+def first_only(work) -> Path:
+    """The SDXL advice: the first encoder trained, the second (OpenCLIP bigG) frozen."""
+    return work.train("te1", text_encoder_lr=TE_LR, text_encoder_2_lr=0)
+
+
+@pytest.fixture(scope="module")
+def both(work) -> Path:
+    """Both encoders trained, the second at a learning rate 10^5 times smaller."""
+    return work.train("both", text_encoder_lr=TE_LR, text_encoder_2_lr=TINY_LR)
+
+
+def test_a_frozen_second_encoder_gets_no_lora_in_either_file(first_only, both):
+    kohya = load_file(first_only / "te1.safetensors")
+    assert prefixes(kohya) == {"lora_unet", "lora_te1"}
+    assert components(load_file(first_only / "pytorch_lora_weights.safetensors")) == {"unet", "text_encoder"}
+    assert up_norm(kohya, "lora_te1_") > 0
+    # What the run reports counts the trained layers only: half the text-encoder layers of the two-encoder run.
+    layers = json.loads((first_only / "lora_scripts.json").read_text())["training"]["layers"]
+    layers_both = json.loads((both / "lora_scripts.json").read_text())["training"]["layers"]
+    assert layers["unet"] == layers_both["unet"] > 0
+    assert 0 < layers["text_encoder"] and 2 * layers["text_encoder"] == layers_both["text_encoder"]
+    header, _ = read_header(first_only / "te1.safetensors")
+    assert header["__metadata__"]["ss_text_encoder_lr"].strip("[]").split(",")[0] == "0.001"
+
+
+def test_each_text_encoder_learns_at_its_own_rate(both):
+    kohya = load_file(both / "both.safetensors")
+    assert prefixes(kohya) == {"lora_unet", "lora_te1", "lora_te2"}
+    assert components(load_file(both / "pytorch_lora_weights.safetensors")) == {
+        "unet",
+        "text_encoder",
+        "text_encoder_2",
+    }
+    te1, te2 = up_norm(kohya, "lora_te1_"), up_norm(kohya, "lora_te2_")
+    # Adam moves each weight by about its learning rate per step: te2 at `text_encoder_2_lr` 1e-8 stays ~1e5× smaller
+    # (the same size as te1's if `text_encoder_2_lr` were ignored and both took `text_encoder_lr`).
+    assert te1 > 1e-3
+    assert te2 < te1 * 1e-3
+
+
+def test_inspect_says_sdxl_with_first_encoder_modules_only(work, first_only):
+    result = run_cli("inspect", str(first_only / "te1.safetensors"), "--json", "--no-hash", cwd=work.root)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["family"]["name"] == "sdxl"
+    assert report["layers"]["textEncoder"] > 0 and report["layers"]["textEncoder2"] == 0
+    assert {m["component"] for m in report["modules"]} == {"unet", "text_encoder"}
+
+
+def test_generate_with_the_lora_differs_from_the_base(work, first_only):
+    plain = work.render("base")
+    styled = work.render("styled", f"{first_only / 'te1.safetensors'}:1")
+    assert plain.shape == styled.shape == (64, 64, 3)
+    assert np.abs(plain - styled).max() > 0
+
+
+def test_merged_checkpoint_loads_in_diffusers_with_the_lora_in_unet_and_first_encoder(work, first_only):
+    merged = work.root / "merged.safetensors"
+    result = run_cli("merge", str(work.base), str(first_only / "te1.safetensors"), "--out", str(merged), cwd=work.root)
+    assert result.returncode == 0, result.stderr
+    # load_base_model reads a single file through StableDiffusionXLPipeline.from_single_file and the shipped
+    # offline configs, as the engine does.
+    base, loaded = load_base_model(str(work.base)), load_base_model(str(merged))
+    assert loaded.family == "sdxl"
+
+    def moved(a: torch.nn.Module, b: torch.nn.Module) -> int:
+        after = b.state_dict()
+        return sum(not torch.equal(v, after[k]) for k, v in a.state_dict().items())
+
+    assert moved(base.unet, loaded.unet) > 0
+    assert moved(base.text_encoders[0], loaded.text_encoders[0]) > 0
+    assert moved(base.text_encoders[1], loaded.text_encoders[1]) == 0  # no te2 layers in the file
+
+
+def test_init_lora_keeps_the_parents_second_encoder_as_it_is_when_its_rate_is_0(work, both):
+    """Continuing a two-encoder LoRA with `text_encoder_2_lr: 0`: te2 is saved as the parent had it, te1 trains on."""
+    parent = both / "both.safetensors"
+    child = work.train("child", init_lora=str(parent), text_encoder_lr=TE_LR, text_encoder_2_lr=0, learning_rate=1e-3)
+    before, after = load_file(parent), load_file(child / "child.safetensors")
+    assert prefixes(after) == {"lora_unet", "lora_te1", "lora_te2"}
+    te2 = [k for k in before if k.startswith("lora_te2_")]
+    te1 = [k for k in before if k.startswith("lora_te1_") and k.endswith(".lora_up.weight")]
+    for key in te2:
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-9, msg=key)
+    assert any(not torch.allclose(after[k], before[k], rtol=0, atol=1e-6) for k in te1)
