@@ -38,7 +38,14 @@ describe('runFingerprint / fingerprintChanges', () => {
       '`lora_alpha` 16 → 8',
       '`learning_rate` 0.0001 → 0.0002',
       '`text_encoder_lr` 0.0001 → 0.0002',
+      '`text_encoder_2_lr` 0.0001 → 0.0002',
     ]);
+  });
+
+  it("names SDXL's second text-encoder rate: a frozen encoder (0) has no LoRA layers, so its state cannot go on", () => {
+    const saved = runFingerprint(config('train_text_encoder: true\ntext_encoder_lr: 1e-5'), hashes);
+    const now = runFingerprint(config('train_text_encoder: true\ntext_encoder_lr: 1e-5\ntext_encoder_2_lr: 0'), hashes);
+    expect(fingerprintChanges(saved, now)).toEqual(['`text_encoder_2_lr` 0.00001 → 0']);
   });
 
   it('compares the global batch, so a state resumes on another number of processes that keeps it', () => {
