@@ -80,6 +80,22 @@ describe('recommendTraining', () => {
     ).toBe(5);
   });
 
+  it('advises SDXL to keep its second text encoder frozen, with the reason, as advice only', () => {
+    const input = { dataset: { images: 50, imagesPerEpoch: 50, detail: 0.1 }, device: GPU_24, resolutionPx: 1024 };
+    const sdxl = recommendTraining({ ...input, isSdxl: true });
+    const advice = sdxl.reasons.find((r) => r.key === 'text_encoder_2_lr');
+    expect(advice?.value).toBe(0);
+    expect(advice?.reason).toContain('`train_text_encoder: false`');
+    expect(advice?.reason).toContain('OpenCLIP bigG');
+    expect(Object.keys(sdxl.values)).not.toContain('text_encoder_2_lr');
+    const line = formatRecommendation(sdxl, ['lora_rank']).find((l) => l.startsWith('text_encoder_2_lr'));
+    expect(line).toMatch(/^text_encoder_2_lr: 0\s+\(advice\) SDXL: keep the second text encoder/);
+    expect(formatRecommendation(sdxl, ['lora_rank'], true)).toHaveLength(1);
+    for (const isSdxl of [false, null]) {
+      expect(recommendTraining({ ...input, isSdxl }).reasons.map((r) => r.key)).not.toContain('text_encoder_2_lr');
+    }
+  });
+
   it('marks which values apply (keys set to `auto`) and which are kept', () => {
     const recommendation = recommendTraining({
       dataset: { images: 50, imagesPerEpoch: 50, detail: 0.03 },

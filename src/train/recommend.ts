@@ -29,10 +29,14 @@ export interface RecommendInput {
 }
 
 export interface RecommendedValue {
-  key: AutoKey | 'repeats';
+  /** A key the config may set to `auto`, or advice only: kohya folder `repeats`, SDXL's `text_encoder_2_lr`. */
+  key: AutoKey | AdviceKey;
   value: number;
   reason: string;
 }
+
+type AdviceKey = 'repeats' | 'text_encoder_2_lr';
+const ADVICE_KEYS: readonly string[] = ['repeats', 'text_encoder_2_lr'] satisfies AdviceKey[];
 
 export interface Recommendation {
   values: Record<AutoKey, number>;
@@ -173,8 +177,24 @@ export function recommendTraining(input: RecommendInput): Recommendation {
   return {
     values: { lora_rank: rank.value, epochs: epochs.value, batch_size: batch.value, learning_rate: learningRate.value },
     repeats: repeats.value,
-    reasons: [rank, epochs, repeats, batch, learningRate],
+    reasons: [rank, epochs, repeats, batch, learningRate, ...recommendTextEncoders(input.isSdxl)],
   };
+}
+
+/**
+ * SDXL's second text encoder (OpenCLIP bigG, 695M parameters) overfits quickly and is the largest memory cost of
+ * training the text encoders; kohya's SDXL guide trains at most the first. Advice: the keys have no `auto`.
+ */
+function recommendTextEncoders(isSdxl: boolean | null): RecommendedValue[] {
+  if (isSdxl !== true) return [];
+  return [
+    {
+      key: 'text_encoder_2_lr',
+      value: 0,
+      reason:
+        'SDXL: keep the second text encoder (OpenCLIP bigG) frozen, or set `train_text_encoder: false`; it overfits fast and costs the most memory, so train at most the first (`text_encoder_lr` about a tenth of `learning_rate`), see docs/sdxl.md',
+    },
+  ];
 }
 
 /** `lora_rank: 8   (auto: applied) simple motifs …` — one line per value; `applied` marks keys the config left to `auto`. */
@@ -185,7 +205,7 @@ export function formatRecommendation(
 ): string[] {
   const shown = isOnlyApplied ? recommendation.reasons.filter((r) => applied.includes(r.key)) : recommendation.reasons;
   return shown.map((r) => {
-    const status = r.key === 'repeats' ? 'advice' : applied.includes(r.key) ? 'auto: applied' : 'not `auto`: kept';
+    const status = ADVICE_KEYS.includes(r.key) ? 'advice' : applied.includes(r.key) ? 'auto: applied' : 'not `auto`: kept';
     return `${`${r.key}: ${r.value}`.padEnd(22)} (${status}) ${r.reason}`;
   });
 }
