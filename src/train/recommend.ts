@@ -205,7 +205,11 @@ export function formatRecommendation(
 ): string[] {
   const shown = isOnlyApplied ? recommendation.reasons.filter((r) => applied.includes(r.key)) : recommendation.reasons;
   return shown.map((r) => {
-    const status = ADVICE_KEYS.includes(r.key) ? 'advice' : applied.includes(r.key) ? 'auto: applied' : 'not `auto`: kept';
+    const status = ADVICE_KEYS.includes(r.key)
+      ? 'advice'
+      : applied.includes(r.key)
+        ? 'auto: applied'
+        : 'not `auto`: kept';
     return `${`${r.key}: ${r.value}`.padEnd(22)} (${status}) ${r.reason}`;
   });
 }
