@@ -29,3 +29,5 @@ export { chooseScheduler, SAMPLER_NAMES, SCHEDULE_TYPES, type SchedulerChoice } 
 export { findLora, listLoraFiles, readLoraTrainingFacts, loraShortHash, baseModelSha256 } from './lora-files.js';
 export { pickLora, type LoraCandidate } from './lora-names.js';
 export { imageFileNames } from './plan.js';
+/** `await engineLoraFile('out/x.safetensors', stagingDir, 0)`: the file itself, or a kohya LoHa/DoRA's peft copy for the engine. */
+export { engineLoraFile } from './lycoris-for-engine.js';

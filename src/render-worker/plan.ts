@@ -40,6 +40,8 @@ export function planRender(
   base: BaseModelRecord,
   loraHashes: string[],
   version: string,
+  /** Per LoRA, the file the engine loads (a kohya LoHa/DoRA's peft copy); the infotext names the LoRA itself. */
+  enginePaths: readonly string[] = request.loras.map((lora) => lora.path),
 ): PlannedRender {
   const parsed = parsePrompt(request.prompt, 'prompt');
   const negative = parseNegativePrompt(request.negative_prompt, 'negative_prompt');
@@ -47,7 +49,7 @@ export function planRender(
   checkSettings(request);
   const tagged = new Set(parsed.loras.map((l) => l.name));
   const loras = request.loras.map((lora, i) => ({
-    path: lora.path,
+    path: enginePaths[i] ?? lora.path,
     name: lora.name ?? stemOf(lora.path),
     te_weight: lora.weight,
     unet_weight: lora.unet_weight ?? lora.weight,

@@ -19,7 +19,7 @@ import {
   type EngineEvent,
 } from '../engine/index.js';
 import { EngineError, InterruptedError, type LoraScriptsError, UsageError } from '../errors.js';
-import { baseModelSha256, loraShortHash, PARAMETERS_KEY, withPngText } from '../generate/index.js';
+import { baseModelSha256, engineLoraFile, loraShortHash, PARAMETERS_KEY, withPngText } from '../generate/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { type BaseModelRecord, planRender, type PlannedRender } from './plan.js';
 import type { RenderedImage, RenderProgress, RenderRequest, RenderWorker, RenderWorkerStats } from './types.js';
@@ -59,6 +59,10 @@ class WorkerProcess implements RenderWorker {
   private nextId = 1;
   private closed = false;
   private readonly baseModels = new Map<string, Promise<BaseModelRecord>>();
+  /** Per LoRA file version, the file the engine loads (engineLoraFile); converted copies live in `stagingDir`. */
+  private readonly engineLoras = new Map<string, Promise<string>>();
+  private stagingDir: string | undefined;
+  private nextStaged = 0;
   private readonly killOnExit = () => this.child?.kill('SIGKILL');
 
   constructor(private readonly options: RenderWorkerOptions) {}
@@ -79,7 +83,8 @@ class WorkerProcess implements RenderWorker {
     const base = await this.baseModel(request.base_model);
     const hashes = request.loras.map((lora) => loraShortHash(lora.path));
     const id = String(this.nextId++);
-    const plan = planRender(request, id, base, hashes, `lora-scripts-${TOOL_VERSION}`);
+    const enginePaths = await Promise.all(request.loras.map((lora) => this.engineLoraPath(lora.path)));
+    const plan = planRender(request, id, base, hashes, `lora-scripts-${TOOL_VERSION}`, enginePaths);
     workerJobSchema.parse(plan.job); // a job the engine would refuse is our bug, caught before it is sent
     if (signal?.aborted) throw cancelledError();
     return new Promise<RenderedImage[]>((resolve, reject) => {
@@ -102,6 +107,7 @@ class WorkerProcess implements RenderWorker {
       clearTimeout(timer);
     }
     if (this.outDir) rmSync(this.outDir, { recursive: true, force: true });
+    if (this.stagingDir) rmSync(this.stagingDir, { recursive: true, force: true });
   }
 
   /** The base model's facts and hash, read once per file version (hashing a 2 GB checkpoint takes seconds). */
@@ -126,6 +132,25 @@ class WorkerProcess implements RenderWorker {
       record.catch(() => this.baseModels.delete(key));
     }
     return record;
+  }
+
+  /**
+   * What the engine loads for a LoRA, as `generate` does: the file itself, or, for a kohya-key LoHa/DoRA (what
+   * training writes for A1111), its peft copy; converted once per file version, so the engine's cache of loaded
+   * LoRAs (by path) keeps working. A LoKr stays as it is and the engine refuses it with generate's hint.
+   */
+  private engineLoraPath(path: string): Promise<string> {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) return Promise.resolve(path); // the engine names the missing file
+    const key = `${path}\0${stat.size}\0${stat.mtimeMs}`;
+    let file = this.engineLoras.get(key);
+    if (!file) {
+      this.stagingDir ??= mkdtempSync(join(tmpdir(), 'lora-scripts-render-loras-'));
+      file = engineLoraFile(path, this.stagingDir, this.nextStaged++);
+      this.engineLoras.set(key, file);
+      file.catch(() => this.engineLoras.delete(key));
+    }
+    return file;
   }
 
   private cancel(pending: Pending): void {
