@@ -14,6 +14,8 @@ both sides are built on PyTorch's `meta` device (shapes, no memory):
    UNet's shapes, the real `model_base.SDXL` and `comfy.sd.CLIP(SDXLClipModel)` classes on `meta`, and the real
    `comfy.sd.load_lora_for_models(model, clip, lora, 1.0, 1.0)`.
 
+Two files are checked: both text encoders trained, and the first only (`text_encoder_2_lr: 0`, the SDXL advice),
+where the second encoder gets no LoRA layers and the file has no `lora_te2_` key at all.
 The weight math is not checked here (no weights); comfyui_check.py does that on a full-size SD 1.5 checkpoint.
 Prints JSON like comfyui_check.py; exit 1 when a key was not loaded, 2 when the check itself could not run.
 """
@@ -69,22 +71,32 @@ def materialize_lora_(model, generator) -> None:
                         param.copy_(torch.randn(param.shape, generator=generator) * 0.01)
 
 
-def write_peft_file(path: Path, target_modules: str, rank: int, alpha: float) -> dict:
+# Each case: the text encoders' learning rates as the engine receives them (`text_encoder_lr`, `text_encoder_2_lr`);
+# only whether each is 0 matters here (0 = that encoder frozen, no LoRA layers).
+CASES = {"both_text_encoders": [1e-5, 1e-5], "te1_only": [1e-5, 0.0]}
+
+
+def write_peft_file(path: Path, target_modules: str, rank: int, alpha: float, encoder_lrs: list[float]) -> dict:
     """Steps 2 and the save of engine/lora_scripts_engine/train.py, on a meta-device full-size SDXL."""
     import torch
     from peft import LoraConfig
 
     sys.path.insert(0, str(REPO_ROOT / "engine"))
     from lora_scripts_engine.lora_files import save_lora
+    from lora_scripts_engine.request import TargetEntry
     from lora_scripts_engine.targets import resolve_targets
 
     unet, text_encoders = build_meta_sdxl()
-    unet_names, te_names, counts = resolve_targets(target_suffixes(target_modules), unet, text_encoders, True)
+    unet_names, te_names, counts = resolve_targets(
+        [TargetEntry(**entry) for entry in target_suffixes(target_modules)], unet, text_encoders, encoder_lrs
+    )
     lora = dict(r=rank, lora_alpha=alpha, lora_dropout=0.0, init_lora_weights="gaussian")
     generator = torch.Generator().manual_seed(0)
     unet.add_adapter(LoraConfig(target_modules=unet_names, **lora))
     materialize_lora_(unet, generator)
     for encoder, names in zip(text_encoders, te_names):
+        if not names:
+            continue  # a frozen encoder: train.py adds no adapter to it
         encoder.add_adapter(LoraConfig(target_modules=names, **lora))
         materialize_lora_(encoder, generator)
     base = types.SimpleNamespace(family="sdxl", unet=unet, text_encoders=text_encoders)
@@ -131,9 +143,13 @@ def run_check(args: argparse.Namespace, capture: comfyui_check.LogCapture, work_
     import torch
     from safetensors.torch import load_file
 
-    peft_path, kohya_path = work_dir / "pytorch_lora_weights.safetensors", work_dir / "sdxl_full_size.safetensors"
-    targets = write_peft_file(peft_path, args.target_modules, args.rank, args.alpha)
-    convert_to_kohya(peft_path, kohya_path, targets["layers_per_block"])
+    files = {}
+    for case, encoder_lrs in CASES.items():
+        peft_path = work_dir / f"{case}_pytorch_lora_weights.safetensors"
+        kohya_path = work_dir / f"sdxl_full_size_{case}.safetensors"
+        targets = write_peft_file(peft_path, args.target_modules, args.rank, args.alpha, encoder_lrs)
+        convert_to_kohya(peft_path, kohya_path, targets["layers_per_block"])
+        files[case] = (kohya_path, targets)
     unet, _ = build_meta_sdxl()
     unet_state_dict = unet.state_dict()
 
@@ -141,21 +157,28 @@ def run_check(args: argparse.Namespace, capture: comfyui_check.LogCapture, work_
     stubs = comfyui_check.install_stubs()
     comfy = comfyui_check.import_comfy(args.comfyui_src)
     model, clip = comfy_meta_sdxl(comfy, unet_state_dict)
-    lora_sd = load_file(str(kohya_path))
     key_map = comfy.lora.model_lora_keys_unet(model.model, {})
     key_map = comfy.lora.model_lora_keys_clip(clip.cond_stage_model, key_map)
-    new_model, new_clip = comfy.sd.load_lora_for_models(model, clip, lora_sd, 1.0, 1.0)
+    cases = {}
+    for case, (kohya_path, targets) in files.items():
+        capture.keys_not_loaded, capture.patches_not_loaded = [], []  # each file's own
+        lora_sd = load_file(str(kohya_path))
+        new_model, new_clip = comfy.sd.load_lora_for_models(model, clip, lora_sd, 1.0, 1.0)
+        cases[case] = {
+            "text_encoder_lrs": CASES[case],
+            "engine_targets": targets,
+            "keys_in_file": len(lora_sd),
+            "modules": comfyui_check.count_modules(list(lora_sd), key_map, new_model.patches, new_clip.patcher.patches),
+            "patched_weights": {"unet": len(new_model.patches), "text_encoders": len(new_clip.patcher.patches)},
+            "keys_not_loaded": capture.keys_not_loaded,
+            "patches_not_loaded": capture.patches_not_loaded,
+        }
     return {
         "comfyui_version": comfyui_check.comfyui_version(args.comfyui_src),
         "model_type": type(model.model).__name__,
         "clip_type": type(clip.cond_stage_model).__name__,
         "target_modules": args.target_modules,
-        "engine_targets": targets,
-        "keys_in_file": len(lora_sd),
-        "modules": comfyui_check.count_modules(list(lora_sd), key_map, new_model.patches, new_clip.patcher.patches),
-        "patched_weights": {"unet": len(new_model.patches), "text_encoders": len(new_clip.patcher.patches)},
-        "keys_not_loaded": capture.keys_not_loaded,
-        "patches_not_loaded": capture.patches_not_loaded,
+        "cases": cases,
         "other_warnings": capture.other,
         "stubbed_modules": stubs,
         "torch": torch.__version__,
@@ -163,9 +186,16 @@ def run_check(args: argparse.Namespace, capture: comfyui_check.LogCapture, work_
 
 
 def is_success(report: dict) -> bool:
-    if report["keys_not_loaded"] or report["patches_not_loaded"]:
-        return False
-    return all(e["in_file"] == e["patched"] > 0 for e in report["modules"].values())
+    """Every file: nothing skipped, every module patched; the te1-only file has no te2 module at all."""
+    for case, result in report["cases"].items():
+        if result["keys_not_loaded"] or result["patches_not_loaded"]:
+            return False
+        if not all(e["in_file"] == e["patched"] > 0 for e in result["modules"].values()):
+            return False
+        has_te2 = "lora_te2" in result["modules"]
+        if has_te2 != bool(CASES[case][1]):
+            return False
+    return True
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
