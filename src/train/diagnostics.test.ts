@@ -12,8 +12,15 @@ import {
   type RunFacts,
   type SampleLikeness,
   type SeriesPoint,
+  classShare,
+  meanLossWeight,
+  meanMinSnrWeight,
+  weightSpread,
   zeroPredictionLoss,
 } from './diagnostics.js';
+import { resolveConfig, validateConfig } from '../config/index.js';
+import type { EventOf } from '../engine/index.js';
+import { runFacts } from './run-monitor.js';
 import { seededUniform } from '../testing/seeded-random.js';
 
 const FACTS: RunFacts = { learningRate: 1e-4, batchSize: 2, totalSteps: 200, warmupSteps: 0, zeroPredictionLoss: 1 };
@@ -177,5 +184,85 @@ describe('overfitting', () => {
     expect(shouldStopFor(finding, 'any')).toBe(true);
     expect(shouldStopFor(finding, 'plateau')).toBe(false);
     expect(shouldStopFor(finding, 'off')).toBe(false);
+  });
+});
+
+describe('the loss weighting of Min-SNR-γ and prior preservation', () => {
+  const PLAIN = {
+    minSnrGamma: null,
+    predictionType: 'epsilon',
+    zeroTerminalSnr: false,
+    priorLossWeight: 1,
+    classShare: 0,
+  };
+
+  it("averages Min-SNR-γ over SD's schedule as diffusers' DDPMScheduler does", () => {
+    // Reference: torch, DDPMScheduler(scaled_linear 0.00085–0.012, 1000 steps), the engine's loss_weights_min_snr.
+    expect(meanMinSnrWeight(5, 'epsilon', false)).toBeCloseTo(0.916571, 5);
+    expect(meanMinSnrWeight(1, 'epsilon', false)).toBeCloseTo(0.766736, 5);
+    expect(meanMinSnrWeight(5, 'v_prediction', false)).toBeCloseTo(0.294331, 5);
+    expect(meanMinSnrWeight(5, 'v_prediction', true)).toBeCloseTo(0.277607, 5);
+    expect(meanMinSnrWeight(null, 'v_prediction', true)).toBe(1);
+  });
+
+  it('scales the zero-prediction loss by the mean weight: class pictures at their weight, Min-SNR by timestep', () => {
+    expect(meanLossWeight(PLAIN)).toBe(1);
+    expect(meanLossWeight({ ...PLAIN, priorLossWeight: 10, classShare: 0.5 })).toBe(5.5);
+    expect(meanLossWeight({ ...PLAIN, minSnrGamma: 5, priorLossWeight: 0, classShare: 0.5 })).toBeCloseTo(0.458, 3);
+    expect(classShare([{ repeats: 10 }, { repeats: 10 }, { repeats: 7 }, { repeats: 7 }], (i) => i >= 2)).toBe(14 / 34);
+    expect([0, 0.5, 1, 10].map((w) => weightSpread({ priorLossWeight: w, classShare: 0.5 }))).toEqual([10, 2, 1, 10]);
+    expect(weightSpread({ priorLossWeight: 10, classShare: 0 })).toBe(1);
+  });
+
+  it('still flags a v-prediction Min-SNR run that diverged, whose weighted loss stays below 1', () => {
+    // The demo's divergence at lr 1.0 (above), as Min-SNR-γ 5 logs it on a v-prediction model: about 0.29× the MSE.
+    const losses = [0.35, 1.23, 1.29, 1.33, 1.24, 1.11, 1.09, 1.04, 1.04, 1.1, 1.15, 1.2, 1.22, 1.25, 1.27];
+    const weight = meanMinSnrWeight(5, 'v_prediction', false);
+    const points = losses.map((loss, i) => ({ step: i + 1, epoch: 1, loss: loss * weight }));
+    const facts = { ...FACTS, learningRate: 1, batchSize: 4, totalSteps: 24 };
+    // Against the plain reference (1.0) the weighted loss never looks diverged.
+    expect(findDivergence(points, facts)).toBeNull();
+    const finding = findDivergence(points, { ...facts, zeroPredictionLoss: zeroPredictionLoss(0, weight) });
+    expect(finding?.message).toContain('worse than predicting no noise at all (0.294)');
+  });
+
+  it('raises no false alarm on a healthy Min-SNR run (its weights are at most 1)', () => {
+    const next = seededUniform(7);
+    const healthy = noisy(range(200, (i) => 0.3 - i * 0.0005)).map((p) => ({ ...p, loss: p.loss * next() }));
+    const facts = { ...FACTS, zeroPredictionLoss: zeroPredictionLoss(0, meanMinSnrWeight(5, 'epsilon', false)) };
+    expect(diagnoseLoss(healthy, [], facts)).toEqual([]);
+  });
+
+  it('raises no false alarm on a healthy run whose class pictures weigh 10× (prior_loss_weight: 10)', () => {
+    const isClass = seededUniform(3);
+    const points = noisy(range(200, (i) => 0.3 - i * 0.0005)).map((p, i) => ({
+      ...p,
+      loss: i > 0 && isClass() < 0.5 ? p.loss * 10 : p.loss,
+    }));
+    const weights = { ...PLAIN, priorLossWeight: 10, classShare: 0.5 };
+    // Unweighted references take the class pictures' weight for a diverging loss.
+    expect(diagnoseLoss(points, [], FACTS).map((f) => f.code)).toContain('divergence');
+    const facts = {
+      ...FACTS,
+      zeroPredictionLoss: zeroPredictionLoss(0, meanLossWeight(weights)),
+      weightSpread: weightSpread(weights),
+    };
+    expect(diagnoseLoss(points, [], facts)).toEqual([]);
+    // A real divergence still shows: the same run blowing up from step 120.
+    const diverging = points.map((p, i) => (i < 120 ? p : { ...p, loss: p.loss * 1.1 ** (i - 120) }));
+    expect(diagnoseLoss(diverging, [], facts)[0]?.code).toBe('divergence');
+  });
+
+  it('takes the weighting from the run: Min-SNR on a v-prediction model, class pictures at their weight', () => {
+    const parsed = validateConfig({
+      file: 'run.yaml',
+      text: 'train_data_dir: data\nbase_model: base.safetensors\nmin_snr_gamma: 5\nprior_loss_weight: 2\n',
+    });
+    const config = resolveConfig(parsed, { cwd: '/work', isFile: () => false });
+    const started = { prediction_type: 'v_prediction', total_steps: 100 } as EventOf<'started'>;
+    const facts = runFacts(config, started, 0.5);
+    expect(facts.zeroPredictionLoss).toBeCloseTo(0.294331 * 1.5, 5);
+    expect(facts.weightSpread).toBe(2);
+    expect(runFacts(config, { ...started, prediction_type: 'epsilon' }).zeroPredictionLoss).toBeCloseTo(0.916571, 5);
   });
 });

@@ -25,8 +25,13 @@ export interface RunFacts {
   batchSize: number;
   totalSteps: number;
   warmupSteps: number;
-  /** The loss of predicting no noise at all (zeroPredictionLoss): a LoRA that does worse has diverged. */
+  /**
+   * The loss of predicting no noise at all (zeroPredictionLoss), in the logged loss's weighting: a LoRA that does
+   * worse has diverged.
+   */
   zeroPredictionLoss: number;
+  /** How far the sample weights alone can move one window's mean from another's (weightSpread); default 1. */
+  weightSpread?: number;
 }
 
 /**
@@ -34,8 +39,88 @@ export interface RunFacts {
  * variance, 1 + `noise_offset`² (unit Gaussian noise plus the per-channel offset). For v-prediction it is about the
  * same: v mixes the noise with the latents, which the VAE's scaling factor makes unit-variance too.
  */
-export function zeroPredictionLoss(noiseOffset: number): number {
-  return 1 + noiseOffset ** 2;
+export function zeroPredictionLoss(noiseOffset: number, meanWeight = 1): number {
+  // The logged loss is each sample's squared error times its weight (meanLossWeight), whose mean multiplies it.
+  return (1 + noiseOffset ** 2) * meanWeight;
+}
+
+/**
+ * What the engine multiplies each sample's squared error by before it logs the loss (training_options.py
+ * `step_loss`): Min-SNR-γ by the sample's timestep, `prior_loss_weight` for class pictures. A mask changes which
+ * pixels are averaged, not the scale: the noise is as large under any mask, so the references hold unchanged.
+ */
+export interface LossWeights {
+  /** `min_snr_gamma`; null: off. */
+  minSnrGamma: number | null;
+  predictionType: string;
+  zeroTerminalSnr: boolean;
+  priorLossWeight: number;
+  /** The share of samples that are class pictures (repeats counted); 0 without `reg_data_dir`. */
+  classShare: number;
+}
+
+/** The mean sample weight of the logged loss; the timestep and the picture are drawn independently. */
+export function meanLossWeight(weights: LossWeights): number {
+  const prior = 1 - weights.classShare + weights.classShare * weights.priorLossWeight;
+  return prior * meanMinSnrWeight(weights.minSnrGamma, weights.predictionType, weights.zeroTerminalSnr);
+}
+
+/**
+ * How much the class pictures' weight alone can move a window's mean against another's: the heaviest sample weight
+ * over the lightest (a window may hold only your pictures, another mostly class pictures). The ratio rules of
+ * findDivergence are widened by it. 1 without class pictures or at `prior_loss_weight: 1`. Min-SNR weights need no
+ * widening: each step draws its timesteps afresh, so they average out in a window like the timestep noise itself.
+ * The lightest weight counts as at least a tenth of the heaviest: at `prior_loss_weight` near 0 a window of class
+ * pictures only is as rare as it is anywhere, and the zero-prediction rule still judges every window.
+ */
+export function weightSpread(weights: Pick<LossWeights, 'priorLossWeight' | 'classShare'>): number {
+  if (weights.classShare === 0) return 1;
+  const [lightest, heaviest] = [Math.min(1, weights.priorLossWeight), Math.max(1, weights.priorLossWeight)];
+  return heaviest / Math.max(lightest, heaviest / 10);
+}
+
+/** The share of `items` (with repeats) that are class pictures, as the manifest lists them. */
+export function classShare(items: ReadonlyArray<{ repeats: number }>, isClass: (index: number) => boolean): number {
+  const total = items.reduce((sum, item) => sum + item.repeats, 0);
+  const classes = items.reduce((sum, item, i) => sum + (isClass(i) ? item.repeats : 0), 0);
+  return total === 0 ? 0 : classes / total;
+}
+
+// Stable Diffusion's training schedule (SD 1.x, 2.x and SDXL alike): 1000 steps of "scaled_linear" betas.
+const TRAIN_TIMESTEPS = 1000;
+const BETA_START = 0.00085;
+const BETA_END = 0.012;
+
+/** alphas_cumprod of that schedule, as diffusers' DDPMScheduler computes it (`rescale_betas_zero_snr` too). */
+function alphasCumprod(zeroTerminalSnr: boolean): number[] {
+  const [from, to] = [Math.sqrt(BETA_START), Math.sqrt(BETA_END)];
+  const cumprod: number[] = [];
+  let product = 1;
+  for (let t = 0; t < TRAIN_TIMESTEPS; t++) {
+    const beta = (from + ((to - from) * t) / (TRAIN_TIMESTEPS - 1)) ** 2;
+    product *= 1 - beta;
+    cumprod.push(product);
+  }
+  if (!zeroTerminalSnr) return cumprod;
+  // Lin et al. 2023: shift √ᾱ so the last step is 0 and scale it so the first keeps its value.
+  const roots = cumprod.map(Math.sqrt);
+  const [first, last] = [roots[0]!, roots.at(-1)!];
+  return roots.map((root) => ((root - last) * first) / (first - last)).map((root) => root ** 2);
+}
+
+/**
+ * The mean Min-SNR-γ weight over uniformly drawn timesteps (training_options.py `loss_weights_min_snr`): about 0.92
+ * at γ = 5 for an epsilon model, but 0.29 for a v-prediction one, whose weight min(SNR, γ) / (SNR + 1) is small at
+ * both ends of the schedule. 1 when off, or for a target it does not weight.
+ */
+export function meanMinSnrWeight(gamma: number | null, predictionType: string, zeroTerminalSnr: boolean): number {
+  if (gamma === null || (predictionType !== 'epsilon' && predictionType !== 'v_prediction')) return 1;
+  const weights = alphasCumprod(zeroTerminalSnr).map((alphaBar) => {
+    const snr = alphaBar / (1 - alphaBar);
+    if (predictionType === 'v_prediction') return Math.min(snr, gamma) / (snr + 1);
+    return snr > 0 ? Math.min(snr, gamma) / snr : 1;
+  });
+  return weights.reduce((a, b) => a + b, 0) / weights.length;
 }
 
 /** Mean loss of consecutive windows: single-step diffusion losses swing ×10 with the random timestep. */
@@ -126,12 +211,14 @@ function findWorseThanZeroPrediction(
 
 function findRiseFromBest(points: LossPoint[], windows: LossWindow[], size: number, facts: RunFacts): Finding | null {
   if (windows.length < 3) return null;
+  const spread = facts.weightSpread ?? 1;
   const first = windows[0]!.mean;
   const last = windows.at(-1)!;
   const best = windows.slice(0, -1).reduce((a, b) => (b.mean < a.mean ? b : a));
   const peak = points.slice(size).reduce((a, b) => (b.loss > a.loss ? b : a), points[0]!);
-  const isRising = last.mean > DIVERGED_OVER_BEST * best.mean && last.mean > DIVERGED_OVER_FIRST * first;
-  const hasExploded = peak.loss > EXPLODED_OVER_FIRST * first;
+  const isRising =
+    last.mean > DIVERGED_OVER_BEST * spread * best.mean && last.mean > DIVERGED_OVER_FIRST * spread * first;
+  const hasExploded = peak.loss > EXPLODED_OVER_FIRST * spread * first;
   if (!isRising && !hasExploded) return null;
   const at = isRising ? last : { step: peak.step, epoch: peak.epoch, mean: peak.loss };
   const suggested = roundLearningRate(facts.learningRate / 10);

@@ -6,15 +6,18 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ResolvedConfig } from '../config/index.js';
 import { hashDistance, readPerceptualHash } from '../dataset/index.js';
-import type { EngineEvent } from '../engine/index.js';
+import type { EngineEvent, EventOf } from '../engine/index.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import {
   diagnoseLoss,
   findOverfitting,
+  meanLossWeight,
   nearCopyThreshold,
   shouldStopFor,
+  weightSpread,
   windowSize,
   zeroPredictionLoss,
+  type LossWeights,
   type Finding,
   type LossPoint,
   type RunFacts,
@@ -30,6 +33,27 @@ export interface RunMonitorOptions {
   report: (finding: Finding) => void;
   /** What the run found before it was stopped and resumed (readLoggedFindings): kept, not reported again. */
   earlier?: Finding[];
+  /** The share of samples that are `reg_data_dir` class pictures (diagnostics.ts classShare); default 0. */
+  classShare?: number;
+}
+
+/** What the loss rules need to know of the run, the logged loss's weighting included (diagnostics.ts). */
+export function runFacts(config: ResolvedConfig, started: EventOf<'started'>, classShare = 0): RunFacts {
+  const weights: LossWeights = {
+    minSnrGamma: config.min_snr_gamma,
+    predictionType: started.prediction_type,
+    zeroTerminalSnr: config.zero_terminal_snr,
+    priorLossWeight: config.prior_loss_weight,
+    classShare,
+  };
+  return {
+    learningRate: config.learning_rate,
+    batchSize: config.batch_size,
+    totalSteps: started.total_steps,
+    warmupSteps: config.lr_warmup_steps,
+    zeroPredictionLoss: zeroPredictionLoss(config.noise_offset, meanLossWeight(weights)),
+    weightSpread: weightSpread(weights),
+  };
 }
 
 export interface RunMonitor {
@@ -111,13 +135,7 @@ export function createRunMonitor(options: RunMonitorOptions): RunMonitor {
       switch (event.type) {
         case 'started':
           stepsPerEpoch = event.steps_per_epoch;
-          facts = {
-            learningRate: config.learning_rate,
-            batchSize: config.batch_size,
-            totalSteps: event.total_steps,
-            warmupSteps: config.lr_warmup_steps,
-            zeroPredictionLoss: zeroPredictionLoss(config.noise_offset),
-          };
+          facts = runFacts(config, event, options.classShare);
           return;
         case 'progress':
           points.push({ step: event.step, epoch: event.epoch, loss: event.loss });

@@ -32,7 +32,7 @@ import { buildLineage, type DatasetRecord, type Lineage } from './lineage.js';
 import { kohyaMetadataInput } from './kohya-metadata-input.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { checkFluxRun, writeKohyaLora } from './flux-run.js';
-import { formatFinding, type Finding } from './diagnostics.js';
+import { classShare, formatFinding, type Finding } from './diagnostics.js';
 import { readTrainingSets } from './read-datasets.js';
 import { withClassPicturesAndMasks } from './class-pictures-and-masks.js';
 import { finalFiles, staleFinalFiles } from './finished-run.js';
@@ -167,6 +167,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   const monitor = createRunMonitor({
     config,
     trainingImages: items.map((item) => item.path),
+    classShare: classShare(pictures.items, (i) => pictures.extras[i]?.is_class === true),
     report: options.onFinding ?? ((finding) => options.note(formatFinding(finding))),
     earlier: resumedFrom ? readLoggedFindings(config.output_dir) : [],
   });
