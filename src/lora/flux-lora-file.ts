@@ -23,7 +23,7 @@ export function fluxLoraNaming(keys: Iterable<string>): FluxLoraNaming | undefin
 }
 
 /** Why inspect and convert call a file Flux (fluxLoraNaming's evidence). */
-export const FLUX_FAMILY_BASIS = 'Flux.1 transformer block names (`double_blocks` / `single_blocks`)';
+export const FLUX_FAMILY_BASIS = 'transformer block names (`double_blocks` / `single_blocks`)';
 
 /** `ss_base_model_version` kohya's sd-scripts writes for Flux.1 LoRAs; convert stamps it on files that lack one. */
 export const FLUX_BASE_MODEL_VERSION = 'flux1';
