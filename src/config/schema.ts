@@ -313,13 +313,13 @@ const configKeys = z.strictObject({
   text_encoder_lr: z.number().min(0).max(1).nullable().default(null).register(keyMeta, {
     group: 'training',
     description:
-      'Learning rate of the text-encoder LoRA (with `train_text_encoder`; on SDXL the first encoder, CLIP ViT-L). Usually half of `learning_rate` or less; 0 leaves that encoder frozen (no LoRA on it).',
+      'Learning rate of the text-encoder LoRA (with `train_text_encoder`; on SDXL the first encoder, CLIP ViT-L). Usually half of `learning_rate` or less; 0 leaves that encoder frozen (no LoRA on it). Every encoder at 0 is refused: set `train_text_encoder: false` instead.',
     derivedDefault: '`learning_rate`',
   }),
   text_encoder_2_lr: z.number().min(0).max(1).nullable().default(null).register(keyMeta, {
     group: 'training',
     description:
-      "SDXL only: learning rate of the second text encoder's LoRA (OpenCLIP ViT-bigG, with `train_text_encoder`). 0 leaves it frozen; kohya's SDXL advice is to train at most the first encoder, and lower than the UNet.",
+      "SDXL only: learning rate of the second text encoder's LoRA (OpenCLIP ViT-bigG, with `train_text_encoder`). 0 leaves it frozen (no LoRA on it); kohya's SDXL advice is to train at most the first encoder, and lower than the UNet (docs/sdxl.md).",
     derivedDefault: '`text_encoder_lr`',
   }),
   lr_scheduler: z.enum(LR_SCHEDULERS).default('constant').register(keyMeta, {
