@@ -103,8 +103,11 @@ def first_only(work) -> Path:
 
 @pytest.fixture(scope="module")
 def both(work) -> Path:
-    """Both encoders trained, the second at a learning rate 10^5 times smaller."""
-    return work.train("both", text_encoder_lr=TE_LR, text_encoder_2_lr=TINY_LR)
+    """Both encoders trained, the second at a learning rate 10^5 times smaller; in two processes with EMA, so the
+    per-encoder parameter groups go through the gradient sums and the average too."""
+    return work.train(
+        "both", text_encoder_lr=TE_LR, text_encoder_2_lr=TINY_LR, devices="cpu:2", batch_size=1, ema_decay=0.9
+    )
 
 
 def test_a_frozen_second_encoder_gets_no_lora_in_either_file(first_only, both):
