@@ -58,8 +58,7 @@ export async function convertLoraFile(options: ConvertLoraOptions): Promise<Conv
     const network = networkTypeOf(source.content.tensors.keys());
     const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => !LAYOUT_KEYS.has(key)));
     // Before the SD readers: a kohya Flux file's `lora_unet_` names would pass for an SD UNet's.
-    if (network === 'lora' && fluxLoraNaming(source.content.tensors.keys()))
-      return await convertFluxLoraFile(options, carried);
+    if (fluxLoraNaming(source.content.tensors.keys())) return await convertFluxLoraFile(options, carried);
     if (isLycorisNetwork(network)) return await convertLycorisFile(options, network, source.content);
     const set = readLoraModules(source.content, { fileName: options.input, family: options.family });
     const content =

@@ -10,6 +10,9 @@ import {
   type FluxLoraNaming,
 } from './flux-lora-file.js';
 import type { ConvertLoraOptions, ConvertLoraSummary } from './convert-lora-file.js';
+import { LoraFileError } from './lora-file-error.js';
+import { NETWORK_NAMES } from './lycoris-files.js';
+import { networkTypeOf } from './lycoris-modules.js';
 import { readSafetensors, writeBytesAtomic } from './safetensors-file.js';
 import type { SafetensorsContent, Tensor } from './safetensors.js';
 import { serializeWithSshsHashes } from './sshs-hashes.js';
@@ -23,6 +26,14 @@ export async function convertFluxLoraFile(
   carried: Readonly<Record<string, string>>,
 ): Promise<ConvertLoraSummary> {
   const file = await readSafetensors(options.input);
+  const network = networkTypeOf(file.tensors.keys());
+  if (network !== 'lora') {
+    throw new LoraFileError(`is a Flux ${NETWORK_NAMES[network]}; convert rewrites plain Flux LoRAs only`, {
+      code: 'conversion_not_defined',
+      culprit: options.input,
+      hint: 'load it as it is: ComfyUI and diffusers read LyCORIS Flux files in their own naming',
+    });
+  }
   const naming = fluxLoraNaming(file.tensors.keys()) as FluxLoraNaming;
   const converted = options.to === 'kohya' ? toKohya(file, options.input) : toDiffusers(file, naming, options.input);
   const metadata = {

@@ -181,6 +181,22 @@ describe('convert on Flux LoRAs', () => {
       'lora_unet_double_blocks_0_img_attn_proj.lora_up.weight',
     ]);
   });
+
+  it('refuses a LyCORIS Flux file in one line', async () => {
+    const input = write(
+      'loha.safetensors',
+      new Map([
+        ['lora_unet_double_blocks_0_img_attn_proj.hada_w1_a', tensor([WIDTH, 2], 1)],
+        ['lora_unet_double_blocks_0_img_attn_proj.hada_w1_b', tensor([2, WIDTH], 2)],
+      ]),
+    );
+    await expect(convertLoraFile({ input, output: join(dir, 'o.safetensors'), to: 'diffusers' })).rejects.toMatchObject(
+      {
+        code: 'conversion_not_defined',
+        message: 'is a Flux LoHa; convert rewrites plain Flux LoRAs only',
+      },
+    );
+  });
 });
 
 describe('merge into a BFL Flux transformer', () => {
