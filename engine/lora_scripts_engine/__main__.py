@@ -96,6 +96,16 @@ def processes_fields() -> dict:
     return {"processes": ranks.count, "pid": os.getpid()} if ranks.count > 1 else {}
 
 
+def is_flux_request(request: TrainRequest) -> bool:
+    """TypeScript's checkpoint verdict says the family; a hub id (no verdict) is Flux when its folder says so."""
+    facts = request.options.base_model_facts
+    if facts.family is not None:
+        return facts.family == "flux"
+    from .flux_model import is_flux_folder
+
+    return is_flux_folder(os.path.expanduser(request.config.base_model))
+
+
 def run(request: EngineRequest) -> None:
     from .device import pick_compute, set_cpu_threads
 
@@ -115,7 +125,11 @@ def run(request: EngineRequest) -> None:
         dtype_reason=compute.reason,
         **processes_fields(),
     )
-    if isinstance(request, TrainRequest):
+    if isinstance(request, TrainRequest) and is_flux_request(request):
+        from .flux_train import train_flux
+
+        train_flux(request, compute)
+    elif isinstance(request, TrainRequest):
         from .train import train
 
         train(request, compute)

@@ -54,7 +54,7 @@ BLOCK_PREFIXES = ("transformer_blocks.", "single_transformer_blocks.")
 
 @dataclass
 class FluxSettings:
-    """The Flux-only training keys (not yet in src/config/schema.ts; see the wiring note in docs/formats/flux.md)."""
+    """The Flux-only training keys (src/config/schema.ts has their descriptions)."""
 
     guidance_scale: float = 1.0  # dev: the guidance the transformer is told during training (kohya's advice: 1.0)
     timestep_sampling: str = "logit_normal"  # or "uniform"
@@ -256,6 +256,7 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
         "started",
         family=FAMILY,
         prediction_type="flow_matching",
+        flux_variant=base.variant,
         resolution=resolution,
         num_images=len(examples),
         epochs=epochs,

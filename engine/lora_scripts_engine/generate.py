@@ -68,6 +68,9 @@ def render_strengths(options: RenderStrengthsOptions, compute: Compute) -> None:
 
 def generate(options: GenerateOptions, compute: Compute) -> None:
     """One pipeline call per batch; on the CPU one per image (render_batch)."""
+    if options.base_model_facts.family == "flux":
+        generate_flux_batches(options, compute)
+        return
     base, pipe = load_pipeline(options.base_model, compute, options.base_model_facts)
     os.makedirs(options.out_dir, exist_ok=True)
     adapters: dict[str, str] = {}  # LoRA file → adapter name
@@ -84,6 +87,42 @@ def generate(options: GenerateOptions, compute: Compute) -> None:
         images = render_batch(
             pipe,
             prompt_inputs(pipe, batch),
+            generators,
+            compute.device,
+            num_inference_steps=batch.steps,
+            guidance_scale=batch.cfg_scale,
+            width=batch.width,
+            height=batch.height,
+        )
+        for image, name in zip(images, batch.files):
+            files.append(save_png(image, os.path.join(options.out_dir, name)))
+            emit("sample", step=len(files), prompt=batch.prompt, path=files[-1])
+    emit("done", files=files)
+
+
+# T5 tokens per prompt: what FLUX.1-dev and -schnell were trained with.
+FLUX_MAX_SEQUENCE_LENGTH = {"dev": 512, "schnell": 256}
+
+
+def generate_flux_batches(options: GenerateOptions, compute: Compute) -> None:
+    """Flux: the folder's FluxPipeline with its own FlowMatchEuler scheduler (the batch's SD sampler is not used).
+    `cfg_scale` is dev's guidance input (schnell has none); Flux has no negative prompt and no emphasis weights, so
+    the plain prompt is encoded, T5 and CLIP both."""
+    from .flux_model import load_flux_base
+
+    base = load_flux_base(options.base_model, dtype=compute.dtype, device=compute.device)
+    pipe = base.pipeline
+    pipe.set_progress_bar_config(disable=True)
+    emit("stage", name="load_base_model", message=options.base_model)
+    os.makedirs(options.out_dir, exist_ok=True)
+    adapters: dict[str, str] = {}
+    files = []
+    for batch in options.batches:
+        activate_loras(pipe, batch.loras, adapters)
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
+        images = render_batch(
+            pipe,
+            {"prompt": batch.prompt, "max_sequence_length": FLUX_MAX_SEQUENCE_LENGTH[base.variant]},
             generators,
             compute.device,
             num_inference_steps=batch.steps,

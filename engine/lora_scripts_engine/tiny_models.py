@@ -116,9 +116,25 @@ def write_checkpoint(
     """
     if full_size and family != "sd1":
         raise ValueError(f"full_size builds SD 1.5 only, not {family}")
+    if family in FLUX_FAMILIES:
+        return write_tiny_flux(FLUX_FAMILIES[family], path, seed)
     model = build_full_size_sd15(seed) if full_size else build_tiny_components(family, seed)
     dtype = dtype or (torch.float16 if full_size else torch.float32)
     return save_single_file(model, path, dtype=dtype)
+
+
+# `make-checkpoint --family` names for the tiny Flux variants.
+FLUX_FAMILIES = {"flux-dev": "dev", "flux-schnell": "schnell"}
+
+
+def write_tiny_flux(variant: str, path: str | Path, seed: int) -> Path:
+    """A diffusers Flux folder, or with a `.safetensors` path the transformer alone as a BFL single file (what
+    flux1-dev.safetensors is; the VAE and encoders then come from a folder made with the same seed)."""
+    from .flux_model import build_tiny_flux, save_transformer_file, write_tiny_flux_folder  # imports this module
+
+    if str(path).endswith(".safetensors"):
+        return save_transformer_file(build_tiny_flux(variant, seed).transformer, path)
+    return write_tiny_flux_folder(path, variant, seed)
 
 
 def read_config(folder: Path) -> dict:

@@ -1,8 +1,7 @@
 // A verdict → a base model the commands can use, or the one-line error that says what the file is instead; and the
 // facts the engine is handed so it only loads (engine models.py trusts them). Pure.
 import { CheckpointError } from '../errors.js';
-import type { BaseFamily } from '../lora/kohya-keys.js';
-import type { CheckpointVerdict, PredictionType } from './verdict.js';
+import type { CheckpointVerdict, ModelFamily, PredictionType } from './verdict.js';
 
 export type BaseModelVerdict = CheckpointVerdict & { kind: 'base'; problem: null };
 
@@ -24,7 +23,7 @@ export function requireBaseModel(verdict: CheckpointVerdict, use: BaseModelUse):
 
 /** What the engine receives as `base_model_facts`: it loads with these instead of detecting them again. */
 export interface EngineBaseModelFacts {
-  family: BaseFamily | null;
+  family: ModelFamily | null;
   prediction_type: PredictionType | null;
 }
 

@@ -18,8 +18,10 @@ export {
   type CheckpointLayout,
   type CheckpointProblem,
   type CheckpointVerdict,
+  type FluxVariant,
   type FolderFacts,
   type HeaderFacts,
+  type ModelFamily,
   type PredictionType,
 } from './verdict.js';
 /** `engineFacts(verdict)` → the `base_model_facts` the engine loads with. */

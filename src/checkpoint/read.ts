@@ -81,5 +81,6 @@ function readFolderFacts(folder: string) {
     textEncoder: json('text_encoder', 'config.json'),
     scheduler: json('scheduler', 'scheduler_config.json'),
     component: json('config.json'),
+    transformer: json('transformer', 'config.json'),
   };
 }

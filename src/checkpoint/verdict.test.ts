@@ -212,9 +212,71 @@ describe('judgeDiffusersFolder', () => {
     expect(judgeDiffusersFolder(folder({ modelIndex: null })).problem?.message).toBe(
       'has no `model_index.json`, so it is not a diffusers model folder',
     );
-    expect(judgeDiffusersFolder(folder({ modelIndex: { _class_name: 'FluxPipeline' } })).problem?.message).toBe(
-      'is a `FluxPipeline`; only StableDiffusionPipeline and StableDiffusionXLPipeline models are supported',
+    expect(judgeDiffusersFolder(folder({ modelIndex: { _class_name: 'KandinskyPipeline' } })).problem?.message).toBe(
+      'is a `KandinskyPipeline`; only StableDiffusionPipeline, StableDiffusionXLPipeline and FluxPipeline models are supported',
     );
     expect(judgeDiffusersFolder(folder({ unet: { in_channels: 9 } })).problem?.code).toBe('base_model_unrecognized');
+  });
+});
+
+describe('Flux.1 bases', () => {
+  // The tensors judgeSingleFile reads in Black Forest Labs' layout (flux1-dev.safetensors); shapes do not matter.
+  const BFL_KEYS = [
+    'img_in.weight',
+    'double_blocks.0.img_attn.norm.key_norm.scale',
+    'double_blocks.0.img_attn.qkv.weight',
+    'single_blocks.0.linear1.weight',
+  ];
+  const GUIDANCE_KEY = 'guidance_in.in_layer.weight';
+  const flux = (layout: string, fluxVariant: string) => ({
+    kind: 'base',
+    layout,
+    family: 'flux',
+    fluxVariant,
+    predictionType: 'flow_matching',
+    nativeSizePx: 1024,
+    architecture: null,
+    problem: null,
+  });
+
+  it.each([
+    ['dev', '', [...BFL_KEYS, GUIDANCE_KEY]],
+    ['schnell', '', BFL_KEYS],
+    [
+      'dev',
+      "ComfyUI's `model.diffusion_model.` prefix",
+      [...BFL_KEYS, GUIDANCE_KEY].map((k) => `model.diffusion_model.${k}`),
+    ],
+  ])('a BFL transformer file is Flux %s %s (guidance_in tells dev)', (variant, _prefix, keys) => {
+    expect(judgeSingleFile(header(keys))).toEqual(flux('single-file', variant));
+  });
+
+  it('a file with only one of the two marker tensors is not taken for Flux', () => {
+    expect(judgeSingleFile(header(['img_in.weight'])).family).toBeNull();
+  });
+
+  const fluxFolder = (transformer: Record<string, unknown> | null): FolderFacts => ({
+    modelIndex: { _class_name: 'FluxPipeline' },
+    unet: null,
+    vae: { block_out_channels: [128, 256, 512, 512] },
+    textEncoder: { hidden_act: 'quick_gelu' },
+    scheduler: { _class_name: 'FlowMatchEulerDiscreteScheduler' },
+    component: null,
+    transformer,
+  });
+
+  it.each([
+    ['dev', true],
+    ['schnell', false],
+  ])('a FluxPipeline folder is Flux %s by its transformer guidance embedding', (variant, guidance) => {
+    expect(judgeDiffusersFolder(fluxFolder({ guidance_embeds: guidance }))).toEqual(flux('diffusers-folder', variant));
+  });
+
+  it('a Flux folder without a transformer is the components of a transformer file, not a base model', () => {
+    expect(judgeDiffusersFolder(fluxFolder(null))).toMatchObject({
+      kind: 'base',
+      family: 'flux',
+      problem: { code: 'base_model_incomplete', hint: expect.stringContaining('flux_components') },
+    });
   });
 });

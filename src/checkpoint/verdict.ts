@@ -5,7 +5,12 @@ import type { BaseFamily } from '../lora/kohya-keys.js';
 
 export type CheckpointKind = 'base' | 'lora' | 'vae' | 'text-encoder' | 'embedding' | 'unknown';
 export type CheckpointLayout = 'single-file' | 'diffusers-folder' | 'hub-id';
-export type PredictionType = 'epsilon' | 'v_prediction';
+/** Flux learns a velocity (rectified flow): `flow_matching`. */
+export type PredictionType = 'epsilon' | 'v_prediction' | 'flow_matching';
+/** A base model's family: the Stable Diffusion ones (whose LoRA files src/lora reads) or Flux.1. */
+export type ModelFamily = BaseFamily | 'flux';
+/** FLUX.1-dev takes a guidance value (guidance-distilled); FLUX.1-schnell does not (few-step distilled). */
+export type FluxVariant = 'dev' | 'schnell';
 
 /** Why a file cannot be used as a base model: the message follows the file name, the hint says what to do. */
 export interface CheckpointProblem {
@@ -18,7 +23,9 @@ export interface CheckpointVerdict {
   kind: CheckpointKind;
   layout: CheckpointLayout;
   /** null where not knowable without loading (a hub id) or not a base model. */
-  family: BaseFamily | null;
+  family: ModelFamily | null;
+  /** Flux only. A Flux `single-file` holds the transformer alone: the rest comes from `flux_components`. */
+  fluxVariant?: FluxVariant;
   /** null where only a forward pass tells (an SD 2.x file without metadata) or for a hub id. */
   predictionType: PredictionType | null;
   /** The size the model was trained at (UNet sample size × VAE downsampling), or null when not readable here. */
@@ -53,6 +60,8 @@ export interface FolderFacts {
   scheduler: Record<string, unknown> | null;
   /** `config.json` at the top: what a single-component folder (a VAE, a text encoder) has instead of model_index. */
   component: Record<string, unknown> | null;
+  /** `transformer/config.json` (Flux). */
+  transformer?: Record<string, unknown> | null;
 }
 
 export const ARCHITECTURE_METADATA_KEY = 'lora_scripts.architecture';
@@ -86,9 +95,19 @@ const TEXT_ENCODER_ROOTS = [
 const FULL_CHECKPOINT_HINT =
   'use a full Stable Diffusion checkpoint (SD 1.x, SD 2.x or SDXL .safetensors), a diffusers folder or a hub id';
 
+// A Flux transformer in Black Forest Labs' layout (flux1-dev.safetensors), bare or under ComfyUI's prefixes.
+const FLUX_PREFIXES = ['', 'model.diffusion_model.', 'diffusion_model.'];
+const FLUX_MARKERS = ['double_blocks.0.img_attn.norm.key_norm.scale', 'img_in.weight'];
+const FLUX_NATIVE_SIZE_PX = 1024;
+
 /** A single .safetensors file, judged by its tensor names, a few shapes and its metadata. */
 export function judgeSingleFile(header: HeaderFacts): CheckpointVerdict {
   const keys = [...header.tensors.keys()];
+  const fluxPrefix = FLUX_PREFIXES.find((prefix) => FLUX_MARKERS.every((key) => header.tensors.has(prefix + key)));
+  if (fluxPrefix !== undefined) {
+    const hasGuidance = keys.some((key) => key.startsWith(`${fluxPrefix}guidance_in.`));
+    return fluxBase('single-file', hasGuidance ? 'dev' : 'schnell');
+  }
   if (!keys.some((key) => key.startsWith(UNET_PREFIX))) return notACheckpoint(keys);
   const inputConv = header.tensors.get(`${UNET_PREFIX}input_blocks.0.0.weight`)?.shape;
   if (inputConv !== undefined && inputConv[1] !== 4) {
@@ -133,11 +152,12 @@ export function judgeSingleFile(header: HeaderFacts): CheckpointVerdict {
 export function judgeDiffusersFolder(folder: FolderFacts): CheckpointVerdict {
   const className = folder.modelIndex?._class_name;
   if (folder.modelIndex === null) return notAPipelineFolder(folder.component);
+  if (className === 'FluxPipeline') return judgeFluxFolder(folder);
   if (className !== 'StableDiffusionPipeline' && className !== 'StableDiffusionXLPipeline') {
     return {
       ...unusableBase(
         'base_model_unrecognized',
-        `is a \`${String(className)}\`; only StableDiffusionPipeline and StableDiffusionXLPipeline models are supported`,
+        `is a \`${String(className)}\`; only StableDiffusionPipeline, StableDiffusionXLPipeline and FluxPipeline models are supported`,
       ),
       layout: 'diffusers-folder',
     };
@@ -165,6 +185,35 @@ export function judgeDiffusersFolder(folder: FolderFacts): CheckpointVerdict {
     family,
     predictionType,
     nativeSizePx,
+    architecture: null,
+    problem: null,
+  };
+}
+
+/** A diffusers FluxPipeline folder: dev when its transformer has a guidance embedding. */
+function judgeFluxFolder(folder: FolderFacts): CheckpointVerdict {
+  if (!folder.transformer) {
+    return {
+      ...unusableBase(
+        'base_model_incomplete',
+        'is a Flux folder without `transformer/config.json` (the VAE and text encoders only)',
+        'give it as `flux_components` beside a Flux transformer file (flux1-dev.safetensors), or use a full Flux folder',
+      ),
+      layout: 'diffusers-folder',
+      family: 'flux',
+    };
+  }
+  return fluxBase('diffusers-folder', folder.transformer.guidance_embeds === true ? 'dev' : 'schnell');
+}
+
+function fluxBase(layout: CheckpointLayout, variant: FluxVariant): CheckpointVerdict {
+  return {
+    kind: 'base',
+    layout,
+    family: 'flux',
+    fluxVariant: variant,
+    predictionType: 'flow_matching',
+    nativeSizePx: FLUX_NATIVE_SIZE_PX,
     architecture: null,
     problem: null,
   };
@@ -245,13 +294,14 @@ function other(kind: Exclude<CheckpointKind, 'base'>, message: string): Checkpoi
   };
 }
 
-function unusableBase(code: string, message: string): CheckpointVerdict {
+function unusableBase(code: string, message: string, givenHint?: string): CheckpointVerdict {
   const hint =
-    code === 'base_model_corrupt'
+    givenHint ??
+    (code === 'base_model_corrupt'
       ? 'the file was edited or damaged: rewrite it with lora-scripts or use the original checkpoint'
       : code === 'base_model_incomplete'
         ? 'use a full checkpoint (UNet, VAE and text encoders in one file) or a diffusers folder'
-        : FULL_CHECKPOINT_HINT;
+        : FULL_CHECKPOINT_HINT);
   return {
     kind: 'base',
     layout: 'single-file',

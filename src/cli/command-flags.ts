@@ -120,8 +120,12 @@ function sizePx() {
 }
 
 export const MAKE_CHECKPOINT_FLAGS = defineFlags('make-checkpoint', {
-  family: { schema: z.enum(FAMILIES).default('sd1'), value: '<family>', help: 'Model family' },
-  out: out('Output .safetensors'),
+  family: {
+    schema: z.enum([...FAMILIES, 'flux-dev', 'flux-schnell']).default('sd1'),
+    value: '<family>',
+    help: 'Model family (flux-dev/flux-schnell: a diffusers folder, or the transformer alone for a .safetensors --out)',
+  },
+  out: out('Output .safetensors (a folder for flux-dev/flux-schnell)'),
   fullSize: { schema: toggle(), help: 'Real SD 1.5 shapes (~2 GB in fp16) instead of a tiny model' },
   seed: { schema: integer(0, SEED_MAX).default(0), value: '<n>', help: 'Random seed' },
 });

@@ -47,11 +47,13 @@ export const trainConfigSchema = z.strictObject({
   devices: z.string().min(1),
 });
 
-const baseFamily = z.enum(['sd1', 'sd2', 'sdxl']);
+const baseFamily = z.enum(['sd1', 'sd2', 'sdxl', 'flux']);
+/** Flux learns a velocity (rectified flow), not a noise or v target. */
+const predictionType = z.enum(['epsilon', 'v_prediction', 'flow_matching']);
 /** The checkpoint verdict (src/checkpoint) the engine loads with; null where the header cannot tell (hub ids, SD 2.x). */
 const baseModelFacts = z.strictObject({
   family: baseFamily.nullable(),
-  prediction_type: z.enum(['epsilon', 'v_prediction']).nullable(),
+  prediction_type: predictionType.nullable(),
 });
 const request = <C extends string>(command: C) => ({
   protocol: z.literal(PROTOCOL_VERSION),
@@ -77,7 +79,7 @@ const trainRequest = z.strictObject({
       init_lora: z.string().nullable(),
     }),
     /** What we read from the `init_lora` file; set exactly when `config.init_lora` is. */
-    init_lora: z.strictObject({ family: baseFamily.nullable(), layers: z.int().min(0) }).nullable(),
+    init_lora: z.strictObject({ family: z.enum(['sd1', 'sd2', 'sdxl']).nullable(), layers: z.int().min(0) }).nullable(),
     base_model_facts: baseModelFacts,
     /** Tests only: this step's loss becomes NaN. */
     test_nan_at_step: z.int().min(1).nullable(),
@@ -168,7 +170,8 @@ const captionRequest = z.strictObject({
 const makeCheckpointRequest = z.strictObject({
   ...request('make-checkpoint'),
   options: z.strictObject({
-    family: baseFamily,
+    /** flux-dev / flux-schnell: a diffusers folder, or the BFL transformer alone when `path` ends in .safetensors. */
+    family: z.enum(['sd1', 'sd2', 'sdxl', 'flux-dev', 'flux-schnell']),
     path: z.string().min(1),
     full_size: z.boolean(),
     seed: z.int().min(0),
@@ -246,8 +249,10 @@ const targetCount = z.object({ name: z.string(), unet: z.number().int(), text_en
 
 const started = z.object({
   type: z.literal('started'),
-  family: z.enum(['sd1', 'sd2', 'sdxl']),
-  prediction_type: z.enum(['epsilon', 'v_prediction']),
+  family: baseFamily,
+  prediction_type: predictionType,
+  /** Flux: FLUX.1-dev (takes a guidance value) or -schnell. */
+  flux_variant: z.enum(['dev', 'schnell']).optional(),
   resolution: z.number().int(),
   num_images: z.number().int(),
   epochs: z.number().int(),

@@ -5,11 +5,15 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { convertLoraFile, networkTypeOf, readSafetensorsHeader } from '../lora/index.js';
+import { fluxEngineLoraFile } from './flux-generate.js';
 
 const KOHYA_KEY = /^lora_(unet|te[12]?)_/;
 
-/** The file to hand the engine for `path`: itself, or its peft copy under `stagingDir` for a kohya-key LoHa/DoRA. */
-export async function engineLoraFile(path: string, stagingDir: string, index: number): Promise<string> {
+/**
+ * The file to hand the engine for `path`: itself, or its peft copy under `stagingDir` for a kohya-key LoHa/DoRA
+ * (`flux`: for a kohya-named Flux LoRA, flux-generate.ts).
+ */
+export async function engineLoraFile(path: string, stagingDir: string, index: number, flux = false): Promise<string> {
   const fd = openSync(path, 'r');
   let keys: string[];
   try {
@@ -17,6 +21,7 @@ export async function engineLoraFile(path: string, stagingDir: string, index: nu
   } finally {
     closeSync(fd);
   }
+  if (flux) return fluxEngineLoraFile(path, keys, stagingDir, index);
   const network = networkTypeOf(keys);
   if ((network !== 'loha' && network !== 'dora') || !keys.every((key) => KOHYA_KEY.test(key))) return path;
   const folder = join(stagingDir, 'loras');
@@ -30,10 +35,11 @@ export async function engineLoraFile(path: string, stagingDir: string, index: nu
 export async function withEngineLoraFiles<R extends { batches: Array<{ loras: Array<{ path: string }> }> }>(
   request: R,
   stagingDir: string,
+  flux = false,
 ): Promise<R> {
   const distinct = [...new Set(request.batches.flatMap((batch) => batch.loras.map((lora) => lora.path)))];
   const files = new Map<string, string>();
-  for (const [index, path] of distinct.entries()) files.set(path, await engineLoraFile(path, stagingDir, index));
+  for (const [index, path] of distinct.entries()) files.set(path, await engineLoraFile(path, stagingDir, index, flux));
   return {
     ...request,
     batches: request.batches.map((batch) => ({

@@ -1,7 +1,7 @@
 // Settings → the engine's `generate` request and the WebUI parameters of every image it will make. Pure: the
 // shell (run.ts) has already found the LoRA files, hashed them and the base model.
 import type { OptionsOf } from '../engine/index.js';
-import type { EngineBaseModelFacts } from '../checkpoint/index.js';
+import type { EngineBaseModelFacts, FluxVariant } from '../checkpoint/index.js';
 import type { GenerationParameters, LoraHash } from './png-parameters.js';
 import type { WeightedSegment } from './prompt.js';
 import type { SchedulerChoice } from './samplers.js';
@@ -46,6 +46,8 @@ export interface BaseModelFacts {
   name: string;
   /** The checkpoint verdict's family and prediction type (src/checkpoint), which the engine loads with. */
   engineFacts: EngineBaseModelFacts;
+  /** A Flux base: dev or schnell (their step and guidance defaults differ). */
+  fluxVariant?: FluxVariant;
 }
 
 export interface PlannedImage {

@@ -8,6 +8,7 @@ import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } fro
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { TOOL_VERSION } from '../version.js';
+import { FLUX_SAMPLER, refuseFluxTransformerFile, samplingDefaults } from './flux-generate.js';
 import { withEngineLoraFiles } from './lycoris-for-engine.js';
 import { findLora, loraShortHash, readLoraTrainingFacts, baseModelSha256 } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
@@ -42,8 +43,11 @@ export interface GenerateOptions {
   baseModel: string | null;
   /** -1 picks a random seed (printed). */
   seed: number;
-  steps: number;
-  cfgScale: number;
+  /** null: the base model's default (SD 20; Flux dev 28, schnell 4). */
+  steps: number | null;
+  /** null: the base model's default (SD 7; Flux dev's guidance 3.5). On Flux dev, the guidance value. */
+  cfgScale: number | null;
+  /** Ignored on Flux, which samples with its own FlowMatchEuler scheduler (`Euler`). */
   sampler: string;
   scheduleType: string;
   /** null: the first LoRA's training size, else 512. */
@@ -79,7 +83,7 @@ const GENERATE_LORA_HINT =
 const SEED_RANGE = 2 ** 32;
 
 export async function runGeneration(options: GenerateOptions): Promise<GenerationResult> {
-  const scheduler = chooseScheduler(options.sampler, options.scheduleType);
+  chooseScheduler(options.sampler, options.scheduleType); // a bad --sampler is one line before anything is read
   const negative = parseNegativePrompt(options.negativePrompt, '--negative-prompt');
   const culprits = options.prompts.map((_, i) => (options.prompts.length > 1 ? `--prompt #${i + 1}` : '--prompt'));
   const fromLibrary = await libraryFiles(options, culprits);
@@ -88,6 +92,9 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
     options.note(`warning: ${warning}`);
   const allLoras = jobs.flatMap((j) => j.loras);
   const base = await baseModelOf(options.baseModel, allLoras, options.note);
+  const isFlux = base.engineFacts.family === 'flux';
+  const scheduler = isFlux ? chooseScheduler(FLUX_SAMPLER) : chooseScheduler(options.sampler, options.scheduleType);
+  const defaults = samplingDefaults(base.fluxVariant);
   const facts = allLoras.length > 0 ? readLoraTrainingFacts(allLoras[0]!.path) : null;
   const sizePx = facts?.resolutionPx ?? DEFAULT_SIZE_PX;
   if (options.width === null || options.height === null) {
@@ -107,8 +114,8 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
     encoderNegativePrompt: negative.text,
     encoderNegativeSegments: negative.segments,
     scheduler,
-    steps: options.steps,
-    cfgScale: options.cfgScale,
+    steps: options.steps ?? defaults.steps,
+    cfgScale: options.cfgScale ?? defaults.cfgScale,
     seed,
     width: options.width ?? sizePx,
     height: options.height ?? sizePx,
@@ -118,7 +125,7 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   const plan = planGeneration(settings, base, `lora-scripts-${TOOL_VERSION}`, stagingDir);
   if (!isEngineReady(options.env)) setupEngine({ env: options.env, log: options.note });
   try {
-    const request = await withEngineLoraFiles(plan.request, stagingDir);
+    const request = await withEngineLoraFiles(plan.request, stagingDir, isFlux);
     const result = await runEngine(
       { command: 'generate', options: request },
       { env: options.env, verbose: options.verbose, onEvent: options.onEvent, stopSignal: options.stopSignal },
@@ -242,6 +249,7 @@ async function baseModelOf(
     });
   // Before the base model is hashed or Python starts: a LoRA, a VAE or a cut-off file is one line at once.
   const verdict = checkBaseModel(path, { culprit: path, loraHint: GENERATE_LORA_HINT });
+  if (verdict.family === 'flux' && verdict.layout === 'single-file') refuseFluxTransformerFile(path);
   const sha256 = await baseModelSha256(path);
   for (const { lora, facts } of trainedOn) {
     if (sha256 && facts.baseModelSha256 && facts.baseModelSha256 !== sha256) {
@@ -250,7 +258,13 @@ async function baseModelOf(
       );
     }
   }
-  return { path, sha256, name: basename(path, extname(path)), engineFacts: engineFacts(verdict) };
+  return {
+    path,
+    sha256,
+    name: basename(path, extname(path)),
+    engineFacts: engineFacts(verdict),
+    ...(verdict.fluxVariant ? { fluxVariant: verdict.fluxVariant } : {}),
+  };
 }
 
 /** The same names and settings on other files make other pictures: say so rather than let a re-run look broken. */

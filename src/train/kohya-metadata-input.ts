@@ -32,9 +32,7 @@ export interface KohyaRunFacts {
 export function kohyaMetadataInput(facts: KohyaRunFacts): KohyaMetadataInput {
   const { config, started, checkpoint } = facts;
   const { family, prediction_type: predictionType } = started;
-  // sd-scripts' SD metadata; a Flux run's file is described elsewhere (its own `ss_base_model_version`).
-  if (family === 'flux' || predictionType === 'flow_matching')
-    throw new Error(`kohyaMetadataInput describes SD 1.x/2.x/SDXL runs, not a ${family} (${predictionType}) one`);
+  // A Flux run: buildKohyaMetadata writes sd-scripts' Flux keys (`ss_base_model_version: flux1`, flux-1-dev/lora).
   return {
     outputName: config.output_name,
     sessionId: facts.sessionId,

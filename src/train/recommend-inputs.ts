@@ -87,5 +87,6 @@ export async function recommendForConfig(options: RecommendForConfigOptions): Pr
   const device = await detectDevice(options.env, options.note);
   const isSdxl = base.family === null ? null : base.family === 'sdxl'; // null: a hub id, not known before download
   const resolutionPx = config.resolution ?? base.nativeSizePx ?? (isSdxl ? 1024 : 512);
-  return recommendTraining({ dataset, device, resolutionPx, isSdxl, networkType: config.network_type });
+  const isFlux = base.family === 'flux';
+  return recommendTraining({ dataset, device, resolutionPx, isSdxl, isFlux, networkType: config.network_type });
 }

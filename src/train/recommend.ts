@@ -26,6 +26,8 @@ export interface RecommendInput {
   isSdxl: boolean | null;
   /** `network_type`: a LoHa learns about as much at half the rank (its two pairs multiply); the rest as a LoRA. */
   networkType?: string;
+  /** A Flux.1 base: a 12 B transformer, with its own rank, rate and memory advice (docs/formats/flux.md §6). */
+  isFlux?: boolean;
 }
 
 export interface RecommendedValue {
@@ -168,11 +170,41 @@ function forNetwork(rank: RecommendedValue, networkType: string | undefined): Re
   };
 }
 
+// Flux LoRAs: kohya's FLUX.1 README and ai-toolkit's example configs train rank 16–32 at 1e-4, batch 1.
+const FLUX_RANK = 16;
+const FLUX_LEARNING_RATE = 1e-4;
+// bf16 transformer 23.8 GB + CLIP-L and VAE + the LoRA's AdamW state, and 1024 px activations with gradient
+// checkpointing (docs/formats/flux.md §6, estimated): about 29 GB at batch 1.
+const FLUX_BATCH_1_GIB = 27;
+
+function recommendFluxRank(): RecommendedValue {
+  return {
+    key: 'lora_rank',
+    value: FLUX_RANK,
+    reason: 'Flux: kohya and ai-toolkit train Flux LoRAs at rank 16–32; 16 holds a style or a subject',
+  };
+}
+
+function recommendFluxBatchSize(device: DeviceFacts): RecommendedValue {
+  const memory =
+    device.memoryGiB === null ? `${device.kind} with unknown memory` : `${device.memoryGiB} GiB on ${device.kind}`;
+  const short = device.kind === 'cuda' && device.memoryGiB !== null && device.memoryGiB < FLUX_BATCH_1_GIB;
+  return {
+    key: 'batch_size',
+    value: 1,
+    reason: `Flux: batch 1 needs about ${FLUX_BATCH_1_GIB} GiB with \`gradient_checkpointing: true\` at 1024 px (${memory}${short ? ': too little, see docs/formats/flux.md §6' : ''})`,
+  };
+}
+
+function recommendFluxLearningRate(): RecommendedValue {
+  return { key: 'learning_rate', value: FLUX_LEARNING_RATE, reason: 'Flux: 1e-4, what kohya and ai-toolkit use' };
+}
+
 export function recommendTraining(input: RecommendInput): Recommendation {
-  const rank = forNetwork(recommendRank(input.dataset), input.networkType);
+  const rank = forNetwork(input.isFlux ? recommendFluxRank() : recommendRank(input.dataset), input.networkType);
   const epochs = recommendEpochs(input.dataset);
-  const batch = recommendBatchSize(input);
-  const learningRate = recommendLearningRate(batch.value);
+  const batch = input.isFlux ? recommendFluxBatchSize(input.device) : recommendBatchSize(input);
+  const learningRate = input.isFlux ? recommendFluxLearningRate() : recommendLearningRate(batch.value);
   const repeats = recommendRepeats(input.dataset);
   return {
     values: { lora_rank: rank.value, epochs: epochs.value, batch_size: batch.value, learning_rate: learningRate.value },

@@ -20,8 +20,6 @@ import { refuseLocalOnlyFlags, submitToServer } from '../server-client.js';
 const DEFAULTS = {
   negativePrompt: '',
   seed: -1,
-  steps: 20,
-  cfgScale: 7,
   sampler: 'Euler a',
   scheduleType: 'Automatic',
   batchCount: 1,
@@ -61,8 +59,9 @@ export async function generateCommand(given: Record<string, unknown>, ctx: Comma
     baseModel:
       flags.baseModel === undefined ? null : existingPath(ctx.cwd, flags.baseModel, '--base-model', 'the base model'),
     seed: flags.seed ?? fromPng?.seed ?? DEFAULTS.seed,
-    steps: flags.steps ?? fromPng?.steps ?? DEFAULTS.steps,
-    cfgScale: flags.cfgScale ?? fromPng?.cfgScale ?? DEFAULTS.cfgScale,
+    // Left to the base model when not given: Flux has its own (src/generate/flux-generate.ts).
+    steps: flags.steps ?? fromPng?.steps ?? null,
+    cfgScale: flags.cfgScale ?? fromPng?.cfgScale ?? null,
     sampler: flags.sampler ?? fromPng?.sampler ?? DEFAULTS.sampler,
     scheduleType: flags.scheduleType ?? fromPng?.scheduleType ?? DEFAULTS.scheduleType,
     width: flags.width ?? fromPng?.width ?? null,

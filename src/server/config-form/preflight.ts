@@ -173,7 +173,14 @@ async function recommendAutoKeys(inputs: AutoInputs): Promise<AutoValue[]> {
   const resolutionPx = config.resolution ?? verdict.nativeSizePx ?? (isSdxl ? 1024 : 512);
   // Rank and epochs do not depend on the device; without one, only they are given.
   const device: DeviceFacts = inputs.device ?? { kind: 'cpu', memoryGiB: null };
-  const recommendation = recommendTraining({ dataset, device, resolutionPx, isSdxl, networkType: config.network_type });
+  const recommendation = recommendTraining({
+    dataset,
+    device,
+    resolutionPx,
+    isSdxl,
+    isFlux: verdict.family === 'flux',
+    networkType: config.network_type,
+  });
   const values: AutoValue[] = [];
   for (const key of keys) {
     if (inputs.device === null && DEVICE_AUTO_KEYS.includes(key)) {

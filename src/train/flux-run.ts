@@ -1,0 +1,94 @@
+// A training run on a Flux.1 base: what the engine's train_flux does not do is refused before anything starts, and
+// the LoRA the engine saves (diffusers names, pytorch_lora_weights.safetensors) is written again in kohya/ComfyUI
+// names (`lora_unet_double_blocks_0_img_attn_qkv`…) as `<output_name>.safetensors`, as SD runs are.
+import type { BaseModelVerdict } from '../checkpoint/index.js';
+import type { ResolvedConfig } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import { convertPeftFileToKohya, type BaseFamily } from '../lora/index.js';
+import { convertFluxPeftFileToKohya } from '../lora/flux-to-kohya.js';
+
+/** A config key and why train_flux cannot honour it, or null when the value is one it can. */
+interface FluxLimit {
+  key: keyof ResolvedConfig;
+  isRefused: (config: ResolvedConfig) => boolean;
+  why: string;
+  hint: string;
+}
+
+const FLUX_LIMITS: readonly FluxLimit[] = [
+  {
+    key: 'network_type',
+    isRefused: (config) => config.network_type !== 'lora',
+    why: 'Flux trains plain LoRAs only',
+    hint: 'set `network_type: lora`',
+  },
+  {
+    key: 'train_text_encoder',
+    isRefused: (config) => config.train_text_encoder,
+    why: "Flux's text encoders (CLIP-L, T5-XXL) stay frozen",
+    hint: 'set `train_text_encoder: false`',
+  },
+  {
+    key: 'init_lora',
+    isRefused: (config) => config.init_lora !== null,
+    why: 'continuing a LoRA is not implemented for Flux',
+    hint: 'remove `init_lora`',
+  },
+  {
+    key: 'resume',
+    isRefused: (config) => config.resume !== null,
+    why: 'Flux runs save no training state to resume from',
+    hint: 'remove `resume` (or `--resume`) and train again',
+  },
+];
+
+/**
+ * Throws a ConfigError naming the first key a Flux run cannot honour; `processes`: how many the launch starts. A
+ * Flux transformer file holds no VAE or text encoders, so it needs `flux_components`.
+ */
+export function checkFluxRun(config: ResolvedConfig, base: BaseModelVerdict, processes: number): void {
+  if (base.layout === 'single-file' && config.flux_components === null) {
+    throw new ConfigError(
+      `${config.base_model} is a Flux transformer file, without the VAE, text encoders and tokenizers`,
+      {
+        code: 'flux_components_missing',
+        culprit: 'flux_components',
+        hint: 'set `flux_components` to a diffusers FLUX.1 folder (e.g. a download of black-forest-labs/FLUX.1-dev), or give that folder as `base_model`',
+      },
+    );
+  }
+  const limit = FLUX_LIMITS.find((candidate) => candidate.isRefused(config));
+  if (limit) {
+    throw new ConfigError(`\`${limit.key}\` is not supported with a Flux base model: ${limit.why}`, {
+      code: 'flux_unsupported',
+      culprit: limit.key,
+      hint: limit.hint,
+    });
+  }
+  if (processes > 1) {
+    throw new ConfigError(`\`devices\` starts ${processes} processes; Flux trains in one process only`, {
+      code: 'flux_unsupported',
+      culprit: 'devices',
+      hint: 'set `devices: single` (or one GPU index)',
+    });
+  }
+}
+
+export interface KohyaLoraWrite {
+  /** The engine's diffusers-format file. */
+  input: string;
+  output: string;
+  family: BaseFamily | 'flux';
+  metadata: Readonly<Record<string, string>>;
+  layersPerBlock?: number;
+}
+
+/** The kohya file of a run's LoRA: Flux's fused names (flux-keys.ts), or the SD ones (to-kohya.ts). */
+export async function writeKohyaLora(write: KohyaLoraWrite): Promise<void> {
+  const { family, ...file } = write;
+  if (family === 'flux') {
+    await convertFluxPeftFileToKohya({ input: file.input, output: file.output, metadata: file.metadata });
+    return;
+  }
+  await convertPeftFileToKohya({ ...file, family });
+}
