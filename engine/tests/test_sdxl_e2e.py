@@ -70,24 +70,21 @@ class Workspace:
         assert result.returncode == 0, result.stderr
         return self.root / name
 
-    def render(self, name: str, *lora: str) -> np.ndarray:
-        out = self.root / "images" / name
-        args = ["--prompt", "red sun, test style", "--seed", "5", "--steps", "2", "--width", "64", "--height", "64"]
+    def render_with_and_without(self, lora: Path) -> list[np.ndarray]:
+        """One `generate` call (one base-model load): the prompt alone, then with `<lora:NAME:1>`, at the same seed."""
+        out = self.root / "images"
+        prompt = "red sun, test style"
         result = run_cli(
             "generate",
-            *args,
-            *[flag for file in lora for flag in ("--lora", file)],
-            "--base-model",
-            str(self.base),
-            "--out",
-            str(out),
-            "--workspace",
-            str(self.root / "ws"),
+            *["--prompt", prompt, "--prompt", f"{prompt} <lora:{lora.stem}:1>", "--lora-dir", str(lora.parent)],
+            *["--seed", "5", "--steps", "2", "--width", "64", "--height", "64"],
+            *["--base-model", str(self.base), "--out", str(out), "--workspace", str(self.root / "ws")],
             cwd=self.root,
         )
         assert result.returncode == 0, result.stderr
-        (picture,) = sorted(out.rglob("*.png"))
-        return np.asarray(Image.open(picture).convert("RGB"), dtype=np.int16)
+        pictures = sorted(out.rglob("*.png"))
+        assert len(pictures) == 2 and all(p.name.endswith("-5.png") for p in pictures), pictures  # both at seed 5
+        return [np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in pictures]
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +146,7 @@ def test_inspect_says_sdxl_with_first_encoder_modules_only(work, first_only):
 
 
 def test_generate_with_the_lora_differs_from_the_base(work, first_only):
-    plain = work.render("base")
-    styled = work.render("styled", f"{first_only / 'te1.safetensors'}:1")
+    plain, styled = work.render_with_and_without(first_only / "te1.safetensors")
     assert plain.shape == styled.shape == (64, 64, 3)
     assert np.abs(plain - styled).max() > 0
 
