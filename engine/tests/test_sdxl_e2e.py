@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 import torch
 from lora_scripts_engine.models import load_base_model
+from lora_scripts_engine.protocol import EngineFailure
+from lora_scripts_engine.request import TargetEntry
+from lora_scripts_engine.targets import resolve_targets
 from PIL import Image
 from safetensors.torch import load_file
 from test_train_e2e import read_header, run_cli, write_dataset
@@ -180,3 +183,33 @@ def test_init_lora_keeps_the_parents_second_encoder_as_it_is_when_its_rate_is_0(
     for key in te2:
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-9, msg=key)
     assert any(not torch.allclose(after[k], before[k], rtol=0, atol=1e-6) for k in te1)
+
+
+@pytest.fixture(scope="module")
+def tiny_sdxl():
+    from lora_scripts_engine.tiny_models import build_tiny_components
+
+    return build_tiny_components("sdxl")
+
+
+ATTENTION = TargetEntry(
+    "attention", ["to_q", "to_k", "to_v", "to_out.0"], ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]
+)
+
+
+def test_targets_leave_an_encoder_at_rate_0_without_names_and_count_only_trained_layers(tiny_sdxl):
+    unet, encoders = tiny_sdxl.unet, tiny_sdxl.text_encoders
+    _, both, counts_both = resolve_targets([ATTENTION], unet, encoders, [1e-4, 1e-4])
+    _, first, counts_first = resolve_targets([ATTENTION], unet, encoders, [1e-4, 0.0])
+    _, off, counts_off = resolve_targets([ATTENTION], unet, encoders, None)
+    assert all(both) and first[0] == both[0] and first[1] == [] and off == [[], []]
+    assert counts_first[0]["text_encoder"] == len(first[0]) < counts_both[0]["text_encoder"]
+    assert counts_off[0]["text_encoder"] == 0
+
+
+def test_a_text_encoder_entry_on_frozen_encoders_says_why_it_matched_nothing(tiny_sdxl):
+    entry = TargetEntry("q_proj", [], ["self_attn.q_proj"])
+    for lrs, why in [(None, "`train_text_encoder` is off"), ([0.0, 0.0], "their learning rate is 0")]:
+        with pytest.raises(EngineFailure) as failure:
+            resolve_targets([entry], tiny_sdxl.unet, tiny_sdxl.text_encoders, lrs)
+        assert failure.value.message == f"`q_proj` only matches text-encoder layers, and {why}"
