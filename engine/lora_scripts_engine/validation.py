@@ -3,6 +3,11 @@
 The training loss draws new noise and timesteps every step, so two values of it never measure the same thing.
 Here every validation picture gets one seeded noise tensor per timestep of a fixed set, drawn once: between two
 measurements only the LoRA changes, so the values compare across steps (and across identical runs).
+
+With `masked_loss`, a picture's mask (its manifest `mask`) weights its squared error as in training
+(training_options.per_sample_mse), so the loss measures what the LoRA is trained on: over the whole picture, a subject
+that fills a small part of it would barely move the loss while it still improves, and the plateau warning would come
+too early.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import random
 import torch
 import torch.nn.functional as F
 
-from .data import CaptionRules, apply_caption_rules, load_pixels, read_manifest
+from .data import CaptionRules, apply_caption_rules, load_placed, read_manifest
 from .protocol import emit
+from .training_options import masks_for_batch, per_sample_mse
 
 # Spread over the schedule: low timesteps measure detail and texture, high ones layout and colour.
 TIMESTEP_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -28,13 +34,25 @@ class Validation:
         rules = CaptionRules(config.trigger_word, False, 0, 0.0)
         self.captions = [apply_caption_rules(e.caption, rules, random.Random(0)) for e in examples]
         loaded = [
-            load_pixels(e.image, resolution, random_crop=False, flip=False, rng=random.Random(0)) for e in examples
+            load_placed(e.image, resolution, random_crop=False, flip=False, rng=random.Random(0)) for e in examples
         ]
-        self.conditions = [(orig, crop) for _, orig, crop in loaded]
-        pixels = torch.stack([p for p, _, _ in loaded]).to(compute.device, compute.dtype)
+        self.conditions = [(orig, crop) for _, orig, crop, _ in loaded]
+        pixels = torch.stack([p for p, _, _, _ in loaded]).to(compute.device, compute.dtype)
         with torch.no_grad():
             # The latent mean, not a sample: the VAE adds no randomness of its own.
             self.latents = base.vae.encode(pixels).latent_dist.mean * base.vae.config.scaling_factor
+        # [N, 1, h, w] at the latent size, or None: without masks the loss stays the plain mean squared error.
+        self.masks = (
+            masks_for_batch(
+                [e.mask for e in examples],
+                [placement for _, _, _, placement in loaded],
+                (resolution, resolution),
+                tuple(self.latents.shape[-2:]),
+                compute.device,
+            )
+            if getattr(config, "masked_loss", False) and any(e.mask for e in examples)
+            else None
+        )
         generator = torch.Generator().manual_seed(config.seed + 1)
         count = base.noise_scheduler.config.num_train_timesteps
         self.timesteps = torch.tensor([int(f * count) for f in TIMESTEP_FRACTIONS], device=compute.device).long()
@@ -81,9 +99,14 @@ class Validation:
                         if base.prediction_type == "epsilon"
                         else base.noise_scheduler.get_velocity(latents, noise, timesteps)
                     )
-                    total += (
-                        F.mse_loss(prediction.float(), target.float(), reduction="sum").item() / prediction[0].numel()
-                    )
+                    if self.masks is None:
+                        total += (
+                            F.mse_loss(prediction.float(), target.float(), reduction="sum").item()
+                            / prediction[0].numel()
+                        )
+                    else:
+                        mask = self.masks[images]
+                        total += per_sample_mse(prediction.float(), target.float(), mask).sum().item()
         finally:
             for m, flag in zip(models, was_training):
                 m.train(flag)

@@ -49,3 +49,29 @@ def test_validation_loss_is_repeatable_and_changes_with_the_lora(tmp_path, famil
             if "lora_B" in name:
                 parameter.add_(0.05)
     assert validation.run(6, 2, logs) != first
+
+
+def test_masked_validation_loss_is_the_mean_over_each_masks_kept_pixels(tmp_path):
+    """With `masked_loss` each picture's mask weights its squared error as in training: an all-white mask gives the
+    plain loss, a half mask another value; without `masked_loss` the masks are not read."""
+    base = load_base_model(str(write_checkpoint("sd1", tmp_path / "base.safetensors", seed=0)))
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "picture.png")
+    white = Image.new("L", (64, 64), 255)
+    white.save(tmp_path / "white.png")
+    half = Image.new("L", (64, 64), 0)
+    half.paste(255, (0, 0, 32, 64))
+    half.save(tmp_path / "half.png")
+
+    def loss(mask: str | None, masked_loss: bool) -> float:
+        row = {"image": str(tmp_path / "picture.png"), "caption": "a picture", "repeats": 1}
+        manifest = tmp_path / f"validation-{mask}-{masked_loss}.jsonl"
+        manifest.write_text(json.dumps({**row, **({"mask": str(tmp_path / mask)} if mask else {})}) + "\n")
+        config = SimpleNamespace(trigger_word=None, seed=42, masked_loss=masked_loss)
+        validation = Validation(base, pick_compute("no", None), str(manifest), config, 64, every=2)
+        return validation.run(2, 1, Logs())
+
+    plain = loss(None, False)
+    assert loss("half.png", False) == plain  # masks are read only with `masked_loss`
+    assert loss("white.png", True) == pytest.approx(plain, rel=1e-6)
+    halved = loss("half.png", True)
+    assert halved != pytest.approx(plain, rel=1e-3)

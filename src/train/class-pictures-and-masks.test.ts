@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedConfig } from '../config/index.js';
 import { manifestText, readDataset, type MeasuredItem } from '../dataset/index.js';
 import { ConfigError } from '../errors.js';
-import { classRepeats, maskCandidates, withClassPicturesAndMasks } from './class-pictures-and-masks.js';
+import { classRepeats, maskCandidates, masksOf, withClassPicturesAndMasks } from './class-pictures-and-masks.js';
 import { hashDataset } from './training-state.js';
 
 async function picture(path: string, channels: 3 | 4): Promise<void> {
@@ -93,6 +93,16 @@ describe('class pictures and masks', () => {
     expect(pictures.masks).toBe(3);
     const unmasked = await withClassPicturesAndMasks(config({ mask_dir: join(root, 'masks') }), items);
     expect(unmasked.masks).toBe(0); // masks are read only with `masked_loss`
+  });
+
+  it('give validation pictures their masks by the same rule, so their loss is masked as training is', async () => {
+    const held = items.slice(2); // c.jpg (mask file as .png), d.png (transparency)
+    const masked = config({ masked_loss: true, mask_dir: join(root, 'masks') });
+    expect(await masksOf(masked, held)).toEqual([
+      { mask: join(root, 'masks', 'c.png') },
+      { mask: join(root, 'data', 'd.png') },
+    ]);
+    expect(await masksOf(config({ mask_dir: join(root, 'masks') }), held)).toEqual([{}, {}]);
   });
 
   it('refuse a class or mask folder inside the training folder in one line', async () => {

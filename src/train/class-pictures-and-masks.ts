@@ -51,9 +51,7 @@ export async function withClassPicturesAndMasks(
       });
     }
   }
-  const extras: ManifestExtra[] = await Promise.all(
-    items.map(async (item) => (config.masked_loss ? maskOf(item, config.mask_dir) : {})),
-  );
+  const extras = await masksOf(config, items);
   const classItems = config.reg_data_dir ? await readClassPictures(config.reg_data_dir, config.caption_extension) : [];
   const training = items.reduce((sum, item) => sum + item.repeats, 0);
   const repeats = classItems.length ? classRepeats(training, classItems.length) : 1;
@@ -80,6 +78,17 @@ async function readClassPictures(folder: string, captionExtension: string): Prom
     });
   }
   return found;
+}
+
+/**
+ * Each picture's manifest `mask` with `masked_loss` (none without): for the training pictures, and for the held-out
+ * validation pictures, whose loss is then masked as training's is (engine validation.py).
+ */
+export function masksOf(
+  config: Pick<ResolvedConfig, 'masked_loss' | 'mask_dir'>,
+  items: readonly MeasuredItem[],
+): Promise<ManifestExtra[]> {
+  return Promise.all(items.map(async (item) => (config.masked_loss ? maskOf(item, config.mask_dir) : {})));
 }
 
 /** The mask file of the same name, else the picture itself when it has transparency, else none (learned whole). */

@@ -34,7 +34,7 @@ import { readParentLora, type ParentLora } from './parent-lora.js';
 import { checkFluxRun, writeKohyaLora } from './flux-run.js';
 import { classShare, formatFinding, type Finding } from './diagnostics.js';
 import { readTrainingSets } from './read-datasets.js';
-import { withClassPicturesAndMasks } from './class-pictures-and-masks.js';
+import { masksOf, withClassPicturesAndMasks } from './class-pictures-and-masks.js';
 import { finalFiles, staleFinalFiles } from './finished-run.js';
 import { createRunMonitor, readLoggedFindings, recordDiagnostics } from './run-monitor.js';
 import { intermediateLoraName, planTraining, type TrainPlan } from './plan.js';
@@ -161,7 +161,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     );
   if (config.masked_loss) options.note(`masked loss: ${pictures.masks} of ${items.length} pictures have a mask`);
   if (plan.validationManifestPath) {
-    writeManifest(plan.validationManifestPath, validationItems);
+    writeManifest(plan.validationManifestPath, validationItems, null, await masksOf(config, validationItems));
     options.note(`validation loss on ${validationItems.length} held-out pictures (${plan.validationManifestPath})`);
   }
   const monitor = createRunMonitor({
