@@ -19,6 +19,18 @@ describe('recommendTraining', () => {
     expect(reasons.find((r) => r.key === 'batch_size')?.reason).toMatch(/^no GPU/);
   });
 
+  it('a Flux base: rank 16, lr 1e-4 and batch 1 whatever the pictures and GPU; a 24 GiB card is told it is short', () => {
+    const { values, reasons } = recommendTraining({
+      dataset: { images: 40, imagesPerEpoch: 40, detail: 0.02 },
+      device: GPU_24,
+      resolutionPx: 1024,
+      isSdxl: false,
+      isFlux: true,
+    });
+    expect(values).toEqual({ lora_rank: 16, epochs: 20, batch_size: 1, learning_rate: 1e-4 });
+    expect(reasons.find((r) => r.key === 'batch_size')?.reason).toContain('too little');
+  });
+
   it('a LoHa gets half the LoRA rank, and the reason says so; DoRA and LoKr keep it', () => {
     const input = { dataset: { images: 200, imagesPerEpoch: 200, detail: 0.2 }, device: CPU, resolutionPx: 512 };
     const loha = recommendTraining({ ...input, isSdxl: false, networkType: 'loha' });
