@@ -4,7 +4,7 @@ import { judgeDiffusersFolder, judgeSingleFile, type BaseModelVerdict } from '..
 import { resolveConfig, validateConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { samplingDefaults } from '../generate/flux-generate.js';
-import { checkFluxRun } from './flux-run.js';
+import { checkFluxRun, fluxIgnoredKeysNote } from './flux-run.js';
 
 function config(yaml = '') {
   const parsed = validateConfig({ file: 'flux.yaml', text: `train_data_dir: data\nbase_model: flux\n${yaml}` });
@@ -52,10 +52,21 @@ describe('checkFluxRun', () => {
     ['train_text_encoder', 'train_text_encoder: true'],
     ['init_lora', 'init_lora: parent.safetensors'],
     ['resume', 'resume: latest'],
+    ['reg_data_dir', 'reg_data_dir: class'],
+    ['masked_loss', 'masked_loss: true'],
   ])('refuses `%s`, which train_flux does not do', (key, yaml) => {
     const error = refusal(() => checkFluxRun(config(yaml), folder, 1));
     expect(error.culprit).toBe(key);
     expect(error.message).toContain(`\`${key}\``);
+  });
+
+  it('names the SD-only keys a Flux run does not use, once, when they are set', () => {
+    const notes: string[] = [];
+    checkFluxRun(config('noise_offset: 0.05\nsample_prompts: [a cat]'), folder, 1, (line) => notes.push(line));
+    expect(notes).toEqual([
+      'warning: Flux: `noise_offset`, `sample_prompts` are not used by Flux training (docs/formats/flux.md §7)',
+    ]);
+    expect(fluxIgnoredKeysNote(config())).toBeNull();
   });
 
   it('refuses a launch of several processes', () => {

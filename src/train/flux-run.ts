@@ -2,7 +2,7 @@
 // the LoRA the engine saves (diffusers names, pytorch_lora_weights.safetensors) is written again in kohya/ComfyUI
 // names (`lora_unet_double_blocks_0_img_attn_qkv`…) as `<output_name>.safetensors`, as SD runs are.
 import type { BaseModelVerdict } from '../checkpoint/index.js';
-import type { ResolvedConfig } from '../config/index.js';
+import { configSchema, type ResolvedConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { convertPeftFileToKohya, type BaseFamily } from '../lora/index.js';
 import { convertFluxPeftFileToKohya } from '../lora/flux-to-kohya.js';
@@ -35,6 +35,18 @@ const FLUX_LIMITS: readonly FluxLimit[] = [
     hint: 'remove `init_lora`',
   },
   {
+    key: 'reg_data_dir',
+    isRefused: (config) => config.reg_data_dir !== null,
+    why: 'prior preservation is not implemented for Flux (the class pictures would be trained as style pictures)',
+    hint: 'remove `reg_data_dir`',
+  },
+  {
+    key: 'masked_loss',
+    isRefused: (config) => config.masked_loss,
+    why: 'masked loss is not implemented for Flux',
+    hint: 'set `masked_loss: false`',
+  },
+  {
     key: 'resume',
     isRefused: (config) => config.resume !== null,
     why: 'Flux runs save no training state to resume from',
@@ -46,7 +58,12 @@ const FLUX_LIMITS: readonly FluxLimit[] = [
  * Throws a ConfigError naming the first key a Flux run cannot honour; `processes`: how many the launch starts. A
  * Flux transformer file holds no VAE or text encoders, so it needs `flux_components`.
  */
-export function checkFluxRun(config: ResolvedConfig, base: BaseModelVerdict, processes: number): void {
+export function checkFluxRun(
+  config: ResolvedConfig,
+  base: BaseModelVerdict,
+  processes: number,
+  note: (line: string) => void = () => {},
+): void {
   if (base.layout === 'single-file' && config.flux_components === null) {
     throw new ConfigError(
       `${config.base_model} is a Flux transformer file, without the VAE, text encoders and tokenizers`,
@@ -72,6 +89,34 @@ export function checkFluxRun(config: ResolvedConfig, base: BaseModelVerdict, pro
       hint: 'set `devices: single` (or one GPU index)',
     });
   }
+  const ignored = fluxIgnoredKeysNote(config);
+  if (ignored) note(`warning: ${ignored}`);
+}
+
+// SD-only settings train_flux does not read: set, they are named in one note rather than silently dropped.
+const FLUX_IGNORED_KEYS = [
+  'prediction_type',
+  'noise_offset',
+  'adaptive_noise_scale',
+  'multires_noise_iterations',
+  'zero_terminal_snr',
+  'min_snr_gamma',
+  'ema_decay',
+  'unet_block_lr',
+  'unet_block_rank',
+  'sample_prompts',
+  'validation_split',
+  'validation_dir',
+  'torch_compile',
+] as const satisfies ReadonlyArray<keyof ResolvedConfig>;
+
+/** The note for SD-only keys set away from their defaults in a Flux run, or null when none is. */
+export function fluxIgnoredKeysNote(config: ResolvedConfig): string | null {
+  const set = FLUX_IGNORED_KEYS.filter(
+    (key) => JSON.stringify(config[key]) !== JSON.stringify(configSchema.shape[key].parse(undefined)),
+  );
+  if (set.length === 0) return null;
+  return `Flux: ${set.map((key) => `\`${key}\``).join(', ')} ${set.length === 1 ? 'is' : 'are'} not used by Flux training (docs/formats/flux.md §7)`;
 }
 
 export interface KohyaLoraWrite {

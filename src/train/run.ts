@@ -128,7 +128,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
     sha256: await hashDataset(pictures.items, pictures.extras),
   };
   const launch = engineLaunch(config, options);
-  if (base.family === 'flux') checkFluxRun(config, base, processCount(launch));
+  if (base.family === 'flux') checkFluxRun(config, base, processCount(launch), options.note);
   const fingerprint = runFingerprint(config, {
     dataset: dataset.sha256,
     baseModel: hashes.legacy ?? config.base_model,
