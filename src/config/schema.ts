@@ -621,11 +621,24 @@ const configKeys = z.strictObject({
 });
 
 /** Every key, and the checks across keys (each names the key to change). */
-export const configSchema = configKeys.refine((config) => config.init_lora === null || config.network_type === 'lora', {
-  // load_init_lora reads the file with diffusers' LoRA loader: a LoHa/LoKr/DoRA adapter cannot continue from it.
-  path: ['init_lora'],
-  message: 'must be left out with `network_type` other than `lora` (`init_lora` continues a LoRA)',
-});
+export const configSchema = configKeys
+  .refine((config) => config.init_lora === null || config.network_type === 'lora', {
+    // load_init_lora reads the file with diffusers' LoRA loader: a LoHa/LoKr/DoRA adapter cannot continue from it.
+    path: ['init_lora'],
+    message: 'must be left out with `network_type` other than `lora` (`init_lora` continues a LoRA)',
+  })
+  .refine((config) => !trainsNoTextEncoder(config), {
+    // Every encoder frozen would quietly train the UNet only; `train_text_encoder: false` says that.
+    path: ['text_encoder_lr'],
+    message:
+      'must be above 0 with `train_text_encoder: true` while `text_encoder_2_lr` is 0 too (no text encoder would train); set `train_text_encoder: false` to train the UNet only',
+  });
+
+/** `train_text_encoder` with every text encoder at rate 0: `text_encoder_2_lr` left out takes `text_encoder_lr`. */
+function trainsNoTextEncoder(config: z.output<typeof configKeys>): boolean {
+  const secondLr = config.text_encoder_2_lr ?? config.text_encoder_lr;
+  return config.train_text_encoder && config.text_encoder_lr === 0 && secondLr === 0;
+}
 
 /** What a YAML file may contain: defaulted keys are optional. */
 export type ConfigInput = z.input<typeof configSchema>;

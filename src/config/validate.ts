@@ -47,28 +47,10 @@ export function validateConfig(source: ConfigSource): ParsedConfig {
     overrideSources.set(override.key, override.source);
   }
   const result = configSchema.safeParse(values);
+  if (result.success) return result.data;
   const locate = (key: string, atValue = true) =>
     overrideSources.get(key) ?? locateKey(doc, lineCounter, source.file, key, atValue);
-  if (!result.success) throw issueToError(result.error.issues[0]!, values, locate);
-  checkTextEncoderLrs(result.data, locate);
-  return result.data;
-}
-
-/**
- * `train_text_encoder: true` with every text encoder at learning rate 0 trains no text encoder: refused rather than
- * quietly training the UNet only. `text_encoder_2_lr` left out takes `text_encoder_lr` (SDXL's second encoder).
- */
-function checkTextEncoderLrs(config: ParsedConfig, locate: Locate): void {
-  const secondLr = config.text_encoder_2_lr ?? config.text_encoder_lr;
-  if (!config.train_text_encoder || config.text_encoder_lr !== 0 || secondLr !== 0) return;
-  throw new ConfigError(
-    '`train_text_encoder` is true but `text_encoder_lr` and `text_encoder_2_lr` are both 0, so no text encoder would train',
-    {
-      code: 'text_encoders_frozen',
-      culprit: locate('text_encoder_lr'),
-      hint: 'set `train_text_encoder: false` to train the UNet only, or give `text_encoder_lr` a learning rate such as 1e-5',
-    },
-  );
+  throw issueToError(result.error.issues[0]!, values, locate);
 }
 
 function locateKey(doc: Document, lineCounter: LineCounter, file: string, key: string, valueNode = true): string {

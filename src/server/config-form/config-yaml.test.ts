@@ -120,6 +120,13 @@ describe('checkConfigValues', () => {
     expect(check.config).toMatchObject({ epochs: 'auto', lora_rank: 16, learning_rate: 1e-4 });
   });
 
+  it('puts a check across keys (both text-encoder rates 0) on the key it names', () => {
+    const frozen = { train_data_dir: 'd', base_model: 'm.safetensors', train_text_encoder: true, text_encoder_lr: 0 };
+    const check = checkConfigValues(frozen);
+    expect(check.problems.map((p) => [p.field, p.code])).toEqual([['text_encoder_lr', 'invalid_value']]);
+    expect(check.problems[0]!.message).toContain('`train_text_encoder: false`');
+  });
+
   it('finds nothing in a config `train --config` accepts', () => {
     const config = { train_data_dir: 'd', base_model: 'm.safetensors', lora_rank: 'auto' };
     const check = checkConfigValues(config);
