@@ -1,5 +1,6 @@
 // Renders the same prompts and seeds at several LoRA strengths through the engine (one base-model load for all).
 import { checkBaseModel, engineFacts } from '../checkpoint/index.js';
+import { UsageError } from '../errors.js';
 import { runEngine, type EngineEvent, type Env } from '../engine/index.js';
 
 export interface RenderStrengthsOptions {
@@ -35,6 +36,12 @@ export async function renderStrengths(options: RenderStrengthsOptions): Promise<
     culprit: options.baseModel,
     loraHint: 'give the LoRA as `lora` and a full checkpoint as the base model',
   });
+  if (base.family === 'flux')
+    throw new UsageError('is a Flux base model; the strength grid renders Stable Diffusion models only', {
+      code: 'flux_unsupported',
+      culprit: options.baseModel,
+      hint: 'render each strength with `lora-scripts generate --base-model FOLDER --prompt "… <lora:NAME:0.5>"`',
+    });
   const request = {
     base_model: options.baseModel,
     base_model_facts: engineFacts(base),
