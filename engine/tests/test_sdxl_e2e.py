@@ -49,6 +49,7 @@ class Workspace:
         assert made.returncode == 0, made.stderr
         self.base = root / "base.safetensors"
         self.data = write_dataset(root / "data", count=4, size=64)
+        self.stderr: dict[str, str] = {}  # each run's, by name
 
     def train(self, name: str, **keys) -> Path:
         """A 2-step run with the text encoders on; `keys` add to or replace the config's keys."""
@@ -71,6 +72,7 @@ class Workspace:
         config.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
         result = run_cli("train", "--config", str(config), cwd=self.root)
         assert result.returncode == 0, result.stderr
+        self.stderr[name] = result.stderr
         return self.root / name
 
     def render_with_and_without(self, lora: Path) -> list[np.ndarray]:
@@ -183,6 +185,7 @@ def test_init_lora_keeps_the_parents_second_encoder_as_it_is_when_its_rate_is_0(
     for key in te2:
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-9, msg=key)
     assert any(not torch.allclose(after[k], before[k], rtol=0, atol=1e-6) for k in te1)
+    assert "`init_lora`'s text encoder 2 layers are kept as they are: their learning rate is 0" in work.stderr["child"]
 
 
 @pytest.fixture(scope="module")
