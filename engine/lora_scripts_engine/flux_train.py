@@ -223,6 +223,11 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
 
     # 2. LoRA on the transformer's block Linears (peft); its weights stay fp32 (bf16 rounds lr-1e-4 updates away).
     names = flux_target_names(base.transformer, config.target_modules)
+    # Per `target_modules` entry, as train.py reports them (`unet`: the denoiser, here the transformer).
+    targets = [
+        {"name": entry, "unet": len(flux_target_names(base.transformer, [entry])), "text_encoder": 0}
+        for entry in config.target_modules
+    ]
     base.transformer.add_adapter(
         LoraConfig(
             r=config.lora_rank,
@@ -263,7 +268,7 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         layers={"unet": len(names), "text_encoder": 0},  # `unet`: the denoiser, here the transformer
-        targets=[],
+        targets=targets,
         trainable_params=sum(p.numel() for p in params),
         lora_rank=config.lora_rank,
         lora_alpha=config.lora_alpha,

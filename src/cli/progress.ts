@@ -72,8 +72,9 @@ export function createProgressView(stream: NodeJS.WriteStream, isQuiet = false):
           say(
             `${event.family} base model (${event.prediction_type}), ${event.resolution} px, ${event.num_images} images`,
           );
+          const denoiser = event.family === 'flux' ? 'transformer' : 'UNet'; // `layers.unet` counts the denoiser's
           say(
-            `LoRA on ${event.layers.unet} UNet + ${event.layers.text_encoder} text-encoder layers (${targets}); ${event.trainable_params.toLocaleString('en')} trainable parameters`,
+            `LoRA on ${event.layers.unet} ${denoiser} + ${event.layers.text_encoder} text-encoder layers (${targets}); ${event.trainable_params.toLocaleString('en')} trainable parameters`,
           );
           return say(
             `training ${event.total_steps} steps over ${event.epochs} epochs (${event.steps_per_epoch} steps each)`,
