@@ -17,6 +17,7 @@ from lora_scripts_engine.models import load_base_model
 from lora_scripts_engine.protocol import EngineFailure
 from lora_scripts_engine.request import TargetEntry
 from lora_scripts_engine.targets import resolve_targets
+from lora_scripts_engine.tiny_models import write_checkpoint
 from PIL import Image
 from safetensors.torch import load_file
 from test_train_e2e import read_header, run_cli, write_dataset
@@ -43,11 +44,10 @@ def up_norm(tensors: dict, prefix: str) -> float:
 
 
 class Workspace:
-    def __init__(self, root: Path):
-        self.root = root
-        made = run_cli("make-checkpoint", "--family", "sdxl", "--out", str(root / "base.safetensors"), cwd=root)
-        assert made.returncode == 0, made.stderr
-        self.base = root / "base.safetensors"
+    """A base model and a 4-picture dataset in `root`, trained on and rendered with through the CLI."""
+
+    def __init__(self, root: Path, base: Path):
+        self.root, self.base = root, base
         self.data = write_dataset(root / "data", count=4, size=64)
         self.stderr: dict[str, str] = {}  # each run's, by name
 
@@ -94,7 +94,10 @@ class Workspace:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Workspace:
-    return Workspace(tmp_path_factory.mktemp("sdxl"))
+    root = tmp_path_factory.mktemp("sdxl")
+    made = run_cli("make-checkpoint", "--family", "sdxl", "--out", str(root / "base.safetensors"), cwd=root)
+    assert made.returncode == 0, made.stderr
+    return Workspace(root, root / "base.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +219,12 @@ def test_a_text_encoder_entry_on_frozen_encoders_says_why_it_matched_nothing(tin
         with pytest.raises(EngineFailure) as failure:
             resolve_targets([entry], tiny_sdxl.unet, tiny_sdxl.text_encoders, lrs)
         assert failure.value.message == f"`q_proj` only matches text-encoder layers, and {why}"
+
+
+def test_sd1_has_one_text_encoder_and_ignores_text_encoder_2_lr(tmp_path):
+    """`text_encoder_2_lr` is SDXL's second encoder: at 0 on SD 1.x the one encoder still trains at `text_encoder_lr`."""
+    sd1 = Workspace(tmp_path, Path(write_checkpoint("sd1", str(tmp_path / "sd1.safetensors"), seed=0)))
+    out = sd1.train("sd1", text_encoder_lr=TE_LR, text_encoder_2_lr=0)
+    kohya = load_file(out / "sd1.safetensors")
+    assert prefixes(kohya) == {"lora_unet", "lora_te"}
+    assert up_norm(kohya, "lora_te_") > 1e-3
