@@ -122,6 +122,12 @@ class WorkerProcess implements RenderWorker {
     let record = this.baseModels.get(key);
     if (!record) {
       const verdict = checkBaseModel(path, { culprit: path, loraHint: 'give a base model checkpoint, not a LoRA' });
+      if (verdict.family === 'flux')
+        throw new UsageError("is a Flux base model; the studio's render worker renders Stable Diffusion models only", {
+          code: 'flux_unsupported',
+          culprit: path,
+          hint: 'render it with `lora-scripts generate --base-model FOLDER` (docs/formats/flux.md §7)',
+        });
       record = baseModelSha256(path).then((sha256) => ({
         path,
         sha256,
