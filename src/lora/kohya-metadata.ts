@@ -73,7 +73,8 @@ export interface KohyaMetadataInput {
 
   learningRate: number;
   unetLr: number | null;
-  textEncoderLr: number | null;
+  /** One rate, or SDXL's two (first, second encoder), which sd-scripts writes as a Python list `[1e-05, 0.0]`. */
+  textEncoderLr: number | readonly number[] | null;
   optimizer?: string;
   lrScheduler: string;
   lrWarmupSteps: number;
@@ -203,6 +204,8 @@ type Entries = Array<[string, string | undefined]>;
 // Formatters for "undefined: leave the key out, null: Python None".
 const float = (x: number | null | undefined) =>
   x === undefined ? undefined : x === null ? 'None' : pythonFloatString(x);
+const floatOrList = (x: number | readonly number[] | null) =>
+  typeof x === 'object' && x !== null ? `[${x.map(pythonFloatString).join(', ')}]` : float(x);
 const int = (x: number | null | undefined) => (x === undefined ? undefined : x === null ? 'None' : pythonIntString(x));
 const bool = (x: boolean | undefined) => (x === undefined ? undefined : pythonBoolString(x));
 const text = (x: string | null | undefined) => (x === undefined ? undefined : x === null ? 'None' : x);
@@ -213,7 +216,7 @@ function runEntries(input: KohyaMetadataInput): Entries {
     ['ss_training_started_at', float(input.trainingStartedAt)],
     ['ss_output_name', input.outputName],
     ['ss_learning_rate', float(input.learningRate)],
-    ['ss_text_encoder_lr', float(input.textEncoderLr)],
+    ['ss_text_encoder_lr', floatOrList(input.textEncoderLr)],
     ['ss_unet_lr', float(input.unetLr)],
     ['ss_num_train_images', int(numTrainImages(input.datasetDirs))],
     ['ss_num_reg_images', int(numTrainImages(input.regDatasetDirs ?? {}))],

@@ -41,13 +41,17 @@ const started: EventOf<'started'> = {
   trainable_params: 1000,
 };
 
-function metadataFor(yaml: string, classItems: MeasuredItem[] = []): Record<string, string> {
+function metadataFor(
+  yaml: string,
+  classItems: MeasuredItem[] = [],
+  family: EventOf<'started'>['family'] = 'sd1',
+): Record<string, string> {
   const facts: KohyaRunFacts = {
     config: config(yaml),
     items: [item('10_dog/a.png', 10), item('10_dog/b.png', 10)],
     classItems,
     hello: { dtype: 'float32' },
-    started,
+    started: { ...started, family },
     checkpoint: { step: 8, epoch: 2 },
     baseModelHash: null,
     baseModelNewHash: null,
@@ -161,5 +165,15 @@ describe('kohyaMetadataInput', () => {
       'lora_scripts.target_modules',
       'lora_scripts.lineage',
     ]);
+  });
+
+  it("writes SDXL's two text-encoder rates as sd-scripts' list, one rate for SD 1/2, None without text encoders", () => {
+    const both = 'train_text_encoder: true\ntext_encoder_lr: 1e-5\ntext_encoder_2_lr: 0\n';
+    expect(metadataFor(both, [], 'sdxl').ss_text_encoder_lr).toBe('[1e-05, 0.0]');
+    expect(metadataFor('train_text_encoder: true\ntext_encoder_lr: 1e-5\n', [], 'sdxl').ss_text_encoder_lr).toBe(
+      '[1e-05, 1e-05]',
+    );
+    expect(metadataFor(both).ss_text_encoder_lr).toBe('1e-05');
+    expect(metadataFor('text_encoder_lr: 1e-5\n', [], 'sdxl').ss_text_encoder_lr).toBe('None');
   });
 });

@@ -44,7 +44,7 @@ export function kohyaMetadataInput(facts: KohyaRunFacts): KohyaMetadataInput {
     networkArgs: networkArgs(config),
     learningRate: config.learning_rate,
     unetLr: config.learning_rate,
-    textEncoderLr: config.train_text_encoder ? config.text_encoder_lr : null,
+    textEncoderLr: textEncoderLr(config, family),
     numBatchesPerEpoch: started.steps_per_epoch * config.gradient_accumulation_steps,
     numEpochs: started.epochs,
     epoch: checkpoint.epoch,
@@ -129,4 +129,10 @@ function ownOptionKeys(config: ResolvedConfig): Record<`lora_scripts.${string}`,
 
 export function configHash(config: ResolvedConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+/** SDXL's two encoders as sd-scripts' list (`[te1, te2]`, 0 = frozen), one rate for SD 1/2; None without text encoders. */
+function textEncoderLr(config: ResolvedConfig, family: string): number | number[] | null {
+  if (!config.train_text_encoder) return null;
+  return family === 'sdxl' ? [config.text_encoder_lr, config.text_encoder_2_lr] : config.text_encoder_lr;
 }
