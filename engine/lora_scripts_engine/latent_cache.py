@@ -73,6 +73,11 @@ class LatentCache:
 
     def __init__(self, vae, compute, folder: str | None):
         self.vae, self.compute, self.folder = vae, compute, folder
+        # SDXL's VAE overflows to NaN in fp16 (its config says `force_upcast`): encode in fp32, as diffusers' SDXL
+        # training script keeps that VAE. Its pipelines then also decode samples in fp32 (they upcast only fp16 VAEs).
+        self.upcast = compute.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
+        if self.upcast:
+            vae.to(torch.float32)
         self.variants: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple[int, int]]] = {}
         self.fingerprint = vae_fingerprint(vae)
         self.uncached: set[str] = set()
@@ -143,11 +148,14 @@ class LatentCache:
 
     def encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The latent distribution of a batch of pixels; no random numbers are drawn."""
+        dtype = torch.float32 if self.upcast else self.compute.dtype
         with (
             torch.no_grad(),
-            torch.autocast(self.compute.device, dtype=self.compute.dtype, enabled=self.compute.dtype != torch.float32),
+            torch.autocast(self.compute.device, dtype=dtype, enabled=dtype != torch.float32),
         ):
-            dist = self.vae.encode(pixels.to(self.compute.device, self.compute.dtype)).latent_dist
+            dist = self.vae.encode(pixels.to(self.compute.device, dtype)).latent_dist
+        if self.upcast:  # latents are small: the fp16 UNet takes them as the fp16 VAE would have given them
+            return dist.mean.to(torch.float16), dist.std.to(torch.float16)
         return dist.mean, dist.std
 
     def _key(self, image_hash: str, size: tuple[int, int], config, flipped: bool) -> str:

@@ -202,3 +202,26 @@ def test_mixed_shapes_train_in_buckets_through_the_cli(tmp_path):
     assert {tuple(row["bucket"]) for row in manifest} == {(256, 256), (320, 192)}
     record = json.loads((tmp_path / "mixed" / "lora_scripts.json").read_text())
     assert record["training"]["steps"] == 4  # 3 + 3 pictures in batches of 2, never mixing sizes
+
+
+def test_an_fp16_run_encodes_with_a_force_upcast_vae_in_fp32_and_gets_finite_fp16_latents(examples, tmp_path):
+    """SDXL's VAE overflows in fp16; its config says `force_upcast`, and the cache then encodes in fp32."""
+    fp16 = SimpleNamespace(device="cpu", dtype=torch.float16)
+    upcast = build_tiny_components("sdxl", seed=0).vae.to(torch.float16)
+    upcast.register_to_config(force_upcast=True)
+    plain = build_tiny_components("sdxl", seed=0).vae.to(torch.float16)
+    plain.register_to_config(force_upcast=False)
+
+    cache = LatentCache(upcast, fp16, None)
+    assert {p.dtype for p in upcast.parameters()} == {torch.float32}
+    assert not {p.dtype for p in plain.parameters()} - {torch.float16}
+    LatentCache(plain, fp16, None)
+    assert {p.dtype for p in plain.parameters()} == {torch.float16}, "a VAE without force_upcast stays fp16"
+
+    loaded = load_pixels(examples[0].image, (64, 64), random_crop=False, flip=False, rng=random.Random(0))
+    pixels = loaded[0][None]
+    mean, std = cache.encode(pixels)
+    assert mean.dtype == torch.float16 and torch.isfinite(mean).all() and torch.isfinite(std).all()
+    with torch.no_grad():
+        reference = upcast.encode(pixels.float()).latent_dist.mean
+    torch.testing.assert_close(mean.float(), reference, rtol=1e-2, atol=1e-3)
