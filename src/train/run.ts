@@ -32,6 +32,7 @@ import { buildLineage, type DatasetRecord, type Lineage } from './lineage.js';
 import { kohyaMetadataInput } from './kohya-metadata-input.js';
 import { readParentLora, type ParentLora } from './parent-lora.js';
 import { checkFluxRun, writeKohyaLora } from './flux-run.js';
+import { checkTextEncoderRates } from './text-encoder-rates.js';
 import { classShare, formatFinding, type Finding } from './diagnostics.js';
 import { readTrainingSets } from './read-datasets.js';
 import { masksOf, withClassPicturesAndMasks } from './class-pictures-and-masks.js';
@@ -129,6 +130,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainResult> {
   };
   const launch = engineLaunch(config, options);
   if (base.family === 'flux') checkFluxRun(config, base, processCount(launch), options.note);
+  checkTextEncoderRates(config, base.family);
   const fingerprint = runFingerprint(config, {
     dataset: dataset.sha256,
     baseModel: hashes.legacy ?? config.base_model,
