@@ -38,7 +38,7 @@ export async function mergeCommand(
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   process.stderr.write(
-    `merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of an ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged) in ${seconds} s\n`,
+    `merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of the ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged) in ${seconds} s\n`,
   );
   process.stdout.write(`${output}\n`);
   return 0;

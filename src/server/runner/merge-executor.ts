@@ -55,7 +55,7 @@ export function mergeExecutor({ workspace }: { workspace: string }): JobExecutor
       stopSignal: signal,
     });
     log([
-      `merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of an ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged)`,
+      `merged ${summary.modules} LoRA modules into ${summary.changedTensors} weights of the ${summary.family} checkpoint (${summary.copiedTensors} tensors copied unchanged)`,
       `merged checkpoint: ${shown(output)}`,
     ]);
     return [shown(output)];
