@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   diagnoseLoss,
   findDivergence,
+  FLOW_MATCHING_ZERO_PREDICTION_LOSS,
   findOscillation,
   findOverfitting,
   findPlateau,
@@ -264,5 +265,23 @@ describe('the loss weighting of Min-SNR-γ and prior preservation', () => {
     expect(facts.zeroPredictionLoss).toBeCloseTo(0.294331 * 1.5, 5);
     expect(facts.weightSpread).toBe(2);
     expect(runFacts(config, { ...started, prediction_type: 'epsilon' }).zeroPredictionLoss).toBeCloseTo(0.916571, 5);
+  });
+
+  it("judges a Flux run against the velocity target's zero-prediction loss, 2, whatever SD-only keys say", () => {
+    const parsed = validateConfig({
+      file: 'run.yaml',
+      text: 'train_data_dir: data\nbase_model: flux\nmin_snr_gamma: 5\nnoise_offset: 0.1\n',
+    });
+    const config = resolveConfig(parsed, { cwd: '/work', isFile: () => false });
+    const started = { prediction_type: 'flow_matching', total_steps: 100 } as EventOf<'started'>;
+    expect(runFacts(config, started).zeroPredictionLoss).toBe(2);
+    // A velocity loss swings with the drawn σ: windows around 1.2 after a 0.8 start are healthy for Flux, though an
+    // SD reference (1) would call them diverged; windows around 2.4 are worse than predicting nothing.
+    const points = (level: number) =>
+      [0.8, ...Array.from({ length: 39 }, () => level)].map((loss, i) => ({ step: i + 1, epoch: 1, loss }));
+    const flux = { ...FACTS, totalSteps: 40, zeroPredictionLoss: FLOW_MATCHING_ZERO_PREDICTION_LOSS };
+    expect(findDivergence(points(1.2), { ...flux, zeroPredictionLoss: 1 })?.code).toBe('divergence');
+    expect(findDivergence(points(1.2), flux)).toBeNull();
+    expect(findDivergence(points(2.4), flux)?.code).toBe('divergence');
   });
 });

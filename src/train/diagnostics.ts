@@ -45,6 +45,13 @@ export function zeroPredictionLoss(noiseOffset: number, meanWeight = 1): number 
 }
 
 /**
+ * The same for Flux's rectified flow: the target is the velocity ε − x, whose mean square is the noise's variance
+ * plus the latents' (Flux's VAE shift and scale make them unit-variance), 2. train_flux applies no noise offset and no
+ * sample weights, so nothing scales it.
+ */
+export const FLOW_MATCHING_ZERO_PREDICTION_LOSS = 2;
+
+/**
  * What the engine multiplies each sample's squared error by before it logs the loss (training_options.py
  * `step_loss`): Min-SNR-γ by the sample's timestep, `prior_loss_weight` for class pictures. A mask changes which
  * pixels are averaged, not the scale: the noise is as large under any mask, so the references hold unchanged.

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import {
   diagnoseLoss,
   findOverfitting,
+  FLOW_MATCHING_ZERO_PREDICTION_LOSS,
   meanLossWeight,
   nearCopyThreshold,
   shouldStopFor,
@@ -51,7 +52,10 @@ export function runFacts(config: ResolvedConfig, started: EventOf<'started'>, cl
     batchSize: config.batch_size,
     totalSteps: started.total_steps,
     warmupSteps: config.lr_warmup_steps,
-    zeroPredictionLoss: zeroPredictionLoss(config.noise_offset, meanLossWeight(weights)),
+    zeroPredictionLoss:
+      started.prediction_type === 'flow_matching'
+        ? FLOW_MATCHING_ZERO_PREDICTION_LOSS
+        : zeroPredictionLoss(config.noise_offset, meanLossWeight(weights)),
     weightSpread: weightSpread(weights),
   };
 }
