@@ -108,12 +108,8 @@ def generate_flux_batches(options: GenerateOptions, compute: Compute) -> None:
     """Flux: the folder's FluxPipeline with its own FlowMatchEuler scheduler (the batch's SD sampler is not used).
     `cfg_scale` is dev's guidance input (schnell has none); Flux has no negative prompt and no emphasis weights, so
     the plain prompt is encoded, T5 and CLIP both."""
-    from .flux_model import load_flux_base
-
-    base = load_flux_base(options.base_model, dtype=compute.dtype, device=compute.device)
+    base = load_flux_pipeline(options.base_model, compute)
     pipe = base.pipeline
-    pipe.set_progress_bar_config(disable=True)
-    emit("stage", name="load_base_model", message=options.base_model)
     os.makedirs(options.out_dir, exist_ok=True)
     adapters: dict[str, str] = {}
     files = []
@@ -122,7 +118,7 @@ def generate_flux_batches(options: GenerateOptions, compute: Compute) -> None:
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
         images = render_batch(
             pipe,
-            {"prompt": batch.prompt, "max_sequence_length": FLUX_MAX_SEQUENCE_LENGTH[base.variant]},
+            flux_prompt_inputs(base, batch),
             generators,
             compute.device,
             num_inference_steps=batch.steps,
@@ -134,6 +130,21 @@ def generate_flux_batches(options: GenerateOptions, compute: Compute) -> None:
             files.append(save_png(image, os.path.join(options.out_dir, name)))
             emit("sample", step=len(files), prompt=batch.prompt, path=files[-1])
     emit("done", files=files)
+
+
+def load_flux_pipeline(base_model: str, compute: Compute):
+    """A diffusers Flux folder as a FluxBase (generate and the render worker load it alike)."""
+    from .flux_model import load_flux_base
+
+    base = load_flux_base(base_model, dtype=compute.dtype, device=compute.device)
+    base.pipeline.set_progress_bar_config(disable=True)
+    emit("stage", name="load_base_model", message=base_model)
+    return base
+
+
+def flux_prompt_inputs(base, batch: GenerateBatch) -> dict:
+    """The plain prompt (Flux has no negative prompt or emphasis here), with the variant's T5 length."""
+    return {"prompt": batch.prompt, "max_sequence_length": FLUX_MAX_SEQUENCE_LENGTH[base.variant]}
 
 
 def render_batch(pipe, inputs: dict, generators: list[torch.Generator], device: str, **settings) -> list:

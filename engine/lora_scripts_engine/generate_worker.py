@@ -9,7 +9,11 @@ worker then waits for the next; EOF on stdin ends it. A failure of one job (a ba
 end the worker: the base model stays loaded for the next job.
 
 The base model is loaded again only when a job names another one; a LoRA file is loaded once per base model and
-then only switched on and off (`stage` events `load_base_model` / `load_lora` let the caller count both)."""
+then only switched on and off (`stage` events `load_base_model` / `load_lora` let the caller count both).
+
+A Flux base (a diffusers FluxPipeline folder, `base_model_facts.family == "flux"`) renders as `generate` renders it
+(generate.generate_flux_batches): the folder's own FlowMatchEuler scheduler (the job's SD scheduler is not used),
+`cfg_scale` as dev's guidance, the plain prompt only; its LoRAs switch through the same adapters."""
 
 from __future__ import annotations
 
@@ -26,7 +30,15 @@ import diffusers
 import torch
 
 from .device import Compute
-from .generate import activate_loras, load_pipeline, prompt_inputs, render_batch, save_png
+from .generate import (
+    activate_loras,
+    flux_prompt_inputs,
+    load_flux_pipeline,
+    load_pipeline,
+    prompt_inputs,
+    render_batch,
+    save_png,
+)
 from .protocol import EngineFailure, emit, log
 from .request import BaseModelFacts, GenerateBatch, GenerateWorkerOptions, parse_fields
 
@@ -55,10 +67,11 @@ class JobCancelled(Exception):
 class LoadedBase:
     """The base model in memory and the LoRA adapters loaded into its pipeline."""
 
-    def __init__(self, path: str, base, pipe):
+    def __init__(self, path: str, base, pipe, flux: bool = False):
         self.path = path
-        self.base = base
+        self.base = base  # models.BaseModel (SD) or flux_model.FluxBase
         self.pipe = pipe
+        self.flux = flux
         self.adapters: dict[str, str] = {}  # LoRA file → adapter name
         self.active: tuple | None = None  # the LoRAs and weights set last: the same again needs no set_adapters
 
@@ -138,8 +151,7 @@ def read_lines(stdin, jobs: queue.Queue, cancelled: set[str]) -> None:
 def render_job(job: WorkerJob, loaded: LoadedBase | None, out_dir: str, compute: Compute, is_cancelled) -> LoadedBase:
     """Renders one job's images with the base model (loaded again only when the job names another one)."""
     if loaded is None or loaded.path != job.base_model:
-        base, pipe = load_pipeline(job.base_model, compute, job.base_model_facts)
-        loaded = LoadedBase(job.base_model, base, pipe)
+        loaded = load_base(job, compute)
     batch = job.batch
     pipe = loaded.pipe
     wanted = tuple((lora.path, lora.te_weight, lora.unet_weight) for lora in batch.loras)
@@ -147,9 +159,13 @@ def render_job(job: WorkerJob, loaded: LoadedBase | None, out_dir: str, compute:
         # peft's set_adapters walks every LoRA layer (about 0.8 s on the demo model, CPU): only when they change.
         activate_loras(pipe, batch.loras, loaded.adapters)
         loaded.active = wanted
-    pipe.scheduler = getattr(diffusers, batch.scheduler.class_name).from_config(
-        loaded.base.sampling_scheduler.config, **batch.scheduler.config
-    )
+    if loaded.flux:
+        inputs = flux_prompt_inputs(loaded.base, batch)
+    else:
+        pipe.scheduler = getattr(diffusers, batch.scheduler.class_name).from_config(
+            loaded.base.sampling_scheduler.config, **batch.scheduler.config
+        )
+        inputs = prompt_inputs(pipe, batch)
     # As `generate` renders: on the CPU one pipeline call per image (image k is exactly the picture its seed makes
     # alone), on a GPU one call for the job (generate.render_batch says why). Each call starts again at step 0.
     calls = len(batch.seeds) if compute.device == "cpu" else 1
@@ -166,7 +182,7 @@ def render_job(job: WorkerJob, loaded: LoadedBase | None, out_dir: str, compute:
     started = time.monotonic()
     images = render_batch(
         pipe,
-        prompt_inputs(pipe, batch),
+        inputs,
         [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds],
         compute.device,
         num_inference_steps=batch.steps,
@@ -179,3 +195,12 @@ def render_job(job: WorkerJob, loaded: LoadedBase | None, out_dir: str, compute:
     log(f"worker: job {job.job}: {len(files)} images in {time.monotonic() - started:.2f} s")
     emit("job_done", job=job.job, files=files, cancelled=False)
     return loaded
+
+
+def load_base(job: WorkerJob, compute: Compute) -> LoadedBase:
+    """The job's base model, loaded as `generate` loads it (a Flux folder through generate.load_flux_pipeline)."""
+    if job.base_model_facts.family == "flux":
+        flux = load_flux_pipeline(job.base_model, compute)
+        return LoadedBase(job.base_model, flux, flux.pipeline, flux=True)
+    base, pipe = load_pipeline(job.base_model, compute, job.base_model_facts)
+    return LoadedBase(job.base_model, base, pipe)

@@ -19,9 +19,9 @@ export interface CoverPlan {
 
 /** A style without a template: its trigger words, then the caller's prompt (or the title when there is none). */
 export const DEFAULT_PROMPT_TEMPLATE = '{trigger_words}, {prompt}';
-// Cover defaults: WebUI's own (20 steps of Euler a at CFG 7), which every style's samples are made with too.
-const COVER_STEPS = 20;
-const COVER_CFG_SCALE = 7;
+// Cover defaults: Euler a, and the render worker's steps and CFG for the base model's family (generate/
+// sampling-defaults.ts: WebUI's 20 steps at CFG 7 on SD, which every style's samples are made with too; Flux dev's
+// 28 steps at guidance 3.5, schnell's 4).
 const COVER_SAMPLER = 'Euler a';
 /** Bump when what a cache entry holds changes, so old entries are not read as new ones. */
 const CACHE_FORMAT = 1;
@@ -52,8 +52,8 @@ export function planCovers(request: CoverRequest, style: ResolvedStyle, paths: P
     prompt: text,
     negative_prompt: '',
     seeds: Array.from({ length: request.n }, (_, i) => (first + i) % 2 ** 32),
-    steps: COVER_STEPS,
-    cfg_scale: COVER_CFG_SCALE,
+    steps: null,
+    cfg_scale: null,
     width,
     height,
     sampler: COVER_SAMPLER,

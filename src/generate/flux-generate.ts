@@ -1,30 +1,15 @@
-// What `generate` does differently on a Flux.1 base: its own step and guidance defaults (dev is guidance-distilled:
-// `--cfg-scale` is the guidance value the transformer is told; schnell takes none and wants about 4 steps), one
+// What `generate` does differently on a Flux.1 base: its own step and guidance defaults (sampling-defaults.ts; dev is
+// guidance-distilled: `--cfg-scale` is the guidance value the transformer is told; schnell takes none), one
 // sampler (FlowMatchEuler, the base model's own), and kohya-named Flux LoRAs converted to diffusers names for the
 // engine (diffusers' own kohya reader assumes the full 3072 width; flux-keys.ts reads any size).
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { FluxVariant } from '../checkpoint/index.js';
 import { UsageError } from '../errors.js';
 import { detectFluxLora, fluxKohyaToPeft } from '../lora/flux-keys.js';
 import { readSafetensors, writeSafetensorsAtomic } from '../lora/safetensors-file.js';
 
-export interface SamplingDefaults {
-  steps: number;
-  cfgScale: number;
-}
-
-/** Stable Diffusion: WebUI's defaults. Flux: FluxPipeline's (28 steps, guidance 3.5) and schnell's 4 steps. */
-const SAMPLING_DEFAULTS: Record<FluxVariant | 'sd', SamplingDefaults> = {
-  sd: { steps: 20, cfgScale: 7 },
-  dev: { steps: 28, cfgScale: 3.5 },
-  schnell: { steps: 4, cfgScale: 0 },
-};
-
-/** `fluxVariant`: the base model's, or undefined for Stable Diffusion. */
-export function samplingDefaults(fluxVariant: FluxVariant | undefined): SamplingDefaults {
-  return SAMPLING_DEFAULTS[fluxVariant ?? 'sd'];
-}
+/** The defaults table lives in sampling-defaults.ts (shared with the studio); re-exported for older importers. */
+export { samplingDefaults } from './sampling-defaults.js';
 
 /** Flux samples with its scheduler only (FlowMatchEulerDiscreteScheduler): WebUI's name for it. */
 export const FLUX_SAMPLER = 'Euler';

@@ -31,3 +31,7 @@ export { pickLora, type LoraCandidate } from './lora-names.js';
 export { imageFileNames } from './plan.js';
 /** `await engineLoraFile('out/x.safetensors', stagingDir, 0)`: the file itself, or a kohya LoHa/DoRA's peft copy for the engine. */
 export { engineLoraFile } from './lycoris-for-engine.js';
+/** `samplingSettings('dev', {steps: null, cfgScale: null})` → `{steps: 28, cfgScale: 3.5}`: the defaults by family. */
+export { samplingDefaults, samplingSettings, type SamplingDefaults } from './sampling-defaults.js';
+/** Flux's own sampler name, and the one-line refusal of a Flux transformer file without its components. */
+export { FLUX_SAMPLER, refuseFluxTransformerFile } from './flux-generate.js';

@@ -8,7 +8,7 @@ import { isEngineReady, runEngine, setupEngine, type EngineEvent, type Env } fro
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { TOOL_VERSION } from '../version.js';
-import { FLUX_SAMPLER, refuseFluxTransformerFile, samplingDefaults } from './flux-generate.js';
+import { FLUX_SAMPLER, refuseFluxTransformerFile } from './flux-generate.js';
 import { withEngineLoraFiles } from './lycoris-for-engine.js';
 import { findLora, loraShortHash, readLoraTrainingFacts, baseModelSha256 } from './lora-files.js';
 import { imageFileNames, planGeneration, type BaseModelFacts, type ResolvedLora } from './plan.js';
@@ -20,6 +20,7 @@ import {
   type LoraHash,
 } from './png-parameters.js';
 import { parseNegativePrompt, parsePrompt, type LoraReference, type WeightedSegment } from './prompt.js';
+import { samplingSettings } from './sampling-defaults.js';
 import { chooseScheduler } from './samplers.js';
 
 /** A LoRA given as a file (`--lora FILE:WEIGHT`) rather than by name in the prompt. */
@@ -94,7 +95,7 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
   const base = await baseModelOf(options.baseModel, allLoras, options.note);
   const isFlux = base.engineFacts.family === 'flux';
   const scheduler = isFlux ? chooseScheduler(FLUX_SAMPLER) : chooseScheduler(options.sampler, options.scheduleType);
-  const defaults = samplingDefaults(base.fluxVariant);
+  const sampling = samplingSettings(base.fluxVariant, { steps: options.steps, cfgScale: options.cfgScale });
   const facts = allLoras.length > 0 ? readLoraTrainingFacts(allLoras[0]!.path) : null;
   const sizePx = facts?.resolutionPx ?? DEFAULT_SIZE_PX;
   if (options.width === null || options.height === null) {
@@ -114,8 +115,8 @@ export async function runGeneration(options: GenerateOptions): Promise<Generatio
     encoderNegativePrompt: negative.text,
     encoderNegativeSegments: negative.segments,
     scheduler,
-    steps: options.steps ?? defaults.steps,
-    cfgScale: options.cfgScale ?? defaults.cfgScale,
+    steps: sampling.steps,
+    cfgScale: sampling.cfgScale,
     seed,
     width: options.width ?? sizePx,
     height: options.height ?? sizePx,

@@ -19,7 +19,14 @@ import {
   type EngineEvent,
 } from '../engine/index.js';
 import { EngineError, InterruptedError, type LoraScriptsError, UsageError } from '../errors.js';
-import { baseModelSha256, engineLoraFile, loraShortHash, PARAMETERS_KEY, withPngText } from '../generate/index.js';
+import {
+  baseModelSha256,
+  engineLoraFile,
+  loraShortHash,
+  PARAMETERS_KEY,
+  refuseFluxTransformerFile,
+  withPngText,
+} from '../generate/index.js';
 import { TOOL_VERSION } from '../version.js';
 import { type BaseModelRecord, planRender, type PlannedRender } from './plan.js';
 import type { RenderedImage, RenderProgress, RenderRequest, RenderWorker, RenderWorkerStats } from './types.js';
@@ -83,8 +90,10 @@ class WorkerProcess implements RenderWorker {
     const base = await this.baseModel(request.base_model);
     const hashes = request.loras.map((lora) => loraShortHash(lora.path));
     const id = String(this.nextId++);
-    const enginePaths = await Promise.all(request.loras.map((lora) => this.engineLoraPath(lora.path)));
+    const flux = base.engineFacts.family === 'flux';
+    const enginePaths = await Promise.all(request.loras.map((lora) => this.engineLoraPath(lora.path, flux)));
     const plan = planRender(request, id, base, hashes, `lora-scripts-${TOOL_VERSION}`, enginePaths);
+    for (const note of plan.notes) this.options.onLog?.(`note: render ${id}: ${note}\n`);
     workerJobSchema.parse(plan.job); // a job the engine would refuse is our bug, caught before it is sent
     if (signal?.aborted) throw cancelledError();
     return new Promise<RenderedImage[]>((resolve, reject) => {
@@ -122,17 +131,14 @@ class WorkerProcess implements RenderWorker {
     let record = this.baseModels.get(key);
     if (!record) {
       const verdict = checkBaseModel(path, { culprit: path, loraHint: 'give a base model checkpoint, not a LoRA' });
-      if (verdict.family === 'flux')
-        throw new UsageError("is a Flux base model; the studio's render worker renders Stable Diffusion models only", {
-          code: 'flux_unsupported',
-          culprit: path,
-          hint: 'render it with `lora-scripts generate --base-model FOLDER` (docs/formats/flux.md §7)',
-        });
+      // As `generate`: a Flux diffusers folder renders; a transformer file alone has no VAE or text encoders.
+      if (verdict.family === 'flux' && verdict.layout === 'single-file') refuseFluxTransformerFile(path);
       record = baseModelSha256(path).then((sha256) => ({
         path,
         sha256,
         name: basename(path, extname(path)),
         engineFacts: engineFacts(verdict),
+        ...(verdict.fluxVariant ? { fluxVariant: verdict.fluxVariant } : {}),
       }));
       this.baseModels.set(key, record);
       record.catch(() => this.baseModels.delete(key));
@@ -141,18 +147,19 @@ class WorkerProcess implements RenderWorker {
   }
 
   /**
-   * What the engine loads for a LoRA, as `generate` does: the file itself, or, for a kohya-key LoHa/DoRA (what
-   * training writes for A1111), its peft copy; converted once per file version, so the engine's cache of loaded
-   * LoRAs (by path) keeps working. A LoKr stays as it is and the engine refuses it with generate's hint.
+   * What the engine loads for a LoRA, as `generate` does (engineLoraFile): the file itself, or, for a kohya-key
+   * LoHa/DoRA (what training writes for A1111), its peft copy, or, on a Flux base, a kohya-named Flux LoRA's
+   * diffusers-named copy; converted once per file version, so the engine's cache of loaded LoRAs (by path) keeps
+   * working. A LoKr stays as it is and the engine refuses it with generate's hint.
    */
-  private engineLoraPath(path: string): Promise<string> {
+  private engineLoraPath(path: string, flux: boolean): Promise<string> {
     const stat = statSync(path, { throwIfNoEntry: false });
     if (!stat) return Promise.resolve(path); // the engine names the missing file
-    const key = `${path}\0${stat.size}\0${stat.mtimeMs}`;
+    const key = `${path}\0${stat.size}\0${stat.mtimeMs}\0${flux}`;
     let file = this.engineLoras.get(key);
     if (!file) {
       this.stagingDir ??= mkdtempSync(join(tmpdir(), 'lora-scripts-render-loras-'));
-      file = engineLoraFile(path, this.stagingDir, this.nextStaged++);
+      file = engineLoraFile(path, this.stagingDir, this.nextStaged++, flux);
       this.engineLoras.set(key, file);
       file.catch(() => this.engineLoras.delete(key));
     }

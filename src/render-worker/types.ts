@@ -14,16 +14,19 @@ export interface RenderLora {
 export interface RenderRequest {
   /** A single-file checkpoint or diffusers folder. */
   base_model: string;
-  /** WebUI syntax: `(word:1.2)` emphasis; `<lora:…>` tags are taken out (the LoRAs applied are `loras`). */
+  /** WebUI syntax: `(word:1.2)` emphasis (not on Flux); `<lora:…>` tags are taken out (the LoRAs applied are `loras`). */
   prompt: string;
+  /** Ignored on a Flux base, which has none (the worker notes it in its log). */
   negative_prompt: string;
   /** One image per seed, in order. */
   seeds: number[];
-  steps: number;
-  cfg_scale: number;
+  /** null or left out: the base model family's default (generate/sampling-defaults.ts: SD 20, Flux dev 28, schnell 4). */
+  steps?: number | null;
+  /** Flux dev: the guidance value. null or left out: the family's default (SD 7, Flux dev 3.5). */
+  cfg_scale?: number | null;
   width: number;
   height: number;
-  /** A WebUI sampler name: `Euler a`, `DPM++ 2M`, `DPM++ 2M Karras`… (generate/samplers.ts). */
+  /** A WebUI sampler name: `Euler a`, `DPM++ 2M`, `DPM++ 2M Karras`… (generate/samplers.ts); Flux: not used (its own Euler). */
   sampler: string;
   loras: RenderLora[];
 }

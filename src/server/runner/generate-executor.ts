@@ -5,7 +5,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../../engine/index.js';
 import { ConfigError, InterruptedError } from '../../errors.js';
-import { readLoraTrainingFacts, renderStrengths, runGeneration, writeStrengthGrid } from '../../generate/index.js';
+import {
+  readLoraTrainingFacts,
+  renderStrengths,
+  runGeneration,
+  samplingDefaults,
+  writeStrengthGrid,
+} from '../../generate/index.js';
 import { libraryLoraLookup } from '../../library/index.js';
 import type { DatabaseLocation } from '../../store/index.js';
 import {
@@ -21,8 +27,8 @@ import type { JobExecution, JobExecutor } from './job-runner.js';
 export const GENERATE_ROOT = 'outputs/generate';
 /** The grid image beside the cells it is made of. */
 export const GRID_FILE = 'grid.png';
-/** `generate`'s defaults (the CLI's, src/cli/commands/generate.ts). */
-const DEFAULTS = { steps: 20, cfgScale: 7, sampler: 'Euler a', scheduleType: 'Automatic', sizePx: 512 };
+/** `generate`'s defaults (the CLI's, src/cli/commands/generate.ts); steps and CFG by family: sampling-defaults.ts. */
+const DEFAULTS = { sampler: 'Euler a', scheduleType: 'Automatic', sizePx: 512 };
 /** The grid's cells are at most this big, so a grid of 512 px renders stays a page wide. */
 const MAX_CELL_PX = 256;
 const SEED_RANGE = 2 ** 32;
@@ -106,8 +112,9 @@ async function strengthGrid(run: GenerateRun, { signal, log, progress }: JobExec
     seeds,
     strengths,
     sizePx,
-    steps: config.steps ?? DEFAULTS.steps,
-    guidanceScale: config.cfg_scale ?? DEFAULTS.cfgScale,
+    // The strength grid renders Stable Diffusion bases only (engine render_strengths): SD's defaults.
+    steps: config.steps ?? samplingDefaults(undefined).steps,
+    guidanceScale: config.cfg_scale ?? samplingDefaults(undefined).cfgScale,
     outDir: run.outDir,
     env: run.env,
     verbose: false,
@@ -142,8 +149,9 @@ async function images(run: GenerateRun, { signal, log, progress }: JobExecution)
       libraryLoras: libraryLoraLookup(run.workspace, run.database),
       baseModel: run.baseModel,
       seed,
-      steps: config.steps ?? DEFAULTS.steps,
-      cfgScale: config.cfg_scale ?? DEFAULTS.cfgScale,
+      // null: the base model family's default, as the CLI (SD 20 steps at CFG 7; Flux dev 28 at guidance 3.5).
+      steps: config.steps ?? null,
+      cfgScale: config.cfg_scale ?? null,
       sampler: config.sampler ?? DEFAULTS.sampler,
       scheduleType: DEFAULTS.scheduleType,
       width: config.width ?? null,
