@@ -7,11 +7,15 @@ the middle, where the velocity is hardest to guess) and shifted toward noise for
 schedule is. dev also takes a guidance value (it was distilled from classifier-free guidance); schnell takes none.
 T5 and CLIP stay frozen and each distinct caption is encoded once. docs/formats/flux.md has the sources.
 
-Not here yet (train.py has them for SD): resume, several processes, validation, sample images, init_lora.
+States and `resume` work as train.py's (training_state.py): LoRA weights, optimizer, scheduler, data position and
+every RNG (σ and noise draws included), so a resumed run ends with the LoRA an uninterrupted one does.
+
+Not here yet (train.py has them for SD): several processes, validation, sample images, init_lora.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -35,7 +39,8 @@ from .latent_cache import LatentCache
 from .lora_files import SAVE_DTYPES, WEIGHT_NAME, adapter_metadata, adapter_state
 from .protocol import EngineFailure, emit
 from .speed import make_optimizer
-from .train import StopFlag, TrainingLog, optimizer_step
+from .train import StopFlag, TrainingLog, kill_for_test, optimizer_step, resume_from, state_parts
+from .training_state import Position, save_state
 
 # `target_modules` presets for Flux, as diffusers module-name suffixes. Double blocks: image and text streams each
 # have q/k/v/out and an MLP; single blocks: q/k/v, the MLP input (`proj_mlp`) and one output (`proj_out`) for both.
@@ -193,7 +198,7 @@ def save_flux_lora(base: FluxBase, path: str, save_precision: str) -> str:
 def train_flux(request, compute: Compute, settings: FluxSettings | None = None, base: FluxBase | None = None) -> None:
     """`request`: a TrainRequest (config + manifest); `settings`: the Flux keys (default: read from the config);
     `base`: an already loaded model (tests), else `config.base_model` is loaded."""
-    config = request.config
+    config, run = request.config, request.options
     settings = settings or flux_settings(config)
     stop = StopFlag()
     torch.manual_seed(config.seed)
@@ -282,14 +287,30 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
     started_at = time.time()
     base.transformer.train()
 
-    # 5. The loop: one optimizer step per `gradient_accumulation_steps` batches.
-    step, epoch = 0, 0
+    # 5. Resume (train.py's): weights, optimizer, scheduler, position and every RNG as they were at the state. A state
+    #    at the last step was killed in its ending (6), which is all that is left to do.
+    position = Position()
+    if config.resume:
+        position, _ = resume_from(config.resume, total_steps, params, optimizer, lr_scheduler, None, logs, rng)
+    is_finished_state = bool(config.resume) and position.step == total_steps
+
+    def save_training_state(at: Position) -> None:
+        if config.save_state_limit > 0:
+            parts = state_parts(params, optimizer, lr_scheduler, None, logs, rng, None)
+            save_state(config.output_dir, at, parts, dataclasses.asdict(run.state_fingerprint), config.save_state_limit)
+
+    # 6. The loop: one optimizer step per `gradient_accumulation_steps` batches.
+    step, epoch = position.step, max(0, position.epoch - 1)
+    first_step = step
+    last_state_at = time.monotonic()  # a timed state bounds what a SIGKILL loses when `save_steps` is 0
     while step < total_steps and not stop.is_set:
         epoch += 1
         micro_batches = batches(
             epoch_order(examples, epoch, config.seed), config.batch_size, epoch, config.seed, resolution
         )
         for index, batch in enumerate(micro_batches):
+            if epoch == position.epoch and index < position.batches_done:
+                continue  # consumed before the state was saved
             started = time.perf_counter()
             captions = [apply_caption_rules(e.caption, rules, rng) for e in batch]
             scaled, _, _ = latents.batch(batch, config, resolution, rng)
@@ -326,23 +347,40 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
                 step_ms=step_ms,
             )
             is_final = step >= total_steps or stop.is_set
-            if config.save_steps and step % config.save_steps == 0 and not is_final:
+            position = Position(step, epoch, index + 1)
+            is_save_step = bool(config.save_steps) and step % config.save_steps == 0 and not is_final
+            if is_save_step:
                 path = os.path.join(config.output_dir, "checkpoints", f"step-{step:08d}", WEIGHT_NAME)
                 save_flux_lora(base, path, config.save_precision)
                 emit("checkpoint", step=step, epoch=epoch, path=path, is_final=False)
+            is_state_due = (
+                bool(config.save_state_every_minutes)
+                and time.monotonic() - last_state_at >= config.save_state_every_minutes * 60
+            )
+            if (is_save_step or is_state_due) and not is_final:
+                save_training_state(position)  # last: everything this step did is in it
+                last_state_at = time.monotonic()
             if is_final:
                 break
 
-    # 6. The final LoRA (also after Ctrl-C: nothing trained is lost).
-    if step == 0:
-        raise EngineFailure("interrupted", "stopped before the first training step; nothing was saved", culprit="train")
+    # 7. The final LoRA and state (also after Ctrl-C: nothing trained is lost, and `resume` goes on from here). A
+    #    finished state writes the final LoRA again from its weights (the same bytes) and keeps itself as it is.
+    if step == first_step and not is_finished_state:
+        raise EngineFailure(
+            "interrupted", "stopped before the first training step; nothing new was saved", culprit="train"
+        )
+    epoch = position.epoch  # the loop's, or the finished state's (the loop did not run)
     if not all(bool(torch.isfinite(p).all()) for p in params):
         raise EngineFailure(
             "loss_not_finite", f"the LoRA weights became non-finite by step {step}", culprit="learning_rate"
         )
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
     save_flux_lora(base, final_path, config.save_precision)
+    kill_for_test(run.test_kill_at, "lora_file")
     emit("checkpoint", step=step, epoch=epoch, path=final_path, is_final=True)
+    if not is_finished_state:
+        save_training_state(position)
+    kill_for_test(run.test_kill_at, "state")
     logs.close()
     emit(
         "done",

@@ -268,15 +268,7 @@ def train(request: TrainRequest, compute: Compute) -> None:
 
     def save_training_state(at: Position) -> None:
         if config.save_state_limit > 0 and ranks.is_main:
-            parts = {
-                "params": [p.detach().cpu() for p in params],
-                "optimizer": optimizer.state_dict(),
-                "scheduler": lr_scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler else None,
-                "smoothed_loss": logs.smoothed,
-                "rng": capture_rng(rng),
-                "ema": ema.state_dict() if ema else None,
-            }
+            parts = state_parts(params, optimizer, lr_scheduler, scaler, logs, rng, ema)
             save_state(config.output_dir, at, parts, dataclasses.asdict(run.state_fingerprint), config.save_state_limit)
 
     # 6. The loop: one optimizer step per `gradient_accumulation_steps` batches.
@@ -431,6 +423,19 @@ def kill_for_test(kill_at: str | None, point: str) -> None:
     """Tests only: SIGKILL at a named point of the ending, to prove `resume` completes a run cut off there."""
     if kill_at == point:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def state_parts(params, optimizer, lr_scheduler, scaler, logs, rng, ema) -> dict:
+    """What a training state holds beside its position; resume_from restores each part."""
+    return {
+        "params": [p.detach().cpu() for p in params],
+        "optimizer": optimizer.state_dict(),
+        "scheduler": lr_scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler else None,
+        "smoothed_loss": logs.smoothed,
+        "rng": capture_rng(rng),
+        "ema": ema.state_dict() if ema else None,
+    }
 
 
 def resume_from(

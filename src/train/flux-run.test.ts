@@ -39,6 +39,7 @@ describe('checkFluxRun', () => {
   it('accepts a plain LoRA run on a Flux folder, and on a transformer file with flux_components', () => {
     expect(() => checkFluxRun(config(), folder, 1)).not.toThrow();
     expect(() => checkFluxRun(config('flux_components: components'), transformerFile, 1)).not.toThrow();
+    expect(() => checkFluxRun(config('resume: latest'), folder, 1)).not.toThrow(); // train_flux saves states
   });
 
   it('refuses a transformer file without flux_components, naming the key and the folder it wants', () => {
@@ -51,7 +52,6 @@ describe('checkFluxRun', () => {
     ['network_type', 'network_type: loha'],
     ['train_text_encoder', 'train_text_encoder: true'],
     ['init_lora', 'init_lora: parent.safetensors'],
-    ['resume', 'resume: latest'],
     ['reg_data_dir', 'reg_data_dir: class'],
     ['masked_loss', 'masked_loss: true'],
   ])('refuses `%s`, which train_flux does not do', (key, yaml) => {

@@ -46,12 +46,6 @@ const FLUX_LIMITS: readonly FluxLimit[] = [
     why: 'masked loss is not implemented for Flux',
     hint: 'set `masked_loss: false`',
   },
-  {
-    key: 'resume',
-    isRefused: (config) => config.resume !== null,
-    why: 'Flux runs save no training state to resume from',
-    hint: 'remove `resume` (or `--resume`) and train again',
-  },
 ];
 
 /**
