@@ -82,8 +82,11 @@ export const generateJobConfigSchema = z
     seeds: z.array(z.int().min(0).max(SEED_MAX)).min(1).max(MAX_SEEDS).optional(),
     /** Default: the base model the LoRA was trained on, when it is in the workspace. */
     base_model: workspacePath().optional(),
+    /** Default: the base model family's (generate/sampling-defaults.ts: SD 20, Flux dev 28, schnell 4). */
     steps: z.int().min(1).max(150).optional(),
+    /** Flux dev: the guidance value. Default: the family's (SD 7, Flux dev 3.5). */
     cfg_scale: z.number().min(0).max(30).optional(),
+    /** Not used on Flux (its own Euler). */
     sampler: z.string().min(1).optional(),
     width: sizePx().optional(),
     height: sizePx().optional(),
