@@ -72,21 +72,31 @@ def generate(options: GenerateOptions, compute: Compute) -> None:
         generate_flux_batches(options, compute)
         return
     base, pipe = load_pipeline(options.base_model, compute, options.base_model_facts)
+
+    def sd_inputs(batch) -> dict:
+        pipe.scheduler = getattr(diffusers, batch.scheduler.class_name).from_config(
+            base.sampling_scheduler.config, **batch.scheduler.config
+        )
+        return prompt_inputs(pipe, batch)
+
+    render_batches(pipe, options, compute, sd_inputs)
+
+
+def render_batches(pipe, options: GenerateOptions, compute: Compute, inputs_of) -> None:
+    """Each batch with its LoRAs switched on, written as its PNG files; `inputs_of(batch)` sets up what the family
+    needs (SD: the sampler) and returns the pipeline's prompt inputs."""
     os.makedirs(options.out_dir, exist_ok=True)
     adapters: dict[str, str] = {}  # LoRA file → adapter name
     files = []
     for batch in options.batches:
         activate_loras(pipe, batch.loras, adapters)
-        scheduler = batch.scheduler
-        pipe.scheduler = getattr(diffusers, scheduler.class_name).from_config(
-            base.sampling_scheduler.config, **scheduler.config
-        )
+        inputs = inputs_of(batch)
         # One generator per image, seeded like WebUI (seed, seed+1, …): image k of a batch is the same picture
         # as a single image made with its own seed.
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
         images = render_batch(
             pipe,
-            prompt_inputs(pipe, batch),
+            inputs,
             generators,
             compute.device,
             num_inference_steps=batch.steps,
@@ -109,27 +119,7 @@ def generate_flux_batches(options: GenerateOptions, compute: Compute) -> None:
     `cfg_scale` is dev's guidance input (schnell has none); Flux has no negative prompt and no emphasis weights, so
     the plain prompt is encoded, T5 and CLIP both."""
     base = load_flux_pipeline(options.base_model, compute)
-    pipe = base.pipeline
-    os.makedirs(options.out_dir, exist_ok=True)
-    adapters: dict[str, str] = {}
-    files = []
-    for batch in options.batches:
-        activate_loras(pipe, batch.loras, adapters)
-        generators = [torch.Generator("cpu").manual_seed(seed) for seed in batch.seeds]
-        images = render_batch(
-            pipe,
-            flux_prompt_inputs(base, batch),
-            generators,
-            compute.device,
-            num_inference_steps=batch.steps,
-            guidance_scale=batch.cfg_scale,
-            width=batch.width,
-            height=batch.height,
-        )
-        for image, name in zip(images, batch.files):
-            files.append(save_png(image, os.path.join(options.out_dir, name)))
-            emit("sample", step=len(files), prompt=batch.prompt, path=files[-1])
-    emit("done", files=files)
+    render_batches(base.pipeline, options, compute, lambda batch: flux_prompt_inputs(base, batch))
 
 
 def load_flux_pipeline(base_model: str, compute: Compute):
