@@ -39,7 +39,7 @@ from .latent_cache import LatentCache
 from .lora_files import SAVE_DTYPES, WEIGHT_NAME, adapter_metadata, adapter_state
 from .protocol import EngineFailure, emit
 from .speed import make_optimizer
-from .train import StopFlag, TrainingLog, kill_for_test, optimizer_step, resume_from, state_parts
+from .train import StopFlag, TrainingLog, kill_for_test, not_finite, optimizer_step, resume_from, state_parts
 from .training_state import Position, save_state
 
 # `target_modules` presets for Flux, as diffusers module-name suffixes. Double blocks: image and text streams each
@@ -293,6 +293,7 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
     if config.resume:
         position, _ = resume_from(config.resume, total_steps, params, optimizer, lr_scheduler, None, logs, rng)
     is_finished_state = bool(config.resume) and position.step == total_steps
+    last_saved = position.step if config.resume else None  # where a failure leaves the last LoRA and state
 
     def save_training_state(at: Position) -> None:
         if config.save_state_limit > 0:
@@ -319,14 +320,11 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
             prompt, pooled, text_ids = encode(captions)
             with torch.autocast(compute.device, dtype=compute.dtype, enabled=compute.dtype != torch.float32):
                 loss = flow_matching_loss(base, x, prompt, pooled, text_ids, settings, shift)
+            if step + 1 == run.test_nan_at_step:
+                loss = loss * float("nan")  # test hook: proves a non-finite loss stops the run keeping what was saved
             value = float(loss.detach())
             if not math.isfinite(value):
-                raise EngineFailure(
-                    "loss_not_finite",
-                    f"the loss became {value} at step {step + 1}; training stopped and nothing was saved",
-                    culprit="learning_rate",
-                    hint="lower `learning_rate` and train again",
-                )
+                raise not_finite(f"the loss became {value} at step {step + 1}", last_saved, config)
             (loss / config.gradient_accumulation_steps).backward()
             if (index + 1) % config.gradient_accumulation_steps and index != len(micro_batches) - 1:
                 continue
@@ -360,6 +358,7 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
             if (is_save_step or is_state_due) and not is_final:
                 save_training_state(position)  # last: everything this step did is in it
                 last_state_at = time.monotonic()
+                last_saved = step if is_save_step else last_saved
             if is_final:
                 break
 
@@ -371,9 +370,7 @@ def train_flux(request, compute: Compute, settings: FluxSettings | None = None, 
         )
     epoch = position.epoch  # the loop's, or the finished state's (the loop did not run)
     if not all(bool(torch.isfinite(p).all()) for p in params):
-        raise EngineFailure(
-            "loss_not_finite", f"the LoRA weights became non-finite by step {step}", culprit="learning_rate"
-        )
+        raise not_finite(f"the LoRA weights became non-finite by step {step}", last_saved, config)
     final_path = os.path.join(config.output_dir, WEIGHT_NAME)
     save_flux_lora(base, final_path, config.save_precision)
     kill_for_test(run.test_kill_at, "lora_file")

@@ -371,3 +371,19 @@ def test_kohya_file_converted_back_loads_in_diffusers_with_the_same_effect(flux_
     assert torch.allclose(outputs["original"], outputs["round_trip"], atol=1e-6)
     with safe_open(str(back), framework="pt") as f:
         assert len(list(f.keys())) == 2 * 34  # every split part back, at its own rank
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_saved_lora_and_state(tmp_path):
+    folder = write_tiny_flux_folder(tmp_path / "tiny-flux-dev", "dev", seed=3)
+    manifest = write_dataset(tmp_path / "data", count=2)
+    out = tmp_path / "out"
+    request = train_request(folder, manifest, out, max_train_steps=3, save_steps=1, batch_size=1)
+    request.options.test_nan_at_step = 2
+    with pytest.raises(EngineFailure) as failure:
+        train_flux(request, CPU, FluxSettings(max_sequence_length=16))
+    assert failure.value.code == "loss_not_finite" and failure.value.culprit == "learning_rate"
+    assert "the loss became nan at step 2" in failure.value.message
+    assert "the LoRA and state saved at step 1 are kept" in failure.value.message
+    assert (out / "checkpoints" / "step-00000001" / "pytorch_lora_weights.safetensors").is_file()
+    assert [p.name for p in (out / "states").iterdir()] == ["step-00000001"]
+    assert not (out / "pytorch_lora_weights.safetensors").exists(), "no final LoRA from a diverged run"
