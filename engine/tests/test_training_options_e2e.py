@@ -1,10 +1,10 @@
 """End to end: each training option of docs/training-options.md, set in a user's YAML, reaches the training step.
 
-Every run trains the shipped demo model for a few steps through the CLI. With the same seed, an option that is on
-must change the trained LoRA against the same run without it, and where it is cheap to see, change it the way the
-docs say: a block at learning-rate multiplier 0 stays untrained, a block rank is the rank of that block's layers,
-the saved LoRA is the EMA average (and a resumed EMA run equals an uninterrupted one), Min-SNR lowers the first
-step's loss.
+Every run trains the shipped demo model for two steps through the CLI; tests that read the same settings share one
+run. With the same seed, an option that is on must change the trained LoRA against the same run without it, and
+where it is cheap to see, change it the way the docs say: a block at learning-rate multiplier 0 stays untrained, a
+block rank is the rank of that block's layers, the saved LoRA is the EMA average (and a resumed EMA run equals an
+uninterrupted one), Min-SNR lowers the first step's loss.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_MODEL = REPO / "models" / "demo-sd1.safetensors"
-STEPS = 4  # 4 pictures, batch 2, 2 epochs
+STEPS = 2  # 4 pictures, batch 2, 1 epoch: each option acts from the first step on
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -54,7 +54,7 @@ def write_config(root: Path, name: str, **overrides) -> Path:
         "lora_rank": 4,
         "target_modules": "attention",
         "batch_size": 2,
-        "epochs": 2,
+        "epochs": 1,
         "learning_rate": 1e-3,
         "seed": 7,
         "save_precision": "fp32",
@@ -138,7 +138,13 @@ def test_each_option_changes_the_trained_lora(root, plain, option):
 
 
 def test_multires_noise_discount_reaches_the_noise(root):
-    strong = train(root, "multires-0.3", multires_noise_iterations=6, multires_noise_discount=0.3)
+    # The 0.3 run is the one test_each_option_changes_the_trained_lora trains.
+    strong = trained_once(
+        root,
+        "multires_noise_iterations=6-multires_noise_discount=0.3",
+        multires_noise_iterations=6,
+        multires_noise_discount=0.3,
+    )
     weak = train(root, "multires-0.1", multires_noise_iterations=6, multires_noise_discount=0.1)
     assert differs(lora(strong), lora(weak))
 
@@ -172,11 +178,15 @@ def test_prodigy_logs_its_own_step_size(root, plain):
 # ---- EMA --------------------------------------------------------------------------------------
 
 
-def test_ema_saves_the_average_not_the_last_weights(root, plain):
-    out = train(root, "ema", ema_decay=0.9)
-    saved = lora(out)
+@pytest.fixture(scope="module")
+def ema(root) -> Path:
+    return train(root, "ema", ema_decay=0.9)
+
+
+def test_ema_saves_the_average_not_the_last_weights(ema, plain):
+    saved = lora(ema)
     assert differs(saved, lora(plain))
-    state = final_state(out)
+    state = final_state(ema)
     average, raw = state["ema"]["shadow_params"], state["params"]
     assert state["ema"]["optimization_step"] == STEPS
     # Every saved tensor is one of the averaged tensors, and none of the raw ones (they moved away from the average).
@@ -192,23 +202,27 @@ def test_ema_saves_the_average_not_the_last_weights(root, plain):
         assert torch.equal(r, p)
 
 
-def test_ema_resume_is_exact(root):
-    straight = train(root, "ema-straight", ema_decay=0.9)
+def test_ema_resume_is_exact(root, ema):
     half = train(root, "ema-resumed", ema_decay=0.9, max_train_steps=STEPS // 2)
     assert (half / "states" / f"step-{STEPS // 2:08d}" / "state.json").exists()
     resumed = cli(
         "train", "--config", str(write_config(root, "ema-resumed", ema_decay=0.9)), "--resume", "latest", cwd=root
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert_same_lora(lora(root / "ema-resumed"), lora(straight))
+    assert_same_lora(lora(root / "ema-resumed"), lora(ema))
 
 
 # ---- per-block learning rates and ranks -------------------------------------------------------
 
 
-def test_block_lr_zero_leaves_that_block_untrained(root, plain):
-    out = train(root, "block-lr", unet_block_lr=["mid_block=0", "up_blocks.1=0.5"])
-    trained, base = lora(out), lora(plain)
+@pytest.fixture(scope="module")
+def per_block(root) -> Path:
+    """One run for both per-block options: each test reads its own option's effect (B at zero, the A matrices' rank)."""
+    return train(root, "per-block", unet_block_lr=["mid_block=0", "up_blocks.1=0.5"], unet_block_rank=["mid_block=2"])
+
+
+def test_block_lr_zero_leaves_that_block_untrained(per_block, plain):
+    trained, base = lora(per_block), lora(plain)
     mid_up = [k for k in trained if ".mid_block." in k and "lora_B" in k]
     assert mid_up, "the demo UNet's mid block has attention layers"
     # gaussian init: B starts at zero; at lr 0 (and so no weight decay) it stays there, while the plain run moved it.
@@ -217,12 +231,11 @@ def test_block_lr_zero_leaves_that_block_untrained(root, plain):
     others = [k for k in trained if k.startswith("unet.down_blocks") and "lora_B" in k]
     assert others and all(trained[k].any() for k in others)  # the blocks not at 0 did learn
     # The reported learning rate is the configured one, whatever the multipliers.
-    assert logged(out, "train/learning_rate")[0] == pytest.approx(1e-3)
+    assert logged(per_block, "train/learning_rate")[0] == pytest.approx(1e-3)
 
 
-def test_block_rank_sets_the_rank_of_that_blocks_layers(root):
-    out = train(root, "block-rank", unet_block_rank=["mid_block=2"])
-    tensors = lora(out)
+def test_block_rank_sets_the_rank_of_that_blocks_layers(per_block):
+    tensors = lora(per_block)
     downs = {k: t for k, t in tensors.items() if k.startswith("unet.") and "lora_A" in k}
     assert {t.shape[0] for k, t in downs.items() if ".mid_block." in k} == {2}
     assert {t.shape[0] for k, t in downs.items() if ".mid_block." not in k} == {4}
