@@ -43,6 +43,8 @@ describe('command flags through the CLI', () => {
   it('shows each flag with what it accepts and its default in --help', () => {
     const help = cli(['make-checkpoint', '--help'], mkdtempSync(join(tmpdir(), 'flags-cache-'))).stdout;
     expect(help).toMatch(/--seed <n> +Random seed \(an integer from 0 to 4294967295; default: 0\)/);
-    expect(help).toMatch(/--family <family> +Model family \(one of `sd1`, `sd2`, `sdxl`; default: sd1\)/);
+    expect(help).toMatch(
+      /--family <family> +Model family \(.*\) \(one of `sd1`, `sd2`, `sdxl`, `flux-dev`, `flux-schnell`; default: sd1\)/,
+    );
   });
 });

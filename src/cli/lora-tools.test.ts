@@ -67,9 +67,9 @@ describe('lora-scripts convert', () => {
       'error: convert: `--out <file>` is required',
     );
     const dir = mkdtempSync(join(tmpdir(), 'cli-convert-'));
-    const flux = join(dir, 'flux.safetensors');
+    const sd3 = join(dir, 'sd3.safetensors');
     const header = JSON.stringify({
-      'transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight': {
+      'transformer.joint_blocks.0.x_block.attn.qkv.lora_A.weight': {
         dtype: 'F16',
         shape: [1, 1],
         data_offsets: [0, 2],
@@ -77,11 +77,11 @@ describe('lora-scripts convert', () => {
     });
     const prefix = Buffer.alloc(8);
     prefix.writeBigUInt64LE(BigInt(header.length));
-    writeFileSync(flux, Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(2)]));
-    const result = cli('convert', flux, '--to', 'kohya', '--out', join(dir, 'o.safetensors'));
+    writeFileSync(sd3, Buffer.concat([prefix, Buffer.from(header), Buffer.alloc(2)]));
+    const result = cli('convert', sd3, '--to', 'kohya', '--out', join(dir, 'o.safetensors'));
     expect(result.status).toBe(1);
     expect(result.stderr).toBe(
-      `error: ${flux}: is not a LoRA file this tool knows (key \`transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight\`); only SD 1.x/2.x/SDXL LoRAs with kohya or diffusers keys can be converted\n\nhint: \`lora-scripts inspect\` shows what the file holds\n`,
+      `error: ${sd3}: is not a LoRA file this tool knows (key \`transformer.joint_blocks.0.x_block.attn.qkv.lora_A.weight\`); only SD 1.x/2.x/SDXL and Flux.1 LoRAs with kohya or diffusers keys can be converted\n\nhint: \`lora-scripts inspect\` shows what the file holds\n`,
     );
   });
 });

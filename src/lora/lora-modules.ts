@@ -306,7 +306,7 @@ function unsupported(
   const only =
     format.name === 'lycoris' || format.name === 'diffusers' || format.name === 'comfyui'
       ? 'only LoRA/LoCon modules (down, up, alpha) can be converted'
-      : 'only SD 1.x/2.x/SDXL LoRAs with kohya or diffusers keys can be converted';
+      : 'only SD 1.x/2.x/SDXL and Flux.1 LoRAs with kohya or diffusers keys can be converted';
   return new LoraFileError(`${what}${example ? ` (key \`${example}\`)` : ''}; ${only}`, {
     code: 'unsupported_format',
     culprit: fileName,
