@@ -7,5 +7,9 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 600_000,
     pool: 'forks',
+    // Two files at a time even on a 2-core machine (vitest's default is cores − 1 = 1): most files wait on child
+    // processes, PostgreSQL or Redis, so a second file overlaps that waiting — 28–42 % less wall time at the same
+    // CPU time, measured on the store/queue and lora areas.
+    maxWorkers: 2,
   },
 });
