@@ -228,3 +228,33 @@ def test_sd1_has_one_text_encoder_and_ignores_text_encoder_2_lr(tmp_path):
     kohya = load_file(out / "sd1.safetensors")
     assert prefixes(kohya) == {"lora_unet", "lora_te"}
     assert up_norm(kohya, "lora_te_") > 1e-3
+
+
+def test_kohya_file_uses_sd_scripts_names_and_fuses_in_diffusers_as_the_diffusers_file(work, both):
+    """Both encoders' LoRAs in sd-scripts' names (LDM UNet blocks, te1/te2), loaded by diffusers' own kohya reader:
+    fused, every UNet and encoder weight equals what the diffusers-format file gives."""
+    tensors = load_file(both / "both.safetensors")
+    assert prefixes(tensors) == {"lora_unet", "lora_te1", "lora_te2"}
+    assert any(k.startswith("lora_unet_input_blocks_") for k in tensors)
+    assert not any("down_blocks" in k for k in tensors)
+    assert any(k.startswith("lora_te1_text_model_encoder_layers_0_self_attn_q_proj") for k in tensors)
+    assert any(k.startswith("lora_te2_text_model_encoder_layers_0_self_attn_out_proj") for k in tensors)
+
+    def fused(path: Path):
+        pipe = load_base_model(str(work.base)).pipeline()
+        pipe.load_lora_weights(str(path))
+        pipe.fuse_lora(components=["unet", "text_encoder", "text_encoder_2"])
+        return pipe
+
+    from_kohya, from_diffusers = fused(both / "both.safetensors"), fused(both / "pytorch_lora_weights.safetensors")
+    for component in ("unet", "text_encoder", "text_encoder_2"):
+        a, b = getattr(from_kohya, component).state_dict(), getattr(from_diffusers, component).state_dict()
+        compared = [key for key in b if "lora_" not in key and ".base_layer." in key]
+        assert compared, component
+        for key in compared:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+    base_unet = load_base_model(str(work.base)).unet.state_dict()
+    fused_unet = {
+        k.replace(".base_layer.", "."): v for k, v in from_kohya.unet.state_dict().items() if "lora_" not in k
+    }
+    assert [k for k, v in fused_unet.items() if not torch.equal(v, base_unet[k])], "the kohya file changed no weight"

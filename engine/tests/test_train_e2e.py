@@ -240,52 +240,6 @@ def test_sd1_tensorboard_has_one_scalar_per_step_and_loss_falls(sd1_run):
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10
 
 
-@pytest.fixture(scope="module")
-def sdxl_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sdxl")
-    model = write_checkpoint("sdxl", str(root / "base.safetensors"), seed=0)
-    data = write_dataset(root / "data", count=4)
-    config = root / "sdxl.yaml"
-    config.write_text(
-        f"train_data_dir: {data}\nbase_model: {model}\nlora_rank: 4\ntarget_modules: attention\ntrain_text_encoder: true\nbatch_size: 2\nepochs: 2\nlearning_rate: 1e-3\noutput_dir: {root / 'out' / 'xl_style'}\nsave_precision: fp32\n"
-    )
-    result = run_cli("train", "--config", str(config), cwd=root)
-    assert result.returncode == 0, result.stderr
-    return Path(model), root / "out" / "xl_style"
-
-
-def test_sdxl_kohya_file_uses_sd_scripts_names_and_loads_in_diffusers(sdxl_run):
-    model, out = sdxl_run
-    tensors = load_file(out / "xl_style.safetensors")
-    prefixes = {k.split("_")[0] + "_" + k.split("_")[1] for k in tensors}
-    assert prefixes == {"lora_unet", "lora_te1", "lora_te2"}
-    assert any(k.startswith("lora_unet_input_blocks_") for k in tensors) and not any(
-        "down_blocks" in k for k in tensors
-    )
-    assert any(k.startswith("lora_te1_text_model_encoder_layers_0_self_attn_q_proj") for k in tensors)
-    assert any(k.startswith("lora_te2_text_model_encoder_layers_0_self_attn_out_proj") for k in tensors)
-
-    def fused(path: Path):
-        pipe = load_base_model(str(model)).pipeline()
-        pipe.load_lora_weights(str(path))
-        pipe.fuse_lora(components=["unet", "text_encoder", "text_encoder_2"])
-        return pipe
-
-    from_kohya, from_diffusers = fused(out / "xl_style.safetensors"), fused(out / "pytorch_lora_weights.safetensors")
-    for component in ("unet", "text_encoder", "text_encoder_2"):
-        a, b = getattr(from_kohya, component).state_dict(), getattr(from_diffusers, component).state_dict()
-        compared = [key for key in b if "lora_" not in key and ".base_layer." in key]
-        assert compared, component
-        for key in compared:
-            torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
-    base_unet = load_base_model(str(model)).unet.state_dict()
-    fused_unet = {
-        k.replace(".base_layer.", "."): v for k, v in from_kohya.unet.state_dict().items() if "lora_" not in k
-    }
-    moved = [k for k, v in fused_unet.items() if not torch.equal(v, base_unet[k])]
-    assert moved, "the kohya file changed no UNet weight in diffusers"
-
-
 def test_full_size_sd15_checkpoint_trains_through_the_same_path(tmp_path):
     """Real SD 1.5 layer names, shapes and memory: random fp16 weights (~2 GB), 2 steps at 64 px."""
     model = write_checkpoint("sd1", str(tmp_path / "sd15.safetensors"), full_size=True, seed=0)
