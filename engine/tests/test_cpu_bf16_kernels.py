@@ -23,6 +23,7 @@ from lora_scripts_engine.speed import (
     use_training_kernels,
 )
 from lora_scripts_engine.tiny_models import write_checkpoint
+from packed_layers import NO_BF16_PACKING, needs_bf16_packing
 from peft import LoraConfig
 
 FAMILIES = [
@@ -64,6 +65,7 @@ def lora_gradients(checkpoint, dtype, switch=lambda unet: None) -> torch.Tensor:
     return torch.cat([p.grad.flatten() for p in unet.parameters() if p.requires_grad])
 
 
+@needs_bf16_packing
 def test_a_bf16_step_with_the_cpu_kernels_is_as_close_to_fp32_as_the_plain_bf16_step(tmp_path):
     checkpoint = write_checkpoint("sd1", tmp_path / "base.safetensors", seed=0)
     used = []
@@ -85,6 +87,7 @@ def test_a_bf16_step_with_the_cpu_kernels_is_as_close_to_fp32_as_the_plain_bf16_
     assert error["fast"] < 1.25 * error["plain"] + 1e-3, error
 
 
+@needs_bf16_packing
 def test_a_bf16_step_with_packed_layers_gives_the_plain_step_lora_gradients(tmp_path):
     checkpoint = write_checkpoint("sd1", tmp_path / "base.safetensors", seed=0)
 
@@ -113,11 +116,31 @@ def kernels_in_place(unet) -> dict:
     }
 
 
+@needs_bf16_packing
 def test_every_kernel_family_passes_its_probe_with_this_torch_and_peft():
     # the canary: after a torch or peft upgrade, this names the family that now falls back (and why)
     assert {family.name: kernel_probe.why_off(family) for family in FAMILIES} == dict.fromkeys(ALL_ON)
 
 
+@pytest.mark.skipif(NO_BF16_PACKING is None, reason="this CPU packs bf16 weights")
+def test_on_a_cpu_without_onednns_bf16_path_the_probe_keeps_exactly_the_packed_families_off_and_says_why():
+    """An AVX2-only CPU: oneDNN refuses to pack bf16 weights, so both packed families stay off with that reason and
+    the other two run; the run's random numbers are left as they were."""
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    verdicts = {family.name: kernel_probe.why_off(family) for family in FAMILIES}
+    assert torch.equal(torch.rand(4), expected)
+    packed = {kernel_probe.PACKED_CONVOLUTIONS.name, kernel_probe.PACKED_LINEARS.name}
+    assert {name for name, why in verdicts.items() if why} == packed
+    for name in packed:
+        assert (
+            verdicts[name].startswith("self-check failed (RuntimeError: ")
+            and "bf16 path needs the cpu" in verdicts[name]
+        ), verdicts[name]
+
+
+@needs_bf16_packing
 def test_the_probe_leaves_the_runs_random_numbers_alone():
     torch.manual_seed(3)
     expected = torch.rand(4)
@@ -126,6 +149,7 @@ def test_the_probe_leaves_the_runs_random_numbers_alone():
     assert torch.equal(torch.rand(4), expected)
 
 
+@needs_bf16_packing
 def test_a_missing_op_leaves_its_family_off_and_the_unet_trains_on_pytorchs_kernels(tmp_path, monkeypatch):
     checkpoint = write_checkpoint("sd1", tmp_path / "base.safetensors", seed=0)
     real_find = kernel_probe.find
@@ -153,6 +177,7 @@ def test_a_missing_op_leaves_its_family_off_and_the_unet_trains_on_pytorchs_kern
     )
 
 
+@needs_bf16_packing
 def test_a_packed_convolution_that_fails_its_self_check_is_never_used(tmp_path, monkeypatch):
     checkpoint = write_checkpoint("sd1", tmp_path / "base.safetensors", seed=0)
     kernels = []

@@ -6,6 +6,7 @@ import torch
 from lora_scripts_engine.device import pick_compute
 from lora_scripts_engine.speed import LossReader, StepFlops
 from lora_scripts_engine.tiny_models import write_checkpoint
+from packed_layers import needs_bf16_packing
 from safetensors.torch import load_file
 from test_train_e2e import run_cli, tiny_config, write_dataset
 
@@ -31,6 +32,7 @@ def test_gradient_checkpointing_trains_the_same_lora_and_progress_shows_the_achi
         torch.testing.assert_close(runs["checkpointed"][key], tensor, rtol=1e-4, atol=1e-6)
 
 
+@needs_bf16_packing
 def test_a_bf16_cpu_run_with_the_engine_kernels_trains_as_close_to_fp32_as_one_with_cpu_kernels_off(tmp_path):
     model = write_checkpoint("sd1", str(tmp_path / "base.safetensors"), seed=0)
     data = write_dataset(tmp_path / "data", count=4)

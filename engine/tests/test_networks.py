@@ -21,6 +21,7 @@ from lora_scripts_engine.networks import (
     saved_config,
 )
 from lora_scripts_engine.tiny_models import build_tiny_components
+from packed_layers import needs_bf16_packing
 from peft import LoHaConfig, LoKrConfig, LoraConfig
 from safetensors import safe_open
 from safetensors.torch import load_file
@@ -146,6 +147,7 @@ def test_load_adapter_refuses_weights_of_another_network(trained):
         load_adapter(base.unet, component_state(tensors, "unet", base.unet), config)
 
 
+@needs_bf16_packing
 @pytest.mark.parametrize("network", ["loha", "lokr", "dora"])
 def test_packing_must_leave_the_base_layers_these_adapters_read(network):
     """The CPU bf16 fast path packs frozen layers and releases their weights; LoHa/LoKr/DoRA read them."""
