@@ -3,9 +3,10 @@ it trains the LoRA one process trains with the same global batch, and a run SIGK
 in two processes or in one, to that same LoRA.
 
 Tolerance: the processes sum their slices' gradients in another order than one process's batched kernels do, so the
-weights differ by float rounding (measured: at most 5e-7 on weights up to ~1 after 4 Adam steps at lr 1e-3);
-rtol 1e-4 / atol 1e-5 leaves a 20× margin and still fails on any real difference (a wrong slice or noise draw moves
-weights by ~1e-3, the size of one step).
+weights differ by float rounding, which Adam can blow up where a gradient is near zero (its update is m/√v, about a
+whole step whatever the gradient's size). Measured after 6 Adam steps at lr 1e-3: at most 5e-7 on an AVX-512 CPU,
+1.4e-5 on an AVX2-only one (other GEMM blocking). atol 1e-4 stays 10× below what any real difference moves a weight
+(a wrong slice or noise draw: ~1e-3, the size of one step) and 7× above the rounding measured.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def lora_tensors(output_dir: Path) -> dict[str, torch.Tensor]:
 def assert_same_lora(a: dict, b: dict) -> None:
     assert a.keys() == b.keys() and a
     for key in a:
-        assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), (key, (a[key] - b[key]).abs().max())
+        assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-4), (key, (a[key] - b[key]).abs().max())
 
 
 def children(pid: int) -> list[int]:
